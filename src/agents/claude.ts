@@ -1,0 +1,111 @@
+import path from 'node:path';
+import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
+import type { Head } from './jsonl.js';
+import { stringField, timeField } from './jsonl.js';
+import type { AgentKind, ArtifactQuery, Conversation } from './types.js';
+
+/**
+ * Claude Code: transcripts at `<config>/projects/<key>/<sessionId>.jsonl` (reference: artifacts §1).
+ * The session id comes from the file name (first lines may carry none); the launch cwd from the first
+ * line that has one, because the key is lossy (`my-app` and `my_app` share it).
+ */
+
+const KEY_LIMIT = 200;
+
+/**
+ * Claude's `sanitizePath`: every UTF-16 code unit outside [a-zA-Z0-9] becomes `-` (an emoji is two
+ * units, so two dashes). Keys over 200 characters keep the first 200 plus `-<hash>`; the hash differs
+ * between the CLI (Bun.hash) and the SDK (djb2), so callers match long keys by prefix.
+ */
+export function claudeProjectKey(canonicalCwd: string): string {
+  const sanitized = canonicalCwd.replace(/[^a-zA-Z0-9]/g, '-');
+  if (sanitized.length <= KEY_LIMIT) return sanitized;
+  return `${sanitized.slice(0, KEY_LIMIT)}-${Math.abs(djb2(canonicalCwd)).toString(36)}`;
+}
+
+function djb2(text: string): number {
+  let hash = 0;
+  for (let index = 0; index < text.length; index += 1) hash = ((hash << 5) - hash + text.charCodeAt(index)) | 0;
+  return hash;
+}
+
+const projectsDir = (query: ArtifactQuery): string => path.join(query.roots.claude, 'projects');
+
+/** The project directories that may hold `workspace`'s transcripts. */
+async function projectDirs(workspace: string, query: ArtifactQuery): Promise<string[]> {
+  const key = claudeProjectKey(await query.fs.canonicalPath(workspace));
+  const root = projectsDir(query);
+  if (key.length <= KEY_LIMIT) return (await query.fs.exists(path.join(root, key))) ? [path.join(root, key)] : [];
+  const prefix = `${key.slice(0, KEY_LIMIT)}-`;
+  const entries = await query.fs.list(root);
+  return entries.filter((entry) => entry.isDirectory() && entry.name.startsWith(prefix)).map((entry) => path.join(root, entry.name));
+}
+
+const hasCwd = (head: Head): boolean => head.records.some((record) => stringField(record, 'cwd') !== undefined);
+
+/** Live Claude processes and their session ids (`<config>/sessions/<pid>.json`, Claude 2.1.x). */
+async function liveSessions(query: ArtifactQuery): Promise<Map<string, number>> {
+  const directory = path.join(query.roots.claude, 'sessions');
+  const bySession = new Map<string, number>();
+  for (const entry of await query.fs.list(directory)) {
+    if (!entry.isFile() || !/^\d+\.json$/.test(entry.name)) continue;
+    const record = await query.fs.readJson(path.join(directory, entry.name), 64 * 1024);
+    if (typeof record !== 'object' || record === null) continue;
+    const { pid, sessionId } = record as { pid?: unknown; sessionId?: unknown };
+    if (typeof pid === 'number' && typeof sessionId === 'string') bySession.set(sessionId, pid);
+  }
+  return bySession;
+}
+
+export const claude: AgentKind = {
+  id: 'claude',
+  conversationIdField: 'claude_session_id_own',
+
+  matchesPaneCommand(command) {
+    // In tmux Claude's process often shows as its version number (e.g. `2.1.11`), not `claude`.
+    return command === 'claude' || /^\d+\.\d+\.\d+$/.test(command);
+  },
+
+  artifactRoot(roots) {
+    return path.join(roots.claude, 'projects');
+  },
+
+  async conversations(workspace, query, sinceMs) {
+    const canonicalWorkspace = await query.fs.canonicalPath(workspace);
+    const live = await liveSessions(query);
+    const found: Conversation[] = [];
+    for (const directory of await projectDirs(workspace, query)) {
+      for (const entry of await query.fs.list(directory)) {
+        if (!entry.isFile() || !entry.name.endsWith('.jsonl')) continue;
+        const id = entry.name.slice(0, -'.jsonl'.length);
+        if (!CONVERSATION_ID_PATTERN.test(id) || id.startsWith('agent-')) continue;
+        const file = path.join(directory, entry.name);
+        const stats = await query.fs.stat(file);
+        if (!stats || (sinceMs !== undefined && stats.mtimeMs < sinceMs)) continue;
+        const head = await query.fs.jsonlHead(file, stats, hasCwd);
+        // No complete line yet: the first message has not been written, so the conversation does not exist.
+        if (!head || head.completeLines === 0) continue;
+        const cwd = head.records.map((record) => stringField(record, 'cwd')).find((value) => value !== undefined);
+        // The key is lossy; a transcript that says it was started elsewhere belongs to another project.
+        if (cwd !== undefined && (await query.fs.canonicalPath(cwd)) !== canonicalWorkspace) continue;
+        const startedMs = head.records.map((record) => timeField(record, 'timestamp')).find((value) => value !== undefined);
+        found.push({ id, path: file, modifiedMs: stats.mtimeMs, startedMs, livePid: live.get(id) });
+      }
+    }
+    return found.sort((a, b) => b.modifiedMs - a.modifiedMs);
+  },
+
+  async locate(id, workspace, query) {
+    if (!CONVERSATION_ID_PATTERN.test(id)) return null;
+    const name = `${id}.jsonl`;
+    for (const directory of await projectDirs(workspace, query)) {
+      if (await query.fs.exists(path.join(directory, name))) return path.join(directory, name);
+    }
+    // The workspace may have moved or been renamed since; Claude's own resume looks further too.
+    const root = projectsDir(query);
+    for (const entry of await query.fs.list(root)) {
+      if (entry.isDirectory() && (await query.fs.exists(path.join(root, entry.name, name)))) return path.join(root, entry.name, name);
+    }
+    return null;
+  },
+};

@@ -1,0 +1,92 @@
+import type { Dirent, Stats } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readJsonlHead, type Head } from './jsonl.js';
+
+/**
+ * Read-only file access for artifact scanning, with two caches:
+ * - per pass: directory listings and stats, so several registry entries sharing a workspace cost one
+ *   readdir (call `newPass()` before each reconcile pass);
+ * - across passes: JSONL heads, keyed by path and inode. Agents append whole lines, so a head that
+ *   already held what we looked for never changes; a head that did not is read again next time.
+ * Missing files and directories are answers (undefined / empty), not errors.
+ */
+export class ArtifactFs {
+  private listings = new Map<string, Promise<Dirent[]>>();
+  private stats = new Map<string, Promise<Stats | undefined>>();
+  private readonly heads = new Map<string, { ino: number; size: number; head: Head }>();
+
+  newPass(): void {
+    this.listings = new Map();
+    this.stats = new Map();
+  }
+
+  list(directory: string): Promise<Dirent[]> {
+    let listing = this.listings.get(directory);
+    if (!listing) {
+      listing = readdir(directory, { withFileTypes: true }).catch(() => [] as Dirent[]);
+      this.listings.set(directory, listing);
+    }
+    return listing;
+  }
+
+  stat(file: string): Promise<Stats | undefined> {
+    let result = this.stats.get(file);
+    if (!result) {
+      result = stat(file).catch(() => undefined);
+      this.stats.set(file, result);
+    }
+    return result;
+  }
+
+  async exists(file: string): Promise<boolean> {
+    return (await this.stat(file)) !== undefined;
+  }
+
+  /**
+   * The head of a JSONL file, re-read only when the file was replaced or, while `isComplete` says the
+   * cached head lacks what the caller needs, when it grew. `maxBytes` bounds the read; an agent whose
+   * first line can be large (Codex's session_meta carries the full system prompt) asks for more.
+   */
+  async jsonlHead(
+    file: string,
+    stats: Stats,
+    isComplete: (head: Head) => boolean,
+    maxBytes?: number,
+  ): Promise<Head | undefined> {
+    const cached = this.heads.get(file);
+    if (cached && cached.ino === stats.ino && (cached.size === stats.size || isComplete(cached.head))) return cached.head;
+    try {
+      const head = await readJsonlHead(file, maxBytes);
+      this.heads.set(file, { ino: stats.ino, size: stats.size, head });
+      return head;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async readText(file: string, maxBytes = 1024 * 1024): Promise<string | undefined> {
+    const stats = await this.stat(file);
+    if (!stats?.isFile() || stats.size > maxBytes) return undefined;
+    try {
+      return new TextDecoder('utf-8', { fatal: false }).decode(await readFile(file));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async readJson(file: string, maxBytes?: number): Promise<unknown> {
+    const text = await this.readText(file, maxBytes);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** realpath + NFC, falling back to NFC alone when the path no longer exists (Claude does the same). */
+  async canonicalPath(file: string): Promise<string> {
+    const resolved = await realpath(file).catch(() => file);
+    return resolved.normalize('NFC');
+  }
+}

@@ -1,0 +1,26 @@
+import path from 'node:path';
+import { agy } from './agy.js';
+import { claude } from './claude.js';
+import { codex } from './codex.js';
+import { gemini } from './gemini.js';
+import type { AgentKind, ArtifactRoots } from './types.js';
+
+export type { AgentId, AgentKind, ArtifactQuery, ArtifactRoots, Conversation } from './types.js';
+
+/** The agent kinds `mam` knows. Any other `agent:` value is a plain command with no artifacts. */
+export const AGENT_KINDS: readonly AgentKind[] = [claude, codex, gemini, agy];
+
+export function agentKind(name: string): AgentKind | undefined {
+  return AGENT_KINDS.find((kind) => kind.id === name);
+}
+
+export function artifactRoots(env: NodeJS.ProcessEnv, home: string): ArtifactRoots {
+  const gemini = path.join(home, '.gemini');
+  return {
+    home,
+    claude: env['CLAUDE_CONFIG_DIR'] || path.join(home, '.claude'),
+    codex: env['CODEX_HOME'] || path.join(home, '.codex'),
+    gemini,
+    agy: path.join(gemini, 'antigravity-cli'),
+  };
+}

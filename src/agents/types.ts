@@ -1,0 +1,54 @@
+import type { ConversationIdField } from '../registry/schema.js';
+import type { ArtifactFs } from './fs.js';
+
+/**
+ * Everything `mam` knows about one kind of agent lives in one module implementing this interface, so
+ * adding an agent touches one file (plus its line in `./index.ts`). Artifact access is read-only.
+ */
+export type AgentId = 'claude' | 'codex' | 'gemini' | 'agy';
+
+export interface Conversation {
+  readonly id: string;
+  /** The artifact that proves the conversation exists (transcript, rollout, chat, database). */
+  readonly path: string;
+  readonly modifiedMs: number;
+  /** When the conversation began, from inside the artifact where it says so. */
+  readonly startedMs: number | undefined;
+  /** The process that is live in this conversation right now, where the agent records that. */
+  readonly livePid?: number | undefined;
+}
+
+/** Where each agent keeps its files, resolved once from the environment (HOME and overrides). */
+export interface ArtifactRoots {
+  readonly home: string;
+  /** `CLAUDE_CONFIG_DIR` or `~/.claude`. */
+  readonly claude: string;
+  /** `CODEX_HOME` or `~/.codex`. */
+  readonly codex: string;
+  /** `~/.gemini` (Gemini CLI). */
+  readonly gemini: string;
+  /** `~/.gemini/antigravity-cli`. */
+  readonly agy: string;
+}
+
+export interface ArtifactQuery {
+  readonly roots: ArtifactRoots;
+  readonly fs: ArtifactFs;
+}
+
+export interface AgentKind {
+  readonly id: AgentId;
+  /** The registry field that holds the entry's current conversation id. */
+  readonly conversationIdField: ConversationIdField;
+  /** Whether tmux's `pane_current_command` looks like this agent running. */
+  matchesPaneCommand(command: string): boolean;
+  /** The directory whose absence means "this agent has never run here", for messages. */
+  artifactRoot(roots: ArtifactRoots): string;
+  /**
+   * Conversations that were started in `workspace`, newest first. `sinceMs` lets an agent skip
+   * artifacts older than the registry entry that asks.
+   */
+  conversations(workspace: string, query: ArtifactQuery, sinceMs?: number): Promise<Conversation[]>;
+  /** The artifact of conversation `id`, looked for first under `workspace`, or null when it is gone. */
+  locate(id: string, workspace: string, query: ArtifactQuery): Promise<string | null>;
+}

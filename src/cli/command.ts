@@ -1,0 +1,43 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
+
+/** What every subcommand gets: its arguments and the process surroundings, passed in for tests. */
+export interface CliContext {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  /** The full `--help` text. */
+  readonly help: string;
+  /** Returns the exit code. Throws MamError for a one-line failure. */
+  run(context: CliContext): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Strict flag parsing: an unknown flag or a missing value is a UsageError that points at --help. */
+export function parseFlags<T extends Options>(command: string, argv: readonly string[], options: T) {
+  try {
+    return parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n', 1)[0] : String(error);
+    throw new UsageError(`${command}: ${message}; see \`mam ${command} --help\``);
+  }
+}
+
+export function positiveSeconds(command: string, flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`${command}: --${flag} takes a positive number of seconds, not ${JSON.stringify(value)}`);
+  return seconds;
+}
+
+export function writeLine(stream: NodeJS.WritableStream, line: string): void {
+  stream.write(`${line}\n`);
+}

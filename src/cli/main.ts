@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { errorMessage, MamError } from '../errors.js';
+import type { Command, CliContext } from './command.js';
+import { writeLine } from './command.js';
+import { reconcileCommand } from './reconcile.js';
+
+const COMMANDS: readonly Command[] = [reconcileCommand];
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  return [
+    'mam — keep many AI coding agents in tmux under one YAML registry, reconciled against reality',
+    '',
+    'Usage: mam <command> [options]      mam <command> --help',
+    '',
+    'Commands:',
+    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    '',
+    'Environment: MAM_REGISTRY, MAM_TMUX_SERVER, MAM_TMUX_BIN, MAM_LOG_LEVEL, MAM_LOG_FILE, CLAUDE_CONFIG_DIR, CODEX_HOME',
+  ].join('\n');
+}
+
+export async function main(context: CliContext): Promise<number> {
+  const [name, ...rest] = context.argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    writeLine(context.stdout, usage());
+    return name === undefined ? 64 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    writeLine(context.stdout, version());
+    return 0;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) {
+    writeLine(context.stderr, `mam: unknown command ${JSON.stringify(name)}; run \`mam --help\` for the list`);
+    return 64;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    writeLine(context.stdout, command.help);
+    return 0;
+  }
+  try {
+    return await command.run({ ...context, argv: rest });
+  } catch (error) {
+    writeLine(context.stderr, `mam: ${errorMessage(error)}`);
+    if (!(error instanceof MamError) && context.env['MAM_DEBUG']) writeLine(context.stderr, String((error as Error).stack));
+    return error instanceof MamError ? error.exitCode : 1;
+  }
+}
+
+const exitCode = await main({
+  argv: process.argv.slice(2),
+  env: process.env,
+  cwd: process.cwd(),
+  stdout: process.stdout,
+  stderr: process.stderr,
+});
+process.exitCode = exitCode;

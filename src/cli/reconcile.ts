@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ArtifactFs } from '../agents/fs.js';
+import { artifactRoots } from '../agents/index.js';
+import { extraTmuxServers, homeDir, registryPath, tmuxBin } from '../config.js';
+import { errorMessage, UsageError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { runPass, type PassOptions, type PassReport } from '../reconcile/pass.js';
+import { parseFlags, positiveSeconds, writeLine, type CliContext, type Command } from './command.js';
+
+const HELP = `Usage: mam reconcile [--once] [--emit-diff] [--dry-run] [--interval SECONDS]
+                     [--registry PATH] [--tmux-server NAME]...
+
+Compare the session registry with live tmux and the agents' own files, and repair the registry:
+  A  registered as running, tmux session gone      → status: terminated (termination_mode: auto-detected)
+  B  <workspace>-creator-<agent> alive, unregistered → registered (last_visible_status: auto-registered)
+  C  conversation appeared for an entry with no id   → its *_session_id_own recorded
+  D  a recorded id's artifact is missing             → reported only; the id is kept
+An entry created, stopped or resumed in the last 5 s is never flipped. Only real changes are written.
+
+Options:
+  --once               one pass, then exit (default: a pass every --interval seconds until SIGINT/SIGTERM)
+  --emit-diff          print one JSON object per pass on stdout: {"drifts":[{"class","session","message",…}],…}
+  --dry-run            compute drifts, write nothing
+  --interval SECONDS   time between passes in loop mode (default 30)
+  --registry PATH      the registry (default $MAM_REGISTRY or ./.hermes/agent-sessions.yaml)
+  --tmux-server NAME   a tmux -L socket to watch besides those the registry names; repeatable
+                       (default $MAM_TMUX_SERVER, else the default server and mam's own)
+  -h, --help           this text
+
+Exit status (--once): 0 clean pass; 2 pass done but some entries or servers could not be judged
+(see stderr / "problems"); 1 the registry cannot be used (nothing was written); 64 usage error.`;
+
+export const reconcileCommand: Command = {
+  name: 'reconcile',
+  summary: 'reconcile the registry against tmux and agent files (drift classes A–D)',
+  help: HELP,
+  async run(context) {
+    const { values } = parseFlags('reconcile', context.argv, {
+      once: { type: 'boolean' },
+      'emit-diff': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      subscribe: { type: 'boolean' },
+      interval: { type: 'string' },
+      registry: { type: 'string' },
+      'tmux-server': { type: 'string', multiple: true },
+    });
+    if (values.subscribe) {
+      throw new UsageError('reconcile: --subscribe needs the MQTT job system, which this version does not have yet; use the polling loop');
+    }
+    const intervalMs = positiveSeconds('reconcile', 'interval', values.interval, 30) * 1000;
+    const options: PassOptions = {
+      registryFile: registryPath(values.registry, context.env, context.cwd),
+      dryRun: values['dry-run'] ?? false,
+      observe: {
+        extraServers: extraTmuxServers(values['tmux-server'], context.env),
+        tmux: { bin: tmuxBin(context.env) },
+        artifacts: { roots: artifactRoots(context.env, homeDir(context.env)), fs: new ArtifactFs() },
+      },
+      now: Date.now,
+    };
+    const emit = (report: PassReport): void => (values['emit-diff'] ? printJson(context, report) : printHuman(context, report));
+
+    if (values.once) {
+      const report = await runPass(options);
+      emit(report);
+      return report.problems.length > 0 ? 2 : 0;
+    }
+    // In a loop, people want to hear about change, not "no drift" every 30 s; scripts get every pass.
+    return loop(context, options, intervalMs, (report) => {
+      if (values['emit-diff'] || report.drifts.length > 0 || report.problems.length > 0) emit(report);
+    });
+  },
+};
+
+async function loop(context: CliContext, options: PassOptions, intervalMs: number, emit: (report: PassReport) => void): Promise<number> {
+  const log = createLogger(context.env, 'mam-reconcile');
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  log.info({ registry: options.registryFile, intervalMs, dryRun: options.dryRun }, 'reconcile loop started');
+  let lastError: string | undefined;
+  try {
+    while (!stop.signal.aborted) {
+      try {
+        const report = await runPass(options);
+        emit(report);
+        if (lastError !== undefined) log.info('registry readable again');
+        lastError = undefined;
+      } catch (error) {
+        // A broken registry stops writes, not the loop: the user may be mid-edit. Say it once.
+        const message = errorMessage(error);
+        if (message !== lastError) log.error({ err: message }, 'pass failed; nothing written; retrying every interval');
+        lastError = message;
+      }
+      await sleep(intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  log.info('reconcile loop stopped');
+  return 0;
+}
+
+function printJson(context: CliContext, report: PassReport): void {
+  writeLine(context.stdout, JSON.stringify(report));
+  for (const problem of report.problems) writeLine(context.stderr, `mam: warning: ${problem.message}`);
+}
+
+function printHuman(context: CliContext, report: PassReport): void {
+  for (const drift of report.drifts) writeLine(context.stdout, `${drift.class}  ${drift.message}`);
+  for (const problem of report.problems) writeLine(context.stderr, `mam: warning: ${problem.message}`);
+  const count = report.drifts.length;
+  const what = count === 0 ? 'no drift' : `${count} drift${count === 1 ? '' : 's'}`;
+  const outcome = report.dry_run ? 'dry run, nothing written' : report.written ? `registry updated: ${report.registry}` : 'registry unchanged';
+  writeLine(context.stdout, `${what}; ${outcome}`);
+}

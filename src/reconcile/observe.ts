@@ -1,0 +1,130 @@
+import { readFile } from 'node:fs/promises';
+import { agentKind } from '../agents/index.js';
+import type { ArtifactQuery, Conversation } from '../agents/types.js';
+import { errorMessage } from '../errors.js';
+import { timestampMs, type RegistryEntry } from '../registry/schema.js';
+import { snapshotServer, type ServerSnapshot, type TmuxOptions, type TmuxServer } from '../tmux/client.js';
+import type { ReconcileInput } from './reconcile.js';
+import { serverKey } from './reconcile.js';
+import type { EntryArtifacts, Observation, Problem, RecordedId } from './types.js';
+
+/**
+ * Reads reality for one pass: one `list-panes -a` per tmux server, in parallel, and the artifact facts
+ * each registry entry needs. Read-only. Failures become Problems in the observation, never exceptions,
+ * so one broken tmux server or artifact tree does not hide the rest.
+ */
+export interface ObserveOptions {
+  /** Servers to look at besides those the entries name (`--tmux-server`, `MAM_TMUX_SERVER`). */
+  readonly extraServers: readonly TmuxServer[];
+  readonly tmux: TmuxOptions;
+  readonly artifacts: ArtifactQuery;
+  /** Reads a process's parent pid; Linux `/proc` by default. Returns undefined when unknown. */
+  readonly parentPid?: (pid: number) => Promise<number | undefined>;
+}
+
+/** Conversations looked at for an entry start this long before it was created (clock and precision). */
+const CANDIDATE_LOOKBACK_MS = 2_000;
+
+export function serversToObserve(registry: ReconcileInput, extra: readonly TmuxServer[]): TmuxServer[] {
+  const servers = new Map<string, TmuxServer>();
+  for (const entry of registry.entries) servers.set(serverKey(entry.tmux_server ?? null), entry.tmux_server ?? null);
+  for (const server of extra) servers.set(serverKey(server), server);
+  return [...servers.values()];
+}
+
+export async function observe(registry: ReconcileInput, options: ObserveOptions, now: () => number): Promise<Observation> {
+  const at = now();
+  options.artifacts.fs.newPass();
+  const problems: Problem[] = [];
+  const [servers, artifactEntries] = await Promise.all([
+    Promise.all(serversToObserve(registry, options.extraServers).map((server) => snapshotServer(server, options.tmux))),
+    Promise.all(
+      registry.entries.map(async (entry) => {
+        try {
+          const facts = await entryArtifacts(entry, options.artifacts);
+          return facts ? ([entry.name, facts] as const) : undefined;
+        } catch (error) {
+          problems.push({
+            kind: 'artifacts-unreadable',
+            session: entry.name,
+            message: `${entry.name}: could not read ${entry.agent} artifacts: ${errorMessage(error)}`,
+          });
+          return undefined;
+        }
+      }),
+    ),
+  ]);
+  const artifacts = new Map(artifactEntries.filter((item) => item !== undefined));
+  const processAncestry = await ancestryOfLiveAgents(artifacts, servers, options.parentPid ?? procParentPid);
+  return { at, servers, artifacts, processAncestry, problems };
+}
+
+async function entryArtifacts(entry: RegistryEntry, query: ArtifactQuery): Promise<EntryArtifacts | undefined> {
+  const kind = agentKind(entry.agent);
+  if (!kind) return undefined;
+  const root = kind.artifactRoot(query.roots);
+  const rootExists = await query.fs.exists(root);
+
+  const awaitingId = entry.status === 'running' && entry[kind.conversationIdField] == null;
+  const createdMs = timestampMs(entry.created_at);
+  const candidates: Conversation[] =
+    awaitingId && rootExists
+      ? await kind.conversations(entry.workspace, query, createdMs === undefined ? undefined : createdMs - CANDIDATE_LOOKBACK_MS)
+      : [];
+
+  const toCheck = new Map<string, string[]>();
+  const note = (field: string, id: string | null | undefined): void => {
+    if (id) toCheck.set(field, [id]);
+  };
+  note(kind.conversationIdField, entry[kind.conversationIdField]);
+  note(`agent_identities.${kind.id}.session_id`, entry.agent_identities?.[kind.id]?.session_id);
+  const recorded: RecordedId[] = await Promise.all(
+    [...toCheck].map(async ([field, [id]]) => ({
+      field,
+      id: id!,
+      path: rootExists ? await kind.locate(id!, entry.workspace, query) : null,
+    })),
+  );
+  return { agent: kind.id, root, rootExists, candidates, recorded };
+}
+
+/**
+ * Live agent pids (from the agents' own records) and their ancestors, up to the tmux pane that started
+ * them. Lets reconcile tell whose pane a live conversation runs in when the agent is a shell's child.
+ */
+async function ancestryOfLiveAgents(
+  artifacts: ReadonlyMap<string, EntryArtifacts>,
+  servers: readonly ServerSnapshot[],
+  parentPid: (pid: number) => Promise<number | undefined>,
+): Promise<Map<number, number[]>> {
+  const panePids = new Set(servers.flatMap((snapshot) => snapshot.panes.map((pane) => pane.pid)));
+  const livePids = new Set<number>();
+  for (const facts of artifacts.values()) {
+    for (const conversation of facts.candidates) if (conversation.livePid !== undefined) livePids.add(conversation.livePid);
+  }
+  const ancestry = new Map<number, number[]>();
+  await Promise.all(
+    [...livePids].map(async (pid) => {
+      const lineage = [pid];
+      let current: number | undefined = pid;
+      for (let depth = 0; depth < 8 && current !== undefined && current > 1 && !panePids.has(current); depth += 1) {
+        current = await parentPid(current);
+        if (current !== undefined) lineage.push(current);
+      }
+      ancestry.set(pid, lineage);
+    }),
+  );
+  return ancestry;
+}
+
+async function procParentPid(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Field 4, after the parenthesised command name, which may itself hold spaces and parentheses.
+    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(afterName[1]);
+    return Number.isInteger(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}

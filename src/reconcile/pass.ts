@@ -1,0 +1,82 @@
+import type { Document } from 'yaml';
+import { appendEntry, setEntryFields, type ParsedRegistry } from '../registry/document.js';
+import { readRegistry, updateRegistry } from '../registry/store.js';
+import type { LockOptions } from '../registry/lock.js';
+import { observe, type ObserveOptions } from './observe.js';
+import { reconcile, type ReconcileOptions } from './reconcile.js';
+import { isEmptyPatch, type Drift, type Problem, type RegistryPatch } from './types.js';
+
+/**
+ * One reconcile pass against the registry file. The common case — reality matches — takes no lock and
+ * writes nothing. When there is something to change, the registry is re-read under the lock and the
+ * pure reconcile runs again on that fresh copy (with the same observation), so an edit that landed in
+ * between is neither lost nor overridden: the grace window protects a just-created entry.
+ */
+export interface PassOptions {
+  readonly registryFile: string;
+  readonly dryRun: boolean;
+  readonly observe: ObserveOptions;
+  readonly reconcile?: ReconcileOptions;
+  readonly lock?: LockOptions;
+  readonly now: () => number;
+}
+
+export interface PassReport {
+  readonly at: string;
+  readonly registry: string;
+  readonly dry_run: boolean;
+  /** Whether the registry file was rewritten by this pass. */
+  readonly written: boolean;
+  readonly drifts: readonly Drift[];
+  /** Invalid entries and parts of reality that could not be judged. */
+  readonly problems: readonly Problem[];
+}
+
+export async function runPass(options: PassOptions): Promise<PassReport> {
+  const registry = await readRegistry(options.registryFile);
+  const observation = await observe(registry, options.observe, options.now);
+  let result = reconcile(registry, observation, options.now(), options.reconcile);
+  let registryProblems = invalidEntryProblems(registry);
+  let written = false;
+
+  if (!options.dryRun && !isEmptyPatch(result.patch)) {
+    ({ result, registryProblems, written } = await updateRegistry(
+      options.registryFile,
+      (fresh) => {
+        const freshResult = reconcile(fresh, observation, options.now(), options.reconcile);
+        const changed = applyPatch(fresh.document, freshResult.patch);
+        return { changed, result: { result: freshResult, registryProblems: invalidEntryProblems(fresh), written: changed } };
+      },
+      options.lock,
+    ));
+  }
+
+  return {
+    at: new Date(observation.at).toISOString(),
+    registry: options.registryFile,
+    dry_run: options.dryRun,
+    written,
+    drifts: result.drifts,
+    problems: [...registryProblems, ...result.problems],
+  };
+}
+
+/** Applies a patch to the document in place; true when anything was changed. */
+export function applyPatch(document: Document, patch: RegistryPatch): boolean {
+  let changed = false;
+  for (const { session, set } of patch.updates) changed = setEntryFields(document, session, set) || changed;
+  for (const entry of patch.additions) {
+    appendEntry(document, entry);
+    changed = true;
+  }
+  return changed;
+}
+
+function invalidEntryProblems(registry: ParsedRegistry): Problem[] {
+  return registry.invalid.map((bad) => ({
+    kind: 'invalid-entry' as const,
+    ...(bad.name === undefined ? {} : { session: bad.name }),
+    ...(bad.line === undefined ? {} : { line: bad.line }),
+    message: `${registry.file}:${bad.line ?? '?'}: entry ${bad.index}${bad.name === undefined ? '' : ` (${JSON.stringify(bad.name)})`} skipped: ${bad.reason}`,
+  }));
+}

@@ -1,0 +1,294 @@
+import { agentKind } from '../agents/index.js';
+import type { Conversation } from '../agents/types.js';
+import type { EntryFields } from '../registry/document.js';
+import { isoSeconds, SESSION_NAME_PATTERN, timestampMs, type RegistryEntry } from '../registry/schema.js';
+import type { ServerSnapshot, TmuxPane, TmuxServer } from '../tmux/client.js';
+import type { Drift, Observation, Problem, ReconcileResult, RegistryPatch } from './types.js';
+
+/**
+ * The reconcile core: a pure function of the registry, one observation of reality and the clock.
+ * Running it again on its own output and the same reality yields no drift that changes anything
+ * (D drifts are reports and repeat; coalescing them is the monitor's job).
+ */
+export interface ReconcileInput {
+  readonly entries: readonly RegistryEntry[];
+  /** Every name the registry file mentions, valid or not. */
+  readonly names: ReadonlySet<string>;
+}
+
+export interface ReconcileOptions {
+  /** A user's create/stop/resume this recent wins over what the pass saw (DESIGN: 5 s). */
+  readonly graceMs?: number;
+}
+
+export const DEFAULT_GRACE_MS = 5_000;
+
+/** `<workspace>-creator-<agent>`: the naming that makes an unregistered tmux session ours (class B). */
+const CREATOR_SESSION = /^(.+)-creator-([A-Za-z0-9_]+)$/;
+
+/** A conversation counts for an entry when it was active after the entry existed, give or take the
+ *  registry's one-second timestamp precision. */
+const CREATION_SLACK_MS = 2_000;
+
+export function reconcile(
+  registry: ReconcileInput,
+  observation: Observation,
+  now: number,
+  options: ReconcileOptions = {},
+): ReconcileResult {
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+  const drifts: Drift[] = [];
+  const problems: Problem[] = [...observation.problems];
+  const updates = new Map<string, EntryFields>();
+  const additions: RegistryEntry[] = [];
+  const update = (session: string, fields: EntryFields): void => {
+    updates.set(session, { ...updates.get(session), ...fields });
+  };
+
+  const snapshots = new Map<string, ServerSnapshot>();
+  for (const snapshot of observation.servers) {
+    snapshots.set(serverKey(snapshot.server), snapshot);
+    if (snapshot.state === 'unknown') {
+      problems.push({
+        kind: 'tmux-unavailable',
+        tmux_server: snapshot.server,
+        message: `tmux server ${snapshot.server ?? 'default'} could not be read (${snapshot.error}); its sessions were not judged this pass`,
+      });
+    }
+  }
+
+  // A — registered as running, gone from tmux.
+  for (const entry of registry.entries) {
+    if (entry.status !== 'running') continue;
+    const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
+    if (!snapshot || snapshot.state === 'unknown') continue;
+    if (snapshot.panes.some((pane) => pane.session === entry.name)) continue;
+    if (withinGrace(entry, now, graceMs)) continue;
+    const pane = entry.pane ?? null;
+    const was = pane?.pid != null || pane?.cmd != null ? ` (was pane ${pane?.pid ?? '?'}, cmd ${pane?.cmd ?? '?'})` : '';
+    const serverNote = snapshot.state === 'absent' ? ` (tmux server ${snapshot.server ?? 'default'} is not running)` : '';
+    drifts.push({
+      class: 'A',
+      session: entry.name,
+      message: `${entry.name}: tmux gone${was}${serverNote}. Marked terminated.`,
+      tmux_server: entry.tmux_server ?? null,
+      pane,
+    });
+    update(entry.name, {
+      status: 'terminated',
+      terminated_at: isoSeconds(now),
+      terminated_at_epoch: Math.floor(now / 1000),
+      termination_mode: 'auto-detected',
+    });
+  }
+
+  // B — a `<ws>-creator-<agent>` tmux session the registry does not know.
+  const registeredNow = new Set<string>();
+  for (const snapshot of observation.servers) {
+    if (snapshot.state !== 'up') continue;
+    for (const [session, panes] of groupBySession(snapshot.panes)) {
+      const match = CREATOR_SESSION.exec(session);
+      if (!match || registry.names.has(session)) continue;
+      if (!SESSION_NAME_PATTERN.test(session)) {
+        problems.push({
+          kind: 'unsafe-session-name',
+          tmux_server: snapshot.server,
+          message: `tmux session ${JSON.stringify(session)} looks like a creator session, but its name is not 1–128 of A–Z a–z 0–9 _ -; not registered`,
+        });
+        continue;
+      }
+      if (registeredNow.has(session)) {
+        problems.push({
+          kind: 'unsafe-session-name',
+          session,
+          tmux_server: snapshot.server,
+          message: `${session}: also alive on tmux server ${snapshot.server ?? 'default'}; registered only the first one found`,
+        });
+        continue;
+      }
+      const agent = match[2]!;
+      const pane = agentPane(panes, agent);
+      if (!pane.cwd.startsWith('/')) continue;
+      registeredNow.add(session);
+      const facts = { pid: pane.pid, cmd: pane.command, cwd: pane.cwd };
+      const kind = agentKind(agent);
+      const entry: RegistryEntry = {
+        name: session,
+        agent,
+        workspace: pane.cwd,
+        status: 'running',
+        ...(snapshot.server === null ? {} : { tmux_server: snapshot.server }),
+        pane: facts,
+        start_command: null,
+        mcp_attachments: [],
+        ...(kind ? { [kind.conversationIdField]: null } : {}),
+        delegate_job_id: null,
+        last_visible_status: 'auto-registered',
+        created_at: isoSeconds(now),
+      };
+      additions.push(entry);
+      drifts.push({
+        class: 'B',
+        session,
+        message: `${session}: tmux found but not in YAML. Auto-registered.`,
+        tmux_server: snapshot.server,
+        agent,
+        workspace: pane.cwd,
+        pane: facts,
+      });
+    }
+  }
+
+  // C — the conversation of an entry whose id is still unknown has appeared on disk.
+  const claimed = new Set(registry.entries.flatMap((entry) => recordedIds(entry)));
+  const unknownIdPeers = new Map<string, number>();
+  // Only an agent alive in its pane can be producing the conversation that just appeared.
+  const awaitingId = registry.entries.filter((entry) => {
+    const kind = agentKind(entry.agent);
+    return (
+      entry.status === 'running' &&
+      kind !== undefined &&
+      entry[kind.conversationIdField] == null &&
+      livePane(entry, snapshots) !== undefined
+    );
+  });
+  for (const entry of awaitingId) {
+    const peerKey = `${entry.agent}\0${entry.workspace}`;
+    unknownIdPeers.set(peerKey, (unknownIdPeers.get(peerKey) ?? 0) + 1);
+  }
+  const panePids = new Map<number, string>();
+  for (const entry of registry.entries) {
+    const pane = livePane(entry, snapshots);
+    if (pane) panePids.set(pane.pid, entry.name);
+  }
+  // The registry entry whose pane a live agent process runs in (the agent may be a child of a shell).
+  const ownerOf = (conversation: Conversation): string | undefined => {
+    if (conversation.livePid === undefined) return undefined;
+    const lineage = observation.processAncestry.get(conversation.livePid) ?? [conversation.livePid];
+    for (const pid of lineage) {
+      const owner = panePids.get(pid);
+      if (owner !== undefined) return owner;
+    }
+    return undefined;
+  };
+  for (const entry of awaitingId) {
+    const kind = agentKind(entry.agent)!;
+    const artifacts = observation.artifacts.get(entry.name);
+    if (!artifacts || artifacts.candidates.length === 0) continue;
+    const sharesWorkspace = (unknownIdPeers.get(`${entry.agent}\0${entry.workspace}`) ?? 0) > 1;
+    const chosen = chooseConversation(entry, artifacts.candidates, claimed, ownerOf, sharesWorkspace);
+    if (chosen === 'ambiguous') {
+      problems.push({
+        kind: 'ambiguous-conversation',
+        session: entry.name,
+        message: `${entry.name}: several ${entry.agent} sessions in ${entry.workspace} await a conversation id and none can be told apart yet; not recorded`,
+      });
+      continue;
+    }
+    if (!chosen) continue;
+    claimed.add(chosen.id);
+    update(entry.name, { [kind.conversationIdField]: chosen.id });
+    drifts.push({
+      class: 'C',
+      session: entry.name,
+      message: `${entry.name}: session id materialized ${chosen.id}`,
+      field: kind.conversationIdField,
+      conversation_id: chosen.id,
+      path: chosen.path,
+    });
+  }
+
+  // D — a recorded id whose artifact is gone. Reported only: the id stays (seed 000).
+  for (const entry of registry.entries) {
+    const artifacts = observation.artifacts.get(entry.name);
+    if (!artifacts || entry.termination_mode === 'purge') continue;
+    const missing = new Map<string, string[]>();
+    for (const recorded of artifacts.recorded) {
+      if (recorded.path !== null) continue;
+      missing.set(recorded.id, [...(missing.get(recorded.id) ?? []), recorded.field]);
+    }
+    for (const [id, fields] of missing) {
+      const where = artifacts.rootExists ? `not found under ${artifacts.root}` : `${artifacts.root} does not exist`;
+      drifts.push({
+        class: 'D',
+        session: entry.name,
+        message: `${entry.name}: stale id ${id} (${fields.join(', ')}): ${where}. Kept in YAML.`,
+        fields,
+        conversation_id: id,
+        artifact_root: artifacts.root,
+      });
+    }
+  }
+
+  const patch: RegistryPatch = {
+    updates: [...updates].map(([session, set]) => ({ session, set })),
+    additions,
+  };
+  return { drifts, patch, problems };
+}
+
+/** Every conversation id an entry records, in any of the places the registry keeps them. */
+export function recordedIds(entry: RegistryEntry): string[] {
+  const ids = new Set<string>();
+  for (const field of ['claude_session_id_own', 'codex_session_id_own', 'gemini_session_id_own', 'agy_conversation_id_own'] as const) {
+    const value = entry[field];
+    if (value) ids.add(value);
+  }
+  for (const identity of Object.values(entry.agent_identities ?? {})) {
+    if (identity?.session_id) ids.add(identity.session_id);
+  }
+  return [...ids];
+}
+
+export function serverKey(server: TmuxServer): string {
+  return server ?? '';
+}
+
+function withinGrace(entry: RegistryEntry, now: number, graceMs: number): boolean {
+  const actions = [entry.created_at, entry.resumed_at, entry.stopped_at].map(timestampMs).filter((ms) => ms !== undefined);
+  return actions.some((ms) => now - ms < graceMs);
+}
+
+function groupBySession(panes: readonly TmuxPane[]): Map<string, TmuxPane[]> {
+  const sessions = new Map<string, TmuxPane[]>();
+  for (const pane of panes) sessions.set(pane.session, [...(sessions.get(pane.session) ?? []), pane]);
+  return sessions;
+}
+
+/** The pane the agent runs in: one whose command is the agent, else the first pane of the session. */
+function agentPane(panes: readonly TmuxPane[], agent: string): TmuxPane {
+  const kind = agentKind(agent);
+  const ordered = [...panes].sort((a, b) => a.windowIndex - b.windowIndex || a.paneIndex - b.paneIndex);
+  const running = ordered.find((pane) => (kind ? kind.matchesPaneCommand(pane.command) : pane.command === agent));
+  return running ?? ordered[0]!;
+}
+
+function livePane(entry: RegistryEntry, snapshots: ReadonlyMap<string, ServerSnapshot>): TmuxPane | undefined {
+  const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
+  const panes = snapshot?.panes.filter((pane) => pane.session === entry.name) ?? [];
+  return panes.length === 0 ? undefined : agentPane(panes, entry.agent);
+}
+
+/**
+ * Which on-disk conversation is this entry's. One whose live process runs in this entry's pane is
+ * certain; one running in another entry's pane is that entry's; otherwise the newest unclaimed one
+ * active since the entry was created — unless another entry in the same workspace is waiting too.
+ */
+function chooseConversation(
+  entry: RegistryEntry,
+  candidates: readonly Conversation[],
+  claimed: ReadonlySet<string>,
+  ownerOf: (conversation: Conversation) => string | undefined,
+  sharesWorkspace: boolean,
+): Conversation | 'ambiguous' | undefined {
+  const open = candidates.filter((conversation) => !claimed.has(conversation.id));
+  const bound = open.find((conversation) => ownerOf(conversation) === entry.name);
+  if (bound) return bound;
+  const createdMs = timestampMs(entry.created_at) ?? Number.NEGATIVE_INFINITY;
+  const unbound = open.filter(
+    (conversation) => ownerOf(conversation) === undefined && conversation.modifiedMs >= createdMs - CREATION_SLACK_MS,
+  );
+  if (unbound.length === 0) return undefined;
+  if (sharesWorkspace) return 'ambiguous';
+  return unbound.reduce((newest, conversation) => (conversation.modifiedMs > newest.modifiedMs ? conversation : newest));
+}

@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one schema of `agent-sessions.yaml`. Field names come from the seeds and DESIGN.md and are relied
+ * upon by scripts and skills; entries are loose objects so fields this version does not know survive a
+ * rewrite untouched.
+ */
+
+/**
+ * Session names end up in tmux targets and shell-adjacent places. tmux treats `: . $ @ % =` specially and
+ * `#{q:…}` mis-escapes `$`, so only this conservative alphabet is accepted (reference: tmux §2 gotchas).
+ */
+export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export const SessionName = z
+  .string()
+  .regex(SESSION_NAME_PATTERN, { error: 'session names are 1–128 characters of A–Z a–z 0–9 _ -' });
+
+/** A tmux `-L` socket name; it becomes a file name under the tmux socket directory. */
+export const TMUX_SERVER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const TmuxServerName = z
+  .string()
+  .regex(TMUX_SERVER_PATTERN, { error: 'tmux server (socket) names are 1–64 characters of A–Z a–z 0–9 _ -' });
+
+/** Conversation ids become file names (`<id>.jsonl`, `<id>.db`): no separators, no dots, ever. */
+export const CONVERSATION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+export const ConversationId = z
+  .string()
+  .regex(CONVERSATION_ID_PATTERN, { error: 'conversation ids are letters, digits, _ and - only' });
+
+export const AgentName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'agent is a kind (claude, codex, gemini, agy) or a command name' });
+
+/** YAML 1.2 reads timestamps as strings; a hand-edited file may still carry a YAML 1.1 date. */
+const Timestamp = z.union([z.string().min(1), z.date()]);
+
+export const PaneFacts = z.looseObject({
+  pid: z.number().int().nullish(),
+  cmd: z.string().nullish(),
+  cwd: z.string().nullish(),
+  id: z.string().nullish(),
+});
+
+export const AgentIdentity = z.looseObject({
+  session_id: ConversationId.nullish(),
+});
+
+export const SessionStatus = z.enum(['running', 'stopped', 'terminated']);
+export const TerminationMode = z.enum(['graceful', 'purge', 'auto-detected']);
+
+export const RegistryEntry = z.looseObject({
+  name: SessionName,
+  agent: AgentName,
+  workspace: z.string().refine((value) => path.isAbsolute(value), { error: 'workspace must be an absolute path' }),
+  status: SessionStatus,
+  tmux_server: TmuxServerName.nullish(),
+  pane: PaneFacts.nullish(),
+  start_command: z.string().nullish(),
+  mcp_attachments: z.array(z.unknown()).nullish(),
+  claude_session_id_own: ConversationId.nullish(),
+  codex_session_id_own: ConversationId.nullish(),
+  gemini_session_id_own: ConversationId.nullish(),
+  agy_conversation_id_own: ConversationId.nullish(),
+  agent_identities: z.record(z.string(), AgentIdentity.nullish()).nullish(),
+  delegate_job_id: z.string().nullish(),
+  last_visible_status: z.string().nullish(),
+  created_at: Timestamp.nullish(),
+  resumed_at: Timestamp.nullish(),
+  stopped_at: Timestamp.nullish(),
+  stopped_at_epoch: z.number().nullish(),
+  stop_reason: z.string().nullish(),
+  termination_mode: TerminationMode.nullish(),
+  terminated_at: Timestamp.nullish(),
+  terminated_at_epoch: z.number().nullish(),
+  resumable: z.boolean().nullish(),
+});
+
+export type RegistryEntry = z.infer<typeof RegistryEntry>;
+export type SessionStatus = z.infer<typeof SessionStatus>;
+export type PaneFacts = z.infer<typeof PaneFacts>;
+
+/** The fields a conversation id can be recorded in, one per agent kind (DESIGN: `*_session_id_own`). */
+export type ConversationIdField =
+  | 'claude_session_id_own'
+  | 'codex_session_id_own'
+  | 'gemini_session_id_own'
+  | 'agy_conversation_id_own';
+
+/** Epoch milliseconds of a timestamp field, or undefined when absent or unreadable. */
+export function timestampMs(value: RegistryEntry['created_at']): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The ISO form written into the registry: second precision, UTC, like the seeds' examples. */
+export function isoSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}

@@ -1,0 +1,73 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { errorMessage, RegistryError } from '../errors.js';
+import { removeStaleTempFiles, writeFileAtomic } from './atomic.js';
+import { parseRegistry, stringifyRegistry, type ParsedRegistry } from './document.js';
+import { withLock, type LockOptions } from './lock.js';
+
+/**
+ * The registry file on disk. Reads need no lock (writers replace the file atomically); every write is a
+ * read-modify-write under the sidecar lock `<registry>.lock`, the lock bash scripts take too.
+ */
+export function lockFileOf(registryFile: string): string {
+  return `${registryFile}.lock`;
+}
+
+/** Reads and parses the registry; a missing file is an empty registry. Throws RegistryError otherwise. */
+export async function readRegistry(file: string): Promise<ParsedRegistry> {
+  return parseRegistry(file, await readRegistryText(file));
+}
+
+export async function readRegistryText(file: string): Promise<string> {
+  try {
+    const bytes = await readFile(file);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    // No registry yet (or not even its directory): an empty one, created on the first write.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw explainReadError(file, error);
+  }
+}
+
+export type RegistryMutation<T> = (registry: ParsedRegistry) => { changed: boolean; result: T } | Promise<{ changed: boolean; result: T }>;
+
+/**
+ * Re-reads the registry under the lock, lets `mutate` edit its document in place, and writes it back
+ * only when `mutate` says something changed. A file that does not parse is never written: the
+ * RegistryError propagates before anything is touched.
+ */
+export async function updateRegistry<T>(file: string, mutate: RegistryMutation<T>, options: LockOptions = {}): Promise<T> {
+  await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
+    throw new RegistryError(file, `cannot create its directory: ${errorMessage(error)}`);
+  });
+  return withLock(
+    lockFileOf(file),
+    async () => {
+      const registry = await readRegistry(file);
+      const { changed, result } = await mutate(registry);
+      if (changed) {
+        await removeStaleTempFiles(file);
+        const text = stringifyRegistry(registry.document);
+        // Never write what we could not read back: guards the file against a bug in a patch.
+        parseRegistry(file, text);
+        await writeFileAtomic(file, text);
+      }
+      return result;
+    },
+    options,
+  );
+}
+
+function explainReadError(file: string, error: unknown): Error {
+  if (error instanceof TypeError) return new RegistryError(file, 'is not valid UTF-8 text');
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EISDIR':
+      return new RegistryError(file, 'is a directory; --registry (or MAM_REGISTRY) must name the YAML file itself');
+    case 'EACCES':
+    case 'EPERM':
+      return new RegistryError(file, 'cannot be read (permission denied); fix its mode or owner, or point --registry elsewhere');
+    default:
+      return new RegistryError(file, `cannot be read: ${errorMessage(error)}`);
+  }
+}

@@ -1,0 +1,144 @@
+import { execa } from 'execa';
+
+/**
+ * The thin adapter over the tmux CLI. A server is a `-L` socket name, or null for the default server
+ * (whatever plain `tmux` reaches: `$TMUX`, else `default` under the tmux socket directory).
+ */
+export type TmuxServer = string | null;
+
+export interface TmuxPane {
+  readonly session: string;
+  readonly windowIndex: number;
+  readonly paneIndex: number;
+  readonly paneId: string;
+  readonly pid: number;
+  readonly command: string;
+  readonly cwd: string;
+  readonly dead: boolean;
+  readonly title: string;
+}
+
+/**
+ * One server's panes at one instant. `absent` means no server listens on that socket, so none of its
+ * sessions exist; `unknown` means tmux could not answer (it died mid-call, the binary is missing), and
+ * nothing may be concluded from it — in particular no session may be declared gone.
+ */
+export type ServerSnapshot =
+  | { readonly server: TmuxServer; readonly state: 'up'; readonly panes: readonly TmuxPane[] }
+  | { readonly server: TmuxServer; readonly state: 'absent'; readonly panes: readonly []; readonly detail: string }
+  | { readonly server: TmuxServer; readonly state: 'unknown'; readonly panes: readonly []; readonly error: string };
+
+export interface TmuxOptions {
+  /** The tmux executable (`MAM_TMUX_BIN`, default `tmux`). */
+  readonly bin?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface TmuxResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const FIELD = '\t';
+// tmux escapes control characters in formats (a tab in a name prints as `\t`), so a tab cannot appear
+// inside a field. The title goes last: whatever it holds stays in the final column.
+const PANE_FORMAT = [
+  '#{session_name}',
+  '#{window_index}',
+  '#{pane_index}',
+  '#{pane_id}',
+  '#{pane_pid}',
+  '#{pane_current_command}',
+  '#{pane_current_path}',
+  '#{pane_dead}',
+  '#{pane_title}',
+].join(FIELD);
+
+export function serverArgs(server: TmuxServer): string[] {
+  return server === null ? [] : ['-L', server];
+}
+
+/** An exact session target: `=name:` never prefix-matches another session (reference: tmux §1.3). */
+export function sessionTarget(name: string): string {
+  return `=${name}:`;
+}
+
+export function serverLabel(server: TmuxServer): string {
+  return server ?? 'default';
+}
+
+export async function runTmux(server: TmuxServer, args: readonly string[], options: TmuxOptions = {}): Promise<TmuxResult> {
+  const bin = options.bin ?? 'tmux';
+  try {
+    const result = await execa(bin, [...serverArgs(server), ...args], {
+      reject: false,
+      stripFinalNewline: false,
+      stdin: 'ignore',
+      ...(options.env ? { env: options.env, extendEnv: false } : {}),
+    });
+    if (result.failed && result.exitCode === undefined) {
+      return { exitCode: 127, stdout: '', stderr: spawnFailure(bin, result.code, result.shortMessage ?? 'tmux could not be started') };
+    }
+    return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
+  } catch (error) {
+    return { exitCode: 127, stdout: '', stderr: spawnFailure(bin, (error as NodeJS.ErrnoException).code, String(error)) };
+  }
+}
+
+/** The one query per server per pass: every pane of every session (`list-panes -a`). */
+export async function snapshotServer(server: TmuxServer, options: TmuxOptions = {}): Promise<ServerSnapshot> {
+  const result = await runTmux(server, ['list-panes', '-a', '-F', PANE_FORMAT], options);
+  return parseSnapshot(server, result);
+}
+
+export function parseSnapshot(server: TmuxServer, result: TmuxResult): ServerSnapshot {
+  if (result.exitCode !== 0) {
+    const message = result.stderr.trim().split('\n', 1)[0] ?? '';
+    if (isNoServer(message)) return { server, state: 'absent', panes: [], detail: message };
+    return { server, state: 'unknown', panes: [], error: message || `tmux exited with ${result.exitCode}` };
+  }
+  // A reply cut off mid-line means the server went away while answering: nothing in it can be trusted.
+  if (result.stdout !== '' && !result.stdout.endsWith('\n')) {
+    return { server, state: 'unknown', panes: [], error: 'tmux reply was cut off (server died mid-answer?)' };
+  }
+  const panes: TmuxPane[] = [];
+  for (const line of result.stdout.split('\n')) {
+    if (line === '') continue;
+    const pane = parsePaneLine(line);
+    if (!pane) return { server, state: 'unknown', panes: [], error: `unexpected tmux output line: ${JSON.stringify(line.slice(0, 80))}` };
+    panes.push(pane);
+  }
+  return { server, state: 'up', panes };
+}
+
+function parsePaneLine(line: string): TmuxPane | undefined {
+  const fields = line.split(FIELD);
+  if (fields.length < 9) return undefined;
+  const [session, windowIndex, paneIndex, paneId, pid, command, cwd, dead] = fields as [string, string, string, string, string, string, string, string];
+  const title = fields.slice(8).join(FIELD);
+  const numbers = [Number(windowIndex), Number(paneIndex), Number(pid)];
+  if (numbers.some((value) => !Number.isInteger(value)) || !paneId.startsWith('%')) return undefined;
+  return {
+    session,
+    windowIndex: numbers[0]!,
+    paneIndex: numbers[1]!,
+    paneId,
+    pid: numbers[2]!,
+    command,
+    cwd,
+    dead: dead === '1',
+    title,
+  };
+}
+
+function isNoServer(message: string): boolean {
+  return (
+    /^no server running on /.test(message) ||
+    /^error connecting to .*\((No such file or directory|Connection refused)\)$/.test(message)
+  );
+}
+
+function spawnFailure(bin: string, code: string | undefined, detail: string): string {
+  return code === 'ENOENT' ? `${bin} not found: install tmux (apt-get install tmux) or set MAM_TMUX_BIN` : detail;
+}

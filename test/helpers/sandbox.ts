@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const MAM = path.join(REPO, 'dist/cli/main.js');
+
+/**
+ * A throwaway world for one test: temp HOME (so ~/.claude is ours), a private tmux socket directory
+ * (TMUX_TMPDIR, so even "the default server" is private) and uniquely named servers. Nothing here can
+ * reach the user's own tmux, registry or agent files. `dispose()` kills only the servers it started.
+ */
+export class Sandbox {
+  private readonly servers = new Set<string>();
+
+  private constructor(readonly root: string) {}
+
+  static async create(prefix = 'mam-test-'): Promise<Sandbox> {
+    const root = await mkdtemp(path.join(os.tmpdir(), prefix));
+    const sandbox = new Sandbox(root);
+    await mkdir(sandbox.home, { recursive: true });
+    await mkdir(sandbox.tmuxDir, { recursive: true, mode: 0o700 });
+    return sandbox;
+  }
+
+  get home(): string {
+    return path.join(this.root, 'home');
+  }
+
+  get tmuxDir(): string {
+    return path.join(this.root, 'tmux');
+  }
+
+  get registry(): string {
+    return path.join(this.root, 'registry', 'agent-sessions.yaml');
+  }
+
+  /** Environment for anything this test runs: never the caller's HOME, TMUX or registry. */
+  env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      HOME: this.home,
+      TMUX_TMPDIR: this.tmuxDir,
+      XDG_CACHE_HOME: path.join(this.root, 'cache'),
+      MAM_LOG_LEVEL: 'warn',
+      LANG: 'C.UTF-8',
+      ...extra,
+    };
+    return env;
+  }
+
+  /** A unique `-L` name; registered for cleanup. */
+  serverName(tag = 's'): string {
+    const name = `mamt-${tag}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.servers.add(name);
+    return name;
+  }
+
+  async tmux(server: string, ...args: string[]): Promise<string> {
+    const { stdout } = await run('tmux', ['-L', server, ...args], { env: this.env() });
+    return stdout;
+  }
+
+  /** Starts a detached session running `command` (default: a long sleep) in `cwd`. */
+  async startSession(server: string, name: string, cwd: string, command = 'sleep 100000'): Promise<number> {
+    this.servers.add(server);
+    await mkdir(cwd, { recursive: true });
+    await this.tmux(server, 'new-session', '-d', '-s', name, '-c', cwd, command);
+    const pid = await this.tmux(server, 'display-message', '-p', '-t', `=${name}:`, '#{pane_pid}');
+    return Number(pid.trim());
+  }
+
+  async killSession(server: string, name: string): Promise<void> {
+    await this.tmux(server, 'kill-session', '-t', `=${name}`);
+  }
+
+  async writeRegistry(text: string, file = this.registry): Promise<void> {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, text);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(
+      [...this.servers].map((server) => run('tmux', ['-L', server, 'kill-server'], { env: this.env() }).catch(() => undefined)),
+    );
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface MamResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built `mam` CLI as a user would. */
+export async function mam(args: readonly string[], env: NodeJS.ProcessEnv, cwd = REPO): Promise<MamResult> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [MAM, ...args], { env, cwd, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code?: number; stdout?: string; stderr?: string };
+    if (typeof failure.code !== 'number') throw error;
+    return { code: failure.code, stdout: failure.stdout ?? '', stderr: failure.stderr ?? '' };
+  }
+}
+
+/** Parses the single `--emit-diff` JSON line of a `--once` run. */
+export function emitted(result: MamResult): { drifts: Array<Record<string, unknown>>; problems: Array<Record<string, unknown>>; written: boolean } {
+  const lines = result.stdout.trim().split('\n').filter(Boolean);
+  if (lines.length !== 1) throw new Error(`expected one JSON line, got ${lines.length}:\n${result.stdout}\n${result.stderr}`);
+  return JSON.parse(lines[0]!) as ReturnType<typeof emitted>;
+}
