@@ -11,8 +11,6 @@ export interface CliContext {
 }
 
 export interface Command {
-  readonly name: string;
-  readonly summary: string;
   /** The full `--help` text. */
   readonly help: string;
   /** Returns the exit code. Throws MamError for a one-line failure. */

@@ -3,9 +3,24 @@ import { readFileSync } from 'node:fs';
 import { errorMessage, MamError } from '../errors.js';
 import type { Command, CliContext } from './command.js';
 import { writeLine } from './command.js';
-import { reconcileCommand } from './reconcile.js';
 
-const COMMANDS: readonly Command[] = [reconcileCommand];
+/**
+ * Commands load their modules only when run: agent hooks will call `mam` on every event, and loading
+ * every command's dependencies (zod, yaml, execa, …) up front would tax each call.
+ */
+interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<Command>;
+}
+
+const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'reconcile',
+    summary: 'reconcile the registry against tmux and agent files (drift classes A–D)',
+    load: async () => (await import('./reconcile.js')).reconcileCommand,
+  },
+];
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -28,24 +43,29 @@ function usage(): string {
 
 export async function main(context: CliContext): Promise<number> {
   const [name, ...rest] = context.argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    writeLine(context.stderr, usage());
+    return 64;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     writeLine(context.stdout, usage());
-    return name === undefined ? 64 : 0;
+    return 0;
   }
   if (name === '--version' || name === '-V') {
     writeLine(context.stdout, version());
     return 0;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
     writeLine(context.stderr, `mam: unknown command ${JSON.stringify(name)}; run \`mam --help\` for the list`);
     return 64;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    writeLine(context.stdout, command.help);
-    return 0;
-  }
   try {
+    const command = await entry.load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      writeLine(context.stdout, command.help);
+      return 0;
+    }
     return await command.run({ ...context, argv: rest });
   } catch (error) {
     writeLine(context.stderr, `mam: ${errorMessage(error)}`);

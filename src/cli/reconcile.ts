@@ -3,7 +3,6 @@ import { ArtifactFs } from '../agents/fs.js';
 import { artifactRoots } from '../agents/index.js';
 import { extraTmuxServers, homeDir, registryPath, tmuxBin } from '../config.js';
 import { errorMessage, UsageError } from '../errors.js';
-import { createLogger } from '../log.js';
 import { runPass, type PassOptions, type PassReport } from '../reconcile/pass.js';
 import { parseFlags, positiveSeconds, writeLine, type CliContext, type Command } from './command.js';
 
@@ -31,8 +30,6 @@ Exit status (--once): 0 clean pass; 2 pass done but some entries or servers coul
 (see stderr / "problems"); 1 the registry cannot be used (nothing was written); 64 usage error.`;
 
 export const reconcileCommand: Command = {
-  name: 'reconcile',
-  summary: 'reconcile the registry against tmux and agent files (drift classes A–D)',
   help: HELP,
   async run(context) {
     const { values } = parseFlags('reconcile', context.argv, {
@@ -73,6 +70,8 @@ export const reconcileCommand: Command = {
 };
 
 async function loop(context: CliContext, options: PassOptions, intervalMs: number, emit: (report: PassReport) => void): Promise<number> {
+  // Loaded here, not at the top: a one-shot pass has nothing to log and should not pay for pino.
+  const { createLogger } = await import('../log.js');
   const log = createLogger(context.env, 'mam-reconcile');
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
