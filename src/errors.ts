@@ -36,7 +36,7 @@ export class RegistryError extends MamError {
 export class LockTimeoutError extends MamError {
   constructor(lockFile: string, waitedMs: number) {
     super(
-      `${lockFile}: still locked by another writer after ${Math.round(waitedMs / 1000)} s; ` +
+      `${lockFile}: still locked by another writer after ${waitedMs < 1000 ? `${waitedMs} ms` : `${Math.round(waitedMs / 1000)} s`}; ` +
         `find the holder with \`fuser ${lockFile}\` or retry later`,
       { exitCode: 75 },
     );

@@ -26,7 +26,9 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 
 export async function acquireLock(file: string, options: LockOptions = {}): Promise<HeldLock> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const handle = await open(file, 'a', 0o644);
+  const handle = await open(file, 'a', 0o644).catch((error: NodeJS.ErrnoException) => {
+    throw new MamError(`${file}: cannot open the lock file (${error.code ?? error.message}); the registry's directory must be writable`);
+  });
   try {
     await lockDescriptor(handle, timeoutMs, options.flockBin ?? 'flock', file);
   } catch (error) {
