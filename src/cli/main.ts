@@ -20,6 +20,16 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: 'reconcile the registry against tmux and agent files (drift classes A–D)',
     load: async () => (await import('./reconcile.js')).reconcileCommand,
   },
+  {
+    name: 'monitor',
+    summary: 'the unattended monitor: reconcile loop + coalesced comments + heartbeats + stop (local board or Hermes Kanban)',
+    load: async () => (await import('./monitor.js')).monitorCommand,
+  },
+  {
+    name: 'skills',
+    summary: 'install the SKILL.md files this package ships into a Hermes home',
+    load: async () => (await import('./skills.js')).skillsCommand,
+  },
 ];
 
 function version(): string {
@@ -54,6 +64,12 @@ export async function main(context: CliContext): Promise<number> {
   if (name === '--version' || name === '-V') {
     writeLine(context.stdout, version());
     return 0;
+  }
+  // Started by the Hermes dispatcher as its HERMES_BIN: `mam -p <profile> … chat -q "work kanban task <id>"`.
+  if (name === '-p' || name === '--profile') {
+    const { hermesBinEntry } = await import('./monitor.js');
+    const code = await hermesBinEntry(context);
+    if (code !== undefined) return code;
   }
   const entry = COMMANDS.find((candidate) => candidate.name === name);
   if (!entry) {

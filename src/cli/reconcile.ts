@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ArtifactFs } from '../agents/fs.js';
-import { artifactRoots } from '../agents/index.js';
-import { extraTmuxServers, homeDir, registryPath, tmuxBin } from '../config.js';
+import { registryPath } from '../config.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { runPass, type PassOptions, type PassReport } from '../reconcile/pass.js';
+import { buildPassOptions } from './pass-options.js';
 import { parseFlags, positiveSeconds, writeLine, type CliContext, type Command } from './command.js';
 
 const HELP = `Usage: mam reconcile [--once] [--emit-diff] [--dry-run] [--interval SECONDS]
@@ -45,16 +44,12 @@ export const reconcileCommand: Command = {
       throw new UsageError('reconcile: --subscribe needs the MQTT job system, which this version does not have yet; use the polling loop');
     }
     const intervalMs = positiveSeconds('reconcile', 'interval', values.interval, 30) * 1000;
-    const options: PassOptions = {
+    const options = buildPassOptions({
       registryFile: registryPath(values.registry, context.env, context.cwd),
+      tmuxServers: values['tmux-server'],
       dryRun: values['dry-run'] ?? false,
-      observe: {
-        extraServers: extraTmuxServers(values['tmux-server'], context.env),
-        tmux: { bin: tmuxBin(context.env) },
-        artifacts: { roots: artifactRoots(context.env, homeDir(context.env)), fs: new ArtifactFs() },
-      },
-      now: Date.now,
-    };
+      env: context.env,
+    });
     const emit = (report: PassReport): void => (values['emit-diff'] ? printJson(context, report) : printHuman(context, report));
 
     if (values.once) {

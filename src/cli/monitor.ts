@@ -1,0 +1,332 @@
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { homeDir, registryPath } from '../config.js';
+import { errorMessage, MamError, UsageError } from '../errors.js';
+import { execaRunner, HermesBoard, type HermesRunner } from '../kanban/hermes-board.js';
+import {
+  DEFAULT_MONITOR_PROFILE,
+  exitTrailer,
+  monitorProfiles,
+  parseDispatcherArgv,
+  REQUEUE_EXIT_CODE,
+  runDeadline,
+  runLimits,
+} from '../kanban/launch.js';
+import { LocalBoard } from '../kanban/local-board.js';
+import { DEFAULT_SETTINGS, parseDuration, settingsFromBody, type MonitorSettings } from '../kanban/settings.js';
+import { stateDir, workspaceName } from '../kanban/state-file.js';
+import type { Board } from '../kanban/types.js';
+import { runWorker, type Clock, type WorkerOutcome } from '../kanban/worker.js';
+import { createLogger, type Logger } from '../log.js';
+import { runPass } from '../reconcile/pass.js';
+import { parseFlags, writeLine, type CliContext, type Command } from './command.js';
+import { buildPassOptions } from './pass-options.js';
+
+const HELP = `Usage: mam monitor [--card ID] [--registry PATH] [--tmux-server NAME]... [--interval S] [--heartbeat S]
+       mam monitor lane --lane NAME [--ttl S] [--poll S] [--registry PATH]
+       mam monitor dispatch [--run] [--assignee PROFILE] [--registry PATH] [--goal-max-turns N] [--max-runtime D]
+
+Run the agent-sessions monitor: a reconcile pass every --interval (default 30 s), drifts coalesced through
+${'${XDG_CACHE_HOME:-~/.cache}'}/agent-sessions-monitor/<workspace>.state and told once (again only when they change
+or clear, at most one comment per pass), a heartbeat at start and every --heartbeat (default 5 min), and a stop
+when a person comments "stop" / "stop monitoring".
+
+Boards:
+  (no card)     the local board: comments and heartbeats on this terminal and in <state dir>/<workspace>.local.jsonl;
+                type "stop" (or press Ctrl-C) to stop
+  --card ID     a Hermes Kanban card, driven through \`hermes kanban\` ($MAM_HERMES_BIN, default hermes); a ready card
+                is claimed first (with --ttl)
+  dispatched    started by the Hermes dispatcher as its HERMES_BIN (\`mam -p <profile> … chat -q "work kanban task ID"\`):
+                cards of the monitor's profiles ($MAM_MONITOR_PROFILES, default ${DEFAULT_MONITOR_PROFILE}) are run here, every
+                other profile is handed on unchanged to the real hermes
+  lane          pull mode: claim ready cards assigned to --lane (a name without a Hermes profile) with a long --ttl
+
+A card's body may set \`interval: 30s\`, \`heartbeat: 5m\`, \`registry: /abs/path/agent-sessions.yaml\`; the body is read as
+data and never executed. Flags win over the body.
+
+Subcommands:
+  dispatch      print (or with --run, run) the \`hermes kanban create --goal …\` command that starts a monitor card
+
+Options:
+  --card ID            a Hermes card to report to (default: $HERMES_KANBAN_TASK when dispatched, else the local board)
+  --registry PATH      the registry (default: the card body's registry:, $MAM_REGISTRY, ./.hermes/agent-sessions.yaml)
+  --tmux-server NAME   extra tmux socket to watch; repeatable
+  --interval S         seconds between passes (default 30)
+  --heartbeat S        seconds between heartbeats (default 300)
+  --ttl S              claim TTL for --card/lane (default 86400); the run hands over before it expires
+  -h, --help           this text`;
+
+export const monitorCommand: Command = {
+  help: HELP,
+  async run(context) {
+    const [sub] = context.argv;
+    if (sub === 'dispatch') return (await import('./monitor-dispatch.js')).dispatch({ ...context, argv: context.argv.slice(1) });
+    if (sub === 'lane') return lane({ ...context, argv: context.argv.slice(1) });
+    return monitor(context);
+  },
+};
+
+const COMMON_FLAGS = {
+  registry: { type: 'string' },
+  'tmux-server': { type: 'string', multiple: true },
+  interval: { type: 'string' },
+  heartbeat: { type: 'string' },
+  ttl: { type: 'string' },
+} as const;
+
+type CommonValues = {
+  registry?: string | undefined;
+  'tmux-server'?: string[] | undefined;
+  interval?: string | undefined;
+  heartbeat?: string | undefined;
+  ttl?: string | undefined;
+};
+
+async function monitor(context: CliContext): Promise<number> {
+  const { values } = parseFlags('monitor', context.argv, { ...COMMON_FLAGS, card: { type: 'string' } });
+  const log = createLogger(context.env, 'mam-monitor');
+  const cardId = values.card ?? context.env['HERMES_KANBAN_TASK'];
+  if (!cardId) return runLocal(context, values, log);
+  const self = context.env['HERMES_PROFILE'] || DEFAULT_MONITOR_PROFILE;
+  const run = hermesRunner(context.env);
+  if (values.card === undefined) return runDispatched(context, values, log, new HermesBoard({ cardId, self, run }));
+  return runClaimed(context, values, log, cardId, self, run, false);
+}
+
+/** The dispatcher's HERMES_BIN entry: `mam -p <profile> … chat -q "work kanban task <id>"`. */
+export async function hermesBinEntry(context: CliContext): Promise<number | undefined> {
+  const launch = parseDispatcherArgv(context.argv);
+  if (!launch) return undefined;
+  if (!monitorProfiles(context.env).includes(launch.profile)) return handOff(context);
+  const cardId = context.env['HERMES_KANBAN_TASK'] ?? launch.taskId;
+  const log = createLogger(context.env, 'mam-monitor');
+  let code = 1;
+  try {
+    if (!cardId) throw new MamError('dispatched without HERMES_KANBAN_TASK or a task id in argv');
+    const board = new HermesBoard({ cardId, self: context.env['HERMES_PROFILE'] || launch.profile, run: hermesRunner(context.env) });
+    code = await runDispatched(context, {}, log, board);
+  } catch (error) {
+    log.error({ err: errorMessage(error) }, 'monitor worker failed');
+    writeLine(context.stderr, `mam: ${errorMessage(error)}`);
+  }
+  context.stderr.write(exitTrailer(code));
+  return code;
+}
+
+/**
+ * Spawned by the dispatcher: Hermes keeps the claim alive while this process lives. The run ends
+ * before the goal turn budget or max runtime does, with exit 75 so that Hermes requeues the card
+ * (no failure counted) and monitoring resumes in a fresh run, with the same state file.
+ */
+async function runDispatched(context: CliContext, values: CommonValues, log: Logger, board: HermesBoard): Promise<number> {
+  const started = Date.now();
+  const settings = await settingsFor(context, values, log, board);
+  if (!settings.registry) return blockForMissingRegistry(board, log);
+  const deadline = runDeadline(started, runLimits(context.env), settings.heartbeatMs);
+  const outcome = await work(context, values, log, board, settings, deadline);
+  if (outcome.kind === 'handover') {
+    log.info({ reason: outcome.reason }, 'ending this run; Hermes requeues the card (exit 75) and a new run resumes monitoring');
+    return REQUEUE_EXIT_CODE;
+  }
+  return 0;
+}
+
+/** --card or lane: we hold a claim with a hard TTL, so we hand over by reclaiming and claiming again. */
+async function runClaimed(
+  context: CliContext,
+  values: CommonValues,
+  log: Logger,
+  cardId: string,
+  self: string,
+  run: HermesRunner,
+  fromLane: boolean,
+): Promise<number> {
+  const ttlS = positive(values.ttl, 86_400, 'ttl');
+  for (;;) {
+    const claim = await claimCard(run, cardId, ttlS);
+    if (claim.kind === 'not-ready') {
+      if (fromLane) return 0;
+      if (claim.status !== 'running') throw new MamError(`card ${cardId} is ${claim.status}; only a ready card can be claimed (${claim.detail})`);
+      log.warn({ cardId }, 'card is already running (claimed elsewhere); reporting to it without a claim of our own');
+    }
+    const runEnv = { ...context.env, HERMES_PROFILE: self, HERMES_KANBAN_TASK: cardId, ...(claim.kind === 'claimed' && claim.runId ? { HERMES_KANBAN_RUN_ID: String(claim.runId) } : {}) };
+    const board = new HermesBoard({ cardId, self, run: hermesRunner(runEnv) });
+    const settings = await settingsFor(context, values, log, board);
+    if (!settings.registry) return blockForMissingRegistry(board, log);
+    const deadline = claim.kind === 'claimed' ? Date.now() + ttlS * 1000 : undefined;
+    const outcome = await work({ ...context, env: runEnv }, values, log, board, settings, deadline);
+    if (outcome.kind !== 'handover') return 0;
+    const released = await run(['kanban', 'reclaim', cardId, '--reason', `mam monitor hand-over before the claim TTL (${outcome.reason})`]);
+    if (released.exitCode !== 0) throw new MamError(`could not release card ${cardId} for hand-over: ${released.stderr.trim()}`);
+    log.info({ cardId }, 'claim handed over; claiming again');
+  }
+}
+
+async function lane(context: CliContext): Promise<number> {
+  const { values } = parseFlags('monitor lane', context.argv, { ...COMMON_FLAGS, lane: { type: 'string' }, poll: { type: 'string' } });
+  if (!values.lane) throw new UsageError('monitor lane: --lane NAME is required (the assignee of the cards to claim)');
+  const log = createLogger(context.env, 'mam-monitor');
+  const run = hermesRunner({ ...context.env, HERMES_PROFILE: values.lane });
+  const pollMs = positive(values.poll, 30, 'poll') * 1000;
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  log.info({ lane: values.lane }, 'lane worker polling for ready cards');
+  try {
+    while (!stop.signal.aborted) {
+      const listed = await run(['kanban', 'list', '--assignee', values.lane, '--status', 'ready', '--json']);
+      const cards = listed.exitCode === 0 ? parseIds(listed.stdout) : [];
+      if (listed.exitCode !== 0) log.warn({ err: listed.stderr.trim() }, 'cannot list ready cards');
+      for (const id of cards) await runClaimed(context, values, log, id, values.lane, run, true);
+      await sleep(pollMs, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return 0;
+}
+
+async function runLocal(context: CliContext, values: CommonValues, log: Logger): Promise<number> {
+  const settings = mergeFlags(DEFAULT_SETTINGS, values, context);
+  const registry = settings.registry ?? registryPath(undefined, context.env, context.cwd);
+  const directory = stateDir(context.env, homeDir(context.env));
+  const board = new LocalBoard({
+    logFile: path.join(directory, `${workspaceName(registry)}.local.jsonl`),
+    output: context.stdout,
+    input: process.stdin.isTTY || context.env['MAM_MONITOR_STDIN'] === '1' ? process.stdin : undefined,
+  });
+  const onSignal = (signal: NodeJS.Signals): void => board.stopFromSignal(signal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  writeLine(context.stdout, `monitoring ${registry} every ${settings.intervalMs / 1000} s — type "stop" or press Ctrl-C to stop`);
+  try {
+    await work(context, values, log, board, { ...settings, registry }, undefined, board);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (!process.stdin.isTTY) process.stdin.destroy();
+  }
+  return 0;
+}
+
+async function work(
+  context: CliContext,
+  values: CommonValues,
+  log: Logger,
+  board: Board,
+  settings: MonitorSettings,
+  deadline: number | undefined,
+  local?: LocalBoard,
+): Promise<WorkerOutcome> {
+  const registryFile = settings.registry!;
+  const passOptions = buildPassOptions({ registryFile, tmuxServers: values['tmux-server'], dryRun: false, env: context.env });
+  const stateFile = path.join(stateDir(context.env, homeDir(context.env)), `${workspaceName(registryFile)}.state`);
+  log.info({ card: board.cardId, registry: registryFile, stateFile, intervalMs: settings.intervalMs, heartbeatMs: settings.heartbeatMs, deadline }, 'monitor started');
+  const outcome = await runWorker({ board, pass: () => runPass(passOptions), clock: realClock(local), settings, stateFile, deadline, log });
+  log.info({ outcome }, 'monitor ended');
+  return outcome;
+}
+
+/** Card body settings, overridden by flags; the registry path falls back to $MAM_REGISTRY. */
+async function settingsFor(context: CliContext, values: CommonValues, log: Logger, board: Board): Promise<MonitorSettings> {
+  let body = '';
+  try {
+    body = (await board.read()).body;
+  } catch (error) {
+    log.warn({ err: errorMessage(error) }, 'cannot read the card body yet; using defaults');
+  }
+  const { settings, rejected } = settingsFromBody(body);
+  for (const bad of rejected) log.warn(`card body setting ignored: ${bad}`);
+  const merged = mergeFlags(settings, values, context);
+  const registry = merged.registry ?? context.env['MAM_REGISTRY'];
+  return { ...merged, registry: registry ? path.resolve(context.cwd, expandHome(registry, context.env)) : undefined };
+}
+
+function mergeFlags(base: MonitorSettings, values: CommonValues, context: CliContext): MonitorSettings {
+  return {
+    ...base,
+    ...(values.interval === undefined ? {} : { intervalMs: positive(values.interval, 30, 'interval') * 1000 }),
+    ...(values.heartbeat === undefined ? {} : { heartbeatMs: positive(values.heartbeat, 300, 'heartbeat') * 1000 }),
+    ...(values.registry === undefined ? {} : { registry: path.resolve(context.cwd, values.registry) }),
+  };
+}
+
+async function blockForMissingRegistry(board: Board, log: Logger): Promise<number> {
+  const reason = 'no registry configured: add a line `registry: /absolute/path/.hermes/agent-sessions.yaml` to the card body (or set MAM_REGISTRY for the dispatcher), then unblock';
+  log.error(reason);
+  await board.block(reason, 'needs_input').catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not block the card'));
+  return 0;
+}
+
+type Claim = { kind: 'claimed'; runId: number | undefined } | { kind: 'not-ready'; status: string; detail: string };
+
+async function claimCard(run: HermesRunner, cardId: string, ttlS: number): Promise<Claim> {
+  const claimed = await run(['kanban', 'claim', cardId, '--ttl', String(ttlS)]);
+  const shown = await run(['kanban', 'show', cardId, '--json']);
+  const card = shown.exitCode === 0 ? (JSON.parse(shown.stdout) as { task?: { status?: string }; events?: { kind?: string; payload?: { run_id?: number } }[] }) : {};
+  if (claimed.exitCode !== 0) return { kind: 'not-ready', status: card.task?.status ?? 'unknown', detail: claimed.stderr.trim() };
+  const lastClaim = [...(card.events ?? [])].reverse().find((event) => event.kind === 'claimed');
+  return { kind: 'claimed', runId: lastClaim?.payload?.run_id };
+}
+
+function realClock(local?: LocalBoard): Clock {
+  return {
+    now: Date.now,
+    sleep: (ms) =>
+      new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          unsubscribe?.();
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        const unsubscribe = local?.onInput(done);
+      }),
+  };
+}
+
+function hermesRunner(env: NodeJS.ProcessEnv): HermesRunner {
+  return execaRunner(env['MAM_HERMES_BIN'] || 'hermes', env, Number(env['MAM_HERMES_TIMEOUT_MS']) || 30_000);
+}
+
+/** Another profile's worker: run the real hermes with the same argv, as if we were not here. */
+async function handOff(context: CliContext): Promise<number> {
+  // Set on the child: if "the real hermes" turns out to be mam again, stop instead of looping.
+  if (context.env['MAM_HANDING_OFF'] === '1') {
+    writeLine(context.stderr, 'mam: MAM_HERMES_BIN leads back to mam; point it at the real hermes executable');
+    return 1;
+  }
+  const real = context.env['MAM_HERMES_BIN'] || 'hermes';
+  return new Promise((resolve) => {
+    const child = spawn(real, [...context.argv], { stdio: 'inherit', env: { ...context.env, MAM_HANDING_OFF: '1' } });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      writeLine(context.stderr, `mam: cannot hand off to ${real}: ${error.code === 'ENOENT' ? 'not found; set MAM_HERMES_BIN to the real hermes' : error.message}`);
+      resolve(127);
+    });
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
+  });
+}
+
+function parseIds(stdout: string): string[] {
+  try {
+    const rows = JSON.parse(stdout) as { id?: unknown }[];
+    return rows.map((row) => row.id).filter((id): id is string => typeof id === 'string');
+  } catch {
+    return [];
+  }
+}
+
+function positive(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) throw new UsageError(`monitor: --${flag} takes a duration (30, 30s, 5m), not ${JSON.stringify(value)}`);
+  return ms / 1000;
+}
+
+function expandHome(file: string, env: NodeJS.ProcessEnv): string {
+  return file.startsWith('~/') ? path.join(homeDir(env), file.slice(2)) : file;
+}

@@ -1,0 +1,24 @@
+import { ArtifactFs } from '../agents/fs.js';
+import { artifactRoots } from '../agents/index.js';
+import { extraTmuxServers, homeDir, tmuxBin } from '../config.js';
+import type { PassOptions } from '../reconcile/pass.js';
+
+/** One place that turns flags and environment into what a reconcile pass needs. */
+export function buildPassOptions(input: {
+  readonly registryFile: string;
+  readonly tmuxServers: readonly string[] | undefined;
+  readonly dryRun: boolean;
+  readonly env: NodeJS.ProcessEnv;
+}): PassOptions {
+  return {
+    registryFile: input.registryFile,
+    dryRun: input.dryRun,
+    observe: {
+      extraServers: extraTmuxServers(input.tmuxServers, input.env),
+      tmux: { bin: tmuxBin(input.env) },
+      // One ArtifactFs for the life of the process: its transcript-head cache spans passes.
+      artifacts: { roots: artifactRoots(input.env, homeDir(input.env)), fs: new ArtifactFs() },
+    },
+    now: Date.now,
+  };
+}

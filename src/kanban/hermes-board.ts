@@ -1,0 +1,135 @@
+import { execa } from 'execa';
+import pRetry, { AbortError } from 'p-retry';
+import { z } from 'zod';
+import { BoardError, type Board, type BlockKind, type CardSnapshot } from './types.js';
+
+/**
+ * A Hermes Kanban card driven through the `hermes kanban` CLI, exactly as Hermes 0.18 documents it
+ * (reference: hermes-kanban §1). Most verbs have no JSON output: success is the exit code plus the
+ * expected text. Every call has a timeout; the read-only and idempotent calls (show, heartbeat) are
+ * retried with backoff, while a comment is tried once per call — a comment whose outcome is unknown
+ * is settled by the caller against the card, never by a blind resend.
+ */
+export interface HermesResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The call was killed for running too long: it may or may not have taken effect. */
+  readonly timedOut: boolean;
+}
+
+/** Runs `hermes <args…>`; injectable so tests can use the stand-in in-process. */
+export type HermesRunner = (args: readonly string[]) => Promise<HermesResult>;
+
+export interface HermesBoardOptions {
+  readonly cardId: string;
+  /** The author this worker's comments carry (`$HERMES_PROFILE` when dispatched). */
+  readonly self: string;
+  readonly run: HermesRunner;
+  /** Retries for show and heartbeat within one call (backoff doubles from `minRetryDelayMs`). */
+  readonly retries?: number;
+  readonly minRetryDelayMs?: number;
+}
+
+export function execaRunner(bin: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000): HermesRunner {
+  return async (args) => {
+    const result = await execa(bin, [...args], { env, extendEnv: false, reject: false, timeout: timeoutMs, killSignal: 'SIGKILL', stdin: 'ignore' });
+    if (result.exitCode === undefined && !result.timedOut) {
+      const reason = result.code === 'ENOENT' ? `${bin} not found: install Hermes or set MAM_HERMES_BIN` : (result.shortMessage ?? 'could not start');
+      return { exitCode: 127, stdout: '', stderr: reason, timedOut: false };
+    }
+    return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut };
+  };
+}
+
+const ShowJson = z.object({
+  task: z.looseObject({ id: z.string(), title: z.string().nullish(), body: z.string().nullish(), status: z.string() }),
+  comments: z.array(z.looseObject({ author: z.string(), body: z.string(), created_at: z.number() })),
+});
+
+export class HermesBoard implements Board {
+  readonly kind = 'hermes' as const;
+  readonly cardId: string;
+  readonly self: string;
+  private readonly run: HermesRunner;
+  private readonly retries: number;
+  private readonly minRetryDelayMs: number;
+
+  constructor(options: HermesBoardOptions) {
+    this.cardId = options.cardId;
+    this.self = options.self;
+    this.run = options.run;
+    this.retries = options.retries ?? 2;
+    this.minRetryDelayMs = options.minRetryDelayMs ?? 1000;
+  }
+
+  async read(): Promise<CardSnapshot> {
+    const result = await this.retrying(['kanban', 'show', this.cardId, '--json']);
+    let parsed: z.infer<typeof ShowJson>;
+    try {
+      parsed = ShowJson.parse(JSON.parse(result.stdout));
+    } catch (error) {
+      throw new BoardError(`hermes kanban show ${this.cardId} --json: unexpected output (${(error as Error).message.split('\n', 1)[0]})`, false);
+    }
+    return {
+      id: parsed.task.id,
+      title: parsed.task.title ?? '',
+      body: parsed.task.body ?? '',
+      status: parsed.task.status,
+      comments: parsed.comments.map((comment) => ({ author: comment.author, body: comment.body, createdAt: comment.created_at })),
+    };
+  }
+
+  async comment(text: string): Promise<void> {
+    await this.once(['kanban', 'comment', this.cardId, text, '--author', this.self], /^Comment added to /);
+  }
+
+  async heartbeat(note: string): Promise<void> {
+    await this.retrying(['kanban', 'heartbeat', this.cardId, '--note', note], /^Heartbeat recorded for /);
+  }
+
+  async block(reason: string, kind: BlockKind): Promise<void> {
+    // Not retried: Hermes writes the `BLOCKED:` echo even when the block then fails.
+    await this.once(['kanban', 'block', this.cardId, reason, '--kind', kind], /^(Blocked |\S+ → (todo|triage))/);
+  }
+
+  async complete(summary: string): Promise<void> {
+    await this.once(['kanban', 'complete', this.cardId, '--summary', summary], /^Completed /);
+  }
+
+  private async once(args: readonly string[], expect?: RegExp): Promise<HermesResult> {
+    const result = await this.run(args);
+    checkResult(args, result, expect);
+    return result;
+  }
+
+  private retrying(args: readonly string[], expect?: RegExp): Promise<HermesResult> {
+    return pRetry(
+      async () => {
+        const result = await this.run(args);
+        try {
+          checkResult(args, result, expect);
+        } catch (error) {
+          // A refusal (`kanban: cannot …`, exit 1) will not change on retry; a crash or hang may.
+          if (error instanceof BoardError && result.exitCode === 1 && !result.timedOut) throw new AbortError(error);
+          throw error;
+        }
+        return result;
+      },
+      { retries: this.retries, minTimeout: this.minRetryDelayMs, factor: 2, randomize: true },
+    );
+  }
+}
+
+function checkResult(args: readonly string[], result: HermesResult, expect?: RegExp): void {
+  const verb = `hermes ${args.slice(0, 3).join(' ')}`;
+  if (result.timedOut) throw new BoardError(`${verb}: no answer in time (it may or may not have taken effect)`, true);
+  if (result.exitCode !== 0) {
+    const detail = result.stderr.trim().split('\n').at(-1) || `exit ${result.exitCode}`;
+    // A crash or signal part-way may have written; Hermes's own refusals (exit 1, 2) have not.
+    throw new BoardError(`${verb}: ${detail}`, result.exitCode !== 1 && result.exitCode !== 2 && result.exitCode !== 127, result.exitCode);
+  }
+  if (expect && !expect.test(result.stdout.trim())) {
+    throw new BoardError(`${verb}: unexpected reply ${JSON.stringify(result.stdout.trim().slice(0, 120))}`, true, 0);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The monitor's settings, with what a card body may override. The body is data: only `key: value`
+ * lines naming a known setting are read (anywhere in the body, optionally as list items or inside a
+ * fenced block); everything else is ignored and nothing in it is ever executed.
+ */
+export interface MonitorSettings {
+  readonly intervalMs: number;
+  readonly heartbeatMs: number;
+  readonly registry: string | undefined;
+  /** How long an agent may wait on an approval before the monitor says so (used once status exists). */
+  readonly approvalAlertMs: number;
+}
+
+export const DEFAULT_SETTINGS: MonitorSettings = {
+  intervalMs: 30_000,
+  heartbeatMs: 5 * 60_000,
+  registry: undefined,
+  approvalAlertMs: 10 * 60_000,
+};
+
+const KEYS: Record<string, keyof MonitorSettings> = {
+  interval: 'intervalMs',
+  poll_interval: 'intervalMs',
+  heartbeat: 'heartbeatMs',
+  heartbeat_period: 'heartbeatMs',
+  heartbeat_interval: 'heartbeatMs',
+  registry: 'registry',
+  approval_alert: 'approvalAlertMs',
+};
+
+const LINE = /^\s*(?:[-*]\s+)?`?([a-z_]+)`?\s*[:=]\s*(.+?)\s*$/i;
+
+export interface ParsedSettings {
+  readonly settings: MonitorSettings;
+  /** Recognised keys whose values could not be used, for a one-time warning. */
+  readonly rejected: readonly string[];
+}
+
+export function settingsFromBody(body: string, base: MonitorSettings = DEFAULT_SETTINGS): ParsedSettings {
+  const settings: { -readonly [K in keyof MonitorSettings]: MonitorSettings[K] } = { ...base };
+  const rejected: string[] = [];
+  for (const line of body.split('\n')) {
+    const match = LINE.exec(line);
+    if (!match) continue;
+    const key = KEYS[match[1]!.toLowerCase()];
+    if (!key) continue;
+    const value = match[2]!.replace(/^["'`]|["'`]$/g, '');
+    if (key === 'registry') {
+      if (value.startsWith('/') || value.startsWith('~/')) settings.registry = value;
+      else rejected.push(`registry: ${value} (must be an absolute path)`);
+      continue;
+    }
+    const ms = parseDuration(value);
+    if (ms === undefined || ms < 1000 || ms > 24 * 3600_000) rejected.push(`${match[1]}: ${value} (a duration such as 30s, 5m, 1h)`);
+    else settings[key] = ms;
+  }
+  return { settings, rejected };
+}
+
+/** `30`, `30s`, `5m`, `1h`, `1.5m` → milliseconds (a bare number is seconds). */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?$/i.exec(text.trim());
+  if (!match) return undefined;
+  const value = Number(match[1]);
+  const unit = (match[2] ?? 's').toLowerCase();
+  const factor = unit === 'ms' ? 1 : unit.startsWith('s') ? 1000 : unit.startsWith('m') ? 60_000 : 3_600_000;
+  return Math.round(value * factor);
+}

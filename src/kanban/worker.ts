@@ -1,0 +1,178 @@
+import type { Logger } from 'pino';
+import { errorMessage } from '../errors.js';
+import type { PassReport } from '../reconcile/pass.js';
+import { isoSeconds } from '../registry/schema.js';
+import { coalesce, commentSeq, freezePending, observedFrom, progressNote, type MonitorState } from './coalesce.js';
+import type { MonitorSettings } from './settings.js';
+import { loadState, saveState } from './state-file.js';
+import { isFromSomeoneElse, isStopRequest } from './stop.js';
+import { BoardError, type Board, type BlockKind, type CardSnapshot } from './types.js';
+
+/**
+ * The monitor's worker loop: every interval, look at the card (a stop request? closed by someone?),
+ * run a reconcile pass, fold what it found into the coalescing state, send at most one comment, save
+ * the state, and heartbeat on schedule. It ends in one of three ways, and never by crashing: stopped
+ * on request (after blocking the card), the card closed by someone else, or a handover because this
+ * run's budget (goal turns, max runtime, claim TTL) is about to run out.
+ */
+export interface Clock {
+  now(): number;
+  /** Waits up to `ms`; may return early when something happened (typed input, a signal). */
+  sleep(ms: number): Promise<void>;
+}
+
+export interface WorkerOptions {
+  readonly board: Board;
+  readonly pass: () => Promise<PassReport>;
+  readonly clock: Clock;
+  readonly settings: MonitorSettings;
+  readonly stateFile: string;
+  /** Epoch ms by which this run must have ended; the loop hands over one interval (+ margin) before. */
+  readonly deadline?: number;
+  readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;
+}
+
+export type WorkerOutcome =
+  | { readonly kind: 'stopped'; readonly reason: string }
+  | { readonly kind: 'card-closed'; readonly status: string }
+  | { readonly kind: 'handover'; readonly reason: string };
+
+/** Time kept in hand before a deadline for the last comment, heartbeat and exit. */
+const HANDOVER_MARGIN_MS = 30_000;
+
+export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> {
+  const { board, clock, settings, log } = options;
+  const loaded = await loadState(options.stateFile, board.cardId);
+  if (loaded.discarded) log.warn(loaded.discarded);
+  let state = loaded.state;
+  let saved = JSON.stringify(state);
+  const startedAt = clock.now();
+  const warnOnce = onceEach(log);
+
+  const save = async (): Promise<void> => {
+    const text = JSON.stringify(state);
+    if (text === saved) return;
+    await saveState(options.stateFile, state);
+    saved = text;
+  };
+  const heartbeat = async (note: string): Promise<void> => {
+    try {
+      await board.heartbeat(note);
+      warnOnce.clear('heartbeat');
+    } catch (error) {
+      warnOnce('heartbeat', `heartbeat failed: ${errorMessage(error)}`);
+    }
+  };
+
+  // Hermes does not reset last_heartbeat_at on a new claim (#119155): say we are alive at once.
+  await heartbeat(`started; ${progressNote(state)}`);
+  let nextHeartbeat = startedAt + settings.heartbeatMs;
+
+  for (;;) {
+    const now = clock.now();
+    const card = await readCard(board, warnOnce);
+    if (card) {
+      if (card.status !== 'running') {
+        log.info({ status: card.status }, 'card is no longer running; ending without touching it');
+        await save();
+        return { kind: 'card-closed', status: card.status };
+      }
+      state = settleInFlight(state, card, board.self);
+      const cursor = state.commentCursor ?? card.comments.filter((comment) => comment.createdAt < Math.floor(startedAt / 1000)).length;
+      const fresh = card.comments.slice(cursor);
+      state = { ...state, commentCursor: card.comments.length };
+      const request = fresh.find((comment) => isFromSomeoneElse(comment, board.self) && isStopRequest(comment.body));
+      if (request) return stop(request.author);
+    }
+
+    const outcome = await options.pass().then(
+      (report) => ({ report }),
+      (error: unknown) => ({ error: errorMessage(error) }),
+    );
+    if ('error' in outcome) warnOnce('pass', `reconcile pass failed: ${outcome.error}`);
+    else warnOnce.clear('pass');
+    state = freezePending(coalesce(state, observedFrom(outcome), now), now);
+    state = await deliver(state, card !== undefined);
+    await save();
+
+    if (clock.now() >= nextHeartbeat) {
+      await heartbeat(progressNote(state));
+      while (nextHeartbeat <= clock.now()) nextHeartbeat += settings.heartbeatMs;
+    }
+    if (options.deadline !== undefined && clock.now() + settings.intervalMs + HANDOVER_MARGIN_MS >= options.deadline) {
+      const reason = `run budget ends at ${isoSeconds(options.deadline)}`;
+      await heartbeat(`handing over (${reason}); ${progressNote(state)}`);
+      return { kind: 'handover', reason };
+    }
+    // Wake for the next heartbeat exactly on schedule, and otherwise every interval.
+    await clock.sleep(Math.max(0, Math.min(settings.intervalMs, nextHeartbeat - clock.now())));
+  }
+
+  async function stop(author: string): Promise<WorkerOutcome> {
+    const reason = `stop-requested by user at ${isoSeconds(clock.now())}`;
+    // Hermes sends a card to triage when it is blocked again with the same kind after an unblock.
+    const kind: BlockKind = state.lastBlockKind === 'needs_input' ? 'transient' : 'needs_input';
+    state = { ...state, lastBlockKind: kind };
+    await save();
+    try {
+      await board.block(reason, kind);
+    } catch (error) {
+      log.error({ err: errorMessage(error) }, 'could not block the card after a stop request');
+    }
+    log.info({ author }, reason);
+    return { kind: 'stopped', reason };
+  }
+
+  /** Sends the comment in flight, unless its earlier try may have landed and the card could not be checked. */
+  async function deliver(current: MonitorState, cardChecked: boolean): Promise<MonitorState> {
+    const [inFlight, ...rest] = current.outbox;
+    if (!inFlight || (inFlight.tried && !cardChecked)) return current;
+    try {
+      await board.comment(inFlight.text);
+      warnOnce.clear('comment');
+      return { ...current, outbox: rest };
+    } catch (error) {
+      const ambiguous = error instanceof BoardError ? error.ambiguous : true;
+      warnOnce('comment', `comment #${inFlight.seq} not delivered yet (kept, will retry): ${errorMessage(error)}`);
+      return { ...current, outbox: [{ ...inFlight, tried: inFlight.tried || ambiguous }, ...rest] };
+    }
+  }
+}
+
+/** A comment whose send had an unknown outcome is done if the card shows it. */
+function settleInFlight(state: MonitorState, card: CardSnapshot, self: string): MonitorState {
+  const [inFlight, ...rest] = state.outbox;
+  if (!inFlight?.tried) return state;
+  const landed = card.comments.some((comment) => comment.author === self && commentSeq(comment.body) === inFlight.seq);
+  return landed ? { ...state, outbox: rest } : state;
+}
+
+async function readCard(board: Board, warnOnce: WarnOnce): Promise<CardSnapshot | undefined> {
+  try {
+    const card = await board.read();
+    warnOnce.clear('read');
+    return card;
+  } catch (error) {
+    warnOnce('read', `cannot read card ${board.cardId} (monitoring goes on; comments are kept): ${errorMessage(error)}`);
+    return undefined;
+  }
+}
+
+interface WarnOnce {
+  (topic: string, message: string): void;
+  clear(topic: string): void;
+}
+
+/** Logs a failure once until it clears, so an outage is one log line, not one per pass. */
+function onceEach(log: Pick<Logger, 'warn' | 'info'>): WarnOnce {
+  const active = new Map<string, string>();
+  const warn = ((topic: string, message: string) => {
+    if (active.get(topic) === message) return;
+    active.set(topic, message);
+    log.warn(message);
+  }) as WarnOnce;
+  warn.clear = (topic: string) => {
+    if (active.delete(topic)) log.info(`${topic}: working again`);
+  };
+  return warn;
+}
