@@ -1,0 +1,95 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAM, Sandbox } from '../helpers/sandbox.js';
+
+let box: Sandbox;
+let child: ChildProcessWithoutNullStreams | undefined;
+beforeEach(async () => {
+  box = await Sandbox.create();
+});
+afterEach(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  child = undefined;
+  await box.dispose();
+});
+
+function start(args: string[]): { output: () => string; exited: Promise<number | null> } {
+  const spawned = spawn(process.execPath, [MAM, 'monitor', ...args], { env: box.env({ MAM_MONITOR_STDIN: '1' }) });
+  child = spawned;
+  let output = '';
+  spawned.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  spawned.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  return { output: () => output, exited: new Promise((resolve) => spawned.once('exit', (code) => resolve(code))) };
+}
+
+async function localLog(): Promise<{ kind: string; text: string }[]> {
+  const directory = path.join(box.root, 'cache', 'agent-sessions-monitor');
+  const file = (await readdir(directory)).find((name) => name.endsWith('.local.jsonl'))!;
+  return (await readFile(path.join(directory, file), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { kind: string; text: string });
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('mam monitor on the local board', () => {
+  it('heartbeats, comments a dying session once, and stops when "stop" is typed', async () => {
+    const server = box.serverName('mon');
+    await box.startSession(server, 'w-creator-claude', box.root);
+    await box.writeRegistry(`tmux_sessions:\n  - {name: w-creator-claude, agent: claude, workspace: ${box.root}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: null}\n`);
+    const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '0.2', '--heartbeat', '1']);
+
+    await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
+    await box.killSession(server, 'w-creator-claude');
+    await waitFor(() => monitor.output().includes('w-creator-claude: tmux gone'), 'the drift comment');
+    await waitFor(async () => (await localLog()).filter((entry) => entry.kind === 'heartbeat').length >= 3, 'periodic heartbeats');
+    child!.stdin.write("don't stop\n");
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(child!.exitCode).toBeNull();
+    child!.stdin.write('stop\n');
+    expect(await monitor.exited).toBe(0);
+
+    const log = await localLog();
+    const comments = log.filter((entry) => entry.kind === 'comment');
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.text).toMatch(/^agent-sessions monitor: 1 change at .*\n- A w-creator-claude: tmux gone.*\n\[mam-monitor #1\]$/);
+    expect(log.at(-1)).toMatchObject({ kind: 'block', text: expect.stringMatching(/^stop-requested by user at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    expect(log.filter((entry) => entry.kind === 'heartbeat').at(-1)!.text).toMatch(/^alive, 1 drift detected, last at /);
+  });
+
+  it('treats SIGINT as a stop request and exits 0', async () => {
+    await box.writeRegistry('tmux_sessions: []\n');
+    const monitor = start(['--registry', box.registry, '--tmux-server', box.serverName('sig'), '--interval', '0.2']);
+    await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
+    child!.kill('SIGINT');
+    expect(await monitor.exited).toBe(0);
+    expect((await localLog()).at(-1)).toMatchObject({ kind: 'block', text: expect.stringMatching(/^stop-requested by user at /) });
+  });
+
+  it('comments a broken registry once, keeps going, and says when it is readable again', async () => {
+    await box.writeRegistry('tmux_sessions: []\n');
+    const monitor = start(['--registry', box.registry, '--tmux-server', box.serverName('broken'), '--interval', '0.2']);
+    await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
+    await box.writeRegistry('tmux_sessions: [\n');
+    await waitFor(() => monitor.output().includes('reconcile pass failed'), 'the failure comment');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await box.writeRegistry('tmux_sessions: []\n');
+    await waitFor(() => monitor.output().includes('resolved: reconcile pass failed'), 'the recovery comment');
+    child!.stdin.write('stop\n');
+    expect(await monitor.exited).toBe(0);
+    const comments = (await localLog()).filter((entry) => entry.kind === 'comment');
+    expect(comments.map((entry) => entry.text.split('\n')[1])).toEqual([
+      expect.stringMatching(/^- reconcile pass failed, nothing written: .*agent-sessions\.yaml:\d+:\d+: invalid YAML/),
+      expect.stringMatching(/^- resolved: reconcile pass failed/),
+    ]);
+  });
+});
