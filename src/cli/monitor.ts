@@ -92,7 +92,16 @@ async function monitor(context: CliContext): Promise<number> {
   const self = context.env['HERMES_PROFILE'] || DEFAULT_MONITOR_PROFILE;
   const run = hermesRunner(context.env);
   if (values.card === undefined) return runDispatched(context, values, log, new HermesBoard({ cardId, self, run }));
-  return runClaimed(context, values, log, cardId, self, run, false);
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await runClaimed(context, values, log, cardId, self, run, false, stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 /** The dispatcher's HERMES_BIN entry: `mam -p <profile> … chat -q "work kanban task <id>"`. */
@@ -142,6 +151,7 @@ async function runClaimed(
   self: string,
   run: HermesRunner,
   fromLane: boolean,
+  signal?: AbortSignal,
 ): Promise<number> {
   const ttlS = positive(values.ttl, 86_400, 'ttl');
   for (;;) {
@@ -156,7 +166,12 @@ async function runClaimed(
     const settings = await settingsFor(context, values, log, board);
     if (!settings.registry) return blockForMissingRegistry(board, log);
     const deadline = claim.kind === 'claimed' ? Date.now() + ttlS * 1000 : undefined;
-    const outcome = await work({ ...context, env: runEnv }, values, log, board, settings, deadline);
+    const outcome = await work({ ...context, env: runEnv }, values, log, board, settings, deadline, undefined, signal);
+    if (outcome.kind === 'interrupted' && claim.kind === 'claimed') {
+      // Shutting down: give the card back so the next lane worker picks it up at once.
+      await run(['kanban', 'reclaim', cardId, '--reason', 'mam monitor lane shutting down']);
+      return 0;
+    }
     if (outcome.kind !== 'handover') return 0;
     const released = await run(['kanban', 'reclaim', cardId, '--reason', `mam monitor hand-over before the claim TTL (${outcome.reason})`]);
     if (released.exitCode !== 0) throw new MamError(`could not release card ${cardId} for hand-over: ${released.stderr.trim()}`);
@@ -180,7 +195,10 @@ async function lane(context: CliContext): Promise<number> {
       const listed = await run(['kanban', 'list', '--assignee', values.lane, '--status', 'ready', '--json']);
       const cards = listed.exitCode === 0 ? parseIds(listed.stdout) : [];
       if (listed.exitCode !== 0) log.warn({ err: listed.stderr.trim() }, 'cannot list ready cards');
-      for (const id of cards) await runClaimed(context, values, log, id, values.lane, run, true);
+      for (const id of cards) {
+        if (stop.signal.aborted) break;
+        await runClaimed(context, values, log, id, values.lane, run, true, stop.signal);
+      }
       await sleep(pollMs, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   } finally {
@@ -221,12 +239,13 @@ async function work(
   settings: MonitorSettings,
   deadline: number | undefined,
   local?: LocalBoard,
+  signal?: AbortSignal,
 ): Promise<WorkerOutcome> {
   const registryFile = settings.registry!;
   const passOptions = buildPassOptions({ registryFile, tmuxServers: values['tmux-server'], dryRun: false, env: context.env });
   const stateFile = path.join(stateDir(context.env, homeDir(context.env)), `${workspaceName(registryFile)}.state`);
   log.info({ card: board.cardId, registry: registryFile, stateFile, intervalMs: settings.intervalMs, heartbeatMs: settings.heartbeatMs, deadline }, 'monitor started');
-  const outcome = await runWorker({ board, pass: () => runPass(passOptions), clock: realClock(local), settings, stateFile, deadline, log });
+  const outcome = await runWorker({ board, pass: () => runPass(passOptions), clock: realClock(local, signal), settings, stateFile, deadline, log, signal });
   log.info({ outcome }, 'monitor ended');
   return outcome;
 }
@@ -273,7 +292,7 @@ async function claimCard(run: HermesRunner, cardId: string, ttlS: number): Promi
   return { kind: 'claimed', runId: lastClaim?.payload?.run_id };
 }
 
-function realClock(local?: LocalBoard): Clock {
+function realClock(local: LocalBoard | undefined, signal: AbortSignal | undefined): Clock {
   return {
     now: Date.now,
     sleep: (ms) =>
@@ -281,10 +300,12 @@ function realClock(local?: LocalBoard): Clock {
         const done = (): void => {
           clearTimeout(timer);
           unsubscribe?.();
+          signal?.removeEventListener('abort', done);
           resolve();
         };
         const timer = setTimeout(done, ms);
         const unsubscribe = local?.onInput(done);
+        signal?.addEventListener('abort', done, { once: true });
       }),
   };
 }

@@ -30,12 +30,15 @@ export interface WorkerOptions {
   /** Epoch ms by which this run must have ended; the loop hands over one interval (+ margin) before. */
   readonly deadline?: number;
   readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Ends the loop between passes (the process is shutting down); the card is left as it is. */
+  readonly signal?: AbortSignal;
 }
 
 export type WorkerOutcome =
   | { readonly kind: 'stopped'; readonly reason: string }
   | { readonly kind: 'card-closed'; readonly status: string }
-  | { readonly kind: 'handover'; readonly reason: string };
+  | { readonly kind: 'handover'; readonly reason: string }
+  | { readonly kind: 'interrupted' };
 
 /** Time kept in hand before a deadline for the last comment, heartbeat and exit. */
 const HANDOVER_MARGIN_MS = 30_000;
@@ -69,6 +72,10 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> 
   let nextHeartbeat = startedAt + settings.heartbeatMs;
 
   for (;;) {
+    if (options.signal?.aborted) {
+      await save();
+      return { kind: 'interrupted' };
+    }
     const now = clock.now();
     const card = await readCard(board, warnOnce);
     if (card) {
