@@ -1,5 +1,5 @@
-import type { Dirent, Stats } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { readJsonlHead, type Head } from './jsonl.js';
 
 /**
@@ -13,11 +13,13 @@ import { readJsonlHead, type Head } from './jsonl.js';
 export class ArtifactFs {
   private listings = new Map<string, Promise<Dirent[]>>();
   private stats = new Map<string, Promise<Stats | undefined>>();
+  private canonical = new Map<string, Promise<string>>();
   private readonly heads = new Map<string, { ino: number; size: number; head: Head }>();
 
   newPass(): void {
     this.listings = new Map();
     this.stats = new Map();
+    this.canonical = new Map();
   }
 
   list(directory: string): Promise<Dirent[]> {
@@ -29,10 +31,21 @@ export class ArtifactFs {
     return listing;
   }
 
+  /**
+   * Synchronous on purpose: a stat of a local file takes microseconds, while the promise API costs a
+   * thread-pool round trip and, for every missing file, an exception with a stack trace — together most
+   * of an idle pass's CPU (BENCHMARKS.md).
+   */
   stat(file: string): Promise<Stats | undefined> {
     let result = this.stats.get(file);
     if (!result) {
-      result = stat(file).catch(() => undefined);
+      let stats: Stats | undefined;
+      try {
+        stats = statSync(file, { throwIfNoEntry: false });
+      } catch {
+        stats = undefined;
+      }
+      result = Promise.resolve(stats);
       this.stats.set(file, result);
     }
     return result;
@@ -84,9 +97,19 @@ export class ArtifactFs {
     }
   }
 
-  /** realpath + NFC, falling back to NFC alone when the path no longer exists (Claude does the same). */
-  async canonicalPath(file: string): Promise<string> {
-    const resolved = await realpath(file).catch(() => file);
-    return resolved.normalize('NFC');
+  /** realpath + NFC, falling back to NFC alone when the path no longer exists (Claude does the same); per pass. */
+  canonicalPath(file: string): Promise<string> {
+    let result = this.canonical.get(file);
+    if (!result) {
+      let resolved = file;
+      try {
+        resolved = realpathSync.native(file);
+      } catch {
+        // Gone or unreadable: Claude falls back to the path as given, and so do we.
+      }
+      result = Promise.resolve(resolved.normalize('NFC'));
+      this.canonical.set(file, result);
+    }
+    return result;
   }
 }

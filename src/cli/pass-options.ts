@@ -2,6 +2,7 @@ import { ArtifactFs } from '../agents/fs.js';
 import { artifactRoots } from '../agents/index.js';
 import { extraTmuxServers, homeDir, tmuxBin } from '../config.js';
 import type { PassOptions } from '../reconcile/pass.js';
+import { CachedRegistryReader } from '../registry/store.js';
 
 /** One place that turns flags and environment into what a reconcile pass needs. */
 export function buildPassOptions(input: {
@@ -20,5 +21,6 @@ export function buildPassOptions(input: {
       artifacts: { roots: artifactRoots(input.env, homeDir(input.env)), fs: new ArtifactFs() },
     },
     now: Date.now,
+    reader: new CachedRegistryReader(),
   };
 }

@@ -1,6 +1,6 @@
 import type { Document } from 'yaml';
 import { appendEntry, setEntryFields, type ParsedRegistry } from '../registry/document.js';
-import { readRegistry, updateRegistry } from '../registry/store.js';
+import { readRegistry, updateRegistry, type CachedRegistryReader } from '../registry/store.js';
 import type { LockOptions } from '../registry/lock.js';
 import { observe, type ObserveOptions } from './observe.js';
 import { reconcile, type ReconcileOptions } from './reconcile.js';
@@ -19,6 +19,8 @@ export interface PassOptions {
   readonly reconcile?: ReconcileOptions;
   readonly lock?: LockOptions;
   readonly now: () => number;
+  /** Reuses the last parse while the registry file is unchanged (long-running loops). */
+  readonly reader?: CachedRegistryReader;
 }
 
 export interface PassReport {
@@ -33,7 +35,7 @@ export interface PassReport {
 }
 
 export async function runPass(options: PassOptions): Promise<PassReport> {
-  const registry = await readRegistry(options.registryFile);
+  const registry = await (options.reader ? options.reader.read(options.registryFile) : readRegistry(options.registryFile));
   const observation = await observe(registry, options.observe, options.now);
   let result = reconcile(registry, observation, options.now(), options.reconcile);
   let registryProblems = invalidEntryProblems(registry);

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, RegistryError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic.js';
@@ -16,6 +16,25 @@ export function lockFileOf(registryFile: string): string {
 /** Reads and parses the registry; a missing file is an empty registry. Throws RegistryError otherwise. */
 export async function readRegistry(file: string): Promise<ParsedRegistry> {
   return parseRegistry(file, await readRegistryText(file));
+}
+
+/**
+ * A reader that reuses the last parse while the file is unchanged — same inode, size, mtime and ctime.
+ * Writers replace the file by rename (a new inode) and editors change mtime, so a long-running monitor
+ * parses the registry only when someone has written it. Read-only callers only: the returned document
+ * is shared and must not be edited (writes go through updateRegistry, which always re-reads).
+ */
+export class CachedRegistryReader {
+  private last: { key: string; registry: ParsedRegistry } | undefined;
+
+  async read(file: string): Promise<ParsedRegistry> {
+    const stats = await stat(file).catch(() => undefined);
+    const key = stats ? `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}` : 'absent';
+    if (this.last?.key === key && this.last.registry.file === file) return this.last.registry;
+    const registry = await readRegistry(file);
+    this.last = { key, registry };
+    return registry;
+  }
 }
 
 export async function readRegistryText(file: string): Promise<string> {
