@@ -1,0 +1,150 @@
+import { execFile, spawn } from 'node:child_process';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAM, REPO, Sandbox } from '../helpers/sandbox.js';
+
+/**
+ * The monitor launched the two ways Hermes can launch it — as the dispatcher's HERMES_BIN, and as a
+ * pull lane — against the stand-in `hermes` executable (test/hermes), with real tmux underneath.
+ */
+const run = promisify(execFile);
+const STANDIN = path.join(REPO, 'test', 'hermes', 'hermes');
+
+let box: Sandbox;
+let hermesHome: string;
+let env: NodeJS.ProcessEnv;
+const started: number[] = [];
+
+beforeEach(async () => {
+  box = await Sandbox.create();
+  hermesHome = path.join(box.root, 'hermes');
+  await mkdir(path.join(hermesHome, 'profiles', 'mam-monitor'), { recursive: true });
+  // HERMES_BIN must be one executable: a two-line shim for the built CLI (npm would link the same).
+  const shim = path.join(box.root, 'bin', 'mam');
+  await mkdir(path.dirname(shim), { recursive: true });
+  await writeFile(shim, `#!/bin/sh\nexec "${process.execPath}" "${MAM}" "$@"\n`);
+  await chmod(shim, 0o755);
+  env = box.env({ HERMES_HOME: hermesHome, HERMES_BIN: shim, MAM_HERMES_BIN: STANDIN, HERMES_KANBAN_CRASH_GRACE_SECONDS: '0', MAM_LOG_LEVEL: 'info' });
+});
+afterEach(async () => {
+  for (const pid of started.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await box.dispose();
+});
+
+async function hermes(args: string[], as: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(STANDIN, args, { env: { ...env, ...as } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+interface Card {
+  task: { status: string };
+  comments: { author: string; body: string }[];
+  events: { kind: string; payload: unknown }[];
+  runs: { worker_pid: number | null }[];
+}
+async function show(id: string): Promise<Card> {
+  return JSON.parse((await hermes(['kanban', 'show', id, '--json'])).stdout) as Card;
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function scenario(): Promise<{ server: string; body: string }> {
+  const server = box.serverName('hermes');
+  await box.startSession(server, 'w-creator-claude', box.root);
+  await box.writeRegistry(`tmux_sessions:\n  - {name: w-creator-claude, agent: claude, workspace: ${box.root}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: null}\n`);
+  return { server, body: `registry: ${box.registry}\ninterval: 1s\nheartbeat: 2s\ncommand: touch ${path.join(box.root, 'pwned')}` };
+}
+
+async function createCard(assignee: string, body: string): Promise<string> {
+  const created = await hermes(['kanban', 'create', 'agent-sessions monitor', '--assignee', assignee, '--goal', '--body', body, '--json']);
+  expect(created.code, created.stderr).toBe(0);
+  return (JSON.parse(created.stdout) as { id: string }).id;
+}
+
+describe('mam monitor launched by Hermes', () => {
+  it('as HERMES_BIN: heartbeats, comments one coalesced drift when a session dies, blocks on "stop", exits 0', async () => {
+    const { server, body } = await scenario();
+    const id = await createCard('mam-monitor', body);
+    const tick = await hermes(['kanban', 'dispatch', '--json']);
+    expect(tick.code, tick.stderr).toBe(0);
+    expect((JSON.parse(tick.stdout) as { spawned: { task_id: string }[] }).spawned.map((item) => item.task_id)).toEqual([id]);
+    const pid = await waitFor(async () => (await show(id)).runs.at(-1)?.worker_pid ?? undefined, 'the worker pid');
+    started.push(pid);
+
+    await waitFor(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat');
+    await box.killSession(server, 'w-creator-claude');
+    await waitFor(async () => (await show(id)).comments.some((comment) => comment.body.includes('w-creator-claude: tmux gone')), 'the drift comment');
+    await waitFor(async () => (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 3, 'periodic heartbeats');
+    await hermes(['kanban', 'comment', id, 'stop']);
+    const card = await waitFor(async () => {
+      const current = await show(id);
+      return current.task.status === 'blocked' ? current : undefined;
+    }, 'the block');
+
+    const ours = card.comments.filter((comment) => comment.author === 'mam-monitor');
+    expect(ours.filter((comment) => comment.body.includes('tmux gone'))).toHaveLength(1);
+    expect(ours.at(-1)!.body).toMatch(/^BLOCKED: stop-requested by user at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const logFile = path.join(hermesHome, 'kanban', 'logs', `${id}.log`);
+    await waitFor(async () => (await readFile(logFile, 'utf8').catch(() => '')).includes('[kanban-worker-exit] rc=0'), 'the exit trailer');
+    // The dispatcher's next tick sees a clean exit after a block: no protocol violation, no retry.
+    await hermes(['kanban', 'dispatch', '--json']);
+    const after = await show(id);
+    expect(after.events.map((event) => event.kind)).not.toContain('protocol_violation');
+    expect(after.task.status).toBe('blocked');
+    // The card body is data: the line that looked like a command was never run.
+    await expect(readFile(path.join(box.root, 'pwned'))).rejects.toThrow();
+  });
+
+  it('as HERMES_BIN: hands every other profile to the real hermes with its argv unchanged', async () => {
+    await mkdir(path.join(hermesHome, 'profiles', 'linguist'), { recursive: true });
+    const recorded = path.join(box.root, 'handed-off.argv');
+    const recorder = path.join(box.root, 'bin', 'real-hermes');
+    await writeFile(recorder, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > '${recorded}'\nexec '${STANDIN}' "$@"\n`);
+    await chmod(recorder, 0o755);
+    env = { ...env, MAM_HERMES_BIN: recorder };
+    const id = await createCard('linguist', 'translate the docs');
+    await hermes(['kanban', 'dispatch', '--json']);
+    const argv = await waitFor(async () => (await readFile(recorded, 'utf8').catch(() => '')) || undefined, 'the hand-off');
+    expect(argv.trimEnd().split('\n')).toEqual(['-p', 'linguist', '--accept-hooks', 'chat', '-q', `work kanban task ${id}`]);
+  });
+
+  it('as a pull lane: claims the ready card, reports to it, blocks on "stop", and stops on SIGTERM', async () => {
+    const { server, body } = await scenario();
+    const id = await createCard('mam-lane', body);
+    const lane = spawn(process.execPath, [MAM, 'monitor', 'lane', '--lane', 'mam-lane', '--poll', '0.5', '--ttl', '3600'], { env });
+    started.push(lane.pid!);
+    let output = '';
+    lane.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => lane.once('exit', (code) => resolve(code)));
+
+    await waitFor(async () => (await show(id)).task.status === 'running', 'the claim');
+    await waitFor(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat');
+    await box.killSession(server, 'w-creator-claude');
+    await waitFor(async () => (await show(id)).comments.some((comment) => comment.author === 'mam-lane' && comment.body.includes('tmux gone')), 'the drift comment');
+    await hermes(['kanban', 'comment', id, 'stop monitoring']);
+    await waitFor(async () => (await show(id)).task.status === 'blocked', 'the block');
+    lane.kill('SIGTERM');
+    expect(await exited, output).toBe(0);
+  });
+});
