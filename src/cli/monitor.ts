@@ -94,8 +94,8 @@ async function monitor(context: CliContext): Promise<number> {
   if (values.card === undefined) return runDispatched(context, values, log, new HermesBoard({ cardId, self, run }));
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     return await runClaimed(context, values, log, cardId, self, run, false, stop.signal);
   } finally {
@@ -187,8 +187,8 @@ async function lane(context: CliContext): Promise<number> {
   const pollMs = positive(values.poll, 30, 'poll') * 1000;
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   log.info({ lane: values.lane }, 'lane worker polling for ready cards');
   try {
     while (!stop.signal.aborted) {
@@ -217,9 +217,11 @@ async function runLocal(context: CliContext, values: CommonValues, log: Logger):
     output: context.stdout,
     input: process.stdin.isTTY || context.env['MAM_MONITOR_STDIN'] === '1' ? process.stdin : undefined,
   });
+  // `on`, not `once`: execa's signal-exit hook re-raises a signal it thinks nobody handles, and a `once`
+  // listener has already removed itself by the time that hook counts listeners.
   const onSignal = (signal: NodeJS.Signals): void => board.stopFromSignal(signal);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   writeLine(context.stdout, `monitoring ${registry} every ${settings.intervalMs / 1000} s — type "stop" or press Ctrl-C to stop`);
   try {
     await work(context, values, log, board, { ...settings, registry }, undefined, board);

@@ -70,8 +70,8 @@ async function loop(context: CliContext, options: PassOptions, intervalMs: numbe
   const log = createLogger(context.env, 'mam-reconcile');
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   log.info({ registry: options.registryFile, intervalMs, dryRun: options.dryRun }, 'reconcile loop started');
   let lastError: string | undefined;
   try {

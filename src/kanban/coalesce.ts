@@ -21,6 +21,9 @@ const Finding = z.object({
   line: z.string(),
   lasting: z.boolean(),
   since: z.string(),
+  /** Consecutive passes it has been seen in, and whether the card has been told. */
+  seen: z.number().int().positive().default(1),
+  told: z.boolean().default(true),
 });
 
 const OutboxComment = z.object({
@@ -57,6 +60,8 @@ export interface Observed {
   readonly lasting: boolean;
   /** Counts toward "N drifts detected" in heartbeats. */
   readonly isDrift: boolean;
+  /** Passes in a row it must be seen before it is told (debounces transients); default 1. */
+  readonly confirmAfter?: number;
 }
 
 /** More pending lines than this are folded, so an outage with churn cannot grow the state without bound. */
@@ -94,6 +99,9 @@ export function observedFrom(outcome: { report: PassReport } | { error: string }
     line: `problem: ${problem.message}`,
     lasting: true,
     isDrift: false,
+    // A tmux server that cannot be read is usually one shutting down under the query; the next pass
+    // sees it gone (class A). Only one that stays unreadable is worth a comment.
+    confirmAfter: problem.kind === 'tmux-unavailable' ? 2 : 1,
   }));
   return [...drifts, ...problems];
 }
@@ -107,16 +115,19 @@ export function coalesce(state: MonitorState, observed: readonly Observed[], now
   for (const item of observed) {
     if (active[item.key]) continue;
     const previous = state.active[item.key];
-    if (!previous) {
+    const seen = (previous?.seen ?? 0) + 1;
+    let told = previous?.told ?? false;
+    if (!told && seen >= (item.confirmAfter ?? 1)) {
       pending.push(item.line);
+      told = true;
       if (item.isDrift) newDrifts += 1;
-    } else if (previous.fingerprint !== item.fingerprint) {
+    } else if (told && previous && previous.fingerprint !== item.fingerprint) {
       pending.push(`changed: ${item.line}`);
     }
-    active[item.key] = { fingerprint: item.fingerprint, line: item.line, lasting: item.lasting, since: previous?.since ?? at };
+    active[item.key] = { fingerprint: item.fingerprint, line: item.line, lasting: item.lasting, since: previous?.since ?? at, seen, told };
   }
   for (const [key, previous] of Object.entries(state.active)) {
-    if (!active[key] && previous.lasting) pending.push(`resolved: ${previous.line}`);
+    if (!active[key] && previous.lasting && previous.told) pending.push(`resolved: ${previous.line}`);
   }
   return {
     ...state,

@@ -21,7 +21,7 @@ function start(args: string[]): { output: () => string; exited: Promise<number |
   let output = '';
   spawned.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   spawned.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  return { output: () => output, exited: new Promise((resolve) => spawned.once('exit', (code) => resolve(code))) };
+  return { output: () => output, exited: new Promise((resolve) => spawned.once("exit", (code) => resolve(code))) };
 }
 
 async function localLog(): Promise<{ kind: string; text: string }[]> {

@@ -104,6 +104,19 @@ describe('coalescing', () => {
     expect(state.driftsDetected).toBe(0);
   });
 
+  it('tells an unreadable tmux server only when it stays unreadable for two passes', () => {
+    const unreadable = report([], [{ kind: 'tmux-unavailable', tmux_server: 's', message: 'tmux server s could not be read (server exited unexpectedly)' }]);
+    let state = coalesce(initialState('t_1'), observedFrom({ report: unreadable }), T0);
+    state = coalesce(state, observedFrom({ report: report([A]) }), T0 + 30_000);
+    expect(state.pending).toEqual([`A ${A.message}`]);
+    state = coalesce({ ...state, pending: [] }, observedFrom({ report: unreadable }), T0 + 60_000);
+    expect(state.pending).toEqual([]);
+    state = coalesce(state, observedFrom({ report: unreadable }), T0 + 90_000);
+    expect(state.pending).toEqual(['problem: tmux server s could not be read (server exited unexpectedly)']);
+    state = coalesce({ ...state, pending: [] }, observedFrom({ report: report([]) }), T0 + 120_000);
+    expect(state.pending).toEqual(['resolved: problem: tmux server s could not be read (server exited unexpectedly)']);
+  });
+
   it('freezes pending lines into one numbered comment, and no second while one is in flight', () => {
     let state = coalesce(initialState('t_1'), observedFrom({ report: report([A, D]) }), T0);
     state = freezePending(state, T0);
