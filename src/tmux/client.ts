@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 
 /**
  * The thin adapter over the tmux CLI. A server is a `-L` socket name, or null for the default server
@@ -68,22 +68,27 @@ export function serverLabel(server: TmuxServer): string {
   return server ?? 'default';
 }
 
-export async function runTmux(server: TmuxServer, args: readonly string[], options: TmuxOptions = {}): Promise<TmuxResult> {
+/**
+ * child_process.execFile rather than execa: this is the hottest call in `mam` (one per server per pass)
+ * and execa's extra machinery costs 1–2 ms on each (BENCHMARKS.md). It is still an argv array, no shell.
+ */
+export function runTmux(server: TmuxServer, args: readonly string[], options: TmuxOptions = {}): Promise<TmuxResult> {
   const bin = options.bin ?? 'tmux';
-  try {
-    const result = await execa(bin, [...serverArgs(server), ...args], {
-      reject: false,
-      stripFinalNewline: false,
-      stdin: 'ignore',
-      ...(options.env ? { env: options.env, extendEnv: false } : {}),
-    });
-    if (result.failed && result.exitCode === undefined) {
-      return { exitCode: 127, stdout: '', stderr: spawnFailure(bin, result.code, result.shortMessage ?? 'tmux could not be started') };
-    }
-    return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
-  } catch (error) {
-    return { exitCode: 127, stdout: '', stderr: spawnFailure(bin, (error as NodeJS.ErrnoException).code, String(error)) };
-  }
+  return new Promise((resolve) => {
+    execFile(
+      bin,
+      [...serverArgs(server), ...args],
+      { env: options.env ?? process.env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, windowsHide: true },
+      (error, stdout, stderr) => {
+        if (!error) return resolve({ exitCode: 0, stdout, stderr });
+        const code = (error as NodeJS.ErrnoException & { code?: unknown }).code;
+        if (typeof code === 'number') return resolve({ exitCode: code, stdout, stderr });
+        if (code === 'ENOENT') return resolve({ exitCode: 127, stdout: '', stderr: `${bin} not found: install tmux (apt-get install tmux) or set MAM_TMUX_BIN` });
+        // Killed by a signal, or could not be started: nothing it printed can be trusted.
+        resolve({ exitCode: 128, stdout: '', stderr: error.message.split('\n', 1)[0] ?? String(error) });
+      },
+    );
+  });
 }
 
 /** The one query per server per pass: every pane of every session (`list-panes -a`). */
@@ -137,8 +142,4 @@ function isNoServer(message: string): boolean {
     /^no server running on /.test(message) ||
     /^error connecting to .*\((No such file or directory|Connection refused)\)$/.test(message)
   );
-}
-
-function spawnFailure(bin: string, code: string | undefined, detail: string): string {
-  return code === 'ENOENT' ? `${bin} not found: install tmux (apt-get install tmux) or set MAM_TMUX_BIN` : detail;
 }

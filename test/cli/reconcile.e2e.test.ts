@@ -221,6 +221,15 @@ describe('mam reconcile with bad input', () => {
     expect(next.drifts.map((drift) => drift['class'])).toEqual(['A']);
   });
 
+  it('says how to fix a missing tmux, and concludes nothing about the sessions', async () => {
+    const server = box.serverName('notmux');
+    await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'kept-creator-claude', agent: 'claude', workspace: box.root, status: 'running', tmux_server: server, created_at: LONG_AGO })}`);
+    const result = await mam(['reconcile', '--once', '--emit-diff', '--registry', box.registry, '--tmux-server', server], box.env({ MAM_TMUX_BIN: path.join(box.root, 'no-tmux-here') }));
+    expect(result.code).toBe(2);
+    expect(emitted(result).drifts).toEqual([]);
+    expect(result.stderr).toContain('no-tmux-here not found: install tmux (apt-get install tmux) or set MAM_TMUX_BIN');
+  });
+
   it('copes with a missing ~/.claude: no C, and D says the directory does not exist', async () => {
     const server = box.serverName('noclaude');
     await box.startSession(server, 'a-creator-claude', box.root);
