@@ -105,7 +105,7 @@ async function main(): Promise<void> {
         const report = await runPass(passOptions);
         passes += 1;
         if (report.written) written += 1;
-        if (passes === CHECKPOINT || passes === PASSES) await sample();
+        if (passes % CHECKPOINT === 0) await sample();
         if (passes >= PASSES) stop.abort();
         return report;
       },
@@ -143,7 +143,15 @@ async function main(): Promise<void> {
     console.log(`CPU per pass (self + tmux children), passes ${CHECKPOINT}–${PASSES}: ${cpuPerPass.toFixed(2)} ms; wall ${wallPerPass.toFixed(2)} ms`);
     console.log(`  baseline, one bare list-panes -a: ${bareCpuPerCall.toFixed(2)} ms CPU, median wall ${median(bare).toFixed(2)} ms → pass/bare CPU ratio ${(cpuPerPass / bareCpuPerCall).toFixed(2)}×`);
     console.log(`  at the 30 s default: ${(cpuPerPass * 120 / 1000).toFixed(2)} s CPU per hour = ${corePercentAt30s.toFixed(3)} % of one core (target < 1 %): ${corePercentAt30s < 1 ? 'PASS' : 'MISS'}`);
-    console.log(`memory after GC, pass ${CHECKPOINT} → ${PASSES}: RSS ${(first.rss / 2 ** 20).toFixed(1)} → ${(last.rss / 2 ** 20).toFixed(1)} MB (Δ ${rssDeltaMb.toFixed(2)} MB, target within 5 MB: ${Math.abs(rssDeltaMb) <= 5 ? 'PASS' : 'MISS'}); heap Δ ${heapDeltaMb.toFixed(2)} MB${gc ? '' : ' (run with --expose-gc for exact heap figures)'}`);
+    // One RSS figure at each end says little (the allocator returns pages late); every checkpoint is shown.
+    const steady = [...samples].filter(([pass]) => pass >= CHECKPOINT).map(([, value]) => value);
+    const rss = steady.map((value) => value.rss / 2 ** 20);
+    const heap = steady.map((value) => value.heap / 2 ** 20);
+    const spread = (values: number[]): number => Math.max(...values) - Math.min(...values);
+    console.log(`memory after GC, every ${CHECKPOINT} passes from ${CHECKPOINT} to ${PASSES}:`);
+    console.log(`  RSS MB:  ${rss.map((value) => value.toFixed(1)).join(' ')}  (spread ${spread(rss).toFixed(2)} MB)`);
+    console.log(`  heap MB: ${heap.map((value) => value.toFixed(2)).join(' ')}  (spread ${spread(heap).toFixed(2)} MB)`);
+    console.log(`  RSS pass ${CHECKPOINT} → ${PASSES}: Δ ${rssDeltaMb.toFixed(2)} MB, heap Δ ${heapDeltaMb.toFixed(2)} MB — target flat within 5 MB: ${Math.abs(rssDeltaMb) <= 5 ? 'PASS' : 'MISS'}${rssDeltaMb < -5 ? ' (RSS fell: pages returned to the OS, not growth)' : ''}${gc ? '' : ' (run with --expose-gc for exact heap figures)'}`);
   } finally {
     await cleanup();
   }

@@ -139,7 +139,8 @@ async function runDispatched(context: CliContext, values: CommonValues, log: Log
     log.info({ reason: outcome.reason }, 'ending this run; Hermes requeues the card (exit 75) and a new run resumes monitoring');
     return REQUEUE_EXIT_CODE;
   }
-  return 0;
+  // Exit 0 with the card still running is a protocol violation; a failed block is reported as a crash.
+  return outcome.kind === 'stopped' && !outcome.blocked ? 1 : 0;
 }
 
 /** --card or lane: we hold a claim with a hard TTL, so we hand over by reclaiming and claiming again. */
@@ -279,8 +280,13 @@ function mergeFlags(base: MonitorSettings, values: CommonValues, context: CliCon
 async function blockForMissingRegistry(board: Board, log: Logger): Promise<number> {
   const reason = 'no registry configured: add a line `registry: /absolute/path/.hermes/agent-sessions.yaml` to the card body (or set MAM_REGISTRY for the dispatcher), then unblock';
   log.error(reason);
-  await board.block(reason, 'needs_input').catch((error: unknown) => log.error({ err: errorMessage(error) }, 'could not block the card'));
-  return 0;
+  try {
+    await board.block(reason, 'needs_input');
+    return 0;
+  } catch (error) {
+    log.error({ err: errorMessage(error) }, 'could not block the card');
+    return 1;
+  }
 }
 
 type Claim = { kind: 'claimed'; runId: number | undefined } | { kind: 'not-ready'; status: string; detail: string };
@@ -288,7 +294,7 @@ type Claim = { kind: 'claimed'; runId: number | undefined } | { kind: 'not-ready
 async function claimCard(run: HermesRunner, cardId: string, ttlS: number): Promise<Claim> {
   const claimed = await run(['kanban', 'claim', cardId, '--ttl', String(ttlS)]);
   const shown = await run(['kanban', 'show', cardId, '--json']);
-  const card = shown.exitCode === 0 ? (JSON.parse(shown.stdout) as { task?: { status?: string }; events?: { kind?: string; payload?: { run_id?: number } }[] }) : {};
+  const card = shown.exitCode === 0 ? (parseJson(shown.stdout) as { task?: { status?: string }; events?: { kind?: string; payload?: { run_id?: number } }[] } | undefined) ?? {} : {};
   if (claimed.exitCode !== 0) return { kind: 'not-ready', status: card.task?.status ?? 'unknown', detail: claimed.stderr.trim() };
   const lastClaim = [...(card.events ?? [])].reverse().find((event) => event.kind === 'claimed');
   return { kind: 'claimed', runId: lastClaim?.payload?.run_id };
@@ -335,11 +341,15 @@ async function handOff(context: CliContext): Promise<number> {
 }
 
 function parseIds(stdout: string): string[] {
+  const rows = parseJson(stdout);
+  return Array.isArray(rows) ? rows.map((row: { id?: unknown }) => row.id).filter((id): id is string => typeof id === 'string') : [];
+}
+
+function parseJson(text: string): unknown {
   try {
-    const rows = JSON.parse(stdout) as { id?: unknown }[];
-    return rows.map((row) => row.id).filter((id): id is string => typeof id === 'string');
+    return JSON.parse(text) as unknown;
   } catch {
-    return [];
+    return undefined;
   }
 }
 

@@ -35,10 +35,13 @@ export interface WorkerOptions {
 }
 
 export type WorkerOutcome =
-  | { readonly kind: 'stopped'; readonly reason: string }
+  /** `blocked: false` means the card could not be blocked: a dispatched run must not exit 0 then. */
+  | { readonly kind: 'stopped'; readonly reason: string; readonly blocked: boolean }
   | { readonly kind: 'card-closed'; readonly status: string }
   | { readonly kind: 'handover'; readonly reason: string }
   | { readonly kind: 'interrupted' };
+
+const BLOCK_ATTEMPTS = 3;
 
 /** Time kept in hand before a deadline for the last comment, heartbeat and exit. */
 const HANDOVER_MARGIN_MS = 30_000;
@@ -121,13 +124,19 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> 
     const kind: BlockKind = state.lastBlockKind === 'needs_input' ? 'transient' : 'needs_input';
     state = { ...state, lastBlockKind: kind };
     await save();
-    try {
-      await board.block(reason, kind);
-    } catch (error) {
-      log.error({ err: errorMessage(error) }, 'could not block the card after a stop request');
+    // Exiting with the card still running would be a protocol violation, so try hard; a repeated
+    // attempt may leave a second `BLOCKED:` echo, which is the lesser harm.
+    for (let attempt = 1; attempt <= BLOCK_ATTEMPTS; attempt += 1) {
+      try {
+        await board.block(reason, kind);
+        log.info({ author }, reason);
+        return { kind: 'stopped', reason, blocked: true };
+      } catch (error) {
+        log.error({ err: errorMessage(error), attempt }, 'could not block the card after a stop request');
+        if (attempt < BLOCK_ATTEMPTS) await clock.sleep(2_000 * attempt);
+      }
     }
-    log.info({ author }, reason);
-    return { kind: 'stopped', reason };
+    return { kind: 'stopped', reason, blocked: false };
   }
 
   /** Sends the comment in flight, unless its earlier try may have landed and the card could not be checked. */

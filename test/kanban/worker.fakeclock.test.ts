@@ -105,7 +105,7 @@ describe('monitor worker over simulated time', () => {
       log: silent,
     });
 
-    expect(outcome).toEqual({ kind: 'stopped', reason: 'stop-requested by user at 2026-11-22T08:00:00Z' });
+    expect(outcome).toEqual({ kind: 'stopped', reason: 'stop-requested by user at 2026-11-22T08:00:00Z', blocked: true });
     const card = await show(id);
     expect(card.task.status).toBe('blocked');
     // Heartbeats at 0, 5, …, 475 min: the pass at exactly 8 h sees the stop before any heartbeat is due.
@@ -234,6 +234,23 @@ describe('monitor worker over simulated time', () => {
       '- D lasting-creator-claude: stale id x1 (claude_session_id_own): not found. Kept in YAML.',
       '- A late-creator-claude: tmux gone (was pane 1, cmd claude). Marked terminated.',
     ]);
+  });
+
+  it('retries the block after a stop request, and says so when the card could not be blocked', async () => {
+    const id = await runningCard();
+    let blockCalls = 0;
+    const refusesBlock: HermesRunner = async (args) => {
+      if (args[1] === 'block') {
+        blockCalls += 1;
+        return { exitCode: 137, stdout: '', stderr: '', timedOut: false };
+      }
+      return { ...(await hermes([...args], { HERMES_PROFILE: SELF })), timedOut: false };
+    };
+    await hermes(['kanban', 'comment', id, 'stop'], { HERMES_PROFILE: 'default' });
+    const outcome = await runWorker({ board: board(id, refusesBlock), pass: async () => report([]), clock: fakeClock([]), settings: DEFAULT_SETTINGS, stateFile: path.join(root, 's.state'), log: silent });
+    expect(outcome).toMatchObject({ kind: 'stopped', blocked: false });
+    expect(blockCalls).toBe(3);
+    expect((await show(id)).task.status).toBe('running');
   });
 
   it('a stop comment written while no worker ran is honoured by the next run; old comments are not', async () => {
