@@ -21,6 +21,7 @@ import { LocalBoard } from '../src/kanban/local-board.js';
 import { DEFAULT_SETTINGS } from '../src/kanban/settings.js';
 import { runWorker } from '../src/kanban/worker.js';
 import { runPass } from '../src/reconcile/pass.js';
+import { PANE_FORMAT } from '../src/tmux/client.js';
 import { CachedRegistryReader } from '../src/registry/store.js';
 import { writeClaudeTranscript } from '../test/helpers/claude-fixtures.js';
 
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     const BARE = 500;
     for (let index = 0; index < BARE; index += 1) {
       const started = performance.now();
-      await run('tmux', ['-L', server, 'list-panes', '-a', '-F', '#{session_name}\t#{pane_pid}\t#{pane_current_command}\t#{pane_current_path}'], { env });
+      await run('tmux', ['-L', server, 'list-panes', '-a', '-F', PANE_FORMAT], { env });
       bare.push(performance.now() - started);
     }
     const bareCpuEnd = await cpuMs();

@@ -37,7 +37,7 @@ import { runPass, type PassOptions } from '../src/reconcile/pass.js';
 import { reconcile } from '../src/reconcile/reconcile.js';
 import { timestampMs, type RegistryEntry } from '../src/registry/schema.js';
 import { CachedRegistryReader, readRegistry } from '../src/registry/store.js';
-import { snapshotServer } from '../src/tmux/client.js';
+import { PANE_FORMAT, snapshotServer } from '../src/tmux/client.js';
 import { writeClaudeTranscript } from '../test/helpers/claude-fixtures.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,18 +53,6 @@ const TARGET_NAIVE_OVER_PASS = 20;
 /** The issue states both targets for 100 sessions; the other sizes show the trend. */
 const REQUIREMENT_N = 100;
 
-/** The same format src/tmux/client.ts sends (PANE_FORMAT is module-private there). */
-const PANE_FORMAT = [
-  '#{session_name}',
-  '#{window_index}',
-  '#{pane_index}',
-  '#{pane_id}',
-  '#{pane_pid}',
-  '#{pane_current_command}',
-  '#{pane_current_path}',
-  '#{pane_dead}',
-  '#{pane_title}',
-].join('\t');
 
 // ---------------------------------------------------------------------------------------------------
 // Isolation and cleanup

@@ -43,7 +43,8 @@ export interface TmuxResult {
 const FIELD = '\t';
 // tmux escapes control characters in formats (a tab in a name prints as `\t`), so a tab cannot appear
 // inside a field. The title goes last: whatever it holds stays in the final column.
-const PANE_FORMAT = [
+/** The `list-panes -a -F` format of a snapshot (exported so benchmarks time exactly the same query). */
+export const PANE_FORMAT = [
   '#{session_name}',
   '#{window_index}',
   '#{pane_index}',
