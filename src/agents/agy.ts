@@ -45,6 +45,11 @@ async function lastConversationIds(workspace: string, query: ArtifactQuery): Pro
 export const agy: AgentKind = {
   id: 'agy',
   conversationIdField: 'agy_conversation_id_own',
+  command: 'agy',
+  resumeArgs: (id) => ['--conversation', id],
+  exitKeys: [{ key: 'C-d' }],
+  conversationGone: /conversation[^\n]*not found/i,
+  readyPattern: undefined,
 
   matchesPaneCommand(command) {
     return command === 'agy';
@@ -69,5 +74,14 @@ export const agy: AgentKind = {
 
   async locate(id, _workspace, query) {
     return (await artifact(id, query))?.path ?? null;
+  },
+
+  async purgePaths(id, _workspace, query) {
+    if (!CONVERSATION_ID_PATTERN.test(id)) return [];
+    const base = path.join(conversationsDir(query), id);
+    const candidates = [`${base}.db`, `${base}.db-wal`, `${base}.db-shm`, `${base}.pb`, path.join(query.roots.agy, 'brain', id)];
+    const present: string[] = [];
+    for (const candidate of candidates) if (await query.fs.exists(candidate)) present.push(candidate);
+    return present;
   },
 };

@@ -60,6 +60,12 @@ async function liveSessions(query: ArtifactQuery): Promise<Map<string, number>> 
 export const claude: AgentKind = {
   id: 'claude',
   conversationIdField: 'claude_session_id_own',
+  command: 'claude',
+  resumeArgs: (id) => ['--resume', id],
+  exitKeys: [{ text: '/exit' }, { key: 'Enter' }],
+  conversationGone: /No conversation found with session ID/i,
+  // The hint under Claude's idle prompt box (a trust or API-key dialog also shows `❯`, so not that).
+  readyPattern: /\? for shortcuts/,
 
   matchesPaneCommand(command) {
     // In tmux Claude's process often shows as its version number (e.g. `2.1.11`), not `claude`.
@@ -107,5 +113,13 @@ export const claude: AgentKind = {
       if (entry.isDirectory() && (await query.fs.exists(path.join(root, entry.name, name)))) return path.join(root, entry.name, name);
     }
     return null;
+  },
+
+  async purgePaths(id, workspace, query) {
+    const transcript = await this.locate(id, workspace, query);
+    if (!transcript) return [];
+    // Subagent transcripts and overflowing tool output live in a directory named after the session.
+    const sidecar = path.join(path.dirname(transcript), id);
+    return (await query.fs.stat(sidecar))?.isDirectory() ? [transcript, sidecar] : [transcript];
   },
 };

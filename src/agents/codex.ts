@@ -125,6 +125,11 @@ function uuidV7Days(id: string): string[] {
 export const codex: AgentKind = {
   id: 'codex',
   conversationIdField: 'codex_session_id_own',
+  command: 'codex',
+  resumeArgs: (id) => ['resume', id],
+  exitKeys: [{ text: '/quit' }, { key: 'Enter' }],
+  conversationGone: /no (saved )?(session|rollout|thread)[^\n]*found|session[^\n]*not found/i,
+  readyPattern: undefined,
 
   matchesPaneCommand(command) {
     // The reference names no other process name (such as a platform-suffixed native binary); stay exact.
@@ -175,5 +180,12 @@ export const codex: AgentKind = {
       if (found !== undefined) return found;
     }
     return null;
+  },
+
+  async purgePaths(id, workspace, query) {
+    const rollout = await this.locate(id, workspace, query);
+    if (!rollout) return [];
+    // The directory layout keeps segments beside rollout.jsonl: the whole directory is this thread's.
+    return path.basename(rollout) === 'rollout.jsonl' ? [path.dirname(rollout)] : [rollout];
   },
 };

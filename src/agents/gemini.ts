@@ -118,6 +118,11 @@ async function findIn(projectDir: string, id: string, fs: ArtifactFs): Promise<s
 export const gemini: AgentKind = {
   id: 'gemini',
   conversationIdField: 'gemini_session_id_own',
+  command: 'gemini',
+  resumeArgs: (id) => ['--resume', id],
+  exitKeys: [{ text: '/quit' }, { key: 'Enter' }],
+  conversationGone: /(no|invalid) session|session[^\n]*not found/i,
+  readyPattern: /Type your message/,
 
   matchesPaneCommand(command) {
     return command === 'gemini';
@@ -163,5 +168,13 @@ export const gemini: AgentKind = {
       if (found !== undefined) return found;
     }
     return null;
+  },
+
+  async purgePaths(id, workspace, query) {
+    const chat = await this.locate(id, workspace, query);
+    if (!chat) return [];
+    // Subagent chats of this session: chats/<sessionId>/.
+    const subagents = path.join(path.dirname(chat), id);
+    return (await query.fs.stat(subagents))?.isDirectory() ? [chat, subagents] : [chat];
   },
 };

@@ -3,15 +3,28 @@ import { agy } from './agy.js';
 import { claude } from './claude.js';
 import { codex } from './codex.js';
 import { gemini } from './gemini.js';
-import type { AgentKind, ArtifactRoots } from './types.js';
+import type { AgentKind, AgentLauncher, ArtifactRoots } from './types.js';
 
-export type { AgentId, AgentKind, ArtifactQuery, ArtifactRoots, Conversation } from './types.js';
+export type { AgentId, AgentKind, AgentLauncher, ArtifactQuery, ArtifactRoots, Conversation, KeyPress } from './types.js';
 
 /** The agent kinds `mam` knows. Any other `agent:` value is a plain command with no artifacts. */
 export const AGENT_KINDS: readonly AgentKind[] = [claude, codex, gemini, agy];
 
 export function agentKind(name: string): AgentKind | undefined {
   return AGENT_KINDS.find((kind) => kind.id === name);
+}
+
+/** How to start and stop `agent`: its own module, or for any other command, run it and stop it with Ctrl-C. */
+export function launcherFor(agent: string): AgentLauncher {
+  return (
+    agentKind(agent) ?? {
+      command: agent,
+      resumeArgs: () => undefined,
+      exitKeys: [{ key: 'C-c' }],
+      conversationGone: undefined,
+      readyPattern: undefined,
+    }
+  );
 }
 
 export function artifactRoots(env: NodeJS.ProcessEnv, home: string): ArtifactRoots {

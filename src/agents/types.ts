@@ -36,7 +36,27 @@ export interface ArtifactQuery {
   readonly fs: ArtifactFs;
 }
 
-export interface AgentKind {
+/** A key press sent to an agent's pane: literal text (`send-keys -l`), or a tmux key name (`Enter`, `C-d`). */
+export type KeyPress = { readonly text: string } | { readonly key: string };
+
+/**
+ * How to start, resume and stop an agent. Every agent kind has one; a command `mam` does not know gets a
+ * generic one (start it, stop it with Ctrl-C, no resume).
+ */
+export interface AgentLauncher {
+  /** The executable that starts the agent, looked up on PATH. */
+  readonly command: string;
+  /** Extra arguments that resume conversation `id`, or undefined when the agent cannot resume by id. */
+  resumeArgs(id: string): readonly string[] | undefined;
+  /** What to type to make the agent exit by itself, in order (the first rung of the stop ladder). */
+  readonly exitKeys: readonly KeyPress[];
+  /** Text the agent prints when asked to resume a conversation that no longer exists. */
+  readonly conversationGone: RegExp | undefined;
+  /** Screen text that means "idle at its prompt, ready for input"; undefined: a screen that stops changing. */
+  readonly readyPattern: RegExp | undefined;
+}
+
+export interface AgentKind extends AgentLauncher {
   readonly id: AgentId;
   /** The registry field that holds the entry's current conversation id. */
   readonly conversationIdField: ConversationIdField;
@@ -51,4 +71,9 @@ export interface AgentKind {
   conversations(workspace: string, query: ArtifactQuery, sinceMs?: number): Promise<Conversation[]>;
   /** The artifact of conversation `id`, looked for first under `workspace`, or null when it is gone. */
   locate(id: string, workspace: string, query: ArtifactQuery): Promise<string | null>;
+  /**
+   * Every file and directory that belongs to conversation `id` and to nothing else — what
+   * `stop --purge-conversation` deletes. Never a shared file, never another conversation's.
+   */
+  purgePaths(id: string, workspace: string, query: ArtifactQuery): Promise<string[]>;
 }

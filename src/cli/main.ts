@@ -20,6 +20,17 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: 'reconcile the registry against tmux and agent files (drift classes A–D)',
     load: async () => (await import('./reconcile.js')).reconcileCommand,
   },
+  ...(['create', 'resume', 'stop', 'delete', 'status'] as const).map((name) => ({
+    name,
+    summary: {
+      create: 'start an agent in a new tmux session and register it',
+      resume: 'start a stopped session again in its conversation',
+      stop: 'stop a session gracefully and record it (exit keys → kill-session → SIGKILL)',
+      delete: 'remove a stopped or terminated session from the registry',
+      status: 'every session: registry status, live in tmux, conversation, age',
+    }[name],
+    load: async () => (await import('./lifecycle.js'))[`${name}Command`],
+  })),
   {
     name: 'monitor',
     summary: 'the unattended monitor: reconcile loop + coalesced comments + heartbeats + stop (local board or Hermes Kanban)',

@@ -58,6 +58,8 @@ export const RegistryEntry = z.looseObject({
   tmux_server: TmuxServerName.nullish(),
   pane: PaneFacts.nullish(),
   start_command: z.string().nullish(),
+  /** The same command as an argv, so resume never has to re-parse a shell line. */
+  start_argv: z.array(z.string()).nullish(),
   mcp_attachments: z.array(z.unknown()).nullish(),
   claude_session_id_own: ConversationId.nullish(),
   codex_session_id_own: ConversationId.nullish(),

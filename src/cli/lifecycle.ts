@@ -1,0 +1,164 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UsageError } from '../errors.js';
+import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
+import { createSession } from '../lifecycle/create.js';
+import { deleteSession } from '../lifecycle/delete.js';
+import { resumeSession } from '../lifecycle/resume.js';
+import { sessionStatus, statusTable } from '../lifecycle/status.js';
+import { stopSession } from '../lifecycle/stop.js';
+import { TMUX_SERVER_PATTERN } from '../registry/schema.js';
+import { parseFlags, writeLine, type CliContext, type Command } from './command.js';
+
+/** The session lifecycle commands: create, resume, stop, delete, status. Thin: the work is in lifecycle/. */
+
+const say = (context: CliContext) => (line: string) => writeLine(context.stderr, line);
+
+export const createCommand: Command = {
+  help: `Usage: mam create --agent claude|codex|gemini|agy|<command> --workspace DIR [--name N] [--tmux-server S]
+                  [--submit-job PROMPT] [--registry PATH] [--json] [-- agent args…]
+
+Start an agent in a new tmux session and register it. The name defaults to <workspace basename>-creator-<agent>;
+the session goes on mam's own tmux socket (-L mam) unless --tmux-server says otherwise, starts in the workspace,
+and has MAM_SESSION=<name> in its environment. The registry records start_command, the pane (pid, cmd, cwd)
+and created_at. A name already registered, or already a tmux session, is refused. --submit-job types PROMPT into
+the agent once it is ready and checks that it was submitted. Arguments after -- go to the agent.`,
+  async run(context) {
+    const split = context.argv.indexOf('--');
+    const own = split < 0 ? context.argv : context.argv.slice(0, split);
+    const agentArgs = split < 0 ? [] : context.argv.slice(split + 1);
+    const { values } = parseFlags('create', own, {
+      agent: { type: 'string' },
+      workspace: { type: 'string' },
+      name: { type: 'string' },
+      'tmux-server': { type: 'string' },
+      'submit-job': { type: 'string' },
+      registry: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (!values.agent || !values.workspace) throw new UsageError('create: --agent and --workspace are required; see `mam create --help`');
+    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
+    const result = await createSession(lifecycle, {
+      agent: values.agent,
+      workspace: values.workspace,
+      name: values.name,
+      server: newSessionServer(values['tmux-server'], context.env),
+      agentArgs,
+      submitJob: values['submit-job'],
+    });
+    if (values.json) writeLine(context.stdout, JSON.stringify(result));
+    else writeLine(context.stdout, result.entry.name);
+    if (result.submitted && !result.submitted.ok) {
+      writeLine(context.stderr, `mam: ${result.entry.name} was created, but the prompt was not delivered: ${result.submitted.detail}`);
+      return 1;
+    }
+    return 0;
+  },
+};
+
+export const resumeCommand: Command = {
+  help: `Usage: mam resume --session N [--registry PATH] [--json]
+
+Start a stopped (or dead) session again with its stored start command, in its conversation: first the recorded
+conversation id, else the newest conversation in its workspace that no other session records; when there is none,
+or the agent says it is gone, a fresh conversation — and it says which.`,
+  async run(context) {
+    const { values } = parseFlags('resume', context.argv, { session: { type: 'string' }, registry: { type: 'string' }, json: { type: 'boolean' } });
+    if (!values.session) throw new UsageError('resume: --session NAME is required');
+    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
+    const result = await resumeSession(lifecycle, values.session);
+    writeLine(context.stdout, values.json ? JSON.stringify(result) : `${values.session}: ${result.note}`);
+    return 0;
+  },
+};
+
+export const stopCommand: Command = {
+  help: `Usage: mam stop --session N [--reason R] [--purge-conversation --yes] [--force-no-yaml [--tmux-server S]]
+                [--registry PATH] [--json]
+
+Stop a session gracefully and record it (seed: tmux-agent-orchestrate-stop). Captures the last screen and the
+conversation id first, then: the agent's exit keys (/exit for Claude) and up to 3 s, kill-session and up to 5 s,
+SIGKILL of the pane's process tree. Writes status: stopped, stopped_at, stopped_at_epoch, stop_reason,
+termination_mode: graceful, the conversation id, resumable: true, last_visible_status. With
+--purge-conversation --yes: status: terminated, terminated_at(_epoch), termination_mode: purge, resumable: false,
+and that one conversation's files are deleted. Stopping a stopped session prints "already stopped (…)" and exits 0.
+An unregistered session is refused unless --force-no-yaml.`,
+  async run(context) {
+    const { values } = parseFlags('stop', context.argv, {
+      session: { type: 'string' },
+      reason: { type: 'string' },
+      'purge-conversation': { type: 'boolean' },
+      yes: { type: 'boolean' },
+      'force-no-yaml': { type: 'boolean' },
+      'tmux-server': { type: 'string' },
+      registry: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (!values.session) throw new UsageError('stop: --session NAME is required');
+    const server = values['tmux-server'] ?? 'mam';
+    if (!TMUX_SERVER_PATTERN.test(server)) throw new UsageError(`stop: --tmux-server ${JSON.stringify(server)} is not a socket name`);
+    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
+    const outcome = await stopSession(lifecycle, {
+      session: values.session,
+      reason: values.reason,
+      purge: values['purge-conversation'] ?? false,
+      yes: values.yes ?? false,
+      forceNoYaml: values['force-no-yaml'] ?? false,
+      server,
+    });
+    if (values.json) writeLine(context.stdout, JSON.stringify(outcome));
+    else if (outcome.kind === 'already') writeLine(context.stdout, outcome.message);
+    else if (outcome.kind === 'forced') writeLine(context.stdout, `stopped ${values.session} (${outcome.rung}); not registered, nothing recorded`);
+    else writeLine(context.stdout, `${outcome.fields.status} ${values.session} (${outcome.rung})${outcome.purged.length ? `; purged ${outcome.purged.join(', ')}` : ''}`);
+    return 0;
+  },
+};
+
+export const deleteCommand: Command = {
+  help: `Usage: mam delete --session N [--registry PATH]
+
+Remove a stopped or terminated session from the registry (a running one is refused: stop it first). What was
+removed is appended to <registry>.history.jsonl beside it.`,
+  async run(context) {
+    const { values } = parseFlags('delete', context.argv, { session: { type: 'string' }, registry: { type: 'string' } });
+    if (!values.session) throw new UsageError('delete: --session NAME is required');
+    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
+    await deleteSession(lifecycle, values.session);
+    writeLine(context.stdout, `deleted ${values.session}`);
+    return 0;
+  },
+};
+
+export const statusCommand: Command = {
+  help: `Usage: mam status [--json] [--watch [--interval S]] [--registry PATH]
+
+One table of every registered session: name, agent, registry status, whether tmux has it now, conversation id,
+age and workspace. TMUX shows GONE for a session registered as running whose tmux session is gone (the next
+reconcile marks it terminated). --watch redraws in place every --interval seconds (default 2) until Ctrl-C.`,
+  async run(context) {
+    const { values } = parseFlags('status', context.argv, { json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' }, registry: { type: 'string' } });
+    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
+    if (!values.watch) {
+      const report = await sessionStatus(lifecycle);
+      writeLine(context.stdout, values.json ? JSON.stringify(report) : statusTable(report));
+      return 0;
+    }
+    const intervalMs = Math.max(0.2, Number(values.interval ?? 2)) * 1000;
+    const stop = new AbortController();
+    const onSignal = (): void => stop.abort();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      while (!stop.signal.aborted) {
+        const report = await sessionStatus(lifecycle);
+        const text = values.json ? JSON.stringify(report) : statusTable(report);
+        // Home, draw, clear what is left below: redraws in place without flicker.
+        writeLine(context.stdout, values.json ? text : `\x1b[H${text}\x1b[J\n${new Date().toLocaleTimeString()} — Ctrl-C to stop`);
+        await sleep(intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
+      }
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    return 0;
+  },
+};

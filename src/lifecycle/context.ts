@@ -1,0 +1,39 @@
+import { ArtifactFs } from '../agents/fs.js';
+import { artifactRoots, type ArtifactQuery } from '../agents/index.js';
+import { homeDir, MAM_TMUX_SERVER, registryPath, tmuxBin } from '../config.js';
+import { UsageError } from '../errors.js';
+import type { LockOptions } from '../registry/lock.js';
+import { TMUX_SERVER_PATTERN } from '../registry/schema.js';
+import type { TmuxOptions } from '../tmux/client.js';
+
+/** What every lifecycle command needs from its surroundings, resolved once from flags and environment. */
+export interface LifecycleContext {
+  readonly registryFile: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly tmux: TmuxOptions;
+  readonly artifacts: ArtifactQuery;
+  readonly lock: LockOptions;
+  readonly now: () => number;
+  /** Progress for people, one line at a time (stderr for commands that print data on stdout). */
+  readonly say: (line: string) => void;
+}
+
+export function lifecycleContext(input: { registry: string | undefined; env: NodeJS.ProcessEnv; cwd: string; say: (line: string) => void }): LifecycleContext {
+  const lockSeconds = Number(input.env['MAM_LOCK_TIMEOUT'] ?? 30);
+  return {
+    registryFile: registryPath(input.registry, input.env, input.cwd),
+    env: input.env,
+    tmux: { bin: tmuxBin(input.env) },
+    artifacts: { roots: artifactRoots(input.env, homeDir(input.env)), fs: new ArtifactFs() },
+    lock: { timeoutMs: Number.isFinite(lockSeconds) && lockSeconds > 0 ? lockSeconds * 1000 : 30_000 },
+    now: Date.now,
+    say: input.say,
+  };
+}
+
+/** The server new sessions go to: `--tmux-server`, else the first of `MAM_TMUX_SERVER`, else `mam`'s own. */
+export function newSessionServer(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  const server = flag ?? (env['MAM_TMUX_SERVER'] ?? '').split(',').map((name) => name.trim()).find(Boolean) ?? MAM_TMUX_SERVER;
+  if (!TMUX_SERVER_PATTERN.test(server)) throw new UsageError(`tmux server ${JSON.stringify(server)} is not a socket name (1–64 of A–Z a–z 0–9 _ -)`);
+  return server;
+}

@@ -1,0 +1,110 @@
+import { statSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { agentKind, launcherFor } from '../agents/index.js';
+import { MamError, UsageError } from '../errors.js';
+import { appendEntry } from '../registry/document.js';
+import { AgentName, isoSeconds, SESSION_NAME_PATTERN, type RegistryEntry } from '../registry/schema.js';
+import { readRegistry, updateRegistry } from '../registry/store.js';
+import { killSession } from '../tmux/session.js';
+import { joinWords } from '../util/shell-words.js';
+import { which } from '../util/which.js';
+import type { LifecycleContext } from './context.js';
+import { startAgent } from './start.js';
+import { submitPrompt } from './submit.js';
+
+export interface CreateRequest {
+  readonly agent: string;
+  readonly workspace: string;
+  readonly name: string | undefined;
+  readonly server: string;
+  readonly agentArgs: readonly string[];
+  readonly submitJob: string | undefined;
+}
+
+export interface CreateResult {
+  readonly entry: RegistryEntry;
+  /** Set when --submit-job was given: whether the prompt was seen submitted. */
+  readonly submitted?: { readonly ok: boolean; readonly detail: string };
+}
+
+/** `<workspace basename>-creator-<agent>`, with anything outside the name alphabet turned into `-`. */
+export function defaultName(workspace: string, agent: string): string {
+  return `${path.basename(workspace).replace(/[^A-Za-z0-9_-]/g, '-')}-creator-${agent.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+}
+
+/**
+ * Starts an agent in a new tmux session and registers it. tmux decides name collisions atomically;
+ * the registry is checked again under its lock at write time, so two racing creates can never both
+ * register, and a session we could not register is killed again rather than left behind.
+ */
+export async function createSession(context: LifecycleContext, request: CreateRequest): Promise<CreateResult> {
+  if (!AgentName.safeParse(request.agent).success) throw new UsageError(`create: --agent ${JSON.stringify(request.agent)} is not an agent kind or a command name`);
+  const workspace = await realpath(request.workspace).catch(() => {
+    throw new MamError(`workspace ${request.workspace} does not exist; create it first (mkdir -p ${JSON.stringify(request.workspace)})`);
+  });
+  if (!statSync(workspace).isDirectory()) throw new MamError(`workspace ${workspace} is not a directory`);
+  const name = request.name ?? defaultName(workspace, request.agent);
+  if (!SESSION_NAME_PATTERN.test(name)) throw new UsageError(`create: session name ${JSON.stringify(name)} is not 1–128 of A–Z a–z 0–9 _ -; pass --name`);
+
+  const launcher = launcherFor(request.agent);
+  if (!which(launcher.command, context.env)) {
+    throw new MamError(`${launcher.command} not found on PATH; install it (or pass the agent's command name with --agent), nothing was created`);
+  }
+  refuseTaken(name, await readRegistry(context.registryFile));
+
+  const argv = [launcher.command, ...request.agentArgs];
+  const started = await startAgent(context, { server: request.server, name, cwd: workspace, argv, launcher }, request.submitJob ? 60_000 : 1_000);
+  if (started.outcome === 'exited' || !started.pane) {
+    throw new MamError(`${launcher.command} exited right after it started in ${workspace}; run \`${joinWords(argv)}\` there by hand to see why. Nothing was registered`);
+  }
+
+  const kind = agentKind(request.agent);
+  const entry: RegistryEntry = {
+    name,
+    agent: request.agent,
+    workspace,
+    status: 'running',
+    tmux_server: request.server,
+    pane: { pid: started.pane.pid, cmd: started.pane.command, cwd: started.pane.cwd },
+    start_command: joinWords(argv),
+    start_argv: argv,
+    mcp_attachments: [],
+    ...(kind ? { [kind.conversationIdField]: null } : {}),
+    delegate_job_id: null,
+    last_visible_status: null,
+    created_at: isoSeconds(context.now()),
+  };
+  try {
+    await updateRegistry(
+      context.registryFile,
+      (registry) => {
+        refuseTaken(name, registry);
+        appendEntry(registry.document, entry);
+        return { changed: true, result: undefined };
+      },
+      context.lock,
+    );
+  } catch (error) {
+    await killSession(request.server, name, context.tmux);
+    throw error;
+  }
+  context.say(`created ${name}: ${joinWords(argv)} in ${workspace} (tmux -L ${request.server} attach -t ${name})`);
+
+  if (request.submitJob === undefined) return { entry };
+  // Until the job system exists, the prompt is typed into the agent and its submission checked.
+  const submitted = await submitPrompt(context, { server: request.server, name, launcher, prompt: request.submitJob, ready: started.outcome === 'ready' });
+  return { entry, submitted };
+}
+
+function refuseTaken(name: string, registry: { entries: readonly RegistryEntry[]; names: ReadonlySet<string> }): void {
+  if (!registry.names.has(name)) return;
+  const existing = registry.entries.find((entry) => entry.name === name);
+  const advice =
+    existing?.status === 'running'
+      ? 'it is running; stop it first (mam stop --session NAME) or pick another --name'
+      : existing
+        ? `it is ${existing.status}; resume it (mam resume --session NAME) or delete it first (mam delete --session NAME)`
+        : 'its registry entry is invalid; fix or remove it first';
+  throw new MamError(`session ${name} is already in the registry: ${advice.replaceAll('NAME', name)}`);
+}

@@ -1,0 +1,35 @@
+import { appendFile } from 'node:fs/promises';
+import { isMap, isSeq } from 'yaml';
+import { MamError } from '../errors.js';
+import { SESSIONS_KEY } from '../registry/document.js';
+import { updateRegistry } from '../registry/store.js';
+import type { LifecycleContext } from './context.js';
+
+/**
+ * `mam delete`: remove a stopped or terminated entry. What was removed is appended, as one JSON line,
+ * to `<registry>.history.jsonl` beside the registry, under the same lock, so nothing is forgotten.
+ */
+export function historyFile(registryFile: string): string {
+  return registryFile.replace(/\.ya?ml$/, '') + '.history.jsonl';
+}
+
+export async function deleteSession(context: LifecycleContext, session: string): Promise<Record<string, unknown>> {
+  return updateRegistry(
+    context.registryFile,
+    async (registry) => {
+      const entry = registry.entries.find((candidate) => candidate.name === session);
+      if (!entry) {
+        throw new MamError(registry.names.has(session) ? `${session}: its registry entry is invalid; fix or remove it by hand` : `${session} is not in the registry ${context.registryFile}`);
+      }
+      if (entry.status === 'running') throw new MamError(`${session} is running; stop it first (mam stop --session ${session}), then delete it`);
+      const sessions = isMap(registry.document.contents) ? registry.document.contents.get(SESSIONS_KEY, true) : undefined;
+      if (!isSeq(sessions)) throw new MamError(`${context.registryFile}: no ${SESSIONS_KEY} list`);
+      const index = sessions.items.findIndex((item) => isMap(item) && item.get('name') === session);
+      sessions.items.splice(index, 1);
+      const record = { at: new Date(context.now()).toISOString(), action: 'delete', entry };
+      await appendFile(historyFile(context.registryFile), `${JSON.stringify(record)}\n`);
+      return { changed: true, result: record };
+    },
+    context.lock,
+  );
+}

@@ -1,0 +1,114 @@
+import { agentKind, launcherFor } from '../agents/index.js';
+import { MamError } from '../errors.js';
+import { setEntryFields, type EntryFields } from '../registry/document.js';
+import { isoSeconds, timestampMs, type RegistryEntry } from '../registry/schema.js';
+import { readRegistry, updateRegistry } from '../registry/store.js';
+import { recordedIds } from '../reconcile/reconcile.js';
+import { killSession, sessionPane } from '../tmux/session.js';
+import { joinWords, splitWords } from '../util/shell-words.js';
+import type { LifecycleContext } from './context.js';
+import { startAgent, type Started } from './start.js';
+
+/**
+ * `mam resume`: start the entry's agent again with its stored start command, in the conversation it
+ * was in. Tier 1 is the recorded id (if its artifact still exists); tier 2 the newest conversation in
+ * the workspace that no other entry records; otherwise, or when the agent says the conversation is
+ * gone, a fresh one — and the user is told which.
+ */
+export type ResumeTier = 'recorded-id' | 'newest-artifact' | 'fresh';
+
+export interface ResumeResult {
+  readonly tier: ResumeTier;
+  readonly conversationId: string | null;
+  readonly argv: readonly string[];
+  readonly note: string;
+}
+
+const START_TIMEOUT_MS = 30_000;
+
+export async function resumeSession(context: LifecycleContext, session: string): Promise<ResumeResult> {
+  const registry = await readRegistry(context.registryFile);
+  const entry = registry.entries.find((candidate) => candidate.name === session);
+  if (!entry) throw new MamError(`${session} is not in the registry ${context.registryFile}; start a new one with mam create`);
+  const server = entry.tmux_server ?? 'mam';
+  if (entry.status === 'running' && (await sessionPane(server, entry.name, context.tmux))) {
+    throw new MamError(`${session} is already running (tmux -L ${server} attach -t ${session})`);
+  }
+
+  const launcher = launcherFor(entry.agent);
+  const kind = agentKind(entry.agent);
+  const base = startArgv(entry, launcher.command);
+  const plan = await chooseConversation(context, entry, registry.entries);
+  const resumeArgs = 'tier' in plan ? launcher.resumeArgs(plan.id) : undefined;
+  let argv = resumeArgs ? [...base, ...resumeArgs] : base;
+  let tier: ResumeTier = 'tier' in plan && resumeArgs ? plan.tier : 'fresh';
+  let note = 'tier' in plan ? (resumeArgs ? `resumed conversation ${plan.id} (${plan.tier})` : `${entry.agent} cannot resume by id; started fresh`) : `no conversation to resume (${plan.why}); started fresh`;
+
+  let started: Started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher }, START_TIMEOUT_MS);
+  if (resumeArgs && (started.outcome === 'conversation-gone' || started.outcome === 'exited')) {
+    // The agent itself says the conversation cannot be resumed: start fresh, and say so.
+    await killSession(server, entry.name, context.tmux);
+    note = `${launcher.command} could not resume conversation ${plan.id} (${started.outcome === 'exited' ? 'it exited at once' : 'it says the conversation is gone'}); started fresh`;
+    argv = base;
+    tier = 'fresh';
+    started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher }, START_TIMEOUT_MS);
+  }
+  if (started.outcome === 'exited' || !started.pane) {
+    throw new MamError(`${launcher.command} exited right after it started in ${entry.workspace}; run \`${joinWords(argv)}\` there by hand to see why. The registry is unchanged`);
+  }
+
+  const conversationId = tier === 'fresh' || !('tier' in plan) ? null : plan.id;
+  const fields: EntryFields = {
+    status: 'running',
+    tmux_server: server,
+    pane: { pid: started.pane.pid, cmd: started.pane.command, cwd: started.pane.cwd },
+    resumed_at: isoSeconds(context.now()),
+    resumable: null,
+    ...(kind ? { [kind.conversationIdField]: conversationId } : {}),
+  };
+  try {
+    await updateRegistry(
+      context.registryFile,
+      (fresh) => {
+        if (!setEntryFields(fresh.document, entry.name, fields)) throw new MamError(`${entry.name} disappeared from the registry meanwhile; the new tmux session was closed`);
+        return { changed: true, result: undefined };
+      },
+      context.lock,
+    );
+  } catch (error) {
+    await killSession(server, entry.name, context.tmux);
+    throw error;
+  }
+  return { tier, conversationId, argv, note };
+}
+
+/** The stored command as an argv: `start_argv`, else the `start_command` line, else the bare agent. */
+export function startArgv(entry: RegistryEntry, command: string): string[] {
+  if (entry.start_argv?.length) return [...entry.start_argv];
+  if (entry.start_command) {
+    try {
+      const words = splitWords(entry.start_command);
+      if (words.length > 0) return words;
+    } catch (error) {
+      throw new MamError(`${entry.name}: its start_command cannot be read (${(error as Error).message}); fix it in the registry`);
+    }
+  }
+  return [command];
+}
+
+async function chooseConversation(
+  context: LifecycleContext,
+  entry: RegistryEntry,
+  all: readonly RegistryEntry[],
+): Promise<{ id: string; tier: Exclude<ResumeTier, 'fresh'> } | { id: undefined; why: string }> {
+  const kind = agentKind(entry.agent);
+  if (!kind) return { id: undefined, why: `${entry.agent} is not an agent mam can resume` };
+  const recorded = entry[kind.conversationIdField] ?? entry.agent_identities?.[kind.id]?.session_id ?? undefined;
+  context.artifacts.fs.newPass();
+  if (recorded && (await kind.locate(recorded, entry.workspace, context.artifacts))) return { id: recorded, tier: 'recorded-id' };
+  const others = new Set(all.filter((other) => other.name !== entry.name).flatMap(recordedIds));
+  const since = timestampMs(entry.created_at);
+  const newest = (await kind.conversations(entry.workspace, context.artifacts, since)).find((conversation) => !others.has(conversation.id));
+  if (newest) return { id: newest.id, tier: 'newest-artifact' };
+  return { id: undefined, why: recorded ? `the artifact of ${recorded} is gone` : 'none was recorded and none is on disk' };
+}

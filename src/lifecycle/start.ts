@@ -1,0 +1,54 @@
+import type { AgentLauncher } from '../agents/types.js';
+import { capturePane, newSession, sessionPane, type PaneFacts } from '../tmux/session.js';
+import { waitFor } from '../util/wait.js';
+import type { LifecycleContext } from './context.js';
+
+/**
+ * Starts an agent in a new tmux session and watches its screen until it is ready for input, says the
+ * conversation it was asked to resume is gone, or exits. Polls; the timeout is an upper bound.
+ */
+export type StartOutcome = 'ready' | 'conversation-gone' | 'exited' | 'still-starting';
+
+export interface Started {
+  readonly outcome: StartOutcome;
+  readonly pane: PaneFacts | undefined;
+  /** The last screen seen, for messages and `last_visible_status`. */
+  readonly screen: string;
+}
+
+export interface StartSpec {
+  readonly server: string;
+  readonly name: string;
+  readonly cwd: string;
+  readonly argv: readonly string[];
+  readonly launcher: AgentLauncher;
+}
+
+/** A screen unchanged this long counts as ready, for agents with no known prompt pattern. */
+const STABLE_MS = 1_000;
+
+export async function startAgent(context: LifecycleContext, spec: StartSpec, timeoutMs: number): Promise<Started> {
+  await newSession({ server: spec.server, name: spec.name, cwd: spec.cwd, argv: spec.argv, env: { MAM_SESSION: spec.name } }, context.tmux);
+  return watchStart(context, spec, timeoutMs);
+}
+
+export async function watchStart(context: LifecycleContext, spec: Omit<StartSpec, 'argv' | 'cwd'>, timeoutMs: number): Promise<Started> {
+  let pane: PaneFacts | undefined;
+  let screen = '';
+  let outcome: StartOutcome = 'still-starting';
+  let stableSince = Date.now();
+  await waitFor(async () => {
+    pane = await sessionPane(spec.server, spec.name, context.tmux);
+    if (!pane || pane.dead) {
+      outcome = 'exited';
+      return true;
+    }
+    const next = (await capturePane(spec.server, spec.name, 0, context.tmux)) ?? '';
+    if (next !== screen) stableSince = Date.now();
+    screen = next;
+    if (spec.launcher.conversationGone?.test(screen)) outcome = 'conversation-gone';
+    else if (spec.launcher.readyPattern ? spec.launcher.readyPattern.test(screen) : screen.trim() !== '' && Date.now() - stableSince >= STABLE_MS) outcome = 'ready';
+    return outcome !== 'still-starting';
+  }, timeoutMs, 100);
+  return { outcome, pane, screen };
+}

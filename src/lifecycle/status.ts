@@ -1,0 +1,79 @@
+import { agentKind } from '../agents/index.js';
+import { readRegistry } from '../registry/store.js';
+import { timestampMs } from '../registry/schema.js';
+import { serversToObserve } from '../reconcile/observe.js';
+import { serverKey } from '../reconcile/reconcile.js';
+import { snapshotServer } from '../tmux/client.js';
+import type { LifecycleContext } from './context.js';
+
+/** One row per registered session: what the registry says beside what tmux shows right now. */
+export interface StatusRow {
+  readonly name: string;
+  readonly agent: string;
+  readonly status: string;
+  readonly tmux_server: string | null;
+  /** alive in tmux, gone, or unknown (the server could not be read). */
+  readonly tmux: 'alive' | 'gone' | 'unknown';
+  readonly conversation_id: string | null;
+  readonly workspace: string;
+  readonly since: string | null;
+  readonly age_seconds: number | null;
+}
+
+export interface StatusReport {
+  readonly registry: string;
+  readonly sessions: readonly StatusRow[];
+  readonly invalid: readonly { readonly name: string | undefined; readonly line: number | undefined; readonly reason: string }[];
+}
+
+export async function sessionStatus(context: LifecycleContext): Promise<StatusReport> {
+  const registry = await readRegistry(context.registryFile);
+  const snapshots = new Map((await Promise.all(serversToObserve(registry, []).map((server) => snapshotServer(server, context.tmux)))).map((snapshot) => [serverKey(snapshot.server), snapshot]));
+  const now = context.now();
+  const sessions = registry.entries.map((entry): StatusRow => {
+    const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
+    const tmux = !snapshot || snapshot.state === 'unknown' ? 'unknown' : snapshot.panes.some((pane) => pane.session === entry.name) ? 'alive' : 'gone';
+    const kind = agentKind(entry.agent);
+    const since = entry.status === 'running' ? (entry.resumed_at ?? entry.created_at) : entry.status === 'stopped' ? entry.stopped_at : entry.terminated_at;
+    const sinceMs = timestampMs(since ?? null);
+    return {
+      name: entry.name,
+      agent: entry.agent,
+      status: entry.status,
+      tmux_server: entry.tmux_server ?? null,
+      tmux,
+      conversation_id: kind ? (entry[kind.conversationIdField] ?? entry.agent_identities?.[kind.id]?.session_id ?? null) : null,
+      workspace: entry.workspace,
+      since: sinceMs === undefined ? null : new Date(sinceMs).toISOString(),
+      age_seconds: sinceMs === undefined ? null : Math.max(0, Math.round((now - sinceMs) / 1000)),
+    };
+  });
+  return { registry: context.registryFile, sessions, invalid: registry.invalid.map(({ name, line, reason }) => ({ name, line, reason })) };
+}
+
+export function formatAge(seconds: number | null): string {
+  if (seconds === null) return '-';
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(seconds / 86_400)}d${Math.floor((seconds % 86_400) / 3600)}h`;
+}
+
+export function statusTable(report: StatusReport): string {
+  const header = ['NAME', 'AGENT', 'STATUS', 'TMUX', 'CONVERSATION', 'AGE', 'WORKSPACE'];
+  const rows = report.sessions.map((row) => [
+    row.name,
+    row.agent,
+    row.status,
+    row.tmux === 'alive' ? 'alive' : row.tmux === 'gone' ? (row.status === 'running' ? 'GONE' : 'gone') : '?',
+    row.conversation_id ? row.conversation_id.slice(0, 8) : '-',
+    formatAge(row.age_seconds),
+    row.workspace,
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]): string => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ');
+  const lines = [line(header), ...rows.map(line)];
+  if (rows.length === 0) lines.push(`(no sessions in ${report.registry})`);
+  for (const bad of report.invalid) lines.push(`invalid entry${bad.name ? ` ${JSON.stringify(bad.name)}` : ''} at line ${bad.line ?? '?'}: ${bad.reason}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,79 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Processes, read from Linux /proc. A pid is identified together with its start time, so a pid reused
+ * by an unrelated process after ours died is never mistaken for ours (nor killed).
+ */
+export interface ProcessId {
+  readonly pid: number;
+  /** Start time in clock ticks since boot (/proc/<pid>/stat field 22). */
+  readonly start: number;
+}
+
+interface StatLine {
+  readonly ppid: number;
+  readonly start: number;
+}
+
+function readStat(pid: number): StatLine | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name, which may hold spaces and parentheses itself.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), start: Number(fields[19]) };
+  } catch {
+    return undefined;
+  }
+}
+
+export function processId(pid: number): ProcessId | undefined {
+  const stat = readStat(pid);
+  return stat ? { pid, start: stat.start } : undefined;
+}
+
+/** `root` and every process below it, root first. */
+export function processTree(root: number): ProcessId[] {
+  const children = new Map<number, number[]>();
+  const starts = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const stat = readStat(pid);
+    if (!stat) continue;
+    starts.set(pid, stat.start);
+    children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
+  }
+  const tree: ProcessId[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    const start = starts.get(pid);
+    if (start === undefined) continue;
+    tree.push({ pid, start });
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** Still running, and still the same process (not a reused pid); zombies count as gone. */
+export function isAlive(id: ProcessId): boolean {
+  try {
+    const stat = readFileSync(`/proc/${id.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] !== 'Z' && Number(fields[19]) === id.start;
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `signal` to each process that is still the one we recorded. */
+export function signalAll(ids: readonly ProcessId[], signal: NodeJS.Signals): void {
+  for (const id of ids) {
+    if (!isAlive(id)) continue;
+    try {
+      process.kill(id.pid, signal);
+    } catch {
+      // Gone between the check and the signal: what we wanted.
+    }
+  }
+}
