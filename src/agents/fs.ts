@@ -1,5 +1,6 @@
 import { realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { parseJsonOrUndefined } from '../util/json.js';
 import { readJsonlHead, type Head } from './jsonl.js';
 
 /**
@@ -89,12 +90,7 @@ export class ArtifactFs {
 
   async readJson(file: string, maxBytes?: number): Promise<unknown> {
     const text = await this.readText(file, maxBytes);
-    if (text === undefined) return undefined;
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return undefined;
-    }
+    return text === undefined ? undefined : parseJsonOrUndefined(text);
   }
 
   /** realpath + NFC, falling back to NFC alone when the path no longer exists (Claude does the same); per pass. */

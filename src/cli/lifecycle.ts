@@ -7,7 +7,7 @@ import { resumeSession } from '../lifecycle/resume.js';
 import { sessionStatus, statusTable } from '../lifecycle/status.js';
 import { stopSession } from '../lifecycle/stop.js';
 import { TMUX_SERVER_PATTERN } from '../registry/schema.js';
-import { parseFlags, writeLine, type CliContext, type Command } from './command.js';
+import { parseFlags, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 
 /** The session lifecycle commands: create, resume, stop, delete, status. Thin: the work is in lifecycle/. */
 
@@ -143,22 +143,15 @@ reconcile marks it terminated). --watch redraws in place every --interval second
       return 0;
     }
     const intervalMs = Math.max(0.2, Number(values.interval ?? 2)) * 1000;
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    try {
-      while (!stop.signal.aborted) {
+    await untilStopped(async (signal) => {
+      while (!signal.aborted) {
         const report = await sessionStatus(lifecycle);
         const text = values.json ? JSON.stringify(report) : statusTable(report);
         // Home, draw, clear what is left below: redraws in place without flicker.
         writeLine(context.stdout, values.json ? text : `\x1b[H${text}\x1b[J\n${new Date().toLocaleTimeString()} — Ctrl-C to stop`);
-        await sleep(intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
+        await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
       }
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    });
     return 0;
   },
 };

@@ -21,7 +21,8 @@ import type { Board } from '../kanban/types.js';
 import { runWorker, type Clock, type WorkerOutcome } from '../kanban/worker.js';
 import { createLogger, type Logger } from '../log.js';
 import { runPass } from '../reconcile/pass.js';
-import { parseFlags, writeLine, type CliContext, type Command } from './command.js';
+import { parseJsonOrUndefined } from '../util/json.js';
+import { parseFlags, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 import { buildPassOptions } from './pass-options.js';
 
 const HELP = `Usage: mam monitor [--card ID] [--registry PATH] [--tmux-server NAME]... [--interval S] [--heartbeat S]
@@ -92,16 +93,7 @@ async function monitor(context: CliContext): Promise<number> {
   const self = context.env['HERMES_PROFILE'] || DEFAULT_MONITOR_PROFILE;
   const run = hermesRunner(context.env);
   if (values.card === undefined) return runDispatched(context, values, log, new HermesBoard({ cardId, self, run }));
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await runClaimed(context, values, log, cardId, self, run, false, stop.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  return untilStopped((signal) => runClaimed(context, values, log, cardId, self, run, false, signal));
 }
 
 /** The dispatcher's HERMES_BIN entry: `mam -p <profile> … chat -q "work kanban task <id>"`. */
@@ -186,26 +178,19 @@ async function lane(context: CliContext): Promise<number> {
   const log = createLogger(context.env, 'mam-monitor');
   const run = hermesRunner({ ...context.env, HERMES_PROFILE: values.lane });
   const pollMs = positive(values.poll, 30, 'poll') * 1000;
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   log.info({ lane: values.lane }, 'lane worker polling for ready cards');
-  try {
-    while (!stop.signal.aborted) {
-      const listed = await run(['kanban', 'list', '--assignee', values.lane, '--status', 'ready', '--json']);
+  await untilStopped(async (signal) => {
+    while (!signal.aborted) {
+      const listed = await run(['kanban', 'list', '--assignee', values.lane!, '--status', 'ready', '--json']);
       const cards = listed.exitCode === 0 ? parseIds(listed.stdout) : [];
       if (listed.exitCode !== 0) log.warn({ err: listed.stderr.trim() }, 'cannot list ready cards');
       for (const id of cards) {
-        if (stop.signal.aborted) break;
-        await runClaimed(context, values, log, id, values.lane, run, true, stop.signal);
+        if (signal.aborted) break;
+        await runClaimed(context, values, log, id, values.lane!, run, true, signal);
       }
-      await sleep(pollMs, undefined, { signal: stop.signal }).catch(() => undefined);
+      await sleep(pollMs, undefined, { signal }).catch(() => undefined);
     }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
   return 0;
 }
 
@@ -294,7 +279,7 @@ type Claim = { kind: 'claimed'; runId: number | undefined } | { kind: 'not-ready
 async function claimCard(run: HermesRunner, cardId: string, ttlS: number): Promise<Claim> {
   const claimed = await run(['kanban', 'claim', cardId, '--ttl', String(ttlS)]);
   const shown = await run(['kanban', 'show', cardId, '--json']);
-  const card = shown.exitCode === 0 ? (parseJson(shown.stdout) as { task?: { status?: string }; events?: { kind?: string; payload?: { run_id?: number } }[] } | undefined) ?? {} : {};
+  const card = shown.exitCode === 0 ? (parseJsonOrUndefined(shown.stdout) as { task?: { status?: string }; events?: { kind?: string; payload?: { run_id?: number } }[] } | undefined) ?? {} : {};
   if (claimed.exitCode !== 0) return { kind: 'not-ready', status: card.task?.status ?? 'unknown', detail: claimed.stderr.trim() };
   const lastClaim = [...(card.events ?? [])].reverse().find((event) => event.kind === 'claimed');
   return { kind: 'claimed', runId: lastClaim?.payload?.run_id };
@@ -341,16 +326,8 @@ async function handOff(context: CliContext): Promise<number> {
 }
 
 function parseIds(stdout: string): string[] {
-  const rows = parseJson(stdout);
+  const rows = parseJsonOrUndefined(stdout);
   return Array.isArray(rows) ? rows.map((row: { id?: unknown }) => row.id).filter((id): id is string => typeof id === 'string') : [];
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 function positive(value: string | undefined, fallback: number, flag: string): number {

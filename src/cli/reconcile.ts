@@ -3,7 +3,7 @@ import { registryPath } from '../config.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { runPass, type PassOptions, type PassReport } from '../reconcile/pass.js';
 import { buildPassOptions } from './pass-options.js';
-import { parseFlags, positiveSeconds, writeLine, type CliContext, type Command } from './command.js';
+import { parseFlags, positiveSeconds, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 
 const HELP = `Usage: mam reconcile [--once] [--emit-diff] [--dry-run] [--interval SECONDS]
                      [--registry PATH] [--tmux-server NAME]...
@@ -68,14 +68,10 @@ async function loop(context: CliContext, options: PassOptions, intervalMs: numbe
   // Loaded here, not at the top: a one-shot pass has nothing to log and should not pay for pino.
   const { createLogger } = await import('../log.js');
   const log = createLogger(context.env, 'mam-reconcile');
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   log.info({ registry: options.registryFile, intervalMs, dryRun: options.dryRun }, 'reconcile loop started');
   let lastError: string | undefined;
-  try {
-    while (!stop.signal.aborted) {
+  await untilStopped(async (signal) => {
+    while (!signal.aborted) {
       try {
         const report = await runPass(options);
         emit(report);
@@ -87,12 +83,9 @@ async function loop(context: CliContext, options: PassOptions, intervalMs: numbe
         if (message !== lastError) log.error({ err: message }, 'pass failed; nothing written; retrying every interval');
         lastError = message;
       }
-      await sleep(intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
+      await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
     }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
   log.info('reconcile loop stopped');
   return 0;
 }

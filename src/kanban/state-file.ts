@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../registry/atomic.js';
+import { parseJsonOrUndefined } from '../util/json.js';
 import { initialState, MonitorState } from './coalesce.js';
 
 /**
@@ -33,7 +34,7 @@ export async function loadState(file: string, card: string): Promise<LoadedState
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: initialState(card) };
     throw error;
   }
-  const parsed = MonitorState.safeParse(parseJson(text));
+  const parsed = MonitorState.safeParse(parseJsonOrUndefined(text));
   if (!parsed.success) {
     // Keep the unreadable file for a person to look at; start clean rather than stop monitoring.
     await rename(file, `${file}.corrupt`).catch(() => undefined);
@@ -47,12 +48,4 @@ export async function loadState(file: string, card: string): Promise<LoadedState
 export async function saveState(file: string, state: MonitorState): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, `${JSON.stringify(state)}\n`);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,6 +1,6 @@
 import type { KeyPress } from '../agents/types.js';
 import { MamError } from '../errors.js';
-import { runTmux, serverLabel, sessionTarget, type TmuxOptions, type TmuxServer } from './client.js';
+import { runTmux, serverLabel, sessionTarget, type TmuxOptions, type TmuxPane, type TmuxServer } from './client.js';
 
 /**
  * tmux operations on one named session, for the mutators (create, resume, stop). Every target is
@@ -39,12 +39,7 @@ export async function newSession(spec: NewSession, options: TmuxOptions = {}): P
   throw new MamError(`tmux could not create session ${spec.name} on server ${serverLabel(spec.server)}: ${message || `exit ${result.exitCode}`}`);
 }
 
-export interface PaneFacts {
-  readonly pid: number;
-  readonly command: string;
-  readonly cwd: string;
-  readonly dead: boolean;
-}
+export type PaneFacts = Pick<TmuxPane, 'pid' | 'command' | 'cwd' | 'dead'>;
 
 /** The session's first pane, or undefined when the session does not exist. */
 export async function sessionPane(server: TmuxServer, name: string, options: TmuxOptions = {}): Promise<PaneFacts | undefined> {
