@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { claudeProjectKey } from '../../src/agents/claude.js';
+import { parseRegistry } from '../../src/registry/document.js';
+import type { RegistryEntry } from '../../src/registry/schema.js';
+import { emitted, mam, Sandbox } from '../helpers/sandbox.js';
+import { claudeBin, claudeEnv, prepareClaudeHome } from './claude-home.js';
+import { startModelServer, type ModelServer } from './model-server.js';
+import { capture, isEmptyIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
+
+/**
+ * The session lifecycle on the real Claude Code CLI (scripted model): mam create → prompt → transcript →
+ * reconcile records the id (C) → mam stop (graceful, every field of the stop seed) → mam resume into the
+ * same conversation → stop → delete.
+ */
+const SCRIPT = [
+  { trigger: 'say banana', reply: { text: 'BANANA-REPLY-42' } },
+  { trigger: 'say cherry', reply: { text: 'CHERRY-REPLY-7' } },
+];
+
+let box: Sandbox;
+let model: ModelServer;
+let workspace: string;
+let server: string;
+let env: NodeJS.ProcessEnv;
+/** Running and not a zombie (an exited child stays one until tmux reaps it; kill(pid, 0) still succeeds then). */
+const isAlive = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+beforeEach(async () => {
+  box = await Sandbox.create('mam-claude-life-');
+  workspace = path.join(box.root, 'landing-page');
+  await mkdir(workspace, { recursive: true });
+  workspace = await realpath(workspace);
+  server = box.serverName('life');
+  model = await startModelServer(SCRIPT);
+  await prepareClaudeHome(box.home, { workspaces: [workspace] });
+  // `claude` on PATH is the npm package's native binary.
+  const bin = path.join(box.root, 'bin');
+  await mkdir(bin, { recursive: true });
+  await symlink(claudeBin(), path.join(bin, 'claude'));
+  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: `${bin}:${process.env['PATH']}` });
+});
+
+afterEach(async () => {
+  const pids = (await box.tmux(server, 'list-panes', '-a', '-F', '#{pane_pid}').catch(() => '')).split('\n').filter(Boolean).map(Number);
+  await box.tmux(server, 'kill-server').catch(() => undefined);
+  const deadline = Date.now() + 10_000;
+  while (pids.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
+  await model.close();
+  await box.dispose();
+});
+
+async function entry(name: string): Promise<RegistryEntry | undefined> {
+  return parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries.find((item) => item.name === name);
+}
+
+const run = (...args: string[]) => mam([...args, '--registry', box.registry], env);
+
+describe('session lifecycle on the real Claude Code CLI', () => {
+  it('create → prompt → id recorded → graceful stop → resume the same conversation → stop → delete', async () => {
+    const name = 'landing-page-creator-claude';
+    const target = `=${name}:`;
+
+    const created = await run('create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout.trim()).toBe(name);
+    const fresh = await entry(name);
+    expect(fresh).toMatchObject({ agent: 'claude', workspace, status: 'running', tmux_server: server, start_command: 'claude', claude_session_id_own: null, pane: { cmd: 'claude', cwd: workspace } });
+    expect(await box.tmux(server, 'show-environment', '-t', name, 'MAM_SESSION')).toBe(`MAM_SESSION=${name}\n`);
+
+    await waitForScreen(box, server, target, isEmptyIdlePrompt, 30_000, 'the idle prompt');
+    await typeLine(box, server, target, 'please say banana');
+    await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isEmptyIdlePrompt(text), 30_000, 'the scripted reply');
+
+    // The transcript exists now; reconcile records its id (class C).
+    const projectDir = path.join(box.home, '.claude', 'projects', claudeProjectKey(workspace));
+    const [transcriptName] = (await readdir(projectDir)).filter((file) => file.endsWith('.jsonl'));
+    const sessionId = transcriptName!.replace(/\.jsonl$/, '');
+    const reconciled = emitted(await run('reconcile', '--once', '--emit-diff', '--tmux-server', server));
+    expect(reconciled.drifts).toEqual([expect.objectContaining({ class: 'C', session: name, conversation_id: sessionId })]);
+    expect(await entry(name)).toMatchObject({ claude_session_id_own: sessionId });
+
+    // Graceful stop: /exit ends claude well inside the 3 s of the first rung.
+    const pid = fresh!.pane!.pid!;
+    const started = Date.now();
+    const stopped = await run('stop', '--session', name, '--reason', 'end of day');
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(isAlive(pid)).toBe(false);
+    expect(await box.tmux(server, 'has-session', '-t', `=${name}`).then(() => true, () => false)).toBe(false);
+    const afterStop = await entry(name);
+    expect(afterStop).toMatchObject({
+      status: 'stopped',
+      stopped_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      stop_reason: 'end of day',
+      termination_mode: 'graceful',
+      claude_session_id_own: sessionId,
+      resumable: true,
+      last_visible_status: expect.stringContaining('BANANA-REPLY-42'),
+    });
+    expect(afterStop!.stopped_at_epoch).toBe(Date.parse(String(afterStop!.stopped_at)) / 1000);
+    expect((await run('stop', '--session', name)).stdout).toMatch(/^already stopped \(.*reason: end of day\)/);
+
+    // Resume: the same conversation, continued in the same transcript.
+    const resumed = await run('resume', '--session', name);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout.trim()).toBe(`${name}: resumed conversation ${sessionId} (recorded-id)`);
+    await waitForScreen(box, server, target, isEmptyIdlePrompt, 30_000, 'the idle prompt after resume');
+    expect(await capture(box, server, target)).toContain('BANANA-REPLY-42');
+    await typeLine(box, server, target, 'now say cherry');
+    await waitForScreen(box, server, target, (text) => text.includes('CHERRY-REPLY-7') && isEmptyIdlePrompt(text), 30_000, 'the reply after resume');
+    const transcripts = (await readdir(projectDir)).filter((file) => file.endsWith('.jsonl'));
+    expect(transcripts).toEqual([`${sessionId}.jsonl`]);
+    const transcript = await readFile(path.join(projectDir, `${sessionId}.jsonl`), 'utf8');
+    expect(transcript).toContain('BANANA-REPLY-42');
+    expect(transcript).toContain('CHERRY-REPLY-7');
+    expect(await entry(name)).toMatchObject({ status: 'running', claude_session_id_own: sessionId, resumed_at: expect.any(String) });
+
+    expect((await run('stop', '--session', name)).code).toBe(0);
+    const deleted = await run('delete', '--session', name);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(await entry(name)).toBeUndefined();
+    const history = (await readFile(box.registry.replace(/\.yaml$/, '.history.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { action: string; entry: RegistryEntry });
+    expect(history).toEqual([expect.objectContaining({ action: 'delete', entry: expect.objectContaining({ name, claude_session_id_own: sessionId, status: 'stopped' }) })]);
+  });
+
+  it('create --submit-job types the prompt into Claude and sees it submitted', async () => {
+    const result = await run('create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--name', 'job-creator-claude', '--submit-job', 'please say cherry');
+    expect(result.code, result.stderr).toBe(0);
+    await waitForScreen(box, server, '=job-creator-claude:', (text) => text.includes('CHERRY-REPLY-7'), 30_000, 'the reply to the submitted prompt');
+  });
+
+  it('purges exactly the stopped conversation\'s files', async () => {
+    const name = 'purge-creator-claude';
+    expect((await run('create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--name', name)).code).toBe(0);
+    await waitForScreen(box, server, `=${name}:`, isEmptyIdlePrompt, 30_000, 'the idle prompt');
+    await typeLine(box, server, `=${name}:`, 'please say banana');
+    await waitForScreen(box, server, `=${name}:`, (text) => text.includes('BANANA-REPLY-42') && isEmptyIdlePrompt(text), 30_000, 'the reply');
+    const projectDir = path.join(box.home, '.claude', 'projects', claudeProjectKey(workspace));
+    const [own] = (await readdir(projectDir)).filter((file) => file.endsWith('.jsonl'));
+    // Another conversation of the same project, which must survive.
+    const bystander = path.join(projectDir, '00000000-aaaa-4bbb-8ccc-dddddddddddd.jsonl');
+    await writeFile(bystander, await readFile(path.join(projectDir, own!)));
+    const before = (await readdir(projectDir)).sort();
+    expect(before).toEqual(expect.arrayContaining([own, path.basename(bystander)]));
+
+    const refused = await run('stop', '--session', name, '--purge-conversation');
+    expect(refused.code).toBe(64);
+    expect((await readdir(projectDir)).sort()).toEqual(before);
+
+    const purged = await run('stop', '--session', name, '--purge-conversation', '--yes');
+    expect(purged.code, purged.stderr).toBe(0);
+    // Only this conversation's transcript went; the other conversation and Claude's project files (memory/) stay.
+    expect((await readdir(projectDir)).sort()).toEqual(before.filter((file) => file !== own));
+    expect(await entry(name)).toMatchObject({ status: 'terminated', termination_mode: 'purge', resumable: false, terminated_at: expect.any(String), terminated_at_epoch: expect.any(Number) });
+  });
+});
