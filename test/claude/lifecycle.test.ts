@@ -120,11 +120,14 @@ describe('session lifecycle on the real Claude Code CLI', () => {
     expect(await capture(box, server, target)).toContain('BANANA-REPLY-42');
     await typeLine(box, server, target, 'now say cherry');
     await waitForScreen(box, server, target, (text) => text.includes('CHERRY-REPLY-7') && isEmptyIdlePrompt(text), 30_000, 'the reply after resume');
-    const transcripts = (await readdir(projectDir)).filter((file) => file.endsWith('.jsonl'));
-    expect(transcripts).toEqual([`${sessionId}.jsonl`]);
-    const transcript = await readFile(path.join(projectDir, `${sessionId}.jsonl`), 'utf8');
+    // The screen shows the reply a moment before the transcript line lands: poll the file.
+    const file = path.join(projectDir, `${sessionId}.jsonl`);
+    const deadline = Date.now() + 10_000;
+    while (!(await readFile(file, 'utf8')).includes('CHERRY-REPLY-7') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    const transcript = await readFile(file, 'utf8');
     expect(transcript).toContain('BANANA-REPLY-42');
     expect(transcript).toContain('CHERRY-REPLY-7');
+    expect((await readdir(projectDir)).filter((name) => name.endsWith('.jsonl'))).toEqual([`${sessionId}.jsonl`]);
     expect(await entry(name)).toMatchObject({ status: 'running', claude_session_id_own: sessionId, resumed_at: expect.any(String) });
 
     expect((await run('stop', '--session', name)).code).toBe(0);

@@ -44,6 +44,8 @@ describe('shipped skills', () => {
       expect(meta['name']).toBe(path.basename(path.dirname(file)));
       expect(String(meta['description']).length).toBeLessThanOrEqual(1024);
       for (const field of ['version', 'author', 'license', 'platforms', 'environments', 'metadata']) expect(meta, `${file} ${field}`).toHaveProperty(field);
+      // The stop skill replaces the seed's tmux-agent-orchestrate-stop and keeps that name findable.
+      if (meta['name'] === 'multi-agent-stop') expect(String(meta['description'])).toContain('tmux-agent-orchestrate-stop');
     }
   });
 
@@ -52,6 +54,13 @@ describe('shipped skills', () => {
     await mkdir(bin, { recursive: true });
     await writeFile(path.join(bin, 'mam'), `#!/bin/sh\nexec "${process.execPath}" "${MAM}" "$@"\n`);
     await chmod(path.join(bin, 'mam'), 0o755);
+    // A stand-in `claude` for the skills' examples: Claude's idle hint (what `mam` waits for), an echo of each line
+    // typed into it (so `--submit-job` sees its prompt submitted), and an exit on `/exit` (the stop ladder's first rung).
+    await writeFile(
+      path.join(bin, 'claude'),
+      `#!/bin/sh\nprintf '? for shortcuts\\n'\nwhile IFS= read -r line; do\n  [ "$line" = /exit ] && exit 0\n  printf 'received: %s\\n' "$line"\ndone\n`,
+    );
+    await chmod(path.join(bin, 'claude'), 0o755);
     const workspace = path.join(box.root, 'project');
     await mkdir(path.join(workspace, '.hermes'), { recursive: true });
     const hermesHome = path.join(box.root, 'hermes');
