@@ -1,0 +1,38 @@
+import { spawn } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAM, Sandbox } from '../helpers/sandbox.js';
+
+let box: Sandbox;
+beforeEach(async () => {
+  box = await Sandbox.create();
+});
+afterEach(async () => {
+  await box.dispose();
+});
+
+describe('mam status --watch', () => {
+  it('redraws in place as reality changes, and exits 0 on Ctrl-C', async () => {
+    const server = box.serverName('watch');
+    await box.startSession(server, 'w-creator-claude', box.root);
+    await box.writeRegistry(`tmux_sessions:\n  - {name: w-creator-claude, agent: claude, workspace: ${box.root}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z}\n`);
+    const child = spawn(process.execPath, [MAM, 'status', '--watch', '--interval', '0.2', '--registry', box.registry], { env: box.env() });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const waitFor = async (condition: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error(`timed out; output so far:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await waitFor(() => /w-creator-claude\s+claude\s+running\s+alive/.test(output));
+    await box.killSession(server, 'w-creator-claude');
+    await waitFor(() => /w-creator-claude\s+claude\s+running\s+GONE/.test(output));
+    // Each frame starts at the top-left and clears what is below: a redraw, not a scroll.
+    expect(output.split('\x1b[H').length - 1).toBeGreaterThanOrEqual(2);
+    expect(output).toContain('\x1b[J');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+});
