@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { agentKind, launcherFor } from '../agents/index.js';
-import { MamError, UsageError } from '../errors.js';
+import { errorMessage, MamError, UsageError } from '../errors.js';
 import { setEntryFields, type EntryFields, type ParsedRegistry } from '../registry/document.js';
 import { isoSeconds, type RegistryEntry } from '../registry/schema.js';
-import { readRegistry, updateRegistry } from '../registry/store.js';
+import { withLock } from '../registry/lock.js';
+import { lockFileOf, readRegistry, updateRegistry } from '../registry/store.js';
 import { observe } from '../reconcile/observe.js';
 import { reconcile } from '../reconcile/reconcile.js';
 import { isAlive, processTree, signalAll, type ProcessId } from '../proc/tree.js';
@@ -60,6 +61,10 @@ export async function stopSession(context: LifecycleContext, request: StopReques
   const already = alreadyDone(entry, request.purge);
   if (already) return { kind: 'already', message: already };
 
+  // A stop the registry cannot record must not happen: if another writer holds the lock past the
+  // timeout, fail now, before the agent is touched, rather than after it is dead with nothing written.
+  await withLock(lockFileOf(context.registryFile), async () => undefined, context.lock);
+
   const server = entry.tmux_server ?? null;
   const kind = agentKind(entry.agent);
   const pane = await sessionPane(server, entry.name, context.tmux);
@@ -103,14 +108,22 @@ export async function stopSession(context: LifecycleContext, request: StopReques
     ...(kind ? { [kind.conversationIdField]: conversationId } : {}),
     last_visible_status: lastVisible,
   };
-  await updateRegistry(
-    context.registryFile,
-    (fresh) => {
-      if (!setEntryFields(fresh.document, entry.name, fields)) throw new MamError(`${entry.name} disappeared from the registry while it was being stopped; nothing recorded`);
-      return { changed: true, result: undefined };
-    },
-    context.lock,
-  );
+  try {
+    await updateRegistry(
+      context.registryFile,
+      (fresh) => {
+        if (!setEntryFields(fresh.document, entry.name, fields)) throw new MamError(`${entry.name} disappeared from the registry while it was being stopped`);
+        return { changed: true, result: undefined };
+      },
+      context.lock,
+    );
+  } catch (error) {
+    // The agent is already stopped: at least hand over what should have been recorded.
+    throw new MamError(`${entry.name} was stopped (${rung}) but the registry could not be updated: ${errorMessage(error)}. Record these fields by hand: ${JSON.stringify(fields)}`, {
+      exitCode: error instanceof MamError ? error.exitCode : 1,
+      cause: error,
+    });
+  }
   return { kind: 'stopped', rung, fields, purged };
 }
 
