@@ -26,6 +26,12 @@ function readStat(pid: number): StatLine | undefined {
   }
 }
 
+/** The parent of `pid`, or undefined when it is gone or unreadable. */
+export function parentPid(pid: number): number | undefined {
+  const ppid = readStat(pid)?.ppid;
+  return ppid !== undefined && Number.isInteger(ppid) ? ppid : undefined;
+}
+
 export function processId(pid: number): ProcessId | undefined {
   const stat = readStat(pid);
   return stat ? { pid, start: stat.start } : undefined;

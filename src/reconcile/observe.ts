@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { agentKind } from '../agents/index.js';
 import type { ArtifactQuery, Conversation } from '../agents/types.js';
 import { errorMessage } from '../errors.js';
+import { parentPid } from '../proc/tree.js';
 import { timestampMs, type RegistryEntry } from '../registry/schema.js';
 import { snapshotServer, type ServerSnapshot, type TmuxOptions, type TmuxServer } from '../tmux/client.js';
 import type { ReconcileInput } from './reconcile.js';
@@ -55,7 +55,7 @@ export async function observe(registry: ReconcileInput, options: ObserveOptions,
     ),
   ]);
   const artifacts = new Map(artifactEntries.filter((item) => item !== undefined));
-  const processAncestry = await ancestryOfLiveAgents(artifacts, servers, options.parentPid ?? procParentPid);
+  const processAncestry = await ancestryOfLiveAgents(artifacts, servers, options.parentPid ?? (async (pid) => parentPid(pid)));
   return { at, servers, artifacts, processAncestry, problems };
 }
 
@@ -115,16 +115,4 @@ async function ancestryOfLiveAgents(
     }),
   );
   return ancestry;
-}
-
-async function procParentPid(pid: number): Promise<number | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Field 4, after the parenthesised command name, which may itself hold spaces and parentheses.
-    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(afterName[1]);
-    return Number.isInteger(ppid) ? ppid : undefined;
-  } catch {
-    return undefined;
-  }
 }
