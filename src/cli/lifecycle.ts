@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../errors.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
@@ -21,7 +22,9 @@ Start an agent in a new tmux session and register it. The name defaults to <work
 the session goes on mam's own tmux socket (-L mam) unless --tmux-server says otherwise, starts in the workspace,
 and has MAM_SESSION=<name> in its environment. The registry records start_command, the pane (pid, cmd, cwd)
 and created_at. A name already registered, or already a tmux session, is refused. --submit-job types PROMPT into
-the agent once it is ready and checks that it was submitted. Arguments after -- go to the agent.`,
+the agent once it is ready and checks that it was submitted: it becomes a delegated job (a fresh job id in
+--registry-dir, default ./.mam/jobs; the agent gets the instruction header telling it how to report with
+\`mam job event\`), and the entry records delegate_job_id. Arguments after -- go to the agent.`,
   async run(context) {
     const split = context.argv.indexOf('--');
     const own = split < 0 ? context.argv : context.argv.slice(0, split);
@@ -32,19 +35,31 @@ the agent once it is ready and checks that it was submitted. Arguments after -- 
       name: { type: 'string' },
       'tmux-server': { type: 'string' },
       'submit-job': { type: 'string' },
+      'registry-dir': { type: 'string' },
       registry: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (!values.agent || !values.workspace) throw new UsageError('create: --agent and --workspace are required; see `mam create --help`');
     const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
+    // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
+    const delegated = values['submit-job'] === undefined
+      ? undefined
+      : await (await import('./job.js')).prepareDelegatedJob(context, { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace), registryDir: values['registry-dir'] });
     const result = await createSession(lifecycle, {
       agent: values.agent,
       workspace: values.workspace,
       name: values.name,
       server: newSessionServer(values['tmux-server'], context.env),
       agentArgs,
-      submitJob: values['submit-job'],
+      submitJob: delegated?.instruction,
+      delegateJobId: delegated?.job.job_id,
+      delegateJobRegistry: delegated?.jobs.dir,
     });
+    if (delegated) {
+      const { attachSession } = await import('./job.js');
+      await attachSession(delegated.jobs, delegated.job.job_id, result.entry.name);
+      say(context)(`delegated job ${delegated.job.job_id} (mam job status --job ${delegated.job.job_id})`);
+    }
     if (values.json) writeLine(context.stdout, JSON.stringify(result));
     else writeLine(context.stdout, result.entry.name);
     if (result.submitted && !result.submitted.ok) {

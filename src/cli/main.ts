@@ -32,9 +32,19 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./lifecycle.js'))[`${name}Command`],
   })),
   {
+    name: 'job',
+    summary: 'delegated jobs: submit, event, status, list, wait, verify, logs (events over MQTT)',
+    load: async () => (await import('./job.js')).jobCommand,
+  },
+  {
     name: 'monitor',
     summary: 'the unattended monitor: reconcile loop + coalesced comments + heartbeats + stop (local board or Hermes Kanban)',
     load: async () => (await import('./monitor.js')).monitorCommand,
+  },
+  {
+    name: 'broker',
+    summary: 'run the embedded MQTT broker for delegated-job events in the foreground',
+    load: async () => (await import('./broker.js')).brokerCommand,
   },
   {
     name: 'skills',

@@ -20,6 +20,9 @@ export interface CreateRequest {
   readonly server: string;
   readonly agentArgs: readonly string[];
   readonly submitJob: string | undefined;
+  /** The delegated job this session runs (`delegate_job_id`); the prompt then is its instruction. */
+  readonly delegateJobId?: string | undefined;
+  readonly delegateJobRegistry?: string | undefined;
 }
 
 export interface CreateResult {
@@ -71,7 +74,8 @@ export async function createSession(context: LifecycleContext, request: CreateRe
     start_argv: argv,
     mcp_attachments: [],
     ...(kind ? { [kind.conversationIdField]: null } : {}),
-    delegate_job_id: null,
+    delegate_job_id: request.delegateJobId ?? null,
+    ...(request.delegateJobRegistry ? { delegate_job_registry: request.delegateJobRegistry } : {}),
     last_visible_status: null,
     created_at: isoSeconds(context.now()),
   };
@@ -92,7 +96,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
   context.say(`created ${name}: ${joinWords(argv)} in ${workspace} (tmux -L ${request.server} attach -t ${name})`);
 
   if (request.submitJob === undefined) return { entry };
-  // Until the job system exists, the prompt is typed into the agent and its submission checked.
+  // The prompt (for a delegated job: its instruction header and task) is typed in, and its submission checked.
   const submitted = await submitPrompt(context, { server: request.server, name, launcher, prompt: request.submitJob, ready: started.outcome === 'ready' });
   return { entry, submitted };
 }

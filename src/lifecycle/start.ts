@@ -47,7 +47,9 @@ export async function watchStart(context: LifecycleContext, spec: Omit<StartSpec
     if (next !== screen) stableSince = Date.now();
     screen = next;
     if (spec.launcher.conversationGone?.test(screen)) outcome = 'conversation-gone';
-    else if (spec.launcher.readyPattern ? spec.launcher.readyPattern.test(screen) : screen.trim() !== '' && Date.now() - stableSince >= STABLE_MS) outcome = 'ready';
+    // Without a known prompt, a live agent whose screen has stopped changing is taken as ready — even a blank
+    // one: plenty of tools print nothing until spoken to.
+    else if (spec.launcher.readyPattern ? spec.launcher.readyPattern.test(screen) : Date.now() - stableSince >= STABLE_MS) outcome = 'ready';
     return outcome !== 'still-starting';
   }, timeoutMs, 100);
   return { outcome, pane, screen };

@@ -65,6 +65,9 @@ export async function stopSession(context: LifecycleContext, request: StopReques
   // timeout, fail now, before the agent is touched, rather than after it is dead with nothing written.
   await withLock(lockFileOf(context.registryFile), async () => undefined, context.lock);
 
+  // Seed 000 Workflow D: a session running a delegated job tells the job it is being terminated.
+  await reportToJob(context, entry, 'progress', 'terminating');
+
   const server = entry.tmux_server ?? null;
   const kind = agentKind(entry.agent);
   const pane = await sessionPane(server, entry.name, context.tmux);
@@ -124,7 +127,25 @@ export async function stopSession(context: LifecycleContext, request: StopReques
       cause: error,
     });
   }
+  await reportToJob(context, entry, 'completed', `session ${entry.name} stopped (${rung})`);
   return { kind: 'stopped', rung, fields, purged };
+}
+
+/** Records (and publishes) a lifecycle event on the entry's delegated job, if it has an open one. */
+async function reportToJob(context: LifecycleContext, entry: RegistryEntry, event: 'progress' | 'completed', detail: string): Promise<void> {
+  if (!entry.delegate_job_id || !entry.delegate_job_registry) return;
+  const { jobContext } = await import('../jobs/context.js');
+  const { recordEvent } = await import('../jobs/service.js');
+  const jobs = jobContext({ env: context.env, cwd: entry.workspace, registryDir: entry.delegate_job_registry, clientId: '', warn: context.say });
+  try {
+    const { applied, publishError } = await recordEvent(jobs, entry.delegate_job_id, event, detail);
+    if ('ignored' in applied) return;
+    if (publishError) context.say(`job ${entry.delegate_job_id}: ${event} recorded, not published (${publishError})`);
+  } catch (error) {
+    context.say(`job ${entry.delegate_job_id}: could not record ${event}: ${errorMessage(error)}`);
+  } finally {
+    await (await jobs.transport())?.close().catch(() => undefined);
+  }
 }
 
 function alreadyDone(entry: RegistryEntry, purge: boolean): string | undefined {

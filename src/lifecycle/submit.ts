@@ -34,8 +34,13 @@ export async function submitPrompt(context: LifecycleContext, request: SubmitReq
   }, 5_000);
   if (!shown) return { ok: false, detail: `the prompt never showed in the agent's input (looked for ${JSON.stringify(head)})` };
   await sendKeys(request.server, request.name, [{ key: 'Enter' }], context.tmux);
-  const submitted = await waitFor(async () => ((await capturePane(request.server, request.name, 0, context.tmux)) ?? typed) !== typed, 10_000);
-  return submitted ? { ok: true, detail: 'prompt typed and submitted' } : { ok: false, detail: 'the prompt was typed but the agent did not react to Enter' };
+  // An agent with a known prompt redraws when it takes the input; a generic command may print nothing at all.
+  const observable = request.launcher.readyPattern !== undefined;
+  const submitted = await waitFor(async () => ((await capturePane(request.server, request.name, 0, context.tmux)) ?? typed) !== typed, observable ? 10_000 : 2_000);
+  if (submitted) return { ok: true, detail: 'prompt typed and submitted' };
+  return observable
+    ? { ok: false, detail: 'the prompt was typed but the agent did not react to Enter' }
+    : { ok: true, detail: 'prompt typed and Enter pressed (this agent shows no sign of taking it)' };
 }
 
 /** Wrapped or re-flowed text compares equal once whitespace is folded. */

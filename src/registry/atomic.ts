@@ -8,12 +8,13 @@ import path from 'node:path';
  * itself survives a power loss (write-file-atomic and atomically skip that last step; reference §4.1).
  * The caller holds the registry lock, which is what makes the read-modify-write safe.
  */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
+export async function writeFileAtomic(file: string, content: string, newFileMode = 0o644): Promise<void> {
   const directory = path.dirname(file);
   const temp = path.join(directory, `${tempPrefix(file)}${process.pid}-${randomBytes(6).toString('hex')}`);
+  // An existing file keeps its mode (a registry a user made 600 stays 600); a new one gets `newFileMode`.
   const mode = await stat(file).then(
     (stats) => stats.mode & 0o777,
-    () => 0o644,
+    () => newFileMode,
   );
   const handle = await open(temp, 'wx', mode);
   try {

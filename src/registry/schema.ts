@@ -67,6 +67,8 @@ export const RegistryEntry = z.looseObject({
   agy_conversation_id_own: ConversationId.nullish(),
   agent_identities: z.record(z.string(), AgentIdentity.nullish()).nullish(),
   delegate_job_id: z.string().nullish(),
+  /** Where that job's file lives (its --registry-dir), so stop and delete can report to it. */
+  delegate_job_registry: z.string().nullish(),
   last_visible_status: z.string().nullish(),
   created_at: Timestamp.nullish(),
   resumed_at: Timestamp.nullish(),

@@ -1,0 +1,262 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MamError, UsageError } from '../errors.js';
+import { AuditLog, listLogDirs, logsRoot } from '../jobs/audit.js';
+import { isTerminal } from '../jobs/events.js';
+import { JOB_EVENTS, JobEventName, type JobFile } from '../jobs/schema.js';
+import { createJob, recordEvent, waitForJobs, type JobContext } from '../jobs/service.js';
+import { DEFAULT_JOBS_DIR, listJobs, readJob, updateJob } from '../jobs/store.js';
+import { jobContext as makeJobContext } from '../jobs/context.js';
+import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
+import { createSession } from '../lifecycle/create.js';
+import { capturePane } from '../tmux/session.js';
+import { which } from '../util/which.js';
+import { parseFlags, positiveSeconds, writeLine, type CliContext, type Command } from './command.js';
+
+const HELP = `Usage: mam job <subcommand> [options]
+
+Delegate a task to an agent running interactively in tmux, and follow it through events (seed 003).
+
+  submit --agent <claude|codex|gemini|agy|human|command> --prompt <text> [--workdir DIR] [--agent-session NAME]
+         [--timeout 3600] [--idle-timeout 120] [--validate SCRIPT] [--registry-dir DIR] [--dry-run] [-- agent args]
+      register a job, start the agent in a new tmux session with an instruction header naming its fresh job id,
+      wait for its completed/error event (or a timeout), run the validation script, and print the audit-log
+      directory as the last line. Exit 0 when the job completed (and validation passed).
+  event --job ID --event ${JOB_EVENTS.join('|')} [--detail TEXT] [--registry-dir DIR]
+      what the agent runs: record the event in the job file, then publish it. Exit 0 recorded and published,
+      1 error (unknown job, finished job), 2 recorded but not published (subscribers catch up from the file).
+  status --job ID [--json]      list [--json]      wait [--job ID] [--timeout S]
+  verify --job ID --validate SCRIPT                logs ID | logs --list
+
+Broker: $MAM_MQTT_URL (with $MAM_MQTT_USERNAME, $MAM_MQTT_PASSWORD, $MAM_MQTT_CA/CERT/KEY), else the embedded broker,
+started on demand. Job files: --registry-dir (default ./.mam/jobs), mode 600. Audit logs: $DELEGATE_JOB_LOGS_DIR or
+<workdir>/delegate_job_logs/<job_id>/.`;
+
+export const jobCommand: Command = {
+  help: HELP,
+  async run(context) {
+    const [sub, ...rest] = context.argv;
+    const handler = sub === undefined ? undefined : SUBCOMMANDS[sub];
+    if (!handler) throw new UsageError(`job: unknown subcommand ${JSON.stringify(sub ?? '')}; one of ${Object.keys(SUBCOMMANDS).join(', ')}`);
+    return handler({ ...context, argv: rest });
+  },
+};
+
+const SUBCOMMANDS: Record<string, (context: CliContext) => Promise<number>> = { submit, event, status, list, wait, verify, logs };
+
+function jobContext(context: CliContext, registryDir: string | undefined, clientId: string): JobContext {
+  return makeJobContext({ env: context.env, cwd: context.cwd, registryDir, clientId, warn: (line) => writeLine(context.stderr, `mam: warning: ${line}`) });
+}
+
+async function event(context: CliContext): Promise<number> {
+  const { values } = parseFlags('job event', context.argv, { job: { type: 'string' }, event: { type: 'string' }, detail: { type: 'string' }, 'registry-dir': { type: 'string' } });
+  if (!values.job || !values.event) throw new UsageError('job event: --job ID and --event NAME are required');
+  const name = JobEventName.safeParse(values.event);
+  if (!name.success) throw new UsageError(`job event: unknown event ${JSON.stringify(values.event)}; one of ${JOB_EVENTS.join(', ')}`);
+  const jobs = jobContext(context, values['registry-dir'], `mam-event-${process.pid}-${Date.now()}`);
+  const { applied, publishError } = await recordEvent(jobs, values.job, name.data, values.detail ?? null);
+  try {
+    if (!('recorded' in applied)) {
+      writeLine(context.stderr, `mam: ${applied.ignored}`);
+      return 1;
+    }
+    if (publishError) {
+      writeLine(context.stderr, `mam: event ${applied.recorded.seq} recorded in the job file, but not published: ${publishError}`);
+      return 2;
+    }
+    writeLine(context.stdout, `${values.job}: ${name.data} recorded (#${applied.recorded.seq}), job ${applied.job.status}`);
+    return 0;
+  } finally {
+    await (await jobs.transport())?.close().catch(() => undefined);
+  }
+}
+
+async function submit(context: CliContext): Promise<number> {
+  const split = context.argv.indexOf('--');
+  const { values } = parseFlags('job submit', split < 0 ? context.argv : context.argv.slice(0, split), {
+    agent: { type: 'string' },
+    prompt: { type: 'string' },
+    workdir: { type: 'string' },
+    'agent-session': { type: 'string' },
+    timeout: { type: 'string' },
+    'idle-timeout': { type: 'string' },
+    validate: { type: 'string' },
+    'registry-dir': { type: 'string' },
+    'tmux-server': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    registry: { type: 'string' },
+  });
+  if (!values.prompt) throw new UsageError('job submit: --prompt is required');
+  const agent = values.agent ?? 'claude';
+  const workdir = path.resolve(context.cwd, values.workdir ?? '.');
+  if (!which('tmux', context.env) && agent !== 'human') throw new MamError('tmux is required for delegated jobs (agents run interactively in tmux): apt-get install tmux');
+  const { jobs, job, instruction } = await prepareDelegatedJob(context, {
+    agent,
+    prompt: values.prompt,
+    workdir,
+    registryDir: values['registry-dir'],
+    timeoutS: positiveSeconds('job submit', 'timeout', values.timeout, 3600),
+    idleTimeoutS: positiveSeconds('job submit', 'idle-timeout', values['idle-timeout'], 120),
+    validate: values.validate ? path.resolve(context.cwd, values.validate) : null,
+  });
+  writeLine(context.stdout, `registered job: ${job.job_id}`);
+  const audit = new AuditLog(job.logs_dir);
+
+  let session: { name: string; server: string } | undefined;
+  if (values['dry-run']) {
+    writeLine(context.stdout, `[dry-run] would start ${agent} in tmux with this instruction:\n----\n${instruction}\n----`);
+    writeLine(context.stdout, job.logs_dir);
+    return 0;
+  }
+  if (agent === 'human') {
+    writeLine(context.stdout, `[human] do the task, then report: ${eventCommand(jobs.dir, job.job_id, context.env)} --event completed`);
+  } else {
+    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: (line) => writeLine(context.stderr, line) });
+    const server = newSessionServer(values['tmux-server'], context.env);
+    const name = values['agent-session']?.replace(/^tmux:/, '') ?? `${path.basename(workdir).replace(/[^A-Za-z0-9_-]/g, '-')}-job-${job.job_id.slice(2, 10)}`;
+    const created = await createSession(lifecycle, {
+      agent,
+      workspace: workdir,
+      name,
+      server,
+      agentArgs: split < 0 ? [] : context.argv.slice(split + 1),
+      submitJob: instruction,
+      delegateJobId: job.job_id,
+      delegateJobRegistry: jobs.dir,
+    });
+    session = { name: created.entry.name, server };
+    await attachSession(jobs, job.job_id, created.entry.name);
+    writeLine(context.stdout, `agent started in tmux session ${name} (tmux -L ${server} attach -t ${name})`);
+    if (created.submitted && !created.submitted.ok) {
+      await recordEvent(jobs, job.job_id, 'error', `instruction not delivered: ${created.submitted.detail}`);
+    }
+  }
+
+  const { jobs: [final] } = await waitForJobs(jobs, [job.job_id], {
+    onEvents: (_job, fresh) => {
+      for (const item of fresh) if (item.event !== 'submitted') writeLine(context.stdout, `event: ${item.event}${item.detail ? ` — ${item.detail}` : ''}`);
+    },
+  });
+  if (session) {
+    const screen = await capturePane(session.server, session.name, 200, { bin: context.env['MAM_TMUX_BIN'] || 'tmux' });
+    if (screen !== undefined) await audit.paneFinal(screen);
+  }
+  writeLine(context.stdout, `job ${final!.job_id}: ${final!.status}${final!.reason ? ` (${final!.reason})` : ''}`);
+  let ok = final!.status === 'completed';
+  if (job.validate) ok = (await runValidation(job.validate, final!, jobs.dir, audit, context)) && ok;
+  writeLine(context.stdout, job.logs_dir);
+  return ok ? 0 : 1;
+}
+
+/** Registers a job and writes its instruction (header + task) to the audit log: what the agent will be sent. */
+export async function prepareDelegatedJob(
+  context: CliContext,
+  spec: { agent: string; prompt: string; workdir: string; registryDir: string | undefined; timeoutS?: number; idleTimeoutS?: number; validate?: string | null },
+): Promise<{ jobs: JobContext; job: JobFile; instruction: string }> {
+  const jobs = jobContext(context, spec.registryDir, '');
+  const job = await createJob(jobs, {
+    agent: spec.agent,
+    prompt: spec.prompt,
+    workdir: spec.workdir,
+    agentSession: null,
+    timeoutS: spec.timeoutS ?? 3600,
+    idleTimeoutS: spec.idleTimeoutS ?? 120,
+    validate: spec.validate ?? null,
+  });
+  const instruction = await instructionFor(job, jobs.dir, context.env);
+  await new AuditLog(job.logs_dir).instruction(instruction);
+  return { jobs, job, instruction };
+}
+
+/** Records which tmux session runs the job. */
+export async function attachSession(jobs: JobContext, jobId: string, session: string): Promise<void> {
+  await updateJob(jobs.dir, jobId, (current) => ({ job: { ...current, agent_session: session }, result: undefined }), jobs.lock);
+}
+
+async function status(context: CliContext): Promise<number> {
+  const { values } = parseFlags('job status', context.argv, { job: { type: 'string' }, json: { type: 'boolean' }, 'registry-dir': { type: 'string' } });
+  if (!values.job) throw new UsageError('job status: --job ID is required');
+  const job = await readJob(jobContext(context, values['registry-dir'], '').dir, values.job);
+  if (values.json) writeLine(context.stdout, JSON.stringify(job));
+  else {
+    writeLine(context.stdout, `${job.job_id}  ${job.status}${job.reason ? ` (${job.reason})` : ''}  agent ${job.agent}${job.agent_session ? ` in ${job.agent_session}` : ''}`);
+    for (const item of job.events) writeLine(context.stdout, `  #${item.seq} ${item.at} ${item.event}${item.detail ? ` — ${item.detail}` : ''}`);
+  }
+  return 0;
+}
+
+async function list(context: CliContext): Promise<number> {
+  const { values } = parseFlags('job list', context.argv, { json: { type: 'boolean' }, 'registry-dir': { type: 'string' } });
+  const jobs = await listJobs(jobContext(context, values['registry-dir'], '').dir);
+  if (values.json) writeLine(context.stdout, JSON.stringify(jobs));
+  else for (const job of jobs) writeLine(context.stdout, `${job.job_id}  ${job.status.padEnd(9)}  ${job.agent.padEnd(8)}  ${job.created_at}  ${job.prompt.replace(/\s+/g, ' ').slice(0, 60)}`);
+  return 0;
+}
+
+async function wait(context: CliContext): Promise<number> {
+  const { values } = parseFlags('job wait', context.argv, { job: { type: 'string' }, timeout: { type: 'string' }, 'registry-dir': { type: 'string' } });
+  const jobs = jobContext(context, values['registry-dir'], values.job ? `mam-wait-${values.job}` : `mam-wait-${process.pid}`);
+  const ids = values.job ? [values.job] : (await listJobs(jobs.dir)).filter((job) => !isTerminal(job.status)).map((job) => job.job_id);
+  if (values.job) await readJob(jobs.dir, values.job);
+  const limitS = values.timeout === undefined ? undefined : positiveSeconds('job wait', 'timeout', values.timeout, 0);
+  const result = await waitForJobs(jobs, ids, limitS === undefined ? {} : { limitMs: limitS * 1000 });
+  for (const job of result.jobs) writeLine(context.stdout, `${job.job_id}  ${job.status}${job.reason ? ` (${job.reason})` : ''}`);
+  if (!result.finished) {
+    writeLine(context.stderr, `mam: still running after ${limitS} s`);
+    return 3;
+  }
+  return result.jobs.every((job) => job.status === 'completed') ? 0 : 1;
+}
+
+async function verify(context: CliContext): Promise<number> {
+  const { values } = parseFlags('job verify', context.argv, { job: { type: 'string' }, validate: { type: 'string' }, 'registry-dir': { type: 'string' } });
+  if (!values.job || !values.validate) throw new UsageError('job verify: --job ID and --validate SCRIPT are required');
+  const jobs = jobContext(context, values['registry-dir'], '');
+  const job = await readJob(jobs.dir, values.job);
+  writeLine(context.stdout, `verifying job ${job.job_id} with ${values.validate}`);
+  return (await runValidation(path.resolve(context.cwd, values.validate), job, jobs.dir, new AuditLog(job.logs_dir), context)) ? 0 : 1;
+}
+
+async function logs(context: CliContext): Promise<number> {
+  const [first] = context.argv;
+  if (first === '--list') {
+    const root = logsRoot(context.cwd, context.env);
+    for (const name of await listLogDirs(root)) writeLine(context.stdout, path.join(root, name));
+    return 0;
+  }
+  if (!first) throw new UsageError('job logs: give a job id, or --list');
+  const { values } = parseFlags('job logs', context.argv.slice(1), { 'registry-dir': { type: 'string' } });
+  const job = await readJob(jobContext(context, values['registry-dir'], '').dir, first);
+  writeLine(context.stdout, job.logs_dir);
+  for (const name of ['instruction.txt', 'events.jsonl', 'validation.txt', 'pane-final.txt']) {
+    const text = await readFile(path.join(job.logs_dir, name), 'utf8').catch(() => undefined);
+    if (text !== undefined) writeLine(context.stdout, `--- ${name}\n${text.trimEnd()}`);
+  }
+  return 0;
+}
+
+/** Runs `bash SCRIPT` with JOB_ID and REGISTRY_DIR; its output goes to the audit log. */
+async function runValidation(script: string, job: JobFile, dir: string, audit: AuditLog, context: CliContext): Promise<boolean> {
+  const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
+    execFile('bash', [script], { cwd: job.workdir, env: { ...context.env, JOB_ID: job.job_id, REGISTRY_DIR: dir }, timeout: 600_000 }, (error, stdout, stderr) => {
+      const exit = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 1) : 0;
+      resolve({ code: exit, output: `${stdout}${stderr}` });
+    });
+  });
+  await audit.validation(script, code, output);
+  writeLine(context.stdout, code === 0 ? 'validation: PASS' : `validation: FAIL (exit ${code})`);
+  return code === 0;
+}
+
+/** How the agent calls back: `mam` when it is on PATH, else this very CLI by absolute path. */
+function eventCommand(dir: string, jobId: string, env: NodeJS.ProcessEnv): string {
+  const mam = which('mam', env) ? 'mam' : `${process.execPath} ${fileURLToPath(new URL('./main.js', import.meta.url))}`;
+  return `${mam} job event --job ${jobId} --registry-dir ${dir}`;
+}
+
+async function instructionFor(job: JobFile, dir: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const template = await readFile(fileURLToPath(new URL('../../prompts/job-instruction.md', import.meta.url)), 'utf8');
+  return template.replaceAll('{{job_id}}', job.job_id).replaceAll('{{event}}', eventCommand(dir, job.job_id, env)).replaceAll('{{prompt}}', job.prompt).trimEnd();
+}

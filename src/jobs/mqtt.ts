@@ -1,0 +1,422 @@
+import { readFile } from 'node:fs/promises';
+import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import { MamError } from '../errors.js';
+import { ensureEmbeddedBroker } from './broker.js';
+import { JOB_ID_PATTERN, JobEvent, JobStatus, type JobStateMessage } from './schema.js';
+import { eventsTopic, stateTopic, TOPIC_PREFIX, type BrokerOptions, type EventMessage, type JobTransport } from './transport.js';
+
+/**
+ * The MQTT {@link JobTransport} (mqtt.js v5, speaking MQTT 3.1.1 — the embedded aedes knows nothing newer).
+ *
+ * - QoS 1 everywhere, `clean: false` with the caller's stable clientId: the broker keeps this client's
+ *   subscriptions and queues QoS 1 messages while it is away.
+ * - The `message` handler is attached right after `mqtt.connect()` returns, before any CONNACK: a broker
+ *   flushes queued messages in the same read as the CONNACK. Messages that arrive before the caller has
+ *   called `onEvent`/`onState` are buffered and handed over, in order, once it does.
+ * - Reconnects forever with exponential backoff (250 ms doubling to 5 s); mqtt.js re-subscribes
+ *   (`resubscribe: true`) when the broker has lost the session. `onConnection(true)` is reported only once
+ *   that re-subscription is acknowledged, so "connected" means "events flow again"; a subscriber that sees
+ *   `true` after a restart should resync from the job files (what was published during the gap is lost
+ *   when the broker kept no session).
+ * - Publishes resolve on PUBACK. While disconnected they are queued by mqtt.js and sent on reconnect; if no
+ *   PUBACK arrives within `publishTimeoutMs` the promise rejects (the message may still be delivered later:
+ *   at-least-once, `seq` tells duplicates apart).
+ * - Without a URL, the embedded broker ({@link ensureEmbeddedBroker}) is used, started if need be; if it
+ *   goes away while we are connected, the reconnect loop starts it again and follows it to its new port.
+ */
+
+export interface TransportTuning {
+  /** Bound on the first connection, and mqtt.js' CONNACK timeout. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Bound on waiting for a PUBACK / SUBACK. Default 10 s. */
+  readonly publishTimeoutMs?: number;
+  /** Reconnect backoff: first delay, doubled per failed attempt up to the cap. Default 250 ms → 5 s. */
+  readonly reconnectMinMs?: number;
+  readonly reconnectMaxMs?: number;
+  /** MQTT keepalive, seconds. Default 30. */
+  readonly keepaliveS?: number;
+}
+
+export type TransportOptions = BrokerOptions & TransportTuning & { readonly clientId: string; readonly env: NodeJS.ProcessEnv };
+
+export interface MqttJobTransport extends JobTransport {
+  /** The broker, without credentials. */
+  readonly url: string;
+  /** Connected, and subscriptions in place. */
+  readonly connected: boolean;
+  /** Retained per-job state messages, for the jobs passed to `subscribe` (delivered on every subscribe). */
+  onState(handler: (state: JobStateMessage) => void): void;
+}
+
+const DEFAULTS = { connectTimeoutMs: 5_000, publishTimeoutMs: 10_000, reconnectMinMs: 250, reconnectMaxMs: 5_000, keepaliveS: 30 };
+/** Errors that say nothing answers at that address: no point waiting for the first connection. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ETIMEDOUT', 'ECONNRESET', 'EADDRNOTAVAIL']);
+/** CONNACK return codes (3.1.1) and reason codes (5) that mean the credentials were not accepted. */
+const CREDENTIALS_REFUSED = new Set([4, 5, 134, 135]);
+/** Resubscription acknowledgement bound, after which "connected" is reported anyway. */
+const RESUBSCRIBE_WAIT_MS = 5_000;
+const BUFFER_LIMIT = 10_000;
+const EVENT_TOPIC = new RegExp(`^${TOPIC_PREFIX}/jobs/([^/]+)/(events|state)$`);
+
+export async function connectTransport(options: TransportOptions): Promise<MqttJobTransport> {
+  if (options.url !== undefined) return connectOnce(options, options.url, false);
+  // The embedded broker may exit (idle) between reading broker.json and our CONNECT: ask again once.
+  try {
+    return await connectOnce(options, await ensureEmbeddedBroker(options.env), true);
+  } catch (error) {
+    if (!(error instanceof BrokerUnreachableError)) throw error;
+    return connectOnce(options, await ensureEmbeddedBroker(options.env), true);
+  }
+}
+
+class BrokerUnreachableError extends MamError {}
+
+async function connectOnce(options: TransportOptions, url: string, embedded: boolean): Promise<MqttJobTransport> {
+  const tuning = { ...DEFAULTS, ...definedOnly(options) };
+  let display = displayUrl(url);
+  const tls = await tlsFiles(options);
+  const clientOptions: IClientOptions = {
+    clientId: options.clientId,
+    clean: false,
+    protocolVersion: 4,
+    keepalive: tuning.keepaliveS,
+    reconnectPeriod: tuning.reconnectMinMs,
+    // After the first connection, a refusal (e.g. "server unavailable" while a broker restarts) is retried too.
+    reconnectOnConnackError: true,
+    connectTimeout: tuning.connectTimeoutMs,
+    resubscribe: true,
+    queueQoSZero: false,
+    ...(options.username === undefined ? {} : { username: options.username }),
+    ...(options.password === undefined ? {} : { password: options.password }),
+    ...tls,
+  };
+
+  let client: MqttClient;
+  try {
+    client = mqtt.connect(url, clientOptions);
+  } catch (error) {
+    throw new MamError(`broker URL ${display} is not usable (${(error as Error).message}); expected mqtt://host:port or mqtts://host:port`);
+  }
+
+  // Everything below is attached before the CONNACK can arrive: mqtt.connect() returned synchronously.
+  const events = new Channel<EventMessage>();
+  const states = new Channel<JobStateMessage>();
+  const connectionHandlers: ((connected: boolean) => void)[] = [];
+  const topics = new Set<string>();
+  let ready = false;
+  let closed = false;
+  let everConnected = false;
+  let lastError: string | undefined;
+  let awaitingSuback: (() => void) | undefined;
+  let reEnsuring = false;
+  let failedAttempts = 0;
+
+  const setReady = (value: boolean): void => {
+    if (value === ready || closed) return;
+    ready = value;
+    for (const handler of connectionHandlers) guard(() => handler(value));
+  };
+
+  let settleFirst!: (error?: Error) => void;
+  const first = new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(
+      () => settleFirst(new MamError(`broker ${display} did not accept a connection within ${seconds(tuning.connectTimeoutMs)}${lastError ? ` (${lastError})` : ''}`)),
+      tuning.connectTimeoutMs,
+    );
+    settleFirst = (error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve();
+    };
+  });
+
+  client.on('message', (topic, payload) => {
+    const match = EVENT_TOPIC.exec(topic);
+    if (!match) return;
+    const jobId = match[1]!;
+    const value = parseJson(payload);
+    if (match[2] === 'events') {
+      const event = JobEvent.safeParse(value);
+      if (event.success) events.emit({ jobId, event: event.data });
+    } else {
+      const state = parseState(value);
+      if (state) states.emit(state);
+    }
+  });
+
+  client.on('connect', (connack: IConnackPacket) => {
+    client.options.reconnectPeriod = tuning.reconnectMinMs;
+    failedAttempts = 0;
+    lastError = undefined;
+    const resubscribing = everConnected && !connack.sessionPresent && topics.size > 0;
+    everConnected = true;
+    settleFirst();
+    if (!resubscribing) {
+      setReady(true);
+      return;
+    }
+    // mqtt.js has just sent the re-SUBSCRIBE (its own 'connect' listener runs first); wait for its SUBACK.
+    const timer = setTimeout(() => awaitingSuback?.(), RESUBSCRIBE_WAIT_MS).unref();
+    awaitingSuback = () => {
+      clearTimeout(timer);
+      awaitingSuback = undefined;
+      setReady(true);
+    };
+  });
+  client.on('packetreceive', (packet) => {
+    if (packet.cmd === 'suback') awaitingSuback?.();
+  });
+  client.on('close', () => {
+    awaitingSuback = undefined;
+    setReady(false);
+  });
+  client.on('offline', () => setReady(false));
+  client.on('error', (error) => {
+    lastError = failureReason(error);
+    if (everConnected) return;
+    const message =
+      error.message === 'connack timeout'
+        ? `broker ${display} did not accept a connection within ${seconds(tuning.connectTimeoutMs)} (no CONNACK: is it an MQTT broker?)`
+        : describeFailure(display, error);
+    settleFirst(UNREACHABLE.has(String((error as NodeJS.ErrnoException).code)) ? new BrokerUnreachableError(message) : new MamError(message));
+  });
+  client.on('reconnect', () => {
+    failedAttempts += 1;
+    client.options.reconnectPeriod = Math.min((client.options.reconnectPeriod ?? tuning.reconnectMinMs) * 2, tuning.reconnectMaxMs);
+    // An embedded broker that went away is nobody else's to restart; follow it to its (possibly new) port.
+    if (embedded && everConnected && failedAttempts >= 3 && !reEnsuring && !closed) {
+      reEnsuring = true;
+      ensureEmbeddedBroker(options.env)
+        .then((fresh) => {
+          const target = new URL(fresh);
+          client.options.host = target.hostname;
+          client.options.hostname = target.hostname;
+          client.options.port = Number(target.port);
+          display = displayUrl(fresh);
+        })
+        .catch((error: unknown) => (lastError = (error as Error).message))
+        .finally(() => (reEnsuring = false));
+    }
+  });
+
+  try {
+    await first;
+  } catch (error) {
+    closed = true;
+    client.end(true);
+    throw error;
+  }
+
+  /** Waits still unanswered: rejected by close(), so nobody waits for a broker we no longer talk to. */
+  const pending = new Set<() => void>();
+  const bounded = <T>(what: string, body: (done: (error?: Error | null, value?: T) => void) => void): Promise<T> => {
+    if (closed) return Promise.reject(new MamError(`${what}: the transport to ${display} is closed`));
+    return new Promise<T>((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        pending.delete(abandon);
+      };
+      const abandon = (): void => {
+        finish();
+        reject(new MamError(`${what}: the transport to ${display} was closed before the broker acknowledged it`));
+      };
+      const timer = setTimeout(() => {
+        finish();
+        const why = client.connected
+          ? `broker ${display} did not acknowledge it`
+          : `not connected to broker ${display}${lastError ? ` (${lastError})` : ''}`;
+        reject(new MamError(`${what}: no acknowledgement within ${seconds(tuning.publishTimeoutMs)}, ${why}`));
+      }, tuning.publishTimeoutMs);
+      pending.add(abandon);
+      body((error, value) => {
+        finish();
+        if (error) reject(new MamError(`${what} failed: ${error.message}`, { cause: error }));
+        else resolve(value as T);
+      });
+    });
+  };
+  const publish = (topic: string, payload: unknown, retain: boolean): Promise<void> =>
+    bounded<void>(`publish to ${topic}`, (done) => {
+      client.publish(topic, JSON.stringify(payload), { qos: 1, retain }, (error) => done(error));
+    });
+
+  return {
+    get url() {
+      return display;
+    },
+    get connected() {
+      return ready;
+    },
+    async publishEvent(jobId, event) {
+      checkJobId(jobId);
+      return publish(eventsTopic(jobId), event, false);
+    },
+    async publishState(state) {
+      checkJobId(state.job_id);
+      return publish(stateTopic(state.job_id), state, true);
+    },
+    onEvent(handler) {
+      events.on(handler);
+    },
+    onState(handler) {
+      states.on(handler);
+    },
+    onConnection(handler) {
+      connectionHandlers.push(handler);
+    },
+    async subscribe(jobId) {
+      const id = jobId === '*' ? '+' : checkJobId(jobId);
+      const wanted = [eventsTopic(id), stateTopic(id)];
+      // Known before the SUBACK: mqtt.js keeps a subscription made while offline and sends it on reconnect.
+      for (const topic of wanted) topics.add(topic);
+      await bounded<void>(`subscribe to ${wanted.join(', ')}`, (done) => {
+        client.subscribe(wanted, { qos: 1 }, (error, granted) => {
+          const refused = granted?.filter((grant) => grant.qos === 128).map((grant) => grant.topic) ?? [];
+          if (!error && refused.length > 0) done(new Error(`broker ${display} refused the subscription to ${refused.join(', ')}`));
+          else done(error);
+        });
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          client.stream?.destroy();
+          resolve();
+        }, 2_000);
+        // Graceful (DISCONNECT) when connected; a disconnected client would wait forever for its queue to drain.
+        client.end(!client.connected, {}, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      for (const abandon of [...pending]) abandon();
+    },
+  };
+}
+
+/** Handlers registered late still get what arrived before them, in order; nothing is delivered re-entrantly. */
+class Channel<T> {
+  private readonly handlers: ((value: T) => void)[] = [];
+  private readonly buffer: T[] = [];
+  private scheduled = false;
+
+  on(handler: (value: T) => void): void {
+    this.handlers.push(handler);
+    this.schedule();
+  }
+
+  emit(value: T): void {
+    if (this.handlers.length === 0 || this.scheduled) {
+      this.buffer.push(value);
+      if (this.buffer.length > BUFFER_LIMIT) this.buffer.shift();
+      return;
+    }
+    this.deliver(value);
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.buffer.length === 0) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      for (const value of this.buffer.splice(0)) this.deliver(value);
+    });
+  }
+
+  private deliver(value: T): void {
+    for (const handler of this.handlers) guard(() => handler(value));
+  }
+}
+
+/** A handler's exception must not break mqtt.js' packet processing (the PUBACK follows the handler). */
+function guard(body: () => void): void {
+  try {
+    body();
+  } catch (error) {
+    process.emitWarning(`mam job transport: a handler threw: ${(error as Error).message ?? String(error)}`);
+  }
+}
+
+function checkJobId(jobId: string): string {
+  if (!JOB_ID_PATTERN.test(jobId)) throw new MamError(`${JSON.stringify(jobId)} is not a job id (j_ followed by 24 hex digits)`);
+  return jobId;
+}
+
+function parseJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseState(value: unknown): JobStateMessage | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const state = value as Record<string, unknown>;
+  if (typeof state['job_id'] !== 'string' || !JobStatus.safeParse(state['status']).success || typeof state['seq'] !== 'number') return undefined;
+  return {
+    job_id: state['job_id'],
+    status: state['status'] as JobStatus,
+    seq: state['seq'],
+    updated_at: typeof state['updated_at'] === 'string' ? state['updated_at'] : '',
+    reason: typeof state['reason'] === 'string' ? state['reason'] : null,
+  };
+}
+
+async function tlsFiles(options: BrokerOptions): Promise<Pick<IClientOptions, 'ca' | 'cert' | 'key'>> {
+  const files: Pick<IClientOptions, 'ca' | 'cert' | 'key'> = {};
+  for (const name of ['ca', 'cert', 'key'] as const) {
+    const file = options[name];
+    if (file === undefined) continue;
+    files[name] = await readFile(file).catch((error: NodeJS.ErrnoException) => {
+      throw new MamError(`broker TLS ${name} file ${file}: cannot read it (${error.code ?? error.message})`);
+    });
+  }
+  return files;
+}
+
+/** The URL without user:password. */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//');
+  }
+}
+
+function failureReason(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' ? code : error.message;
+}
+
+function describeFailure(display: string, error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'number') {
+    const reason = error.message.replace(/^Connection refused:\s*/i, '');
+    return CREDENTIALS_REFUSED.has(code)
+      ? `broker ${display} refused the credentials (${reason})`
+      : `broker ${display} refused the connection (${reason})`;
+  }
+  if (typeof code === 'string' && UNREACHABLE.has(code)) return `broker ${display} unreachable: ${code}`;
+  if (typeof code === 'string' && /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO/.test(code)) return `broker ${display}: TLS failed (${code}: ${error.message})`;
+  return `broker ${display}: ${error.message}`;
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}
+
+function definedOnly(options: TransportTuning): Partial<typeof DEFAULTS> {
+  const result: Partial<Record<keyof typeof DEFAULTS, number>> = {};
+  for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    const value = options[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0) result[key] = value;
+  }
+  return result;
+}

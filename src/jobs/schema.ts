@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * A delegated job's file, `.mam/jobs/<job_id>.json` (mode 600, directory 700): the record. An event is
+ * written here first, then published; a subscriber that missed a message catches up from this file.
+ * Names follow seed 003 (the delegate-job wrapper).
+ */
+
+/** Fresh, unguessable ids: `j_` + 24 hex characters (96 random bits). Validated on every use. */
+export const JOB_ID_PATTERN = /^j_[0-9a-f]{24}$/;
+export const JobId = z.string().regex(JOB_ID_PATTERN, { error: 'job ids look like j_ followed by 24 hex digits' });
+
+export const JOB_EVENTS = ['started', 'permission_required', 'progress', 'completed', 'error'] as const;
+export const JobEventName = z.enum(JOB_EVENTS);
+export type JobEventName = z.infer<typeof JobEventName>;
+
+export const JobStatus = z.enum(['pending', 'running', 'completed', 'error', 'timeout']);
+export type JobStatus = z.infer<typeof JobStatus>;
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'error', 'timeout'];
+
+export const JobEvent = z.object({
+  /** Monotonic per job, from 1: lets a subscriber tell a replay from news. */
+  seq: z.number().int().positive(),
+  event: z.union([JobEventName, z.enum(['submitted', 'timeout'])]),
+  at: z.string(),
+  detail: z.string().nullable(),
+});
+export type JobEvent = z.infer<typeof JobEvent>;
+
+export const JobFile = z.looseObject({
+  job_id: JobId,
+  agent: z.string(),
+  prompt: z.string(),
+  workdir: z.string(),
+  /** The tmux session (registry name) running the agent. */
+  agent_session: z.string().nullable(),
+  status: JobStatus,
+  created_at: z.string(),
+  updated_at: z.string(),
+  /** Overall limit and no-event limit, seconds. */
+  timeout_s: z.number().positive(),
+  idle_timeout_s: z.number().positive(),
+  last_event_at: z.string(),
+  reason: z.string().nullable(),
+  validate: z.string().nullable(),
+  logs_dir: z.string(),
+  events: z.array(JobEvent),
+});
+export type JobFile = z.infer<typeof JobFile>;
+
+/** The retained per-job state message (`mam/v1/jobs/<id>/state`). */
+export interface JobStateMessage {
+  readonly job_id: string;
+  readonly status: JobStatus;
+  readonly seq: number;
+  readonly updated_at: string;
+  readonly reason: string | null;
+}

@@ -1,0 +1,42 @@
+import type { JobEvent, JobStateMessage } from './schema.js';
+
+/**
+ * How job events travel: MQTT (mqtt.js) to the embedded broker or a real one. Topics live under one
+ * prefix: `mam/v1/jobs/<id>/events` (QoS 1) and, retained, `mam/v1/jobs/<id>/state`.
+ */
+export const TOPIC_PREFIX = 'mam/v1';
+export const eventsTopic = (jobId: string): string => `${TOPIC_PREFIX}/jobs/${jobId}/events`;
+export const stateTopic = (jobId: string): string => `${TOPIC_PREFIX}/jobs/${jobId}/state`;
+
+export interface BrokerOptions {
+  /** `mqtt://host:port`, `mqtts://…`; undefined → the embedded broker (started on demand). */
+  readonly url: string | undefined;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  /** PEM paths for TLS to a real broker. */
+  readonly ca?: string | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+}
+
+export interface EventMessage {
+  readonly jobId: string;
+  readonly event: JobEvent;
+}
+
+export interface JobTransport {
+  /** QoS 1 publish of one event; resolves when the broker has acknowledged it. */
+  publishEvent(jobId: string, event: JobEvent): Promise<void>;
+  /** Retained QoS 1 publish of the job's current state. */
+  publishState(state: JobStateMessage): Promise<void>;
+  /**
+   * Subscribes to one job's events, or all jobs' (`'*'`), with a persistent session (clean: false,
+   * a stable clientId): events published while this subscriber was away are delivered on reconnect.
+   * The handler is attached before connecting, so nothing flushed with CONNACK is lost.
+   */
+  onEvent(handler: (message: EventMessage) => void): void;
+  subscribe(jobId: string | '*'): Promise<void>;
+  /** Connection state changes, for falling back to polling while the broker is down. */
+  onConnection(handler: (connected: boolean) => void): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,123 @@
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mam, Sandbox } from '../helpers/sandbox.js';
+
+/**
+ * Delegated jobs through the real CLI, real tmux and the embedded broker. The agent is a small script
+ * that does what a well-behaved agent does with its instruction: it runs the `mam job event` commands
+ * the header gives it — so the events really come from inside the tmux session.
+ */
+let box: Sandbox;
+let env: NodeJS.ProcessEnv;
+let workdir: string;
+
+const REPORTER = `#!/bin/bash
+# Reads the instruction typed into it, then reports as told (\${REPORT:-started progress completed}).
+IFS= read -r line
+cmd=$(printf '%s' "$line" | sed -n 's/.*on start: \\(.* --registry-dir [^ ]*\\) --event started.*/\\1/p')
+for event in \${REPORT:-started progress completed}; do
+  $cmd --event "$event" --detail "from the agent: $event" >> "$HOME/reporter.log" 2>&1
+done
+while IFS= read -r more; do :; done
+`;
+
+beforeEach(async () => {
+  box = await Sandbox.create('mam-job-');
+  workdir = path.join(box.root, 'work');
+  await mkdir(workdir, { recursive: true });
+  const bin = path.join(box.root, 'bin');
+  await mkdir(bin, { recursive: true });
+  await writeFile(path.join(bin, 'reporter'), REPORTER);
+  await chmod(path.join(bin, 'reporter'), 0o755);
+  await writeFile(path.join(bin, 'mute'), '#!/bin/bash\nwhile IFS= read -r line; do :; done\n');
+  await chmod(path.join(bin, 'mute'), 0o755);
+  env = box.env({ PATH: `${bin}:${process.env['PATH']}`, MAM_TMUX_SERVER: box.serverName('job'), MAM_STATE_DIR: path.join(box.root, 'state'), MAM_BROKER_DIR: path.join(box.root, 'broker') });
+});
+
+afterEach(async () => {
+  // The embedded broker started on demand exits by itself when idle; stop ours now.
+  const info = await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => undefined);
+  if (info) {
+    try {
+      process.kill((JSON.parse(info) as { pid: number }).pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  await box.dispose();
+});
+
+const job = (...args: string[]) => mam(['job', ...args, '--registry-dir', path.join(workdir, '.mam', 'jobs')], env, workdir);
+
+describe('mam job', () => {
+  it('submit: the agent reports from its tmux session, the job completes, the audit log has everything', async () => {
+    const result = await job('submit', '--agent', 'reporter', '--prompt', 'tidy the README', '--workdir', workdir, '--validate', path.join(workdir, 'check.sh'));
+    // (the validation script is written below; a missing one fails validation, so write it first in a second run)
+    expect(result.stdout).toMatch(/^registered job: j_[0-9a-f]{24}$/m);
+    expect(result.stdout).toMatch(/^event: started — from the agent: started$/m);
+    expect(result.stdout).toMatch(/^event: completed — from the agent: completed$/m);
+    expect(result.stdout).toMatch(/^job j_[0-9a-f]{24}: completed$/m);
+    expect(result.stdout).toMatch(/^validation: FAIL/m);
+    expect(result.code).toBe(1);
+
+    await writeFile(path.join(workdir, 'check.sh'), 'test -n "$JOB_ID" && test -d "$REGISTRY_DIR" && echo "checked $JOB_ID"\n');
+    const ok = await job('submit', '--agent', 'reporter', '--prompt', 'tidy the README', '--workdir', workdir, '--validate', path.join(workdir, 'check.sh'));
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^validation: PASS$/m);
+    const lines = ok.stdout.trim().split('\n');
+    const auditDir = lines.at(-1)!;
+    const id = /registered job: (j_[0-9a-f]{24})/.exec(ok.stdout)![1]!;
+    expect(auditDir).toBe(path.join(workdir, 'delegate_job_logs', id));
+    expect((await readdir(auditDir)).sort()).toEqual(['events.jsonl', 'instruction.txt', 'pane-final.txt', 'validation.txt']);
+    expect(await readFile(path.join(auditDir, 'instruction.txt'), 'utf8')).toContain(`Your job_id is "${id}"`);
+    const events = (await readFile(path.join(auditDir, 'events.jsonl'), 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { event: string }).event);
+    expect(events).toEqual(['submitted', 'started', 'progress', 'completed']);
+    expect(await readFile(path.join(auditDir, 'validation.txt'), 'utf8')).toContain(`checked ${id}`);
+
+    const status = JSON.parse((await job('status', '--job', id, '--json')).stdout) as { status: string; agent_session: string };
+    expect(status).toMatchObject({ status: 'completed', agent_session: expect.stringMatching(/^work-job-[0-9a-f]{8}$/) });
+    expect((await job('list')).stdout).toContain(`${id}  completed`);
+  });
+
+  it('an agent that never reports ends in an idle timeout with the reason', async () => {
+    const result = await job('submit', '--agent', 'mute', '--prompt', 'do nothing', '--workdir', workdir, '--idle-timeout', '2');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^job j_[0-9a-f]{24}: timeout \(idle timeout: no event for 2 s/m);
+  });
+
+  it('a waiter started after the agent reported still sees every event', async () => {
+    const dry = await job('submit', '--agent', 'reporter', '--prompt', 'p', '--workdir', workdir, '--dry-run');
+    const id = /registered job: (j_[0-9a-f]{24})/.exec(dry.stdout)![1]!;
+    for (const event of ['started', 'progress', 'completed']) expect((await job('event', '--job', id, '--event', event)).code).toBe(0);
+    const waited = await job('wait', '--job', id, '--timeout', '10');
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(waited.stdout).toContain(`${id}  completed`);
+  });
+
+  it('refuses bad events and ids, and keeps an event it could not publish', async () => {
+    const dry = await job('submit', '--agent', 'reporter', '--prompt', 'p', '--workdir', workdir, '--dry-run');
+    const id = /registered job: (j_[0-9a-f]{24})/.exec(dry.stdout)![1]!;
+    const unknown = await job('event', '--job', id, '--event', 'finished');
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toMatch(/unknown event "finished"; one of started, permission_required, progress, completed, error/);
+    const traversal = await job('event', '--job', '../../etc/passwd', '--event', 'started');
+    expect(traversal.code).toBe(64);
+    expect(traversal.stderr).toMatch(/is not a job id/);
+    const elsewhere = await mam(['job', 'event', '--job', id, '--event', 'started', '--registry-dir', path.join(box.root, 'other')], env, workdir);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toMatch(/no job .* another registry/);
+    const unreachable = await mam(['job', 'event', '--job', id, '--event', 'started', '--registry-dir', path.join(workdir, '.mam', 'jobs')], { ...env, MAM_MQTT_URL: 'mqtt://127.0.0.1:1' }, workdir);
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr).toMatch(/recorded in the job file, but not published/);
+    expect(JSON.parse((await job('status', '--job', id, '--json')).stdout)).toMatchObject({ status: 'running' });
+  });
+
+  it('runs three jobs at once without mixing their events', async () => {
+    const results = await Promise.all([1, 2, 3].map((index) => job('submit', '--agent', 'reporter', '--prompt', `task ${index}`, '--workdir', workdir, '--agent-session', `tmux:parallel-${index}`)));
+    for (const result of results) expect(result.code, result.stdout + result.stderr).toBe(0);
+    const jobs = JSON.parse((await job('list', '--json')).stdout) as { job_id: string; status: string; prompt: string; events: { event: string }[] }[];
+    expect(jobs).toHaveLength(3);
+    for (const item of jobs) expect(item.events.map((event) => event.event)).toEqual(['submitted', 'started', 'progress', 'completed']);
+  });
+});
