@@ -66,6 +66,8 @@ export const claude: AgentKind = {
   conversationGone: /No conversation found with session ID/i,
   // The hint under Claude's idle prompt box (a trust or API-key dialog also shows `❯`, so not that).
   readyPattern: /\? for shortcuts/,
+  // Long input arriving fast is shown as a paste placeholder, not echoed.
+  collapsedInput: /\[Pasted text #\d+/,
 
   matchesPaneCommand(command) {
     // In tmux Claude's process often shows as its version number (e.g. `2.1.11`), not `claude`.

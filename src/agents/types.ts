@@ -54,6 +54,8 @@ export interface AgentLauncher {
   readonly conversationGone: RegExp | undefined;
   /** Screen text that means "idle at its prompt, ready for input"; undefined: a screen that stops changing. */
   readonly readyPattern: RegExp | undefined;
+  /** How the agent shows long typed input collapsed into a placeholder instead of echoing it, if it does. */
+  readonly collapsedInput?: RegExp;
 }
 
 export interface AgentKind extends AgentLauncher {

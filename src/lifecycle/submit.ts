@@ -30,7 +30,7 @@ export async function submitPrompt(context: LifecycleContext, request: SubmitReq
   let typed = '';
   const shown = await waitFor(async () => {
     typed = (await capturePane(request.server, request.name, 0, context.tmux)) ?? '';
-    return flat(typed).includes(flat(head));
+    return flat(typed).includes(flat(head)) || (request.launcher.collapsedInput?.test(typed) ?? false);
   }, 5_000);
   if (!shown) return { ok: false, detail: `the prompt never showed in the agent's input (looked for ${JSON.stringify(head)})` };
   await sendKeys(request.server, request.name, [{ key: 'Enter' }], context.tmux);

@@ -1,0 +1,70 @@
+import { mkdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mam, Sandbox } from '../helpers/sandbox.js';
+import { claudeBin, claudeEnv, prepareClaudeHome } from './claude-home.js';
+import { startModelServer, type ModelServer, type Reply } from './model-server.js';
+
+/**
+ * A delegated job whose agent is the real Claude Code CLI: the (scripted) model reads the instruction header
+ * and calls the `mam job event` commands it names through Claude's real Bash tool — so the agent really
+ * reports, from inside its tmux session, over MQTT.
+ */
+let box: Sandbox;
+let model: ModelServer;
+let env: NodeJS.ProcessEnv;
+let workdir: string;
+
+/** The model's side: find the report command in the instruction, run started + completed with Bash. */
+function script(request: { turnText: string; toolResults: unknown[] }): Reply | undefined {
+  if (request.toolResults.length > 0) return { text: 'Reported completion.' };
+  const command = /on start: (.+? --registry-dir \S+) --event started/.exec(request.turnText)?.[1];
+  if (!command) return undefined;
+  return { toolUse: { name: 'Bash', input: { command: `${command} --event started && ${command} --event completed --detail 'done by claude'`, description: 'Report the job' } } };
+}
+
+beforeEach(async () => {
+  box = await Sandbox.create('mam-claude-job-');
+  workdir = path.join(box.root, 'app');
+  await mkdir(workdir, { recursive: true });
+  workdir = await realpath(workdir);
+  model = await startModelServer(script);
+  await prepareClaudeHome(box.home, { workspaces: [workdir] });
+  // The user has allowed Bash for this test project, so the report runs without a permission dialog.
+  await mkdir(path.join(box.home, '.claude'), { recursive: true });
+  await writeFile(path.join(box.home, '.claude', 'settings.json'), JSON.stringify({ permissions: { allow: ['Bash'] } }));
+  const bin = path.join(box.root, 'bin');
+  await mkdir(bin, { recursive: true });
+  await symlink(claudeBin(), path.join(bin, 'claude'));
+  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: `${bin}:${process.env['PATH']}`, MAM_TMUX_SERVER: box.serverName('cjob'), MAM_BROKER_DIR: path.join(box.root, 'broker') });
+});
+
+afterEach(async () => {
+  await box.tmux(env['MAM_TMUX_SERVER']!, 'kill-server').catch(() => undefined);
+  const info = await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => undefined);
+  if (info) {
+    try {
+      process.kill((JSON.parse(info) as { pid: number }).pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  await model.close();
+  await box.dispose();
+});
+
+describe('a delegated job run by the real Claude Code CLI', () => {
+  it('completes through the events Claude reports with its Bash tool', async () => {
+    const result = await mam(['job', 'submit', '--agent', 'claude', '--prompt', 'write the release notes', '--workdir', workdir, '--registry-dir', path.join(workdir, '.mam', 'jobs')], env, workdir);
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+    expect(result.stdout).toMatch(/^event: started$/m);
+    expect(result.stdout).toMatch(/^event: completed — done by claude$/m);
+    const id = /registered job: (j_[0-9a-f]{24})/.exec(result.stdout)![1]!;
+    expect(result.stdout.trim().split('\n').at(-1)).toBe(path.join(workdir, 'delegate_job_logs', id));
+    // The model was really asked: the instruction header with this job's id reached it through Claude.
+    expect(model.messages('main').some((request) => JSON.stringify(request.body).includes(`Your job_id is \\"${id}\\"`))).toBe(true);
+    // The audit log's pane snapshot, taken when the job ended, shows Claude running the report command.
+    const pane = await readFile(path.join(workdir, 'delegate_job_logs', id, 'pane-final.txt'), 'utf8');
+    expect(pane).toMatch(/Bash\(.*job event/);
+  });
+});
