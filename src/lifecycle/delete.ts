@@ -4,6 +4,7 @@ import { MamError } from '../errors.js';
 import { SESSIONS_KEY } from '../registry/document.js';
 import { updateRegistry } from '../registry/store.js';
 import type { LifecycleContext } from './context.js';
+import { reportToJob } from './stop.js';
 
 /**
  * `mam delete`: remove a stopped or terminated entry. What was removed is appended, as one JSON line,
@@ -14,7 +15,7 @@ export function historyFile(registryFile: string): string {
 }
 
 export async function deleteSession(context: LifecycleContext, session: string): Promise<Record<string, unknown>> {
-  return updateRegistry(
+  const removed = await updateRegistry(
     context.registryFile,
     async (registry) => {
       const entry = registry.entries.find((candidate) => candidate.name === session);
@@ -32,4 +33,7 @@ export async function deleteSession(context: LifecycleContext, session: string):
     },
     context.lock,
   );
+  // A job still open when its session is deleted will never hear from it again: end it, and say why.
+  await reportToJob(context, removed.entry, 'error', `session ${session} was deleted`);
+  return removed;
 }

@@ -1,4 +1,5 @@
 import { agentKind } from '../agents/index.js';
+import { readJob } from '../jobs/store.js';
 import { readRegistry } from '../registry/store.js';
 import { timestampMs } from '../registry/schema.js';
 import { serversToObserve } from '../reconcile/observe.js';
@@ -18,6 +19,8 @@ export interface StatusRow {
   readonly workspace: string;
   readonly since: string | null;
   readonly age_seconds: number | null;
+  /** The delegated job this session runs, and its state from the job file (Workflow C). */
+  readonly job: { readonly id: string; readonly status: string } | null;
 }
 
 export interface StatusReport {
@@ -30,6 +33,14 @@ export async function sessionStatus(context: LifecycleContext): Promise<StatusRe
   const registry = await readRegistry(context.registryFile);
   const snapshots = new Map((await Promise.all(serversToObserve(registry, []).map((server) => snapshotServer(server, context.tmux)))).map((snapshot) => [serverKey(snapshot.server), snapshot]));
   const now = context.now();
+  const jobStates = new Map<string, string>();
+  await Promise.all(
+    registry.entries.map(async (entry) => {
+      if (!entry.delegate_job_id || !entry.delegate_job_registry) return;
+      const job = await readJob(entry.delegate_job_registry, entry.delegate_job_id).catch(() => undefined);
+      jobStates.set(entry.name, job?.status ?? 'unknown');
+    }),
+  );
   const sessions = registry.entries.map((entry): StatusRow => {
     const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
     const tmux = !snapshot || snapshot.state === 'unknown' ? 'unknown' : snapshot.panes.some((pane) => pane.session === entry.name) ? 'alive' : 'gone';
@@ -46,6 +57,7 @@ export async function sessionStatus(context: LifecycleContext): Promise<StatusRe
       workspace: entry.workspace,
       since: sinceMs === undefined ? null : new Date(sinceMs).toISOString(),
       age_seconds: sinceMs === undefined ? null : Math.max(0, Math.round((now - sinceMs) / 1000)),
+      job: entry.delegate_job_id ? { id: entry.delegate_job_id, status: jobStates.get(entry.name) ?? 'unknown' } : null,
     };
   });
   return { registry: context.registryFile, sessions, invalid: registry.invalid.map(({ name, line, reason }) => ({ name, line, reason })) };
@@ -64,7 +76,8 @@ export function statusTable(report: StatusReport): string {
   const rows = report.sessions.map((row) => [
     row.name,
     row.agent,
-    row.status,
+    // Session and job state in one column (seed 000, Workflow C).
+    row.job ? `${row.status}/job ${row.job.status}` : row.status,
     row.tmux === 'alive' ? 'alive' : row.tmux === 'gone' ? (row.status === 'running' ? 'GONE' : 'gone') : '?',
     row.conversation_id ? row.conversation_id.slice(0, 8) : '-',
     formatAge(row.age_seconds),

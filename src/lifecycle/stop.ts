@@ -132,7 +132,7 @@ export async function stopSession(context: LifecycleContext, request: StopReques
 }
 
 /** Records (and publishes) a lifecycle event on the entry's delegated job, if it has an open one. */
-async function reportToJob(context: LifecycleContext, entry: RegistryEntry, event: 'progress' | 'completed', detail: string): Promise<void> {
+export async function reportToJob(context: LifecycleContext, entry: RegistryEntry, event: 'progress' | 'completed' | 'error', detail: string): Promise<void> {
   if (!entry.delegate_job_id || !entry.delegate_job_registry) return;
   const { jobContext } = await import('../jobs/context.js');
   const { recordEvent } = await import('../jobs/service.js');

@@ -113,6 +113,43 @@ describe('mam job', () => {
     expect(JSON.parse((await job('status', '--job', id, '--json')).stdout)).toMatchObject({ status: 'running' });
   });
 
+  it('lifecycle: create --submit-job records the job, status shows both states, stop ends the job, delete ends an orphaned one', async () => {
+    const jobsDir = path.join(workdir, '.mam', 'jobs');
+    const registry = path.join(box.root, 'agent-sessions.yaml');
+    const life = (...args: string[]) => mam([...args, '--registry', registry], { ...env, REPORT: 'started' }, workdir);
+    const created = await life('create', '--agent', 'reporter', '--workspace', workdir, '--name', 'w-creator-reporter', '--submit-job', 'write docs', '--registry-dir', jobsDir);
+    expect(created.code, created.stderr).toBe(0);
+    const id = /delegated job (j_[0-9a-f]{24})/.exec(created.stderr)![1]!;
+    const readJobFile = async () => JSON.parse((await job('status', '--job', id, '--json')).stdout) as { status: string; agent_session: string; events: { event: string; detail: string | null }[] };
+    const deadline = Date.now() + 10_000;
+    while ((await readJobFile()).status !== 'running' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await readJobFile()).toMatchObject({ status: 'running', agent_session: 'w-creator-reporter' });
+    expect((await life('status')).stdout).toMatch(/w-creator-reporter\s+reporter\s+running\/job running/);
+
+    expect((await life('stop', '--session', 'w-creator-reporter')).code).toBe(0);
+    const stopped = await readJobFile();
+    expect(stopped.status).toBe('completed');
+    expect(stopped.events.slice(-2)).toEqual([
+      expect.objectContaining({ event: 'progress', detail: 'terminating' }),
+      expect.objectContaining({ event: 'completed', detail: expect.stringMatching(/^session w-creator-reporter stopped/) }),
+    ]);
+    expect((await life('status')).stdout).toMatch(/w-creator-reporter\s+reporter\s+stopped\/job completed/);
+
+    // A session that died with its job still open: reconcile marks it terminated, delete ends the job.
+    const orphan = await life('create', '--agent', 'mute', '--workspace', workdir, '--name', 'o-creator-mute', '--submit-job', 'never answered', '--registry-dir', jobsDir);
+    const orphanId = /delegated job (j_[0-9a-f]{24})/.exec(orphan.stderr)![1]!;
+    await box.killSession(env['MAM_TMUX_SERVER']!, 'o-creator-mute');
+    // Reconcile leaves a session created in the last 5 s alone (the user's action wins): poll past that window.
+    const until = Date.now() + 15_000;
+    while (!(await readFile(registry, 'utf8')).includes('termination_mode: auto-detected') && Date.now() < until) {
+      await mam(['reconcile', '--once', '--registry', registry, '--tmux-server', env['MAM_TMUX_SERVER']!], env, workdir);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect((await life('delete', '--session', 'o-creator-mute')).code).toBe(0);
+    const ended = JSON.parse((await job('status', '--job', orphanId, '--json')).stdout) as { status: string; reason: string };
+    expect(ended).toMatchObject({ status: 'error', reason: 'session o-creator-mute was deleted' });
+  });
+
   it('runs three jobs at once without mixing their events', async () => {
     const results = await Promise.all([1, 2, 3].map((index) => job('submit', '--agent', 'reporter', '--prompt', `task ${index}`, '--workdir', workdir, '--agent-session', `tmux:parallel-${index}`)));
     for (const result of results) expect(result.code, result.stdout + result.stderr).toBe(0);
