@@ -1,6 +1,7 @@
 import { mkdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
 import { mam, Sandbox } from '../helpers/sandbox.js';
 import { claudeBin, claudeEnv, prepareClaudeHome } from './claude-home.js';
 import { startModelServer, type ModelServer, type Reply } from './model-server.js';
@@ -53,9 +54,18 @@ afterEach(async () => {
   await box.dispose();
 });
 
-describe('a delegated job run by the real Claude Code CLI', () => {
-  it('completes through the events Claude reports with its Bash tool', async () => {
-    const result = await mam(['job', 'submit', '--agent', 'claude', '--prompt', 'write the release notes', '--workdir', workdir, '--registry-dir', path.join(workdir, '.mam', 'jobs')], env, workdir);
+const BROKERS = [
+  { name: 'the embedded broker', skip: undefined },
+  { name: 'a real mosquitto', skip: MOSQUITTO_MISSING },
+] as const;
+
+describe.each(BROKERS)('a delegated job run by the real Claude Code CLI, over $name', ({ name, skip }) => {
+  it.skipIf(skip !== undefined)(`completes through the events Claude reports with its Bash tool${skip ? ` (skipped: ${skip})` : ''}`, async () => {
+    const mosquitto = name === 'a real mosquitto' ? await startMosquitto(path.join(box.root, 'mosquitto')) : undefined;
+    if (mosquitto) env = { ...env, MAM_MQTT_URL: mosquitto.url };
+    const result = await mam(['job', 'submit', '--agent', 'claude', '--prompt', 'write the release notes', '--workdir', workdir, '--registry-dir', path.join(workdir, '.mam', 'jobs')], env, workdir).finally(() => mosquitto?.stop());
+    // Events really travelled over that broker: nothing fell back to the files.
+    expect(result.stderr).not.toMatch(/following the job files instead|not published/);
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toMatch(/^event: started$/m);
     expect(result.stdout).toMatch(/^event: completed — done by claude$/m);

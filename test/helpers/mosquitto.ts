@@ -1,0 +1,50 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { createServer, Socket } from 'node:net';
+import path from 'node:path';
+
+/** Debian puts mosquitto in /usr/sbin, which a non-root PATH may lack. */
+export const MOSQUITTO = ['mosquitto', '/usr/sbin/mosquitto'].find((bin) => !spawnSync(bin, ['-h']).error);
+export const MOSQUITTO_MISSING = MOSQUITTO ? undefined : 'mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients)';
+
+/** An anonymous mosquitto on a free loopback port, for tests that need "a real broker". Kill it with stop(). */
+export async function startMosquitto(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (!MOSQUITTO) throw new Error(MOSQUITTO_MISSING);
+  await mkdir(dir, { recursive: true });
+  await chmod(dir, 0o755);
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = server.address() as { port: number };
+      server.close(() => resolve(free));
+    });
+  });
+  const config = path.join(dir, 'mosquitto.conf');
+  await writeFile(config, `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
+  const child: ChildProcess = spawn(MOSQUITTO, ['-c', config], { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  while (!(await canConnect(port))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`mosquitto did not start on port ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await gone;
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.connect(port, '127.0.0.1');
+  });
+}
