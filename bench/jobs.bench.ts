@@ -1,0 +1,123 @@
+/**
+ * Delegated-job events through the embedded broker.
+ *   event latency   recordEvent (job file updated under its lock, then published) → a subscriber has it;
+ *                   also the file-updated moment, and the whole `mam job event` CLI (Node start-up included)
+ *   baseline        a bare MQTT publish → the same subscriber, measured in the same run (the floor)
+ *   throughput      events per second, sustained, through recordEvent and through bare publishes; none lost
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ensureEmbeddedBroker } from '../src/jobs/broker.js';
+import { connectTransport } from '../src/jobs/mqtt.js';
+import type { JobEvent } from '../src/jobs/schema.js';
+import { createJob, recordEvent, type JobContext } from '../src/jobs/service.js';
+import type { JobTransport } from '../src/jobs/transport.js';
+
+const run = promisify(execFile);
+const LATENCY_RUNS = Number(process.env['BENCH_JOB_EVENTS'] ?? 200);
+const CLI_RUNS = Number(process.env['BENCH_JOB_CLI'] ?? 15);
+const THROUGHPUT = Number(process.env['BENCH_JOB_THROUGHPUT'] ?? 2000);
+const MAM = path.resolve('dist/cli/main.js');
+
+const percentile = (values: number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
+const fmt = (values: number[]): string => `median ${percentile(values, 0.5).toFixed(2)} ms, p95 ${percentile(values, 0.95).toFixed(2)} ms`;
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'mam-bench-jobs-'));
+  const env = { ...process.env, MAM_BROKER_DIR: path.join(root, 'broker'), DELEGATE_JOB_LOGS_DIR: path.join(root, 'logs') };
+  let brokerPid: number | undefined;
+  const transports: JobTransport[] = [];
+  try {
+    const url = await ensureEmbeddedBroker(env);
+    brokerPid = (JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(path.join(root, 'broker', 'broker.json'), 'utf8'))) as { pid: number }).pid;
+    const connect = async (clientId: string) => {
+      const transport = await connectTransport({ url, clientId, env });
+      transports.push(transport);
+      return transport;
+    };
+    const publisher = await connect(`bench-pub-${process.pid}`);
+    const subscriber = await connect(`bench-sub-${process.pid}`);
+    const arrivals = new Map<string, number>();
+    let waiting: { key: string; resolve: () => void } | undefined;
+    subscriber.onEvent(({ jobId, event }) => {
+      const key = `${jobId}#${event.seq}`;
+      arrivals.set(key, performance.now());
+      if (waiting?.key === key) waiting.resolve();
+    });
+    await subscriber.subscribe('*');
+    const arrived = (key: string) => (arrivals.has(key) ? Promise.resolve() : new Promise<void>((resolve) => (waiting = { key, resolve })));
+
+    const context: JobContext = { dir: path.join(root, 'jobs'), env, now: Date.now, lock: { timeoutMs: 10_000 }, transport: async () => publisher };
+    const job = await createJob(context, { agent: 'bench', prompt: 'p', workdir: root, agentSession: null, timeoutS: 86_400, idleTimeoutS: 86_400, validate: null });
+
+    // Event latency through the real path.
+    const toFile: number[] = [];
+    const toSubscriber: number[] = [];
+    for (let index = 0; index < LATENCY_RUNS; index += 1) {
+      const started = performance.now();
+      const { applied } = await recordEvent(context, job.job_id, 'progress', `step ${index}`);
+      const written = performance.now();
+      if (!('recorded' in applied)) throw new Error('event ignored');
+      await arrived(`${job.job_id}#${applied.recorded.seq}`);
+      toFile.push(written - started);
+      toSubscriber.push(arrivals.get(`${job.job_id}#${applied.recorded.seq}`)! - started);
+    }
+
+    // The floor: a bare publish of the same message, same broker, same subscriber.
+    const bare: number[] = [];
+    const bareJob = 'j_' + 'b'.repeat(24);
+    for (let seq = 1; seq <= LATENCY_RUNS; seq += 1) {
+      const event: JobEvent = { seq, event: 'progress', at: new Date().toISOString(), detail: 'bare' };
+      const started = performance.now();
+      await publisher.publishEvent(bareJob, event);
+      await arrived(`${bareJob}#${seq}`);
+      bare.push(arrivals.get(`${bareJob}#${seq}`)! - started);
+    }
+
+    // The whole CLI, as an agent runs it.
+    const cli: number[] = [];
+    for (let index = 0; index < CLI_RUNS; index += 1) {
+      const started = performance.now();
+      await run(process.execPath, [MAM, 'job', 'event', '--job', job.job_id, '--event', 'progress', '--detail', `cli ${index}`, '--registry-dir', context.dir], { env });
+      cli.push(performance.now() - started);
+    }
+
+    // Sustained throughput: recordEvent back to back, then bare publishes; count what arrived.
+    const throughputJob = await createJob(context, { agent: 'bench', prompt: 'p', workdir: root, agentSession: null, timeoutS: 86_400, idleTimeoutS: 86_400, validate: null });
+    let started = performance.now();
+    for (let index = 0; index < THROUGHPUT / 4; index += 1) await recordEvent(context, throughputJob.job_id, 'progress', null);
+    const recordedRate = (THROUGHPUT / 4 / (performance.now() - started)) * 1000;
+    const rawJob = 'j_' + 'c'.repeat(24);
+    started = performance.now();
+    await Promise.all(Array.from({ length: THROUGHPUT }, (_, index) => publisher.publishEvent(rawJob, { seq: index + 1, event: 'progress', at: '', detail: null })));
+    const rawRate = (THROUGHPUT / (performance.now() - started)) * 1000;
+    const deadline = Date.now() + 10_000;
+    const count = (id: string) => [...arrivals.keys()].filter((key) => key.startsWith(`${id}#`)).length;
+    while ((count(rawJob) < THROUGHPUT || count(throughputJob.job_id) < THROUGHPUT / 4 + 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    const cpu = (await run('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"])).stdout.trim();
+    console.log(`mam job events benchmark — ${new Date().toISOString()}, ${cpu}, ${os.cpus().length} cores, Node ${process.version}, embedded aedes broker`);
+    console.log(`event latency, ${LATENCY_RUNS} events:`);
+    console.log(`  recordEvent returns (file written, event + state published) ${fmt(toFile)}`);
+    console.log(`  recordEvent → subscriber notified   ${fmt(toSubscriber)}`);
+    console.log(`  baseline: bare publish → subscriber ${fmt(bare)}  → ratio ${(percentile(toSubscriber, 0.5) / percentile(bare, 0.5)).toFixed(1)}×`);
+    console.log(`  \`mam job event\` CLI, whole process (${CLI_RUNS} runs): ${fmt(cli)}`);
+    console.log(`sustained: recordEvent ${recordedRate.toFixed(0)} events/s (file + lock + publish each), bare publish ${rawRate.toFixed(0)} events/s`);
+    console.log(`  delivered: ${count(throughputJob.job_id)}/${THROUGHPUT / 4} recorded events, ${count(rawJob)}/${THROUGHPUT} bare events — lost: ${THROUGHPUT / 4 - count(throughputJob.job_id) + THROUGHPUT - count(rawJob)}`);
+  } finally {
+    await Promise.all(transports.map((transport) => transport.close().catch(() => undefined)));
+    if (brokerPid) {
+      try {
+        process.kill(brokerPid, 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
