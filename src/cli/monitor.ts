@@ -21,6 +21,7 @@ import type { Board } from '../kanban/types.js';
 import { runWorker, type Clock, type WorkerOutcome } from '../kanban/worker.js';
 import { createLogger, type Logger } from '../log.js';
 import { runPass } from '../reconcile/pass.js';
+import { observedServers, TmuxWatcher } from '../reconcile/subscribe.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { parseFlags, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 import { buildPassOptions } from './pass-options.js';
@@ -43,6 +44,10 @@ Boards:
                 cards of the monitor's profiles ($MAM_MONITOR_PROFILES, default ${DEFAULT_MONITOR_PROFILE}) are run here, every
                 other profile is handed on unchanged to the real hermes
   lane          pull mode: claim ready cards assigned to --lane (a name without a Hermes profile) with a long --ttl
+
+Besides every --interval, a pass also runs soon after tmux reports a session created or destroyed (at most one
+such early pass a second): one \`tmux -C\` control client per watched server, attached to a session of its own,
+__monitor, which goes away with it. A server that is not running is never started. MAM_MONITOR_PUSH=0 turns this off.
 
 A card's body may set \`interval: 30s\`, \`heartbeat: 5m\`, \`registry: /abs/path/agent-sessions.yaml\`; the body is read as
 data and never executed. Flags win over the body.
@@ -233,9 +238,72 @@ async function work(
   const passOptions = buildPassOptions({ registryFile, tmuxServers: values['tmux-server'], dryRun: false, env: context.env });
   const stateFile = path.join(stateDir(context.env, homeDir(context.env)), `${workspaceName(registryFile)}.state`);
   log.info({ card: board.cardId, registry: registryFile, stateFile, intervalMs: settings.intervalMs, heartbeatMs: settings.heartbeatMs, deadline }, 'monitor started');
-  const outcome = await runWorker({ board, pass: () => runPass(passOptions), clock: realClock(local, signal), settings, stateFile, deadline, log, signal });
-  log.info({ outcome }, 'monitor ended');
-  return outcome;
+  // Push: tmux control-mode notifications wake the sleeping worker early; the interval stays the safety net.
+  const push = context.env['MAM_MONITOR_PUSH'] === '0' ? undefined : new PushWake();
+  const watcher = push ? new TmuxWatcher(() => push.fire(), { bin: passOptions.observe.tmux.bin }, log) : undefined;
+  const watchServers = async (): Promise<void> => {
+    watcher?.setServers(await observedServers(passOptions).catch(() => [...passOptions.observe.extraServers]));
+  };
+  await watchServers();
+  const pass = async () => {
+    const report = await runPass(passOptions);
+    await watchServers();
+    return report;
+  };
+  try {
+    const outcome = await runWorker({ board, pass, clock: realClock(local, signal, push), settings, stateFile, deadline, log, signal });
+    log.info({ outcome }, 'monitor ended');
+    return outcome;
+  } finally {
+    push?.stop();
+    await watcher?.stop();
+  }
+}
+
+/** The smallest gap between two pushed wake-ups, and how long a burst of tmux notifications is gathered. */
+const PUSH_MIN_GAP_MS = 1_000;
+const PUSH_DEBOUNCE_MS = 20;
+
+/**
+ * Turns tmux notifications into wake-ups of the worker's sleep: a burst becomes one wake-up, at most one a
+ * second (each wake-up is a whole worker step, card read included). One that comes while the worker is
+ * busy is kept, so the next sleep ends at once: the step in progress may have looked too early.
+ */
+class PushWake {
+  private readonly listeners = new Set<() => void>();
+  private pending = false;
+  private lastWake = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  fire(): void {
+    if (this.timer) return;
+    const delay = Math.max(PUSH_DEBOUNCE_MS, this.lastWake + PUSH_MIN_GAP_MS - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.lastWake = Date.now();
+      this.pending = true;
+      for (const listener of [...this.listeners]) listener();
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** True (once) when a wake-up came since the last take. */
+  take(): boolean {
+    const pending = this.pending;
+    this.pending = false;
+    return pending;
+  }
+
+  on(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.listeners.clear();
+  }
 }
 
 /** Card body settings, overridden by flags; the registry path falls back to $MAM_REGISTRY. */
@@ -285,19 +353,23 @@ async function claimCard(run: HermesRunner, cardId: string, ttlS: number): Promi
   return { kind: 'claimed', runId: lastClaim?.payload?.run_id };
 }
 
-function realClock(local: LocalBoard | undefined, signal: AbortSignal | undefined): Clock {
+function realClock(local: LocalBoard | undefined, signal: AbortSignal | undefined, push?: PushWake): Clock {
   return {
     now: Date.now,
     sleep: (ms) =>
       new Promise<void>((resolve) => {
+        if (push?.take()) return resolve();
         const done = (): void => {
           clearTimeout(timer);
           unsubscribe?.();
+          unsubscribePush?.();
           signal?.removeEventListener('abort', done);
+          push?.take();
           resolve();
         };
         const timer = setTimeout(done, ms);
         const unsubscribe = local?.onInput(done);
+        const unsubscribePush = push?.on(done);
         signal?.addEventListener('abort', done, { once: true });
       }),
   };

@@ -5,7 +5,7 @@ import { runPass, type PassOptions, type PassReport } from '../reconcile/pass.js
 import { buildPassOptions } from './pass-options.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 
-const HELP = `Usage: mam reconcile [--once] [--emit-diff] [--dry-run] [--interval SECONDS]
+const HELP = `Usage: mam reconcile [--once | --subscribe] [--emit-diff] [--dry-run] [--interval SECONDS]
                      [--registry PATH] [--tmux-server NAME]...
 
 Compare the session registry with live tmux and the agents' own files, and repair the registry:
@@ -17,9 +17,14 @@ An entry created, stopped or resumed in the last 5 s is never flipped. Only real
 
 Options:
   --once               one pass, then exit (default: a pass every --interval seconds until SIGINT/SIGTERM)
+  --subscribe          push-driven until SIGINT/SIGTERM: a pass as soon as tmux reports a session created,
+                       killed or renamed (one tmux -C control client per server, attached to a session of
+                       its own, __monitor, which goes away with it) or the registry file changes, plus a
+                       full pass every --interval seconds (±10 %). A server that is not running is never
+                       started: it is polled until it appears, and the periodic pass covers the rest
   --emit-diff          print one JSON object per pass on stdout: {"drifts":[{"class","session","message",…}],…}
   --dry-run            compute drifts, write nothing
-  --interval SECONDS   time between passes in loop mode (default 30)
+  --interval SECONDS   time between passes in loop mode; with --subscribe, between full resyncs (default 30)
   --registry PATH      the registry (default $MAM_REGISTRY or ./.hermes/agent-sessions.yaml)
   --tmux-server NAME   a tmux -L socket to watch besides those the registry names; repeatable
                        (default $MAM_TMUX_SERVER, else the default server and mam's own)
@@ -40,9 +45,7 @@ export const reconcileCommand: Command = {
       registry: { type: 'string' },
       'tmux-server': { type: 'string', multiple: true },
     });
-    if (values.subscribe) {
-      throw new UsageError('reconcile: --subscribe needs the MQTT job system, which this version does not have yet; use the polling loop');
-    }
+    if (values.subscribe && values.once) throw new UsageError('reconcile: --subscribe and --once cannot be combined; see `mam reconcile --help`');
     const intervalMs = positiveSeconds('reconcile', 'interval', values.interval, 30) * 1000;
     const options = buildPassOptions({
       registryFile: registryPath(values.registry, context.env, context.cwd),
@@ -58,11 +61,44 @@ export const reconcileCommand: Command = {
       return report.problems.length > 0 ? 2 : 0;
     }
     // In a loop, people want to hear about change, not "no drift" every 30 s; scripts get every pass.
-    return loop(context, options, intervalMs, (report) => {
+    const emitChanges = (report: PassReport): void => {
       if (values['emit-diff'] || report.drifts.length > 0 || report.problems.length > 0) emit(report);
-    });
+    };
+    if (values.subscribe) return subscribed(context, options, intervalMs, emitChanges);
+    return loop(context, options, intervalMs, emitChanges);
   },
 };
+
+async function subscribed(context: CliContext, options: PassOptions, resyncMs: number, emit: (report: PassReport) => void): Promise<number> {
+  const { createLogger } = await import('../log.js');
+  const { runSubscribed } = await import('../reconcile/subscribe.js');
+  const { jobEventSource } = await import('../jobs/event-source.js');
+  const log = createLogger(context.env, 'mam-reconcile');
+  log.info({ registry: options.registryFile, resyncMs, dryRun: options.dryRun }, 'reconcile --subscribe started');
+  let lastError: string | undefined;
+  const summary = await untilStopped((signal) =>
+    runSubscribed({
+      passOptions: options,
+      resyncMs,
+      signal,
+      log,
+      sources: { jobs: jobEventSource(context.env, options.registryFile) },
+      onReport: (report) => {
+        if (lastError !== undefined) log.info('registry readable again');
+        lastError = undefined;
+        emit(report);
+      },
+      onError: (error, retryInMs) => {
+        // A broken registry stops writes, not the loop: the user may be mid-edit. Say it once.
+        const message = errorMessage(error);
+        if (message !== lastError) log.error({ err: message, retryInMs }, 'pass failed; nothing written; retrying');
+        lastError = message;
+      },
+    }),
+  );
+  log.info(summary, 'reconcile --subscribe stopped');
+  return 0;
+}
 
 async function loop(context: CliContext, options: PassOptions, intervalMs: number, emit: (report: PassReport) => void): Promise<number> {
   // Loaded here, not at the top: a one-shot pass has nothing to log and should not pay for pino.

@@ -1,0 +1,464 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { errorMessage } from '../errors.js';
+import { readRegistry } from '../registry/store.js';
+import { connectControl, socketPath, type ControlClient, type ControlEvent } from '../tmux/control.js';
+import { serverLabel, type TmuxServer } from '../tmux/client.js';
+import { serversToObserve } from './observe.js';
+import { runPass, type PassOptions, type PassReport } from './pass.js';
+import { serverKey } from './reconcile.js';
+import { WorkQueue } from './queue.js';
+
+/**
+ * `mam reconcile --subscribe`: a push-driven loop (reference §3). Event sources only enqueue a key —
+ * `tmux:<server>` for a control-mode notification, `job:<id>` for a job event, `registry` when the file
+ * changes, `resync` on the periodic timer — into a deduplicating queue; every run of the queue is one
+ * full, level-triggered `runPass` (the key only says "look now", it is never trusted as a fact).
+ *
+ * Falling back to polling: the periodic resync (every `resyncMs`, ±10 % jitter) runs whatever the
+ * sources do, so a source that is down costs latency, never correctness. A tmux server that is not
+ * running (or runs nothing but our monitor session) is retried with backoff (100 ms doubling to 5 s),
+ * and at once when its socket appears in the socket directory; a job source whose start() throws is
+ * retried with backoff up to the resync period.
+ */
+export interface EventSource {
+  /** Starts delivering keys; rejects when the source cannot be reached (it is retried). */
+  start(onKey: (key: string) => void): Promise<void>;
+  stop(): Promise<void>;
+  /**
+   * False while it cannot deliver (a broker down): the resync is then the only trigger. A source that
+   * may have missed events while away should call onKey once it is back.
+   */
+  readonly available: boolean;
+}
+
+export interface TmuxSourceSettings {
+  readonly bin?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** First retry delay for a server that is not there (default 100 ms; doubles). */
+  readonly retryBaseMs?: number;
+  /** Cap on that delay (default 5 s). */
+  readonly retryMaxMs?: number;
+  /** Watch the socket directories to connect the moment a server starts (default true). */
+  readonly watchSockets?: boolean;
+}
+
+export interface SubscribeLog {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+}
+
+export interface SubscribeOptions {
+  readonly passOptions: PassOptions;
+  readonly sources?: {
+    /** Control-mode clients for every observed tmux server (default on; `false` turns them off). */
+    readonly tmux?: TmuxSourceSettings | false;
+    /** Job events (MQTT, later): any key it reports triggers a pass. */
+    readonly jobs?: EventSource;
+    /** Passes when the registry file is rewritten by someone else (default on). */
+    readonly registry?: boolean;
+  };
+  /** The full resync (= the polling fallback) period; default 30 s. */
+  readonly resyncMs?: number;
+  /** ± fraction of resyncMs (default 0.1). */
+  readonly jitter?: number;
+  /** Burst coalescing window (default 5 ms). */
+  readonly debounceMs?: number;
+  readonly onReport: (report: PassReport) => void;
+  /** A pass failed (nothing was written); it is retried after `retryInMs`. */
+  readonly onError?: (error: unknown, retryInMs: number) => void;
+  /** Every key as it is enqueued (diagnostics; a monitor can wake on it). */
+  readonly onKey?: (key: string) => void;
+  readonly log?: SubscribeLog;
+  readonly signal: AbortSignal;
+}
+
+export interface SubscribeSummary {
+  readonly passes: number;
+  readonly failures: number;
+  readonly keys: number;
+}
+
+export async function runSubscribed(options: SubscribeOptions): Promise<SubscribeSummary> {
+  const { passOptions, signal } = options;
+  const resyncMs = options.resyncMs ?? 30_000;
+  const jitter = options.jitter ?? 0.1;
+  const log = options.log;
+  let tmux: TmuxWatcher | undefined;
+
+  // The registry watch must not answer our own writes with another pass: a change seen while a pass runs
+  // is judged after it, against the file as the pass left it.
+  const registryFile = passOptions.registryFile;
+  let afterOwnPass: string | undefined;
+  let registryChangedDuringPass = false;
+  let passing = false;
+  const onRegistryChange = (): void => {
+    if (passing) registryChangedDuringPass = true;
+    else void fileKey(registryFile).then((key) => key !== afterOwnPass && enqueue('registry'));
+  };
+
+  const queue = new WorkQueue(
+    async () => {
+      passing = true;
+      try {
+        const report = await runPass(passOptions);
+        if (tmux) tmux.setServers(await observedServers(passOptions));
+        options.onReport(report);
+      } finally {
+        afterOwnPass = await fileKey(registryFile);
+        passing = false;
+        if (registryChangedDuringPass) {
+          registryChangedDuringPass = false;
+          onRegistryChange();
+        }
+      }
+    },
+    {
+      ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+      retryMaxMs: Math.min(5_000, resyncMs),
+      onError: (error, _keys, retryInMs) => options.onError?.(error, retryInMs),
+    },
+  );
+  const enqueue = (key: string): void => {
+    if (signal.aborted) return;
+    options.onKey?.(key);
+    queue.add(key);
+  };
+  if (signal.aborted) return { passes: 0, failures: 0, keys: 0 };
+
+  enqueue('startup');
+
+  const tmuxSettings = options.sources?.tmux;
+  if (tmuxSettings !== false) {
+    tmux = new TmuxWatcher(enqueue, { bin: passOptions.observe.tmux.bin, env: passOptions.observe.tmux.env, ...tmuxSettings }, log);
+    tmux.setServers(await observedServers(passOptions).catch(() => [...passOptions.observe.extraServers]));
+  }
+
+  const jobs = options.sources?.jobs ? new RetryingSource(options.sources.jobs, (key) => enqueue(`job:${key}`), Math.max(1_000, resyncMs), log) : undefined;
+  jobs?.start();
+
+  const registryWatch = options.sources?.registry === false ? undefined : watchFile(registryFile, onRegistryChange);
+
+  let resyncTimer: NodeJS.Timeout | undefined;
+  const scheduleResync = (): void => {
+    const delay = resyncMs * (1 - jitter + 2 * jitter * Math.random());
+    resyncTimer = setTimeout(() => {
+      enqueue('resync');
+      scheduleResync();
+    }, delay);
+  };
+  scheduleResync();
+
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+
+  clearTimeout(resyncTimer);
+  registryWatch?.close();
+  await Promise.all([tmux?.stop(), jobs?.stop()]);
+  await queue.stop();
+  const stats = queue.stats;
+  return { passes: stats.runs, failures: stats.failures, keys: stats.added };
+}
+
+/** The servers a pass looks at: the registry's own plus the extra ones (`--tmux-server`). */
+export async function observedServers(options: PassOptions): Promise<TmuxServer[]> {
+  const registry = await (options.reader ? options.reader.read(options.registryFile) : readRegistry(options.registryFile));
+  return serversToObserve(registry, options.observe.extraServers);
+}
+
+/** Identifies one version of a file: writers replace it (new inode), editors change mtime. */
+async function fileKey(file: string): Promise<string> {
+  const stats = await stat(file).catch(() => undefined);
+  return stats ? `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}` : 'absent';
+}
+
+/** Calls `onChange` whenever `file` is written or replaced; watches the directory (renames replace files). */
+function watchFile(file: string, onChange: () => void): FSWatcher | undefined {
+  try {
+    const base = path.basename(file);
+    const watcher = watch(path.dirname(file), { persistent: false }, (_event, name) => {
+      if (name === null || name === base) onChange();
+    });
+    watcher.on('error', () => watcher.close());
+    return watcher;
+  } catch {
+    return undefined; // no directory yet: the resync covers it
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// tmux: one control-mode client per observed server
+
+/** Notifications that may change what a pass sees. Renames of windows (frequent) and client moves do not. */
+const RELEVANT = new Set([
+  'sessions-changed',
+  'session-renamed',
+  'unlinked-window-add',
+  'unlinked-window-close',
+  'window-add',
+  'window-close',
+  'exit',
+]);
+
+export interface TmuxSourceStatus {
+  readonly server: TmuxServer;
+  readonly connected: boolean;
+  /** Why there is no connection, when there is none. */
+  readonly reason?: string;
+}
+
+/**
+ * Keeps a control-mode client on each of a changing set of tmux servers and turns their notifications
+ * into `tmux:<server>` keys. Exported for `mam monitor`, which wakes its worker loop on them.
+ */
+export class TmuxWatcher {
+  private readonly sources = new Map<string, ServerSource>();
+  private readonly dirWatches = new Map<string, FSWatcher>();
+  private stopped = false;
+
+  constructor(
+    private readonly onKey: (key: string) => void,
+    private readonly settings: TmuxSourceSettings = {},
+    private readonly log?: SubscribeLog,
+  ) {}
+
+  get status(): TmuxSourceStatus[] {
+    return [...this.sources.values()].map((source) => source.status);
+  }
+
+  setServers(servers: readonly TmuxServer[]): void {
+    if (this.stopped) return;
+    const wanted = new Map(servers.map((server) => [serverKey(server), server]));
+    for (const [key, source] of this.sources) {
+      if (wanted.has(key)) continue;
+      this.sources.delete(key);
+      void source.stop();
+    }
+    for (const [key, server] of wanted) {
+      if (this.sources.has(key)) continue;
+      const source = new ServerSource(server, this.onKey, this.settings, this.log, () => this.watchSocketDir(server));
+      this.sources.set(key, source);
+      source.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const watcher of this.dirWatches.values()) watcher.close();
+    this.dirWatches.clear();
+    const sources = [...this.sources.values()];
+    this.sources.clear();
+    await Promise.all(sources.map((source) => source.stop()));
+  }
+
+  /**
+   * Watches the directory of `server`'s socket, so a waiting source tries at once when a server starts
+   * (tmux re-creates the socket file). Until that directory exists — no tmux server has run since boot —
+   * its parent is watched for it instead.
+   */
+  private watchSocketDir(server: TmuxServer): void {
+    if (this.stopped || this.settings.watchSockets === false) return;
+    const directory = path.dirname(socketPath(server, this.settings.env ?? process.env));
+    if (this.dirWatches.has(directory)) return;
+    const parent = path.dirname(directory);
+    if (this.tryWatch(directory, (name) => this.poke((source) => name === null || name === path.basename(this.socketOf(source))))) {
+      this.dirWatches.get(parent)?.close();
+      this.dirWatches.delete(parent);
+      return;
+    }
+    if (this.dirWatches.has(parent)) return;
+    this.tryWatch(parent, (name) => {
+      if (name === null || name === path.basename(directory)) this.poke(() => true);
+    });
+  }
+
+  private tryWatch(directory: string, onName: (name: string | null) => void): boolean {
+    try {
+      const watcher = watch(directory, { persistent: false }, (_event, name) => onName(name === null ? null : String(name)));
+      watcher.on('error', () => {
+        watcher.close();
+        if (this.dirWatches.get(directory) === watcher) this.dirWatches.delete(directory);
+      });
+      this.dirWatches.set(directory, watcher);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private socketOf(source: ServerSource): string {
+    return socketPath(source.server, this.settings.env ?? process.env);
+  }
+
+  private poke(which: (source: ServerSource) => boolean): void {
+    for (const source of this.sources.values()) if (which(source)) source.poke();
+  }
+}
+
+class ServerSource {
+  private client: ControlClient | undefined;
+  private state: 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped' = 'idle';
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private reason: string | undefined;
+  private announcedDown = false;
+  private readonly key: string;
+
+  constructor(
+    readonly server: TmuxServer,
+    private readonly onKey: (key: string) => void,
+    private readonly settings: TmuxSourceSettings,
+    private readonly log: SubscribeLog | undefined,
+    private readonly watchSocket: () => void,
+  ) {
+    this.key = `tmux:${serverLabel(server)}`;
+  }
+
+  get status(): TmuxSourceStatus {
+    return this.state === 'connected' ? { server: this.server, connected: true } : { server: this.server, connected: false, reason: this.reason ?? this.state };
+  }
+
+  start(): void {
+    void this.attempt();
+  }
+
+  private isStopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  /** Something happened in the socket directory: if waiting, try now. */
+  poke(): void {
+    this.failures = 0;
+    if (this.state !== 'waiting') return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.attempt();
+  }
+
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    clearTimeout(this.timer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.close();
+  }
+
+  private async attempt(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'connecting' || this.state === 'connected') return;
+    this.state = 'connecting';
+    const result = await connectControl(this.server, { bin: this.settings.bin, env: this.settings.env }).catch((error: unknown) => ({
+      state: 'unavailable' as const,
+      reason: errorMessage(error),
+    }));
+    if (this.isStopped()) {
+      if (result.state === 'connected') await result.client.close();
+      return;
+    }
+    if (result.state === 'unavailable') {
+      this.reason = result.reason;
+      if (!this.announcedDown) {
+        this.announcedDown = true;
+        this.log?.info({ tmux_server: serverLabel(this.server), reason: result.reason }, 'no tmux push events from this server; polling it at the resync interval until it is back');
+      }
+      this.waitAndRetry();
+      return;
+    }
+    const client = result.client;
+    this.client = client;
+    this.state = 'connected';
+    this.failures = 0;
+    this.reason = undefined;
+    this.announcedDown = false;
+    this.log?.info({ tmux_server: serverLabel(this.server), client_pid: client.pid }, 'tmux control-mode client attached');
+    client.on((event) => this.onEvent(client, event));
+    if (!client.isOpen) return this.onEvent(client, { name: 'exit', reason: client.exitReason ?? 'gone', closedByUs: false });
+    // Whatever happened while nobody was listening: look now.
+    this.onKey(this.key);
+  }
+
+  private onEvent(client: ControlClient, event: ControlEvent): void {
+    if (client !== this.client || !RELEVANT.has(event.name)) return;
+    this.onKey(this.key);
+    if (event.name === 'exit') {
+      this.client = undefined;
+      if (this.state === 'stopped') return;
+      this.state = 'waiting';
+      this.reason = 'reason' in event ? event.reason : 'exited';
+      this.failures = 0;
+      this.waitAndRetry();
+      return;
+    }
+    if (event.name === 'sessions-changed') void this.releaseIfAlone(client);
+  }
+
+  /** Our session alone would keep an otherwise empty server alive forever: let it go. */
+  private async releaseIfAlone(client: ControlClient): Promise<void> {
+    try {
+      if ((await client.otherSessions()).length === 0) await client.close();
+    } catch {
+      // Closed meanwhile: the exit event handles it.
+    }
+  }
+
+  private waitAndRetry(): void {
+    this.state = 'waiting';
+    this.watchSocket();
+    const base = this.settings.retryBaseMs ?? 100;
+    const delay = Math.min(this.settings.retryMaxMs ?? 5_000, base * 2 ** this.failures);
+    this.failures += 1;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.attempt();
+    }, delay);
+    this.timer.unref();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A generic event source, started with retries
+
+class RetryingSource {
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private stopped = false;
+  private started = false;
+
+  constructor(
+    private readonly source: EventSource,
+    private readonly onKey: (key: string) => void,
+    private readonly maxDelayMs: number,
+    private readonly log: SubscribeLog | undefined,
+  ) {}
+
+  start(): void {
+    void this.attempt();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.started) await this.source.stop().catch(() => undefined);
+  }
+
+  private async attempt(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.source.start(this.onKey);
+      this.started = true;
+      if (this.stopped) return void (await this.source.stop().catch(() => undefined));
+      this.failures = 0;
+      // Events may have been missed before it was up.
+      this.onKey('*');
+    } catch (error) {
+      const delay = Math.min(this.maxDelayMs, 500 * 2 ** this.failures);
+      if (this.failures === 0) this.log?.warn({ err: errorMessage(error) }, 'job event source unavailable; polling at the resync interval and retrying');
+      this.failures += 1;
+      this.timer = setTimeout(() => void this.attempt(), delay);
+      this.timer.unref();
+    }
+  }
+}

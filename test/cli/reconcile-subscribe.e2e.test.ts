@@ -1,0 +1,193 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseRegistry } from '../../src/registry/document.js';
+import type { RegistryEntry } from '../../src/registry/schema.js';
+import { MONITOR_SESSION } from '../../src/tmux/control.js';
+import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
+
+/**
+ * `mam reconcile --subscribe` as a user runs it: one long-lived process, real tmux on private sockets.
+ * The 30 s interval means any change seen within a second came from a push, not from the resync.
+ */
+const LONG_AGO = '2026-01-01T00:00:00Z';
+
+let box: Sandbox;
+const children: ChildProcessWithoutNullStreams[] = [];
+beforeEach(async () => {
+  box = await Sandbox.create();
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+  await box.dispose();
+});
+
+function entryYaml(fields: Record<string, string>): string {
+  return `  - ${Object.entries(fields)
+    .map(([key, value]) => `${key}: ${value}`)
+    .join('\n    ')}\n`;
+}
+
+interface Running {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly reports: Array<{ drifts: Array<{ class: string; session: string }>; written: boolean }>;
+  readonly stderr: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+function subscribe(servers: readonly string[], interval = '30', extraEnv: NodeJS.ProcessEnv = {}): Running {
+  const args = ['reconcile', '--subscribe', '--emit-diff', '--registry', box.registry, '--interval', interval, ...servers.flatMap((server) => ['--tmux-server', server])];
+  const child = spawn(process.execPath, [MAM, ...args], { env: box.env({ MAM_LOG_LEVEL: 'info', ...extraEnv }) });
+  children.push(child);
+  const reports: Running['reports'] = [];
+  let buffer = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffer += chunk;
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines.filter(Boolean)) reports.push(JSON.parse(line) as Running['reports'][number]);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, reports, stderr: () => stderr, exited };
+}
+
+async function entries(): Promise<Map<string, RegistryEntry>> {
+  const text = await readFile(box.registry, 'utf8').catch(() => '');
+  return new Map(parseRegistry(box.registry, text).entries.map((entry) => [entry.name, entry]));
+}
+
+/** Polls every 5 ms (reading the registry is ~0.2 ms) and returns how long it took. */
+async function within(ms: number, check: () => Promise<boolean>, what: string, from = Date.now()): Promise<number> {
+  for (;;) {
+    if (await check()) return Date.now() - from;
+    if (Date.now() - from > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Waits for the startup pass and for the control client to be attached (its session exists). */
+async function ready(running: Running, server: string | undefined): Promise<void> {
+  await within(10_000, async () => running.reports.length > 0, `first pass (stderr: ${running.stderr()})`);
+  if (server !== undefined) {
+    await within(10_000, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}').catch(() => '')).split('\n').includes(MONITOR_SESSION), 'control client attached');
+  }
+}
+
+describe('mam reconcile --subscribe', () => {
+  it('marks a killed session terminated within a second, registers a new creator session, and exits 0 on SIGTERM', async () => {
+    const server = box.serverName('sub');
+    const ws = (name: string): string => path.join(box.root, 'work', name);
+    await box.startSession(server, 'keepalive', box.root);
+    await box.startSession(server, 'alpha-creator-claude', ws('alpha'));
+    await box.writeRegistry(
+      `tmux_sessions:\n${entryYaml({ name: 'alpha-creator-claude', agent: 'claude', workspace: ws('alpha'), status: 'running', tmux_server: server, created_at: LONG_AGO })}`,
+    );
+    const running = subscribe([server]);
+    await ready(running, server);
+    expect((await entries()).get('alpha-creator-claude')?.status).toBe('running');
+
+    const killedAt = Date.now();
+    await box.killSession(server, 'alpha-creator-claude');
+    const killLatency = await within(1_000, async () => (await entries()).get('alpha-creator-claude')?.status === 'terminated', 'killed session marked terminated', killedAt);
+    expect(killLatency).toBeLessThan(1_000);
+    expect((await entries()).get('alpha-creator-claude')).toMatchObject({ status: 'terminated', termination_mode: 'auto-detected' });
+    await within(1_000, async () => running.reports.some((report) => report.drifts.some((drift) => drift.class === 'A' && drift.session === 'alpha-creator-claude')), 'drift A emitted');
+
+    const createdAt = Date.now();
+    await box.startSession(server, 'beta-creator-claude', ws('beta'));
+    const createLatency = await within(1_000, async () => (await entries()).get('beta-creator-claude')?.status === 'running', 'new creator session registered', createdAt);
+    expect(createLatency).toBeLessThan(1_000);
+    expect((await entries()).get('beta-creator-claude')).toMatchObject({ last_visible_status: 'auto-registered', tmux_server: server, workspace: ws('beta') });
+
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+    // The control client is gone, and its session with it; the user's sessions are untouched.
+    const left = (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim().split('\n').sort();
+    expect(left).toEqual(['beta-creator-claude', 'keepalive']);
+  });
+
+  it('picks up a tmux server that does not exist at start, without starting it', async () => {
+    const server = box.serverName('late');
+    const ws = path.join(box.root, 'work', 'late');
+    const running = subscribe([server]);
+    await ready(running, undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await expect(box.tmux(server, 'list-sessions')).rejects.toThrow(/no server running|error connecting/);
+
+    const startedAt = Date.now();
+    await box.startSession(server, 'late-creator-claude', ws);
+    const latency = await within(2_000, async () => (await entries()).get('late-creator-claude')?.status === 'running', 'session on the late server registered', startedAt);
+    expect(latency).toBeLessThan(2_000);
+
+    // Now attached to it: a kill is seen within a second again.
+    await within(5_000, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).includes(MONITOR_SESSION), 'control client attached to the late server');
+    await box.startSession(server, 'keepalive', box.root);
+    // An auto-registered entry is minutes old, not seconds, before a kill may flip it (the grace window):
+    // backdate it, as if registered long ago.
+    const text = await readFile(box.registry, 'utf8');
+    await box.writeRegistry(text.replace(/created_at: .*/, `created_at: ${LONG_AGO}`));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const killedAt = Date.now();
+    await box.killSession(server, 'late-creator-claude');
+    await within(1_000, async () => (await entries()).get('late-creator-claude')?.status === 'terminated', 'killed session on the late server', killedAt);
+
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+  });
+
+  it('lets a server whose last session dies exit, sees that, and reattaches when it comes back', async () => {
+    const server = box.serverName('last');
+    const ws = path.join(box.root, 'work', 'solo');
+    await box.startSession(server, 'solo-creator-claude', ws);
+    await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'solo-creator-claude', agent: 'claude', workspace: ws, status: 'running', tmux_server: server, created_at: LONG_AGO })}`);
+    const running = subscribe([server]);
+    await ready(running, server);
+
+    const killedAt = Date.now();
+    await box.killSession(server, 'solo-creator-claude');
+    await within(1_000, async () => (await entries()).get('solo-creator-claude')?.status === 'terminated', 'last session marked terminated', killedAt);
+    // Our monitor session does not keep the emptied server alive.
+    await within(2_000, async () => box.tmux(server, 'list-sessions').then(() => false, () => true), 'server exited');
+
+    await box.startSession(server, 'next-creator-claude', ws);
+    await within(2_000, async () => (await entries()).get('next-creator-claude')?.status === 'running', 'session on the restarted server registered');
+
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+  });
+
+  it('falls back to polling at --interval when tmux control mode cannot be had', async () => {
+    const server = box.serverName('nocc');
+    const wrapper = path.join(box.root, 'tmux-no-control.sh');
+    await writeFile(wrapper, `#!/bin/sh\nfor arg in "$@"; do [ "$arg" = -C ] && { echo 'control mode refused (test)' >&2; exit 1; }; done\nexec tmux "$@"\n`);
+    await chmod(wrapper, 0o755);
+    await box.startSession(server, 'keepalive', box.root);
+    await box.startSession(server, 'poll-creator-claude', box.root);
+    await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'poll-creator-claude', agent: 'claude', workspace: box.root, status: 'running', tmux_server: server, created_at: LONG_AGO })}`);
+    const running = subscribe([server], '0.4', { MAM_TMUX_BIN: wrapper });
+    await ready(running, undefined);
+    await within(3_000, async () => running.stderr().includes('polling it at the resync interval'), 'the fallback is logged');
+
+    const killedAt = Date.now();
+    await box.killSession(server, 'poll-creator-claude');
+    await within(2_000, async () => (await entries()).get('poll-creator-claude')?.status === 'terminated', 'terminated by the periodic pass', killedAt);
+    expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
+
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+  });
+
+  it('refuses --subscribe with --once', async () => {
+    const result = await mam(['reconcile', '--subscribe', '--once', '--registry', box.registry], box.env());
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(/--subscribe and --once/);
+  });
+});

@@ -1,0 +1,129 @@
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildPassOptions } from '../../src/cli/pass-options.js';
+import type { PassReport } from '../../src/reconcile/pass.js';
+import { runSubscribed, type EventSource } from '../../src/reconcile/subscribe.js';
+import { Sandbox } from '../helpers/sandbox.js';
+
+/** runSubscribed with tmux push off: a generic event source, the resync, and shutdown. */
+let box: Sandbox;
+beforeEach(async () => {
+  box = await Sandbox.create();
+  await box.writeRegistry('tmux_sessions: []\n');
+});
+afterEach(async () => {
+  await box.dispose();
+});
+
+class FakeSource implements EventSource {
+  available = false;
+  starts = 0;
+  stops = 0;
+  emit: ((key: string) => void) | undefined;
+  constructor(private failures: number) {}
+  async start(onKey: (key: string) => void): Promise<void> {
+    this.starts += 1;
+    if (this.failures-- > 0) throw new Error('broker down');
+    this.available = true;
+    this.emit = onKey;
+  }
+  async stop(): Promise<void> {
+    this.stops += 1;
+    this.available = false;
+  }
+}
+
+function options(box: Sandbox) {
+  return buildPassOptions({ registryFile: box.registry, tmuxServers: [box.serverName('none')], dryRun: false, env: box.env() });
+}
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Waits until `count()` has not changed for 150 ms, and returns it. */
+async function quiet(count: () => number): Promise<number> {
+  let last = count();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    if (count() === last) return last;
+    last = count();
+  }
+}
+
+describe('runSubscribed', () => {
+  it('runs a pass per job event, retries a source that cannot start, and stops it on abort', async () => {
+    const jobs = new FakeSource(1);
+    const reports: PassReport[] = [];
+    const keys: string[] = [];
+    const stop = new AbortController();
+    const done = runSubscribed({
+      passOptions: options(box),
+      sources: { tmux: false, jobs, registry: false },
+      resyncMs: 60_000,
+      onReport: (report) => reports.push(report),
+      onKey: (key) => keys.push(key),
+      signal: stop.signal,
+    });
+    await until(() => reports.length >= 1); // the start-up pass
+    await until(() => jobs.available, 3_000); // second start, after a backoff
+    expect(jobs.starts).toBe(2);
+    await until(() => keys.includes('job:*')); // caught up once the source is back
+    const settled = await quiet(() => reports.length);
+    jobs.emit!('job-42');
+    jobs.emit!('job-42');
+    jobs.emit!('job-43');
+    await until(() => reports.length === settled + 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(reports.length).toBe(settled + 1); // one burst, one pass
+    expect(keys).toEqual(expect.arrayContaining(['startup', 'job:job-42', 'job:job-43']));
+
+    stop.abort();
+    const summary = await done;
+    expect(jobs.stops).toBe(1);
+    expect(summary.passes).toBe(reports.length);
+    jobs.emit!('job-44'); // after shutdown: ignored
+    expect(reports.length).toBe(summary.passes);
+  });
+
+  it('resyncs every resyncMs without any event', async () => {
+    const reports: PassReport[] = [];
+    const stop = new AbortController();
+    const started = Date.now();
+    const done = runSubscribed({ passOptions: options(box), sources: { tmux: false, registry: false }, resyncMs: 150, onReport: (report) => reports.push(report), signal: stop.signal });
+    await until(() => reports.length >= 4);
+    // 1 start-up pass + 3 resyncs at 150 ms ± 10 %.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 135 - 20);
+    stop.abort();
+    await done;
+  });
+
+  it('passes when someone else rewrites the registry, but not after its own writes', async () => {
+    const reports: PassReport[] = [];
+    const keys: string[] = [];
+    const stop = new AbortController();
+    const server = box.serverName('gone');
+    const done = runSubscribed({
+      passOptions: options(box),
+      sources: { tmux: false },
+      resyncMs: 60_000,
+      onReport: (report) => reports.push(report),
+      onKey: (key) => keys.push(key),
+      signal: stop.signal,
+    });
+    await until(() => reports.length >= 1);
+    // An entry on a server that is not running: the pass this write triggers marks it terminated (a write).
+    await box.writeRegistry(`tmux_sessions:\n  - {name: x-creator-claude, agent: claude, workspace: ${path.join(box.root, 'w')}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z}\n`);
+    await until(() => reports.some((report) => report.written));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const written = reports.findIndex((report) => report.written);
+    expect(reports.slice(written + 1)).toEqual([]); // our own write did not trigger another pass
+    expect(keys.filter((key) => key === 'registry').length).toBeGreaterThanOrEqual(1);
+    stop.abort();
+    await done;
+  });
+});
