@@ -139,7 +139,7 @@ describe('session lifecycle on the real Claude Code CLI', () => {
   });
 
   it('create --submit-job types the prompt into Claude and sees it submitted', async () => {
-    const result = await run('create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--name', 'job-creator-claude', '--submit-job', 'please say cherry');
+    const result = await run('create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--name', 'job-creator-claude', '--submit-job', 'please say cherry', '--registry-dir', path.join(box.root, 'jobs'));
     expect(result.code, result.stderr).toBe(0);
     await waitForScreen(box, server, '=job-creator-claude:', (text) => text.includes('CHERRY-REPLY-7'), 30_000, 'the reply to the submitted prompt');
   });

@@ -354,17 +354,23 @@ describe.each(KINDS)('mam lifecycle with a fake %s', (kind) => {
     expect(existsSync(first.file)).toBe(true);
   });
 
-  it('create --submit-job types the prompt and the agent receives it', async () => {
+  it('create --submit-job delegates a job: the agent receives its instruction header and the task', async () => {
     const ws = await workspace(`job-${kind}`);
     const job = `please fix the flaky ${kind} test`;
-    const result = await mamRun(['create', '--agent', kind, '--workspace', ws, '--submit-job', job, '--json']);
+    const jobsDir = path.join(ws, '.mam', 'jobs');
+    const result = await mamRun(['create', '--agent', kind, '--workspace', ws, '--submit-job', job, '--registry-dir', jobsDir, '--json']);
     expect(result.code, result.stderr).toBe(0);
     const { entry, submitted } = JSON.parse(result.stdout) as { entry: RegistryEntry; submitted: { ok: boolean } };
     expect(submitted).toMatchObject({ ok: true });
+    expect(entry.delegate_job_id).toMatch(/^j_[0-9a-f]{24}$/);
+    expect(entry.delegate_job_registry).toBe(jobsDir);
     const pid = entry.pane!.pid!;
-    expect(eventsOf(pid).filter((event) => event.event === 'line').map((event) => event.text)).toEqual([job]);
+    const lines = eventsOf(pid).filter((event) => event.event === 'line').map((event) => event.text);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^Your job_id is "${entry.delegate_job_id}"`));
+    expect(lines[0]).toContain(`job event --job ${entry.delegate_job_id} --registry-dir ${jobsDir} --event started`);
+    expect(lines[0]!.endsWith(`Task: ${job}`)).toBe(true);
     expect(eventsOf(pid).find((event) => event.event === 'artifact')).toBeTruthy();
-    expect(await screen(entry.name)).toContain(`echo: ${job}`);
   });
 
   it('resume when the agent says the conversation is not found starts fresh and says so', async () => {
