@@ -127,6 +127,19 @@ describe('mam monitor launched by Hermes', () => {
     await hermes(['kanban', 'dispatch', '--json']);
     const argv = await waitFor(async () => (await readFile(recorded, 'utf8').catch(() => '')) || undefined, 'the hand-off');
     expect(argv.trimEnd().split('\n')).toEqual(['-p', 'linguist', '--accept-hooks', 'chat', '-q', `work kanban task ${id}`]);
+    // The handed-off hermes really ran (its output is in the card's log), and mam exited with it: only then
+    // may the sandbox go (a process still starting in a deleted directory can wedge).
+    const logFile = path.join(hermesHome, 'kanban', 'logs', `${id}.log`);
+    await waitFor(async () => (await readFile(logFile, 'utf8').catch(() => '')).includes("only 'kanban' is implemented"), 'the real hermes to answer');
+    const pid = await waitFor(async () => (await show(id)).runs.at(-1)?.worker_pid ?? undefined, 'the worker pid');
+    await waitFor(async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'mam to exit after the hand-off');
   });
 
   it('as a pull lane: claims the ready card, reports to it, blocks on "stop", and stops on SIGTERM', async () => {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,7 @@ export class Sandbox {
       HOME: this.home,
       TMUX_TMPDIR: this.tmuxDir,
       XDG_CACHE_HOME: path.join(this.root, 'cache'),
+      MAM_BROKER_DIR: path.join(this.root, 'broker'),
       MAM_LOG_LEVEL: 'warn',
       LANG: 'C.UTF-8',
       ...extra,
@@ -84,6 +85,15 @@ export class Sandbox {
   }
 
   async dispose(): Promise<void> {
+    // An embedded MQTT broker a test's `mam job …` started on demand would otherwise idle on for minutes.
+    const broker = await readFile(path.join(this.root, 'broker', 'broker.json'), 'utf8').catch(() => undefined);
+    if (broker) {
+      try {
+        process.kill((JSON.parse(broker) as { pid: number }).pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
     await Promise.all(
       [...this.servers].map((server) => run('tmux', ['-L', server, 'kill-server'], { env: this.env() }).catch(() => undefined)),
     );
