@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mam, Sandbox } from '../helpers/sandbox.js';
+import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
 
 /**
  * Delegated jobs through the real CLI, real tmux and the embedded broker. The agent is a small script
@@ -93,6 +94,28 @@ describe('mam job', () => {
     const waited = await job('wait', '--job', id, '--timeout', '10');
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stdout).toContain(`${id}  completed`);
+  });
+
+  it('a job survives its broker being killed mid-way: every event is kept and the waiter finishes', async () => {
+    const dry = await job('submit', '--agent', 'human', '--prompt', 'p', '--workdir', workdir, '--dry-run');
+    const id = /registered job: (j_[0-9a-f]{24})/.exec(dry.stdout)![1]!;
+    const waiter = spawn(process.execPath, [MAM, 'job', 'wait', '--job', id, '--timeout', '60', '--registry-dir', path.join(workdir, '.mam', 'jobs')], { env, cwd: workdir });
+    let waited = '';
+    waiter.stdout.setEncoding('utf8').on('data', (chunk: string) => (waited += chunk));
+    const exited = new Promise<number | null>((resolve) => waiter.once('exit', (code) => resolve(code)));
+    expect((await job('event', '--job', id, '--event', 'started')).code).toBe(0);
+    const brokerFile = path.join(box.root, 'broker', 'broker.json');
+    const { pid } = JSON.parse(await readFile(brokerFile, 'utf8')) as { pid: number };
+    process.kill(pid, 'SIGKILL');
+    // The next reporter finds no broker and starts a new one on demand; whatever it could not publish is in the file.
+    const during = await job('event', '--job', id, '--event', 'progress', '--detail', 'while the broker was down');
+    expect([0, 2]).toContain(during.code);
+    expect((await job('event', '--job', id, '--event', 'completed')).code).toBe(0);
+    expect(await exited).toBe(0);
+    expect(waited).toContain(`${id}  completed`);
+    const events = (JSON.parse((await job('status', '--job', id, '--json')).stdout) as { events: { event: string }[] }).events.map((event) => event.event);
+    expect(events).toEqual(['submitted', 'started', 'progress', 'completed']);
+    expect((JSON.parse(await readFile(brokerFile, 'utf8')) as { pid: number }).pid).not.toBe(pid);
   });
 
   it('refuses bad events and ids, and keeps an event it could not publish', async () => {
