@@ -37,19 +37,11 @@ beforeEach(async () => {
   const bin = path.join(box.root, 'bin');
   await mkdir(bin, { recursive: true });
   await symlink(claudeBin(), path.join(bin, 'claude'));
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: `${bin}:${process.env['PATH']}`, MAM_TMUX_SERVER: box.serverName('cjob'), MAM_BROKER_DIR: path.join(box.root, 'broker') });
+  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: `${bin}:${process.env['PATH']}`, MAM_TMUX_SERVER: box.serverName('cjob')});
 });
 
 afterEach(async () => {
   await box.tmux(env['MAM_TMUX_SERVER']!, 'kill-server').catch(() => undefined);
-  const info = await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => undefined);
-  if (info) {
-    try {
-      process.kill((JSON.parse(info) as { pid: number }).pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
   await model.close();
   await box.dispose();
 });

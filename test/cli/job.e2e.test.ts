@@ -33,20 +33,11 @@ beforeEach(async () => {
   await chmod(path.join(bin, 'reporter'), 0o755);
   await writeFile(path.join(bin, 'mute'), '#!/bin/bash\nwhile IFS= read -r line; do :; done\n');
   await chmod(path.join(bin, 'mute'), 0o755);
-  env = box.env({ PATH: `${bin}:${process.env['PATH']}`, MAM_TMUX_SERVER: box.serverName('job'), MAM_STATE_DIR: path.join(box.root, 'state'), MAM_BROKER_DIR: path.join(box.root, 'broker') });
+  env = box.env({ PATH: `${bin}:${process.env['PATH']}`, MAM_TMUX_SERVER: box.serverName('job'), MAM_STATE_DIR: path.join(box.root, 'state')});
 });
 
 afterEach(async () => {
-  // The embedded broker started on demand exits by itself when idle; stop ours now.
-  const info = await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => undefined);
-  if (info) {
-    try {
-      process.kill((JSON.parse(info) as { pid: number }).pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-  await box.dispose();
+  await box.dispose(); // also stops the embedded broker the test's jobs started
 });
 
 const job = (...args: string[]) => mam(['job', ...args, '--registry-dir', path.join(workdir, '.mam', 'jobs')], env, workdir);
