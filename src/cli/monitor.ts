@@ -21,7 +21,8 @@ import type { Board } from '../kanban/types.js';
 import { runWorker, type Clock, type WorkerOutcome } from '../kanban/worker.js';
 import { createLogger, type Logger } from '../log.js';
 import { runPass } from '../reconcile/pass.js';
-import { observedServers, TmuxWatcher } from '../reconcile/subscribe.js';
+import { jobEventSource } from '../jobs/event-source.js';
+import { observedServers, RetryingSource, TmuxWatcher } from '../reconcile/subscribe.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { parseFlags, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 import { buildPassOptions } from './pass-options.js';
@@ -45,8 +46,8 @@ Boards:
                 other profile is handed on unchanged to the real hermes
   lane          pull mode: claim ready cards assigned to --lane (a name without a Hermes profile) with a long --ttl
 
-Besides every --interval, a pass also runs soon after tmux reports a session created or destroyed (at most one
-such early pass a second): one \`tmux -C\` control client per watched server, attached to a session of its own,
+Besides every --interval, a pass also runs soon after tmux reports a session created or destroyed, or a delegated
+job reports an event (at most one such early pass a second): one \`tmux -C\` control client per watched server, attached to a session of its own,
 __monitor, which goes away with it. A server that is not running is never started. MAM_MONITOR_PUSH=0 turns this off.
 
 A card's body may set \`interval: 30s\`, \`heartbeat: 5m\`, \`registry: /abs/path/agent-sessions.yaml\`; the body is read as
@@ -241,6 +242,9 @@ async function work(
   // Push: tmux control-mode notifications wake the sleeping worker early; the interval stays the safety net.
   const push = context.env['MAM_MONITOR_PUSH'] === '0' ? undefined : new PushWake();
   const watcher = push ? new TmuxWatcher(() => push.fire(), { bin: passOptions.observe.tmux.bin }, log) : undefined;
+  // Job events wake it too (a job's agent reporting is news about its session); retried while no broker runs.
+  const jobs = push ? new RetryingSource(jobEventSource(context.env, registryFile), () => push.fire(), settings.intervalMs, log) : undefined;
+  jobs?.start();
   const watchServers = async (): Promise<void> => {
     watcher?.setServers(await observedServers(passOptions).catch(() => [...passOptions.observe.extraServers]));
   };
@@ -257,6 +261,7 @@ async function work(
   } finally {
     push?.stop();
     await watcher?.stop();
+    await jobs?.stop();
   }
 }
 

@@ -421,7 +421,8 @@ class ServerSource {
 // ---------------------------------------------------------------------------------------------------
 // A generic event source, started with retries
 
-class RetryingSource {
+/** Starts an EventSource and keeps retrying it (backoff up to `maxDelayMs`); also used by `mam monitor`. */
+export class RetryingSource {
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;

@@ -41,7 +41,19 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  // claude writes its session files on the way out: let every claude exit before its HOME is removed.
+  const pids = (await box.tmux(env['MAM_TMUX_SERVER']!, 'list-panes', '-a', '-F', '#{pane_pid}').catch(() => '')).split('\n').filter(Boolean).map(Number);
   await box.tmux(env['MAM_TMUX_SERVER']!, 'kill-server').catch(() => undefined);
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 10_000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   await model.close();
   await box.dispose();
 });

@@ -2,7 +2,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAM, Sandbox } from '../helpers/sandbox.js';
+import { writeClaudeTranscript } from '../helpers/claude-fixtures.js';
+import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
 
 let box: Sandbox;
 let child: ChildProcessWithoutNullStreams | undefined;
@@ -64,6 +65,33 @@ describe('mam monitor on the local board', () => {
     expect(comments[0]!.text).toMatch(/^agent-sessions monitor: 1 change at .*\n- A w-creator-claude: tmux gone.*\n\[mam-monitor #1\]$/);
     expect(log.at(-1)).toMatchObject({ kind: 'block', text: expect.stringMatching(/^stop-requested by user at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
     expect(log.filter((entry) => entry.kind === 'heartbeat').at(-1)!.text).toMatch(/^alive, 1 drift detected, last at /);
+  });
+
+  it('wakes early when a delegated job reports, long before its interval', async () => {
+    const server = box.serverName('monjob');
+    const workspace = path.join(box.root, 'w');
+    await box.startSession(server, 'w-creator-claude', workspace);
+    await box.writeRegistry(`tmux_sessions:\n  - {name: w-creator-claude, agent: claude, workspace: ${workspace}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: null}\n`);
+    const broker = spawn(process.execPath, [MAM, 'broker', '--dir', path.join(box.root, 'broker')], { env: box.env(), stdio: 'ignore' });
+    try {
+      await waitFor(async () => (await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => '')) !== '', 'the broker');
+      const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '60']);
+      await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // its job source connects
+      // A conversation appears: no tmux event. Only a job event can wake the monitor before its 60 s interval.
+      await writeClaudeTranscript(box.home, workspace, 'c0ffee00-1111-4222-8333-444455556666');
+      const jobs = path.join(box.root, 'jobs');
+      const dry = await mam(['job', 'submit', '--agent', 'human', '--prompt', 'p', '--workdir', workspace, '--registry-dir', jobs, '--dry-run'], box.env());
+      const id = /registered job: (j_[0-9a-f]{24})/.exec(dry.stdout)![1]!;
+      const sent = Date.now();
+      expect((await mam(['job', 'event', '--job', id, '--event', 'started', '--registry-dir', jobs], box.env())).code).toBe(0);
+      await waitFor(() => monitor.output().includes('session id materialized c0ffee00'), 'the C comment', 10_000);
+      expect(Date.now() - sent).toBeLessThan(5_000);
+      child!.stdin.write('stop\n');
+      expect(await monitor.exited).toBe(0);
+    } finally {
+      broker.kill('SIGTERM');
+    }
   });
 
   it('treats SIGINT as a stop request and exits 0', async () => {

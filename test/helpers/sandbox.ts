@@ -97,7 +97,8 @@ export class Sandbox {
     await Promise.all(
       [...this.servers].map((server) => run('tmux', ['-L', server, 'kill-server'], { env: this.env() }).catch(() => undefined)),
     );
-    await rm(this.root, { recursive: true, force: true });
+    // A process that was just stopped may still be writing its last files: retry instead of failing on ENOTEMPTY.
+    await rm(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
