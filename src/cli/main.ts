@@ -32,6 +32,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./lifecycle.js'))[`${name}Command`],
   })),
   {
+    name: 'hook',
+    summary: 'record one agent hook payload (stdin) as working / needs approval / waiting',
+    load: async () => (await import('./hook.js')).hookCommand,
+  },
+  {
     name: 'job',
     summary: 'delegated jobs: submit, event, status, list, wait, verify, logs (events over MQTT)',
     load: async () => (await import('./job.js')).jobCommand,
@@ -50,6 +55,11 @@ const COMMANDS: readonly CommandEntry[] = [
     name: 'skills',
     summary: 'install the SKILL.md files this package ships into a Hermes home',
     load: async () => (await import('./skills.js')).skillsCommand,
+  },
+  {
+    name: 'hooks',
+    summary: 'install or remove mam\'s agent hooks (claude settings.json)',
+    load: async () => (await import('./hooks.js')).hooksCommand,
   },
 ];
 

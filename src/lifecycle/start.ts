@@ -28,7 +28,8 @@ export interface StartSpec {
 const STABLE_MS = 1_000;
 
 export async function startAgent(context: LifecycleContext, spec: StartSpec, timeoutMs: number): Promise<Started> {
-  await newSession({ server: spec.server, name: spec.name, cwd: spec.cwd, argv: spec.argv, env: { MAM_SESSION: spec.name } }, context.tmux);
+  // The agent's hooks (`mam hook`) find their registry entry through these two.
+  await newSession({ server: spec.server, name: spec.name, cwd: spec.cwd, argv: spec.argv, env: { MAM_SESSION: spec.name, MAM_REGISTRY: context.registryFile } }, context.tmux);
   return watchStart(context, spec, timeoutMs);
 }
 

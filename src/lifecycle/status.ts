@@ -1,4 +1,7 @@
 import { agentKind } from '../agents/index.js';
+import { homeDir } from '../config.js';
+import { sessionStatus as agentsActivity } from '../status/derive.js';
+import { readFacts, statusDir } from '../status/store.js';
 import { readJob } from '../jobs/store.js';
 import { readRegistry } from '../registry/store.js';
 import { timestampMs } from '../registry/schema.js';
@@ -21,6 +24,8 @@ export interface StatusRow {
   readonly age_seconds: number | null;
   /** The delegated job this session runs, and its state from the job file (Workflow C). */
   readonly job: { readonly id: string; readonly status: string } | null;
+  /** What the agent is doing now, from its hooks' fact files: working, needs_approval, waiting. */
+  readonly activity: string | null;
 }
 
 export interface StatusReport {
@@ -41,6 +46,17 @@ export async function sessionStatus(context: LifecycleContext): Promise<StatusRe
       jobStates.set(entry.name, job?.status ?? 'unknown');
     }),
   );
+  const activities = new Map<string, string>();
+  const factsDir = statusDir(context.env, homeDir(context.env));
+  await Promise.all(
+    registry.entries.map(async (entry) => {
+      const kind = agentKind(entry.agent);
+      const id = kind ? entry[kind.conversationIdField] : undefined;
+      if (entry.status !== 'running' || !id) return;
+      const activity = agentsActivity((await readFacts(factsDir, id)).agents);
+      if (activity) activities.set(entry.name, activity);
+    }),
+  );
   const sessions = registry.entries.map((entry): StatusRow => {
     const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
     const tmux = !snapshot || snapshot.state === 'unknown' ? 'unknown' : snapshot.panes.some((pane) => pane.session === entry.name) ? 'alive' : 'gone';
@@ -58,6 +74,7 @@ export async function sessionStatus(context: LifecycleContext): Promise<StatusRe
       since: sinceMs === undefined ? null : new Date(sinceMs).toISOString(),
       age_seconds: sinceMs === undefined ? null : Math.max(0, Math.round((now - sinceMs) / 1000)),
       job: entry.delegate_job_id ? { id: entry.delegate_job_id, status: jobStates.get(entry.name) ?? 'unknown' } : null,
+      activity: activities.get(entry.name) ?? null,
     };
   });
   return { registry: context.registryFile, sessions, invalid: registry.invalid.map(({ name, line, reason }) => ({ name, line, reason })) };
@@ -72,13 +89,14 @@ export function formatAge(seconds: number | null): string {
 }
 
 export function statusTable(report: StatusReport): string {
-  const header = ['NAME', 'AGENT', 'STATUS', 'TMUX', 'CONVERSATION', 'AGE', 'WORKSPACE'];
+  const header = ['NAME', 'AGENT', 'STATUS', 'TMUX', 'ACTIVITY', 'CONVERSATION', 'AGE', 'WORKSPACE'];
   const rows = report.sessions.map((row) => [
     row.name,
     row.agent,
     // Session and job state in one column (seed 000, Workflow C).
     row.job ? `${row.status}/job ${row.job.status}` : row.status,
     row.tmux === 'alive' ? 'alive' : row.tmux === 'gone' ? (row.status === 'running' ? 'GONE' : 'gone') : '?',
+    row.activity === 'needs_approval' ? 'NEEDS APPROVAL' : (row.activity ?? '-'),
     row.conversation_id ? row.conversation_id.slice(0, 8) : '-',
     formatAge(row.age_seconds),
     row.workspace,

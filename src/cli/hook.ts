@@ -1,0 +1,99 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { homeDir } from '../config.js';
+import { agentKind } from '../agents/index.js';
+import { errorMessage } from '../errors.js';
+import { setEntryFields } from '../registry/document.js';
+import { updateRegistry } from '../registry/store.js';
+import { applyHook, type HookPayload } from '../status/derive.js';
+import { FACT_ID_PATTERN } from '../status/facts.js';
+import { statusDir, updateFacts } from '../status/store.js';
+import { parseJsonOrUndefined } from '../util/json.js';
+import { parseFlags, type CliContext, type Command } from './command.js';
+
+/**
+ * `mam hook`: one agent hook payload on stdin → the agent's fact file. A hook must never make the agent
+ * wait or fail: everything is bounded in time, every error is only logged (to `<status dir>/hook-errors.log`),
+ * and the exit status is always 0.
+ */
+const STDIN_LIMIT_MS = 2_000;
+const TOTAL_LIMIT_MS = 5_000;
+
+export const hookCommand: Command = {
+  help: `Usage: mam hook [--agent claude|codex|gemini]
+
+Reads one hook payload (JSON) on stdin and records what it means in the session's fact files under
+\${MAM_STATUS_DIR:-~/.cache/mam/status}: working, needs_approval or waiting, per agent (main and subagents).
+A SessionStart in a session mam started (MAM_SESSION set) also records the conversation id in the registry
+(MAM_REGISTRY), which follows /clear and resumes that rotate it. Always exits 0; errors go to hook-errors.log.
+Install it with \`mam hooks install\`.`,
+  async run(context) {
+    const dir = statusDir(context.env, homeDir(context.env));
+    const deadline = setTimeout(() => process.exit(0), TOTAL_LIMIT_MS);
+    deadline.unref();
+    try {
+      const { values } = parseFlags('hook', context.argv, { agent: { type: 'string' } });
+      await record(context, dir, values.agent ?? 'claude');
+    } catch (error) {
+      await mkdir(dir, { recursive: true }).catch(() => undefined);
+      await appendFile(path.join(dir, 'hook-errors.log'), `${new Date().toISOString()} ${errorMessage(error)}\n`).catch(() => undefined);
+    }
+    return 0;
+  },
+};
+
+async function record(context: CliContext, dir: string, agent: string): Promise<void> {
+  const payload = parseJsonOrUndefined(await readStdin(STDIN_LIMIT_MS));
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new Error('hook payload is not a JSON object');
+  const hook = payload as HookPayload;
+  const sessionId = typeof hook['session_id'] === 'string' ? hook['session_id'] : '';
+  if (!FACT_ID_PATTERN.test(sessionId)) throw new Error(`hook payload has no usable session_id (${JSON.stringify(hook['session_id'])})`);
+  const mamSession = context.env['MAM_SESSION'] || null;
+  let started: { sessionId: string; source: string } | undefined;
+  await updateFacts(
+    dir,
+    sessionId,
+    (facts) => {
+      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: process.ppid });
+      started = applied.started;
+      return applied;
+    },
+    2_000,
+  );
+  if (started && mamSession) await recordConversation(context.env, mamSession, agent, started.sessionId);
+}
+
+/** The registry entry mam started this agent for learns its conversation id at once — and again after /clear. */
+async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent: string, conversationId: string): Promise<void> {
+  const registry = env['MAM_REGISTRY'];
+  const kind = agentKind(agent);
+  if (!registry || !kind) return;
+  await updateRegistry(
+    registry,
+    (current) => {
+      const entry = current.entries.find((candidate) => candidate.name === session);
+      if (!entry || entry.agent !== agent || entry[kind.conversationIdField] === conversationId) return { changed: false, result: undefined };
+      return { changed: setEntryFields(current.document, session, { [kind.conversationIdField]: conversationId }), result: undefined };
+    },
+    { timeoutMs: 2_000 },
+  );
+}
+
+function readStdin(limitMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = (): void => {
+      clearTimeout(timer);
+      process.stdin.pause();
+      resolve(text);
+    };
+    const timer = setTimeout(done, limitMs);
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > 1_000_000) done();
+    });
+    process.stdin.once('end', done);
+    process.stdin.once('error', done);
+  });
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/**
+ * Per-agent fact files (seed 002, reference: artifacts §4.1): one file per agent of a session —
+ * `{session_id}.agent.{main|agent_id}.json` — plus `{session_id}.session.json` with what the session is.
+ * Hooks write them; `mam status`, the monitor and (later) the watcher read them.
+ */
+export const AgentStatus = z.enum(['working', 'needs_approval', 'waiting']);
+export type AgentStatus = z.infer<typeof AgentStatus>;
+
+export const ToolFact = z.object({
+  status: z.enum(['working', 'needs_approval']),
+  tool_name: z.string(),
+  /** The tool input as canonical JSON: PermissionRequest carries no tool_use_id, so it is matched by this. */
+  input: z.string().nullable(),
+  command: z.string().nullable(),
+});
+export type ToolFact = z.infer<typeof ToolFact>;
+
+export const AgentFact = z.object({
+  status: AgentStatus,
+  tools: z.record(z.string(), ToolFact),
+  agent_type: z.string().nullable(),
+  /** Since when something has been waiting for a person's approval (for "needs approval for N minutes"). */
+  needs_approval_since: z.string().nullable(),
+  updated_at: z.string(),
+});
+export type AgentFact = z.infer<typeof AgentFact>;
+
+export const SessionFact = z.object({
+  session_id: z.string(),
+  agent: z.string(),
+  cwd: z.string().nullable(),
+  transcript_path: z.string().nullable(),
+  /** The registry entry (`MAM_SESSION`) this agent runs in, when mam started it. */
+  mam_session: z.string().nullable(),
+  /** The hook's parent process: the agent, or a shell the agent runs hooks through. */
+  pid: z.number().int().nullable(),
+  model: z.string().nullable(),
+  started_at: z.string(),
+  updated_at: z.string(),
+});
+export type SessionFact = z.infer<typeof SessionFact>;
+
+/** Ids that become file names: nothing but letters, digits, `_` and `-`. */
+export const FACT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;

@@ -1,0 +1,55 @@
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../registry/atomic.js';
+import { withLock } from '../registry/lock.js';
+import { parseJsonOrUndefined } from '../util/json.js';
+import type { Facts } from './derive.js';
+import { AgentFact, FACT_ID_PATTERN, SessionFact } from './facts.js';
+
+/**
+ * Fact files on disk: `${MAM_STATUS_DIR:-~/.cache/mam/status}/<sid>.session.json` and
+ * `<sid>.agent.<key>.json`. One session's read-modify-write happens under `<sid>.lock`, so hooks of a
+ * session's agents racing each other never lose an update; every file is replaced atomically.
+ */
+export function statusDir(env: NodeJS.ProcessEnv, home: string): string {
+  return env['MAM_STATUS_DIR'] || path.join(env['XDG_CACHE_HOME'] || path.join(home, '.cache'), 'mam', 'status');
+}
+
+export async function readFacts(dir: string, sessionId: string): Promise<Facts> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const session = SessionFact.safeParse(parseJsonOrUndefined(await readFile(path.join(dir, `${sessionId}.session.json`), 'utf8').catch(() => '')));
+  const agents: Record<string, AgentFact> = {};
+  const prefix = `${sessionId}.agent.`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.json')) continue;
+    const parsed = AgentFact.safeParse(parseJsonOrUndefined(await readFile(path.join(dir, name), 'utf8').catch(() => '')));
+    if (parsed.success) agents[name.slice(prefix.length, -'.json'.length)] = parsed.data;
+  }
+  return { session: session.success ? session.data : undefined, agents };
+}
+
+/** Applies `change` to one session's facts under its lock and writes what changed. */
+export async function updateFacts(dir: string, sessionId: string, change: (facts: Facts) => { facts: Facts; ended: boolean }, timeoutMs: number): Promise<Facts> {
+  if (!FACT_ID_PATTERN.test(sessionId)) throw new Error(`session id ${JSON.stringify(sessionId)} is not safe as a file name`);
+  await mkdir(dir, { recursive: true });
+  return withLock(
+    path.join(dir, `${sessionId}.lock`),
+    async () => {
+      const before = await readFacts(dir, sessionId);
+      const { facts, ended } = change(before);
+      if (ended) {
+        await Promise.all([`${sessionId}.session.json`, ...Object.keys(before.agents).map((key) => `${sessionId}.agent.${key}.json`)].map((name) => unlink(path.join(dir, name)).catch(() => undefined)));
+        await unlink(path.join(dir, `${sessionId}.lock`)).catch(() => undefined);
+        return { session: undefined, agents: {} };
+      }
+      if (facts.session) await writeFileAtomic(path.join(dir, `${sessionId}.session.json`), `${JSON.stringify(facts.session)}\n`);
+      for (const [key, fact] of Object.entries(facts.agents)) {
+        if (before.agents[key] && JSON.stringify(before.agents[key]) === JSON.stringify(fact)) continue;
+        await writeFileAtomic(path.join(dir, `${sessionId}.agent.${key}.json`), `${JSON.stringify(fact)}\n`);
+      }
+      for (const key of Object.keys(before.agents)) if (!facts.agents[key]) await unlink(path.join(dir, `${sessionId}.agent.${key}.json`)).catch(() => undefined);
+      return facts;
+    },
+    { timeoutMs },
+  );
+}

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseRegistry } from '../../src/registry/document.js';
+import { MAM, Sandbox } from '../helpers/sandbox.js';
+
+let box: Sandbox;
+beforeEach(async () => {
+  box = await Sandbox.create('mam-hook-');
+});
+afterEach(async () => {
+  await box.dispose();
+});
+
+function hook(payload: unknown, env: NodeJS.ProcessEnv, raw?: string): Promise<{ code: number | null; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAM, 'hook', '--agent', 'claude'], { env });
+    child.once('exit', (code) => resolve({ code, ms: Date.now() - started }));
+    child.stdin.end(raw ?? JSON.stringify(payload));
+  });
+}
+
+describe('mam hook', () => {
+  it('writes per-agent fact files, and records the conversation id of the session mam started', async () => {
+    await box.writeRegistry(`tmux_sessions:\n  - {name: w-creator-claude, agent: claude, workspace: /w, status: running, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: null}\n`);
+    const env = box.env({ MAM_SESSION: 'w-creator-claude', MAM_REGISTRY: box.registry });
+    const dir = path.join(box.root, 'cache', 'mam', 'status');
+    const sid = '7d2c9f4e-3b1a-4c8e-9f00-2a6b1c3d4e5f';
+    expect((await hook({ session_id: sid, hook_event_name: 'SessionStart', source: 'startup', cwd: '/w' }, env)).code).toBe(0);
+    expect(parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]).toMatchObject({ claude_session_id_own: sid });
+    await hook({ session_id: sid, hook_event_name: 'UserPromptSubmit', prompt: 'hi' }, env);
+    await hook({ session_id: sid, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'touch x' }, tool_use_id: 'toolu_1' }, env);
+    await hook({ session_id: sid, hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command: 'touch x' } }, env);
+    const main = JSON.parse(await readFile(path.join(dir, `${sid}.agent.main.json`), 'utf8')) as { status: string };
+    expect(main.status).toBe('needs_approval');
+
+    // /clear rotates the id: the registry follows.
+    const next = 'a1b2c3d4-0000-4000-8000-000000000001';
+    await hook({ session_id: sid, hook_event_name: 'SessionEnd', reason: 'clear' }, env);
+    await hook({ session_id: next, hook_event_name: 'SessionStart', source: 'clear' }, env);
+    expect(parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]).toMatchObject({ claude_session_id_own: next });
+    expect((await readdir(dir)).filter((name) => name.startsWith(sid))).toEqual([]);
+  });
+
+  it('never fails the agent: garbage, a hostile id, or no stdin at all still exit 0, quickly, and are logged', async () => {
+    const env = box.env();
+    const garbage = await hook(undefined, env, 'not json');
+    expect(garbage.code).toBe(0);
+    expect((await hook({ session_id: '../../etc/passwd', hook_event_name: 'Stop' }, env)).code).toBe(0);
+    const silent = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [MAM, 'hook'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+      child.once('exit', (code) => resolve(code));
+      // stdin left open and empty: the hook gives up on it after its own deadline.
+    });
+    expect(silent).toBe(0);
+    const log = await readFile(path.join(box.root, 'cache', 'mam', 'status', 'hook-errors.log'), 'utf8');
+    expect(log).toMatch(/hook payload is not a JSON object/);
+    expect(log).toMatch(/no usable session_id/);
+  });
+});
