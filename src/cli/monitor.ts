@@ -21,6 +21,8 @@ import type { Board } from '../kanban/types.js';
 import { runWorker, type Clock, type WorkerOutcome } from '../kanban/worker.js';
 import { createLogger, type Logger } from '../log.js';
 import { runPass } from '../reconcile/pass.js';
+import { CachedRegistryReader } from '../registry/store.js';
+import { approvalWaits } from '../status/approvals.js';
 import { jobEventSource } from '../jobs/event-source.js';
 import { observedServers, RetryingSource, TmuxWatcher } from '../reconcile/subscribe.js';
 import { parseJsonOrUndefined } from '../util/json.js';
@@ -62,6 +64,7 @@ Options:
   --tmux-server NAME   extra tmux socket to watch; repeatable
   --interval S         seconds between passes (default 30)
   --heartbeat S        seconds between heartbeats (default 300)
+  --approval-alert S   comment once when an agent has waited on an approval this long (default 600; card: approval_alert:)
   --ttl S              claim TTL for --card/lane (default 86400); the run hands over before it expires
   -h, --help           this text`;
 
@@ -77,6 +80,7 @@ export const monitorCommand: Command = {
 
 const COMMON_FLAGS = {
   registry: { type: 'string' },
+  'approval-alert': { type: 'string' },
   'tmux-server': { type: 'string', multiple: true },
   interval: { type: 'string' },
   heartbeat: { type: 'string' },
@@ -85,6 +89,7 @@ const COMMON_FLAGS = {
 
 type CommonValues = {
   registry?: string | undefined;
+  'approval-alert'?: string | undefined;
   'tmux-server'?: string[] | undefined;
   interval?: string | undefined;
   heartbeat?: string | undefined;
@@ -255,7 +260,18 @@ async function work(
     return report;
   };
   try {
-    const outcome = await runWorker({ board, pass, clock: realClock(local, signal, push), settings, stateFile, deadline, log, signal });
+    const reader = passOptions.reader ?? new CachedRegistryReader();
+    const outcome = await runWorker({
+      board,
+      pass,
+      clock: realClock(local, signal, push),
+      settings,
+      stateFile,
+      deadline,
+      log,
+      signal,
+      approvalWaits: () => approvalWaits(registryFile, reader, context.env),
+    });
     log.info({ outcome }, 'monitor ended');
     return outcome;
   } finally {
@@ -331,6 +347,7 @@ function mergeFlags(base: MonitorSettings, values: CommonValues, context: CliCon
     ...base,
     ...(values.interval === undefined ? {} : { intervalMs: positive(values.interval, 30, 'interval') * 1000 }),
     ...(values.heartbeat === undefined ? {} : { heartbeatMs: positive(values.heartbeat, 300, 'heartbeat') * 1000 }),
+    ...(values['approval-alert'] === undefined ? {} : { approvalAlertMs: positive(values['approval-alert'], 600, 'approval-alert') * 1000 }),
     ...(values.registry === undefined ? {} : { registry: path.resolve(context.cwd, values.registry) }),
   };
 }

@@ -106,6 +106,28 @@ export function observedFrom(outcome: { report: PassReport } | { error: string }
   return [...drifts, ...problems];
 }
 
+/** An agent that has been waiting on a person's approval since `since` (ISO). */
+export interface ApprovalWait {
+  readonly session: string;
+  readonly since: string;
+}
+
+/**
+ * Approval waits longer than `alertMs` as findings. The fingerprint is when the wait began, so one wait is
+ * told once (not every pass as its minutes grow), told as resolved when it ends, and a new wait is news again.
+ */
+export function observedApprovals(waits: readonly ApprovalWait[], now: number, alertMs: number): Observed[] {
+  return waits
+    .filter((wait) => now - Date.parse(wait.since) >= alertMs)
+    .map((wait) => ({
+      key: `approval:${wait.session}`,
+      fingerprint: wait.since,
+      line: `${wait.session}: waiting for approval since ${isoSeconds(Date.parse(wait.since))} (over ${Math.floor(alertMs / 60_000)} min)`,
+      lasting: true,
+      isDrift: false,
+    }));
+}
+
 /** Folds one pass's findings into the state: new, changed and cleared lines join `pending`. */
 export function coalesce(state: MonitorState, observed: readonly Observed[], now: number): MonitorState {
   const at = isoSeconds(now);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import type { PassReport } from '../reconcile/pass.js';
 import { isoSeconds } from '../registry/schema.js';
-import { coalesce, commentSeq, freezePending, observedFrom, progressNote, type MonitorState } from './coalesce.js';
+import { coalesce, commentSeq, freezePending, observedApprovals, observedFrom, progressNote, type ApprovalWait, type MonitorState } from './coalesce.js';
 import type { MonitorSettings } from './settings.js';
 import { loadState, saveState } from './state-file.js';
 import { isFromSomeoneElse, isStopRequest } from './stop.js';
@@ -32,6 +32,8 @@ export interface WorkerOptions {
   readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Ends the loop between passes (the process is shutting down); the card is left as it is. */
   readonly signal?: AbortSignal;
+  /** Agents waiting on an approval, read each pass (from the hooks' fact files); told past `approvalAlertMs`. */
+  readonly approvalWaits?: () => Promise<readonly ApprovalWait[]>;
 }
 
 export type WorkerOutcome =
@@ -101,7 +103,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> 
     );
     if ('error' in outcome) warnOnce('pass', `reconcile pass failed: ${outcome.error}`);
     else warnOnce.clear('pass');
-    state = freezePending(coalesce(state, observedFrom(outcome), now), now);
+    const waits = (await options.approvalWaits?.().catch(() => [])) ?? [];
+    const findings = [...observedFrom(outcome), ...observedApprovals(waits, now, settings.approvalAlertMs)];
+    state = freezePending(coalesce(state, findings, now), now);
     state = await deliver(state, card !== undefined);
     await save();
 

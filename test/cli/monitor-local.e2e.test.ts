@@ -94,6 +94,31 @@ describe('mam monitor on the local board', () => {
     }
   });
 
+  it('comments once when an agent has waited on an approval too long, and again when it is approved', async () => {
+    const sid = '7d2c9f4e-3b1a-4c8e-9f00-2a6b1c3d4e5f';
+    const server = box.serverName('approval');
+    await box.startSession(server, 'a-creator-claude', box.root);
+    await box.writeRegistry(`tmux_sessions:\n  - {name: a-creator-claude, agent: claude, workspace: ${box.root}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: ${sid}}\n`);
+    const hook = (payload: Record<string, unknown>) =>
+      new Promise<void>((resolve) => {
+        const child = spawn(process.execPath, [MAM, 'hook'], { env: box.env() });
+        child.once('exit', () => resolve());
+        child.stdin.end(JSON.stringify({ session_id: sid, ...payload }));
+      });
+    await hook({ hook_event_name: 'UserPromptSubmit' });
+    await hook({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'rm -rf build' }, tool_use_id: 'toolu_1' });
+    await hook({ hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command: 'rm -rf build' } });
+    const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '0.2', '--approval-alert', '1']);
+    await waitFor(() => monitor.output().includes('a-creator-claude: waiting for approval since'), 'the approval comment');
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await hook({ hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_use_id: 'toolu_1' });
+    await waitFor(() => monitor.output().includes('resolved: a-creator-claude: waiting for approval'), 'the resolved comment');
+    child!.stdin.write('stop\n');
+    expect(await monitor.exited).toBe(0);
+    const comments = (await localLog()).filter((entry) => entry.kind === 'comment').map((entry) => entry.text);
+    expect(comments.filter((text) => text.includes('- a-creator-claude: waiting for approval since'))).toHaveLength(1);
+  });
+
   it('treats SIGINT as a stop request and exits 0', async () => {
     await box.writeRegistry('tmux_sessions: []\n');
     const monitor = start(['--registry', box.registry, '--tmux-server', box.serverName('sig'), '--interval', '0.2']);

@@ -5,6 +5,7 @@ import {
   freezePending,
   initialState,
   MAX_PENDING_LINES,
+  observedApprovals,
   observedFrom,
   progressNote,
   type Observed,
@@ -142,6 +143,19 @@ describe('coalescing', () => {
     expect(state.pending[0]).toMatch(/^… and \d+ earlier changes/);
     expect(Number(/… and (\d+) earlier/.exec(state.pending[0]!)![1]) + state.pending.length - 1).toBe(5_000 * 2 - 1);
     expect(JSON.stringify(state).length).toBeLessThan(20_000);
+  });
+
+  it('tells an approval wait once past the threshold, resolved when it ends, and a new wait again', () => {
+    const since = new Date(T0).toISOString();
+    let state = coalesce(initialState('t'), observedApprovals([{ session: 'w', since }], T0 + 9 * 60_000, 10 * 60_000), T0 + 9 * 60_000);
+    expect(state.pending).toEqual([]);
+    for (const minute of [10, 11, 25]) state = coalesce(state, observedApprovals([{ session: 'w', since }], T0 + minute * 60_000, 10 * 60_000), T0 + minute * 60_000);
+    expect(state.pending).toEqual(['w: waiting for approval since 2026-11-22T10:00:00Z (over 10 min)']);
+    state = coalesce({ ...state, pending: [] }, observedApprovals([], T0 + 26 * 60_000, 10 * 60_000), T0 + 26 * 60_000);
+    expect(state.pending).toEqual(['resolved: w: waiting for approval since 2026-11-22T10:00:00Z (over 10 min)']);
+    const later = new Date(T0 + 30 * 60_000).toISOString();
+    state = coalesce({ ...state, pending: [] }, observedApprovals([{ session: 'w', since: later }], T0 + 41 * 60_000, 10 * 60_000), T0 + 41 * 60_000);
+    expect(state.pending).toHaveLength(1);
   });
 
   it('writes the heartbeat progress note', () => {

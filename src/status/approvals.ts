@@ -1,0 +1,23 @@
+import { agentKind } from '../agents/index.js';
+import { homeDir } from '../config.js';
+import type { ApprovalWait } from '../kanban/coalesce.js';
+import type { CachedRegistryReader } from '../registry/store.js';
+import { readFacts, statusDir } from './store.js';
+
+/** Running sessions whose agents wait on a person's approval, and since when (the earliest of their agents). */
+export async function approvalWaits(registryFile: string, reader: CachedRegistryReader, env: NodeJS.ProcessEnv): Promise<ApprovalWait[]> {
+  const registry = await reader.read(registryFile);
+  const dir = statusDir(env, homeDir(env));
+  const waits: ApprovalWait[] = [];
+  for (const entry of registry.entries) {
+    const kind = agentKind(entry.agent);
+    const id = kind ? entry[kind.conversationIdField] : undefined;
+    if (entry.status !== 'running' || !id) continue;
+    const since = Object.values((await readFacts(dir, id)).agents)
+      .map((fact) => fact.needs_approval_since)
+      .filter((value): value is string => value !== null)
+      .sort()[0];
+    if (since) waits.push({ session: entry.name, since });
+  }
+  return waits;
+}
