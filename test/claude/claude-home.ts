@@ -1,5 +1,5 @@
-import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { accessSync, closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { REPO } from '../helpers/sandbox.js';
@@ -113,4 +113,31 @@ function isNativeExecutable(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A `bin/` directory in the sandbox with `claude` → the npm package's native binary; returns a PATH that has it first. */
+export async function claudeOnPath(root: string): Promise<string> {
+  const bin = path.join(root, 'bin');
+  await mkdir(bin, { recursive: true });
+  await symlink(claudeBin(), path.join(bin, 'claude'));
+  return `${bin}:${process.env['PATH']}`;
+}
+
+/**
+ * Ends a test's tmux server and waits for every claude in it to exit (then SIGKILLs stragglers): claude writes its
+ * session files on the way out, and removing its HOME under it fails or leaves files behind.
+ */
+export async function stopClaudes(tmux: (...args: string[]) => Promise<string>): Promise<void> {
+  const pids = (await tmux('list-panes', '-a', '-F', '#{pane_pid}').catch(() => '')).split('\n').filter(Boolean).map(Number);
+  await tmux('kill-server').catch(() => undefined);
+  const alive = (pid: number): boolean => {
+    try {
+      return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 10_000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
 }

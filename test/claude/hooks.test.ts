@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import { mam, Sandbox } from '../helpers/sandbox.js';
-import { claudeBin, claudeEnv, prepareClaudeHome } from './claude-home.js';
+import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
 import { startModelServer, type ModelServer } from './model-server.js';
 import { isEmptyIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
 
@@ -29,24 +28,11 @@ beforeEach(async () => {
     { trigger: 'touch a file', reply: { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'made-by-claude')}`, description: 'Create a file' } } } },
   ]);
   await prepareClaudeHome(box.home, { workspaces: [workspace] });
-  const bin = path.join(box.root, 'bin');
-  await mkdir(bin, { recursive: true });
-  await symlink(claudeBin(), path.join(bin, 'claude'));
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: `${bin}:${process.env['PATH']}` });
+  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root) });
 });
 
 afterEach(async () => {
-  const pids = (await box.tmux(server, 'list-panes', '-a', '-F', '#{pane_pid}').catch(() => '')).split('\n').filter(Boolean).map(Number);
-  await box.tmux(server, 'kill-server').catch(() => undefined);
-  const alive = (pid: number): boolean => {
-    try {
-      return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-    } catch {
-      return false;
-    }
-  };
-  const deadline = Date.now() + 10_000;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  await stopClaudes((...args) => box.tmux(server, ...args));
   await model.close();
   await box.dispose();
 });

@@ -1,9 +1,9 @@
-import { mkdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
 import { mam, Sandbox } from '../helpers/sandbox.js';
-import { claudeBin, claudeEnv, prepareClaudeHome } from './claude-home.js';
+import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
 import { startModelServer, type ModelServer, type Reply } from './model-server.js';
 
 /**
@@ -34,26 +34,11 @@ beforeEach(async () => {
   // The user has allowed Bash for this test project, so the report runs without a permission dialog.
   await mkdir(path.join(box.home, '.claude'), { recursive: true });
   await writeFile(path.join(box.home, '.claude', 'settings.json'), JSON.stringify({ permissions: { allow: ['Bash'] } }));
-  const bin = path.join(box.root, 'bin');
-  await mkdir(bin, { recursive: true });
-  await symlink(claudeBin(), path.join(bin, 'claude'));
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: `${bin}:${process.env['PATH']}`, MAM_TMUX_SERVER: box.serverName('cjob')});
+  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root), MAM_TMUX_SERVER: box.serverName('cjob') });
 });
 
 afterEach(async () => {
-  // claude writes its session files on the way out: let every claude exit before its HOME is removed.
-  const pids = (await box.tmux(env['MAM_TMUX_SERVER']!, 'list-panes', '-a', '-F', '#{pane_pid}').catch(() => '')).split('\n').filter(Boolean).map(Number);
-  await box.tmux(env['MAM_TMUX_SERVER']!, 'kill-server').catch(() => undefined);
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const deadline = Date.now() + 10_000;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  await stopClaudes((...args) => box.tmux(env['MAM_TMUX_SERVER']!, ...args));
   await model.close();
   await box.dispose();
 });

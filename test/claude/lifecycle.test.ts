@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { claudeProjectKey } from '../../src/agents/claude.js';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import { emitted, mam, Sandbox } from '../helpers/sandbox.js';
-import { claudeBin, claudeEnv, prepareClaudeHome } from './claude-home.js';
+import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
 import { startModelServer, type ModelServer } from './model-server.js';
 import { capture, isEmptyIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
 
@@ -43,19 +43,11 @@ beforeEach(async () => {
   server = box.serverName('life');
   model = await startModelServer(SCRIPT);
   await prepareClaudeHome(box.home, { workspaces: [workspace] });
-  // `claude` on PATH is the npm package's native binary.
-  const bin = path.join(box.root, 'bin');
-  await mkdir(bin, { recursive: true });
-  await symlink(claudeBin(), path.join(bin, 'claude'));
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: `${bin}:${process.env['PATH']}` });
+  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root) });
 });
 
 afterEach(async () => {
-  const pids = (await box.tmux(server, 'list-panes', '-a', '-F', '#{pane_pid}').catch(() => '')).split('\n').filter(Boolean).map(Number);
-  await box.tmux(server, 'kill-server').catch(() => undefined);
-  const deadline = Date.now() + 10_000;
-  while (pids.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
+  await stopClaudes((...args) => box.tmux(server, ...args));
   await model.close();
   await box.dispose();
 });
