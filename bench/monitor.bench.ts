@@ -23,6 +23,7 @@ import { runWorker } from '../src/kanban/worker.js';
 import { runPass } from '../src/reconcile/pass.js';
 import { PANE_FORMAT } from '../src/tmux/client.js';
 import { CachedRegistryReader } from '../src/registry/store.js';
+import { approvalWaits } from '../src/status/approvals.js';
 import { writeClaudeTranscript } from '../test/helpers/claude-fixtures.js';
 
 const run = promisify(execFile);
@@ -70,7 +71,13 @@ async function main(): Promise<void> {
       await mkdir(workspace, { recursive: true });
       commands.push('new-session', '-d', '-s', name, '-c', workspace, 'sleep 1000000', ';');
       const id = index % 2 === 0 ? `0000000${index}`.slice(-8) + '-1111-4222-8333-444455556666' : null;
-      if (id) await writeClaudeTranscript(home, workspace, id);
+      if (id) {
+        await writeClaudeTranscript(home, workspace, id);
+        // Its hooks' fact file, as an agent between turns leaves it (read every pass for approval waits).
+        const facts = path.join(home, '.cache', 'mam', 'status');
+        await mkdir(facts, { recursive: true });
+        await writeFile(path.join(facts, `${id}.agent.main.json`), JSON.stringify({ status: 'waiting', tools: {}, agent_type: null, needs_approval_since: null, updated_at: new Date().toISOString() }));
+      }
       entries.push(`  - {name: ${name}, agent: claude, workspace: ${workspace}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: ${id ?? 'null'}}`);
     }
     await run('tmux', ['-L', server, ...commands.slice(0, -1)], { env });
@@ -115,6 +122,8 @@ async function main(): Promise<void> {
       stateFile: path.join(root, 'state', 'bench.state'),
       log: pino({ level: 'silent' }),
       signal: stop.signal,
+      // As `mam monitor` runs it: approval waits are read from the hooks' fact files every pass.
+      approvalWaits: () => approvalWaits(registry, passOptions.reader, env),
     });
 
     // The floor: one bare list-panes per pass, same server, same run.
