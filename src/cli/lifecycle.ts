@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../errors.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
@@ -16,7 +17,7 @@ const say = (context: CliContext) => (line: string) => writeLine(context.stderr,
 
 export const createCommand: Command = {
   help: `Usage: mam create --agent claude|codex|gemini|agy|<command> --workspace DIR [--name N] [--tmux-server S]
-                  [--submit-job PROMPT] [--registry PATH] [--json] [-- agent args…]
+                  [--submit-job PROMPT] [--hooks] [--registry PATH] [--json] [-- agent args…]
 
 Start an agent in a new tmux session and register it. The name defaults to <workspace basename>-creator-<agent>;
 the session goes on mam's own tmux socket (-L mam) unless --tmux-server says otherwise, starts in the workspace,
@@ -24,7 +25,9 @@ and has MAM_SESSION=<name> in its environment. The registry records start_comman
 and created_at. A name already registered, or already a tmux session, is refused. --submit-job types PROMPT into
 the agent once it is ready and checks that it was submitted: it becomes a delegated job (a fresh job id in
 --registry-dir, default ./.mam/jobs; the agent gets the instruction header telling it how to report with
-\`mam job event\`), and the entry records delegate_job_id. Arguments after -- go to the agent.`,
+\`mam job event\`), and the entry records delegate_job_id. --hooks (Claude) first installs mam's hooks in the
+workspace's .claude/settings.json, so the session reports working / needs approval / waiting from its first moment.
+Arguments after -- go to the agent.`,
   async run(context) {
     const split = context.argv.indexOf('--');
     const own = split < 0 ? context.argv : context.argv.slice(0, split);
@@ -35,12 +38,21 @@ the agent once it is ready and checks that it was submitted: it becomes a delega
       name: { type: 'string' },
       'tmux-server': { type: 'string' },
       'submit-job': { type: 'string' },
+      hooks: { type: 'boolean' },
       'registry-dir': { type: 'string' },
       registry: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (!values.agent || !values.workspace) throw new UsageError('create: --agent and --workspace are required; see `mam create --help`');
     const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
+    if (values.hooks) {
+      // Project-scope hooks, installed before the agent starts: an agent reads its hooks only at start.
+      if (values.agent !== 'claude') throw new UsageError('create: --hooks installs Claude hooks; for other agents mam does not install hooks yet');
+      const { claudeSettingsFile, hookCommand, installHooks } = await import('../status/hooks-install.js');
+      const file = claudeSettingsFile('project', context.env, path.resolve(context.cwd, values.workspace));
+      await installHooks(file, hookCommand(context.env, fileURLToPath(new URL('./main.js', import.meta.url))));
+      say(context)(`hooks installed in ${file}`);
+    }
     // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
     const delegated = values['submit-job'] === undefined
       ? undefined

@@ -1,0 +1,38 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mam, Sandbox } from '../helpers/sandbox.js';
+
+let box: Sandbox;
+beforeEach(async () => {
+  box = await Sandbox.create('mam-create-hooks-');
+});
+afterEach(async () => {
+  await box.dispose();
+});
+
+describe('mam create --hooks', () => {
+  it('installs mam\'s hooks in the workspace before the agent starts, and only for Claude', async () => {
+    const bin = path.join(box.root, 'bin');
+    await mkdir(bin, { recursive: true });
+    // A stand-in claude that records whether the hooks were there when it started.
+    await writeFile(path.join(bin, 'claude'), '#!/bin/bash\ntest -f .claude/settings.json && echo present > "$HOME/hooks-at-start"\necho "? for shortcuts"\nwhile IFS= read -r line; do :; done\n');
+    await chmod(path.join(bin, 'claude'), 0o755);
+    const workspace = path.join(box.root, 'ws');
+    await mkdir(workspace, { recursive: true });
+    const env = box.env({ PATH: `${bin}:${process.env['PATH']}`, MAM_TMUX_SERVER: box.serverName('ch') });
+
+    const created = await mam(['create', '--agent', 'claude', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
+    expect(created.code, created.stderr).toBe(0);
+    const settings = JSON.parse(await readFile(path.join(workspace, '.claude', 'settings.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
+    expect(Object.keys(settings.hooks)).toHaveLength(11);
+    expect(settings.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/ hook --agent claude$/);
+    const deadline = Date.now() + 5_000;
+    while (!(await readFile(path.join(box.home, 'hooks-at-start'), 'utf8').catch(() => '')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await readFile(path.join(box.home, 'hooks-at-start'), 'utf8')).toBe('present\n');
+
+    const other = await mam(['create', '--agent', 'codex', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
+    expect(other.code).toBe(64);
+    expect(other.stderr).toMatch(/--hooks installs Claude hooks/);
+  });
+});
