@@ -12,7 +12,8 @@ import { jobContext as makeJobContext } from '../jobs/context.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
 import { createSession } from '../lifecycle/create.js';
 import { capturePane } from '../tmux/session.js';
-import { which } from '../util/which.js';
+import { joinWords } from '../util/shell-words.js';
+import { mamCommand, which } from '../util/which.js';
 import { parseFlags, positiveSeconds, writeLine, type CliContext, type Command } from './command.js';
 
 const HELP = `Usage: mam job <subcommand> [options]
@@ -252,8 +253,7 @@ async function runValidation(script: string, job: JobFile, dir: string, audit: A
 
 /** How the agent calls back: `mam` when it is on PATH, else this very CLI by absolute path. */
 function eventCommand(dir: string, jobId: string, env: NodeJS.ProcessEnv): string {
-  const mam = which('mam', env) ? 'mam' : `${process.execPath} ${fileURLToPath(new URL('./main.js', import.meta.url))}`;
-  return `${mam} job event --job ${jobId} --registry-dir ${dir}`;
+  return `${mamCommand(env, fileURLToPath(new URL('./main.js', import.meta.url)))} job event --job ${jobId} --registry-dir ${joinWords([dir])}`;
 }
 
 async function instructionFor(job: JobFile, dir: string, env: NodeJS.ProcessEnv): Promise<string> {

@@ -1,9 +1,9 @@
-import { accessSync, constants } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { homeDir } from '../config.js';
 import { MamError } from '../errors.js';
 import { writeFileAtomic } from '../registry/atomic.js';
+import { mamCommand } from '../util/which.js';
 
 /** The Claude hook events `mam hook` listens to (reference §1.5), each registered with matcher `*`. */
 export const CLAUDE_HOOK_EVENTS = [
@@ -147,27 +147,9 @@ export function claudeSettingsFile(scope: Scope, env: NodeJS.ProcessEnv, project
   return path.join(env['CLAUDE_CONFIG_DIR'] || path.join(homeDir(env), '.claude'), 'settings.json');
 }
 
-function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./+:=@%-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-function onPath(name: string, env: NodeJS.ProcessEnv): boolean {
-  for (const directory of (env['PATH'] ?? '').split(path.delimiter)) {
-    if (!directory) continue;
-    try {
-      accessSync(path.join(directory, name), constants.X_OK);
-      return true;
-    } catch {
-      // not here
-    }
-  }
-  return false;
-}
-
 /** `mam hook --agent claude` when `mam` is on PATH, else `<node> <…/dist/cli/main.js> hook --agent claude`. */
 export function hookCommand(env: NodeJS.ProcessEnv, cliMain: string, nodePath = process.execPath): string {
-  const mam = onPath('mam', env) ? 'mam' : `${shellWord(nodePath)} ${shellWord(cliMain)}`;
-  return `${mam} hook --agent claude`;
+  return `${mamCommand(env, cliMain, nodePath)} hook --agent claude`;
 }
 
 async function readSettings(file: string): Promise<{ settings: JsonObject; exists: boolean }> {

@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
+import { joinWords } from './shell-words.js';
 
 /** The executable `command` resolves to on `PATH`, or undefined: checked before any tmux session is made. */
 export function which(command: string, env: NodeJS.ProcessEnv): string | undefined {
@@ -13,4 +14,12 @@ export function which(command: string, env: NodeJS.ProcessEnv): string | undefin
     }
   }
   return undefined;
+}
+
+/**
+ * How another process (an agent's hook, an agent reporting a job event) should invoke this CLI: plain `mam`
+ * when it is on that PATH, else this Node and `cliMain` by absolute path, quoted as shell words.
+ */
+export function mamCommand(env: NodeJS.ProcessEnv, cliMain: string, nodePath = process.execPath): string {
+  return which('mam', env) ? 'mam' : joinWords([nodePath, cliMain]);
 }
