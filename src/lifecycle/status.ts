@@ -1,7 +1,7 @@
 import { agentKind } from '../agents/index.js';
 import { homeDir } from '../config.js';
 import { sessionStatus as agentsActivity } from '../status/derive.js';
-import { readFacts, statusDir } from '../status/store.js';
+import { listStatusDir, readAgentFacts, statusDir } from '../status/store.js';
 import { readJob } from '../jobs/store.js';
 import { readRegistry } from '../registry/store.js';
 import { timestampMs } from '../registry/schema.js';
@@ -48,12 +48,13 @@ export async function sessionStatus(context: LifecycleContext): Promise<StatusRe
   );
   const activities = new Map<string, string>();
   const factsDir = statusDir(context.env, homeDir(context.env));
+  const factNames = await listStatusDir(factsDir);
   await Promise.all(
     registry.entries.map(async (entry) => {
       const kind = agentKind(entry.agent);
       const id = kind ? entry[kind.conversationIdField] : undefined;
       if (entry.status !== 'running' || !id) return;
-      const activity = agentsActivity((await readFacts(factsDir, id)).agents);
+      const activity = agentsActivity(await readAgentFacts(factsDir, id, factNames));
       if (activity) activities.set(entry.name, activity);
     }),
   );

@@ -16,8 +16,17 @@ export function statusDir(env: NodeJS.ProcessEnv, home: string): string {
 }
 
 export async function readFacts(dir: string, sessionId: string): Promise<Facts> {
-  const names = await readdir(dir).catch(() => [] as string[]);
   const session = SessionFact.safeParse(parseJsonOrUndefined(await readFile(path.join(dir, `${sessionId}.session.json`), 'utf8').catch(() => '')));
+  return { session: session.success ? session.data : undefined, agents: await readAgentFacts(dir, sessionId, await listStatusDir(dir)) };
+}
+
+/** The status directory's file names; list it once and hand it to readAgentFacts for every session. */
+export function listStatusDir(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => [] as string[]);
+}
+
+/** One session's agent facts, by agent key, found in `names` (a listing of `dir`). */
+export async function readAgentFacts(dir: string, sessionId: string, names: readonly string[]): Promise<Record<string, AgentFact>> {
   const agents: Record<string, AgentFact> = {};
   const prefix = `${sessionId}.agent.`;
   for (const name of names) {
@@ -25,7 +34,7 @@ export async function readFacts(dir: string, sessionId: string): Promise<Facts> 
     const parsed = AgentFact.safeParse(parseJsonOrUndefined(await readFile(path.join(dir, name), 'utf8').catch(() => '')));
     if (parsed.success) agents[name.slice(prefix.length, -'.json'.length)] = parsed.data;
   }
-  return { session: session.success ? session.data : undefined, agents };
+  return agents;
 }
 
 /** Applies `change` to one session's facts under its lock and writes what changed. */
