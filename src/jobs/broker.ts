@@ -8,6 +8,7 @@ import { Aedes } from 'aedes';
 import persistenceModule from 'aedes-persistence';
 import { homeDir } from '../config.js';
 import { MamError } from '../errors.js';
+import { waitFor } from '../util/wait.js';
 import { stateDir } from '../kanban/state-file.js';
 import { writeFileAtomic } from '../registry/atomic.js';
 import { withLock } from '../registry/lock.js';
@@ -268,18 +269,11 @@ async function spawnBroker(dir: string, env: NodeJS.ProcessEnv, idleExitSeconds:
   } finally {
     await logHandle.close();
   }
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const record = await liveBroker(dir);
-    if (record) return record;
-    if (exited !== undefined) {
-      throw new MamError(`embedded broker failed to start (${exited}): ${await lastLine(logFile)}; log: ${logFile}`);
-    }
-    if (Date.now() >= deadline) {
-      throw new MamError(`embedded broker did not start within ${Math.round(timeoutMs / 1000)} s; log: ${logFile}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  let record: BrokerRecord | undefined;
+  await waitFor(async () => (record = await liveBroker(dir)) !== undefined || exited !== undefined, timeoutMs);
+  if (record) return record;
+  if (exited !== undefined) throw new MamError(`embedded broker failed to start (${exited}): ${await lastLine(logFile)}; log: ${logFile}`);
+  throw new MamError(`embedded broker did not start within ${Math.round(timeoutMs / 1000)} s; log: ${logFile}`);
 }
 
 /** The built CLI: next to this module in dist/, or dist/ of the checkout when this runs from src/ (tests). */

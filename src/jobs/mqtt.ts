@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { MamError } from '../errors.js';
+import { parseJsonOrUndefined } from '../util/json.js';
 import { ensureEmbeddedBroker } from './broker.js';
 import { JOB_ID_PATTERN, JobEvent, JobStatus, type JobStateMessage } from './schema.js';
 import { eventsTopic, stateTopic, TOPIC_PREFIX, type BrokerOptions, type EventMessage, type JobTransport } from './transport.js';
@@ -137,7 +138,7 @@ async function connectOnce(options: TransportOptions, url: string, embedded: boo
     const match = EVENT_TOPIC.exec(topic);
     if (!match) return;
     const jobId = match[1]!;
-    const value = parseJson(payload);
+    const value = parseJsonOrUndefined(payload.toString('utf8'));
     if (match[2] === 'events') {
       const event = JobEvent.safeParse(value);
       if (event.success) events.emit({ jobId, event: event.data });
@@ -345,14 +346,6 @@ function guard(body: () => void): void {
 function checkJobId(jobId: string): string {
   if (!JOB_ID_PATTERN.test(jobId)) throw new MamError(`${JSON.stringify(jobId)} is not a job id (j_ followed by 24 hex digits)`);
   return jobId;
-}
-
-function parseJson(payload: Buffer): unknown {
-  try {
-    return JSON.parse(payload.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 function parseState(value: unknown): JobStateMessage | undefined {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { runTmux, serverArgs, serverLabel, type TmuxOptions, type TmuxServer } from './client.js';
+import { killSession } from './session.js';
 
 /**
  * A tmux control-mode client (`tmux -C`, reference §1) for one server: the push channel that tells a
@@ -182,7 +183,7 @@ export async function connectControl(server: TmuxServer, options: ControlOptions
   if (!sessions.some((line) => !line.endsWith(` ${session}`))) {
     // Only ours: a leftover from a client that died without closing (attached 0) would keep the server
     // alive forever; remove it. One still in use (attached) is left to its client, which releases it.
-    if (sessions.includes(`0 ${session}`)) await runTmux(server, ['kill-session', '-t', `=${session}`], options);
+    if (sessions.includes(`0 ${session}`)) await killSession(server, session, options);
     return { state: 'unavailable', reason: `no sessions besides ${session}` };
   }
   const client = new ControlClient(server, options);
