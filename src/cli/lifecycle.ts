@@ -9,7 +9,7 @@ import { resumeSession } from '../lifecycle/resume.js';
 import { sessionStatus, statusTable } from '../lifecycle/status.js';
 import { stopSession } from '../lifecycle/stop.js';
 import { TMUX_SERVER_PATTERN } from '../registry/schema.js';
-import { parseFlags, untilStopped, writeLine, type CliContext, type Command } from './command.js';
+import { parseFlags, positiveSeconds, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 
 /** The session lifecycle commands: create, resume, stop, delete, status. Thin: the work is in lifecycle/. */
 
@@ -169,7 +169,7 @@ reconcile marks it terminated). --watch redraws in place every --interval second
       writeLine(context.stdout, values.json ? JSON.stringify(report) : statusTable(report));
       return 0;
     }
-    const intervalMs = Math.max(0.2, Number(values.interval ?? 2)) * 1000;
+    const intervalMs = Math.max(0.2, positiveSeconds('status', 'interval', values.interval, 2)) * 1000;
     await untilStopped(async (signal) => {
       while (!signal.aborted) {
         const report = await sessionStatus(lifecycle);

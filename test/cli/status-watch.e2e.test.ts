@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAM, Sandbox } from '../helpers/sandbox.js';
+import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
 
 let box: Sandbox;
 beforeEach(async () => {
@@ -34,5 +34,11 @@ describe('mam status --watch', () => {
     expect(output).toContain('\x1b[J');
     child.kill('SIGINT');
     expect(await exited).toBe(0);
+  });
+
+  it('refuses an --interval that is not a number instead of redrawing without pause', async () => {
+    const result = await mam(['status', '--watch', '--interval', 'abc', '--registry', box.registry], box.env());
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(/--interval takes a positive number of seconds, not "abc"/);
   });
 });
