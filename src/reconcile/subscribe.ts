@@ -203,6 +203,9 @@ const RELEVANT = new Set([
   'exit',
 ]);
 
+/** How long an emptied server is left to the client that emptied it before our session lets the server go. */
+const RELEASE_GRACE_MS = 250;
+
 export interface TmuxSourceStatus {
   readonly server: TmuxServer;
   readonly connected: boolean;
@@ -394,10 +397,16 @@ class ServerSource {
     if (event.name === 'sessions-changed') void this.releaseIfAlone(client);
   }
 
-  /** Our session alone would keep an otherwise empty server alive forever: let it go. */
+  /**
+   * Our session alone would keep an otherwise empty server alive forever: let it go — after a moment. The
+   * client whose command emptied the server (a person's `tmux kill-session`) is still waiting for its reply;
+   * closing at once can make the server exit under it, and it prints "server exited unexpectedly".
+   */
   private async releaseIfAlone(client: ControlClient): Promise<void> {
     try {
-      if ((await client.otherSessions()).length === 0) await client.close();
+      if ((await client.otherSessions()).length > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, RELEASE_GRACE_MS).unref());
+      if (this.client === client && (await client.otherSessions()).length === 0) await client.close();
     } catch {
       // Closed meanwhile: the exit event handles it.
     }
