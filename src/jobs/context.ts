@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { JobContext } from './service.js';
 import { DEFAULT_JOBS_DIR } from './store.js';
-import type { JobTransport } from './transport.js';
+import { brokerOptionsFromEnv, type JobTransport } from './transport.js';
 
 /**
  * A JobContext from the environment: the broker is `$MAM_MQTT_URL` (+ user, password, TLS files), else the
@@ -20,12 +20,7 @@ export function jobContext(input: { env: NodeJS.ProcessEnv; cwd: string; registr
       (connecting ??= import('./mqtt.js')
         .then(({ connectTransport }) =>
           connectTransport({
-            url: env['MAM_MQTT_URL'] || undefined,
-            username: env['MAM_MQTT_USERNAME'],
-            password: env['MAM_MQTT_PASSWORD'],
-            ca: env['MAM_MQTT_CA'],
-            cert: env['MAM_MQTT_CERT'],
-            key: env['MAM_MQTT_KEY'],
+            ...brokerOptionsFromEnv(env),
             clientId: input.clientId || `mam-${process.pid}-${Date.now().toString(36)}`,
             env,
           }),

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { EventSource } from '../reconcile/subscribe.js';
 import { brokerDir, isAlive, readBrokerRecord } from './broker.js';
 import { connectTransport } from './mqtt.js';
-import type { JobTransport } from './transport.js';
+import { brokerOptionsFromEnv, type JobTransport } from './transport.js';
 
 /**
  * Job events as a push source for `mam reconcile --subscribe`: every event on any job says "look now".
@@ -24,12 +24,8 @@ export function jobEventSource(env: NodeJS.ProcessEnv, registryFile: string): Ev
       const url = env['MAM_MQTT_URL'] || (await runningEmbeddedBroker(env));
       if (!url) throw new Error('no broker yet: MAM_MQTT_URL is unset and the embedded broker is not running');
       transport = await connectTransport({
+        ...brokerOptionsFromEnv(env),
         url,
-        username: env['MAM_MQTT_USERNAME'],
-        password: env['MAM_MQTT_PASSWORD'],
-        ca: env['MAM_MQTT_CA'],
-        cert: env['MAM_MQTT_CERT'],
-        key: env['MAM_MQTT_KEY'],
         clientId,
         env,
       });

@@ -361,7 +361,8 @@ function parseState(value: unknown): JobStateMessage | undefined {
   };
 }
 
-async function tlsFiles(options: BrokerOptions): Promise<Pick<IClientOptions, 'ca' | 'cert' | 'key'>> {
+/** The TLS files named in `options`, read; a file that cannot be read is a one-line MamError. */
+export async function tlsFiles(options: BrokerOptions): Promise<Pick<IClientOptions, 'ca' | 'cert' | 'key'>> {
   const files: Pick<IClientOptions, 'ca' | 'cert' | 'key'> = {};
   for (const name of ['ca', 'cert', 'key'] as const) {
     const file = options[name];
@@ -388,7 +389,8 @@ function failureReason(error: Error): string {
   return typeof code === 'string' ? code : error.message;
 }
 
-function describeFailure(display: string, error: Error): string {
+/** One line for a connection that failed: refused credentials, unreachable, TLS, or the client's message. */
+export function describeFailure(display: string, error: Error): string {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'number') {
     const reason = error.message.replace(/^Connection refused:\s*/i, '');

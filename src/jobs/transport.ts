@@ -19,6 +19,18 @@ export interface BrokerOptions {
   readonly key?: string | undefined;
 }
 
+/** The broker named by the environment: `$MAM_MQTT_URL` (+ `_USERNAME`, `_PASSWORD`, `_CA`, `_CERT`, `_KEY`); no URL → embedded. */
+export function brokerOptionsFromEnv(env: NodeJS.ProcessEnv): BrokerOptions {
+  return {
+    url: env['MAM_MQTT_URL'] || undefined,
+    username: env['MAM_MQTT_USERNAME'],
+    password: env['MAM_MQTT_PASSWORD'],
+    ca: env['MAM_MQTT_CA'],
+    cert: env['MAM_MQTT_CERT'],
+    key: env['MAM_MQTT_KEY'],
+  };
+}
+
 export interface EventMessage {
   readonly jobId: string;
   readonly event: JobEvent;
