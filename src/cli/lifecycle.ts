@@ -25,8 +25,9 @@ and has MAM_SESSION=<name> in its environment. The registry records start_comman
 and created_at. A name already registered, or already a tmux session, is refused. --submit-job types PROMPT into
 the agent once it is ready and checks that it was submitted: it becomes a delegated job (a fresh job id in
 --registry-dir, default ./.mam/jobs; the agent gets the instruction header telling it how to report with
-\`mam job event\`), and the entry records delegate_job_id. --hooks (Claude) first installs mam's hooks in the
-workspace's .claude/settings.json, so the session reports working / needs approval / waiting from its first moment.
+\`mam job event\`), and the entry records delegate_job_id. --hooks (claude, codex, gemini) first installs mam's hooks
+in the workspace's .claude/settings.json, .codex/hooks.json or .gemini/settings.json, so the session reports working /
+needs approval / waiting from its first moment.
 Arguments after -- go to the agent.`,
   async run(context) {
     const split = context.argv.indexOf('--');
@@ -47,11 +48,14 @@ Arguments after -- go to the agent.`,
     const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
     if (values.hooks) {
       // Project-scope hooks, installed before the agent starts: an agent reads its hooks only at start.
-      if (values.agent !== 'claude') throw new UsageError('create: --hooks installs Claude hooks; for other agents mam does not install hooks yet');
-      const { claudeSettingsFile, hookCommand, installHooks } = await import('../status/hooks-install.js');
-      const file = claudeSettingsFile('project', context.env, path.resolve(context.cwd, values.workspace));
-      await installHooks(file, hookCommand(context.env, fileURLToPath(new URL('./main.js', import.meta.url))));
+      const { HOOK_TARGETS, hookCommand, installHooks, isHookAgent } = await import('../status/hooks-install.js');
+      const agent = values.agent;
+      if (!isHookAgent(agent)) throw new UsageError(`create: --hooks installs Claude, Codex or Gemini hooks; ${agent} has none (its status comes from the pane)`);
+      const target = HOOK_TARGETS[agent];
+      const file = target.settingsFile('project', context.env, path.resolve(context.cwd, values.workspace));
+      await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('./main.js', import.meta.url)), agent));
       say(context)(`hooks installed in ${file}`);
+      for (const line of (await target.readiness?.(context.env)) ?? []) say(context)(line);
     }
     // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
     const delegated = values['submit-job'] === undefined
@@ -157,12 +161,27 @@ removed is appended to <registry>.history.jsonl beside it.`,
 
 export const statusCommand: Command = {
   help: `Usage: mam status [--json] [--watch [--interval S]] [--registry PATH]
+       mam status --all-hosts [--json]
 
 One table of every registered session: name, agent, registry status, whether tmux has it now, conversation id,
 age and workspace. TMUX shows GONE for a session registered as running whose tmux session is gone (the next
-reconcile marks it terminated). --watch redraws in place every --interval seconds (default 2) until Ctrl-C.`,
+reconcile marks it terminated). --watch redraws in place every --interval seconds (default 2) until Ctrl-C.
+
+--all-hosts shows every machine's agents that share the broker ($MAM_MQTT_URL, else a running embedded broker),
+read from the retained topics mam/v1/<host>/agents/<session>/status: HOST SESSION AGENT ACTIVITY SINCE AGENTS
+CWD, or {broker, sessions, invalid, complete} with --json. Messages that are not valid status are ignored and
+counted. A broker that cannot be reached is an error (exit 1).`,
   async run(context) {
-    const { values } = parseFlags('status', context.argv, { json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' }, registry: { type: 'string' } });
+    const { values } = parseFlags('status', context.argv, { json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' }, registry: { type: 'string' }, 'all-hosts': { type: 'boolean' } });
+    if (values['all-hosts']) {
+      if (values.watch || values.registry !== undefined) throw new UsageError('status: --all-hosts reads the broker, not a registry, and does not take --watch or --registry');
+      const [{ allHostsTable, collectStatuses }, { brokerOptionsFromEnv }] = await Promise.all([import('../status/all-hosts.js'), import('../jobs/transport.js')]);
+      const report = await collectStatuses({ broker: brokerOptionsFromEnv(context.env), env: context.env });
+      writeLine(context.stdout, values.json ? JSON.stringify(report) : allHostsTable(report, Date.now()));
+      if (report.invalid > 0) writeLine(context.stderr, `mam: ignored ${report.invalid} message(s) on status topics that were not valid status`);
+      if (!report.complete) writeLine(context.stderr, 'mam: messages were still arriving when the read timed out; the list may be incomplete');
+      return 0;
+    }
     const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
     if (!values.watch) {
       const report = await sessionStatus(lifecycle);

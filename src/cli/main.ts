@@ -58,7 +58,7 @@ const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'hooks',
-    summary: 'install or remove mam\'s agent hooks (claude settings.json)',
+    summary: 'install or remove mam\'s agent hooks (Claude, Codex, Gemini settings)',
     load: async () => (await import('./hooks.js')).hooksCommand,
   },
 ];

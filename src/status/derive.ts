@@ -77,7 +77,15 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
     case 'PreToolUse': {
       const fact = agentFact(agentKey);
       const id = str(payload['tool_use_id']) ?? `${str(payload['tool_name']) ?? 'tool'}@${context.now}`;
-      put(agentKey, { ...fact, status: 'working', tools: { ...fact.tools, [id]: toolFact(payload, 'working') } });
+      const tool = toolFact(payload, 'working');
+      // A permission asked for before this tool's pre-hook was answered: Gemini fires BeforeTool only once the
+      // tool runs (its Notification(ToolPermission) names no tool, so any such wait goes), and Codex may ask first.
+      const tools = Object.fromEntries(
+        Object.entries(fact.tools).filter(
+          ([key, open]) => !(key.startsWith('permission:') && (open.tool_name === 'tool' || (open.tool_name === tool.tool_name && (open.input === tool.input || (open.command !== null && open.command === tool.command))))),
+        ),
+      );
+      put(agentKey, { ...fact, status: 'working', tools: { ...tools, [id]: tool } });
       break;
     }
     case 'PermissionRequest': {
@@ -149,7 +157,9 @@ export function sessionStatus(agents: Readonly<Record<string, AgentFact>>): Agen
 
 function toolFact(payload: HookPayload, status: ToolFact['status']): ToolFact {
   const input = payload['tool_input'];
-  const command = typeof input === 'object' && input !== null ? str((input as Record<string, unknown>)['command']) : undefined;
+  // Gemini's Notification(ToolPermission) carries the confirmation `details` ({type, title, command?…}) instead.
+  const holder = input ?? payload['details'];
+  const command = typeof holder === 'object' && holder !== null ? str((holder as Record<string, unknown>)['command']) : undefined;
   return { status, tool_name: str(payload['tool_name']) ?? 'tool', input: input === undefined ? null : canonical(input), command: command ?? null };
 }
 

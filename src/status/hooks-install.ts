@@ -1,28 +1,89 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
+import { artifactRoots } from '../agents/index.js';
 import { homeDir } from '../config.js';
 import { MamError } from '../errors.js';
 import { writeFileAtomic } from '../registry/atomic.js';
 import { mamCommand } from '../util/which.js';
 
-/** The Claude hook events `mam hook` listens to (reference §1.5), each registered with matcher `*`. */
-export const CLAUDE_HOOK_EVENTS = [
-  'SessionStart',
-  'UserPromptSubmit',
-  'PreToolUse',
-  'PermissionRequest',
-  'PostToolUse',
-  'PostToolUseFailure',
-  'Stop',
-  'StopFailure',
-  'SubagentStart',
-  'SubagentStop',
-  'SessionEnd',
-] as const;
+export type Scope = 'user' | 'project';
 
+type Json = unknown;
+type JsonObject = Record<string, Json>;
+
+/**
+ * What `mam hooks install` needs to know about one agent: where its hook settings live, which of its events
+ * `mam hook` listens to, and the shape of one hook group in its file. Kept in this one table rather than in
+ * src/agents/<agent>.ts because only install/uninstall reads it, and `mam hook` — which runs on every agent
+ * event and must start fast — should not load it. Adding an agent with hooks: one row here, and its event
+ * names in status/derive.ts if they differ from Claude's.
+ */
+export interface HookTarget {
+  readonly agent: HookAgent;
+  /** For messages: "running Codex sessions pick up …". */
+  readonly label: string;
+  /** The events registered, each with its own group holding one `mam hook --agent <agent>` entry. */
+  readonly events: readonly string[];
+  settingsFile(scope: Scope, env: NodeJS.ProcessEnv, projectDir: string): string;
+  /** The one matcher group we add per event. */
+  group(command: string): JsonObject;
+  /** What else the agent needs before it runs hooks at all, as lines for the user (none when ready). */
+  readiness?(env: NodeJS.ProcessEnv): Promise<string[]>;
+}
+
+export const HOOK_AGENTS = ['claude', 'codex', 'gemini'] as const;
+export type HookAgent = (typeof HOOK_AGENTS)[number];
+
+/** Seconds for Claude and Codex, whose hooks settings share one format. */
 export const HOOK_TIMEOUT_SECONDS = 10;
 
-export type Scope = 'user' | 'project';
+const roots = (env: NodeJS.ProcessEnv): ReturnType<typeof artifactRoots> => artifactRoots(env, homeDir(env));
+
+export const HOOK_TARGETS: Readonly<Record<HookAgent, HookTarget>> = {
+  /** Reference §1.5: settings.json, `{matcher, hooks:[{type, command, timeout (s)}]}` per event. */
+  claude: {
+    agent: 'claude',
+    label: 'Claude',
+    events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'PostToolUseFailure', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'SessionEnd'],
+    settingsFile: (scope, env, projectDir) => (scope === 'project' ? path.join(projectDir, '.claude', 'settings.json') : path.join(roots(env).claude, 'settings.json')),
+    group: (command) => ({ matcher: '*', hooks: [{ type: 'command', command, timeout: HOOK_TIMEOUT_SECONDS }] }),
+  },
+  /**
+   * Reference §2: Claude-compatible hooks.json in `$CODEX_HOME` (user) or `<repo>/.codex/` (project), only the
+   * events Codex has (no PostToolUseFailure, SessionEnd or Notification). No matcher: Codex supports one only on
+   * some events, and an absent matcher matches everything.
+   */
+  codex: {
+    agent: 'codex',
+    label: 'Codex',
+    events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop'],
+    settingsFile: (scope, env, projectDir) => (scope === 'project' ? path.join(projectDir, '.codex', 'hooks.json') : path.join(roots(env).codex, 'hooks.json')),
+    group: (command) => ({ hooks: [{ type: 'command', command, timeout: HOOK_TIMEOUT_SECONDS }] }),
+    async readiness(env) {
+      // Codex runs hooks only behind a feature flag in config.toml. We do not edit TOML; we say what to add.
+      const config = path.join(roots(env).codex, 'config.toml');
+      const text = await readFile(config, 'utf8').catch(() => '');
+      if (/^\s*codex_hooks\s*=\s*true\b/m.test(text)) return [];
+      return [`note: Codex runs hooks only with \`codex_hooks = true\` under \`[features]\` in ${config}; add it there`];
+    },
+  },
+  /**
+   * Reference §3.1: settings.json with Gemini's own event names, the same `{matcher?, hooks:[…]}` groups, but a
+   * timeout in milliseconds. No matcher: for tool events it is a regex and for lifecycle events an exact string,
+   * so "*" would mean different things; an absent one matches everything.
+   */
+  gemini: {
+    agent: 'gemini',
+    label: 'Gemini CLI',
+    events: ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'],
+    settingsFile: (scope, env, projectDir) => (scope === 'project' ? path.join(projectDir, '.gemini', 'settings.json') : path.join(roots(env).gemini, 'settings.json')),
+    group: (command) => ({ hooks: [{ name: 'mam', type: 'command', command, timeout: HOOK_TIMEOUT_SECONDS * 1000 }] }),
+  },
+};
+
+export function isHookAgent(agent: string): agent is HookAgent {
+  return (HOOK_AGENTS as readonly string[]).includes(agent);
+}
 
 export interface HookChange {
   readonly added: number;
@@ -30,39 +91,27 @@ export interface HookChange {
   readonly unchanged: number;
 }
 
-type Json = unknown;
-type JsonObject = Record<string, Json>;
-
 /**
- * A hook entry is ours when its command runs the mam CLI's `hook --agent claude`: `mam hook …`
- * (bare or by path) or `<node> …/cli/main.js hook …`. Nothing else is ever touched.
+ * A hook entry is ours when its command runs the mam CLI's `hook --agent <agent>`: `mam hook …` (bare or by
+ * path) or `<node> …/cli/main.js hook …`. Nothing else is ever touched.
  */
-const OURS = /(?:(?:^|[\s/'"])mam|\/cli\/main\.js)['"]? hook --agent claude(?:\s|$)/;
-
-export function isOurCommand(command: unknown): boolean {
-  return typeof command === 'string' && command.includes(' hook --agent claude') && OURS.test(command);
+export function isOurCommand(command: unknown, agent: HookAgent): boolean {
+  if (typeof command !== 'string' || !command.includes(` hook --agent ${agent}`)) return false;
+  return new RegExp(`(?:(?:^|[\\s/'"])mam|/cli/main\\.js)['"]? hook --agent ${agent}(?:\\s|$)`).test(command);
 }
 
 function isObject(value: Json): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isOurEntry(entry: Json): boolean {
-  return isObject(entry) && isOurCommand(entry['command']);
-}
-
-function ourGroup(command: string): JsonObject {
-  return { matcher: '*', hooks: [{ type: 'command', command, timeout: HOOK_TIMEOUT_SECONDS }] };
-}
-
 /** Throws when the settings hold a shape we would have to guess about; the file is then left alone. */
-function checkShape(settings: Json, file: string): asserts settings is JsonObject {
-  if (!isObject(settings)) throw new MamError(`${file}: settings is not a JSON object; left unchanged`);
+function checkShape(settings: Json, file: string, target: HookTarget): asserts settings is JsonObject {
+  if (!isObject(settings)) throw new MamError(`${file}: settings is not a JSON object; left unchanged (fix the file, then run again)`);
   const hooks = settings['hooks'];
   if (hooks === undefined) return;
-  if (!isObject(hooks)) throw new MamError(`${file}: "hooks" is not an object; left unchanged`);
-  for (const event of CLAUDE_HOOK_EVENTS) {
-    if (hooks[event] !== undefined && !Array.isArray(hooks[event])) throw new MamError(`${file}: "hooks.${event}" is not an array; left unchanged`);
+  if (!isObject(hooks)) throw new MamError(`${file}: "hooks" is not an object; left unchanged (fix the file, then run again)`);
+  for (const event of target.events) {
+    if (hooks[event] !== undefined && !Array.isArray(hooks[event])) throw new MamError(`${file}: "hooks.${event}" is not an array; left unchanged (fix the file, then run again)`);
   }
 }
 
@@ -70,7 +119,7 @@ function checkShape(settings: Json, file: string): asserts settings is JsonObjec
  * Removes our entries from one event's matcher groups, dropping a group only when it became empty
  * because of us. Returns the new groups and how many entries were removed.
  */
-function stripOurs(groups: readonly Json[]): { groups: Json[]; removed: number } {
+function stripOurs(groups: readonly Json[], agent: HookAgent): { groups: Json[]; removed: number } {
   let removed = 0;
   const kept: Json[] = [];
   for (const group of groups) {
@@ -79,7 +128,7 @@ function stripOurs(groups: readonly Json[]): { groups: Json[]; removed: number }
       continue;
     }
     const entries = group['hooks'] as Json[];
-    const others = entries.filter((entry) => !isOurEntry(entry));
+    const others = entries.filter((entry) => !(isObject(entry) && isOurCommand(entry['command'], agent)));
     const count = entries.length - others.length;
     if (count === 0) {
       kept.push(group);
@@ -91,26 +140,29 @@ function stripOurs(groups: readonly Json[]): { groups: Json[]; removed: number }
   return { groups: kept, removed };
 }
 
+function oursIn(groups: readonly Json[], agent: HookAgent): number {
+  return groups.reduce<number>(
+    (sum, group) => sum + (isObject(group) && Array.isArray(group['hooks']) ? (group['hooks'] as Json[]).filter((entry) => isObject(entry) && isOurCommand(entry['command'], agent)).length : 0),
+    0,
+  );
+}
+
 /** Pure: the settings with our hooks installed for every event, and what changed. Never mutates its input. */
-export function mergeHooks(settings: JsonObject, command: string): { settings: JsonObject; change: HookChange } {
+export function mergeHooks(target: HookTarget, settings: JsonObject, command: string): { settings: JsonObject; change: HookChange } {
   const hooks: JsonObject = isObject(settings['hooks']) ? { ...settings['hooks'] } : {};
   let added = 0;
   let removed = 0;
   let unchanged = 0;
-  const wanted = JSON.stringify(ourGroup(command));
-  for (const event of CLAUDE_HOOK_EVENTS) {
+  const wanted = JSON.stringify(target.group(command));
+  for (const event of target.events) {
     const groups = Array.isArray(hooks[event]) ? (hooks[event] as Json[]) : [];
-    const oursCount = groups.reduce<number>(
-      (sum, group) => sum + (isObject(group) && Array.isArray(group['hooks']) ? (group['hooks'] as Json[]).filter(isOurEntry).length : 0),
-      0,
-    );
-    if (oursCount === 1 && groups.some((group) => JSON.stringify(group) === wanted)) {
+    if (oursIn(groups, target.agent) === 1 && groups.some((group) => JSON.stringify(group) === wanted)) {
       unchanged++;
       continue;
     }
-    const stripped = stripOurs(groups);
+    const stripped = stripOurs(groups, target.agent);
     removed += stripped.removed;
-    hooks[event] = [...stripped.groups, ourGroup(command)];
+    hooks[event] = [...stripped.groups, target.group(command)];
     added++;
   }
   if (added === 0) return { settings, change: { added, removed, unchanged } };
@@ -121,14 +173,14 @@ export function mergeHooks(settings: JsonObject, command: string): { settings: J
  * Pure: the settings without our hooks. An event key (then the `hooks` key) goes only when it became
  * empty because of us; every other key keeps its place.
  */
-export function unmergeHooks(settings: JsonObject): { settings: JsonObject; change: HookChange } {
+export function unmergeHooks(target: HookTarget, settings: JsonObject): { settings: JsonObject; change: HookChange } {
   if (!isObject(settings['hooks'])) return { settings, change: { added: 0, removed: 0, unchanged: 0 } };
   const hooks: JsonObject = { ...settings['hooks'] };
   let removed = 0;
   for (const event of Object.keys(hooks)) {
     const groups = hooks[event];
     if (!Array.isArray(groups)) continue;
-    const stripped = stripOurs(groups);
+    const stripped = stripOurs(groups, target.agent);
     if (stripped.removed === 0) continue;
     removed += stripped.removed;
     if (stripped.groups.length === 0) delete hooks[event];
@@ -141,54 +193,101 @@ export function unmergeHooks(settings: JsonObject): { settings: JsonObject; chan
   return { settings: next, change: { added: 0, removed, unchanged: 0 } };
 }
 
-/** `~/.claude/settings.json` (or `$CLAUDE_CONFIG_DIR/settings.json`) for user scope, `<project>/.claude/settings.json` for project scope. */
-export function claudeSettingsFile(scope: Scope, env: NodeJS.ProcessEnv, projectDir: string): string {
-  if (scope === 'project') return path.join(projectDir, '.claude', 'settings.json');
-  return path.join(env['CLAUDE_CONFIG_DIR'] || path.join(homeDir(env), '.claude'), 'settings.json');
+/** `mam hook --agent <agent>` when `mam` is on PATH, else `<node> <…/dist/cli/main.js> hook --agent <agent>`. */
+export function hookCommand(env: NodeJS.ProcessEnv, cliMain: string, agent: HookAgent = 'claude', nodePath = process.execPath): string {
+  return `${mamCommand(env, cliMain, nodePath)} hook --agent ${agent}`;
 }
 
-/** `mam hook --agent claude` when `mam` is on PATH, else `<node> <…/dist/cli/main.js> hook --agent claude`. */
-export function hookCommand(env: NodeJS.ProcessEnv, cliMain: string, nodePath = process.execPath): string {
-  return `${mamCommand(env, cliMain, nodePath)} hook --agent claude`;
+/**
+ * How the file was written, so that our rewrite keeps it: indentation (a one-line file stays one line) and
+ * the final newline. A file written as `JSON.stringify(value, null, indent)` comes back byte for byte after
+ * install + uninstall.
+ */
+interface Style {
+  readonly indent: string;
+  readonly newline: boolean;
 }
 
-async function readSettings(file: string): Promise<{ settings: JsonObject; exists: boolean }> {
+const NEW_FILE_STYLE: Style = { indent: '  ', newline: true };
+
+function styleOf(text: string): Style {
+  if (text.trim() === '') return NEW_FILE_STYLE;
+  const indented = /\n([ \t]+)\S/.exec(text);
+  return { indent: indented?.[1] ?? (text.trim().includes('\n') ? '  ' : ''), newline: text.endsWith('\n') };
+}
+
+interface Loaded {
+  readonly settings: JsonObject;
+  readonly exists: boolean;
+  readonly style: Style;
+}
+
+async function readSettings(file: string, target: HookTarget): Promise<Loaded> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { settings: {}, exists: false };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { settings: {}, exists: false, style: NEW_FILE_STYLE };
     throw new MamError(`${file}: cannot read (${(error as Error).message})`, { cause: error });
   }
-  if (text.trim() === '') return { settings: {}, exists: true };
+  if (text.trim() === '') return { settings: {}, exists: true, style: NEW_FILE_STYLE };
   let parsed: Json;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new MamError(`${file}: not valid JSON (${(error as Error).message}); left unchanged`, { cause: error });
+    throw new MamError(`${file}: not valid JSON (${(error as Error).message}); left unchanged (fix the file${target.agent === 'gemini' ? ' — comments are not supported here' : ''}, then run again)`, { cause: error });
   }
-  checkShape(parsed, file);
-  return { settings: parsed, exists: true };
+  checkShape(parsed, file, target);
+  return { settings: parsed, exists: true, style: styleOf(text) };
 }
 
-async function writeSettings(file: string, settings: JsonObject): Promise<void> {
+async function writeSettings(file: string, settings: JsonObject, style: Style): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, `${JSON.stringify(settings, null, 2)}\n`);
+  await writeFileAtomic(file, `${JSON.stringify(settings, null, style.indent)}${style.newline ? '\n' : ''}`);
+}
+
+/** A change worked out and checked, not yet written: `mam hooks … --agent all` checks every file before writing any. */
+export interface HookPlan {
+  readonly target: HookTarget;
+  readonly file: string;
+  readonly change: HookChange;
+  /** Uninstall left nothing but `{}`: the file was mam's alone, and goes. */
+  readonly removesFile: boolean;
+  apply(): Promise<void>;
+}
+
+export async function planInstall(target: HookTarget, file: string, command: string): Promise<HookPlan> {
+  const { settings, style } = await readSettings(file, target);
+  const result = mergeHooks(target, settings, command);
+  const changed = result.change.added > 0 || result.change.removed > 0;
+  return { target, file, change: result.change, removesFile: false, apply: async () => (changed ? writeSettings(file, result.settings, style) : undefined) };
+}
+
+export async function planUninstall(target: HookTarget, file: string): Promise<HookPlan> {
+  const { settings, exists, style } = await readSettings(file, target);
+  const result = unmergeHooks(target, settings);
+  const removesFile = exists && result.change.removed > 0 && Object.keys(result.settings).length === 0;
+  const apply = async (): Promise<void> => {
+    if (result.change.removed === 0) return;
+    if (!removesFile) return writeSettings(file, result.settings, style);
+    // Our hooks were all the file held, so install created it: remove it, and its directory when that is empty
+    // too (`.gemini/` in a workspace); a directory with anything else in it stays.
+    await rm(file, { force: true });
+    await rmdir(path.dirname(file)).catch(() => undefined);
+  };
+  return { target, file, change: result.change, removesFile, apply };
 }
 
 /** Installs our hooks into `file`; writes only when something changed. */
-export async function installHooks(file: string, command: string): Promise<HookChange> {
-  const { settings } = await readSettings(file);
-  const result = mergeHooks(settings, command);
-  if (result.change.added > 0 || result.change.removed > 0) await writeSettings(file, result.settings);
-  return result.change;
+export async function installHooks(target: HookTarget, file: string, command: string): Promise<HookChange> {
+  const plan = await planInstall(target, file, command);
+  await plan.apply();
+  return plan.change;
 }
 
 /** Removes exactly our hooks from `file`; a missing file has nothing to remove. */
-export async function uninstallHooks(file: string): Promise<HookChange> {
-  const { settings, exists } = await readSettings(file);
-  if (!exists) return { added: 0, removed: 0, unchanged: 0 };
-  const result = unmergeHooks(settings);
-  if (result.change.removed > 0) await writeSettings(file, result.settings);
-  return result.change;
+export async function uninstallHooks(target: HookTarget, file: string): Promise<HookChange> {
+  const plan = await planUninstall(target, file);
+  await plan.apply();
+  return plan.change;
 }

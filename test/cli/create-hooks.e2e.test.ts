@@ -12,7 +12,7 @@ afterEach(async () => {
 });
 
 describe('mam create --hooks', () => {
-  it('installs mam\'s hooks in the workspace before the agent starts, and only for Claude', async () => {
+  it('installs mam\'s hooks in the workspace before the agent starts, and not for agy', async () => {
     const bin = path.join(box.root, 'bin');
     await mkdir(bin, { recursive: true });
     // A stand-in claude that records whether the hooks were there when it started.
@@ -31,8 +31,34 @@ describe('mam create --hooks', () => {
     while (!(await readFile(path.join(box.home, 'hooks-at-start'), 'utf8').catch(() => '')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await readFile(path.join(box.home, 'hooks-at-start'), 'utf8')).toBe('present\n');
 
-    const other = await mam(['create', '--agent', 'codex', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
+    const other = await mam(['create', '--agent', 'agy', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
     expect(other.code).toBe(64);
-    expect(other.stderr).toMatch(/--hooks installs Claude hooks/);
+    expect(other.stderr).toMatch(/--hooks installs Claude, Codex or Gemini hooks; agy has none/);
+  });
+
+  it('installs Codex hooks in <workspace>/.codex/hooks.json and Gemini hooks in <workspace>/.gemini/settings.json', async () => {
+    const bin = path.join(box.root, 'bin');
+    await mkdir(bin, { recursive: true });
+    for (const agent of ['codex', 'gemini']) {
+      await writeFile(path.join(bin, agent), '#!/bin/bash\necho ready\nwhile IFS= read -r line; do :; done\n');
+      await chmod(path.join(bin, agent), 0o755);
+    }
+    const workspace = path.join(box.root, 'ws');
+    await mkdir(workspace, { recursive: true });
+    const env = box.env({ PATH: `${bin}:${process.env['PATH']}`, MAM_TMUX_SERVER: box.serverName('cg') });
+
+    const codex = await mam(['create', '--agent', 'codex', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
+    expect(codex.code, codex.stderr).toBe(0);
+    expect(codex.stderr).toContain(`hooks installed in ${path.join(workspace, '.codex', 'hooks.json')}`);
+    expect(codex.stderr).toContain('codex_hooks = true');
+    const codexHooks = JSON.parse(await readFile(path.join(workspace, '.codex', 'hooks.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
+    expect(Object.keys(codexHooks.hooks)).toHaveLength(9);
+    expect(codexHooks.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/ hook --agent codex$/);
+
+    const gemini = await mam(['create', '--agent', 'gemini', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
+    expect(gemini.code, gemini.stderr).toBe(0);
+    const geminiSettings = JSON.parse(await readFile(path.join(workspace, '.gemini', 'settings.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
+    expect(Object.keys(geminiSettings.hooks)).toEqual(['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification']);
+    expect(geminiSettings.hooks['Notification']![0]!.hooks[0]!.command).toMatch(/ hook --agent gemini$/);
   });
 });

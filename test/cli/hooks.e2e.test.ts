@@ -107,9 +107,8 @@ describe('mam hooks', () => {
     const uninstall = await mam(['hooks', 'uninstall'], env);
     expect(uninstall.code, uninstall.stderr).toBe(0);
     expect(uninstall.stdout).toContain(`removed 11 hooks from ${userFile()}`);
-    const restored = await readJson(userFile());
-    expect(restored).toEqual(original);
-    expect(JSON.stringify(restored)).toBe(JSON.stringify(original));
+    // Byte for byte: the file was written with two-space indentation and no final newline, and is again.
+    expect(await readFile(userFile(), 'utf8')).toBe(JSON.stringify(original, null, 2));
 
     const nothing = await mam(['hooks', 'uninstall'], env);
     expect(nothing.code).toBe(0);
@@ -126,7 +125,7 @@ describe('mam hooks', () => {
 
     await writeFile(userFile(), JSON.stringify(foreign));
     const result = await mam(['hooks', 'uninstall', '--json'], env);
-    expect(JSON.parse(result.stdout)).toEqual({ file: userFile(), added: 0, removed: 0, unchanged: 0 });
+    expect(JSON.parse(result.stdout)).toEqual({ agent: 'claude', file: userFile(), added: 0, removed: 0, unchanged: 0 });
     expect(await readJson(userFile())).toEqual(foreign);
   });
 
@@ -166,18 +165,160 @@ describe('mam hooks', () => {
 
   it('--json reports {file, added, removed, unchanged}', async () => {
     const first = await mam(['hooks', 'install', '--json'], env);
-    expect(JSON.parse(first.stdout)).toEqual({ file: userFile(), added: 11, removed: 0, unchanged: 0 });
+    expect(JSON.parse(first.stdout)).toEqual({ agent: 'claude', file: userFile(), added: 11, removed: 0, unchanged: 0 });
     const second = await mam(['hooks', 'install', '--json'], env);
-    expect(JSON.parse(second.stdout)).toEqual({ file: userFile(), added: 0, removed: 0, unchanged: 11 });
+    expect(JSON.parse(second.stdout)).toEqual({ agent: 'claude', file: userFile(), added: 0, removed: 0, unchanged: 11 });
     const removed = await mam(['hooks', 'uninstall', '--json'], env);
-    expect(JSON.parse(removed.stdout)).toEqual({ file: userFile(), added: 0, removed: 11, unchanged: 0 });
+    expect(JSON.parse(removed.stdout)).toEqual({ agent: 'claude', file: userFile(), added: 0, removed: 11, unchanged: 0 });
   });
 
   it('rejects an unknown agent or scope with a usage error', async () => {
-    expect((await mam(['hooks', 'install', '--agent', 'codex'], env)).code).toBe(64);
+    expect((await mam(['hooks', 'install', '--agent', 'agy'], env)).code).toBe(64);
     expect((await mam(['hooks', 'install', '--scope', 'global'], env)).code).toBe(64);
     expect((await mam(['hooks', 'frob'], env)).code).toBe(64);
     const help = await mam(['hooks', '--help'], env);
     expect(help.stdout).toContain('Usage: mam hooks install|uninstall');
+  });
+});
+
+describe('mam hooks --agent codex|gemini|all', () => {
+  const codexFile = (): string => path.join(box.home, '.codex', 'hooks.json');
+  const geminiFile = (): string => path.join(box.home, '.gemini', 'settings.json');
+  const CODEX_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop'];
+  const GEMINI_EVENTS = ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'];
+  const commandFor = (agent: string): string => `${process.execPath} ${MAM} hook --agent ${agent}`;
+  const count = (settings: Settings, agent: string): number =>
+    Object.values(settings.hooks ?? {})
+      .flat()
+      .flatMap((group) => group.hooks)
+      .filter((hook) => hook.command.includes(` hook --agent ${agent}`)).length;
+
+  it('codex: ~/.codex/hooks.json with Codex\'s events, no matcher, timeout in seconds; says how to enable hooks', async () => {
+    const result = await mam(['hooks', 'install', '--agent', 'codex'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`installed 9 hooks in ${codexFile()}`);
+    expect(result.stdout).toContain('codex_hooks = true');
+    expect(result.stdout).toContain('running Codex sessions pick up hook changes only after a restart');
+    const settings = await readJson(codexFile());
+    expect(Object.keys(settings.hooks)).toEqual(CODEX_EVENTS);
+    for (const event of CODEX_EVENTS) expect(settings.hooks[event]).toEqual([{ hooks: [{ type: 'command', command: commandFor('codex'), timeout: 10 }] }]);
+
+    // With the feature flag on, no note; twice = same bytes.
+    await writeFile(path.join(box.home, '.codex', 'config.toml'), 'model = "gpt-5.4"\n\n[features]\ncodex_hooks = true\n');
+    const before = await readFile(codexFile());
+    const again = await mam(['hooks', 'install', '--agent', 'codex'], env);
+    expect(again.stdout).toContain('already installed: 9 hooks');
+    expect(again.stdout).not.toContain('codex_hooks');
+    expect((await readFile(codexFile())).equals(before)).toBe(true);
+
+    // mam created the file, so uninstall removes it.
+    const removed = await mam(['hooks', 'uninstall', '--agent', 'codex'], env);
+    expect(removed.stdout).toContain(`removed 9 hooks from ${codexFile()}`);
+    await expect(stat(codexFile())).rejects.toThrow();
+    expect(await readFile(path.join(box.home, '.codex', 'config.toml'), 'utf8')).toContain('codex_hooks = true');
+  });
+
+  it('codex honours CODEX_HOME, and --scope project writes <project>/.codex/hooks.json', async () => {
+    const codexHome = path.join(box.root, 'codex-home');
+    expect((await mam(['hooks', 'install', '--agent', 'codex'], { ...env, CODEX_HOME: codexHome })).code).toBe(0);
+    expect(count(await readJson(path.join(codexHome, 'hooks.json')), 'codex')).toBe(9);
+    await expect(stat(codexFile())).rejects.toThrow();
+
+    const project = path.join(box.root, 'proj');
+    await mkdir(project, { recursive: true });
+    expect((await mam(['hooks', 'install', '--agent', 'codex', '--scope', 'project'], env, project)).code).toBe(0);
+    expect(count(await readJson(path.join(project, '.codex', 'hooks.json')), 'codex')).toBe(9);
+    // Uninstall takes the file and the .codex directory it made, and nothing else.
+    expect((await mam(['hooks', 'uninstall', '--agent', 'codex', '--scope', 'project'], env, project)).code).toBe(0);
+    await expect(stat(path.join(project, '.codex'))).rejects.toThrow();
+    await expect(stat(project)).resolves.toBeTruthy();
+  });
+
+  it("gemini: merges into ~/.gemini/settings.json beside the user's own hooks and settings, and restores it byte for byte", async () => {
+    const original = {
+      general: { vimMode: true },
+      hooks: {
+        BeforeTool: [{ matcher: 'write_file|replace', hooks: [{ name: 'guard', type: 'command', command: '$GEMINI_PROJECT_DIR/.gemini/hooks/guard.sh', timeout: 5000 }] }],
+      },
+      hooksConfig: { enabled: true },
+    };
+    // Four-space indentation and a final newline: both come back.
+    const text = `${JSON.stringify(original, null, 4)}\n`;
+    await mkdir(path.dirname(geminiFile()), { recursive: true });
+    await writeFile(geminiFile(), text);
+
+    const install = await mam(['hooks', 'install', '--agent', 'gemini'], env);
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stdout).toContain(`installed 7 hooks in ${geminiFile()}`);
+    expect(install.stdout).toContain('running Gemini CLI sessions pick up hook changes only after a restart');
+    const installedText = await readFile(geminiFile(), 'utf8');
+    expect(installedText).toMatch(/^\{\n {4}"general"/);
+    const installed = await readJson(geminiFile());
+    expect(Object.keys(installed)).toEqual(['general', 'hooks', 'hooksConfig']);
+    expect(Object.keys(installed.hooks)).toEqual(['BeforeTool', ...GEMINI_EVENTS.filter((event) => event !== 'BeforeTool')]);
+    expect(installed.hooks['BeforeTool']).toEqual([...original.hooks.BeforeTool, { hooks: [{ name: 'mam', type: 'command', command: commandFor('gemini'), timeout: 10000 }] }]);
+    expect(count(installed, 'gemini')).toBe(7);
+
+    expect((await mam(['hooks', 'install', '--agent', 'gemini'], env)).stdout).toContain('already installed: 7 hooks');
+    expect(await readFile(geminiFile(), 'utf8')).toBe(installedText);
+
+    const uninstall = await mam(['hooks', 'uninstall', '--agent', 'gemini'], env);
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    expect(uninstall.stdout).toContain(`removed 7 hooks from ${geminiFile()}`);
+    expect(await readFile(geminiFile(), 'utf8')).toBe(text);
+  });
+
+  it('gemini --scope project writes <project>/.gemini/settings.json', async () => {
+    const project = path.join(box.root, 'proj');
+    await mkdir(project, { recursive: true });
+    expect((await mam(['hooks', 'install', '--agent', 'gemini', '--scope', 'project', '--project', project], env)).code).toBe(0);
+    expect(count(await readJson(path.join(project, '.gemini', 'settings.json')), 'gemini')).toBe(7);
+    await expect(stat(geminiFile())).rejects.toThrow();
+  });
+
+  it('--agent all installs and removes all three, each agent only its own entries', async () => {
+    const result = await mam(['hooks', 'install', '--agent', 'all', '--json'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
+      { agent: 'claude', file: userFile(), added: 11, removed: 0, unchanged: 0 },
+      { agent: 'codex', file: codexFile(), added: 9, removed: 0, unchanged: 0 },
+      { agent: 'gemini', file: geminiFile(), added: 7, removed: 0, unchanged: 0 },
+    ]);
+    expect(count(await readJson(userFile()), 'claude')).toBe(11);
+    expect(count(await readJson(userFile()), 'codex')).toBe(0);
+    // Removing only Codex's leaves the others.
+    expect((await mam(['hooks', 'uninstall', '--agent', 'codex'], env)).code).toBe(0);
+    await expect(stat(codexFile())).rejects.toThrow();
+    expect(count(await readJson(geminiFile()), 'gemini')).toBe(7);
+    const all = await mam(['hooks', 'uninstall', '--agent', 'all'], env);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain(`nothing to remove in ${codexFile()}`);
+    await expect(stat(userFile())).rejects.toThrow();
+    await expect(stat(geminiFile())).rejects.toThrow();
+  });
+
+  it('a malformed file stops --agent all before any file is written', async () => {
+    await mkdir(path.dirname(geminiFile()), { recursive: true });
+    // Gemini's settings may hold comments, which mam cannot keep: it says so and writes nothing.
+    const commented = '{\n  // my settings\n  "general": {}\n}\n';
+    await writeFile(geminiFile(), commented);
+    const result = await mam(['hooks', 'install', '--agent', 'all'], env);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(geminiFile());
+    expect(result.stderr).toContain('comments');
+    expect(await readFile(geminiFile(), 'utf8')).toBe(commented);
+    await expect(stat(userFile())).rejects.toThrow();
+    await expect(stat(codexFile())).rejects.toThrow();
+
+    await mkdir(path.dirname(codexFile()), { recursive: true });
+    const wrongShape = '{"hooks": {"Stop": {"command": "x"}}}';
+    await writeFile(codexFile(), wrongShape);
+    for (const sub of ['install', 'uninstall']) {
+      const codex = await mam(['hooks', sub, '--agent', 'codex'], env);
+      expect(codex.code).not.toBe(0);
+      expect(codex.stderr).toContain(`${codexFile()}: "hooks.Stop" is not an array`);
+      expect(await readFile(codexFile(), 'utf8')).toBe(wrongShape);
+    }
   });
 });
