@@ -1,5 +1,6 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { homeDir } from '../config.js';
 import { agentKind } from '../agents/index.js';
 import { errorMessage } from '../errors.js';
@@ -9,6 +10,8 @@ import { applyHook, type HookPayload } from '../status/derive.js';
 import { FACT_ID_PATTERN } from '../status/facts.js';
 import { statusDir, updateFacts } from '../status/store.js';
 import { parseJsonOrUndefined } from '../util/json.js';
+import { agentAncestor } from '../proc/tree.js';
+import { ensureWatcher } from '../status/watcher-pid.js';
 import { parseFlags, type CliContext, type Command } from './command.js';
 
 /**
@@ -49,17 +52,22 @@ async function record(context: CliContext, dir: string, agent: string): Promise<
   const sessionId = typeof hook['session_id'] === 'string' ? hook['session_id'] : '';
   if (!FACT_ID_PATTERN.test(sessionId)) throw new Error(`hook payload has no usable session_id (${JSON.stringify(hook['session_id'])})`);
   const mamSession = context.env['MAM_SESSION'] || null;
+  const agentProcess = agentAncestor(process.ppid);
+  const transcript = typeof hook['transcript_path'] === 'string' ? hook['transcript_path'] : undefined;
+  const transcriptSize = transcript ? await stat(transcript).then((info) => info.size, () => null) : null;
   let started: { sessionId: string; source: string } | undefined;
   await updateFacts(
     dir,
     sessionId,
     (facts) => {
-      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: process.ppid });
+      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize });
       started = applied.started;
       return applied;
     },
     2_000,
   );
+  // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job.
+  if (hook['hook_event_name'] !== 'SessionEnd') ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('./main.js', import.meta.url))], context.env);
   if (started && mamSession) await recordConversation(context.env, mamSession, agent, started.sessionId);
 }
 

@@ -37,6 +37,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./hook.js')).hookCommand,
   },
   {
+    name: 'watch',
+    summary: 'the status watcher: resolves rejects, interrupts, approvals and dead agents no hook reports (started by hooks)',
+    load: async () => (await import('./watch.js')).watchCommand,
+  },
+  {
     name: 'job',
     summary: 'delegated jobs: submit, event, status, list, wait, verify, logs (events over MQTT)',
     load: async () => (await import('./job.js')).jobCommand,

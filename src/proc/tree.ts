@@ -11,6 +11,7 @@ export interface ProcessId {
 }
 
 interface StatLine {
+  readonly comm: string;
   readonly ppid: number;
   readonly start: number;
 }
@@ -19,8 +20,36 @@ function readStat(pid: number): StatLine | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name, which may hold spaces and parentheses itself.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), start: Number(fields[19]) };
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(fields[1]), start: Number(fields[19]) };
+  } catch {
+    return undefined;
+  }
+}
+
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'fish', 'ksh', 'ash']);
+
+/**
+ * The process a hook speaks for: `pid` (the hook's parent), or the first process above it that is not a
+ * shell — agents run hook commands through `sh -c`, and that shell is gone the moment the hook returns.
+ */
+export function agentAncestor(pid: number): ProcessId | undefined {
+  let current = pid;
+  for (let depth = 0; depth < 8; depth++) {
+    const stat = readStat(current);
+    if (!stat) return undefined;
+    if (!SHELLS.has(stat.comm) || stat.ppid <= 1) return { pid: current, start: stat.start };
+    current = stat.ppid;
+  }
+  return undefined;
+}
+
+/** The argv of `pid`, or undefined when it is gone or unreadable (kernel threads have none). */
+export function commandLine(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw === '' ? undefined : raw.replace(/\0$/, '').split('\0');
   } catch {
     return undefined;
   }

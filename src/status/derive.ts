@@ -16,6 +16,10 @@ export interface HookContext {
   readonly agent: string;
   readonly mamSession: string | null;
   readonly pid: number | null;
+  /** The agent's start time, for telling it from a later process that reuses its pid. */
+  readonly pidStart?: number | null;
+  /** The transcript's size now, when known: where events newer than this hook begin. */
+  readonly transcriptSize?: number | null;
 }
 
 export interface Applied {
@@ -34,6 +38,9 @@ const GEMINI: Record<string, string> = {
   BeforeTool: 'PreToolUse',
   AfterTool: 'PostToolUse',
 };
+
+/** Claude tools whose whole purpose is a dialog with the person (reference: artifacts §1.4 A, §6 case 5). */
+const ASKS_THE_PERSON = new Set(['AskUserQuestion', 'ExitPlanMode']);
 
 export function applyHook(facts: Facts, payload: HookPayload, context: HookContext): Applied {
   const at = new Date(context.now).toISOString();
@@ -58,6 +65,8 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
     transcript_path: str(payload['transcript_path']) ?? facts.session?.transcript_path ?? null,
     mam_session: context.mamSession ?? facts.session?.mam_session ?? null,
     pid: facts.session?.pid ?? context.pid,
+    pid_start: facts.session?.pid ? facts.session.pid_start : (context.pidStart ?? null),
+    transcript_offset: context.transcriptSize ?? facts.session?.transcript_offset ?? null,
     model: str(payload['model']) ?? facts.session?.model ?? null,
     started_at: facts.session?.started_at ?? at,
     updated_at: at,
@@ -68,7 +77,7 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
       // Sessions start waiting (a resumed one is not "working" until the person says something).
       dropSubagents();
       put('main', { status: 'waiting', tools: {}, agent_type: null });
-      return { facts: { session: { ...session, pid: context.pid ?? session.pid }, agents }, ended: false, started: { sessionId, source: str(payload['source']) ?? 'startup' } };
+      return { facts: { session: { ...session, pid: context.pid ?? session.pid, pid_start: context.pid ? (context.pidStart ?? null) : session.pid_start }, agents }, ended: false, started: { sessionId, source: str(payload['source']) ?? 'startup' } };
     }
     case 'UserPromptSubmit':
       dropSubagents();
@@ -77,7 +86,8 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
     case 'PreToolUse': {
       const fact = agentFact(agentKey);
       const id = str(payload['tool_use_id']) ?? `${str(payload['tool_name']) ?? 'tool'}@${context.now}`;
-      const tool = toolFact(payload, 'working');
+      // A question or a plan to approve waits on the person from the start; its Notification comes 6 s late.
+      const tool = toolFact(payload, ASKS_THE_PERSON.has(str(payload['tool_name']) ?? '') ? 'needs_approval' : 'working');
       // A permission asked for before this tool's pre-hook was answered: Gemini fires BeforeTool only once the
       // tool runs (its Notification(ToolPermission) names no tool, so any such wait goes), and Codex may ask first.
       const tools = Object.fromEntries(

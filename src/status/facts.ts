@@ -34,8 +34,15 @@ export const SessionFact = z.object({
   transcript_path: z.string().nullable(),
   /** The registry entry (`MAM_SESSION`) this agent runs in, when mam started it. */
   mam_session: z.string().nullable(),
-  /** The hook's parent process: the agent, or a shell the agent runs hooks through. */
+  /** The agent process: the hook's parent, or the first non-shell above it (hooks often run through `sh -c`). */
   pid: z.number().int().nullable(),
+  /** The agent's start time (/proc stat field 22), so a reused pid is never taken for the agent. */
+  pid_start: z.number().int().nullable().default(null),
+  /**
+   * The transcript's size when the last hook ran: transcript lines from here on happened after it, so the
+   * watcher may act on them (an interrupt before the newest hook is old news).
+   */
+  transcript_offset: z.number().int().nullable().default(null),
   model: z.string().nullable(),
   started_at: z.string(),
   updated_at: z.string(),

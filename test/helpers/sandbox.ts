@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { runningWatcher } from '../../src/status/watcher-pid.js';
 
 const run = promisify(execFile);
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -90,6 +91,15 @@ export class Sandbox {
     if (broker) {
       try {
         process.kill((JSON.parse(broker) as { pid: number }).pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    // The status watcher a test's hooks started on demand (`mam watch`), by the pid it recorded.
+    const watcher = runningWatcher(path.join(this.root, 'cache', 'mam', 'status'));
+    if (watcher) {
+      try {
+        process.kill(watcher.pid, 'SIGTERM');
       } catch {
         // already gone
       }

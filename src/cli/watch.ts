@@ -1,0 +1,40 @@
+import path from 'node:path';
+import { homeDir } from '../config.js';
+import { createLogger } from '../log.js';
+import { statusDir } from '../status/store.js';
+import { runWatcher } from '../status/watch.js';
+import { claimWatcher, releaseWatcher, runningWatcher } from '../status/watcher-pid.js';
+import { parseFlags, positiveSeconds, untilStopped, writeLine, type Command } from './command.js';
+
+const DEFAULT_IDLE_EXIT_S = 60;
+
+export const watchCommand: Command = {
+  help: `Usage: mam watch [--idle-exit SECONDS]
+
+The status watcher. \`mam hook\` starts it on demand (one per status directory); you rarely run it yourself.
+It resolves what agents' hooks never report: a rejected or interrupted tool and Esc while the model streams
+(from the transcript, read as JSON lines from where it left off), an approved permission dialog (the
+command now running under the agent), and an agent that died (its pid, checked with its start time).
+It reacts to file changes within milliseconds and sweeps every second as a safety net.
+
+  --idle-exit SECONDS   exit after this long with no session to watch (default ${DEFAULT_IDLE_EXIT_S}, or MAM_WATCH_IDLE_EXIT)
+
+Logs go to MAM_LOG_FILE, by default <status dir>/watch.log. Exits 0.`,
+  async run(context) {
+    const { values } = parseFlags('watch', context.argv, { 'idle-exit': { type: 'string' } });
+    const idleExit = positiveSeconds('watch', 'idle-exit', values['idle-exit'] ?? context.env['MAM_WATCH_IDLE_EXIT'], DEFAULT_IDLE_EXIT_S);
+    const dir = statusDir(context.env, homeDir(context.env));
+    if (!claimWatcher(dir)) {
+      writeLine(context.stderr, `mam watch: a watcher is already running for ${dir} (pid ${runningWatcher(dir)?.pid ?? '?'})`);
+      return 0;
+    }
+    const log = createLogger({ ...context.env, MAM_LOG_FILE: context.env['MAM_LOG_FILE'] || path.join(dir, 'watch.log') }, 'mam-watch');
+    try {
+      const outcome = await untilStopped((signal) => runWatcher({ dir, log, idleExitMs: idleExit * 1000, sweepMs: 1_000, approvalPollMs: 250, signal }));
+      log.info({ outcome }, outcome === 'idle' ? `nothing to watch for ${idleExit} s: exiting` : 'stopped');
+      return 0;
+    } finally {
+      releaseWatcher(dir);
+    }
+  },
+};

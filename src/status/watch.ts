@@ -1,0 +1,223 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { commandLine, isAlive, processId, processTree } from '../proc/tree.js';
+import { sessionStatus, type Facts } from './derive.js';
+import { commandRunning, pendingCommands, resolveFacts, type Observation } from './resolve.js';
+import { listStatusDir, readFacts, updateFacts } from './store.js';
+import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
+
+/**
+ * `mam watch`: resolves what no hook reports (reference: artifacts §4.3, with the §4.4 gaps closed).
+ * Level-triggered like the reconcile loop: a change to a fact file or a transcript only marks its session
+ * dirty; resolving a session re-reads its facts, reads the transcripts from the stored byte offsets,
+ * checks the agent's pid and — while an approval is pending — its process tree, and writes the outcome
+ * under the session's lock. A slow sweep covers missed notifications; the process-tree poll runs only
+ * while some session waits on an approval.
+ */
+export interface WatchOptions {
+  readonly dir: string;
+  readonly log: Logger;
+  /** Exit after this long with no session to watch (the hooks start a new watcher when needed). */
+  readonly idleExitMs: number;
+  /** The safety-net pass over every session: pid liveness, transcripts without notifications. */
+  readonly sweepMs: number;
+  /** How often a pending approval's command is looked for in the agent's process tree. */
+  readonly approvalPollMs: number;
+  readonly signal?: AbortSignal;
+  /** Told whenever a session's facts change (by a hook or by the watcher); `undefined` when it ended. */
+  readonly onChange?: (sessionId: string, facts: Facts | undefined) => void | Promise<void>;
+}
+
+/** Reading more than this in one go would stall every other session behind a huge backlog. */
+const MAX_READ_BYTES = 4 * 1024 * 1024;
+const FACT_FILE = /^([A-Za-z0-9][A-Za-z0-9_-]{0,127})\.(?:session|agent\.[A-Za-z0-9_-]+)\.json$/;
+
+interface Tracked {
+  /** Transcript path → the byte offset read up to. */
+  readonly offsets: Map<string, number>;
+  readonly watchers: Map<string, FSWatcher>;
+  /** What the last resolve saw, to tell onChange only about changes. */
+  last: string;
+  pendingApproval: boolean;
+}
+
+export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopped'> {
+  const { dir, log } = options;
+  const tracked = new Map<string, Tracked>();
+  const dirty = new Set<string>();
+  let wake: (() => void) | undefined;
+  const enqueue = (sessionId: string): void => {
+    dirty.add(sessionId);
+    wake?.();
+  };
+
+  const forget = (sessionId: string): void => {
+    const entry = tracked.get(sessionId);
+    if (!entry) return;
+    for (const watcher of entry.watchers.values()) watcher.close();
+    tracked.delete(sessionId);
+  };
+
+  const scan = async (): Promise<void> => {
+    const names = await listStatusDir(dir);
+    const present = new Set(names.flatMap((name) => (name.endsWith('.session.json') ? [name.slice(0, -'.session.json'.length)] : [])));
+    for (const sessionId of present) if (!tracked.has(sessionId)) enqueue(sessionId);
+    for (const sessionId of tracked.keys()) if (!present.has(sessionId)) enqueue(sessionId);
+  };
+
+  const watchTranscript = (sessionId: string, entry: Tracked, file: string): void => {
+    if (entry.watchers.has(file)) return;
+    try {
+      const watcher = watch(file, { persistent: false }, () => enqueue(sessionId));
+      watcher.on('error', () => {
+        watcher.close();
+        entry.watchers.delete(file);
+      });
+      entry.watchers.set(file, watcher);
+    } catch {
+      // Not there yet: the sweep reads it once it is.
+    }
+  };
+
+  const resolve = async (sessionId: string): Promise<void> => {
+    const facts = await readFacts(dir, sessionId);
+    if (!facts.session) {
+      if (tracked.has(sessionId)) {
+        forget(sessionId);
+        await options.onChange?.(sessionId, undefined);
+      }
+      return;
+    }
+    let entry = tracked.get(sessionId);
+    if (!entry) {
+      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false };
+      tracked.set(sessionId, entry);
+    }
+    const session = facts.session;
+    const alive = session.pid === null ? undefined : session.pid_start !== null ? isAlive({ pid: session.pid, start: session.pid_start }) : processId(session.pid) !== undefined;
+
+    const transcript: Record<string, readonly TranscriptEvent[]> = {};
+    const advanced = new Map<string, number>();
+    if (alive !== false) {
+      for (const [key, file] of transcriptsOf(facts)) {
+        watchTranscript(sessionId, entry, file);
+        // Lines before the newest hook were seen by that hook; a subagent's file is read whole the first time.
+        const from = Math.max(entry.offsets.get(file) ?? 0, key === 'main' ? (session.transcript_offset ?? 0) : 0);
+        const read = await readFrom(file, from);
+        if (!read) continue;
+        if (read.events.length > 0) transcript[key] = read.events;
+        advanced.set(file, read.next);
+        if (read.skipped > 0) log.warn({ session: sessionId, file, skipped: read.skipped }, 'transcript lines that are not JSON were skipped');
+      }
+    }
+
+    const pending = pendingCommands(facts);
+    entry.pendingApproval = pending.length > 0;
+    const running = new Set<string>();
+    if (alive === true && pending.length > 0 && session.pid !== null) {
+      const cmdlines = processTree(session.pid)
+        .slice(1)
+        .flatMap((child) => (child.pid === process.pid ? [] : [commandLine(child.pid) ?? []]));
+      for (const { id, command } of pending) if (commandRunning(command, cmdlines)) running.add(id);
+    }
+
+    const observation: Observation = { alive, transcript, running };
+    let current = facts;
+    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0) {
+      const now = Date.now();
+      current = await updateFacts(dir, sessionId, (latest) => resolveFacts(latest, observation, now), 2_000);
+      if (alive === false) log.info({ session: sessionId, pid: session.pid }, 'the agent is gone: its facts were removed');
+    }
+    for (const [file, next] of advanced) entry.offsets.set(file, next);
+
+    if (!current.session) {
+      forget(sessionId);
+      await options.onChange?.(sessionId, undefined);
+      return;
+    }
+    // Statuses only: a hook that changes nothing a person sees must not reach subscribers.
+    const seen = JSON.stringify([sessionStatus(current.agents), Object.entries(current.agents).map(([key, fact]) => [key, fact.status, fact.needs_approval_since])]);
+    if (seen !== entry.last) {
+      entry.last = seen;
+      entry.pendingApproval = pendingCommands(current).length > 0;
+      await options.onChange?.(sessionId, current);
+    }
+  };
+
+  let dirWatcher: FSWatcher | undefined;
+  try {
+    dirWatcher = watch(dir, { persistent: false }, (_event, name) => {
+      const match = typeof name === 'string' ? FACT_FILE.exec(name) : null;
+      if (match?.[1]) enqueue(match[1]);
+    });
+    dirWatcher.on('error', (error) => log.warn({ err: error }, 'watching the status directory failed; the sweep carries on'));
+  } catch (error) {
+    log.warn({ err: error, dir }, 'cannot watch the status directory; relying on the sweep');
+  }
+
+  const sweep = setInterval(() => void scan().then(() => tracked.forEach((_entry, id) => enqueue(id))), options.sweepMs);
+  const approvals = setInterval(() => tracked.forEach((entry, id) => entry.pendingApproval && enqueue(id)), options.approvalPollMs);
+  let idleSince = Date.now();
+  try {
+    await scan();
+    for (;;) {
+      if (options.signal?.aborted) return 'stopped';
+      for (const sessionId of [...dirty]) {
+        dirty.delete(sessionId);
+        await resolve(sessionId).catch((error: unknown) => log.warn({ err: error, session: sessionId }, 'resolving a session failed; it is retried on the next sweep'));
+      }
+      if (tracked.size > 0) idleSince = Date.now();
+      else if (Date.now() - idleSince >= options.idleExitMs) return 'idle';
+      if (dirty.size > 0) continue;
+      await new Promise<void>((resume) => {
+        const timer = setTimeout(finish, Math.max(10, Math.min(options.sweepMs, options.idleExitMs)));
+        function finish(): void {
+          clearTimeout(timer);
+          wake = undefined;
+          options.signal?.removeEventListener('abort', finish);
+          resume();
+        }
+        wake = finish;
+        options.signal?.addEventListener('abort', finish);
+      });
+    }
+  } finally {
+    clearInterval(sweep);
+    clearInterval(approvals);
+    dirWatcher?.close();
+    for (const id of [...tracked.keys()]) forget(id);
+  }
+}
+
+/** Agent key → transcript file: the session's, and each subagent's beside it (`<sid>/subagents/agent-<id>.jsonl`). */
+function transcriptsOf(facts: Facts): [string, string][] {
+  const main = facts.session?.transcript_path;
+  if (!main) return [];
+  const base = path.join(path.dirname(main), path.basename(main, '.jsonl'), 'subagents');
+  return [['main', main], ...Object.keys(facts.agents).flatMap((key): [string, string][] => (key === 'main' ? [] : [[key, path.join(base, `agent-${key}.jsonl`)]]))];
+}
+
+async function readFrom(file: string, from: number): Promise<{ events: TranscriptEvent[]; next: number; skipped: number } | undefined> {
+  const size = await stat(file).then(
+    (info) => info.size,
+    () => undefined,
+  );
+  if (size === undefined) return undefined;
+  // A file that shrank was replaced or truncated: what was before is gone, start from its end.
+  if (size < from) return { events: [], next: size, skipped: 0 };
+  if (size === from) return { events: [], next: from, skipped: 0 };
+  const handle = await open(file, 'r');
+  try {
+    const length = Math.min(size - from, MAX_READ_BYTES);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, from);
+    const parsed = parseTranscriptChunk(buffer.subarray(0, bytesRead), from);
+    // One line longer than the read window can never complete: step over it rather than stall on it.
+    const next = parsed.consumed === 0 && bytesRead === MAX_READ_BYTES ? from + bytesRead : from + parsed.consumed;
+    return { events: parsed.events, next, skipped: parsed.skipped };
+  } finally {
+    await handle.close();
+  }
+}
