@@ -68,6 +68,27 @@ export const claude: AgentKind = {
   readyPattern: /\? for shortcuts/,
   // Long input arriving fast is shown as a paste placeholder, not echoed.
   collapsedInput: /\[Pasted text #\d+/,
+  // Reference: artifacts §5.1 (ccmanager, NTM, agent-deck, claude-squad) and the screens of 2.1.x.
+  panePatterns: {
+    busy: [
+      /(?:esc|ctrl\+c) to interrupt/i,
+      // The status line above the box: a spinner frame, a gerund and an ellipsis ("✶ Deliberating… (4s"). Not
+      // `●`/`⏺`, which start Claude's own messages and stay on screen after the turn.
+      /^\s*[·✢✳✶✻✽✱✲✴✵✷✸✹✺✼✾✿❀❁❂❃❇❈❉❊❋✣✤✥✦✧✨⊛⊕⊙◉◎◍⁂⁕※⍟☼★☆∙⋅]\s+\S+…/m,
+      /\([^)]*\d[^)]*tokens\s*\)/,
+    ],
+    approval: [
+      // "Do you want to proceed?" / "Would you like to proceed?" followed by a numbered menu with the cursor.
+      /(?:do you want|would you like)[^\n]*\n[\s\S]*?❯\s*\d+\.\s/i,
+      /No, and tell Claude what to do differently/,
+      /\d+\.\s*deny\s*\(esc\)/i,
+      /\bEsc to cancel\b/,
+      /Do you trust the files in this folder\?/,
+    ],
+    // The prompt box (`❯` with an NBSP after it, or typed text) and the hint below it.
+    idle: [/^\s*❯(?:\s|$)/m, /\? for shortcuts/],
+    inputBoxRule: /^\s*─{8,}$/,
+  },
 
   matchesPaneCommand(command) {
     // In tmux Claude's process often shows as its version number (e.g. `2.1.11`), not `claude`.

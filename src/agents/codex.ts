@@ -130,6 +130,22 @@ export const codex: AgentKind = {
   exitKeys: [{ text: '/quit' }, { key: 'Enter' }],
   conversationGone: /no (saved )?(session|rollout|thread)[^\n]*found|session[^\n]*not found/i,
   readyPattern: undefined,
+  // Reference: artifacts §5.2 (codex-rs approval_overlay.rs via NTM, ccmanager).
+  panePatterns: {
+    busy: [/esc to interrupt/i, /^\s*[•·◦◐◑◒◓⬤]\s*(?:Working|Waiting for background|Thinking)\b/m],
+    approval: [
+      /Would you like to run the following command\?/,
+      /Would you like to make the following edits\?/,
+      /Do you want to approve network access to/,
+      /Would you like to grant these permissions\?/,
+      /Yes, proceed \(y\)/,
+      /No, and tell Codex what to do differently/,
+      /Press enter to confirm or esc to cancel/i,
+    ],
+    idle: [/^\s*›(?:\s|$)/m, /\? for shortcuts/, /\d+% context left/],
+    // Codex's hooks have no event for an exec or patch approval it shows (issue 6), so the screen says it.
+    approvalOnlyOnScreen: true,
+  },
 
   matchesPaneCommand(command) {
     // The reference names no other process name (such as a platform-suffixed native binary); stay exact.

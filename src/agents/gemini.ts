@@ -123,6 +123,19 @@ export const gemini: AgentKind = {
   exitKeys: [{ text: '/quit' }, { key: 'Enter' }],
   conversationGone: /(no|invalid) session|session[^\n]*not found/i,
   readyPattern: /Type your message/,
+  // Reference: artifacts §5.3 (ToolConfirmationMessage.tsx, LoadingIndicator.tsx, ccmanager, agent-deck).
+  panePatterns: {
+    busy: [/\(esc to cancel, \d+/i],
+    approval: [
+      /Apply this change\?/,
+      /Allow execution of\b/,
+      /Do you want to proceed\?/,
+      /Allow once/,
+      /No, suggest changes \(esc\)/,
+      /waiting for user confirmation/i,
+    ],
+    idle: [/Type your message/, /^\s*gemini>/m],
+  },
 
   matchesPaneCommand(command) {
     return command === 'gemini';

@@ -58,10 +58,30 @@ export interface AgentLauncher {
   readonly collapsedInput?: RegExp;
 }
 
+/**
+ * How an agent's tmux pane looks while it works, waits on a person's approval, or idles at its prompt
+ * (reference: artifacts §5), for agents and moments without hooks. Matched against the pane's bottom lines
+ * with ANSI codes stripped; src/status/pane.ts decides (approval beats busy beats idle).
+ */
+export interface PanePatterns {
+  readonly busy: readonly RegExp[];
+  readonly approval: readonly RegExp[];
+  readonly idle: readonly RegExp[];
+  /**
+   * A border line of the agent's input box (Claude's `────` rules). When the screen shows the box, busy
+   * patterns are looked for only above it, as ccmanager does: the box and its footer can hold stale hints.
+   */
+  readonly inputBoxRule?: RegExp;
+  /** This agent's approval dialogs fire no hook mam reads, so the pane is looked at even when hooks report. */
+  readonly approvalOnlyOnScreen?: boolean;
+}
+
 export interface AgentKind extends AgentLauncher {
   readonly id: AgentId;
   /** The registry field that holds the entry's current conversation id. */
   readonly conversationIdField: ConversationIdField;
+  /** What its pane shows while busy, asking for approval, or idle; all empty: only "the screen stopped changing". */
+  readonly panePatterns: PanePatterns;
   /** Whether tmux's `pane_current_command` looks like this agent running. */
   matchesPaneCommand(command: string): boolean;
   /** The directory whose absence means "this agent has never run here", for messages. */
