@@ -23,6 +23,7 @@ import { createLogger, type Logger } from '../log.js';
 import { runPass } from '../reconcile/pass.js';
 import { CachedRegistryReader } from '../registry/store.js';
 import { approvalWaits } from '../status/approvals.js';
+import { PaneSampler } from '../status/pane-sampler.js';
 import { jobEventSource } from '../jobs/event-source.js';
 import { observedServers, RetryingSource, TmuxWatcher } from '../reconcile/subscribe.js';
 import { parseJsonOrUndefined } from '../util/json.js';
@@ -261,6 +262,8 @@ async function work(
   };
   try {
     const reader = passOptions.reader ?? new CachedRegistryReader();
+    // Approval dialogs no hook reports (Codex, agy, agents started without hooks), read from their panes.
+    const panes = new PaneSampler({ now: Date.now, tmux: passOptions.observe.tmux });
     const outcome = await runWorker({
       board,
       pass,
@@ -270,7 +273,7 @@ async function work(
       deadline,
       log,
       signal,
-      approvalWaits: () => approvalWaits(registryFile, reader, context.env),
+      approvalWaits: () => approvalWaits(registryFile, reader, context.env, panes),
     });
     log.info({ outcome }, 'monitor ended');
     return outcome;

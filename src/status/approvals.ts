@@ -2,28 +2,41 @@ import { agentKind } from '../agents/index.js';
 import { homeDir } from '../config.js';
 import type { ApprovalWait } from '../kanban/coalesce.js';
 import type { CachedRegistryReader } from '../registry/store.js';
+import { sessionStatus } from './derive.js';
+import { wantsPane } from './pane.js';
+import type { PaneSampler, PaneTarget } from './pane-sampler.js';
 import { listStatusDir, readAgentFacts, statusDir } from './store.js';
 
 /**
  * Running sessions whose agents wait on a person's approval, and since when (the earliest of their agents).
  * Runs every monitor pass: one listing of the status directory, and only the agent files of registered
- * running sessions are read.
+ * running sessions are read. With `panes`, sessions no hook reports for (and Codex's, whose approval
+ * dialogs fire no hook) are looked at on screen too, through the sampler's rate-limited, backed-off tracks,
+ * so an idle monitor does not capture every pane every pass.
  */
-export async function approvalWaits(registryFile: string, reader: CachedRegistryReader, env: NodeJS.ProcessEnv): Promise<ApprovalWait[]> {
+export async function approvalWaits(registryFile: string, reader: CachedRegistryReader, env: NodeJS.ProcessEnv, panes?: PaneSampler): Promise<ApprovalWait[]> {
   const registry = await reader.read(registryFile);
   const dir = statusDir(env, homeDir(env));
   const names = await listStatusDir(dir);
-  if (names.length === 0) return [];
+  if (names.length === 0 && !panes) return [];
   const waits: ApprovalWait[] = [];
+  const targets: PaneTarget[] = [];
   for (const entry of registry.entries) {
     const kind = agentKind(entry.agent);
-    const id = kind ? entry[kind.conversationIdField] : undefined;
-    if (entry.status !== 'running' || !id) continue;
-    const since = Object.values(await readAgentFacts(dir, id, names))
+    if (entry.status !== 'running' || !kind) continue;
+    const id = entry[kind.conversationIdField];
+    const facts = id && names.length > 0 ? await readAgentFacts(dir, id, names) : {};
+    const since = Object.values(facts)
       .map((fact) => fact.needs_approval_since)
       .filter((value): value is string => value !== null)
       .sort()[0];
     if (since) waits.push({ session: entry.name, since });
+    else if (panes && wantsPane(kind.panePatterns, sessionStatus(facts))) targets.push({ session: entry.name, server: entry.tmux_server ?? null, patterns: kind.panePatterns });
+  }
+  if (panes) {
+    for (const [session, reading] of await panes.sample(targets)) {
+      if (reading.status === 'needs_approval' && reading.since !== undefined) waits.push({ session, since: new Date(reading.since).toISOString() });
+    }
   }
   return waits;
 }
