@@ -1,0 +1,188 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { appendFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/proc/tree.js';
+import { runningWatcher } from '../../src/status/watcher-pid.js';
+import { waitFor } from '../../src/util/wait.js';
+import { MAM, mam, Sandbox } from '../helpers/sandbox.js';
+
+/**
+ * `mam watch` as the hooks start it: a stand-in agent process runs `mam hook` as its child (so the hook's
+ * parent is the agent, as with Claude), the transcript is a real file, and the watcher is the real
+ * detached daemon. What it must resolve arrives with no hook at all.
+ */
+let box: Sandbox;
+let env: NodeJS.ProcessEnv;
+let statusDir: string;
+let transcript: string;
+const agents: ChildProcess[] = [];
+const SID = '5f0c2a8e-1111-4c8e-9f00-2a6b1c3d4e5f';
+
+beforeEach(async () => {
+  box = await Sandbox.create('mam-watch-');
+  env = box.env({ MAM_WATCH_IDLE_EXIT: '2' });
+  statusDir = path.join(box.root, 'cache', 'mam', 'status');
+  transcript = path.join(box.home, '.claude', 'projects', '-w', `${SID}.jsonl`);
+  await mkdir(path.dirname(transcript), { recursive: true });
+  await writeFile(transcript, `${JSON.stringify({ type: 'user', message: { role: 'user', content: 'hello' } })}\n`);
+});
+
+afterEach(async () => {
+  for (const agent of agents.splice(0)) agent.kill('SIGKILL');
+  await box.dispose();
+});
+
+/** A long-lived process that runs `mam hook` once per payload it reads on stdin, like an agent does. */
+function startAgent(): { agent: ChildProcess; hook: (payload: Record<string, unknown>) => Promise<void>; run: (argv: string[]) => Promise<void> } {
+  const script = `
+    const { spawnSync } = require('node:child_process');
+    const readline = require('node:readline');
+    const { spawn } = require('node:child_process');
+    readline.createInterface({ input: process.stdin }).on('line', (line) => {
+      const message = JSON.parse(line);
+      if (message.run) spawn(message.run[0], message.run.slice(1), { stdio: 'ignore' });
+      else spawnSync(process.execPath, [${JSON.stringify(MAM)}, 'hook'], { input: line, stdio: ['pipe', 'ignore', 'ignore'] });
+      process.stdout.write('done\\n');
+    });`;
+  const agent = spawn(process.execPath, ['-e', script], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  agents.push(agent);
+  let pending: (() => void)[] = [];
+  agent.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    for (let count = chunk.split('done').length - 1; count > 0; count--) pending.shift()?.();
+  });
+  const send = (message: unknown): Promise<void> =>
+    new Promise<void>((resolve) => {
+      pending = [...pending, resolve];
+      agent.stdin!.write(`${JSON.stringify(message)}\n`);
+    });
+  return {
+    agent,
+    hook: (payload) => send({ session_id: SID, transcript_path: transcript, cwd: '/w', ...payload }),
+    run: (argv) => send({ run: argv }),
+  };
+}
+
+async function mainFact(): Promise<{ status: string; tools: Record<string, { status: string }> } | undefined> {
+  const text = await readFile(path.join(statusDir, `${SID}.agent.main.json`), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as { status: string; tools: Record<string, { status: string }> });
+}
+
+const until = async (condition: () => Promise<boolean>, what: string): Promise<void> => {
+  if (!(await waitFor(condition, 10_000, 25))) throw new Error(`timed out waiting for ${what}`);
+};
+
+const line = (record: unknown): string => `${JSON.stringify(record)}\n`;
+const bash = { tool_name: 'Bash', tool_input: { command: 'touch made && sleep 30', description: 'make a file' } };
+
+describe('mam watch (started by the hooks)', () => {
+  it('a rejected permission dialog ends in waiting with no hook, read from the transcript', async () => {
+    const { hook } = startAgent();
+    await hook({ hook_event_name: 'UserPromptSubmit', prompt: 'make a file' });
+    await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_w1' });
+    await hook({ hook_event_name: 'PermissionRequest', ...bash });
+    expect((await mainFact())?.status).toBe('needs_approval');
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher the hooks started');
+
+    // Exactly what Claude writes on Esc in the dialog (reference: artifacts §1.4 A), four lines in one flush.
+    await appendFile(
+      transcript,
+      [
+        line({ type: 'assistant', message: { content: [{ type: 'tool_use', id: 'toolu_w1', name: 'Bash', input: bash.tool_input }], stop_reason: 'tool_use' } }),
+        line({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', content: "The user doesn't want to proceed with this tool use.", is_error: true, tool_use_id: 'toolu_w1' }] }, toolUseResult: 'User rejected tool use' }),
+        line({ type: 'user', message: { role: 'user', content: [{ type: 'text', text: '[Request interrupted by user for tool use]' }] }, toolUseResult: null }),
+        line({ type: 'system', subtype: 'turn_duration', isMeta: false }),
+      ].join(''),
+    );
+    await until(async () => (await mainFact())?.status === 'waiting', 'the rejection to be resolved');
+    expect((await mainFact())?.tools).toEqual({});
+  });
+
+  it('Esc while streaming, a torn line and non-UTF-8 bytes before it: still resolved, nothing else touched', async () => {
+    const { hook } = startAgent();
+    await hook({ hook_event_name: 'UserPromptSubmit', prompt: 'write a poem' });
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher');
+    await appendFile(transcript, Buffer.concat([Buffer.from('{"type":"assistant","message":{"content":"\xff'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]));
+    await appendFile(transcript, line({ type: 'user', message: { role: 'user', content: '[Request interrupted by user]' } }).slice(0, 30));
+    expect((await mainFact())?.status).toBe('working');
+    await appendFile(transcript, line({ type: 'user', message: { role: 'user', content: '[Request interrupted by user]' } }).slice(30));
+    await until(async () => (await mainFact())?.status === 'waiting', 'the interrupt to be resolved');
+    const log = await readFile(path.join(statusDir, 'watch.log'), 'utf8');
+    expect(log).toContain('not JSON were skipped');
+  });
+
+  it('an approved command running under the agent, inside its shell wrapper, turns needs_approval into working', async () => {
+    const { hook, run } = startAgent();
+    await hook({ hook_event_name: 'UserPromptSubmit' });
+    await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_w2' });
+    await hook({ hook_event_name: 'PermissionRequest', ...bash });
+    expect((await mainFact())?.status).toBe('needs_approval');
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher');
+    const wrapped = ['bash', '-c', `eval '${bash.tool_input.command}' < /dev/null`];
+    // The same command elsewhere on the machine is not this agent's approval.
+    const elsewhere = spawn(wrapped[0]!, wrapped.slice(1), { cwd: box.root, stdio: 'ignore' });
+    agents.push(elsewhere);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await mainFact())?.status).toBe('needs_approval');
+    // Under the agent, as Claude starts an approved Bash command.
+    await run(wrapped);
+    await until(async () => (await mainFact())?.status === 'working', 'the approval to be seen');
+    expect(Object.values((await mainFact())!.tools).map((tool) => tool.status)).toEqual(['working']);
+  });
+
+  it('the agent killed: its facts are removed within a sweep, and the watcher exits once idle', async () => {
+    const { agent, hook } = startAgent();
+    await hook({ hook_event_name: 'SessionStart', source: 'startup' });
+    await hook({ hook_event_name: 'UserPromptSubmit' });
+    await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_w3' });
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher');
+    const watcher = runningWatcher(statusDir)!;
+    agent.kill('SIGKILL');
+    await until(async () => (await readdir(statusDir)).every((name) => !name.startsWith(SID)), 'the dead agent to be cleaned up');
+    // Nothing left to watch: gone after the idle time (2 s here), and its pid file with it.
+    await until(async () => !isAlive(watcher), 'the idle watcher to exit');
+    expect(runningWatcher(statusDir)).toBeUndefined();
+  });
+
+  it('many hooks at once start one watcher; a second `mam watch` leaves the first alone', async () => {
+    const payload = JSON.stringify({ session_id: SID, transcript_path: transcript, hook_event_name: 'UserPromptSubmit' });
+    await Promise.all(
+      Array.from({ length: 6 }, () => new Promise<void>((resolve) => {
+        const child = spawn(process.execPath, [MAM, 'hook'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+        child.on('exit', () => resolve());
+        child.stdin!.end(payload);
+      })),
+    );
+    await until(async () => runningWatcher(statusDir) !== undefined, 'a watcher');
+    const first = runningWatcher(statusDir)!;
+    const second = await mam(['watch'], env);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`already running for ${statusDir} (pid ${first.pid})`);
+    const watchers = spawnSync('pgrep', ['-f', `${MAM} watch`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    expect(watchers.filter((pid) => readFileSafe(`/proc/${pid}/environ`).includes(box.root))).toEqual([String(first.pid)]);
+  });
+
+  it('a transcript that does not exist is not an error; `--idle-exit abc` is a usage error', async () => {
+    await rmTranscript();
+    const { hook } = startAgent();
+    await hook({ hook_event_name: 'UserPromptSubmit' });
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher');
+    expect((await mainFact())?.status).toBe('working');
+    const usage = await mam(['watch', '--idle-exit', 'abc'], env);
+    expect(usage.code).toBe(64);
+    expect(usage.stderr).toContain('--idle-exit takes a positive number of seconds');
+  });
+});
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch {
+    return '';
+  }
+}
+
+async function rmTranscript(): Promise<void> {
+  await rm(transcript);
+}
