@@ -1,12 +1,15 @@
-import { agentKind } from '../agents/index.js';
+import { agentKind, type PanePatterns } from '../agents/index.js';
 import { homeDir } from '../config.js';
 import { sessionStatus as agentsActivity } from '../status/derive.js';
+import type { AgentStatus } from '../status/facts.js';
+import { classifyPane, combineActivity, wantsPane, type ActivitySource } from '../status/pane.js';
 import { listStatusDir, readAgentFacts, statusDir } from '../status/store.js';
 import { readJob } from '../jobs/store.js';
 import { readRegistry } from '../registry/store.js';
 import { timestampMs } from '../registry/schema.js';
 import { serversToObserve } from '../reconcile/observe.js';
 import { serverKey } from '../reconcile/reconcile.js';
+import { capturePanes } from '../tmux/capture.js';
 import { snapshotServer } from '../tmux/client.js';
 import type { LifecycleContext } from './context.js';
 
@@ -24,8 +27,10 @@ export interface StatusRow {
   readonly age_seconds: number | null;
   /** The delegated job this session runs, and its state from the job file (Workflow C). */
   readonly job: { readonly id: string; readonly status: string } | null;
-  /** What the agent is doing now, from its hooks' fact files: working, needs_approval, waiting. */
+  /** What the agent is doing now, from its hooks' fact files or its pane: working, needs_approval, waiting. */
   readonly activity: string | null;
+  /** Where `activity` came from: the hooks' fact files, one capture of the pane, or nowhere (null). */
+  readonly activity_source: ActivitySource;
 }
 
 export interface StatusReport {
@@ -46,7 +51,7 @@ export async function sessionStatus(context: LifecycleContext): Promise<StatusRe
       jobStates.set(entry.name, job?.status ?? 'unknown');
     }),
   );
-  const activities = new Map<string, string>();
+  const activities = new Map<string, AgentStatus>();
   const factsDir = statusDir(context.env, homeDir(context.env));
   const factNames = await listStatusDir(factsDir);
   await Promise.all(
@@ -58,10 +63,19 @@ export async function sessionStatus(context: LifecycleContext): Promise<StatusRe
       if (activity) activities.set(entry.name, activity);
     }),
   );
-  const sessions = registry.entries.map((entry): StatusRow => {
+  const tmuxState = (entry: (typeof registry.entries)[number]): StatusRow['tmux'] => {
     const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
-    const tmux = !snapshot || snapshot.state === 'unknown' ? 'unknown' : snapshot.panes.some((pane) => pane.session === entry.name) ? 'alive' : 'gone';
+    return !snapshot || snapshot.state === 'unknown' ? 'unknown' : snapshot.panes.some((pane) => pane.session === entry.name) ? 'alive' : 'gone';
+  };
+  const panes = await paneActivities(
+    registry.entries.filter((entry) => entry.status === 'running' && tmuxState(entry) === 'alive'),
+    activities,
+    context,
+  );
+  const sessions = registry.entries.map((entry): StatusRow => {
+    const tmux = tmuxState(entry);
     const kind = agentKind(entry.agent);
+    const activity = combineActivity(activities.get(entry.name), panes.get(entry.name));
     const since = entry.status === 'running' ? (entry.resumed_at ?? entry.created_at) : entry.status === 'stopped' ? entry.stopped_at : entry.terminated_at;
     const sinceMs = timestampMs(since ?? null);
     return {
@@ -75,10 +89,46 @@ export async function sessionStatus(context: LifecycleContext): Promise<StatusRe
       since: sinceMs === undefined ? null : new Date(sinceMs).toISOString(),
       age_seconds: sinceMs === undefined ? null : Math.max(0, Math.round((now - sinceMs) / 1000)),
       job: entry.delegate_job_id ? { id: entry.delegate_job_id, status: jobStates.get(entry.name) ?? 'unknown' } : null,
-      activity: activities.get(entry.name) ?? null,
+      activity: activity.activity,
+      activity_source: activity.source,
     };
   });
   return { registry: context.registryFile, sessions, invalid: registry.invalid.map(({ name, line, reason }) => ({ name, line, reason })) };
+}
+
+/**
+ * Activity read from the panes of live running sessions that no hook reports for (and of Codex sessions,
+ * whose approval dialogs fire no hook): one capture each, one tmux call per server. One capture cannot show
+ * a screen standing still, so there is no idle debounce here (src/status/pane.ts has it for the monitor):
+ * an idle-looking screen is waiting at once, and an agent with no patterns (agy) stays unknown.
+ */
+async function paneActivities(
+  entries: readonly { readonly name: string; readonly agent: string; readonly tmux_server?: string | null | undefined }[],
+  hooks: ReadonlyMap<string, AgentStatus>,
+  context: LifecycleContext,
+): Promise<Map<string, AgentStatus>> {
+  const byServer = new Map<string, { server: string | null; targets: { name: string; patterns: PanePatterns }[] }>();
+  for (const entry of entries) {
+    const kind = agentKind(entry.agent);
+    if (!kind || !wantsPane(kind.panePatterns, hooks.get(entry.name))) continue;
+    const server = entry.tmux_server ?? null;
+    const group = byServer.get(serverKey(server)) ?? { server, targets: [] };
+    group.targets.push({ name: entry.name, patterns: kind.panePatterns });
+    byServer.set(serverKey(server), group);
+  }
+  const found = new Map<string, AgentStatus>();
+  await Promise.all(
+    [...byServer.values()].map(async ({ server, targets }) => {
+      const screens = await capturePanes(server, targets.map((target) => target.name), context.tmux);
+      for (const { name, patterns } of targets) {
+        // A session that vanished since the listing has no screen: no activity, not an error.
+        const screen = screens.get(name);
+        const status = screen === undefined ? undefined : classifyPane(patterns, screen);
+        if (status) found.set(name, status);
+      }
+    }),
+  );
+  return found;
 }
 
 export function formatAge(seconds: number | null): string {
