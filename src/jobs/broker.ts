@@ -238,6 +238,12 @@ export async function ensureEmbeddedBroker(env: NodeJS.ProcessEnv, options: Ensu
   );
 }
 
+/** The embedded broker's URL if one is running for `$MAM_BROKER_DIR`; never starts one (for those who only listen or read). */
+export async function runningEmbeddedBroker(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const record = await readBrokerRecord(brokerDir(env));
+  return record && isAlive(record.pid) ? record.url : undefined;
+}
+
 async function liveBroker(dir: string): Promise<BrokerRecord | undefined> {
   const record = await readBrokerRecord(dir);
   if (!record || !isAlive(record.pid)) return undefined;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { EventSource } from '../reconcile/subscribe.js';
-import { brokerDir, isAlive, readBrokerRecord } from './broker.js';
+import { runningEmbeddedBroker } from './broker.js';
 import { connectTransport } from './mqtt.js';
 import { brokerOptionsFromEnv, type JobTransport } from './transport.js';
 
@@ -44,9 +44,4 @@ export function jobEventSource(env: NodeJS.ProcessEnv, registryFile: string): Ev
       transport = undefined;
     },
   };
-}
-
-async function runningEmbeddedBroker(env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const record = await readBrokerRecord(brokerDir(env));
-  return record && isAlive(record.pid) ? record.url : undefined;
 }

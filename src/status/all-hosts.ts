@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { MamError } from '../errors.js';
-import { brokerDir, isAlive, readBrokerRecord } from '../jobs/broker.js';
+import { runningEmbeddedBroker } from '../jobs/broker.js';
 import { describeFailure, displayUrl, tlsFiles } from '../jobs/mqtt.js';
 import type { BrokerOptions } from '../jobs/transport.js';
 import { formatAge } from '../lifecycle/status.js';
@@ -38,7 +38,7 @@ export interface AllHostsReport {
 export async function collectStatuses(options: CollectOptions): Promise<AllHostsReport> {
   const quietMs = options.quietMs ?? 300;
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const url = options.broker.url ?? (await runningEmbeddedBroker(options.env));
+  const url = options.broker.url ?? (await brokerToRead(options.env));
   const display = displayUrl(url);
   let client: MqttClient;
   try {
@@ -103,9 +103,9 @@ export async function collectStatuses(options: CollectOptions): Promise<AllHosts
   });
 }
 
-async function runningEmbeddedBroker(env: NodeJS.ProcessEnv): Promise<string> {
-  const record = await readBrokerRecord(brokerDir(env));
-  if (record && isAlive(record.pid)) return record.url;
+async function brokerToRead(env: NodeJS.ProcessEnv): Promise<string> {
+  const url = await runningEmbeddedBroker(env);
+  if (url !== undefined) return url;
   throw new MamError('no broker to read: MAM_MQTT_URL is not set and the embedded broker is not running; point MAM_MQTT_URL at the broker your hosts share');
 }
 

@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { z } from 'zod';
-import { ensureEmbeddedBroker } from '../jobs/broker.js';
+import { ensureEmbeddedBroker, runningEmbeddedBroker } from '../jobs/broker.js';
 import { describeFailure, displayUrl, tlsFiles } from '../jobs/mqtt.js';
 import { brokerOptionsFromEnv, type BrokerOptions } from '../jobs/transport.js';
 import { writeFileAtomic } from '../registry/atomic.js';
@@ -26,8 +26,8 @@ import {
  * lifecycle). The watcher calls {@link StatusPublisher.update} when a session's facts change and
  * {@link StatusPublisher.ended} when a session ends; neither ever throws or waits for the broker.
  *
- * - Connects lazily (first call), to `$MAM_MQTT_URL` or the embedded broker, started on demand like
- *   `mam job` does — otherwise the first status after a boot would have nowhere to go.
+ * - Connects lazily (first call), to `$MAM_MQTT_URL` or the embedded broker, by default started on demand
+ *   like `mam job` does — otherwise the first status after a boot would have nowhere to go.
  * - Its own reconnect loop (250 ms doubling to 5 s) with a fresh mqtt.js client per connection and a clean
  *   session: mqtt.js would resend a dead connection's in-flight QoS 1 publishes on reconnect, and a stale
  *   status resent after a newer one would become the retained one. Instead, on every (re)connect it sends
@@ -66,6 +66,11 @@ export interface StatusPublisherOptions {
   readonly dir: string;
   /** Default brokerOptionsFromEnv(env). */
   readonly broker?: BrokerOptions;
+  /**
+   * Without a broker URL: start the embedded broker when it is not running (default true), or only use
+   * one that runs (false: nothing is published until something else, e.g. `mam job`, starts it).
+   */
+  readonly startEmbeddedBroker?: boolean;
   /** Default statusHost(env). */
   readonly host?: string;
   /** One line per connection change or refused name; never per retry. */
@@ -191,7 +196,7 @@ export function createStatusPublisher(options: StatusPublisherOptions): StatusPu
     void (async () => {
       let display = broker.url === undefined ? 'the embedded broker' : displayUrl(broker.url);
       try {
-        const url = broker.url ?? (await ensureEmbeddedBroker(options.env));
+        const url = broker.url ?? (options.startEmbeddedBroker === false ? await runningOrFail(options.env) : await ensureEmbeddedBroker(options.env));
         display = displayUrl(url);
         const clientOptions: IClientOptions = {
           clientId: `mam-status-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
@@ -342,6 +347,17 @@ export function createStatusPublisher(options: StatusPublisherOptions): StatusPu
       });
     },
   };
+}
+
+async function runningOrFail(env: NodeJS.ProcessEnv): Promise<string> {
+  const url = await runningEmbeddedBroker(env);
+  if (url === undefined) throw new Error('MAM_MQTT_URL is not set and the embedded broker is not running');
+  return url;
+}
+
+/** The watcher's `onChange`, publishing: facts → update(), undefined (the session ended) → ended(). */
+export function publishOnChange(publisher: StatusPublisher): (sessionId: string, facts: Facts | undefined) => Promise<void> {
+  return (sessionId, facts) => (facts ? publisher.update(sessionId, facts) : publisher.ended(sessionId));
 }
 
 async function readPublished(file: string): Promise<PublishedFile> {

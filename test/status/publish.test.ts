@@ -253,6 +253,36 @@ for (const half of BROKERS) {
   });
 }
 
+describe('status publisher without a broker URL', () => {
+  it('starts the embedded broker on demand, and --all-hosts reads the running one', async () => {
+    const dir = await freshDir('embedded');
+    const env = { PATH: process.env['PATH'], HOME: root, MAM_BROKER_DIR: path.join(dir, 'broker') };
+    stops.push(async () => {
+      const record = JSON.parse(await readFile(path.join(dir, 'broker', 'broker.json'), 'utf8').catch(() => '{}')) as { pid?: number };
+      if (record.pid) process.kill(record.pid, 'SIGTERM');
+    });
+    const quiet = createStatusPublisher({ env, dir, broker: { url: undefined }, host: 'only-if-running', startEmbeddedBroker: false, log: () => undefined, reconnectMinMs: 50, reconnectMaxMs: 100 });
+    publishers.push(quiet);
+    await quiet.update('conv-q', facts('conv-q', 'quiet', { main: agent('working') }));
+    expect(await quiet.flush(300)).toBe(false);
+
+    const publish = createStatusPublisher({ env, dir, broker: { url: undefined }, host: 'embedded-host', log: () => undefined });
+    publishers.push(publish);
+    await publish.update('conv-e', facts('conv-e', 'on-demand', { main: agent('waiting') }));
+    expect(await publish.flush(15_000)).toBe(true);
+    // The quiet one follows once a broker runs (it keeps looking for one).
+    expect(await quiet.flush(5_000)).toBe(true);
+    const result = await mam(['status', '--all-hosts', '--json'], env);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as AllHostsReport;
+    expect(report.broker).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    expect(report.sessions.map((message) => [message.host, message.session, message.status])).toEqual([
+      ['embedded-host', 'on-demand', 'waiting'],
+      ['only-if-running', 'quiet', 'working'],
+    ]);
+  });
+});
+
 describe('status publisher while the broker is down', () => {
   it('never throws, logs once, and publishes only the latest status when a broker comes up', async () => {
     const port = await freePort();
