@@ -10,8 +10,10 @@ import type { AddressInfo } from 'node:net';
 
 /** What the model says: plain text (`end_turn`) or one tool call (`tool_use`). */
 export type Reply =
-  | { readonly text: string }
-  | { readonly toolUse: { readonly name: string; readonly input: Record<string, unknown>; readonly id?: string } };
+  | { readonly text: string; readonly delayMs?: number }
+  | { readonly toolUse: { readonly name: string; readonly input: Record<string, unknown>; readonly id?: string }; readonly delayMs?: number }
+  /** Streams `stall` as the start of a text reply, then never finishes: the model "still streaming" until the client hangs up. */
+  | { readonly stall: string };
 
 /**
  * One scripted exchange: when `trigger` appears in the current user turn, answer with `reply`. If `reply` is a
@@ -166,8 +168,14 @@ export async function startModelServer(script: readonly ScriptStep[] | ScriptFun
     }
     record.reply = reply;
     const model = typeof body.model === 'string' ? body.model : 'claude-scripted';
-    if (body.stream === true) streamReply(response, model, reply);
-    else jsonReply(response, model, reply);
+    const send = (): void => {
+      if ('stall' in reply) return stallReply(response, model, reply.stall);
+      if (body.stream === true) streamReply(response, model, reply);
+      else jsonReply(response, model, reply);
+    };
+    const delay = 'delayMs' in reply ? (reply.delayMs ?? 0) : 0;
+    if (delay > 0) setTimeout(send, delay);
+    else send();
   };
 
   const server = createServer((incoming, response) => {
@@ -248,6 +256,7 @@ const messageId = (): string => `msg_scripted_${randomUUID().replace(/-/g, '').s
 const USAGE = { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 
 function contentBlock(reply: Reply): ContentBlock {
+  if ('stall' in reply) return { type: 'text', text: reply.stall };
   if ('text' in reply) return { type: 'text', text: reply.text };
   return { type: 'tool_use', id: reply.toolUse.id, name: reply.toolUse.name, input: reply.toolUse.input };
 }
@@ -267,6 +276,16 @@ function jsonReply(response: ServerResponse, model: string, reply: Reply): void 
   });
 }
 
+function stallReply(response: ServerResponse, model: string, text: string): void {
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': requestId() });
+  response.write(`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: messageId(), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...USAGE, output_tokens: 1 } } })}\n\n`);
+  response.write(`event: content_block_start\ndata: ${JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })}\n\n`);
+  response.write(`event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })}\n\n`);
+  // Keep-alive pings, as the real API sends while a long reply is generated; the stream never ends by itself.
+  const ping = setInterval(() => response.write(`event: ping\ndata: {"type":"ping"}\n\n`), 1_000);
+  response.on('close', () => clearInterval(ping));
+}
+
 /** The SSE sequence of the reference: message_start → block start/delta/stop → message_delta → message_stop. */
 function streamReply(response: ServerResponse, model: string, reply: Reply): void {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': requestId() });
@@ -280,7 +299,7 @@ function streamReply(response: ServerResponse, model: string, reply: Reply): voi
   if ('text' in reply) {
     send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
     send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: reply.text } });
-  } else {
+  } else if ('toolUse' in reply) {
     const { id, name, input } = reply.toolUse;
     send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id, name, input: {} } });
     send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: JSON.stringify(input) } });

@@ -1,0 +1,159 @@
+import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseRegistry } from '../../src/registry/document.js';
+import { waitFor } from '../../src/util/wait.js';
+import { mam, Sandbox } from '../helpers/sandbox.js';
+import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
+import { startModelServer, type ModelServer, type Reply, type MessagesRequest } from './model-server.js';
+import { capture, isEmptyIdlePrompt, isIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
+
+/**
+ * Live status on the real Claude Code CLI: its real hooks run `mam hook`, which starts the real `mam watch`.
+ * Every transition the issue names — including the ones no hook reports (Esc in a permission dialog, Esc
+ * while the model streams, an approval, the process killed) — must land in the fact files on its own.
+ */
+let box: Sandbox;
+let model: ModelServer;
+let env: NodeJS.ProcessEnv;
+let workspace: string;
+let server: string;
+let statusDir: string;
+const TARGET = '=ws-creator-claude:';
+
+/** The subagent tool's name differs between versions (Task, Agent): take it from the tool list the client sends. */
+function subagentTool(request: MessagesRequest): string {
+  const names = (request.body.tools ?? []).map((tool) => (tool as { name?: string }).name ?? '');
+  return names.find((name) => name === 'Task' || name === 'Agent') ?? 'Task';
+}
+
+function script(request: MessagesRequest): Reply | undefined {
+  if (request.kind !== 'main') return undefined;
+  const text = request.turnText;
+  if (request.toolResults.length > 0) return { text: 'TOOL-DONE' };
+  if (text.includes('SUBAGENT-PROMPT')) return { text: 'SUBAGENT-FINISHED', delayMs: 3_000 };
+  if (text.includes('say banana')) return { text: 'BANANA-REPLY-42' };
+  if (text.includes('approve me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'approved')} && sleep 4`, description: 'Make a file slowly' } } };
+  if (text.includes('reject me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'rejected')}`, description: 'Make a file' } } };
+  if (text.includes('write forever')) return { stall: 'STREAMING-STARTED' };
+  if (text.includes('use a helper')) return { toolUse: { name: subagentTool(request), input: { description: 'Look around', prompt: 'SUBAGENT-PROMPT: say hello', subagent_type: 'general-purpose' } } };
+  return undefined;
+}
+
+beforeEach(async () => {
+  box = await Sandbox.create('mam-claude-status-');
+  workspace = path.join(box.root, 'ws');
+  await mkdir(workspace, { recursive: true });
+  workspace = await realpath(workspace);
+  server = box.serverName('status');
+  statusDir = path.join(box.root, 'cache', 'mam', 'status');
+  model = await startModelServer(script);
+  await prepareClaudeHome(box.home, { workspaces: [workspace] });
+  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root), MAM_WATCH_IDLE_EXIT: '5' });
+  expect((await mam(['hooks', 'install', '--scope', 'user'], env)).code).toBe(0);
+  const created = await mam(['create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--registry', box.registry], env);
+  expect(created.code, created.stderr).toBe(0);
+  await waitForScreen(box, server, TARGET, isEmptyIdlePrompt, 30_000, 'the idle prompt');
+  await until(async () => (await facts()).main === 'waiting', 'SessionStart → waiting');
+});
+
+afterEach(async () => {
+  await stopClaudes((...args) => box.tmux(server, ...args));
+  await model.close();
+  await box.dispose();
+});
+
+/** Every agent's status by key (`main`, or a subagent id), from the fact files of the newest session. */
+async function facts(): Promise<Record<string, string>> {
+  const names = await readdir(statusDir).catch(() => [] as string[]);
+  const sessions = names.filter((name) => name.endsWith('.session.json'));
+  if (sessions.length === 0) return {};
+  const newest = (await Promise.all(sessions.map(async (name) => ({ name, at: (await stat(path.join(statusDir, name))).mtimeMs })))).sort((a, b) => b.at - a.at)[0]!.name;
+  const sid = newest.slice(0, -'.session.json'.length);
+  const agents: Record<string, string> = {};
+  for (const name of names.filter((candidate) => candidate.startsWith(`${sid}.agent.`))) {
+    const fact = await readFile(path.join(statusDir, name), 'utf8').then((text) => JSON.parse(text) as { status: string }, () => undefined);
+    if (fact) agents[name.slice(`${sid}.agent.`.length, -'.json'.length)] = fact.status;
+  }
+  return agents;
+}
+
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<number> {
+  const started = Date.now();
+  if (!(await waitFor(condition, timeoutMs, 20))) throw new Error(`timed out waiting for ${what}; facts: ${JSON.stringify(await facts())}\n${await capture(box, server, TARGET).catch(() => '')}`);
+  return Date.now() - started;
+}
+
+/** Records every distinct main status seen until `done` holds. */
+async function trace(done: (status: string | undefined) => boolean, what: string): Promise<string[]> {
+  const seen: string[] = [];
+  await until(async () => {
+    const status = (await facts()).main;
+    if (status !== undefined && seen.at(-1) !== status) seen.push(status);
+    return done(status);
+  }, what);
+  return seen;
+}
+
+const press = (key: string): Promise<string> => box.tmux(server, 'send-keys', '-t', TARGET, key);
+
+describe('live status on the real Claude Code CLI', () => {
+  it('reply, approve with Enter, reject with Esc, Esc while streaming: each ends in the right status with no stuck state', async () => {
+    await typeLine(box, server, TARGET, 'please say banana');
+    await waitForScreen(box, server, TARGET, (text) => text.includes('BANANA-REPLY-42') && isIdlePrompt(text), 30_000, 'the reply');
+    await until(async () => (await facts()).main === 'waiting', 'Stop → waiting');
+
+    // Approve: needs_approval, then working while the command runs (no hook says so before it ends), then waiting.
+    await typeLine(box, server, TARGET, 'please approve me');
+    await waitForScreen(box, server, TARGET, (text) => text.includes('Do you want to proceed?'), 30_000, 'the permission dialog');
+    await until(async () => (await facts()).main === 'needs_approval', 'PermissionRequest → needs_approval');
+    await press('Enter');
+    const approved = await until(async () => (await facts()).main === 'working', 'the approval to be seen while the command runs');
+    expect(await stat(path.join(workspace, 'approved')).then(() => true)).toBe(true);
+    // Still inside the command's 4 s sleep: the command, not the end of the tool, turned it to working.
+    expect(approved).toBeLessThan(3_000);
+    expect(await trace((status) => status === 'waiting', 'the approved turn to end')).toEqual(['working', 'waiting']);
+
+    // Reject: Esc in the dialog fires no hook at all; the watcher reads the rejection from the transcript.
+    await typeLine(box, server, TARGET, 'please reject me');
+    await waitForScreen(box, server, TARGET, (text) => text.includes('Do you want to proceed?'), 30_000, 'the second dialog');
+    await until(async () => (await facts()).main === 'needs_approval', 'needs_approval again');
+    await press('Escape');
+    const rejected = await until(async () => (await facts()).main === 'waiting', 'the rejection to be resolved');
+    await waitForScreen(box, server, TARGET, (text) => /Interrupted/.test(text), 10_000, 'the interrupted notice');
+    await expect(stat(path.join(workspace, 'rejected'))).rejects.toThrow();
+
+    // Esc while the model streams: no Stop hook fires on an interrupt.
+    await typeLine(box, server, TARGET, 'please write forever');
+    await waitForScreen(box, server, TARGET, (text) => text.includes('STREAMING-STARTED') || /esc to interrupt/i.test(text), 30_000, 'the streaming reply');
+    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working');
+    await press('Escape');
+    const interrupted = await until(async () => (await facts()).main === 'waiting', 'the interrupt to be resolved');
+    console.log(`resolution after the key press: approve ${approved} ms, reject ${rejected} ms, interrupt ${interrupted} ms`);
+
+    const status = JSON.parse((await mam(['status', '--json', '--registry', box.registry], env)).stdout) as { sessions: { activity?: string }[] };
+    expect(status.sessions[0]?.activity).toBe('waiting');
+  });
+
+  it('a subagent shows as its own agent; /clear records the new id; the process killed is cleaned up', async () => {
+    await typeLine(box, server, TARGET, 'please use a helper');
+    await until(async () => Object.keys(await facts()).some((key) => key !== 'main'), 'a subagent fact while it works');
+    expect(Object.entries(await facts()).filter(([key]) => key !== 'main').map(([, status]) => status)).toEqual(['working']);
+    await waitForScreen(box, server, TARGET, (text) => text.includes('TOOL-DONE') && isIdlePrompt(text), 30_000, 'the turn to end');
+    await until(async () => JSON.stringify(await facts()) === JSON.stringify({ main: 'waiting' }), 'SubagentStop + Stop');
+
+    const registry = async (): Promise<string | null | undefined> => parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]?.claude_session_id_own;
+    const before = await registry();
+    expect(before).toBeTruthy();
+    await typeLine(box, server, TARGET, '/clear');
+    await until(async () => Boolean((await registry()) && (await registry()) !== before), 'the new id after /clear in the registry');
+    expect(await readdir(statusDir).then((names) => names.some((name) => name.startsWith(`${before}.`)))).toBe(false);
+
+    const session = (await readdir(statusDir)).find((name) => name.endsWith('.session.json'))!;
+    const { pid } = JSON.parse(await readFile(path.join(statusDir, session), 'utf8')) as { pid: number };
+    // The pid the hooks recorded is the claude process itself (not the shell the hook ran in): the pane's.
+    expect(String(pid)).toBe((await box.tmux(server, 'display-message', '-p', '-t', TARGET, '#{pane_pid}')).trim());
+    process.kill(pid, 'SIGKILL');
+    await until(async () => (await readdir(statusDir)).every((name) => !name.endsWith('.json') || name.startsWith('hook')), 'the killed agent to be cleaned up');
+  });
+});
