@@ -2,6 +2,7 @@ import path from 'node:path';
 import { homeDir } from '../config.js';
 import { createLogger } from '../log.js';
 import { statusDir } from '../status/store.js';
+import { createStatusPublisher, publishOnChange } from '../status/publish.js';
 import { runWatcher } from '../status/watch.js';
 import { claimWatcher, releaseWatcher, runningWatcher } from '../status/watcher-pid.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type Command } from './command.js';
@@ -19,7 +20,9 @@ It reacts to file changes within milliseconds and sweeps every second as a safet
 
   --idle-exit SECONDS   exit after this long with no session to watch (default ${DEFAULT_IDLE_EXIT_S}, or MAM_WATCH_IDLE_EXIT)
 
-Logs go to MAM_LOG_FILE, by default <status dir>/watch.log. Exits 0.`,
+Every status change is published, retained, on mam/v1/<host>/agents/<session>/status (MAM_MQTT_URL, or the
+embedded broker while it runs); \`mam status --all-hosts\` reads them. Logs go to MAM_LOG_FILE, by default
+<status dir>/watch.log. Exits 0.`,
   async run(context) {
     const { values } = parseFlags('watch', context.argv, { 'idle-exit': { type: 'string' } });
     const idleExit = positiveSeconds('watch', 'idle-exit', values['idle-exit'] ?? context.env['MAM_WATCH_IDLE_EXIT'], DEFAULT_IDLE_EXIT_S);
@@ -29,11 +32,27 @@ Logs go to MAM_LOG_FILE, by default <status dir>/watch.log. Exits 0.`,
       return 0;
     }
     const log = createLogger({ ...context.env, MAM_LOG_FILE: context.env['MAM_LOG_FILE'] || path.join(dir, 'watch.log') }, 'mam-watch');
+    // Every change is also the retained topic mam/v1/<host>/agents/<session>/status. With no broker configured
+    // it goes to the embedded broker only while one runs: a status watcher alone never starts a broker.
+    const publisher = createStatusPublisher({ env: context.env, dir, startEmbeddedBroker: false, log: (line) => log.info(line) });
     try {
-      const outcome = await untilStopped((signal) => runWatcher({ dir, log, idleExitMs: idleExit * 1000, sweepMs: 1_000, approvalPollMs: 250, signal }));
+      const outcome = await untilStopped((signal) =>
+        runWatcher({
+          dir,
+          log,
+          idleExitMs: idleExit * 1000,
+          sweepMs: 1_000,
+          approvalPollMs: 250,
+          signal,
+          onChange: publishOnChange(publisher),
+          onReady: (live) => publisher.sweep(live),
+        }),
+      );
       log.info({ outcome }, outcome === 'idle' ? `nothing to watch for ${idleExit} s: exiting` : 'stopped');
+      await publisher.flush(2_000);
       return 0;
     } finally {
+      await publisher.close();
       releaseWatcher(dir);
     }
   },

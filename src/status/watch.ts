@@ -28,6 +28,8 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
   /** Told whenever a session's facts change (by a hook or by the watcher); `undefined` when it ended. */
   readonly onChange?: (sessionId: string, facts: Facts | undefined) => void | Promise<void>;
+  /** Told once, after the first look at every session: the ones alive now (to retire what ended meanwhile). */
+  readonly onReady?: (sessionIds: readonly string[]) => void | Promise<void>;
 }
 
 /** Reading more than this in one go would stall every other session behind a huge backlog. */
@@ -160,6 +162,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   const sweep = setInterval(() => void scan().then(() => tracked.forEach((_entry, id) => enqueue(id))), options.sweepMs);
   const approvals = setInterval(() => tracked.forEach((entry, id) => entry.pendingApproval && enqueue(id)), options.approvalPollMs);
   let idleSince = Date.now();
+  let ready = false;
   try {
     await scan();
     for (;;) {
@@ -167,6 +170,10 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       for (const sessionId of [...dirty]) {
         dirty.delete(sessionId);
         await resolve(sessionId).catch((error: unknown) => log.warn({ err: error, session: sessionId }, 'resolving a session failed; it is retried on the next sweep'));
+      }
+      if (!ready) {
+        ready = true;
+        await options.onReady?.([...tracked.keys()]);
       }
       if (tracked.size > 0) idleSince = Date.now();
       else if (Date.now() - idleSince >= options.idleExitMs) return 'idle';

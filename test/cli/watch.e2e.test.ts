@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/proc/tree.js';
 import { runningWatcher } from '../../src/status/watcher-pid.js';
 import { waitFor } from '../../src/util/wait.js';
+import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
 import { MAM, mam, Sandbox } from '../helpers/sandbox.js';
 
 /**
@@ -172,6 +173,38 @@ describe('mam watch (started by the hooks)', () => {
     const usage = await mam(['watch', '--idle-exit', 'abc'], env);
     expect(usage.code).toBe(64);
     expect(usage.stderr).toContain('--idle-exit takes a positive number of seconds');
+  });
+});
+
+if (MOSQUITTO_MISSING) console.warn(`skipping the watcher → retained MQTT status test: ${MOSQUITTO_MISSING}`);
+
+describe.skipIf(MOSQUITTO_MISSING !== undefined)('mam watch publishes every change on the retained status topic', () => {
+  it('working → needs_approval → waiting (resolved by the watcher) → gone, as `mam status --all-hosts` sees it', async () => {
+    const broker = await startMosquitto(path.join(box.root, 'mosquitto'));
+    try {
+      env = { ...env, MAM_MQTT_URL: broker.url, MAM_HOST: 'lab-1' };
+      const hosts = async (): Promise<{ host: string; session: string; status: string; seq: number }[]> => {
+        const result = await mam(['status', '--all-hosts', '--json'], env);
+        if (result.code !== 0) throw new Error(result.stderr);
+        return (JSON.parse(result.stdout) as { sessions: { host: string; session: string; status: string; seq: number }[] }).sessions;
+      };
+      const { agent, hook } = startAgent();
+      await hook({ hook_event_name: 'UserPromptSubmit' });
+      await until(async () => (await hosts()).some((row) => row.session === SID && row.status === 'working'), 'working on the topic');
+      await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_m1' });
+      await hook({ hook_event_name: 'PermissionRequest', ...bash });
+      await until(async () => (await hosts()).some((row) => row.status === 'needs_approval'), 'needs_approval on the topic');
+      const asked = (await hosts())[0]!;
+      await appendFile(transcript, line({ type: 'user', message: { role: 'user', content: [{ type: 'text', text: '[Request interrupted by user for tool use]' }] } }));
+      await until(async () => (await hosts()).some((row) => row.status === 'waiting'), 'the resolved waiting on the topic');
+      const resolved = (await hosts())[0]!;
+      expect(resolved).toMatchObject({ host: 'lab-1', session: SID });
+      expect(resolved.seq).toBeGreaterThan(asked.seq);
+      agent.kill('SIGKILL');
+      await until(async () => (await hosts()).length === 0, 'the dead agent to leave the topic');
+    } finally {
+      await broker.stop();
+    }
   });
 });
 
