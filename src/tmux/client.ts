@@ -65,6 +65,15 @@ export function sessionTarget(name: string): string {
   return `=${name}:`;
 }
 
+/**
+ * tmux (3.3a, `cmd_parse_from_arguments`) reads an argument that ends in `;` as a command separator and
+ * drops the `;` — `send-keys -l 'abc;'` types `abc`. A backslash before the final `;` makes it literal (tmux
+ * removes that backslash), so free text passed as one argument arrives byte-exact.
+ */
+export function literalArg(text: string): string {
+  return text.endsWith(';') ? `${text.slice(0, -1)}\\;` : text;
+}
+
 export function serverLabel(server: TmuxServer): string {
   return server ?? 'default';
 }
