@@ -62,6 +62,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./skills.js')).skillsCommand,
   },
   {
+    name: 'pane',
+    summary: 'agents in panes of one window: spawn, send (confirmed delivery), kill, rebalance, register (seed 004)',
+    load: async () => (await import('./pane.js')).paneCommand,
+  },
+  {
     name: 'hooks',
     summary: 'install or remove mam\'s agent hooks (Claude, Codex, Gemini settings)',
     load: async () => (await import('./hooks.js')).hooksCommand,

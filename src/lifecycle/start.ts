@@ -47,11 +47,17 @@ export async function watchStart(context: LifecycleContext, spec: Omit<StartSpec
     const next = (await capturePane(spec.server, spec.name, 0, context.tmux)) ?? '';
     if (next !== screen) stableSince = Date.now();
     screen = next;
-    if (spec.launcher.conversationGone?.test(screen)) outcome = 'conversation-gone';
-    // Without a known prompt, a live agent whose screen has stopped changing is taken as ready — even a blank
-    // one: plenty of tools print nothing until spoken to.
-    else if (spec.launcher.readyPattern ? spec.launcher.readyPattern.test(screen) : Date.now() - stableSince >= STABLE_MS) outcome = 'ready';
+    outcome = startOutcome(spec.launcher, screen, Date.now() - stableSince);
     return outcome !== 'still-starting';
   }, timeoutMs, 100);
   return { outcome, pane, screen };
+}
+
+/** What a live agent's screen says about its start (also used by `mam pane spawn`, which watches a pane). */
+export function startOutcome(launcher: AgentLauncher, screen: string, unchangedForMs: number): Exclude<StartOutcome, 'exited'> {
+  if (launcher.conversationGone?.test(screen)) return 'conversation-gone';
+  // Without a known prompt, a live agent whose screen has stopped changing is taken as ready — even a blank
+  // one: plenty of tools print nothing until spoken to.
+  if (launcher.readyPattern ? launcher.readyPattern.test(screen) : unchangedForMs >= STABLE_MS) return 'ready';
+  return 'still-starting';
 }
