@@ -91,6 +91,7 @@ describe('mam skills install', () => {
     const report = JSON.parse(first.stdout) as { target: string; skills: { skill: string; change: string }[] };
     expect(report.target).toBe(path.join(home, 'skills'));
     expect(report.skills.map((item) => item.change)).toEqual(report.skills.map(() => 'added'));
+    expect(report.skills.map((item) => item.skill)).toContain('agent-status');
     expect(await readFile(path.join(home, 'skills', 'agent-sessions-monitor', 'SKILL.md'), 'utf8')).toBe(
       await readFile(path.join(REPO, 'skills', 'agent-sessions-monitor', 'SKILL.md'), 'utf8'),
     );
