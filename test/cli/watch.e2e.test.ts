@@ -47,7 +47,8 @@ function startAgent(): { agent: ChildProcess; hook: (payload: Record<string, unk
       else spawnSync(process.execPath, [${JSON.stringify(MAM)}, 'hook'], { input: line, stdio: ['pipe', 'ignore', 'ignore'] });
       process.stdout.write('done\\n');
     });`;
-  const agent = spawn(process.execPath, ['-e', script], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  // In the sandbox: the commands it runs (`touch made`) must not land in the repository.
+  const agent = spawn(process.execPath, ['-e', script], { env, cwd: box.root, stdio: ['pipe', 'pipe', 'inherit'] });
   agents.push(agent);
   let pending: (() => void)[] = [];
   agent.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -164,12 +165,15 @@ describe('mam watch (started by the hooks)', () => {
     expect(watchers.filter((pid) => readFileSafe(`/proc/${pid}/environ`).includes(box.root))).toEqual([String(first.pid)]);
   });
 
-  it('a transcript that does not exist is not an error; `--idle-exit abc` is a usage error', async () => {
+  it('a transcript that does not exist yet is not an error, and is read once it appears; `--idle-exit abc` is a usage error', async () => {
     await rmTranscript();
     const { hook } = startAgent();
     await hook({ hook_event_name: 'UserPromptSubmit' });
     await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher');
     expect((await mainFact())?.status).toBe('working');
+    // Claude creates the transcript with the first message, after the hooks began: the sweep finds it.
+    await writeFile(transcript, line({ type: 'user', message: { role: 'user', content: '[Request interrupted by user]' } }));
+    await until(async () => (await mainFact())?.status === 'waiting', 'the interrupt in a transcript created late');
     const usage = await mam(['watch', '--idle-exit', 'abc'], env);
     expect(usage.code).toBe(64);
     expect(usage.stderr).toContain('--idle-exit takes a positive number of seconds');
