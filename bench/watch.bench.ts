@@ -8,6 +8,8 @@
  *   seed    the seed's design in the same run: a poll every 1.5 s of the transcript's last 2 KB for
  *           `Request interrupted by user` (clawdboard's watcher, reference: artifacts §4.3), with each event
  *           landing at a random phase of the interval. BENCH_SEED_EVENTS (default 8; 0 skips it).
+ *   idle    the CPU of a watcher of 50 live sessions where nothing happens, over BENCH_WATCH_IDLE_MS (20 s),
+ *           beside a bare `node` keeping one timer over the same window.
  *
  * The fact file is watched with fs.watch plus a 2 ms stat poll. Hooks are applied in-process with the
  * same code `mam hook` runs (their own cost is bench/hook.bench.ts's business). Isolation: a temp status
@@ -15,7 +17,7 @@
  * Target: watch median under 200 ms. Exit status 0 when the run completed (a missed target prints MISS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { watch } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +33,16 @@ const WARMUP = 3;
 const SEED_POLL_MS = 1_500;
 const TARGET_MEDIAN_MS = 200;
 const SID = 'bench-5f0c2a8e-1111-4c8e-9f00';
+const IDLE_SESSIONS = 50;
+const IDLE_WINDOW_MS = Number(process.env['BENCH_WATCH_IDLE_MS'] ?? 20_000);
+const TICKS_PER_SECOND = 100;
+
+/** utime + stime of a process, in clock ticks. */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
 
 const root = await mkdtemp(path.join(os.tmpdir(), 'mam-bench-watch-'));
 const dir = path.join(root, 'status');
@@ -135,6 +147,23 @@ try {
     stop();
   }
 
+  // Idle cost: the same watcher with IDLE_SESSIONS live sessions and nothing happening, against a bare Node
+  // process that only keeps a timer (the floor of any resident Node daemon) over the same window.
+  for (let index = 0; index < IDLE_SESSIONS; index++) {
+    const sid = `idle-${index}`;
+    const file = path.join(root, `${sid}.jsonl`);
+    await writeFile(file, filler);
+    await updateFacts(dir, sid, (facts) => applyHook(facts, { session_id: sid, transcript_path: file, hook_event_name: 'SessionStart' }, { now: Date.now(), agent: 'claude', mamSession: null, pid: me.pid, pidStart: me.start, transcriptSize: filler.length }), 2_000);
+  }
+  watcher = spawn(process.execPath, [MAM, 'watch', '--idle-exit', '600'], { env: { ...process.env, MAM_STATUS_DIR: dir, MAM_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const floor = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const before = [cpuTicks(watcher.pid!), cpuTicks(floor.pid!)];
+  await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
+  const after = [cpuTicks(watcher.pid!), cpuTicks(floor.pid!)];
+  floor.kill('SIGTERM');
+  const percent = (index: number): number => ((after[index]! - before[index]!) / TICKS_PER_SECOND / (IDLE_WINDOW_MS / 1000)) * 100;
+
   const median = percentile(ours, 50);
   process.stdout.write(`watch resolution latency, transcript line → fact file (${EVENTS} interrupts, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'})\n`);
   process.stdout.write(`  mam watch   median ${median.toFixed(1)} ms   p95 ${percentile(ours, 95).toFixed(1)} ms   max ${Math.max(...ours).toFixed(1)} ms\n`);
@@ -144,6 +173,7 @@ try {
     process.stdout.write(`  ratio       ${(median / seedMedian).toFixed(3)}× the seed's median (${(seedMedian / median).toFixed(0)}× faster)\n`);
   }
   process.stdout.write(`  target      median < ${TARGET_MEDIAN_MS} ms: ${median < TARGET_MEDIAN_MS ? 'ok' : 'MISS'}\n`);
+  process.stdout.write(`idle mam watch, ${IDLE_SESSIONS} sessions, ${IDLE_WINDOW_MS / 1000} s: ${percent(0).toFixed(3)} % of a core; bare node with a timer: ${percent(1).toFixed(3)} % (target < 1 %: ${percent(0) < 1 ? 'ok' : 'MISS'})\n`);
 } finally {
   await cleanup();
 }

@@ -34,6 +34,7 @@ export interface WatchOptions {
 
 /** Reading more than this in one go would stall every other session behind a huge backlog. */
 const MAX_READ_BYTES = 4 * 1024 * 1024;
+const FULL_SWEEP_EVERY = 30;
 const FACT_FILE = /^([A-Za-z0-9][A-Za-z0-9_-]{0,127})\.(?:session|agent\.[A-Za-z0-9_-]+)\.json$/;
 
 interface Tracked {
@@ -43,6 +44,8 @@ interface Tracked {
   /** What the last resolve saw, to tell onChange only about changes. */
   last: string;
   pendingApproval: boolean;
+  /** The agent process, as the facts last named it, for the cheap liveness check of the sweep. */
+  agent: { pid: number; start: number | null } | undefined;
 }
 
 export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopped'> {
@@ -94,10 +97,11 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
     let entry = tracked.get(sessionId);
     if (!entry) {
-      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false };
+      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, agent: undefined };
       tracked.set(sessionId, entry);
     }
     const session = facts.session;
+    entry.agent = session.pid === null ? undefined : { pid: session.pid, start: session.pid_start };
     const alive = session.pid === null ? undefined : session.pid_start !== null ? isAlive({ pid: session.pid, start: session.pid_start }) : processId(session.pid) !== undefined;
 
     const transcript: Record<string, readonly TranscriptEvent[]> = {};
@@ -108,7 +112,11 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
         // Lines before the newest hook were seen by that hook; a subagent's file is read whole the first time.
         const from = Math.max(entry.offsets.get(file) ?? 0, key === 'main' ? (session.transcript_offset ?? 0) : 0);
         const read = await readFrom(file, from);
-        if (!read) continue;
+        if (!read) {
+          // Not written yet (Claude creates it with the first message): the sweep's stat notices when it is.
+          advanced.set(file, from);
+          continue;
+        }
         if (read.events.length > 0) transcript[key] = read.events;
         advanced.set(file, read.next);
         if (read.skipped > 0) log.warn({ session: sessionId, file, skipped: read.skipped }, 'transcript lines that are not JSON were skipped');
@@ -159,7 +167,25 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     log.warn({ err: error, dir }, 'cannot watch the status directory; relying on the sweep');
   }
 
-  const sweep = setInterval(() => void scan().then(() => tracked.forEach((_entry, id) => enqueue(id))), options.sweepMs);
+  // Most sweeps only look for what notifications can miss — a dead agent, a transcript grown unseen — with one
+  // /proc read and one stat per file; every FULL_SWEEP_EVERY-th re-resolves everything, so an idle watcher of
+  // fifty sessions stays near zero CPU.
+  let sweeps = 0;
+  const sweep = setInterval(() => {
+    sweeps += 1;
+    if (sweeps % FULL_SWEEP_EVERY === 0) {
+      void scan().then(() => tracked.forEach((_entry, id) => enqueue(id)));
+      return;
+    }
+    void Promise.all(
+      [...tracked].map(async ([id, entry]) => {
+        const agent = entry.agent;
+        const dead = agent !== undefined && (agent.start !== null ? !isAlive({ pid: agent.pid, start: agent.start }) : processId(agent.pid) === undefined);
+        const grown = await Promise.all([...entry.offsets].map(([file, offset]) => stat(file).then((info) => info.size !== offset, () => false)));
+        if (dead || grown.includes(true)) enqueue(id);
+      }),
+    );
+  }, options.sweepMs);
   const approvals = setInterval(() => tracked.forEach((entry, id) => entry.pendingApproval && enqueue(id)), options.approvalPollMs);
   let idleSince = Date.now();
   let ready = false;
