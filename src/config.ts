@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from './errors.js';
 import { TMUX_SERVER_PATTERN } from './registry/schema.js';
@@ -28,9 +27,7 @@ export function extraTmuxServers(flags: readonly string[] | undefined, env: Node
   return [...new Set(given)];
 }
 
-export function homeDir(env: NodeJS.ProcessEnv): string {
-  return env['HOME'] || os.homedir();
-}
+export { homeDir } from './util/home.js';
 
 export function tmuxBin(env: NodeJS.ProcessEnv): string {
   return env['MAM_TMUX_BIN'] || 'tmux';

@@ -1,14 +1,11 @@
 import { appendFile, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { homeDir } from '../config.js';
-import { agentKind } from '../agents/index.js';
 import { errorMessage } from '../errors.js';
-import { setEntryFields } from '../registry/document.js';
-import { updateRegistry } from '../registry/store.js';
 import { applyHook, type HookPayload } from '../status/derive.js';
-import { FACT_ID_PATTERN } from '../status/facts.js';
+import { FACT_ID_PATTERN } from '../status/fact-check.js';
 import { statusDir, updateFacts } from '../status/store.js';
+import { homeDir } from '../util/home.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { agentAncestor } from '../proc/tree.js';
 import { ensureWatcher } from '../status/watcher-pid.js';
@@ -18,6 +15,10 @@ import { parseFlags, type CliContext, type Command } from './command.js';
  * `mam hook`: one agent hook payload on stdin → the agent's fact file. A hook must never make the agent
  * wait or fail: everything is bounded in time, every error is only logged (to `<status dir>/hook-errors.log`),
  * and the exit status is always 0.
+ *
+ * It runs on every agent event, so its start-up is its cost (bench/hook.bench.ts: target ≤ 1.5× a bare
+ * `node -e 0`). Keep the static imports below free of zod, yaml, the registry and the agent modules; what only
+ * some events need (the registry, on SessionStart in a session mam started) is imported where it is used.
  */
 const STDIN_LIMIT_MS = 2_000;
 const TOTAL_LIMIT_MS = 5_000;
@@ -74,8 +75,10 @@ async function record(context: CliContext, dir: string, agent: string): Promise<
 /** The registry entry mam started this agent for learns its conversation id at once — and again after /clear. */
 async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent: string, conversationId: string): Promise<void> {
   const registry = env['MAM_REGISTRY'];
+  if (!registry) return;
+  const [{ agentKind }, { setEntryFields }, { updateRegistry }] = await Promise.all([import('../agents/index.js'), import('../registry/document.js'), import('../registry/store.js')]);
   const kind = agentKind(agent);
-  if (!registry || !kind) return;
+  if (!kind) return;
   await updateRegistry(
     registry,
     (current) => {

@@ -1,4 +1,6 @@
-import { FACT_ID_PATTERN, type AgentFact, type AgentStatus, type SessionFact, type ToolFact } from './facts.js';
+// FACT_ID_PATTERN from the zod-free module: `mam hook` loads this file, and zod would double its start-up.
+import { FACT_ID_PATTERN } from './fact-check.js';
+import type { AgentFact, AgentStatus, SessionFact, ToolFact } from './facts.js';
 
 /**
  * Hook event → status, as a pure function of the current facts, one payload and the clock (reference:

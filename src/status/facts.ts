@@ -49,5 +49,5 @@ export const SessionFact = z.object({
 });
 export type SessionFact = z.infer<typeof SessionFact>;
 
-/** Ids that become file names: nothing but letters, digits, `_` and `-`. */
-export const FACT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** Ids that become file names; defined beside the zod-free reader that `mam hook` uses. */
+export { FACT_ID_PATTERN } from './fact-check.js';

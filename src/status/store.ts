@@ -4,7 +4,9 @@ import { writeFileAtomic } from '../registry/atomic.js';
 import { withLock } from '../registry/lock.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import type { Facts } from './derive.js';
-import { AgentFact, FACT_ID_PATTERN, SessionFact } from './facts.js';
+// Read without zod: this module is on `mam hook`'s start-up path (see fact-check.ts).
+import { agentFactOf, FACT_ID_PATTERN, sessionFactOf } from './fact-check.js';
+import type { AgentFact } from './facts.js';
 
 /**
  * Fact files on disk: `${MAM_STATUS_DIR:-~/.cache/mam/status}/<sid>.session.json` and
@@ -16,8 +18,8 @@ export function statusDir(env: NodeJS.ProcessEnv, home: string): string {
 }
 
 export async function readFacts(dir: string, sessionId: string): Promise<Facts> {
-  const session = SessionFact.safeParse(parseJsonOrUndefined(await readFile(path.join(dir, `${sessionId}.session.json`), 'utf8').catch(() => '')));
-  return { session: session.success ? session.data : undefined, agents: await readAgentFacts(dir, sessionId, await listStatusDir(dir)) };
+  const session = sessionFactOf(parseJsonOrUndefined(await readFile(path.join(dir, `${sessionId}.session.json`), 'utf8').catch(() => '')));
+  return { session, agents: await readAgentFacts(dir, sessionId, await listStatusDir(dir)) };
 }
 
 /** The status directory's file names; list it once and hand it to readAgentFacts for every session. */
@@ -31,8 +33,8 @@ export async function readAgentFacts(dir: string, sessionId: string, names: read
   const prefix = `${sessionId}.agent.`;
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith('.json')) continue;
-    const parsed = AgentFact.safeParse(parseJsonOrUndefined(await readFile(path.join(dir, name), 'utf8').catch(() => '')));
-    if (parsed.success) agents[name.slice(prefix.length, -'.json'.length)] = parsed.data;
+    const fact = agentFactOf(parseJsonOrUndefined(await readFile(path.join(dir, name), 'utf8').catch(() => '')));
+    if (fact) agents[name.slice(prefix.length, -'.json'.length)] = fact;
   }
   return agents;
 }
