@@ -39,11 +39,13 @@ export interface MessageRequest {
 
 const POLL_MS = 100;
 
-async function cursorView(pane: DeliveryTarget): Promise<{ view: CursorView; alive: boolean }> {
+/** The lines at the cursor, and the screen with the cursor position (Enter in a plain program only moves the cursor). */
+async function cursorView(pane: DeliveryTarget): Promise<{ view: CursorView; alive: boolean; screen: string }> {
   const info = await paneInfo(pane.server, pane.target, pane.tmux);
-  if (!info || info.dead) return { view: { cursorLine: '', lineAbove: '' }, alive: false };
+  if (!info || info.dead) return { view: { cursorLine: '', lineAbove: '' }, alive: false, screen: '' };
   const lines = (await screenLines(pane.server, pane.target, pane.tmux)) ?? [];
-  return { view: { cursorLine: lines[info.cursorY] ?? '', lineAbove: lines[info.cursorY - 1] ?? '' }, alive: true };
+  const screen = `${info.cursorX},${info.cursorY}\n${lines.join('\n')}`;
+  return { view: { cursorLine: lines[info.cursorY] ?? '', lineAbove: lines[info.cursorY - 1] ?? '' }, alive: true, screen };
 }
 
 async function history(pane: DeliveryTarget): Promise<string> {
@@ -96,16 +98,15 @@ export async function deliverMessage(pane: DeliveryTarget, request: MessageReque
         continue;
       }
     }
-    const typed = (await capturePaneById(pane.server, pane.target, false, pane.tmux)) ?? '';
+    const typed = (await cursorView(pane)).screen;
     await pressKeys(pane.server, pane.target, [{ key: 'Enter' }], pane.tmux);
     stage = 'sent';
     await waitFor(async () => {
       const seen = await cursorView(pane);
       alive = seen.alive;
       if (!alive) return true;
-      const screen = (await capturePaneById(pane.server, pane.target, false, pane.tmux)) ?? typed;
       const tokens = countToken(await history(pane), token);
-      stage = messageStage({ view: seen.view, tail, collapsed: request.launcher.collapsedInput, tokens, tokensBefore, enterPressed: true, changedSinceEnter: screen !== typed });
+      stage = messageStage({ view: seen.view, tail, collapsed: request.launcher.collapsedInput, tokens, tokensBefore, enterPressed: true, changedSinceEnter: seen.screen !== typed });
       return stage === 'submitted';
     }, timeouts.submitted, POLL_MS);
     const decision = decide(attempt, { operation: 'message', stage, paneAlive: alive });
