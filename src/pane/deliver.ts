@@ -2,7 +2,7 @@ import type { AgentLauncher } from '../agents/types.js';
 import { UsageError } from '../errors.js';
 import type { TmuxOptions, TmuxServer } from '../tmux/client.js';
 import { waitFor } from '../util/wait.js';
-import { countToken, decide, defaultToken, messageStage, messageTail, PANE_TIMEOUTS, squash, type CursorView, type Stage } from './policy.js';
+import { countToken, decide, defaultToken, messageStage, messageTail, PANE_TIMEOUTS, squash, type Stage } from './policy.js';
 import { capturePaneById, paneInfo, pressKeys, screenLines, typeText } from './tmux.js';
 
 /**
@@ -39,13 +39,12 @@ export interface MessageRequest {
 
 const POLL_MS = 100;
 
-/** The lines at the cursor, and the screen with the cursor position (Enter in a plain program only moves the cursor). */
-async function cursorView(pane: DeliveryTarget): Promise<{ view: CursorView; alive: boolean; screen: string }> {
+/** The line under the cursor, and the screen with the cursor position (Enter in a plain program only moves the cursor). */
+async function cursorView(pane: DeliveryTarget): Promise<{ cursorLine: string; alive: boolean; screen: string }> {
   const info = await paneInfo(pane.server, pane.target, pane.tmux);
-  if (!info || info.dead) return { view: { cursorLine: '', lineAbove: '' }, alive: false, screen: '' };
+  if (!info || info.dead) return { cursorLine: '', alive: false, screen: '' };
   const lines = (await screenLines(pane.server, pane.target, pane.tmux)) ?? [];
-  const screen = `${info.cursorX},${info.cursorY}\n${lines.join('\n')}`;
-  return { view: { cursorLine: lines[info.cursorY] ?? '', lineAbove: lines[info.cursorY - 1] ?? '' }, alive: true, screen };
+  return { cursorLine: lines[info.cursorY] ?? '', alive: true, screen: `${info.cursorX},${info.cursorY}\n${lines.join('\n')}` };
 }
 
 async function history(pane: DeliveryTarget): Promise<string> {
@@ -72,7 +71,9 @@ export async function deliverMessage(pane: DeliveryTarget, request: MessageReque
 
   if (!(await cursorView(pane)).alive) return receipt(false, 'queued', 0, `pane ${pane.target} is gone or its agent has exited; nothing was typed`);
   await waitIdle(pane, request.launcher, timeouts.idleBeforeSend);
-  const tokensBefore = countToken(await history(pane), token);
+  const earlier = await history(pane);
+  const tokensBefore = countToken(earlier, token);
+  const tailsBefore = countToken(earlier, tail);
 
   let attempt = 0;
   let next: 'type' | 'enter' = 'type';
@@ -85,7 +86,8 @@ export async function deliverMessage(pane: DeliveryTarget, request: MessageReque
       await waitFor(async () => {
         const seen = await cursorView(pane);
         alive = seen.alive;
-        stage = messageStage({ view: seen.view, tail, collapsed: request.launcher.collapsedInput, tokens: 0, tokensBefore, enterPressed: false, changedSinceEnter: false });
+        const tails = countToken(await history(pane), tail);
+        stage = messageStage({ cursorLine: seen.cursorLine, tail, collapsed: request.launcher.collapsedInput, tails, tailsBefore, tokens: 0, tokensBefore, enterPressed: false, changedSinceEnter: false });
         return stage !== 'queued' || !alive;
       }, timeouts.shown, POLL_MS);
       if (!request.verify) {
@@ -106,7 +108,7 @@ export async function deliverMessage(pane: DeliveryTarget, request: MessageReque
       alive = seen.alive;
       if (!alive) return true;
       const tokens = countToken(await history(pane), token);
-      stage = messageStage({ view: seen.view, tail, collapsed: request.launcher.collapsedInput, tokens, tokensBefore, enterPressed: true, changedSinceEnter: seen.screen !== typed });
+      stage = messageStage({ cursorLine: seen.cursorLine, tail, collapsed: request.launcher.collapsedInput, tails: 0, tailsBefore, tokens, tokensBefore, enterPressed: true, changedSinceEnter: seen.screen !== typed });
       return stage === 'submitted';
     }, timeouts.submitted, POLL_MS);
     const decision = decide(attempt, { operation: 'message', stage, paneAlive: alive });
@@ -127,7 +129,7 @@ export async function runSlashCommand(pane: DeliveryTarget, command: string, con
   const tail = messageTail(command);
   if (!(await pressKeys(pane.server, pane.target, [{ text: command }], pane.tmux))) return false;
   // Enter before the TUI has the text would submit half a command (or nothing).
-  await waitFor(async () => squash((await cursorView(pane)).view.cursorLine).includes(tail), PANE_TIMEOUTS.shown, POLL_MS);
+  await waitFor(async () => squash((await cursorView(pane)).cursorLine).includes(tail), PANE_TIMEOUTS.shown, POLL_MS);
   await pressKeys(pane.server, pane.target, [{ key: 'Enter' }], pane.tmux);
   return waitFor(async () => count(await history(pane)) > before, timeoutMs, POLL_MS);
 }

@@ -132,32 +132,26 @@ export function messageTail(message: string): string {
   return [...squash(message)].slice(-12).join('');
 }
 
-/** What the pane shows around its cursor: the cursor's line and the one above (input may wrap). */
-export interface CursorView {
-  readonly cursorLine: string;
-  readonly lineAbove: string;
-}
-
 /**
- * Where a message stands, from the screen around the cursor and the token count in the whole history.
- * Typed text leaves the cursor just after its tail (or after a paste placeholder such as Claude's
- * `[Pasted text #1 +3 lines]`); once the agent takes the input, the cursor moves to an empty input line
- * and the text is part of the history. `tokensBefore` is the count before anything was typed.
+ * Where a message stands. Before Enter: typed text shows as one more occurrence of its tail in the pane's
+ * history (wherever the agent, or a plain program's interleaved output, put it), or as a paste placeholder
+ * such as Claude's `[Pasted text #1 +3 lines]` on the cursor line. After Enter: the cursor line no longer
+ * holds the text, the screen changed, and the token is in the pane once more than before anything was typed.
  */
 export function messageStage(input: {
-  readonly view: CursorView;
+  readonly cursorLine: string;
   readonly tail: string;
   readonly collapsed: RegExp | undefined;
+  readonly tails: number;
+  readonly tailsBefore: number;
   readonly tokens: number;
   readonly tokensBefore: number;
   readonly enterPressed: boolean;
   readonly changedSinceEnter: boolean;
 }): Stage {
-  const cursorLine = squash(input.view.cursorLine);
-  const around = squash(input.view.lineAbove) + cursorLine;
-  const inInput = (input.tail !== '' && around.includes(input.tail)) || (input.collapsed?.test(input.view.cursorLine) ?? false);
-  if (!input.enterPressed) return inInput ? 'sent' : 'queued';
-  const stillInInput = (input.tail !== '' && cursorLine.includes(input.tail)) || (input.collapsed?.test(input.view.cursorLine) ?? false);
+  const placeholder = input.collapsed?.test(input.cursorLine) ?? false;
+  if (!input.enterPressed) return input.tails > input.tailsBefore || placeholder ? 'sent' : 'queued';
+  const stillInInput = (input.tail !== '' && squash(input.cursorLine).includes(input.tail)) || placeholder;
   if (!stillInInput && input.changedSinceEnter && input.tokens > input.tokensBefore) return 'submitted';
   return 'sent';
 }

@@ -35,7 +35,8 @@ export async function registerPane(context: LifecycleContext, request: RegisterR
   if (!info || info.dead) {
     throw new MamError(notOnServer(paneId, request.server, paneRecords((await readRegistry(context.registryFile)).document)));
   }
-  const sessionId = request.sessionId ?? (await liveSessionId(context, request.agent, info));
+  const known = findPane(paneRecords((await readRegistry(context.registryFile)).document), serverName, paneId);
+  const sessionId = request.sessionId ?? (await liveSessionId(context, request.agent ?? known?.agent ?? undefined, info));
   const all = request.readyToClose;
   return updateRegistry(
     context.registryFile,

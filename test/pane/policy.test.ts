@@ -27,18 +27,18 @@ describe('the retry table (seed 004)', () => {
 });
 
 describe('receipt stages', () => {
-  const base = { tail: messageTail('hello TOKEN-1 there'), collapsed: /\[Pasted text #\d+/, tokensBefore: 0 };
-  it('typed text under the cursor is sent; gone from the cursor line and in the history is submitted', () => {
-    expect(messageStage({ ...base, view: { cursorLine: '❯ ', lineAbove: '' }, tokens: 0, enterPressed: false, changedSinceEnter: false })).toBe('queued');
-    expect(messageStage({ ...base, view: { cursorLine: '❯ hello TOKEN-1 there ', lineAbove: '───' }, tokens: 1, enterPressed: false, changedSinceEnter: false })).toBe('sent');
-    expect(messageStage({ ...base, view: { cursorLine: '❯ hello TOKEN-1 there ', lineAbove: '───' }, tokens: 1, enterPressed: true, changedSinceEnter: true })).toBe('sent');
-    expect(messageStage({ ...base, view: { cursorLine: '❯  ', lineAbove: '───' }, tokens: 1, enterPressed: true, changedSinceEnter: true })).toBe('submitted');
+  const base = { tail: messageTail('hello TOKEN-1 there'), collapsed: /\[Pasted text #\d+/, tailsBefore: 0, tokensBefore: 0 };
+  it('typed text is one more tail in the pane; gone from the cursor line and in the history is submitted', () => {
+    expect(messageStage({ ...base, cursorLine: '❯ ', tails: 0, tokens: 0, enterPressed: false, changedSinceEnter: false })).toBe('queued');
+    expect(messageStage({ ...base, cursorLine: '❯ hello TOKEN-1 there ', tails: 1, tokens: 1, enterPressed: false, changedSinceEnter: false })).toBe('sent');
+    expect(messageStage({ ...base, cursorLine: '❯ hello TOKEN-1 there ', tails: 1, tokens: 1, enterPressed: true, changedSinceEnter: true })).toBe('sent');
+    expect(messageStage({ ...base, cursorLine: '❯  ', tails: 1, tokens: 1, enterPressed: true, changedSinceEnter: true })).toBe('submitted');
     // Input cleared without the text reaching the history (Esc, Ctrl-U): not submitted.
-    expect(messageStage({ ...base, view: { cursorLine: '❯  ', lineAbove: '───' }, tokens: 0, enterPressed: true, changedSinceEnter: true })).toBe('sent');
+    expect(messageStage({ ...base, cursorLine: '❯  ', tails: 0, tokens: 0, enterPressed: true, changedSinceEnter: true })).toBe('sent');
   });
-  it('a paste placeholder counts as shown; wrapped input is found across the line above', () => {
-    expect(messageStage({ ...base, view: { cursorLine: '❯ [Pasted text #1 +72 lines] ', lineAbove: '' }, tokens: 0, enterPressed: false, changedSinceEnter: false })).toBe('sent');
-    expect(messageStage({ ...base, view: { cursorLine: '  there', lineAbove: '❯ hello TOKEN-1' }, tokens: 1, enterPressed: false, changedSinceEnter: false })).toBe('sent');
+  it('a paste placeholder on the cursor line counts as shown, and as not yet taken', () => {
+    expect(messageStage({ ...base, cursorLine: '❯ [Pasted text #1 +72 lines] ', tails: 0, tokens: 0, enterPressed: false, changedSinceEnter: false })).toBe('sent');
+    expect(messageStage({ ...base, cursorLine: '❯ [Pasted text #1 +72 lines] ', tails: 0, tokens: 1, enterPressed: true, changedSinceEnter: true })).toBe('sent');
   });
   it('tokens are counted with whitespace squashed, so wrapping and indentation do not hide them', () => {
     expect(countToken('❯ HOSTILE-42 | pipe\n  more HOSTILE-\n  42 again', 'HOSTILE-42')).toBe(2);
