@@ -17,9 +17,11 @@ export function statusDir(env: NodeJS.ProcessEnv, home: string): string {
   return env['MAM_STATUS_DIR'] || path.join(env['XDG_CACHE_HOME'] || path.join(home, '.cache'), 'mam', 'status');
 }
 
-export async function readFacts(dir: string, sessionId: string): Promise<Facts> {
+/** One session's facts; pass `names` (a listing of `dir`) when reading many sessions in a row. */
+export async function readFacts(dir: string, sessionId: string, names?: readonly string[]): Promise<Facts> {
   const session = sessionFactOf(parseJsonOrUndefined(await readFile(path.join(dir, `${sessionId}.session.json`), 'utf8').catch(() => '')));
-  return { session, agents: await readAgentFacts(dir, sessionId, await listStatusDir(dir)) };
+  if (!session) return { session: undefined, agents: {} };
+  return { session, agents: await readAgentFacts(dir, sessionId, names ?? (await listStatusDir(dir))) };
 }
 
 /** The status directory's file names; list it once and hand it to readAgentFacts for every session. */

@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
@@ -34,7 +34,7 @@ export interface WatchOptions {
 
 /** Reading more than this in one go would stall every other session behind a huge backlog. */
 const MAX_READ_BYTES = 4 * 1024 * 1024;
-const FULL_SWEEP_EVERY = 30;
+const FULL_SWEEP_EVERY = 60;
 const FACT_FILE = /^([A-Za-z0-9][A-Za-z0-9_-]{0,127})\.(?:session|agent\.[A-Za-z0-9_-]+)\.json$/;
 
 interface Tracked {
@@ -86,8 +86,8 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
   };
 
-  const resolve = async (sessionId: string): Promise<void> => {
-    const facts = await readFacts(dir, sessionId);
+  const resolve = async (sessionId: string, names?: readonly string[]): Promise<void> => {
+    const facts = await readFacts(dir, sessionId, names);
     if (!facts.session) {
       if (tracked.has(sessionId)) {
         forget(sessionId);
@@ -168,7 +168,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   }
 
   // Most sweeps only look for what notifications can miss — a dead agent, a transcript grown unseen — with one
-  // /proc read and one stat per file; every FULL_SWEEP_EVERY-th re-resolves everything, so an idle watcher of
+  // /proc read and one stat per file; every FULL_SWEEP_EVERY-th (a minute) re-resolves everything, so an idle watcher of
   // fifty sessions stays near zero CPU.
   let sweeps = 0;
   const sweep = setInterval(() => {
@@ -177,26 +177,36 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       void scan().then(() => tracked.forEach((_entry, id) => enqueue(id)));
       return;
     }
-    void Promise.all(
-      [...tracked].map(async ([id, entry]) => {
-        const agent = entry.agent;
-        const dead = agent !== undefined && (agent.start !== null ? !isAlive({ pid: agent.pid, start: agent.start }) : processId(agent.pid) === undefined);
-        const grown = await Promise.all([...entry.offsets].map(([file, offset]) => stat(file).then((info) => info.size !== offset, () => false)));
-        if (dead || grown.includes(true)) enqueue(id);
-      }),
-    );
+    // Synchronous on purpose: a few µs per call, where a promise round trip through the thread pool costs ~10×.
+    // kill(pid, 0) is one syscall; the start-time check against pid reuse runs in the full sweep (resolve).
+    for (const [id, entry] of tracked) {
+      const dead = entry.agent !== undefined && !signalable(entry.agent.pid);
+      if (dead || [...entry.offsets].some(([file, offset]) => (statSync(file, { throwIfNoEntry: false })?.size ?? offset) !== offset)) enqueue(id);
+    }
   }, options.sweepMs);
-  const approvals = setInterval(() => tracked.forEach((entry, id) => entry.pendingApproval && enqueue(id)), options.approvalPollMs);
+  // The process-tree poll exists only while an approval is pending: an idle watcher has no timer but the sweep.
+  let approvals: NodeJS.Timeout | undefined;
+  const pollApprovals = (): void => {
+    const pending = [...tracked].filter(([, entry]) => entry.pendingApproval);
+    if (pending.length > 0 && !approvals) approvals = setInterval(() => tracked.forEach((entry, id) => entry.pendingApproval && enqueue(id)), options.approvalPollMs);
+    if (pending.length === 0 && approvals) {
+      if (approvals) clearInterval(approvals);
+      approvals = undefined;
+    }
+  };
   let idleSince = Date.now();
   let ready = false;
   try {
     await scan();
     for (;;) {
       if (options.signal?.aborted) return 'stopped';
+      // One listing for the whole batch: a full sweep of fifty sessions must not list the directory fifty times.
+      const names = dirty.size > 1 ? await listStatusDir(dir) : undefined;
       for (const sessionId of [...dirty]) {
         dirty.delete(sessionId);
-        await resolve(sessionId).catch((error: unknown) => log.warn({ err: error, session: sessionId }, 'resolving a session failed; it is retried on the next sweep'));
+        await resolve(sessionId, names).catch((error: unknown) => log.warn({ err: error, session: sessionId }, 'resolving a session failed; it is retried on the next sweep'));
       }
+      pollApprovals();
       if (!ready) {
         ready = true;
         await options.onReady?.([...tracked.keys()]);
@@ -205,7 +215,8 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       else if (Date.now() - idleSince >= options.idleExitMs) return 'idle';
       if (dirty.size > 0) continue;
       await new Promise<void>((resume) => {
-        const timer = setTimeout(finish, Math.max(10, Math.min(options.sweepMs, options.idleExitMs)));
+        // Woken by enqueue(); the timer is only for the idle exit, so a busy watcher does not spin on it.
+        const timer = setTimeout(finish, tracked.size > 0 ? options.idleExitMs : Math.max(10, options.idleExitMs - (Date.now() - idleSince)));
         function finish(): void {
           clearTimeout(timer);
           wake = undefined;
@@ -218,9 +229,19 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
   } finally {
     clearInterval(sweep);
-    clearInterval(approvals);
+    if (approvals) clearInterval(approvals);
     dirWatcher?.close();
     for (const id of [...tracked.keys()]) forget(id);
+  }
+}
+
+function signalable(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, just not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
