@@ -1,4 +1,4 @@
-import { appendFile, mkdir, stat } from 'node:fs/promises';
+import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
@@ -39,8 +39,7 @@ Install it with \`mam hooks install\`.`,
       const { values } = parseFlags('hook', context.argv, { agent: { type: 'string' } });
       await record(context, dir, values.agent ?? 'claude');
     } catch (error) {
-      await mkdir(dir, { recursive: true }).catch(() => undefined);
-      await appendFile(path.join(dir, 'hook-errors.log'), `${new Date().toISOString()} ${errorMessage(error)}\n`).catch(() => undefined);
+      logError(dir, context.stderr, errorMessage(error));
     }
     return 0;
   },
@@ -55,7 +54,7 @@ async function record(context: CliContext, dir: string, agent: string): Promise<
   const mamSession = context.env['MAM_SESSION'] || null;
   const agentProcess = agentAncestor(process.ppid);
   const transcript = typeof hook['transcript_path'] === 'string' ? hook['transcript_path'] : undefined;
-  const transcriptSize = transcript ? await stat(transcript).then((info) => info.size, () => null) : null;
+  const transcriptSize = transcript ? (statSync(transcript, { throwIfNoEntry: false })?.size ?? null) : null;
   let started: { sessionId: string; source: string } | undefined;
   await updateFacts(
     dir,
@@ -68,7 +67,7 @@ async function record(context: CliContext, dir: string, agent: string): Promise<
     2_000,
   );
   // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job.
-  if (hook['hook_event_name'] !== 'SessionEnd') ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('./main.js', import.meta.url))], context.env);
+  if (hook['hook_event_name'] !== 'SessionEnd') await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('./main.js', import.meta.url))], context.env);
   if (started && mamSession) await recordConversation(context.env, mamSession, agent, started.sessionId);
 }
 
@@ -90,21 +89,52 @@ async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent
   );
 }
 
+/**
+ * Reads the payload from stdin: until it closes, or as soon as it holds a whole JSON object, for at most
+ * `limitMs` (an agent that never closes it) or 1 MB. A stream, not fs.read on fd 0: agents hand hooks a
+ * socket, and a read still pending in the thread pool keeps even process.exit() from returning.
+ */
 function readStdin(limitMs: number): Promise<string> {
   return new Promise((resolve) => {
-    let text = '';
+    const chunks: Buffer[] = [];
+    let size = 0;
     const done = (): void => {
       clearTimeout(timer);
-      process.stdin.pause();
-      resolve(text);
+      process.stdin.destroy();
+      resolve(Buffer.concat(chunks).toString('utf8'));
     };
     const timer = setTimeout(done, limitMs);
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (chunk: string) => {
-      text += chunk;
-      if (text.length > 1_000_000) done();
+    process.stdin.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > 1_000_000 || completeJson(chunks)) done();
     });
     process.stdin.once('end', done);
     process.stdin.once('error', done);
   });
+}
+
+function completeJson(chunks: readonly Buffer[]): boolean {
+  const text = Buffer.concat(chunks).toString('utf8').trimEnd();
+  if (!text.endsWith('}')) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A hook's problems go to `<status dir>/hook-errors.log`; when that directory cannot be written either, to
+ * stderr, which agents show only in their debug output — the hook still exits 0.
+ */
+function logError(dir: string, stderr: NodeJS.WritableStream, message: string): void {
+  const line = `${new Date().toISOString()} ${message}\n`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    appendFileSync(path.join(dir, 'hook-errors.log'), line);
+  } catch (error) {
+    stderr.write(`mam hook: ${message} (and ${path.join(dir, 'hook-errors.log')} is not writable: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})\n`);
+  }
 }

@@ -8,6 +8,8 @@ import { writeLine } from './command.js';
  * Commands load their modules only when run: agent hooks will call `mam` on every event, and loading
  * every command's dependencies (zod, yaml, execa, …) up front would tax each call.
  */
+const HOOK_BUNDLE = './hook.bundle.js';
+
 interface CommandEntry {
   readonly name: string;
   readonly summary: string;
@@ -34,7 +36,8 @@ const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'hook',
     summary: 'record one agent hook payload (stdin) as working / needs approval / waiting',
-    load: async () => (await import('./hook.js')).hookCommand,
+    // The build's single-file bundle of hook.js when present (scripts/bundle-hook.mjs), else hook.js itself.
+    load: async () => ((await import(HOOK_BUNDLE).catch(() => import('./hook.js'))) as typeof import('./hook.js')).hookCommand,
   },
   {
     name: 'watch',
@@ -123,7 +126,8 @@ export async function main(context: CliContext): Promise<number> {
       writeLine(context.stdout, command.help);
       return 0;
     }
-    return await command.run({ ...context, argv: rest });
+    // Not a spread: that would read the lazy stdout/stderr getters below.
+    return await command.run(Object.assign(Object.create(context) as CliContext, { argv: rest }));
   } catch (error) {
     writeLine(context.stderr, `mam: ${errorMessage(error)}`);
     if (!(error instanceof MamError) && context.env['MAM_DEBUG']) writeLine(context.stderr, String((error as Error).stack));
@@ -131,11 +135,17 @@ export async function main(context: CliContext): Promise<number> {
   }
 }
 
+// process.stdout/stderr are created on first use, and creating them loads the tty, net and stream modules:
+// milliseconds a hook (which prints nothing) should not pay on every agent event.
 const exitCode = await main({
   argv: process.argv.slice(2),
   env: process.env,
   cwd: process.cwd(),
-  stdout: process.stdout,
-  stderr: process.stderr,
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
 });
 process.exitCode = exitCode;

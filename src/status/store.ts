@@ -1,7 +1,6 @@
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../registry/atomic.js';
-import { withLock } from '../registry/lock.js';
+import { withFactLock } from './fact-lock.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import type { Facts } from './derive.js';
 // Read without zod: this module is on `mam hook`'s start-up path (see fact-check.ts).
@@ -12,6 +11,9 @@ import type { AgentFact } from './facts.js';
  * Fact files on disk: `${MAM_STATUS_DIR:-~/.cache/mam/status}/<sid>.session.json` and
  * `<sid>.agent.<key>.json`. One session's read-modify-write happens under `<sid>.lock`, so hooks of a
  * session's agents racing each other never lose an update; every file is replaced atomically.
+ *
+ * Synchronous file calls on purpose: the files are a few hundred bytes, and this module is on `mam hook`'s
+ * path, where node:fs/promises alone (with the stream and readline modules it loads) costs milliseconds.
  */
 export function statusDir(env: NodeJS.ProcessEnv, home: string): string {
   return env['MAM_STATUS_DIR'] || path.join(env['XDG_CACHE_HOME'] || path.join(home, '.cache'), 'mam', 'status');
@@ -19,14 +21,18 @@ export function statusDir(env: NodeJS.ProcessEnv, home: string): string {
 
 /** One session's facts; pass `names` (a listing of `dir`) when reading many sessions in a row. */
 export async function readFacts(dir: string, sessionId: string, names?: readonly string[]): Promise<Facts> {
-  const session = sessionFactOf(parseJsonOrUndefined(await readFile(path.join(dir, `${sessionId}.session.json`), 'utf8').catch(() => '')));
+  const session = sessionFactOf(parseJsonOrUndefined(readText(path.join(dir, `${sessionId}.session.json`))));
   if (!session) return { session: undefined, agents: {} };
   return { session, agents: await readAgentFacts(dir, sessionId, names ?? (await listStatusDir(dir))) };
 }
 
 /** The status directory's file names; list it once and hand it to readAgentFacts for every session. */
-export function listStatusDir(dir: string): Promise<string[]> {
-  return readdir(dir).catch(() => [] as string[]);
+export async function listStatusDir(dir: string): Promise<string[]> {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /** One session's agent facts, by agent key, found in `names` (a listing of `dir`). */
@@ -35,7 +41,7 @@ export async function readAgentFacts(dir: string, sessionId: string, names: read
   const prefix = `${sessionId}.agent.`;
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith('.json')) continue;
-    const fact = agentFactOf(parseJsonOrUndefined(await readFile(path.join(dir, name), 'utf8').catch(() => '')));
+    const fact = agentFactOf(parseJsonOrUndefined(readText(path.join(dir, name))));
     if (fact) agents[name.slice(prefix.length, -'.json'.length)] = fact;
   }
   return agents;
@@ -44,25 +50,57 @@ export async function readAgentFacts(dir: string, sessionId: string, names: read
 /** Applies `change` to one session's facts under its lock and writes what changed. */
 export async function updateFacts(dir: string, sessionId: string, change: (facts: Facts) => { facts: Facts; ended: boolean }, timeoutMs: number): Promise<Facts> {
   if (!FACT_ID_PATTERN.test(sessionId)) throw new Error(`session id ${JSON.stringify(sessionId)} is not safe as a file name`);
-  await mkdir(dir, { recursive: true });
-  return withLock(
+  mkdirSync(dir, { recursive: true });
+  return withFactLock(
     path.join(dir, `${sessionId}.lock`),
     async () => {
       const before = await readFacts(dir, sessionId);
       const { facts, ended } = change(before);
       if (ended) {
-        await Promise.all([`${sessionId}.session.json`, ...Object.keys(before.agents).map((key) => `${sessionId}.agent.${key}.json`)].map((name) => unlink(path.join(dir, name)).catch(() => undefined)));
-        await unlink(path.join(dir, `${sessionId}.lock`)).catch(() => undefined);
+        for (const name of [`${sessionId}.session.json`, ...Object.keys(before.agents).map((key) => `${sessionId}.agent.${key}.json`)]) removeFile(path.join(dir, name));
         return { session: undefined, agents: {} };
       }
-      if (facts.session) await writeFileAtomic(path.join(dir, `${sessionId}.session.json`), `${JSON.stringify(facts.session)}\n`);
+      if (facts.session) replaceFile(path.join(dir, `${sessionId}.session.json`), `${JSON.stringify(facts.session)}\n`);
       for (const [key, fact] of Object.entries(facts.agents)) {
         if (before.agents[key] && JSON.stringify(before.agents[key]) === JSON.stringify(fact)) continue;
-        await writeFileAtomic(path.join(dir, `${sessionId}.agent.${key}.json`), `${JSON.stringify(fact)}\n`);
+        replaceFile(path.join(dir, `${sessionId}.agent.${key}.json`), `${JSON.stringify(fact)}\n`);
       }
-      for (const key of Object.keys(before.agents)) if (!facts.agents[key]) await unlink(path.join(dir, `${sessionId}.agent.${key}.json`)).catch(() => undefined);
+      for (const key of Object.keys(before.agents)) if (!facts.agents[key]) removeFile(path.join(dir, `${sessionId}.agent.${key}.json`));
       return facts;
     },
-    { timeoutMs },
+    timeoutMs,
   );
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+let replaced = 0;
+
+/**
+ * Temp file + rename: a reader sees the old fact or the new, never a mix. No fsync (unlike the registry's
+ * writeFileAtomic): fact files describe live processes, which a power loss ends anyway.
+ */
+function replaceFile(file: string, content: string): void {
+  const temp = `${file}.tmp-${process.pid}-${(replaced += 1)}`;
+  writeFileSync(temp, content, { flag: 'wx', mode: 0o644 });
+  try {
+    renameSync(temp, file);
+  } catch (error) {
+    removeFile(temp);
+    throw error;
+  }
+}
+
+function removeFile(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // Already gone.
+  }
 }

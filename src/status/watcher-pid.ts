@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive, processId, type ProcessId } from '../proc/tree.js';
@@ -63,10 +62,12 @@ export function releaseWatcher(dir: string): void {
  * Starts `mam watch` detached unless one is alive. `argv` is how to run mam (node + script); the child
  * outlives the hook, in its own session, with no stdio tied to the agent.
  */
-export function ensureWatcher(dir: string, argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+export async function ensureWatcher(dir: string, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<boolean> {
   if (env['MAM_WATCH'] === '0' || runningWatcher(dir)) return false;
   const [command, ...args] = argv;
   if (!command) return false;
+  // Loaded only here: a hook that finds its watcher alive (nearly every call) does not pay for child_process.
+  const { spawn } = await import('node:child_process');
   const child = spawn(command, [...args, 'watch'], { detached: true, stdio: 'ignore', env });
   child.on('error', () => undefined);
   child.unref();

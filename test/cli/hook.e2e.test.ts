@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
@@ -58,5 +58,29 @@ describe('mam hook', () => {
     const log = await readFile(path.join(box.root, 'cache', 'mam', 'status', 'hook-errors.log'), 'utf8');
     expect(log).toMatch(/hook payload is not a JSON object/);
     expect(log).toMatch(/no usable session_id/);
+  });
+
+  it('an unknown event or a missing transcript changes nothing and fails nothing; an unwritable status directory is said on stderr', async () => {
+    const env = box.env({ MAM_WATCH: '0' });
+    const dir = path.join(box.root, 'cache', 'mam', 'status');
+    const sid = '7d2c9f4e-3b1a-4c8e-9f00-000000000002';
+    await hook({ session_id: sid, hook_event_name: 'UserPromptSubmit', transcript_path: path.join(box.root, 'no', 'such.jsonl') }, env);
+    const before = await readFile(path.join(dir, `${sid}.agent.main.json`), 'utf8');
+    expect(JSON.parse(before)).toMatchObject({ status: 'working' });
+    expect((await hook({ session_id: sid, hook_event_name: 'SomethingNew', extra: [1, 2] }, env)).code).toBe(0);
+    expect(await readFile(path.join(dir, `${sid}.agent.main.json`), 'utf8')).toBe(before);
+
+    // The status directory sits under a regular file: nothing can be written there, not even the error log.
+    await writeFile(path.join(box.root, 'blocker'), 'a file, not a directory');
+    const blocked = box.env({ MAM_WATCH: '0', MAM_STATUS_DIR: path.join(box.root, 'blocker', 'status') });
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [MAM, 'hook'], { env: blocked });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.once('exit', (code) => resolve({ code, stderr }));
+      child.stdin.end(JSON.stringify({ session_id: sid, hook_event_name: 'Stop' }));
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/mam hook: .*ENOTDIR.*hook-errors\.log is not writable: ENOTDIR/);
   });
 });
