@@ -127,7 +127,17 @@ export async function main(context: CliContext): Promise<number> {
       return 0;
     }
     // Not a spread: that would read the lazy stdout/stderr getters below.
-    return await command.run(Object.assign(Object.create(context) as CliContext, { argv: rest }));
+    return await command.run({
+      argv: rest,
+      env: context.env,
+      cwd: context.cwd,
+      get stdout() {
+        return context.stdout;
+      },
+      get stderr() {
+        return context.stderr;
+      },
+    });
   } catch (error) {
     writeLine(context.stderr, `mam: ${errorMessage(error)}`);
     if (!(error instanceof MamError) && context.env['MAM_DEBUG']) writeLine(context.stderr, String((error as Error).stack));
