@@ -145,4 +145,18 @@ export const claude: AgentKind = {
     const sidecar = path.join(path.dirname(transcript), id);
     return (await query.fs.stat(sidecar))?.isDirectory() ? [transcript, sidecar] : [transcript];
   },
+
+  /** Reference §1.5: settings.json, `{matcher, hooks:[{type, command, timeout (s)}]}` per event. */
+  hooks: {
+    label: 'Claude',
+    events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'PostToolUseFailure', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'SessionEnd'],
+    settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.claude', 'settings.json') : path.join(roots.claude, 'settings.json')),
+    group: (command, timeoutSeconds) => ({ matcher: '*', hooks: [{ type: 'command', command, timeout: timeoutSeconds }] }),
+  },
+
+  // Claude 2.1.197 answers under each: `⎿  Session color set to: red`, `⎿  Session renamed to: dev-agent`.
+  identity: (role, color) => [
+    { command: `/color ${color}`, confirms: new RegExp(`Session color set to: ${color}\\b`) },
+    { command: `/rename ${role}-agent`, confirms: new RegExp(`Session renamed to: ${role}-agent\\b`) },
+  ],
 };

@@ -1,4 +1,5 @@
 import type { Dirent } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
 import type { ArtifactFs } from './fs.js';
@@ -203,5 +204,24 @@ export const codex: AgentKind = {
     if (!rollout) return [];
     // The directory layout keeps segments beside rollout.jsonl: the whole directory is this thread's.
     return path.basename(rollout) === 'rollout.jsonl' ? [path.dirname(rollout)] : [rollout];
+  },
+
+  /**
+   * Reference §2: Claude-compatible hooks.json in `$CODEX_HOME` (user) or `<repo>/.codex/` (project), only the
+   * events Codex has (no PostToolUseFailure, SessionEnd or Notification). No matcher: Codex supports one only on
+   * some events, and an absent matcher matches everything.
+   */
+  hooks: {
+    label: 'Codex',
+    events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop'],
+    settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.codex', 'hooks.json') : path.join(roots.codex, 'hooks.json')),
+    group: (command, timeoutSeconds) => ({ hooks: [{ type: 'command', command, timeout: timeoutSeconds }] }),
+    async readiness(roots) {
+      // Codex runs hooks only behind a feature flag in config.toml. We do not edit TOML; we say what to add.
+      const config = path.join(roots.codex, 'config.toml');
+      const text = await readFile(config, 'utf8').catch(() => '');
+      if (/^\s*codex_hooks\s*=\s*true\b/m.test(text)) return [];
+      return [`note: Codex runs hooks only with \`codex_hooks = true\` under \`[features]\` in ${config}; add it there`];
+    },
   },
 };

@@ -190,4 +190,16 @@ export const gemini: AgentKind = {
     const subagents = path.join(path.dirname(chat), id);
     return (await query.fs.stat(subagents))?.isDirectory() ? [chat, subagents] : [chat];
   },
+
+  /**
+   * Reference §3.1: settings.json with Gemini's own event names, the same `{matcher?, hooks:[…]}` groups, but a
+   * timeout in milliseconds. No matcher: for tool events it is a regex and for lifecycle events an exact string,
+   * so "*" would mean different things; an absent one matches everything.
+   */
+  hooks: {
+    label: 'Gemini CLI',
+    events: ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'],
+    settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.gemini', 'settings.json') : path.join(roots.gemini, 'settings.json')),
+    group: (command, timeoutSeconds) => ({ hooks: [{ name: 'mam', type: 'command', command, timeout: timeoutSeconds * 1000 }] }),
+  },
 };

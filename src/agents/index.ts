@@ -6,7 +6,7 @@ import { gemini } from './gemini.js';
 import type { AgentKind, AgentLauncher, ArtifactRoots } from './types.js';
 
 export type { AgentId, AgentKind, AgentLauncher, ArtifactQuery, ArtifactRoots, Conversation, KeyPress } from './types.js';
-export type { PanePatterns } from './types.js';
+export type { AgentHooks, HookScope, IdentityCommand, PanePatterns } from './types.js';
 
 /** The agent kinds `mam` knows. Any other `agent:` value is a plain command with no artifacts. */
 export const AGENT_KINDS: readonly AgentKind[] = [claude, codex, gemini, agy];

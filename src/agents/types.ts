@@ -76,6 +76,32 @@ export interface PanePatterns {
   readonly approvalOnlyOnScreen?: boolean;
 }
 
+/** Where hooks go: the user's own settings, or a workspace's. */
+export type HookScope = 'user' | 'project';
+
+/**
+ * Where an agent keeps its hook settings and the shape of one hook group there, for `mam hooks install` and
+ * `mam create --hooks`. Only agents with hook events mam reads have one; the others are watched through the pane.
+ * `mam hook` itself never reads this, so its start-up does not pay for loading the agent modules.
+ */
+export interface AgentHooks {
+  /** For messages: "running Codex sessions pick up …". */
+  readonly label: string;
+  /** The events registered, each with its own group holding one `mam hook --agent <agent>` entry. */
+  readonly events: readonly string[];
+  settingsFile(scope: HookScope, roots: ArtifactRoots, projectDir: string): string;
+  /** The one matcher group added per event; the agent decides the unit `timeoutSeconds` is written in. */
+  group(command: string, timeoutSeconds: number): Record<string, unknown>;
+  /** What else the agent needs before it runs hooks at all, as lines for the user (none when ready). */
+  readiness?(roots: ArtifactRoots): Promise<string[]>;
+}
+
+/** A slash command typed into an agent, and what the agent prints once it has applied it. */
+export interface IdentityCommand {
+  readonly command: string;
+  readonly confirms: RegExp;
+}
+
 export interface AgentKind extends AgentLauncher {
   readonly id: AgentId;
   /** The registry field that holds the entry's current conversation id. */
@@ -98,4 +124,12 @@ export interface AgentKind extends AgentLauncher {
    * `stop --purge-conversation` deletes. Never a shared file, never another conversation's.
    */
   purgePaths(id: string, workspace: string, query: ArtifactQuery): Promise<string[]>;
+  /** Its hook settings, when it has hook events that `mam hook` reads. */
+  readonly hooks?: AgentHooks;
+  /**
+   * The slash commands that give a spawned pane its role's name and colour (seed 004: sent by the spawner,
+   * each its own send), in order. Role and colour are validated before they get here (`[A-Za-z0-9_-]`, the
+   * pane colours), so no escaping is needed. Without it a pane gets only its border title.
+   */
+  identity?(role: string, color: string): readonly IdentityCommand[];
 }

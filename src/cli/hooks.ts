@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
-import { HOOK_AGENTS, HOOK_TARGETS, hookCommand, isHookAgent, planInstall, planUninstall, type HookAgent, type HookPlan, type Scope } from '../status/hooks-install.js';
+import { HOOK_AGENTS, hookCommand, hookTarget, isHookAgent, planInstall, planUninstall, type HookAgent, type HookPlan, type Scope } from '../status/hooks-install.js';
 import { parseFlags, writeLine, type Command } from './command.js';
 
 const CLI_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -49,7 +49,7 @@ export const hooksCommand: Command = {
     if (scope !== 'user' && scope !== 'project') throw new UsageError(`hooks ${sub}: --scope is user or project, not ${JSON.stringify(values.scope)}`);
     // claude by default: that is what `mam hooks install` did before the other agents existed.
     const agent = values.agent ?? 'claude';
-    if (agent !== 'all' && !isHookAgent(agent)) throw new UsageError(`hooks ${sub}: --agent is claude, codex, gemini or all, not ${JSON.stringify(agent)}`);
+    if (agent !== 'all' && !isHookAgent(agent)) throw new UsageError(`hooks ${sub}: --agent is ${HOOK_AGENTS.join(', ')} or all, not ${JSON.stringify(agent)}`);
     if (values.project !== undefined && scope !== 'project') throw new UsageError(`hooks ${sub}: --project needs --scope project`);
     const agents: readonly HookAgent[] = agent === 'all' ? HOOK_AGENTS : [agent];
     const projectDir = path.resolve(context.cwd, values.project ?? '.');
@@ -57,7 +57,7 @@ export const hooksCommand: Command = {
     // Every file is read and checked first, so a malformed one stops the command before anything is written.
     const plans: HookPlan[] = [];
     for (const name of agents) {
-      const target = HOOK_TARGETS[name];
+      const target = hookTarget(name);
       const file = target.settingsFile(scope, context.env, projectDir);
       plans.push(sub === 'install' ? await planInstall(target, file, hookCommand(context.env, CLI_MAIN, name)) : await planUninstall(target, file));
     }

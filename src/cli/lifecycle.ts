@@ -48,10 +48,10 @@ Arguments after -- go to the agent.`,
     const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
     if (values.hooks) {
       // Project-scope hooks, installed before the agent starts: an agent reads its hooks only at start.
-      const { HOOK_TARGETS, hookCommand, installHooks, isHookAgent } = await import('../status/hooks-install.js');
+      const { hookCommand, hookTarget, installHooks, isHookAgent } = await import('../status/hooks-install.js');
       const agent = values.agent;
       if (!isHookAgent(agent)) throw new UsageError(`create: --hooks installs Claude, Codex or Gemini hooks; ${agent} has none (its status comes from the pane)`);
-      const target = HOOK_TARGETS[agent];
+      const target = hookTarget(agent);
       const file = target.settingsFile('project', context.env, path.resolve(context.cwd, values.workspace));
       await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('./main.js', import.meta.url)), agent));
       say(context)(`hooks installed in ${file}`);

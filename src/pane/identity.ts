@@ -1,8 +1,9 @@
+import { agentKind, type IdentityCommand } from '../agents/index.js';
+
 /**
- * Who a spawned agent is: its role colour and the slash commands the spawner sends to set its identity
- * (seed 004: `/color` and `/rename` are sent by the spawner, each its own send, never by the agent).
- * Kept beside the pane commands, keyed by agent kind, because only `mam pane` uses them; an agent kind
- * without identity commands gets only the pane title.
+ * Who a spawned agent is: its role colour and pane title, which are the same for every agent kind and used
+ * only by `mam pane`. The slash commands that set the identity inside the agent (seed 004: `/color` and
+ * `/rename`, each its own send, never by the agent) are per agent, so they live in its module in src/agents.
  */
 
 /** The colours Claude Code 2.1.197's `/color` accepts (anything else is refused with "Invalid color"). */
@@ -38,23 +39,9 @@ export function isPaneColor(value: string): value is PaneColor {
   return (PANE_COLORS as readonly string[]).includes(value);
 }
 
-/** A slash command typed into an agent, and what the agent prints once it has applied it. */
-export interface IdentityCommand {
-  readonly command: string;
-  readonly confirms: RegExp;
-}
-
-/** Role and colour are validated (`[A-Za-z0-9_-]`, PANE_COLORS) before they get here: no escaping needed. */
-const IDENTITY: Readonly<Record<string, (role: string, color: PaneColor) => readonly IdentityCommand[]>> = {
-  // Claude 2.1.197 answers under each: `⎿  Session color set to: red`, `⎿  Session renamed to: dev-agent`.
-  claude: (role, color) => [
-    { command: `/color ${color}`, confirms: new RegExp(`Session color set to: ${color}\\b`) },
-    { command: `/rename ${role}-agent`, confirms: new RegExp(`Session renamed to: ${role}-agent\\b`) },
-  ],
-};
-
+/** What the agent's own module says to send; an agent kind without identity commands gets only the pane title. */
 export function identityCommands(agent: string, role: string, color: PaneColor): readonly IdentityCommand[] {
-  return IDENTITY[agent]?.(role, color) ?? [];
+  return agentKind(agent)?.identity?.(role, color) ?? [];
 }
 
 /** The seed's pane border title, `<role>-<pane id>`. */

@@ -1,22 +1,23 @@
 import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { artifactRoots } from '../agents/index.js';
+import { AGENT_KINDS, artifactRoots, type AgentHooks, type AgentId, type ArtifactRoots, type HookScope } from '../agents/index.js';
 import { homeDir } from '../config.js';
 import { MamError } from '../errors.js';
 import { writeFileAtomic } from '../registry/atomic.js';
 import { mamCommand } from '../util/which.js';
 
-export type Scope = 'user' | 'project';
+export type Scope = HookScope;
 
 type Json = unknown;
 type JsonObject = Record<string, Json>;
 
 /**
  * What `mam hooks install` needs to know about one agent: where its hook settings live, which of its events
- * `mam hook` listens to, and the shape of one hook group in its file. Kept in this one table rather than in
- * src/agents/<agent>.ts because only install/uninstall reads it, and `mam hook` — which runs on every agent
- * event and must start fast — should not load it. Adding an agent with hooks: one row here, and its event
- * names in status/derive.ts if they differ from Claude's.
+ * `mam hook` listens to, and the shape of one hook group in its file. Each agent declares these in its own
+ * module (`hooks` in src/agents/<agent>.ts), so adding an agent with hooks touches that file, plus its event
+ * names in status/derive.ts if they differ from Claude's; this is their view with the environment resolved.
+ * Only install/uninstall load it: `mam hook`, which runs on every agent event and must start fast, imports
+ * neither this module nor the agent modules.
  */
 export interface HookTarget {
   readonly agent: HookAgent;
@@ -31,58 +32,42 @@ export interface HookTarget {
   readiness?(env: NodeJS.ProcessEnv): Promise<string[]>;
 }
 
-export const HOOK_AGENTS = ['claude', 'codex', 'gemini'] as const;
-export type HookAgent = (typeof HOOK_AGENTS)[number];
+/** An agent id; `isHookAgent` says whether that agent's module declares hooks. */
+export type HookAgent = AgentId;
 
 /** Seconds for Claude and Codex, whose hooks settings share one format. */
 export const HOOK_TIMEOUT_SECONDS = 10;
 
-const roots = (env: NodeJS.ProcessEnv): ReturnType<typeof artifactRoots> => artifactRoots(env, homeDir(env));
+const roots = (env: NodeJS.ProcessEnv): ArtifactRoots => artifactRoots(env, homeDir(env));
 
-export const HOOK_TARGETS: Readonly<Record<HookAgent, HookTarget>> = {
-  /** Reference §1.5: settings.json, `{matcher, hooks:[{type, command, timeout (s)}]}` per event. */
-  claude: {
-    agent: 'claude',
-    label: 'Claude',
-    events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'PostToolUseFailure', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'SessionEnd'],
-    settingsFile: (scope, env, projectDir) => (scope === 'project' ? path.join(projectDir, '.claude', 'settings.json') : path.join(roots(env).claude, 'settings.json')),
-    group: (command) => ({ matcher: '*', hooks: [{ type: 'command', command, timeout: HOOK_TIMEOUT_SECONDS }] }),
-  },
-  /**
-   * Reference §2: Claude-compatible hooks.json in `$CODEX_HOME` (user) or `<repo>/.codex/` (project), only the
-   * events Codex has (no PostToolUseFailure, SessionEnd or Notification). No matcher: Codex supports one only on
-   * some events, and an absent matcher matches everything.
-   */
-  codex: {
-    agent: 'codex',
-    label: 'Codex',
-    events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop'],
-    settingsFile: (scope, env, projectDir) => (scope === 'project' ? path.join(projectDir, '.codex', 'hooks.json') : path.join(roots(env).codex, 'hooks.json')),
-    group: (command) => ({ hooks: [{ type: 'command', command, timeout: HOOK_TIMEOUT_SECONDS }] }),
-    async readiness(env) {
-      // Codex runs hooks only behind a feature flag in config.toml. We do not edit TOML; we say what to add.
-      const config = path.join(roots(env).codex, 'config.toml');
-      const text = await readFile(config, 'utf8').catch(() => '');
-      if (/^\s*codex_hooks\s*=\s*true\b/m.test(text)) return [];
-      return [`note: Codex runs hooks only with \`codex_hooks = true\` under \`[features]\` in ${config}; add it there`];
-    },
-  },
-  /**
-   * Reference §3.1: settings.json with Gemini's own event names, the same `{matcher?, hooks:[…]}` groups, but a
-   * timeout in milliseconds. No matcher: for tool events it is a regex and for lifecycle events an exact string,
-   * so "*" would mean different things; an absent one matches everything.
-   */
-  gemini: {
-    agent: 'gemini',
-    label: 'Gemini CLI',
-    events: ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'],
-    settingsFile: (scope, env, projectDir) => (scope === 'project' ? path.join(projectDir, '.gemini', 'settings.json') : path.join(roots(env).gemini, 'settings.json')),
-    group: (command) => ({ hooks: [{ name: 'mam', type: 'command', command, timeout: HOOK_TIMEOUT_SECONDS * 1000 }] }),
-  },
-};
+function targetOf(agent: HookAgent, hooks: AgentHooks): HookTarget {
+  const readiness = hooks.readiness?.bind(hooks);
+  return {
+    agent,
+    label: hooks.label,
+    events: hooks.events,
+    settingsFile: (scope, env, projectDir) => hooks.settingsFile(scope, roots(env), projectDir),
+    group: (command) => hooks.group(command, HOOK_TIMEOUT_SECONDS),
+    readiness: readiness && ((env: NodeJS.ProcessEnv) => readiness(roots(env))),
+  };
+}
+
+/** The agents with hooks, in AGENT_KINDS order (the order `--agent all` installs in). */
+export const HOOK_AGENTS: readonly HookAgent[] = AGENT_KINDS.filter((kind) => kind.hooks !== undefined).map((kind) => kind.id);
+
+export const HOOK_TARGETS: Readonly<Partial<Record<HookAgent, HookTarget>>> = Object.fromEntries(
+  AGENT_KINDS.flatMap((kind) => (kind.hooks ? [[kind.id, targetOf(kind.id, kind.hooks)]] : [])),
+);
 
 export function isHookAgent(agent: string): agent is HookAgent {
   return (HOOK_AGENTS as readonly string[]).includes(agent);
+}
+
+/** The hook target of an agent `isHookAgent` accepted. */
+export function hookTarget(agent: HookAgent): HookTarget {
+  const target = HOOK_TARGETS[agent];
+  if (!target) throw new MamError(`${agent} has no hooks mam can install`);
+  return target;
 }
 
 export interface HookChange {
