@@ -1,5 +1,6 @@
 /**
- * `mam hook` wall time per event, as an agent pays it: spawn `node dist/cli/main.js hook --agent claude`, write
+ * Hook wall time per event, as an agent pays it: spawn what `mam hooks install` registers (`mam-hook`, i.e.
+ * `node dist/cli/hook.cjs --agent claude`; also timed: the CLI form `node dist/cli/main.js hook`), write
  * one real payload (reference: artifacts §1.5 shapes) on stdin, wait for the exit. One session goes through
  * SessionStart → UserPromptSubmit → PreToolUse → PermissionRequest → PostToolUse → Stop per round, in a temp HOME
  * and MAM_STATUS_DIR, with a transcript file on disk (the hook stats it) and a live watcher recorded in watch.pid
@@ -20,6 +21,8 @@ const run = promisify(execFile);
 const ROUNDS = Number(process.env['BENCH_HOOK_ROUNDS'] ?? 30);
 const WARMUP = 3;
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js');
+/** What `mam hooks install` registers: the bundled `mam-hook` entry. */
+const HOOK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/hook.cjs');
 
 const percentile = (values: readonly number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
 
@@ -53,7 +56,7 @@ async function main(): Promise<void> {
     const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: home, MAM_STATUS_DIR: statusDir, LANG: 'C.UTF-8' };
 
     const events = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop'] as const;
-    const times: Record<string, number[]> = Object.fromEntries([...events, 'SessionStart (mam session)', 'baseline'].map((name) => [name, []]));
+    const times: Record<string, number[]> = Object.fromEntries([...events, 'SessionStart (mam session)', 'mam hook (the CLI command)', 'baseline'].map((name) => [name, []]));
     const bash = { tool_name: 'Bash', tool_input: { command: 'npm test', description: 'Run unit tests' } };
 
     for (let round = 0; round < WARMUP + ROUNDS; round++) {
@@ -71,17 +74,19 @@ async function main(): Promise<void> {
       };
       const counted = round >= WARMUP;
       for (const event of events) {
-        const ms = await timed([MAIN, 'hook', '--agent', 'claude'], JSON.stringify(payloads[event]), env);
+        const ms = await timed([HOOK, '--agent', 'claude'], JSON.stringify(payloads[event]), env);
         const base = await timed(['-e', '0'], undefined, env);
+        const cli = await timed([MAIN, 'hook', '--agent', 'claude'], JSON.stringify(payloads[event]), env);
         if (counted) {
           times[event]!.push(ms);
           times['baseline']!.push(base);
+          times['mam hook (the CLI command)']!.push(cli);
         }
       }
       // A session mam started: SessionStart also records the conversation id in the registry.
       const name = `b${round}-creator-claude`;
       await writeFile(registry, `tmux_sessions:\n  - {name: ${name}, agent: claude, workspace: ${workspace}, status: running, created_at: 2026-11-22T00:00:00Z, claude_session_id_own: null}\n`);
-      const started = await timed([MAIN, 'hook', '--agent', 'claude'], JSON.stringify({ ...payloads.SessionStart, session_id: sessionId.replace(/^7/, '8') }), { ...env, MAM_SESSION: name, MAM_REGISTRY: registry });
+      const started = await timed([HOOK, '--agent', 'claude'], JSON.stringify({ ...payloads.SessionStart, session_id: sessionId.replace(/^7/, '8') }), { ...env, MAM_SESSION: name, MAM_REGISTRY: registry });
       if (counted) times['SessionStart (mam session)']!.push(started);
     }
 
@@ -96,6 +101,7 @@ async function main(): Promise<void> {
     line('SessionStart (mam session)', times['SessionStart (mam session)']!);
     const all = events.flatMap((event) => times[event]!);
     line('all six events', all);
+    line('mam hook (the CLI command)', times['mam hook (the CLI command)']!);
     line('baseline: node -e 0', times['baseline']!);
     const ratio = percentile(all, 0.5) / base;
     console.log(`  hook / bare node: ${ratio.toFixed(2)}× at the median; target ≤ 1.5×: ${ratio <= 1.5 ? 'PASS' : 'MISS'}`);

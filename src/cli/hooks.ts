@@ -4,7 +4,8 @@ import { UsageError } from '../errors.js';
 import { HOOK_AGENTS, hookCommand, hookTarget, isHookAgent, planInstall, planUninstall, type HookAgent, type HookPlan, type Scope } from '../status/hooks-install.js';
 import { parseFlags, writeLine, type Command } from './command.js';
 
-const CLI_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** The bundled hook entry beside this file (scripts/bundle-hook.mjs). */
+const HOOK_ENTRY = fileURLToPath(new URL('./hook.cjs', import.meta.url));
 
 const HELP = `Usage: mam hooks install|uninstall [--agent claude|codex|gemini|all] [--scope user|project] [--project DIR] [--json]
 
@@ -59,7 +60,7 @@ export const hooksCommand: Command = {
     for (const name of agents) {
       const target = hookTarget(name);
       const file = target.settingsFile(scope, context.env, projectDir);
-      plans.push(sub === 'install' ? await planInstall(target, file, hookCommand(context.env, CLI_MAIN, name)) : await planUninstall(target, file));
+      plans.push(sub === 'install' ? await planInstall(target, file, hookCommand(context.env, HOOK_ENTRY, name)) : await planUninstall(target, file));
     }
     for (const plan of plans) await plan.apply();
 

@@ -53,7 +53,7 @@ Arguments after -- go to the agent.`,
       if (!isHookAgent(agent)) throw new UsageError(`create: --hooks installs Claude, Codex or Gemini hooks; ${agent} has none (its status comes from the pane)`);
       const target = hookTarget(agent);
       const file = target.settingsFile('project', context.env, path.resolve(context.cwd, values.workspace));
-      await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('./main.js', import.meta.url)), agent));
+      await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('./hook.cjs', import.meta.url)), agent));
       say(context)(`hooks installed in ${file}`);
       for (const line of (await target.readiness?.(context.env)) ?? []) say(context)(line);
     }

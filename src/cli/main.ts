@@ -8,8 +8,6 @@ import { writeLine } from './command.js';
  * Commands load their modules only when run: agent hooks will call `mam` on every event, and loading
  * every command's dependencies (zod, yaml, execa, …) up front would tax each call.
  */
-const HOOK_BUNDLE = './hook.bundle.js';
-
 interface CommandEntry {
   readonly name: string;
   readonly summary: string;
@@ -36,8 +34,7 @@ const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'hook',
     summary: 'record one agent hook payload (stdin) as working / needs approval / waiting',
-    // The build's single-file bundle of hook.js when present (scripts/bundle-hook.mjs), else hook.js itself.
-    load: async () => ((await import(HOOK_BUNDLE).catch(() => import('./hook.js'))) as typeof import('./hook.js')).hookCommand,
+    load: async () => (await import('./hook.js')).hookCommand,
   },
   {
     name: 'watch',

@@ -26,7 +26,7 @@ describe('mam create --hooks', () => {
     expect(created.code, created.stderr).toBe(0);
     const settings = JSON.parse(await readFile(path.join(workspace, '.claude', 'settings.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
     expect(Object.keys(settings.hooks)).toHaveLength(11);
-    expect(settings.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/ hook --agent claude$/);
+    expect(settings.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/\/cli\/hook\.cjs --agent claude$/);
     const deadline = Date.now() + 5_000;
     while (!(await readFile(path.join(box.home, 'hooks-at-start'), 'utf8').catch(() => '')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await readFile(path.join(box.home, 'hooks-at-start'), 'utf8')).toBe('present\n');
@@ -53,12 +53,12 @@ describe('mam create --hooks', () => {
     expect(codex.stderr).toContain('codex_hooks = true');
     const codexHooks = JSON.parse(await readFile(path.join(workspace, '.codex', 'hooks.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
     expect(Object.keys(codexHooks.hooks)).toHaveLength(9);
-    expect(codexHooks.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/ hook --agent codex$/);
+    expect(codexHooks.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/\/cli\/hook\.cjs --agent codex$/);
 
     const gemini = await mam(['create', '--agent', 'gemini', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
     expect(gemini.code, gemini.stderr).toBe(0);
     const geminiSettings = JSON.parse(await readFile(path.join(workspace, '.gemini', 'settings.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
     expect(Object.keys(geminiSettings.hooks)).toEqual(['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification']);
-    expect(geminiSettings.hooks['Notification']![0]!.hooks[0]!.command).toMatch(/ hook --agent gemini$/);
+    expect(geminiSettings.hooks['Notification']![0]!.hooks[0]!.command).toMatch(/\/cli\/hook\.cjs --agent gemini$/);
   });
 });

@@ -23,7 +23,7 @@ let box: Sandbox;
 let env: NodeJS.ProcessEnv;
 beforeEach(async () => {
   box = await Sandbox.create();
-  // A PATH without any `mam`, so the command is node + main.js by absolute path.
+  // A PATH without any `mam-hook`, so the command is node + dist/cli/hook.cjs by absolute path.
   env = box.env({ PATH: '/usr/bin:/bin' });
 });
 afterEach(async () => {
@@ -32,13 +32,14 @@ afterEach(async () => {
 
 const userFile = (): string => path.join(box.home, '.claude', 'settings.json');
 const readJson = async (file: string): Promise<Settings> => JSON.parse(await readFile(file, 'utf8')) as Settings;
-const ourCommand = `${process.execPath} ${MAM} hook --agent claude`;
+const HOOK_ENTRY = path.join(path.dirname(MAM), 'hook.cjs');
+const ourCommand = `${process.execPath} ${HOOK_ENTRY} --agent claude`;
 
 function ours(settings: Settings): number {
   return Object.values(settings.hooks ?? {})
     .flat()
     .flatMap((group) => group.hooks)
-    .filter((hook) => hook.command.includes(' hook --agent claude')).length;
+    .filter((hook) => hook.command.includes('--agent claude')).length;
 }
 
 describe('mam hooks', () => {
@@ -54,19 +55,29 @@ describe('mam hooks', () => {
     }
   });
 
-  it('uses `mam hook` when mam is on PATH', async () => {
+  it('uses `mam-hook` when it is on PATH, and replaces hooks an earlier version installed as `mam hook`', async () => {
     const bin = path.join(box.root, 'bin');
     await mkdir(bin, { recursive: true });
-    await writeFile(path.join(bin, 'mam'), '#!/bin/sh\n');
-    await chmod(path.join(bin, 'mam'), 0o755);
+    await writeFile(path.join(bin, 'mam-hook'), '#!/bin/sh\n');
+    await chmod(path.join(bin, 'mam-hook'), 0o755);
     const result = await mam(['hooks', 'install'], box.env({ PATH: `${bin}:/usr/bin:/bin` }));
     expect(result.code, result.stderr).toBe(0);
-    expect((await readJson(userFile())).hooks['Stop']![0]!.hooks[0]!.command).toBe('mam hook --agent claude');
+    expect((await readJson(userFile())).hooks['Stop']![0]!.hooks[0]!.command).toBe('mam-hook --agent claude');
     // Switching to the path form replaces the entries instead of adding a second set.
     expect((await mam(['hooks', 'install'], env)).code).toBe(0);
     const settings = await readJson(userFile());
     expect(ours(settings)).toBe(11);
     expect(settings.hooks['Stop']![0]!.hooks[0]!.command).toBe(ourCommand);
+    // The `mam hook` / `…/cli/main.js hook` forms of earlier versions are ours too: upgraded in place, or removed.
+    for (const old of ['mam hook --agent claude', `${process.execPath} ${MAM} hook --agent claude`]) {
+      await writeFile(userFile(), JSON.stringify({ hooks: { Stop: [{ matcher: '*', hooks: [{ type: 'command', command: old, timeout: 10 }] }] } }));
+      expect((await mam(['hooks', 'install'], env)).code).toBe(0);
+      const upgraded = await readJson(userFile());
+      expect(upgraded.hooks['Stop']).toEqual([{ matcher: '*', hooks: [{ type: 'command', command: ourCommand, timeout: 10 }] }]);
+      await writeFile(userFile(), JSON.stringify({ hooks: { Stop: [{ matcher: '*', hooks: [{ type: 'command', command: old }] }] }, theme: 'dark' }));
+      expect((await mam(['hooks', 'uninstall'], env)).code).toBe(0);
+      expect(await readJson(userFile())).toEqual({ theme: 'dark' });
+    }
   });
 
   it('install twice leaves identical bytes and no duplicates', async () => {
@@ -186,12 +197,12 @@ describe('mam hooks --agent codex|gemini|all', () => {
   const geminiFile = (): string => path.join(box.home, '.gemini', 'settings.json');
   const CODEX_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop'];
   const GEMINI_EVENTS = ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'];
-  const commandFor = (agent: string): string => `${process.execPath} ${MAM} hook --agent ${agent}`;
+  const commandFor = (agent: string): string => `${process.execPath} ${HOOK_ENTRY} --agent ${agent}`;
   const count = (settings: Settings, agent: string): number =>
     Object.values(settings.hooks ?? {})
       .flat()
       .flatMap((group) => group.hooks)
-      .filter((hook) => hook.command.includes(` hook --agent ${agent}`)).length;
+      .filter((hook) => hook.command.includes(`--agent ${agent}`)).length;
 
   it('codex: ~/.codex/hooks.json with Codex\'s events, no matcher, timeout in seconds; says how to enable hooks', async () => {
     const result = await mam(['hooks', 'install', '--agent', 'codex'], env);
