@@ -36,14 +36,23 @@ Install it with \`mam hooks install\`.`,
     const deadline = setTimeout(() => process.exit(0), TOTAL_LIMIT_MS);
     deadline.unref();
     try {
-      const { values } = parseFlags('hook', context.argv, { agent: { type: 'string' } });
-      await record(context, dir, values.agent ?? 'claude');
+      await record(context, dir, agentFlag(context.argv));
     } catch (error) {
       logError(dir, context.stderr, errorMessage(error));
     }
     return 0;
   },
 };
+
+/**
+ * `--agent X`, the form every installed hook uses, read directly: util.parseArgs costs ~1 ms to load, on every
+ * agent event. Anything else goes through parseFlags, for its usage errors.
+ */
+function agentFlag(argv: readonly string[]): string {
+  if (argv.length === 0) return 'claude';
+  if (argv.length === 2 && argv[0] === '--agent' && argv[1] && !argv[1].startsWith('-')) return argv[1];
+  return parseFlags('hook', argv, { agent: { type: 'string' } }).values.agent ?? 'claude';
+}
 
 async function record(context: CliContext, dir: string, agent: string): Promise<void> {
   const payload = parseJsonOrUndefined(await readStdin(STDIN_LIMIT_MS));
