@@ -189,9 +189,12 @@ counted. A broker that cannot be reached is an error (exit 1).`,
       return 0;
     }
     const intervalMs = Math.max(0.2, positiveSeconds('status', 'interval', values.interval, 2)) * 1000;
+    // One sampler across redraws: pane readings get the monitor's idle debounce and capture rate limit.
+    const { PaneSampler } = await import('../status/pane-sampler.js');
+    const panes = new PaneSampler({ now: Date.now, tmux: lifecycle.tmux });
     await untilStopped(async (signal) => {
       while (!signal.aborted) {
-        const report = await sessionStatus(lifecycle);
+        const report = await sessionStatus(lifecycle, panes);
         const text = values.json ? JSON.stringify(report) : statusTable(report);
         // Home, draw, clear what is left below: redraws in place without flicker.
         writeLine(context.stdout, values.json ? text : `\x1b[H${text}\x1b[J\n${new Date().toLocaleTimeString()} — Ctrl-C to stop`);

@@ -3,6 +3,7 @@ import { homeDir } from '../config.js';
 import { sessionStatus as agentsActivity } from '../status/derive.js';
 import type { AgentStatus } from '../status/facts.js';
 import { classifyPane, combineActivity, wantsPane, type ActivitySource } from '../status/pane.js';
+import type { PaneSampler, PaneTarget } from '../status/pane-sampler.js';
 import { listStatusDir, readAgentFacts, statusDir } from '../status/store.js';
 import { readJob } from '../jobs/store.js';
 import { readRegistry } from '../registry/store.js';
@@ -39,7 +40,11 @@ export interface StatusReport {
   readonly invalid: readonly { readonly name: string | undefined; readonly line: number | undefined; readonly reason: string }[];
 }
 
-export async function sessionStatus(context: LifecycleContext): Promise<StatusReport> {
+/**
+ * `panes`: a sampler kept across calls (`status --watch`), so pane readings are debounced and rate-limited as in
+ * the monitor; without one, each pane is captured once.
+ */
+export async function sessionStatus(context: LifecycleContext, panes?: PaneSampler): Promise<StatusReport> {
   const registry = await readRegistry(context.registryFile);
   const snapshots = new Map((await Promise.all(serversToObserve(registry, []).map((server) => snapshotServer(server, context.tmux)))).map((snapshot) => [serverKey(snapshot.server), snapshot]));
   const now = context.now();
@@ -67,15 +72,12 @@ export async function sessionStatus(context: LifecycleContext): Promise<StatusRe
     const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
     return !snapshot || snapshot.state === 'unknown' ? 'unknown' : snapshot.panes.some((pane) => pane.session === entry.name) ? 'alive' : 'gone';
   };
-  const panes = await paneActivities(
-    registry.entries.filter((entry) => entry.status === 'running' && tmuxState(entry) === 'alive'),
-    activities,
-    context,
-  );
+  const live = registry.entries.filter((entry) => entry.status === 'running' && tmuxState(entry) === 'alive');
+  const paneStates = panes ? await sampledActivities(live, activities, panes) : await paneActivities(live, activities, context);
   const sessions = registry.entries.map((entry): StatusRow => {
     const tmux = tmuxState(entry);
     const kind = agentKind(entry.agent);
-    const activity = combineActivity(activities.get(entry.name), panes.get(entry.name));
+    const activity = combineActivity(activities.get(entry.name), paneStates.get(entry.name));
     const since = entry.status === 'running' ? (entry.resumed_at ?? entry.created_at) : entry.status === 'stopped' ? entry.stopped_at : entry.terminated_at;
     const sinceMs = timestampMs(since ?? null);
     return {
@@ -128,6 +130,22 @@ async function paneActivities(
       }
     }),
   );
+  return found;
+}
+
+/** The same targets through a long-lived sampler: captures only when due, idle reported once the screen held still. */
+async function sampledActivities(
+  entries: readonly { readonly name: string; readonly agent: string; readonly tmux_server?: string | null | undefined }[],
+  hooks: ReadonlyMap<string, AgentStatus>,
+  sampler: PaneSampler,
+): Promise<Map<string, AgentStatus>> {
+  const targets: PaneTarget[] = [];
+  for (const entry of entries) {
+    const kind = agentKind(entry.agent);
+    if (kind && wantsPane(kind.panePatterns, hooks.get(entry.name))) targets.push({ session: entry.name, server: entry.tmux_server ?? null, patterns: kind.panePatterns });
+  }
+  const found = new Map<string, AgentStatus>();
+  for (const [name, reading] of await sampler.sample(targets)) if (reading.status) found.set(name, reading.status);
   return found;
 }
 

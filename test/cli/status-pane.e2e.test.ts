@@ -3,7 +3,8 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { emitted, mam, REPO, Sandbox } from '../helpers/sandbox.js';
+import { spawn } from 'node:child_process';
+import { emitted, MAM, mam, REPO, Sandbox } from '../helpers/sandbox.js';
 
 /**
  * `mam status` reads the pane of a session no hook reports for: the built CLI, real tmux on a private
@@ -125,6 +126,22 @@ describe('mam status: activity from the pane', () => {
     await typeLine(name, 'n');
     await until(async () => (await screen(name)).includes('You did not approve'), 'the answer');
     expect(await row(name)).toMatchObject({ activity: 'working', activity_source: 'hooks' });
+  });
+
+  it('status --watch keeps one pane sampler: agy, unknown to one capture, reads waiting once its screen holds still', async () => {
+    const name = await create('agy', '>');
+    const watcher = spawn(process.execPath, [MAM, 'status', '--watch', '--json', '--interval', '0.3'], { env: env(), stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    watcher.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    try {
+      const rows = (): Row[] => output.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { sessions: Row[] }).sessions.find((session) => session.name === name)!);
+      await until(() => rows().some((found) => found.activity === 'waiting'), 'waiting from the debounced pane');
+      // The first redraw had one look only, which cannot tell a still screen: unknown, as plain `mam status` says.
+      expect(rows()[0]).toMatchObject({ activity: null, activity_source: null });
+      expect(rows().at(-1)).toMatchObject({ activity: 'waiting', activity_source: 'pane' });
+    } finally {
+      watcher.kill('SIGINT');
+    }
   });
 
   it('agy has no screen patterns: one capture cannot tell, so its activity stays unknown', async () => {
