@@ -17,6 +17,34 @@ export interface Command {
   run(context: CliContext): Promise<number>;
 }
 
+/**
+ * The context of this process. stdout/stderr are getters: process.stdout/stderr are created on first use, and
+ * creating them loads the tty, net and stream modules — milliseconds a hook (which prints nothing) should not pay
+ * on every agent event. Hand it on with withArgv, not a spread, which would read them.
+ */
+export function processContext(argv: readonly string[]): CliContext {
+  return lazyStreams(argv, process.env, process.cwd(), () => process);
+}
+
+/** `context` with other arguments; its streams are read only when used. */
+export function withArgv(context: CliContext, argv: readonly string[]): CliContext {
+  return lazyStreams(argv, context.env, context.cwd, () => context);
+}
+
+function lazyStreams(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string, streams: () => Pick<CliContext, 'stdout' | 'stderr'>): CliContext {
+  return {
+    argv,
+    env,
+    cwd,
+    get stdout() {
+      return streams().stdout;
+    },
+    get stderr() {
+      return streams().stderr;
+    },
+  };
+}
+
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** Strict flag parsing: an unknown flag or a missing value is a UsageError that points at --help. */

@@ -1,3 +1,4 @@
+import { processContext } from './command.js';
 import { hookCommand } from './hook.js';
 
 /**
@@ -5,19 +6,6 @@ import { hookCommand } from './hook.js';
  * command as `mam hook`, without the CLI's dispatcher. One CommonJS file starts ~10 ms sooner than the ES module
  * graph behind `mam hook` — on every agent event (bench/hook.bench.ts).
  */
-void hookCommand
-  .run({
-    argv: process.argv.slice(2),
-    env: process.env,
-    cwd: process.cwd(),
-    // Created on first use only: a hook normally prints nothing, and creating them loads tty, net and streams.
-    get stdout() {
-      return process.stdout;
-    },
-    get stderr() {
-      return process.stderr;
-    },
-  })
-  .then((code) => {
-    process.exitCode = code;
-  });
+void hookCommand.run(processContext(process.argv.slice(2))).then((code) => {
+  process.exitCode = code;
+});

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { errorMessage, MamError } from '../errors.js';
 import type { Command, CliContext } from './command.js';
-import { writeLine } from './command.js';
+import { processContext, withArgv, writeLine } from './command.js';
 
 /**
  * Commands load their modules only when run: agent hooks will call `mam` on every event, and loading
@@ -123,18 +123,7 @@ export async function main(context: CliContext): Promise<number> {
       writeLine(context.stdout, command.help);
       return 0;
     }
-    // Not a spread: that would read the lazy stdout/stderr getters below.
-    return await command.run({
-      argv: rest,
-      env: context.env,
-      cwd: context.cwd,
-      get stdout() {
-        return context.stdout;
-      },
-      get stderr() {
-        return context.stderr;
-      },
-    });
+    return await command.run(withArgv(context, rest));
   } catch (error) {
     writeLine(context.stderr, `mam: ${errorMessage(error)}`);
     if (!(error instanceof MamError) && context.env['MAM_DEBUG']) writeLine(context.stderr, String((error as Error).stack));
@@ -142,17 +131,5 @@ export async function main(context: CliContext): Promise<number> {
   }
 }
 
-// process.stdout/stderr are created on first use, and creating them loads the tty, net and stream modules:
-// milliseconds a hook (which prints nothing) should not pay on every agent event.
-const exitCode = await main({
-  argv: process.argv.slice(2),
-  env: process.env,
-  cwd: process.cwd(),
-  get stdout() {
-    return process.stdout;
-  },
-  get stderr() {
-    return process.stderr;
-  },
-});
+const exitCode = await main(processContext(process.argv.slice(2)));
 process.exitCode = exitCode;
