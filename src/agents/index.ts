@@ -15,6 +15,11 @@ export function agentKind(name: string): AgentKind | undefined {
   return AGENT_KINDS.find((kind) => kind.id === name);
 }
 
+/** The agent kind a tmux pane runs, from its `pane_current_command` (Claude's can be its version number). */
+export function agentForPane(command: string): AgentKind | undefined {
+  return AGENT_KINDS.find((kind) => kind.matchesPaneCommand(command));
+}
+
 /** How to start and stop `agent`: its own module, or for any other command, run it and stop it with Ctrl-C. */
 export function launcherFor(agent: string): AgentLauncher {
   return (

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { launcherFor } from '../agents/index.js';
+import { agentForPane, launcherFor } from '../agents/index.js';
 import { MamError, UsageError } from '../errors.js';
 import { lifecycleContext } from '../lifecycle/context.js';
 import { isoSeconds, TMUX_SERVER_PATTERN } from '../registry/schema.js';
@@ -120,7 +120,7 @@ const SUBCOMMANDS: Record<string, (context: CliContext, argv: readonly string[])
     }
     if (info.dead) throw new MamError(`pane ${values.pane}: its agent has exited (the pane is dead); nothing was sent — spawn a new one, or mam pane kill --pane ${values.pane} to close it`);
     if (row?.status === 'closed') throw new MamError(`pane ${values.pane} is recorded closed; nothing was sent`);
-    const agent = values.agent ?? row?.agent ?? info.command;
+    const agent = values.agent ?? row?.agent ?? agentForPane(info.command)?.id ?? info.command;
     const { deliverMessage } = await import('../pane/deliver.js');
     const receipt = await deliverMessage({ server: server.run, target: values.pane, tmux: lifecycle.tmux }, { text, token: values.token, launcher: launcherFor(agent), verify: !values['no-verify'] });
     if (row) {

@@ -1,4 +1,4 @@
-import { agentKind, launcherFor } from '../agents/index.js';
+import { agentForPane, agentKind, launcherFor } from '../agents/index.js';
 import { MamError, UsageError } from '../errors.js';
 import type { LifecycleContext } from '../lifecycle/context.js';
 import { processTree } from '../proc/tree.js';
@@ -71,7 +71,7 @@ export async function killAgentPane(context: LifecycleContext, request: KillRequ
   }
 
   // Seed step 2: the agent's own exit (Claude: /exit) lets it flush its writes; then wait for it to go.
-  const launcher = launcherFor(row?.agent ?? info.command);
+  const launcher = launcherFor(row?.agent ?? agentForPane(info.command)?.id ?? info.command);
   const agentProcesses = processTree(info.pid);
   await pressKeys(server, request.paneId, launcher.exitKeys, context.tmux);
   const gone = async (): Promise<boolean> => {
@@ -106,7 +106,7 @@ export async function killAgentPane(context: LifecycleContext, request: KillRequ
 
 /** The conversation the pane's agent is in right now, from the agent's own live-session records. */
 export async function liveSessionId(context: LifecycleContext, agent: string | undefined, info: PaneInfo): Promise<string | null> {
-  const kind = agentKind(agent ?? '') ?? agentKind(info.command);
+  const kind = agentKind(agent ?? '') ?? agentForPane(info.command);
   if (!kind) return null;
   const pids = new Set(processTree(info.pid).map((process) => process.pid));
   const conversations = await kind.conversations(info.cwd, context.artifacts).catch(() => []);

@@ -178,11 +178,11 @@ export async function rolePrompt(input: { role: string; pane: string; spawner: s
   const template = await readFile(fileURLToPath(new URL('../../prompts/pane-role.md', import.meta.url)), 'utf8');
   const mam = mamCommand(input.env, fileURLToPath(new URL('../cli/main.js', import.meta.url)));
   return template
-    .replaceAll('{{role}}', input.role)
-    .replaceAll('{{pane}}', input.pane)
-    .replaceAll('{{spawner}}', input.spawner)
-    .replaceAll('{{registry}}', input.registry)
-    .replaceAll('{{mam}}', mam)
-    .replaceAll('{{task}}', input.task ?? 'wait for instructions from your spawner.')
+    .replaceAll('{{role}}', () => input.role)
+    .replaceAll('{{pane}}', () => input.pane)
+    .replaceAll('{{spawner}}', () => input.spawner)
+    .replaceAll('{{registry}}', () => input.registry)
+    .replaceAll('{{mam}}', () => mam)
+    .replaceAll('{{task}}', () => input.task ?? 'wait for instructions from your spawner.')
     .trimEnd();
 }

@@ -152,7 +152,7 @@ export const PASTE_OVER = 512;
  */
 export async function typeText(server: TmuxServer, paneId: string, text: string, options: TmuxOptions = {}): Promise<boolean> {
   if (text.length <= PASTE_OVER && !text.includes('\n')) {
-    return (await runTmux(server, ['send-keys', '-t', paneId, '-l', literalArg(text)], options)).exitCode === 0;
+    return (await runTmux(server, ['send-keys', '-t', paneId, '-l', '--', literalArg(text)], options)).exitCode === 0;
   }
   const buffer = `mam-${process.pid}-${randomBytes(4).toString('hex')}`;
   if ((await runTmux(server, ['set-buffer', '-b', buffer, '--', literalArg(text)], options)).exitCode !== 0) return false;
@@ -172,7 +172,7 @@ export async function pressKeys(server: TmuxServer, paneId: string, keys: readon
         ? ['send-keys', '-t', paneId, press.key]
         : press.text.startsWith('/')
           ? ['send-keys', '-t', paneId, literalArg(press.text)]
-          : ['send-keys', '-t', paneId, '-l', literalArg(press.text)];
+          : ['send-keys', '-t', paneId, '-l', '--', literalArg(press.text)];
     if ((await runTmux(server, args, options)).exitCode !== 0) return false;
   }
   return true;

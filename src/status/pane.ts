@@ -95,7 +95,8 @@ export const paneDue = (track: PaneTrack, now: number): boolean => now >= track.
  * Folds one capture (or none, when it was not due) into the track. The screen decides approval and busy at
  * once; an idle-looking screen, and for an agent without patterns any screen, counts as waiting only after
  * PANE_IDLE_DEBOUNCE_MS unchanged. A screen that moves is captured every PANE_MIN_CAPTURE_GAP_MS; one that
- * stands still (and is not busy) every time twice as late, up to PANE_MAX_CAPTURE_GAP_MS; any change resets.
+ * stands still (and is neither busy nor asking for approval) every time twice as late, up to
+ * PANE_MAX_CAPTURE_GAP_MS; any change resets.
  */
 export function stepPane(track: PaneTrack, patterns: PanePatterns, sample: PaneSample | undefined, now: number): PaneStep {
   if (sample === undefined) return { track, status: track.status, nextCaptureAt: track.nextCaptureAt };
@@ -122,7 +123,8 @@ export function stepPane(track: PaneTrack, patterns: PanePatterns, sample: PaneS
   else if (looks === 'waiting' && track.status === 'waiting') status = 'waiting';
   else status = 'working';
 
-  const still = !changed && status !== 'working';
+  // An open dialog is not backed off: its answer must show within a capture or two, not after 30 s.
+  const still = !changed && status !== 'working' && status !== 'needs_approval';
   const gapMs = still ? Math.min(PANE_MAX_CAPTURE_GAP_MS, track.gapMs * PANE_BACKOFF_FACTOR) : PANE_MIN_CAPTURE_GAP_MS;
   const next: PaneTrack = {
     digest,

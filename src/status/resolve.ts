@@ -91,10 +91,11 @@ export function pendingCommands(facts: Facts): { readonly id: string; readonly c
 }
 
 /**
- * Whether `command` is what one of these processes runs. Claude runs Bash commands through a shell
- * wrapper (`bash -c … eval '<command>' …`) that quotes the command, so the quoted forms count too.
+ * Whether one of these processes runs `command`: as its whole argv, as the whole script of a `sh -c`, or quoted
+ * whole inside one (Claude runs Bash commands as `bash -c … eval '<command>' …`, single quotes escaped as '\''). A
+ * mere substring is not enough: `ls` is in every path under `tools/`.
  */
 export function commandRunning(command: string, cmdlines: readonly (readonly string[])[]): boolean {
-  const forms = [command, command.replace(/'/g, `'\\''`), command.replace(/'/g, `'"'"'`), command.replace(/(["\\$`])/g, '\\$1')];
-  return cmdlines.some((argv) => argv.some((arg) => forms.some((form) => arg.includes(form))));
+  const quoted = [`'${command.replace(/'/g, `'\\''`)}'`, `'${command.replace(/'/g, `'"'"'`)}'`, `"${command.replace(/(["\\$`])/g, '\\$1')}"`];
+  return cmdlines.some((argv) => argv.join(' ') === command || argv.some((arg) => arg === command || quoted.some((form) => arg.includes(form))));
 }

@@ -22,7 +22,6 @@ export function statusDir(env: NodeJS.ProcessEnv, home: string): string {
 /** One session's facts; pass `names` (a listing of `dir`) when reading many sessions in a row. */
 export async function readFacts(dir: string, sessionId: string, names?: readonly string[]): Promise<Facts> {
   const session = sessionFactOf(parseJsonOrUndefined(readText(path.join(dir, `${sessionId}.session.json`))));
-  if (!session) return { session: undefined, agents: {} };
   return { session, agents: await readAgentFacts(dir, sessionId, names ?? (await listStatusDir(dir))) };
 }
 
@@ -57,7 +56,8 @@ export async function updateFacts(dir: string, sessionId: string, change: (facts
       const before = await readFacts(dir, sessionId);
       const { facts, ended } = change(before);
       if (ended) {
-        for (const name of [`${sessionId}.session.json`, ...Object.keys(before.agents).map((key) => `${sessionId}.agent.${key}.json`)]) removeFile(path.join(dir, name));
+        // The session file last: while it exists, the watcher can still find (and finish removing) the rest.
+        for (const name of [...Object.keys(before.agents).map((key) => `${sessionId}.agent.${key}.json`), `${sessionId}.session.json`]) removeFile(path.join(dir, name));
         return { session: undefined, agents: {} };
       }
       if (facts.session) replaceFile(path.join(dir, `${sessionId}.session.json`), `${JSON.stringify(facts.session)}\n`);

@@ -46,6 +46,11 @@ interface Tracked {
   pendingApproval: boolean;
   /** The agent process, as the facts last named it, for the cheap liveness check of the sweep. */
   agent: { pid: number; start: number | null } | undefined;
+  /**
+   * Per tool waiting for approval: the processes already under the agent when the watcher first saw it wait
+   * (MCP servers, language servers, background jobs). Only a process started since can be the approved command.
+   */
+  readonly before: Map<string, Set<string>>;
 }
 
 export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopped'> {
@@ -97,7 +102,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
     let entry = tracked.get(sessionId);
     if (!entry) {
-      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, agent: undefined };
+      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, agent: undefined, before: new Map() };
       tracked.set(sessionId, entry);
     }
     const session = facts.session;
@@ -106,8 +111,17 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
 
     const transcript: Record<string, readonly TranscriptEvent[]> = {};
     const advanced = new Map<string, number>();
+    const files = transcriptsOf(facts);
+    // A subagent that finished takes its transcript's watch and offset along.
+    const wanted = new Set(files.map(([, file]) => file));
+    for (const [file, watcher] of entry.watchers) {
+      if (wanted.has(file)) continue;
+      watcher.close();
+      entry.watchers.delete(file);
+    }
+    for (const file of entry.offsets.keys()) if (!wanted.has(file)) entry.offsets.delete(file);
     if (alive !== false) {
-      for (const [key, file] of transcriptsOf(facts)) {
+      for (const [key, file] of files) {
         watchTranscript(sessionId, entry, file);
         // Lines before the newest hook were seen by that hook; a subagent's file is read whole the first time.
         const from = Math.max(entry.offsets.get(file) ?? 0, key === 'main' ? (session.transcript_offset ?? 0) : 0);
@@ -126,11 +140,19 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const pending = pendingCommands(facts);
     entry.pendingApproval = pending.length > 0;
     const running = new Set<string>();
+    for (const id of entry.before.keys()) if (!pending.some((tool) => tool.id === id)) entry.before.delete(id);
     if (alive === true && pending.length > 0 && session.pid !== null) {
-      const cmdlines = processTree(session.pid)
-        .slice(1)
-        .flatMap((child) => (child.pid === process.pid ? [] : [commandLine(child.pid) ?? []]));
-      for (const { id, command } of pending) if (commandRunning(command, cmdlines)) running.add(id);
+      const children = processTree(session.pid).slice(1);
+      const key = (child: { pid: number; start: number }): string => `${child.pid}:${child.start}`;
+      for (const { id, command } of pending) {
+        const before = entry.before.get(id);
+        if (!before) {
+          entry.before.set(id, new Set(children.map(key)));
+          continue;
+        }
+        const started = children.filter((child) => !before.has(key(child)) && child.pid !== process.pid);
+        if (commandRunning(command, started.map((child) => commandLine(child.pid) ?? []))) running.add(id);
+      }
     }
 
     const observation: Observation = { alive, transcript, running };
@@ -214,6 +236,8 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       if (tracked.size > 0) idleSince = Date.now();
       else if (Date.now() - idleSince >= options.idleExitMs) return 'idle';
       if (dirty.size > 0) continue;
+      // An abort during the awaits above fired before the listener below exists: look again first.
+      if (options.signal?.aborted) return 'stopped';
       await new Promise<void>((resume) => {
         // Woken by enqueue(); the timer is only for the idle exit, so a busy watcher does not spin on it.
         const timer = setTimeout(finish, tracked.size > 0 ? options.idleExitMs : Math.max(10, options.idleExitMs - (Date.now() - idleSince)));

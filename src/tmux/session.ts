@@ -64,7 +64,7 @@ export async function capturePane(server: TmuxServer, name: string, history = 0,
 /** Literal text goes through `send-keys -l` (nothing in it is a key name); keys go by name. */
 export async function sendKeys(server: TmuxServer, name: string, keys: readonly KeyPress[], options: TmuxOptions = {}): Promise<boolean> {
   for (const press of keys) {
-    const args = 'text' in press ? ['send-keys', '-t', sessionTarget(name), '-l', literalArg(press.text)] : ['send-keys', '-t', sessionTarget(name), press.key];
+    const args = 'text' in press ? ['send-keys', '-t', sessionTarget(name), '-l', '--', literalArg(press.text)] : ['send-keys', '-t', sessionTarget(name), press.key];
     if ((await runTmux(server, args, options)).exitCode !== 0) return false;
   }
   return true;

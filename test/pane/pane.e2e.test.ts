@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
+import { waitFor } from '../../src/util/wait.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { paneRecords } from '../../src/pane/record.js';
 import { mam, Sandbox } from '../helpers/sandbox.js';
@@ -44,7 +45,7 @@ describe('mam pane: bad input', () => {
     expect((await run(a, 'register', '--pane', id, '--role', 'qa')).code).toBe(0);
     const pid = Number((await box.tmux(a, 'display-message', '-p', '-t', id, '#{pane_pid}')).trim());
     process.kill(pid, 'SIGTERM');
-    for (let dead = ''; dead !== '1'; ) dead = (await box.tmux(a, 'display-message', '-p', '-t', id, '#{pane_dead}')).trim();
+    expect(await waitFor(async () => (await box.tmux(a, 'display-message', '-p', '-t', id, '#{pane_dead}')).trim() === '1', 5_000)).toBe(true);
     const sent = await run(a, 'send', '--pane', id, '--message', 'hi');
     expect(sent.code).toBe(1);
     expect(sent.stderr).toMatch(/its agent has exited \(the pane is dead\); nothing was sent/);
@@ -68,8 +69,13 @@ describe('mam pane: bad input', () => {
     const sent = await run(a, 'send', '--pane', id, '--message', message, '--json');
     expect(sent.code, sent.stderr).toBe(0);
     expect(JSON.parse(sent.stdout)).toMatchObject({ ok: true, stage: 'submitted', token: 'ECHO-7 | a:b "q" \'s\' $(id) 🚀 C-c' });
-    for (let text = ''; !text.includes('\n'); ) text = await readFile(out, 'utf8').catch(() => '');
+    expect(await waitFor(async () => (await readFile(out, 'utf8').catch(() => '')).includes('\n'), 5_000)).toBe(true);
     expect(await readFile(out, 'utf8')).toBe(`${message}\n`);
+    // Text that starts with a dash is text, not a tmux flag.
+    const dashed = '- fix the bug -abc';
+    const second = await run(a, 'send', '--pane', id, `--message=${dashed}`, '--json');
+    expect(second.code, second.stderr).toBe(0);
+    expect(await waitFor(async () => (await readFile(out, 'utf8')).endsWith(`${dashed}\n`), 5_000)).toBe(true);
   });
 
   it('keeps the rest of the registry: sessions, comments and unknown fields survive pane rows', async () => {

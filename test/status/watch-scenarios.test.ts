@@ -257,4 +257,11 @@ describe('commandRunning', () => {
     expect(commandRunning(command, [wrapped])).toBe(true);
     expect(commandRunning(command, [['bash', '-c', "eval 'echo other'"]])).toBe(false);
   });
+
+  it('a short command is not found inside an unrelated process, nor in a longer command', () => {
+    expect(commandRunning('ls', [['node', '/home/u/.claude/tools/mcp-server.js']])).toBe(false);
+    expect(commandRunning('npm test', [['bash', '-c', "eval 'npm test -- --watch' < /dev/null"]])).toBe(false);
+    expect(commandRunning('npm test', [['npm', 'test']])).toBe(true);
+    expect(commandRunning('npm test', [['/bin/sh', '-c', 'npm test']])).toBe(true);
+  });
 });
