@@ -49,7 +49,7 @@ beforeEach(async () => {
   statusDir = path.join(box.root, 'cache', 'mam', 'status');
   model = await startModelServer(script);
   await prepareClaudeHome(box.home, { workspaces: [workspace] });
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root), MAM_WATCH_IDLE_EXIT: '5' });
+  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root), MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' });
   expect((await mam(['hooks', 'install', '--scope', 'user'], env)).code).toBe(0);
   const created = await mam(['create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--registry', box.registry], env);
   expect(created.code, created.stderr).toBe(0);

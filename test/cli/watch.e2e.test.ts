@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAlive } from '../../src/proc/tree.js';
+import { isAlive, processTree, signalAll } from '../../src/proc/tree.js';
 import { runningWatcher } from '../../src/status/watcher-pid.js';
 import { waitFor } from '../../src/util/wait.js';
 import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
@@ -23,7 +23,7 @@ const SID = '5f0c2a8e-1111-4c8e-9f00-2a6b1c3d4e5f';
 
 beforeEach(async () => {
   box = await Sandbox.create('mam-watch-');
-  env = box.env({ MAM_WATCH_IDLE_EXIT: '2' });
+  env = box.env({ MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '2' });
   statusDir = path.join(box.root, 'cache', 'mam', 'status');
   transcript = path.join(box.home, '.claude', 'projects', '-w', `${SID}.jsonl`);
   await mkdir(path.dirname(transcript), { recursive: true });
@@ -31,7 +31,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const agent of agents.splice(0)) agent.kill('SIGKILL');
+  // Each stand-in agent with whatever it started (the 'approved' bash and its sleep), by pid and start time.
+  for (const agent of agents.splice(0)) if (agent.pid) signalAll(processTree(agent.pid), 'SIGKILL');
   await box.dispose();
 });
 

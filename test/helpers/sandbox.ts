@@ -49,6 +49,8 @@ export class Sandbox {
       XDG_CACHE_HOME: path.join(this.root, 'cache'),
       MAM_BROKER_DIR: path.join(this.root, 'broker'),
       MAM_LOG_LEVEL: 'warn',
+      // Hooks start no status watcher unless a test asks for one (MAM_WATCH: '1'): a watcher outlives its hook.
+      MAM_WATCH: '0',
       LANG: 'C.UTF-8',
       ...extra,
     };
