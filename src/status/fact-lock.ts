@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { isAlive, processId } from '../proc/tree.js';
 
 /**
@@ -71,16 +71,64 @@ function holder(file: string): { pid: number; start: number; at: number; text: s
 
 function breakIfAbandoned(file: string): void {
   const seen = holder(file);
-  // A lock file still being written (empty or torn) belongs to a holder that is alive right now.
-  if (!seen || !Number.isInteger(seen.pid) || !Number.isInteger(seen.start)) return;
+  if (!seen) return;
+  // A lock file still being written (empty or torn) belongs to a holder alive right now — unless it stays torn:
+  // a holder that died between create and write.
+  if (!Number.isInteger(seen.pid) || !Number.isInteger(seen.start)) {
+    if (olderThan(file, BREAK_STALE_MS)) removeIfStill(file, seen.text);
+    return;
+  }
   const abandoned = !isAlive({ pid: seen.pid, start: seen.start }) || Date.now() - seen.at > STALE_MS;
-  if (!abandoned) return;
-  // Only the very lock judged abandoned is removed: if another waiter broke it and took the lock meanwhile,
-  // the content differs and it is left alone.
-  if (holder(file)?.text !== seen.text) return;
+  if (abandoned) removeIfStill(file, seen.text);
+}
+
+/** A breaker that died holding `<file>.break` is let go after this long. */
+const BREAK_STALE_MS = 2_000;
+
+/**
+ * Removes `file` only if it still holds `text`. Breakers take turns through an O_EXCL `<file>.break`: otherwise
+ * two waiters could both judge the same dead holder's lock abandoned, and the slower one delete the lock the
+ * faster one has just taken.
+ */
+export function removeIfStill(file: string, text: string): void {
+  const breaker = `${file}.break`;
+  let fd: number;
   try {
-    unlinkSync(file);
+    fd = openSync(breaker, 'wx', 0o600);
+  } catch {
+    try {
+      if (Date.now() - statSync(breaker).mtimeMs > BREAK_STALE_MS) unlinkSync(breaker);
+    } catch {
+      // Gone already: the other breaker finished.
+    }
+    return;
+  }
+  try {
+    if (readText(file) === text) unlinkSync(file);
   } catch {
     // Someone else removed it first.
+  } finally {
+    closeSync(fd);
+    try {
+      unlinkSync(breaker);
+    } catch {
+      // Taken as stale by a waiter that judged us dead: nothing left to do.
+    }
+  }
+}
+
+function olderThan(file: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(file).mtimeMs > ms;
+  } catch {
+    return false;
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
 }

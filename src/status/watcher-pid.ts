@@ -1,6 +1,7 @@
-import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive, processId, type ProcessId } from '../proc/tree.js';
+import { removeIfStill } from './fact-lock.js';
 
 /**
  * At most one `mam watch` per status directory, started on demand by the hooks. `watch.pid` holds the
@@ -9,15 +10,16 @@ import { isAlive, processId, type ProcessId } from '../proc/tree.js';
  * one end with one.
  */
 const PID_FILE = 'watch.pid';
+const TORN_STALE_MS = 2_000;
 
 export function runningWatcher(dir: string): ProcessId | undefined {
-  try {
-    const [pid, start] = readFileSync(path.join(dir, PID_FILE), 'utf8').trim().split(/\s+/).map(Number);
-    const id = { pid: pid ?? NaN, start: start ?? NaN };
-    return Number.isInteger(id.pid) && Number.isInteger(id.start) && isAlive(id) ? id : undefined;
-  } catch {
-    return undefined;
-  }
+  const id = parsePidFile(readText(path.join(dir, PID_FILE)));
+  return id && isAlive(id) ? id : undefined;
+}
+
+function parsePidFile(text: string | undefined): ProcessId | undefined {
+  const [pid, start] = (text ?? '').trim().split(/\s+/).map(Number);
+  return Number.isInteger(pid) && Number.isInteger(start) ? { pid: pid!, start: start! } : undefined;
 }
 
 /** Makes this process the directory's watcher; false when a live one already is. */
@@ -34,16 +36,32 @@ export function claimWatcher(dir: string): boolean {
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (runningWatcher(dir)) return false;
-      // A dead watcher's file (killed, or the machine rebooted): take its place.
-      try {
-        unlinkSync(file);
-      } catch {
-        // Another starter removed it first; the next open decides.
-      }
+      // A dead watcher's file (killed, or the machine rebooted): take its place. Judge and remove the very same
+      // content, so two starters racing here cannot remove each other's fresh claim.
+      const seen = readText(file);
+      const holder = parsePidFile(seen);
+      if (holder && isAlive(holder)) return false;
+      // Torn: a claim being written right now — or one whose writer died mid-write, which only age tells.
+      if (seen !== undefined && (holder || olderThan(file, TORN_STALE_MS))) removeIfStill(file, seen);
     }
   }
   return false;
+}
+
+function olderThan(file: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(file).mtimeMs > ms;
+  } catch {
+    return false;
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Gives the pid file up, if it is still ours. */

@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { processId } from '../../src/proc/tree.js';
+import { removeIfStill } from '../../src/status/fact-lock.js';
 import { updateFacts } from '../../src/status/store.js';
 import { MAM } from '../helpers/sandbox.js';
 
@@ -45,6 +46,28 @@ describe('fact file lock', () => {
     const facts = await updateFacts(dir, SID, (current) => ({ facts: current, ended: false }), 2_000);
     expect(facts.session).toBeUndefined();
     await expect(readFile(path.join(dir, `${SID}.lock`))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a lock left empty by a holder that died between create and write is broken once it is old', async () => {
+    const file = path.join(dir, `${SID}.lock`);
+    await writeFile(file, '');
+    const old = new Date(Date.now() - 5_000);
+    await utimes(file, old, old);
+    await expect(updateFacts(dir, SID, (current) => ({ facts: current, ended: false }), 2_000)).resolves.toBeDefined();
+  });
+
+  it('breaking removes only the very lock judged abandoned, never one taken meanwhile', async () => {
+    const file = path.join(dir, `${SID}.lock`);
+    await writeFile(file, 'taken by someone else just now\n');
+    removeIfStill(file, '123 456 789\n');
+    expect(await readFile(file, 'utf8')).toBe('taken by someone else just now\n');
+    // Another breaker at work (its .break file is fresh): this one leaves the lock alone.
+    await writeFile(`${file}.break`, '');
+    removeIfStill(file, 'taken by someone else just now\n');
+    expect(await readFile(file, 'utf8')).toBe('taken by someone else just now\n');
+    await rm(`${file}.break`);
+    removeIfStill(file, 'taken by someone else just now\n');
+    await expect(readFile(file)).rejects.toThrow(/ENOENT/);
   });
 
   it('a live holder is waited for, and the wait is bounded with a reason', async () => {
