@@ -43,6 +43,7 @@ export function notOnServer(paneId: string, server: PaneServer, rows: readonly P
 
 export async function killAgentPane(context: LifecycleContext, request: KillRequest): Promise<Killed> {
   if (!PANE_ID_PATTERN.test(request.paneId)) throw new UsageError(`pane kill: --pane ${JSON.stringify(request.paneId)} is not a pane id like %3`);
+  if (request.master !== undefined && !PANE_ID_PATTERN.test(request.master)) throw new UsageError(`pane kill: --master ${JSON.stringify(request.master)} is not a pane id like %0`);
   const { run: server, name: serverName } = request.server;
   const rows = paneRecords((await readRegistry(context.registryFile)).document);
   const row = findPane(rows, serverName, request.paneId);

@@ -1,7 +1,5 @@
 import { isMap, isSeq, YAMLMap, YAMLSeq, type Document } from 'yaml';
-import { z } from 'zod';
-import { AgentName, ConversationId } from '../registry/schema.js';
-import { PANE_ID_PATTERN, WINDOW_ID_PATTERN } from './tmux.js';
+import { PaneRecord } from '../registry/schema.js';
 
 /**
  * Agent panes live in the same registry file as sessions, under a top-level `tmux_panes:` list — the
@@ -12,38 +10,7 @@ import { PANE_ID_PATTERN, WINDOW_ID_PATTERN } from './tmux.js';
  */
 export const PANES_KEY = 'tmux_panes';
 
-export const ROLE_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
-
-export const PaneStatus = z.enum(['spawning', 'active', 'ready-to-close', 'closed']);
-export type PaneStatus = z.infer<typeof PaneStatus>;
-
-export const PaneRecord = z.looseObject({
-  pane_id: z.string().regex(PANE_ID_PATTERN),
-  /** The tmux socket name (`-L`); `default` for the default server. */
-  tmux_server: z.string().min(1),
-  role: z.string().regex(ROLE_PATTERN).nullish(),
-  agent: AgentName.nullish(),
-  status: PaneStatus,
-  session: z.string().nullish(),
-  window_id: z.string().regex(WINDOW_ID_PATTERN).nullish(),
-  spawner_pane: z.string().regex(PANE_ID_PATTERN).nullish(),
-  master_pane: z.string().regex(PANE_ID_PATTERN).nullish(),
-  title: z.string().nullish(),
-  color: z.string().nullish(),
-  workspace: z.string().nullish(),
-  task: z.string().nullish(),
-  /** The agent's own conversation id (the seed's "Claude session ID saved"). */
-  session_id: ConversationId.nullish(),
-  report_back: z.boolean().nullish(),
-  task_done: z.boolean().nullish(),
-  /** The last delivery receipt: `<stage> <token>` and when. */
-  last_delivery: z.string().nullish(),
-  created_at: z.string().nullish(),
-  closed_at: z.string().nullish(),
-  /** How it closed: `exit-keys`, `kill-pane`, or `already-gone`. */
-  close_mode: z.string().nullish(),
-});
-export type PaneRecord = z.infer<typeof PaneRecord>;
+export { PaneRecord, PaneStatus, ROLE_PATTERN } from '../registry/schema.js';
 
 export type PaneFields = { readonly [K in keyof PaneRecord]?: PaneRecord[K] };
 

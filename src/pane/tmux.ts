@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { KeyPress } from '../agents/types.js';
 import { MamError } from '../errors.js';
+import { PANE_ID_PATTERN } from '../registry/schema.js';
 import { literalArg, runTmux, type TmuxOptions, type TmuxServer } from '../tmux/client.js';
 
 /**
@@ -9,8 +10,7 @@ import { literalArg, runTmux, type TmuxOptions, type TmuxServer } from '../tmux/
  * Pane ids are unique within one tmux server only, so every call names its server too.
  */
 
-export const PANE_ID_PATTERN = /^%\d{1,9}$/;
-export const WINDOW_ID_PATTERN = /^@\d{1,9}$/;
+export { PANE_ID_PATTERN, WINDOW_ID_PATTERN } from '../registry/schema.js';
 
 /**
  * The server a pane command talks to. `run` is what tmux gets (`-L name`, or null: the server of `$TMUX`

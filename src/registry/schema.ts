@@ -103,3 +103,43 @@ export function timestampMs(value: RegistryEntry['created_at']): number | undefi
 export function isoSeconds(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
+
+/**
+ * The registry's other section: agent panes under a top-level `tmux_panes:` list (seed 004's "Pane Lifecycle"
+ * table; written by src/pane/record.ts). Rows are loose objects like session entries, so fields a person or a
+ * newer version adds survive every rewrite.
+ */
+export const PANE_ID_PATTERN = /^%\d{1,9}$/;
+export const WINDOW_ID_PATTERN = /^@\d{1,9}$/;
+export const ROLE_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+export const PaneStatus = z.enum(['spawning', 'active', 'ready-to-close', 'closed']);
+export type PaneStatus = z.infer<typeof PaneStatus>;
+
+export const PaneRecord = z.looseObject({
+  pane_id: z.string().regex(PANE_ID_PATTERN),
+  /** The tmux socket name (`-L`); `default` for the default server. */
+  tmux_server: z.string().min(1),
+  role: z.string().regex(ROLE_PATTERN).nullish(),
+  agent: AgentName.nullish(),
+  status: PaneStatus,
+  session: z.string().nullish(),
+  window_id: z.string().regex(WINDOW_ID_PATTERN).nullish(),
+  spawner_pane: z.string().regex(PANE_ID_PATTERN).nullish(),
+  master_pane: z.string().regex(PANE_ID_PATTERN).nullish(),
+  title: z.string().nullish(),
+  color: z.string().nullish(),
+  workspace: z.string().nullish(),
+  task: z.string().nullish(),
+  /** The agent's own conversation id (the seed's "Claude session ID saved"). */
+  session_id: ConversationId.nullish(),
+  report_back: z.boolean().nullish(),
+  task_done: z.boolean().nullish(),
+  /** The last delivery receipt: `<stage> <token>` and when. */
+  last_delivery: z.string().nullish(),
+  created_at: z.string().nullish(),
+  closed_at: z.string().nullish(),
+  /** How it closed: `exit-keys`, `kill-pane`, or `already-gone`. */
+  close_mode: z.string().nullish(),
+});
+export type PaneRecord = z.infer<typeof PaneRecord>;

@@ -30,6 +30,9 @@ describe('mam pane: bad input', () => {
     expect(missing.stderr.trim()).toBe(`mam: pane %99 does not exist on tmux server ${a}; pane ids are per tmux server: list them with \`tmux list-panes -a -F '#{pane_id}'\`; nothing was sent`);
     expect((await run(a, 'send', '--pane', 'main', '--message', 'hi')).code).toBe(64);
     expect((await run(a, 'kill', '--pane', '%99')).stderr).toMatch(/pane %99 does not exist on tmux server/);
+    const typo = await run(a, 'kill', '--pane', '%99', '--master', '0');
+    expect(typo.code).toBe(64);
+    expect(typo.stderr).toContain('--master "0" is not a pane id like %0');
 
     // %1 lives on server a and is registered there; addressed on server b, it is not there.
     const id = (await box.tmux(a, 'split-window', '-d', '-P', '-F', '#{pane_id}', '-t', '%0', 'sleep 100000')).trim();
