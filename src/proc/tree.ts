@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Processes, read from Linux /proc. A pid is identified together with its start time, so a pid reused
@@ -25,6 +25,21 @@ function readStat(pid: number): StatLine | undefined {
     return { comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(fields[1]), start: Number(fields[19]) };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Without /proc (macOS, the BSDs) a pid is only checked with kill(pid, 0): no start time (start 0), so no
+ * protection against reuse, and no process tree. Linux is the platform this is built and tested on.
+ */
+const HAS_PROC = existsSync('/proc/self/stat');
+
+function signalable(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -62,12 +77,14 @@ export function parentPid(pid: number): number | undefined {
 }
 
 export function processId(pid: number): ProcessId | undefined {
+  if (!HAS_PROC) return signalable(pid) ? { pid, start: 0 } : undefined;
   const stat = readStat(pid);
   return stat ? { pid, start: stat.start } : undefined;
 }
 
 /** `root` and every process below it, root first. */
 export function processTree(root: number): ProcessId[] {
+  if (!HAS_PROC) return processId(root) ? [{ pid: root, start: 0 }] : [];
   const children = new Map<number, number[]>();
   const starts = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
@@ -92,6 +109,7 @@ export function processTree(root: number): ProcessId[] {
 
 /** Still running, and still the same process (not a reused pid); zombies count as gone. */
 export function isAlive(id: ProcessId): boolean {
+  if (!HAS_PROC) return signalable(id.pid);
   try {
     const stat = readFileSync(`/proc/${id.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
