@@ -1,4 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+// child_process only where there is no /proc: this module is on every hook's path, which pays for each module.
+const requireBuiltin = createRequire(import.meta.url);
 
 /**
  * Processes, read from Linux /proc. A pid is identified together with its start time, so a pid reused
@@ -17,6 +22,7 @@ interface StatLine {
 }
 
 function readStat(pid: number): StatLine | undefined {
+  if (!HAS_PROC) return psRows(['-p', String(pid)]).find((row) => row.pid === pid);
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name, which may hold spaces and parentheses itself.
@@ -29,18 +35,34 @@ function readStat(pid: number): StatLine | undefined {
 }
 
 /**
- * Without /proc (macOS, the BSDs) a pid is only checked with kill(pid, 0): no start time (start 0), so no
- * protection against reuse, and no process tree. Linux is the platform this is built and tested on.
+ * Without /proc (macOS, the BSDs) the same facts come from `ps`: start time as epoch seconds from `lstart`
+ * (instead of clock ticks since boot: only ever compared with itself), the command line as one string.
+ * MAM_PROCESS_TABLE=ps forces that path on Linux, which is how it is tested.
  */
-const HAS_PROC = existsSync('/proc/self/stat');
+const HAS_PROC = process.env['MAM_PROCESS_TABLE'] !== 'ps' && existsSync('/proc/self/stat');
 
-function signalable(pid: number): boolean {
+interface PsRow extends StatLine {
+  readonly pid: number;
+  readonly args: string;
+}
+
+const PS_LINE = /^\s*(\d+)\s+(\d+)\s+(\w{3}\s+\w{3}\s+\d+\s+[\d:]+\s+\d{4})\s+(\S*)\s*(.*)$/;
+
+function psRows(select: readonly string[]): PsRow[] {
+  let out: string;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    // comm first (it has no spaces), then the whole command line; LC_ALL=C for English month names in lstart.
+    const { execFileSync } = requireBuiltin('node:child_process') as typeof import('node:child_process');
+    out = execFileSync('ps', [...select, '-o', 'pid=', '-o', 'ppid=', '-o', 'lstart=', '-o', 'comm=', '-o', 'command='], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return [];
   }
+  return out.split('\n').flatMap((line): PsRow[] => {
+    const match = PS_LINE.exec(line);
+    if (!match) return [];
+    const start = Date.parse(match[3]!) / 1000;
+    return Number.isFinite(start) ? [{ pid: Number(match[1]), ppid: Number(match[2]), start, comm: path.basename(match[4]!), args: match[5]! }] : [];
+  });
 }
 
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'fish', 'ksh', 'ash']);
@@ -62,6 +84,10 @@ export function agentAncestor(pid: number): ProcessId | undefined {
 
 /** The argv of `pid`, or undefined when it is gone or unreadable (kernel threads have none). */
 export function commandLine(pid: number): string[] | undefined {
+  if (!HAS_PROC) {
+    const args = readStat(pid) && psRows(['-p', String(pid)])[0]?.args;
+    return args ? [args] : undefined;
+  }
   try {
     const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return raw === '' ? undefined : raw.replace(/\0$/, '').split('\0');
@@ -77,23 +103,23 @@ export function parentPid(pid: number): number | undefined {
 }
 
 export function processId(pid: number): ProcessId | undefined {
-  if (!HAS_PROC) return signalable(pid) ? { pid, start: 0 } : undefined;
   const stat = readStat(pid);
   return stat ? { pid, start: stat.start } : undefined;
 }
 
 /** `root` and every process below it, root first. */
 export function processTree(root: number): ProcessId[] {
-  if (!HAS_PROC) return processId(root) ? [{ pid: root, start: 0 }] : [];
   const children = new Map<number, number[]>();
   const starts = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    const stat = readStat(pid);
-    if (!stat) continue;
-    starts.set(pid, stat.start);
-    children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
+  const table = HAS_PROC
+    ? readdirSync('/proc').flatMap((name) => {
+        const stat = /^\d+$/.test(name) ? readStat(Number(name)) : undefined;
+        return stat ? [{ pid: Number(name), ...stat }] : [];
+      })
+    : psRows(['-A']);
+  for (const { pid, ppid, start } of table) {
+    starts.set(pid, start);
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
   }
   const tree: ProcessId[] = [];
   const queue = [root];
@@ -109,7 +135,7 @@ export function processTree(root: number): ProcessId[] {
 
 /** Still running, and still the same process (not a reused pid); zombies count as gone. */
 export function isAlive(id: ProcessId): boolean {
-  if (!HAS_PROC) return signalable(id.pid);
+  if (!HAS_PROC) return readStat(id.pid)?.start === id.start;
   try {
     const stat = readFileSync(`/proc/${id.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
