@@ -136,7 +136,11 @@ export async function spawnPane(context: LifecycleContext, request: SpawnRequest
     }
   }
 
-  await rebalance(server, master, tmux);
+  // The master's window gets main-vertical with the master in front; a pane spawned into another window (--window)
+  // has no master there, so that window is laid out with its own first pane as the main one.
+  const spawnedIn = (await paneInfo(server, paneId, tmux))?.windowId;
+  if (spawnedIn && spawnedIn !== masterInfo.windowId) await tmuxMust(server, ['select-layout', '-t', spawnedIn, 'main-vertical'], tmux, `lay out window ${spawnedIn}`);
+  else await rebalance(server, master, tmux);
   const fields: PaneFields = {
     status: 'active',
     title,

@@ -81,6 +81,17 @@ describe('mam pane: bad input', () => {
     expect(await waitFor(async () => (await readFile(out, 'utf8')).endsWith(`${dashed}\n`), 5_000)).toBe(true);
   });
 
+  it('spawn --window into another window lays out that window, and leaves the master\'s alone', async () => {
+    const other = (await box.tmux(a, 'new-window', '-d', '-P', '-F', '#{window_id}', '-t', 'main', 'sleep 100000')).trim();
+    const spawned = await run(a, 'spawn', '--role', 'qa', '--agent', 'cat', '--master', '%0', '--window', other, '--split', 'v', '--no-prompt', '--json');
+    expect(spawned.code, spawned.stderr).toBe(0);
+    // main-vertical: side by side, both from the top — a vertical split alone would have stacked them.
+    const panes = (await box.tmux(a, 'list-panes', '-t', other, '-F', '#{pane_top} #{pane_left}')).trim().split('\n');
+    expect(panes).toHaveLength(2);
+    expect(panes.map((line) => line.split(' ')[0])).toEqual(['0', '0']);
+    expect((await box.tmux(a, 'list-panes', '-t', 'main:0', '-F', '#{pane_id}')).trim()).toBe('%0');
+  });
+
   it('keeps the rest of the registry: sessions, comments and unknown fields survive pane rows', async () => {
     await box.writeRegistry('# mine\ntmux_sessions: []\ncustom: {keep: true}\n');
     const id = (await box.tmux(a, 'split-window', '-d', '-P', '-F', '#{pane_id}', '-t', '%0', 'sleep 100000')).trim();
