@@ -461,6 +461,7 @@ export class RetryingSource {
       this.started = true;
       if (this.stopped) return void (await this.source.stop().catch(() => undefined));
       this.failures = 0;
+      this.log?.info({}, 'job event source connected');
       // Events may have been missed before it was up.
       this.onKey('*');
     } catch (error) {

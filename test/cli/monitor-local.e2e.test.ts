@@ -16,8 +16,8 @@ afterEach(async () => {
   await box.dispose();
 });
 
-function start(args: string[]): { output: () => string; exited: Promise<number | null> } {
-  const spawned = spawn(process.execPath, [MAM, 'monitor', ...args], { env: box.env({ MAM_MONITOR_STDIN: '1' }) });
+function start(args: string[], env: NodeJS.ProcessEnv = {}): { output: () => string; exited: Promise<number | null> } {
+  const spawned = spawn(process.execPath, [MAM, 'monitor', ...args], { env: box.env({ MAM_MONITOR_STDIN: '1', ...env }) });
   child = spawned;
   let output = '';
   spawned.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -75,9 +75,10 @@ describe('mam monitor on the local board', () => {
     const broker = spawn(process.execPath, [MAM, 'broker', '--dir', path.join(box.root, 'broker')], { env: box.env(), stdio: 'ignore' });
     try {
       await waitFor(async () => (await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => '')) !== '', 'the broker');
-      const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '60']);
+      const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '60'], { MAM_LOG_LEVEL: 'info' });
       await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
-      await new Promise((resolve) => setTimeout(resolve, 1500)); // its job source connects
+      // An event sent before its job source subscribed would never reach it (no session on the broker yet).
+      await waitFor(() => monitor.output().includes('job event source connected'), 'its job source to connect', 20_000);
       // A conversation appears: no tmux event. Only a job event can wake the monitor before its 60 s interval.
       await writeClaudeTranscript(box.home, workspace, 'c0ffee00-1111-4222-8333-444455556666');
       const jobs = path.join(box.root, 'jobs');
