@@ -85,7 +85,7 @@ export function agentAncestor(pid: number): ProcessId | undefined {
 /** The argv of `pid`, or undefined when it is gone or unreadable (kernel threads have none). */
 export function commandLine(pid: number): string[] | undefined {
   if (!HAS_PROC) {
-    const args = readStat(pid) && psRows(['-p', String(pid)])[0]?.args;
+    const args = psRows(['-p', String(pid)])[0]?.args;
     return args ? [args] : undefined;
   }
   try {
@@ -100,6 +100,20 @@ export function commandLine(pid: number): string[] | undefined {
 export function parentPid(pid: number): number | undefined {
   const ppid = readStat(pid)?.ppid;
   return ppid !== undefined && Number.isInteger(ppid) ? ppid : undefined;
+}
+
+/**
+ * Whether a process with this pid exists: one kill(pid, 0), the cheapest check there is, but blind to a reused
+ * pid — for frequent sweeps whose slower pass checks the start time with isAlive.
+ */
+export function signalable(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, just not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function processId(pid: number): ProcessId | undefined {

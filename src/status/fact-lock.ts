@@ -1,5 +1,6 @@
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { isAlive, processId } from '../proc/tree.js';
+import { olderThan, readTextOrUndefined, removeIfPresent } from '../util/files.js';
 
 /**
  * The per-session lock of the fact files: an O_EXCL lock file holding the holder's pid and start time.
@@ -52,21 +53,15 @@ async function acquire(file: string, timeoutMs: number): Promise<void> {
 
 function release(file: string): void {
   if (!held.delete(file)) return;
-  try {
-    if (holder(file)?.pid === process.pid) unlinkSync(file);
-  } catch {
-    // Already gone: broken as stale, or the session ended and took its files along.
-  }
+  // Gone already when broken as stale; someone else's when taken after that.
+  if (holder(file)?.pid === process.pid) removeIfPresent(file);
 }
 
 function holder(file: string): { pid: number; start: number; at: number; text: string } | undefined {
-  try {
-    const text = readFileSync(file, 'utf8');
-    const [pid, start, at] = text.trim().split(' ').map(Number);
-    return { pid: pid ?? NaN, start: start ?? NaN, at: at ?? NaN, text };
-  } catch {
-    return undefined;
-  }
+  const text = readTextOrUndefined(file);
+  if (text === undefined) return undefined;
+  const [pid, start, at] = text.trim().split(' ').map(Number);
+  return { pid: pid ?? NaN, start: start ?? NaN, at: at ?? NaN, text };
 }
 
 function breakIfAbandoned(file: string): void {
@@ -96,39 +91,14 @@ export function removeIfStill(file: string, text: string): void {
   try {
     fd = openSync(breaker, 'wx', 0o600);
   } catch {
-    try {
-      if (Date.now() - statSync(breaker).mtimeMs > BREAK_STALE_MS) unlinkSync(breaker);
-    } catch {
-      // Gone already: the other breaker finished.
-    }
+    if (olderThan(breaker, BREAK_STALE_MS)) removeIfPresent(breaker);
     return;
   }
   try {
-    if (readText(file) === text) unlinkSync(file);
-  } catch {
-    // Someone else removed it first.
+    if (readTextOrUndefined(file) === text) removeIfPresent(file);
   } finally {
     closeSync(fd);
-    try {
-      unlinkSync(breaker);
-    } catch {
-      // Taken as stale by a waiter that judged us dead: nothing left to do.
-    }
-  }
-}
-
-function olderThan(file: string, ms: number): boolean {
-  try {
-    return Date.now() - statSync(file).mtimeMs > ms;
-  } catch {
-    return false;
-  }
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
+    // Already gone if a waiter took us for dead: nothing left to do.
+    removeIfPresent(breaker);
   }
 }

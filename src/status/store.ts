@@ -1,6 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { withFactLock } from './fact-lock.js';
+import { readTextOrUndefined, removeIfPresent } from '../util/files.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import type { Facts } from './derive.js';
 // Read without zod: this module is on `mam hook`'s start-up path (see fact-check.ts).
@@ -21,7 +22,7 @@ export function statusDir(env: NodeJS.ProcessEnv, home: string): string {
 
 /** One session's facts; pass `names` (a listing of `dir`) when reading many sessions in a row. */
 export async function readFacts(dir: string, sessionId: string, names?: readonly string[]): Promise<Facts> {
-  const session = sessionFactOf(parseJsonOrUndefined(readText(path.join(dir, `${sessionId}.session.json`))));
+  const session = sessionFactOf(parseJsonOrUndefined(readTextOrUndefined(path.join(dir, `${sessionId}.session.json`)) ?? ''));
   return { session, agents: await readAgentFacts(dir, sessionId, names ?? (await listStatusDir(dir))) };
 }
 
@@ -40,7 +41,7 @@ export async function readAgentFacts(dir: string, sessionId: string, names: read
   const prefix = `${sessionId}.agent.`;
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith('.json')) continue;
-    const fact = agentFactOf(parseJsonOrUndefined(readText(path.join(dir, name))));
+    const fact = agentFactOf(parseJsonOrUndefined(readTextOrUndefined(path.join(dir, name)) ?? ''));
     if (fact) agents[name.slice(prefix.length, -'.json'.length)] = fact;
   }
   return agents;
@@ -57,7 +58,7 @@ export async function updateFacts(dir: string, sessionId: string, change: (facts
       const { facts, ended } = change(before);
       if (ended) {
         // The session file last: while it exists, the watcher can still find (and finish removing) the rest.
-        for (const name of [...Object.keys(before.agents).map((key) => `${sessionId}.agent.${key}.json`), `${sessionId}.session.json`]) removeFile(path.join(dir, name));
+        for (const name of [...Object.keys(before.agents).map((key) => `${sessionId}.agent.${key}.json`), `${sessionId}.session.json`]) removeIfPresent(path.join(dir, name));
         return { session: undefined, agents: {} };
       }
       if (facts.session) replaceFile(path.join(dir, `${sessionId}.session.json`), `${JSON.stringify(facts.session)}\n`);
@@ -65,19 +66,11 @@ export async function updateFacts(dir: string, sessionId: string, change: (facts
         if (before.agents[key] && JSON.stringify(before.agents[key]) === JSON.stringify(fact)) continue;
         replaceFile(path.join(dir, `${sessionId}.agent.${key}.json`), `${JSON.stringify(fact)}\n`);
       }
-      for (const key of Object.keys(before.agents)) if (!facts.agents[key]) removeFile(path.join(dir, `${sessionId}.agent.${key}.json`));
+      for (const key of Object.keys(before.agents)) if (!facts.agents[key]) removeIfPresent(path.join(dir, `${sessionId}.agent.${key}.json`));
       return facts;
     },
     timeoutMs,
   );
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 let replaced = 0;
@@ -92,15 +85,7 @@ function replaceFile(file: string, content: string): void {
   try {
     renameSync(temp, file);
   } catch (error) {
-    removeFile(temp);
+    removeIfPresent(temp);
     throw error;
-  }
-}
-
-function removeFile(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // Already gone.
   }
 }

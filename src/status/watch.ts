@@ -2,7 +2,7 @@ import { statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { commandLine, isAlive, processId, processTree } from '../proc/tree.js';
+import { commandLine, isAlive, processId, processTree, signalable } from '../proc/tree.js';
 import { sessionStatus, type Facts } from './derive.js';
 import { commandRunning, pendingCommands, resolveFacts, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from './store.js';
@@ -256,16 +256,6 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     if (approvals) clearInterval(approvals);
     dirWatcher?.close();
     for (const id of [...tracked.keys()]) forget(id);
-  }
-}
-
-function signalable(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, just not ours to signal.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive, processId, type ProcessId } from '../proc/tree.js';
+import { olderThan, readTextOrUndefined, removeIfPresent } from '../util/files.js';
 import { removeIfStill } from './fact-lock.js';
 
 /**
@@ -13,7 +14,7 @@ const PID_FILE = 'watch.pid';
 const TORN_STALE_MS = 2_000;
 
 export function runningWatcher(dir: string): ProcessId | undefined {
-  const id = parsePidFile(readText(path.join(dir, PID_FILE)));
+  const id = parsePidFile(readTextOrUndefined(path.join(dir, PID_FILE)));
   return id && isAlive(id) ? id : undefined;
 }
 
@@ -38,7 +39,7 @@ export function claimWatcher(dir: string): boolean {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       // A dead watcher's file (killed, or the machine rebooted): take its place. Judge and remove the very same
       // content, so two starters racing here cannot remove each other's fresh claim.
-      const seen = readText(file);
+      const seen = readTextOrUndefined(file);
       const holder = parsePidFile(seen);
       if (holder && isAlive(holder)) return false;
       // Torn: a claim being written right now — or one whose writer died mid-write, which only age tells.
@@ -48,32 +49,10 @@ export function claimWatcher(dir: string): boolean {
   return false;
 }
 
-function olderThan(file: string, ms: number): boolean {
-  try {
-    return Date.now() - statSync(file).mtimeMs > ms;
-  } catch {
-    return false;
-  }
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 /** Gives the pid file up, if it is still ours. */
 export function releaseWatcher(dir: string): void {
   const mine = runningWatcher(dir);
-  if (mine?.pid === process.pid) {
-    try {
-      unlinkSync(path.join(dir, PID_FILE));
-    } catch {
-      // Already gone.
-    }
-  }
+  if (mine?.pid === process.pid) removeIfPresent(path.join(dir, PID_FILE));
 }
 
 /**
