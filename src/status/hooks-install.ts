@@ -4,8 +4,7 @@ import { AGENT_KINDS, artifactRoots, type AgentHooks, type AgentId, type Artifac
 import { homeDir } from '../config.js';
 import { MamError } from '../errors.js';
 import { writeFileAtomic } from '../registry/atomic.js';
-import { joinWords } from '../util/shell-words.js';
-import { which } from '../util/which.js';
+import { packageCommand } from '../util/which.js';
 
 export type Scope = HookScope;
 
@@ -187,7 +186,7 @@ export function unmergeHooks(target: HookTarget, settings: JsonObject): { settin
  * agent event (bench/hook.bench.ts).
  */
 export function hookCommand(env: NodeJS.ProcessEnv, hookEntry: string, agent: HookAgent = 'claude', nodePath = process.execPath): string {
-  return `${which('mam-hook', env) ? 'mam-hook' : joinWords([nodePath, hookEntry])} --agent ${agent}`;
+  return `${packageCommand('mam-hook', env, hookEntry, nodePath)} --agent ${agent}`;
 }
 
 /**

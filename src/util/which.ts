@@ -17,9 +17,15 @@ export function which(command: string, env: NodeJS.ProcessEnv): string | undefin
 }
 
 /**
- * How another process (an agent's hook, an agent reporting a job event) should invoke this CLI: plain `mam`
- * when it is on that PATH, else this Node and `cliMain` by absolute path, quoted as shell words.
+ * How another process (an agent's hook, an agent reporting a job event) should invoke one of this package's
+ * commands: its bin name (`mam`, `mam-hook`) when that is on its PATH, else this Node and `script` by absolute
+ * path, quoted as shell words.
  */
+export function packageCommand(bin: string, env: NodeJS.ProcessEnv, script: string, nodePath = process.execPath): string {
+  return which(bin, env) ? bin : joinWords([nodePath, script]);
+}
+
+/** How another process should invoke this CLI: `mam`, or this Node and `cliMain`. */
 export function mamCommand(env: NodeJS.ProcessEnv, cliMain: string, nodePath = process.execPath): string {
-  return which('mam', env) ? 'mam' : joinWords([nodePath, cliMain]);
+  return packageCommand('mam', env, cliMain, nodePath);
 }
