@@ -1,9 +1,9 @@
-import { agentKind, type PanePatterns } from '../agents/index.js';
+import { agentKind } from '../agents/index.js';
 import { homeDir } from '../config.js';
 import { sessionStatus as agentsActivity } from '../status/derive.js';
 import type { AgentStatus } from '../status/facts.js';
-import { classifyPane, combineActivity, wantsPane, type ActivitySource } from '../status/pane.js';
-import type { PaneSampler, PaneTarget } from '../status/pane-sampler.js';
+import { classifyPane, combineActivity, type ActivitySource } from '../status/pane.js';
+import { paneTarget, type PaneSampler, type PaneTarget } from '../status/pane-sampler.js';
 import { listStatusDir, readAgentFacts, statusDir } from '../status/store.js';
 import { readJob } from '../jobs/store.js';
 import { readRegistry } from '../registry/store.js';
@@ -73,7 +73,8 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
     return !snapshot || snapshot.state === 'unknown' ? 'unknown' : snapshot.panes.some((pane) => pane.session === entry.name) ? 'alive' : 'gone';
   };
   const live = registry.entries.filter((entry) => entry.status === 'running' && tmuxState(entry) === 'alive');
-  const paneStates = panes ? await sampledActivities(live, activities, panes) : await paneActivities(live, activities, context);
+  const targets = live.flatMap((entry) => paneTarget(entry, activities.get(entry.name)) ?? []);
+  const paneStates = panes ? await sampledActivities(targets, panes) : await paneActivities(targets, context);
   const sessions = registry.entries.map((entry): StatusRow => {
     const tmux = tmuxState(entry);
     const kind = agentKind(entry.agent);
@@ -104,29 +105,18 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
  * a screen standing still, so there is no idle debounce here (src/status/pane.ts has it for the monitor):
  * an idle-looking screen is waiting at once, and an agent with no patterns (agy) stays unknown.
  */
-async function paneActivities(
-  entries: readonly { readonly name: string; readonly agent: string; readonly tmux_server?: string | null | undefined }[],
-  hooks: ReadonlyMap<string, AgentStatus>,
-  context: LifecycleContext,
-): Promise<Map<string, AgentStatus>> {
-  const byServer = new Map<string, { server: string | null; targets: { name: string; patterns: PanePatterns }[] }>();
-  for (const entry of entries) {
-    const kind = agentKind(entry.agent);
-    if (!kind || !wantsPane(kind.panePatterns, hooks.get(entry.name))) continue;
-    const server = entry.tmux_server ?? null;
-    const group = byServer.get(serverKey(server)) ?? { server, targets: [] };
-    group.targets.push({ name: entry.name, patterns: kind.panePatterns });
-    byServer.set(serverKey(server), group);
-  }
+async function paneActivities(targets: readonly PaneTarget[], context: LifecycleContext): Promise<Map<string, AgentStatus>> {
+  const byServer = new Map<string, PaneTarget[]>();
+  for (const target of targets) byServer.set(serverKey(target.server), [...(byServer.get(serverKey(target.server)) ?? []), target]);
   const found = new Map<string, AgentStatus>();
   await Promise.all(
-    [...byServer.values()].map(async ({ server, targets }) => {
-      const screens = await capturePanes(server, targets.map((target) => target.name), context.tmux);
-      for (const { name, patterns } of targets) {
+    [...byServer.values()].map(async (group) => {
+      const screens = await capturePanes(group[0]!.server, group.map((target) => target.session), context.tmux);
+      for (const { session, patterns } of group) {
         // A session that vanished since the listing has no screen: no activity, not an error.
-        const screen = screens.get(name);
+        const screen = screens.get(session);
         const status = screen === undefined ? undefined : classifyPane(patterns, screen);
-        if (status) found.set(name, status);
+        if (status) found.set(session, status);
       }
     }),
   );
@@ -134,16 +124,7 @@ async function paneActivities(
 }
 
 /** The same targets through a long-lived sampler: captures only when due, idle reported once the screen held still. */
-async function sampledActivities(
-  entries: readonly { readonly name: string; readonly agent: string; readonly tmux_server?: string | null | undefined }[],
-  hooks: ReadonlyMap<string, AgentStatus>,
-  sampler: PaneSampler,
-): Promise<Map<string, AgentStatus>> {
-  const targets: PaneTarget[] = [];
-  for (const entry of entries) {
-    const kind = agentKind(entry.agent);
-    if (kind && wantsPane(kind.panePatterns, hooks.get(entry.name))) targets.push({ session: entry.name, server: entry.tmux_server ?? null, patterns: kind.panePatterns });
-  }
+async function sampledActivities(targets: readonly PaneTarget[], sampler: PaneSampler): Promise<Map<string, AgentStatus>> {
   const found = new Map<string, AgentStatus>();
   for (const [name, reading] of await sampler.sample(targets)) if (reading.status) found.set(name, reading.status);
   return found;

@@ -3,8 +3,7 @@ import { homeDir } from '../config.js';
 import type { ApprovalWait } from '../kanban/coalesce.js';
 import type { CachedRegistryReader } from '../registry/store.js';
 import { sessionStatus } from './derive.js';
-import { wantsPane } from './pane.js';
-import type { PaneSampler, PaneTarget } from './pane-sampler.js';
+import { paneTarget, type PaneSampler, type PaneTarget } from './pane-sampler.js';
 import { listStatusDir, readAgentFacts, statusDir } from './store.js';
 
 /**
@@ -31,7 +30,10 @@ export async function approvalWaits(registryFile: string, reader: CachedRegistry
       .filter((value): value is string => value !== null)
       .sort()[0];
     if (since) waits.push({ session: entry.name, since });
-    else if (panes && wantsPane(kind.panePatterns, sessionStatus(facts))) targets.push({ session: entry.name, server: entry.tmux_server ?? null, patterns: kind.panePatterns });
+    else if (panes) {
+      const target = paneTarget(entry, sessionStatus(facts));
+      if (target) targets.push(target);
+    }
   }
   if (panes) {
     for (const [session, reading] of await panes.sample(targets)) {

@@ -1,9 +1,10 @@
+import { agentKind } from '../agents/index.js';
 import type { PanePatterns } from '../agents/types.js';
 import { serverKey } from '../reconcile/reconcile.js';
 import { capturePanes } from '../tmux/capture.js';
 import type { TmuxOptions, TmuxServer } from '../tmux/client.js';
 import type { AgentStatus } from './facts.js';
-import { NEW_PANE_TRACK, paneDue, stepPane, type PaneSample, type PaneTrack } from './pane.js';
+import { NEW_PANE_TRACK, paneDue, stepPane, wantsPane, type PaneSample, type PaneTrack } from './pane.js';
 
 /**
  * The imperative shell around src/status/pane.ts: keeps one track per session, captures only the panes
@@ -16,6 +17,15 @@ export interface PaneTarget {
   readonly session: string;
   readonly server: TmuxServer;
   readonly patterns: PanePatterns;
+}
+
+/**
+ * The pane a registry entry should be read from, given what its hooks say (undefined: they said nothing): none
+ * when the hooks answer for it, or when mam does not know its agent.
+ */
+export function paneTarget(entry: { readonly name: string; readonly agent: string; readonly tmux_server?: string | null | undefined }, hooks: AgentStatus | undefined): PaneTarget | undefined {
+  const kind = agentKind(entry.agent);
+  return kind && wantsPane(kind.panePatterns, hooks) ? { session: entry.name, server: entry.tmux_server ?? null, patterns: kind.panePatterns } : undefined;
 }
 
 export interface PaneReading {
