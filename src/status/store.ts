@@ -80,7 +80,8 @@ let replaced = 0;
  * writeFileAtomic): fact files describe live processes, which a power loss ends anyway.
  */
 function replaceFile(file: string, content: string): void {
-  const temp = `${file}.tmp-${process.pid}-${(replaced += 1)}`;
+  // A dot file: listings of `<sid>.*` (the watcher's, a person's ls, a script's glob) never see a half-written fact.
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${(replaced += 1)}`);
   writeFileSync(temp, content, { flag: 'wx', mode: 0o644 });
   try {
     renameSync(temp, file);

@@ -71,7 +71,7 @@ async function facts(): Promise<Record<string, string>> {
   const newest = (await Promise.all(sessions.map(async (name) => ({ name, at: (await stat(path.join(statusDir, name))).mtimeMs })))).sort((a, b) => b.at - a.at)[0]!.name;
   const sid = newest.slice(0, -'.session.json'.length);
   const agents: Record<string, string> = {};
-  for (const name of names.filter((candidate) => candidate.startsWith(`${sid}.agent.`))) {
+  for (const name of names.filter((candidate) => candidate.startsWith(`${sid}.agent.`) && candidate.endsWith('.json'))) {
     const fact = await readFile(path.join(statusDir, name), 'utf8').then((text) => JSON.parse(text) as { status: string }, () => undefined);
     if (fact) agents[name.slice(`${sid}.agent.`.length, -'.json'.length)] = fact.status;
   }
