@@ -60,6 +60,8 @@ describe('mam pane: bad input', () => {
 
   it('a program that never shows the text: the receipt fails at queued with the reason, after 3 attempts', async () => {
     const id = (await box.tmux(a, 'split-window', '-d', '-P', '-F', '#{pane_id}', '-t', '%0', "stty -echo; exec cat >/dev/null")).trim();
+    // Only once cat runs is echo surely off: text typed before that would show, as the terminal echoes it.
+    expect(await waitFor(async () => (await box.tmux(a, 'display-message', '-p', '-t', id, '#{pane_current_command}')).trim() === 'cat', 5_000)).toBe(true);
     const sent = await run(a, 'send', '--pane', id, '--message', 'INVISIBLE-1 text');
     expect(sent.code).toBe(1);
     expect(sent.stderr).toMatch(/delivery to %\d+ not confirmed — stage queued: the text never showed in the agent's input.*\(after 3 attempts\)/);
