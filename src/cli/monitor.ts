@@ -226,7 +226,9 @@ async function runLocal(context: CliContext, values: CommonValues, log: Logger):
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (!process.stdin.isTTY) process.stdin.destroy();
+    board.close();
+    // A terminal's stdin too: a paused TTY handle still holds the event loop open.
+    process.stdin.destroy();
   }
   return 0;
 }
@@ -383,13 +385,16 @@ function realClock(local: LocalBoard | undefined, signal: AbortSignal | undefine
     now: Date.now,
     sleep: (ms) =>
       new Promise<void>((resolve) => {
-        if (push?.take()) return resolve();
+        // Either taken first, so neither is left pending to cut the following sleep short.
+        const early = [push?.take(), local?.takeInput()].some(Boolean);
+        if (early) return resolve();
         const done = (): void => {
           clearTimeout(timer);
           unsubscribe?.();
           unsubscribePush?.();
           signal?.removeEventListener('abort', done);
           push?.take();
+          local?.takeInput();
           resolve();
         };
         const timer = setTimeout(done, ms);

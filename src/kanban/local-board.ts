@@ -1,6 +1,6 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import type { Board, BlockKind, CardComment, CardSnapshot } from './types.js';
 
 /**
@@ -25,15 +25,36 @@ export class LocalBoard implements Board {
   private status = 'running';
   private readonly listeners = new Set<() => void>();
   private readonly now: () => number;
+  private readonly lines: Interface | undefined;
+  private pendingInput = false;
 
   constructor(private readonly options: LocalBoardOptions) {
     this.now = options.now ?? Date.now;
     if (options.input) {
-      const lines = createInterface({ input: options.input, terminal: false });
-      lines.on('line', (line) => {
+      this.lines = createInterface({ input: options.input, terminal: false });
+      this.lines.on('line', (line) => {
         if (line.trim() !== '') this.say('you', line.trim());
       });
     }
+  }
+
+  /**
+   * Stops reading what a person types. A terminal's stdin keeps the event loop alive for as long as
+   * anything reads it, so a monitor that has ended must let go of it or the process never exits.
+   */
+  close(): void {
+    this.lines?.close();
+    this.listeners.clear();
+  }
+
+  /**
+   * True (once) when a person said something since the last take. A worker that was busy when it was
+   * said (in a pass, not asleep) must not then sleep a whole interval before it looks.
+   */
+  takeInput(): boolean {
+    const pending = this.pendingInput;
+    this.pendingInput = false;
+    return pending;
   }
 
   /** Called whenever a person says something, so a sleeping worker can look at once. */
@@ -72,6 +93,7 @@ export class LocalBoard implements Board {
 
   private say(author: string, body: string): void {
     this.comments.push({ author, body, createdAt: Math.floor(this.now() / 1000) });
+    this.pendingInput = true;
     for (const listener of this.listeners) listener();
   }
 
