@@ -1,7 +1,9 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { agentKind } from '../agents/index.js';
 import type { ArtifactQuery, Conversation } from '../agents/types.js';
 import { errorMessage } from '../errors.js';
-import { parentPid } from '../proc/tree.js';
+import { parentPid, signalable } from '../proc/tree.js';
 import { timestampMs, type RegistryEntry } from '../registry/schema.js';
 import { snapshotServer, type ServerSnapshot, type TmuxOptions, type TmuxServer } from '../tmux/client.js';
 import type { ReconcileInput } from './reconcile.js';
@@ -55,8 +57,33 @@ export async function observe(registry: ReconcileInput, options: ObserveOptions,
     ),
   ]);
   const artifacts = new Map(artifactEntries.filter((item) => item !== undefined));
-  const processAncestry = await ancestryOfLiveAgents(artifacts, servers, options.parentPid ?? (async (pid) => parentPid(pid)));
-  return { at, servers, artifacts, processAncestry, problems };
+  const [processAncestry, owners] = await Promise.all([
+    ancestryOfLiveAgents(artifacts, servers, options.parentPid ?? (async (pid) => parentPid(pid))),
+    ownerFiles(servers, registry.file),
+  ]);
+  // Whether the mam process that is starting an entry still runs: a dead one never finishes it (issue 11).
+  const starters = new Map<number, boolean>();
+  for (const entry of registry.entries) {
+    if (entry.status === 'starting' && entry.starting_pid != null && entry.starting_pid > 1) starters.set(entry.starting_pid, signalable(entry.starting_pid));
+  }
+  return { at, servers, artifacts, processAncestry, problems, owners, starters };
+}
+
+/**
+ * For every other registry that marks a session seen (`@mam_registry`): does its file still exist? Only a
+ * definite "no such file" counts as gone — an unreadable directory is not a licence to adopt its sessions.
+ */
+async function ownerFiles(servers: readonly ServerSnapshot[], self: string | undefined): Promise<Map<string, boolean>> {
+  const paths = new Set<string>();
+  for (const snapshot of servers) for (const pane of snapshot.panes) if (pane.owner !== null && pane.owner !== self) paths.add(pane.owner);
+  const owners = new Map<string, boolean>();
+  await Promise.all(
+    [...paths].map(async (file) => {
+      const gone = !path.isAbsolute(file) ? false : await stat(file).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ENOENT' || error.code === 'ENOTDIR');
+      owners.set(file, !gone);
+    }),
+  );
+  return owners;
 }
 
 async function entryArtifacts(entry: RegistryEntry, query: ArtifactQuery): Promise<EntryArtifacts | undefined> {

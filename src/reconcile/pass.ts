@@ -1,10 +1,11 @@
 import type { Document } from 'yaml';
-import { appendEntry, setEntryFields, type ParsedRegistry } from '../registry/document.js';
+import { appendEntry, deleteEntryFields, setEntryFields, type ParsedRegistry } from '../registry/document.js';
+import { claimSession } from '../tmux/session.js';
 import { readRegistry, updateRegistry, type CachedRegistryReader } from '../registry/store.js';
 import type { LockOptions } from '../registry/lock.js';
 import { observe, type ObserveOptions } from './observe.js';
 import { reconcile, type ReconcileOptions } from './reconcile.js';
-import { isEmptyPatch, type Drift, type Problem, type RegistryPatch } from './types.js';
+import { isEmptyPatch, type Drift, type Problem, type ReconcileResult, type RegistryPatch } from './types.js';
 
 /**
  * One reconcile pass against the registry file. The common case — reality matches — takes no lock and
@@ -37,15 +38,15 @@ export interface PassReport {
 export async function runPass(options: PassOptions): Promise<PassReport> {
   const registry = await (options.reader ? options.reader.read(options.registryFile) : readRegistry(options.registryFile));
   const observation = await observe(registry, options.observe, options.now);
-  let result = reconcile(registry, observation, options.now(), options.reconcile);
+  let result: ReconcileResult = reconcile(registry, observation, options.now(), options.reconcile);
   let registryProblems = invalidEntryProblems(registry);
   let written = false;
 
   if (!options.dryRun && !isEmptyPatch(result.patch)) {
     ({ result, registryProblems, written } = await updateRegistry(
       options.registryFile,
-      (fresh) => {
-        const freshResult = reconcile(fresh, observation, options.now(), options.reconcile);
+      async (fresh) => {
+        const freshResult = await claimSessions(reconcile(fresh, observation, options.now(), options.reconcile), options);
         const changed = applyPatch(fresh.document, freshResult.patch);
         return { changed, result: { result: freshResult, registryProblems: invalidEntryProblems(fresh), written: changed } };
       },
@@ -63,10 +64,36 @@ export async function runPass(options: PassOptions): Promise<PassReport> {
   };
 }
 
+/**
+ * Marks every session the pass is about to register as this registry's (`@mam_registry`), before the registry is
+ * written: a session another registry claimed first (two registries' passes racing for one unmarked session; tmux
+ * lets exactly one `set-option -o` win) is dropped from the patch, so it is never registered twice. A session
+ * marked but never written (the write failed) is adopted by the next pass: it carries our mark.
+ */
+async function claimSessions(result: ReconcileResult, options: PassOptions): Promise<ReconcileResult> {
+  if (result.claims.length === 0) return result;
+  const lost = new Set<string>();
+  for (const claim of result.claims) {
+    const won = await claimSession(claim.tmux_server, claim.session, options.registryFile, claim.from, options.observe.tmux);
+    if (!won) lost.add(claim.session);
+  }
+  if (lost.size === 0) return result;
+  const additionLost = (session: string): boolean => lost.has(session) && result.patch.additions.some((entry) => entry.name === session);
+  return {
+    ...result,
+    drifts: result.drifts.filter((drift) => !(drift.class === 'B' && additionLost(drift.session))),
+    patch: { ...result.patch, additions: result.patch.additions.filter((entry) => !lost.has(entry.name)) },
+    claims: result.claims.filter((claim) => !lost.has(claim.session)),
+  };
+}
+
 /** Applies a patch to the document in place; true when anything was changed. */
 export function applyPatch(document: Document, patch: RegistryPatch): boolean {
   let changed = false;
-  for (const { session, set } of patch.updates) changed = setEntryFields(document, session, set) || changed;
+  for (const { session, set, unset } of patch.updates) {
+    changed = setEntryFields(document, session, set) || changed;
+    if (unset) changed = deleteEntryFields(document, session, unset) || changed;
+  }
   for (const entry of patch.additions) {
     appendEntry(document, entry);
     changed = true;

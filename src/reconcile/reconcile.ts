@@ -1,9 +1,9 @@
-import { agentKind } from '../agents/index.js';
+import { agentForPane, agentKind } from '../agents/index.js';
 import type { Conversation } from '../agents/types.js';
 import type { EntryFields } from '../registry/document.js';
-import { isoSeconds, SESSION_NAME_PATTERN, timestampMs, type RegistryEntry } from '../registry/schema.js';
+import { AgentName, isoSeconds, SESSION_NAME_PATTERN, STARTING_STALE_MS, timestampMs, type RegistryEntry } from '../registry/schema.js';
 import type { ServerSnapshot, TmuxPane, TmuxServer } from '../tmux/client.js';
-import type { Drift, Observation, Problem, ReconcileResult, RegistryPatch } from './types.js';
+import type { Claim, Drift, Observation, Problem, ReconcileResult, RegistryPatch } from './types.js';
 
 /**
  * The reconcile core: a pure function of the registry, one observation of reality and the clock.
@@ -14,11 +14,17 @@ export interface ReconcileInput {
   readonly entries: readonly RegistryEntry[];
   /** Every name the registry file mentions, valid or not. */
   readonly names: ReadonlySet<string>;
+  /** The registry's absolute path: what this registry's sessions carry as `@mam_registry`. */
+  readonly file?: string;
 }
 
 export interface ReconcileOptions {
   /** A user's create/stop/resume this recent wins over what the pass saw (DESIGN: 5 s). */
   readonly graceMs?: number;
+  /** How long an entry may stay `starting` while its creator looks alive (default STARTING_STALE_MS, 2 min). */
+  readonly startingStaleMs?: number;
+  /** Also report sessions other registries own (problems of kind `owned-elsewhere`): `--verbose`. */
+  readonly verbose?: boolean;
 }
 
 export const DEFAULT_GRACE_MS = 5_000;
@@ -40,9 +46,19 @@ export function reconcile(
   const drifts: Drift[] = [];
   const problems: Problem[] = [...observation.problems];
   const updates = new Map<string, EntryFields>();
+  const unsets = new Map<string, Set<keyof RegistryEntry & string>>();
   const additions: RegistryEntry[] = [];
-  const update = (session: string, fields: EntryFields): void => {
+  const claims: Claim[] = [];
+  const update = (session: string, fields: EntryFields, unset: readonly (keyof RegistryEntry & string)[] = []): void => {
     updates.set(session, { ...updates.get(session), ...fields });
+    if (unset.length > 0) unsets.set(session, new Set([...(unsets.get(session) ?? []), ...unset]));
+  };
+  // Whose a marked session is: this registry's, an orphan's (its registry file is gone: free to adopt), or another
+  // live registry's (never touched).
+  const ownership = (owner: string | null): 'unmarked' | 'ours' | 'orphan' | 'elsewhere' => {
+    if (owner === null) return 'unmarked';
+    if (owner === registry.file) return 'ours';
+    return observation.owners?.get(owner) === false ? 'orphan' : 'elsewhere';
   };
 
   const snapshots = new Map<string, ServerSnapshot>();
@@ -82,13 +98,69 @@ export function reconcile(
     });
   }
 
-  // B — a `<ws>-creator-<agent>` tmux session the registry does not know.
+  // A stale `starting` entry: the create/resume that wrote it died, or has taken far too long. Its tmux session
+  // decides: alive (and not another registry's) → running, reported as B; otherwise → terminated, reported as A.
+  // Kept rather than removed: its start_command is known, so `mam resume` can start it, and `mam delete` drops it.
+  const staleMs = options.startingStaleMs ?? STARTING_STALE_MS;
+  for (const entry of registry.entries) {
+    if (entry.status !== 'starting') continue;
+    const why = staleStart(entry, observation, now, staleMs);
+    if (why === undefined) continue;
+    const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
+    if (!snapshot || snapshot.state === 'unknown') continue;
+    const panes = snapshot.panes.filter((pane) => pane.session === entry.name);
+    const owner = panes.find((pane) => pane.owner !== null)?.owner ?? null;
+    const unset = ['starting_pid', 'starting_at'] as const;
+    if (panes.length > 0 && ownership(owner) !== 'elsewhere') {
+      const pane = agentPane(panes, entry.agent);
+      const facts = { pid: pane.pid, cmd: pane.command, cwd: pane.cwd };
+      drifts.push({
+        class: 'B',
+        session: entry.name,
+        message: `${entry.name}: left starting (${why}), tmux alive. Marked running.`,
+        tmux_server: snapshot.server,
+        agent: entry.agent,
+        workspace: entry.workspace,
+        pane: facts,
+      });
+      update(entry.name, { status: 'running', pane: facts }, unset);
+      if (ownership(owner) !== 'ours') claims.push({ session: entry.name, tmux_server: snapshot.server, from: owner });
+      continue;
+    }
+    drifts.push({
+      class: 'A',
+      session: entry.name,
+      message: `${entry.name}: left starting (${why}), tmux session never came up or is gone. Marked terminated.`,
+      tmux_server: entry.tmux_server ?? null,
+      pane: entry.pane ?? null,
+    });
+    update(entry.name, { status: 'terminated', terminated_at: isoSeconds(now), terminated_at_epoch: Math.floor(now / 1000), termination_mode: 'auto-detected' }, unset);
+  }
+
+  // B — a tmux session the registry does not know that is ours to register: an unmarked `<ws>-creator-<agent>`,
+  // or one under any name that carries this registry's `@mam_registry` mark (mam started it) or the mark of a
+  // registry whose file is gone (adopted). A session another live registry owns is never registered.
   const registeredNow = new Set<string>();
   for (const snapshot of observation.servers) {
     if (snapshot.state !== 'up') continue;
     for (const [session, panes] of groupBySession(snapshot.panes)) {
+      if (registry.names.has(session)) continue;
+      const owner = panes.find((pane) => pane.owner !== null)?.owner ?? null;
+      const whose = ownership(owner);
+      if (whose === 'elsewhere') {
+        if (options.verbose) {
+          problems.push({
+            kind: 'owned-elsewhere',
+            session,
+            tmux_server: snapshot.server,
+            owner: owner!,
+            message: `${session}: belongs to registry ${owner}; not registered here`,
+          });
+        }
+        continue;
+      }
       const match = CREATOR_SESSION.exec(session);
-      if (!match || registry.names.has(session)) continue;
+      if (!match && whose === 'unmarked') continue;
       if (!SESSION_NAME_PATTERN.test(session)) {
         problems.push({
           kind: 'unsafe-session-name',
@@ -106,7 +178,8 @@ export function reconcile(
         });
         continue;
       }
-      const agent = match[2]!;
+      const agent = match ? match[2]! : agentOf(panes);
+      if (agent === undefined) continue;
       const pane = agentPane(panes, agent);
       if (!pane.cwd.startsWith('/')) continue;
       registeredNow.add(session);
@@ -127,10 +200,12 @@ export function reconcile(
         created_at: isoSeconds(now),
       };
       additions.push(entry);
+      if (whose !== 'ours') claims.push({ session, tmux_server: snapshot.server, from: owner });
+      const how = whose === 'orphan' ? `Adopted from ${owner}, which no longer exists.` : 'Auto-registered.';
       drifts.push({
         class: 'B',
         session,
-        message: `${session}: tmux found but not in YAML. Auto-registered.`,
+        message: `${session}: tmux found but not in YAML. ${how}`,
         tmux_server: snapshot.server,
         agent,
         workspace: pane.cwd,
@@ -221,10 +296,34 @@ export function reconcile(
   }
 
   const patch: RegistryPatch = {
-    updates: [...updates].map(([session, set]) => ({ session, set })),
+    updates: [...updates].map(([session, set]) => {
+      const unset = unsets.get(session);
+      return unset ? { session, set, unset: [...unset] } : { session, set };
+    }),
     additions,
   };
-  return { drifts, patch, problems };
+  return { drifts, patch, problems, claims };
+}
+
+/** Why a `starting` entry is stale, or undefined while its creator may still finish it. */
+function staleStart(entry: RegistryEntry, observation: Observation, now: number, staleMs: number): string | undefined {
+  const pid = entry.starting_pid;
+  if (pid != null && observation.starters?.get(pid) === false) return `its creator, mam pid ${pid}, is gone`;
+  const since = timestampMs(entry.starting_at ?? entry.created_at ?? null);
+  if (since === undefined) return 'no start time recorded';
+  if (now - since > staleMs) return `starting for more than ${Math.round(staleMs / 1000)} s`;
+  return undefined;
+}
+
+/** The agent of a marked session whose name does not say it: a pane running a known agent, else the first pane's command. */
+function agentOf(panes: readonly TmuxPane[]): string | undefined {
+  const ordered = [...panes].sort((a, b) => a.windowIndex - b.windowIndex || a.paneIndex - b.paneIndex);
+  for (const pane of ordered) {
+    const kind = agentForPane(pane.command);
+    if (kind) return kind.id;
+  }
+  const command = ordered[0]?.command;
+  return command !== undefined && AgentName.safeParse(command).success ? command : undefined;
 }
 
 /** Every conversation id an entry records, in any of the places the registry keeps them. */

@@ -14,6 +14,13 @@ export interface Observation {
   readonly processAncestry: ReadonlyMap<number, readonly number[]>;
   /** Problems met while observing (an unreadable artifact tree, …). */
   readonly problems: readonly Problem[];
+  /**
+   * Whether each registry that owns a session seen (`@mam_registry`, other than this one) still exists as a file.
+   * An owner missing from the map counts as existing: a session is never taken on a guess.
+   */
+  readonly owners?: ReadonlyMap<string, boolean>;
+  /** Whether the process starting each `status: starting` entry (`starting_pid`) is alive; missing counts as alive. */
+  readonly starters?: ReadonlyMap<number, boolean>;
 }
 
 export interface EntryArtifacts {
@@ -56,16 +63,32 @@ export type Drift =
 
 /** Things that stopped part of a pass from being judged; reported beside the drifts, never acted on. */
 export interface Problem {
-  readonly kind: 'invalid-entry' | 'tmux-unavailable' | 'unsafe-session-name' | 'artifacts-unreadable' | 'ambiguous-conversation';
+  readonly kind: 'invalid-entry' | 'tmux-unavailable' | 'unsafe-session-name' | 'artifacts-unreadable' | 'ambiguous-conversation' | 'owned-elsewhere';
   readonly message: string;
   readonly session?: string;
   readonly line?: number;
   readonly tmux_server?: string | null;
+  /** For `owned-elsewhere`: the registry that owns the session. */
+  readonly owner?: string;
+}
+
+/** Problems that are news, not failures: they never make `reconcile --once` exit 2. */
+export const INFORMATIONAL_PROBLEMS: ReadonlySet<Problem['kind']> = new Set(['owned-elsewhere']);
+
+/**
+ * A session a pass registers (class B) that must be marked as this registry's in tmux: `from` is the owner it
+ * carries now (null: unmarked; a path: an owner whose registry file is gone).
+ */
+export interface Claim {
+  readonly session: string;
+  readonly tmux_server: string | null;
+  readonly from: string | null;
 }
 
 /** The registry edits a pass wants: field updates on existing entries, and new entries. */
 export interface RegistryPatch {
-  readonly updates: readonly { readonly session: string; readonly set: EntryFields }[];
+  /** `unset`: keys to delete from the entry (bookkeeping that no longer applies, such as `starting_pid`). */
+  readonly updates: readonly { readonly session: string; readonly set: EntryFields; readonly unset?: readonly (keyof RegistryEntry & string)[] }[];
   readonly additions: readonly RegistryEntry[];
 }
 
@@ -73,6 +96,8 @@ export interface ReconcileResult {
   readonly drifts: readonly Drift[];
   readonly patch: RegistryPatch;
   readonly problems: readonly Problem[];
+  /** tmux marks that go with the patch's additions (applied by the pass, before it writes). */
+  readonly claims: readonly Claim[];
 }
 
 export function isEmptyPatch(patch: RegistryPatch): boolean {

@@ -126,6 +126,26 @@ export function appendEntry(document: Document, entry: RegistryEntry): void {
   sessions.items.push(node);
 }
 
+/** Deletes top-level keys of the entry named `name` (bookkeeping that no longer applies); true when any was there. */
+export function deleteEntryFields(document: Document, name: string, keys: readonly (keyof RegistryEntry & string)[]): boolean {
+  const item = findEntryNode(document, name);
+  if (!item) return false;
+  let changed = false;
+  for (const key of keys) changed = item.delete(key) || changed;
+  return changed;
+}
+
+/** Removes the entry named `name` from the list; true when it was there. */
+export function removeEntry(document: Document, name: string): boolean {
+  const root = document.contents;
+  const sessions = isMap(root) ? root.get(SESSIONS_KEY, true) : undefined;
+  if (!isSeq(sessions)) return false;
+  const index = sessions.items.findIndex((item) => isMap(item) && item.get('name') === name);
+  if (index < 0) return false;
+  sessions.items.splice(index, 1);
+  return true;
+}
+
 export function stringifyRegistry(document: Document): string {
   return document.toString({ lineWidth: 0 });
 }

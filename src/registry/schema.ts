@@ -47,7 +47,12 @@ export const AgentIdentity = z.looseObject({
   session_id: ConversationId.nullish(),
 });
 
-export const SessionStatus = z.enum(['running', 'stopped', 'terminated']);
+/**
+ * `starting`: `mam create`/`resume` wrote the entry before starting the tmux session, so a reconcile pass that
+ * sees the new session finds it owned (issue 11). `starting_pid`/`starting_at` say who and since when; an entry
+ * left `starting` by a dead creator, or for longer than STARTING_STALE_MS, is repaired by the next pass.
+ */
+export const SessionStatus = z.enum(['starting', 'running', 'stopped', 'terminated']);
 export const TerminationMode = z.enum(['graceful', 'purge', 'auto-detected']);
 
 export const RegistryEntry = z.looseObject({
@@ -79,7 +84,13 @@ export const RegistryEntry = z.looseObject({
   terminated_at: Timestamp.nullish(),
   terminated_at_epoch: z.number().nullish(),
   resumable: z.boolean().nullish(),
+  /** The mam process starting this session (while `status: starting`), and when it began. */
+  starting_pid: z.number().int().nullish(),
+  starting_at: Timestamp.nullish(),
 });
+
+/** How long an entry may stay `starting` before a pass repairs it even though its creator still looks alive. */
+export const STARTING_STALE_MS = 120_000;
 
 export type RegistryEntry = z.infer<typeof RegistryEntry>;
 export type SessionStatus = z.infer<typeof SessionStatus>;

@@ -16,7 +16,12 @@ export interface TmuxPane {
   readonly cwd: string;
   readonly dead: boolean;
   readonly title: string;
+  /** The session's `@mam_registry` user option: the registry that owns it, or null when unmarked. */
+  readonly owner: string | null;
 }
+
+/** The tmux user option naming the registry (absolute path) that owns a session (DESIGN: session ownership). */
+export const OWNER_OPTION = '@mam_registry';
 
 /**
  * One server's panes at one instant. `absent` means no server listens on that socket, so none of its
@@ -53,6 +58,8 @@ export const PANE_FORMAT = [
   '#{pane_current_command}',
   '#{pane_current_path}',
   '#{pane_dead}',
+  // Read in the same query, so ownership costs no extra tmux call per pass.
+  '#{@mam_registry}',
   '#{pane_title}',
 ].join(FIELD);
 
@@ -129,9 +136,9 @@ export function parseSnapshot(server: TmuxServer, result: TmuxResult): ServerSna
 
 function parsePaneLine(line: string): TmuxPane | undefined {
   const fields = line.split(FIELD);
-  if (fields.length < 9) return undefined;
-  const [session, windowIndex, paneIndex, paneId, pid, command, cwd, dead] = fields as [string, string, string, string, string, string, string, string];
-  const title = fields.slice(8).join(FIELD);
+  if (fields.length < 10) return undefined;
+  const [session, windowIndex, paneIndex, paneId, pid, command, cwd, dead, owner] = fields as [string, string, string, string, string, string, string, string, string];
+  const title = fields.slice(9).join(FIELD);
   const numbers = [Number(windowIndex), Number(paneIndex), Number(pid)];
   if (numbers.some((value) => !Number.isInteger(value)) || !paneId.startsWith('%')) return undefined;
   return {
@@ -144,6 +151,7 @@ function parsePaneLine(line: string): TmuxPane | undefined {
     cwd,
     dead: dead === '1',
     title,
+    owner: owner === '' ? null : owner,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { KeyPress } from '../agents/types.js';
 import { MamError } from '../errors.js';
-import { literalArg, runTmux, serverLabel, sessionTarget, type TmuxOptions, type TmuxPane, type TmuxServer } from './client.js';
+import { literalArg, OWNER_OPTION, runTmux, serverLabel, sessionTarget, type TmuxOptions, type TmuxPane, type TmuxServer } from './client.js';
 
 /**
  * tmux operations on one named session, for the mutators (create, resume, stop). Every target is
@@ -15,6 +15,8 @@ export interface NewSession {
   readonly argv: readonly string[];
   /** Extra environment for the session (`-e K=V`), e.g. `MAM_SESSION`. */
   readonly env: Readonly<Record<string, string>>;
+  /** The registry that owns the session: set as `@mam_registry` in the same tmux invocation that creates it. */
+  readonly owner?: string;
 }
 
 export class DuplicateSessionError extends MamError {
@@ -31,8 +33,12 @@ export async function newSession(spec: NewSession, options: TmuxOptions = {}): P
   // `env` as argv[0] keeps the command at two or more words even for a bare `claude`, so tmux execs it
   // without `sh -c` (no word splitting, no globbing), and `env` execs the agent in turn: same pid.
   const argv = ['env', ...spec.argv];
-  const envFlags = Object.entries(spec.env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
-  const result = await runTmux(spec.server, ['new-session', '-d', '-s', spec.name, '-c', spec.cwd, '-x', '200', '-y', '50', ...envFlags, ...argv], options);
+  const envFlags = Object.entries(spec.env).flatMap(([key, value]) => ['-e', literalArg(`${key}=${value}`)]);
+  // A lone `;` argument chains a second command into the same invocation: tmux runs both before it serves any
+  // other client, so no pass (and no other registry) can ever see this session unmarked. Every other argument
+  // that ends in `;` is escaped so it cannot split the command line.
+  const mark = spec.owner === undefined ? [] : [';', 'set-option', '-t', sessionTarget(spec.name), OWNER_OPTION, literalArg(spec.owner)];
+  const result = await runTmux(spec.server, ['new-session', '-d', '-s', spec.name, '-c', literalArg(spec.cwd), '-x', '200', '-y', '50', ...envFlags, ...argv.map(literalArg), ...mark], options);
   if (result.exitCode === 0) return;
   const message = result.stderr.trim();
   if (/^duplicate session/.test(message)) throw new DuplicateSessionError(spec.name, spec.server);
@@ -68,6 +74,37 @@ export async function sendKeys(server: TmuxServer, name: string, keys: readonly 
     if ((await runTmux(server, args, options)).exitCode !== 0) return false;
   }
   return true;
+}
+
+/**
+ * The session's owner (`@mam_registry`): `{exists: false}` when there is no such session, `owner: null` when it is
+ * unmarked.
+ */
+export async function sessionOwner(server: TmuxServer, name: string, options: TmuxOptions = {}): Promise<{ exists: false } | { exists: true; owner: string | null }> {
+  const result = await runTmux(server, ['display-message', '-p', '-t', sessionTarget(name), `#{session_name}\t#{${OWNER_OPTION}}`], options);
+  if (result.exitCode !== 0) return { exists: false };
+  const [session, owner] = result.stdout.replace(/\n$/, '').split('\t');
+  if (session !== name) return { exists: false };
+  return { exists: true, owner: owner ? owner : null };
+}
+
+/**
+ * Marks a session as owned by `owner` and says whether it now is. `from: null` claims only an unmarked session
+ * (`set-option -o` refuses one already set, atomically in the tmux server, so of two registries racing for the
+ * same session exactly one wins); `from: PATH` takes over a session still marked PATH (an adoption: PATH's
+ * registry file is gone). The owner is read back either way: what tmux holds afterwards is the answer.
+ */
+export async function claimSession(server: TmuxServer, name: string, owner: string, from: string | null, options: TmuxOptions = {}): Promise<boolean> {
+  const target = sessionTarget(name);
+  const before = await sessionOwner(server, name, options);
+  if (!before.exists) return false;
+  if (before.owner !== owner) {
+    if (before.owner !== from) return false;
+    const unset = from === null ? [] : ['set-option', '-u', '-t', target, OWNER_OPTION, ';'];
+    await runTmux(server, [...unset, 'set-option', '-o', '-t', target, OWNER_OPTION, literalArg(owner)], options);
+  }
+  const after = await sessionOwner(server, name, options);
+  return after.exists && after.owner === owner;
 }
 
 export async function killSession(server: TmuxServer, name: string, options: TmuxOptions = {}): Promise<boolean> {

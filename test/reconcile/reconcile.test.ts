@@ -13,7 +13,7 @@ function entry(fields: Partial<RegistryEntry> & { name: string }): RegistryEntry
 }
 
 function pane(session: string, fields: Partial<TmuxPane> = {}): TmuxPane {
-  return { session, windowIndex: 0, paneIndex: 0, paneId: '%1', pid: 100, command: 'claude', cwd: '/w/proj', dead: false, title: '', ...fields };
+  return { session, windowIndex: 0, paneIndex: 0, paneId: '%1', pid: 100, command: 'claude', cwd: '/w/proj', dead: false, title: '', owner: null, ...fields };
 }
 
 function up(panes: TmuxPane[], server: string | null = 'srv'): ServerSnapshot {
@@ -255,5 +255,115 @@ describe('reconcile — idempotence', () => {
     const second = reconcile(input([...applied, ...first.patch.additions]), reality, NOW + 30_000);
     expect(second.patch).toEqual({ updates: [], additions: [] });
     expect(second.drifts).toEqual([]);
+  });
+});
+
+describe('reconcile — entries left `starting` (issue 11)', () => {
+  const REGISTRY = '/h/.hermes/agent-sessions.yaml';
+  const startedAt = (msAgo: number): string => new Date(NOW - msAgo).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const starting = (fields: Partial<RegistryEntry> = {}): RegistryEntry =>
+    entry({ name: 'w-creator-claude', status: 'starting', starting_pid: 4242, starting_at: startedAt(10_000), created_at: startedAt(10_000), start_command: 'claude', ...fields });
+  const withStarters = (base: Observation, starters: Record<number, boolean>): Observation => ({ ...base, starters: new Map(Object.entries(starters).map(([pid, alive]) => [Number(pid), alive])) });
+
+  it('leaves a starting entry alone while its creator runs and the bound has not passed, whether or not tmux has the session yet', () => {
+    for (const panes of [[pane('w-creator-claude', { owner: REGISTRY })], []]) {
+      const result = reconcile({ ...input([starting()]), file: REGISTRY }, withStarters(observation([up(panes)]), { 4242: true }), NOW);
+      expect(result.drifts).toEqual([]);
+      expect(result.patch).toEqual({ updates: [], additions: [] });
+      expect(result.claims).toEqual([]);
+    }
+  });
+
+  it('marks it running with pane facts when its creator is dead and the session is alive, and drops the starting bookkeeping', () => {
+    const result = reconcile(
+      { ...input([starting()]), file: REGISTRY },
+      withStarters(observation([up([pane('w-creator-claude', { pid: 777, owner: REGISTRY })])]), { 4242: false }),
+      NOW,
+    );
+    expect(result.drifts).toEqual([
+      expect.objectContaining({ class: 'B', session: 'w-creator-claude', message: 'w-creator-claude: left starting (its creator, mam pid 4242, is gone), tmux alive. Marked running.' }),
+    ]);
+    expect(result.patch).toEqual({
+      updates: [{ session: 'w-creator-claude', set: { status: 'running', pane: { pid: 777, cmd: 'claude', cwd: '/w/proj' } }, unset: ['starting_pid', 'starting_at'] }],
+      additions: [],
+    });
+    // Already carries this registry's mark: nothing to claim.
+    expect(result.claims).toEqual([]);
+  });
+
+  it('marks it terminated when it has been starting past the bound and no session came up, even with its creator alive', () => {
+    const result = reconcile({ ...input([starting({ starting_at: startedAt(121_000) })]), file: REGISTRY }, withStarters(observation([up([])]), { 4242: true }), NOW);
+    expect(result.drifts).toEqual([expect.objectContaining({ class: 'A', session: 'w-creator-claude', message: expect.stringContaining('left starting (starting for more than 120 s)') })]);
+    expect(result.patch.updates).toEqual([
+      {
+        session: 'w-creator-claude',
+        set: { status: 'terminated', terminated_at: '2026-11-22T12:00:00Z', terminated_at_epoch: NOW / 1000, termination_mode: 'auto-detected' },
+        unset: ['starting_pid', 'starting_at'],
+      },
+    ]);
+  });
+
+  it('judges nothing on a server that could not be read, and the repair is idempotent', () => {
+    const unreadable = reconcile(input([starting()]), withStarters(observation([{ server: 'srv', state: 'unknown', panes: [], error: 'x' }]), { 4242: false }), NOW);
+    expect(unreadable.patch.updates).toEqual([]);
+    const reality = withStarters(observation([up([pane('w-creator-claude', { owner: REGISTRY })])]), { 4242: false });
+    const first = reconcile({ ...input([starting()]), file: REGISTRY }, reality, NOW);
+    const { starting_pid: _pid, starting_at: _at, ...rest } = starting();
+    const repaired = { ...rest, ...first.patch.updates[0]!.set } as RegistryEntry;
+    const second = reconcile({ ...input([repaired]), file: REGISTRY }, reality, NOW + 30_000);
+    expect(second.patch).toEqual({ updates: [], additions: [] });
+    expect(second.drifts).toEqual([]);
+  });
+
+  it('never counts a starting entry as class A or C while it is being started', () => {
+    const result = reconcile(
+      input([starting({ created_at: startedAt(60_000), starting_at: startedAt(60_000) })]),
+      observation([up([])], { 'w-creator-claude': claudeArtifacts([conversation('c1')]) }),
+      NOW,
+    );
+    expect(result.drifts).toEqual([]);
+  });
+});
+
+describe('reconcile — ownership (@mam_registry, issue 11)', () => {
+  const OURS = '/h/one/agent-sessions.yaml';
+  const OTHER = '/h/two/agent-sessions.yaml';
+  const withOwners = (base: Observation, owners: Record<string, boolean>): Observation => ({ ...base, owners: new Map(Object.entries(owners)) });
+
+  it('claims an unmarked creator session it registers', () => {
+    const result = reconcile({ ...input([]), file: OURS }, observation([up([pane('a-creator-claude')])]), NOW);
+    expect(result.patch.additions.map((added) => added.name)).toEqual(['a-creator-claude']);
+    expect(result.claims).toEqual([{ session: 'a-creator-claude', tmux_server: 'srv', from: null }]);
+  });
+
+  it('never registers a session another existing registry owns, and lists it only with verbose', () => {
+    const reality = withOwners(observation([up([pane('a-creator-claude', { owner: OTHER })])]), { [OTHER]: true });
+    for (const verbose of [false, true]) {
+      const result = reconcile({ ...input([]), file: OURS }, reality, NOW, { verbose });
+      expect(result.drifts).toEqual([]);
+      expect(result.patch.additions).toEqual([]);
+      expect(result.claims).toEqual([]);
+      expect(result.problems).toEqual(verbose ? [expect.objectContaining({ kind: 'owned-elsewhere', session: 'a-creator-claude', owner: OTHER, tmux_server: 'srv' })] : []);
+    }
+    // An owner whose existence was not observed counts as existing: nothing is taken on a guess.
+    expect(reconcile({ ...input([]), file: OURS }, observation([up([pane('a-creator-claude', { owner: OTHER })])]), NOW).patch.additions).toEqual([]);
+  });
+
+  it('adopts a session whose owning registry file is gone, under any name, and re-marks it', () => {
+    const reality = withOwners(observation([up([pane('scratch', { owner: OTHER, command: 'codex' })])]), { [OTHER]: false });
+    const result = reconcile({ ...input([]), file: OURS }, reality, NOW);
+    expect(result.patch.additions).toEqual([expect.objectContaining({ name: 'scratch', agent: 'codex', status: 'running', last_visible_status: 'auto-registered' })]);
+    expect(result.drifts).toEqual([expect.objectContaining({ class: 'B', session: 'scratch', message: `scratch: tmux found but not in YAML. Adopted from ${OTHER}, which no longer exists.` })]);
+    expect(result.claims).toEqual([{ session: 'scratch', tmux_server: 'srv', from: OTHER }]);
+  });
+
+  it('registers a session under any name that carries its own mark, with nothing to claim; unmarked non-creator sessions stay people\'s own', () => {
+    const result = reconcile(
+      { ...input([]), file: OURS },
+      observation([up([pane('mine', { owner: OURS, command: 'gemini' }), pane('yours', { paneId: '%2', command: 'gemini' })])]),
+      NOW,
+    );
+    expect(result.patch.additions.map((added) => [added.name, added.agent])).toEqual([['mine', 'gemini']]);
+    expect(result.claims).toEqual([]);
   });
 });
