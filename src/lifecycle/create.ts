@@ -6,6 +6,7 @@ import { MamError, UsageError } from '../errors.js';
 import { appendEntry } from '../registry/document.js';
 import { AgentName, isoSeconds, SESSION_NAME_PATTERN, type RegistryEntry } from '../registry/schema.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
+import { refuseStarting, settleStart, startingFields } from './ownership.js';
 import { killSession } from '../tmux/session.js';
 import { joinWords } from '../util/shell-words.js';
 import { which } from '../util/which.js';
@@ -37,9 +38,10 @@ export function defaultName(workspace: string, agent: string): string {
 }
 
 /**
- * Starts an agent in a new tmux session and registers it. tmux decides name collisions atomically;
- * the registry is checked again under its lock at write time, so two racing creates can never both
- * register, and a session we could not register is killed again rather than left behind.
+ * Registers an agent and starts it in a new tmux session. The entry is written first (`status: starting`, under
+ * the registry lock, refusing a name already taken), then tmux creates the session — which decides name collisions
+ * atomically — marked with this registry (`@mam_registry`), and once the agent is up the entry becomes `running`
+ * with its pane facts. A start that fails removes the entry again and kills whatever session it left behind.
  */
 export async function createSession(context: LifecycleContext, request: CreateRequest): Promise<CreateResult> {
   if (!AgentName.safeParse(request.agent).success) throw new UsageError(`create: --agent ${JSON.stringify(request.agent)} is not an agent kind or a command name`);
@@ -57,19 +59,16 @@ export async function createSession(context: LifecycleContext, request: CreateRe
   refuseTaken(name, await readRegistry(context.registryFile));
 
   const argv = [launcher.command, ...request.agentArgs];
-  const started = await startAgent(context, { server: request.server, name, cwd: workspace, argv, launcher }, request.submitJob ? 60_000 : 1_000);
-  if (started.outcome === 'exited' || !started.pane) {
-    throw new MamError(`${launcher.command} exited right after it started in ${workspace}; run \`${joinWords(argv)}\` there by hand to see why. Nothing was registered`);
-  }
-
   const kind = agentKind(request.agent);
-  const entry: RegistryEntry = {
+  const startingAt = context.now();
+  const starting: RegistryEntry = {
     name,
     agent: request.agent,
     workspace,
-    status: 'running',
+    ...startingFields(startingAt),
+    status: 'starting',
     tmux_server: request.server,
-    pane: { pid: started.pane.pid, cmd: started.pane.command, cwd: started.pane.cwd },
+    pane: null,
     start_command: joinWords(argv),
     start_argv: argv,
     mcp_attachments: [],
@@ -77,22 +76,46 @@ export async function createSession(context: LifecycleContext, request: CreateRe
     delegate_job_id: request.delegateJobId ?? null,
     ...(request.delegateJobRegistry ? { delegate_job_registry: request.delegateJobRegistry } : {}),
     last_visible_status: null,
-    created_at: isoSeconds(context.now()),
+    created_at: isoSeconds(startingAt),
   };
+  // The entry first, then the session: a reconcile pass (a monitor woken by tmux within a second) that sees the new
+  // session finds it registered and leaves it alone, instead of auto-registering it as class B under our feet.
+  await updateRegistry(
+    context.registryFile,
+    (registry) => {
+      refuseTaken(name, registry);
+      appendEntry(registry.document, starting);
+      return { changed: true, result: undefined };
+    },
+    context.lock,
+  );
+
+  let started: Awaited<ReturnType<typeof startAgent>>;
   try {
-    await updateRegistry(
-      context.registryFile,
-      (registry) => {
-        refuseTaken(name, registry);
-        appendEntry(registry.document, entry);
-        return { changed: true, result: undefined };
-      },
-      context.lock,
-    );
+    started = await startAgent(context, { server: request.server, name, cwd: workspace, argv, launcher }, request.submitJob ? 60_000 : 1_000);
+  } catch (error) {
+    // No session was made (a tmux session of that name already exists, tmux failed): nothing to remember.
+    await settleStart(context, name, { remove: true });
+    throw error;
+  }
+  if (started.outcome === 'exited' || !started.pane) {
+    await killSession(request.server, name, context.tmux);
+    await settleStart(context, name, { remove: true });
+    throw new MamError(`${launcher.command} exited right after it started in ${workspace}; run \`${joinWords(argv)}\` there by hand to see why. Nothing was registered`);
+  }
+
+  const pane = { pid: started.pane.pid, cmd: started.pane.command, cwd: started.pane.cwd };
+  // created_at is when the session was seen running: the grace window of a pass that looked at tmux earlier.
+  const running = { status: 'running', pane, created_at: isoSeconds(context.now()) } as const;
+  try {
+    await settleStart(context, name, { fields: running });
   } catch (error) {
     await killSession(request.server, name, context.tmux);
     throw error;
   }
+  const entry: RegistryEntry = { ...starting, ...running };
+  delete entry.starting_pid;
+  delete entry.starting_at;
   context.say(`created ${name}: ${joinWords(argv)} in ${workspace} (tmux -L ${request.server} attach -t ${name})`);
 
   if (request.submitJob === undefined) return { entry };
@@ -104,6 +127,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
 function refuseTaken(name: string, registry: { entries: readonly RegistryEntry[]; names: ReadonlySet<string> }): void {
   if (!registry.names.has(name)) return;
   const existing = registry.entries.find((entry) => entry.name === name);
+  if (existing?.status === 'starting') refuseStarting(existing, 'use this name (or pick another --name)');
   const advice =
     existing?.status === 'running'
       ? 'it is running; stop it first (mam stop --session NAME) or pick another --name'

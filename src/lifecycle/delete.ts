@@ -2,8 +2,9 @@ import { appendFile } from 'node:fs/promises';
 import { isMap, isSeq } from 'yaml';
 import { MamError } from '../errors.js';
 import { SESSIONS_KEY } from '../registry/document.js';
-import { updateRegistry } from '../registry/store.js';
-import type { LifecycleContext } from './context.js';
+import { readRegistry, updateRegistry } from '../registry/store.js';
+import { newSessionServer, type LifecycleContext } from './context.js';
+import { refuseOwnedElsewhere, refuseStarting } from './ownership.js';
 import { reportToJob } from './stop.js';
 
 /**
@@ -15,6 +16,9 @@ export function historyFile(registryFile: string): string {
 }
 
 export async function deleteSession(context: LifecycleContext, session: string): Promise<Record<string, unknown>> {
+  // A live tmux session of this name that another registry owns: its entry is that registry's to delete.
+  const known = (await readRegistry(context.registryFile)).entries.find((candidate) => candidate.name === session);
+  await refuseOwnedElsewhere(context, known ? (known.tmux_server ?? null) : newSessionServer(undefined, context.env), session);
   const removed = await updateRegistry(
     context.registryFile,
     async (registry) => {
@@ -22,6 +26,7 @@ export async function deleteSession(context: LifecycleContext, session: string):
       if (!entry) {
         throw new MamError(registry.names.has(session) ? `${session}: its registry entry is invalid; fix or remove it by hand` : `${session} is not in the registry ${context.registryFile}`);
       }
+      refuseStarting(entry, 'delete it');
       if (entry.status === 'running') throw new MamError(`${session} is running; stop it first (mam stop --session ${session}), then delete it`);
       const sessions = isMap(registry.document.contents) ? registry.document.contents.get(SESSIONS_KEY, true) : undefined;
       if (!isSeq(sessions)) throw new MamError(`${context.registryFile}: no ${SESSIONS_KEY} list`);

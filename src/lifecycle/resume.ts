@@ -6,7 +6,8 @@ import { readRegistry, updateRegistry } from '../registry/store.js';
 import { recordedIds } from '../reconcile/reconcile.js';
 import { killSession, sessionPane } from '../tmux/session.js';
 import { joinWords, splitWords } from '../util/shell-words.js';
-import type { LifecycleContext } from './context.js';
+import { newSessionServer, type LifecycleContext } from './context.js';
+import { refuseOwnedElsewhere, refuseStarting, settleStart, startingFields } from './ownership.js';
 import { startAgent, type Started } from './start.js';
 
 /**
@@ -29,8 +30,13 @@ const START_TIMEOUT_MS = 30_000;
 export async function resumeSession(context: LifecycleContext, session: string): Promise<ResumeResult> {
   const registry = await readRegistry(context.registryFile);
   const entry = registry.entries.find((candidate) => candidate.name === session);
-  if (!entry) throw new MamError(`${session} is not in the registry ${context.registryFile}; start a new one with mam create`);
+  if (!entry) {
+    await refuseOwnedElsewhere(context, newSessionServer(undefined, context.env), session);
+    throw new MamError(`${session} is not in the registry ${context.registryFile}; start a new one with mam create`);
+  }
   const server = entry.tmux_server ?? 'mam';
+  refuseStarting(entry, 'resume it');
+  await refuseOwnedElsewhere(context, server, entry.name);
   if (entry.status === 'running' && (await sessionPane(server, entry.name, context.tmux))) {
     throw new MamError(`${session} is already running (tmux -L ${server} attach -t ${session})`);
   }
@@ -44,42 +50,55 @@ export async function resumeSession(context: LifecycleContext, session: string):
   let tier: ResumeTier = 'tier' in plan && resumeArgs ? plan.tier : 'fresh';
   let note = 'tier' in plan ? (resumeArgs ? `resumed conversation ${plan.id} (${plan.tier})` : `${entry.agent} cannot resume by id; started fresh`) : `no conversation to resume (${plan.why}); started fresh`;
 
-  let started: Started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher }, START_TIMEOUT_MS);
-  if (resumeArgs && (started.outcome === 'conversation-gone' || started.outcome === 'exited')) {
-    // The agent itself says the conversation cannot be resumed: start fresh, and say so.
-    await killSession(server, entry.name, context.tmux);
-    note = `${launcher.command} could not resume conversation ${plan.id} (${started.outcome === 'exited' ? 'it exited at once' : 'it says the conversation is gone'}); started fresh`;
-    argv = base;
-    tier = 'fresh';
-    started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher }, START_TIMEOUT_MS);
-  }
-  if (started.outcome === 'exited' || !started.pane) {
-    throw new MamError(`${launcher.command} exited right after it started in ${entry.workspace}; run \`${joinWords(argv)}\` there by hand to see why. The registry is unchanged`);
-  }
-
-  const conversationId = tier === 'fresh' || !('tier' in plan) ? null : plan.id;
-  const fields: EntryFields = {
-    status: 'running',
-    tmux_server: server,
-    pane: { pid: started.pane.pid, cmd: started.pane.command, cwd: started.pane.cwd },
-    resumed_at: isoSeconds(context.now()),
-    resumable: null,
-    ...(kind ? { [kind.conversationIdField]: conversationId } : {}),
-  };
+  // Own the entry before the session can exist (status starting, under the lock): a second resume, a stop or a
+  // delete meanwhile is refused, and a pass that sees the new session leaves it to us.
+  const previous = entry.status;
+  await updateRegistry(
+    context.registryFile,
+    (fresh) => {
+      const now = fresh.entries.find((candidate) => candidate.name === entry.name);
+      if (!now) throw new MamError(`${entry.name} disappeared from the registry meanwhile; nothing was started`);
+      refuseStarting(now, 'resume it');
+      if (now.status !== previous) throw new MamError(`${entry.name} became ${now.status} meanwhile; nothing was started`);
+      return { changed: setEntryFields(fresh.document, entry.name, startingFields(context.now())), result: undefined };
+    },
+    context.lock,
+  );
   try {
-    await updateRegistry(
-      context.registryFile,
-      (fresh) => {
-        if (!setEntryFields(fresh.document, entry.name, fields)) throw new MamError(`${entry.name} disappeared from the registry meanwhile; the new tmux session was closed`);
-        return { changed: true, result: undefined };
-      },
-      context.lock,
-    );
+    let started: Started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher }, START_TIMEOUT_MS);
+    if (resumeArgs && (started.outcome === 'conversation-gone' || started.outcome === 'exited')) {
+      // The agent itself says the conversation cannot be resumed: start fresh, and say so.
+      await killSession(server, entry.name, context.tmux);
+      note = `${launcher.command} could not resume conversation ${plan.id} (${started.outcome === 'exited' ? 'it exited at once' : 'it says the conversation is gone'}); started fresh`;
+      argv = base;
+      tier = 'fresh';
+      started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher }, START_TIMEOUT_MS);
+    }
+    if (started.outcome === 'exited' || !started.pane) {
+      throw new MamError(`${launcher.command} exited right after it started in ${entry.workspace}; run \`${joinWords(argv)}\` there by hand to see why. The registry is unchanged`);
+    }
+
+    const conversationId = tier === 'fresh' || !('tier' in plan) ? null : plan.id;
+    const fields: EntryFields = {
+      status: 'running',
+      tmux_server: server,
+      pane: { pid: started.pane.pid, cmd: started.pane.command, cwd: started.pane.cwd },
+      resumed_at: isoSeconds(context.now()),
+      resumable: null,
+      ...(kind ? { [kind.conversationIdField]: conversationId } : {}),
+    };
+    try {
+      await settleStart(context, entry.name, { fields });
+    } catch (error) {
+      await killSession(server, entry.name, context.tmux);
+      throw error;
+    }
+    return { tier, conversationId, argv, note };
   } catch (error) {
-    await killSession(server, entry.name, context.tmux);
+    // Whatever went wrong, the entry goes back to what it was (settleStart refuses if it is no longer ours).
+    await settleStart(context, entry.name, { fields: { status: previous } }).catch(() => undefined);
     throw error;
   }
-  return { tier, conversationId, argv, note };
 }
 
 /** The stored command as an argv: `start_argv`, else the `start_command` line, else the bare agent. */

@@ -29,7 +29,11 @@ const STABLE_MS = 1_000;
 
 export async function startAgent(context: LifecycleContext, spec: StartSpec, timeoutMs: number): Promise<Started> {
   // The agent's hooks (`mam hook`) find their registry entry through these two.
-  await newSession({ server: spec.server, name: spec.name, cwd: spec.cwd, argv: spec.argv, env: { MAM_SESSION: spec.name, MAM_REGISTRY: context.registryFile } }, context.tmux);
+  // Marked as this registry's from its first instant (`@mam_registry`), so no other registry ever registers it.
+  await newSession(
+    { server: spec.server, name: spec.name, cwd: spec.cwd, argv: spec.argv, env: { MAM_SESSION: spec.name, MAM_REGISTRY: context.registryFile }, owner: context.registryFile },
+    context.tmux,
+  );
   return watchStart(context, spec, timeoutMs);
 }
 

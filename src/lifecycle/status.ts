@@ -79,7 +79,14 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
     const tmux = tmuxState(entry);
     const kind = agentKind(entry.agent);
     const activity = combineActivity(activities.get(entry.name), paneStates.get(entry.name));
-    const since = entry.status === 'running' ? (entry.resumed_at ?? entry.created_at) : entry.status === 'stopped' ? entry.stopped_at : entry.terminated_at;
+    const since =
+      entry.status === 'running'
+        ? (entry.resumed_at ?? entry.created_at)
+        : entry.status === 'starting'
+          ? (entry.starting_at ?? entry.created_at)
+          : entry.status === 'stopped'
+            ? entry.stopped_at
+            : entry.terminated_at;
     const sinceMs = timestampMs(since ?? null);
     return {
       name: entry.name,

@@ -13,6 +13,7 @@ import type { TmuxServer } from '../tmux/client.js';
 import { capturePane, killSession, sendKeys, sessionExists, sessionPane } from '../tmux/session.js';
 import { waitFor } from '../util/wait.js';
 import type { LifecycleContext } from './context.js';
+import { refuseOwnedElsewhere, refuseStarting } from './ownership.js';
 
 /**
  * `mam stop`, as seed 001 specifies it: refuse what is not registered (unless forced); snapshot the
@@ -49,6 +50,8 @@ export async function stopSession(context: LifecycleContext, request: StopReques
   }
   const registry = await readRegistry(context.registryFile);
   const entry = registry.entries.find((candidate) => candidate.name === request.session);
+  // A session another registry owns is stopped through that registry, which is the one that records it.
+  await refuseOwnedElsewhere(context, entry ? (entry.tmux_server ?? null) : request.server, request.session);
   if (!entry) {
     if (registry.names.has(request.session)) throw new MamError(`${request.session}: its registry entry is invalid (see \`mam reconcile --once\`); fix it before stopping`);
     if (!request.forceNoYaml) {
@@ -58,6 +61,7 @@ export async function stopSession(context: LifecycleContext, request: StopReques
     return { kind: 'forced', rung: await ladder(context, request.server, request.session, launcherFor('unknown').exitKeys) };
   }
 
+  refuseStarting(entry, 'stop it');
   const already = alreadyDone(entry, request.purge);
   if (already) return { kind: 'already', message: already };
 
@@ -136,7 +140,7 @@ export async function reportToJob(context: LifecycleContext, entry: RegistryEntr
   if (!entry.delegate_job_id || !entry.delegate_job_registry) return;
   const { jobContext } = await import('../jobs/context.js');
   const { recordEvent } = await import('../jobs/service.js');
-  const jobs = jobContext({ env: context.env, cwd: entry.workspace, registryDir: entry.delegate_job_registry, clientId: '', warn: context.say });
+  const jobs = jobContext({ env: context.env, cwd: entry.workspace, registryFile: context.registryFile, registryDir: entry.delegate_job_registry, clientId: '', warn: context.say });
   try {
     const { applied, publishError } = await recordEvent(jobs, entry.delegate_job_id, event, detail);
     if ('ignored' in applied) return;
