@@ -10,10 +10,13 @@ export function buildPassOptions(input: {
   readonly tmuxServers: readonly string[] | undefined;
   readonly dryRun: boolean;
   readonly env: NodeJS.ProcessEnv;
+  /** Report sessions other registries own (`--verbose`). */
+  readonly verbose?: boolean;
 }): PassOptions {
   return {
     registryFile: input.registryFile,
     dryRun: input.dryRun,
+    ...(input.verbose ? { reconcile: { verbose: true } } : {}),
     observe: {
       extraServers: extraTmuxServers(input.tmuxServers, input.env),
       tmux: { bin: tmuxBin(input.env) },

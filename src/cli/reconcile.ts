@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registryPath } from '../config.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { runPass, type PassOptions, type PassReport } from '../reconcile/pass.js';
+import { INFORMATIONAL_PROBLEMS } from '../reconcile/types.js';
 import { buildPassOptions } from './pass-options.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 
-const HELP = `Usage: mam reconcile [--once | --subscribe] [--emit-diff] [--dry-run] [--interval SECONDS]
+const HELP = `Usage: mam reconcile [--once | --subscribe] [--emit-diff] [--dry-run] [--verbose] [--interval SECONDS]
                      [--registry PATH] [--tmux-server NAME]...
 
 Compare the session registry with live tmux and the agents' own files, and repair the registry:
@@ -14,6 +16,12 @@ Compare the session registry with live tmux and the agents' own files, and repai
   C  conversation appeared for an entry with no id   → its *_session_id_own recorded
   D  a recorded id's artifact is missing             → reported only; the id is kept
 An entry created, stopped or resumed in the last 5 s is never flipped. Only real changes are written.
+
+Ownership: every session mam starts or registers carries the tmux option @mam_registry = this registry's path.
+B registers an unmarked creator session and marks it, and also any session (any name) marked with this registry
+or with a registry whose file no longer exists (adopted, re-marked). A session another existing registry owns is
+never registered. An entry left status: starting by a create/resume that died (or for over 2 min) is repaired:
+running (B) if its tmux session is alive, else terminated (A).
 
 Options:
   --once               one pass, then exit (default: a pass every --interval seconds until SIGINT/SIGTERM)
@@ -24,6 +32,8 @@ Options:
                        started: it is polled until it appears, and the periodic pass covers the rest
   --emit-diff          print one JSON object per pass on stdout: {"drifts":[{"class","session","message",…}],…}
   --dry-run            compute drifts, write nothing
+  --verbose            also list sessions other registries own (problems of kind owned-elsewhere; they never
+                       make --once exit 2)
   --interval SECONDS   time between passes in loop mode; with --subscribe, between full resyncs (default 30)
   --registry PATH      the registry (default $MAM_REGISTRY or ./.hermes/agent-sessions.yaml)
   --tmux-server NAME   a tmux -L socket to watch besides those the registry names; repeatable
@@ -40,6 +50,7 @@ export const reconcileCommand: Command = {
       once: { type: 'boolean' },
       'emit-diff': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
+      verbose: { type: 'boolean' },
       subscribe: { type: 'boolean' },
       interval: { type: 'string' },
       registry: { type: 'string' },
@@ -52,13 +63,14 @@ export const reconcileCommand: Command = {
       tmuxServers: values['tmux-server'],
       dryRun: values['dry-run'] ?? false,
       env: context.env,
+      verbose: values.verbose ?? false,
     });
     const emit = (report: PassReport): void => (values['emit-diff'] ? printJson(context, report) : printHuman(context, report));
 
     if (values.once) {
       const report = await runPass(options);
       emit(report);
-      return report.problems.length > 0 ? 2 : 0;
+      return report.problems.some((problem) => !INFORMATIONAL_PROBLEMS.has(problem.kind)) ? 2 : 0;
     }
     // In a loop, people want to hear about change, not "no drift" every 30 s; scripts get every pass.
     const emitChanges = (report: PassReport): void => {
@@ -132,10 +144,15 @@ function printJson(context: CliContext, report: PassReport): void {
 }
 
 function printHuman(context: CliContext, report: PassReport): void {
+  if (!report.written && report.drifts.length === 0 && !existsSync(report.registry)) {
+    writeLine(context.stdout, `no registry at ${report.registry} yet: nothing is registered`);
+    for (const problem of report.problems) writeLine(context.stderr, `mam: warning: ${problem.message}`);
+    return;
+  }
   for (const drift of report.drifts) writeLine(context.stdout, `${drift.class}  ${drift.message}`);
   for (const problem of report.problems) writeLine(context.stderr, `mam: warning: ${problem.message}`);
   const count = report.drifts.length;
   const what = count === 0 ? 'no drift' : `${count} drift${count === 1 ? '' : 's'}`;
-  const outcome = report.dry_run ? 'dry run, nothing written' : report.written ? `registry updated: ${report.registry}` : 'registry unchanged';
+  const outcome = report.dry_run ? `dry run, nothing written to ${report.registry}` : report.written ? `registry updated: ${report.registry}` : `registry unchanged: ${report.registry}`;
   writeLine(context.stdout, `${what}; ${outcome}`);
 }
