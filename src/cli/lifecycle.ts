@@ -8,7 +8,6 @@ import { deleteSession } from '../lifecycle/delete.js';
 import { resumeSession } from '../lifecycle/resume.js';
 import { sessionStatus, statusTable } from '../lifecycle/status.js';
 import { stopSession } from '../lifecycle/stop.js';
-import { TMUX_SERVER_PATTERN } from '../registry/schema.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 
 /** The session lifecycle commands: create, resume, stop, delete, status. Thin: the work is in lifecycle/. */
@@ -125,8 +124,8 @@ An unregistered session is refused unless --force-no-yaml.`,
       json: { type: 'boolean' },
     });
     if (!values.session) throw new UsageError('stop: --session NAME is required');
-    const server = values['tmux-server'] ?? 'mam';
-    if (!TMUX_SERVER_PATTERN.test(server)) throw new UsageError(`stop: --tmux-server ${JSON.stringify(server)} is not a socket name`);
+    // Where an unregistered session is looked for (ownership, --force-no-yaml): the server new sessions go to.
+    const server = newSessionServer(values['tmux-server'], context.env);
     const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
     const outcome = await stopSession(lifecycle, {
       session: values.session,
