@@ -67,6 +67,7 @@ Options:
   --heartbeat S        seconds between heartbeats (default 300)
   --approval-alert S   comment once when an agent has waited on an approval this long (default 600; card: approval_alert:)
   --ttl S              claim TTL for --card/lane (default 86400); the run hands over before it expires
+  --verbose            also report sessions other registries own (@mam_registry; problem kind owned-elsewhere)
   -h, --help           this text`;
 
 export const monitorCommand: Command = {
@@ -86,6 +87,7 @@ const COMMON_FLAGS = {
   interval: { type: 'string' },
   heartbeat: { type: 'string' },
   ttl: { type: 'string' },
+  verbose: { type: 'boolean' },
 } as const;
 
 type CommonValues = {
@@ -95,6 +97,7 @@ type CommonValues = {
   interval?: string | undefined;
   heartbeat?: string | undefined;
   ttl?: string | undefined;
+  verbose?: boolean | undefined;
 };
 
 async function monitor(context: CliContext): Promise<number> {
@@ -244,7 +247,7 @@ async function work(
   signal?: AbortSignal,
 ): Promise<WorkerOutcome> {
   const registryFile = settings.registry!;
-  const passOptions = buildPassOptions({ registryFile, tmuxServers: values['tmux-server'], dryRun: false, env: context.env });
+  const passOptions = buildPassOptions({ registryFile, tmuxServers: values['tmux-server'], dryRun: false, env: context.env, verbose: values.verbose ?? false });
   const stateFile = path.join(stateDir(context.env, homeDir(context.env)), `${workspaceName(registryFile)}.state`);
   log.info({ card: board.cardId, registry: registryFile, stateFile, intervalMs: settings.intervalMs, heartbeatMs: settings.heartbeatMs, deadline }, 'monitor started');
   // Push: tmux control-mode notifications wake the sleeping worker early; the interval stays the safety net.
