@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     await subscriber.subscribe('*');
     const arrived = (key: string) => (arrivals.has(key) ? Promise.resolve() : new Promise<void>((resolve) => (waiting = { key, resolve })));
 
-    const context: JobContext = { dir: path.join(root, 'jobs'), env, now: Date.now, lock: { timeoutMs: 10_000 }, transport: async () => publisher };
+    const context: JobContext = { dir: path.join(root, 'jobs'), logsRoot: path.join(root, 'delegate_job_logs'), env, now: Date.now, lock: { timeoutMs: 10_000 }, transport: async () => publisher };
     const job = await createJob(context, { agent: 'bench', prompt: 'p', workdir: root, agentSession: null, timeoutS: 86_400, idleTimeoutS: 86_400, validate: null });
 
     // Event latency through the real path.

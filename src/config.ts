@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors.js';
+import { homeDir } from './util/home.js';
 import { TMUX_SERVER_PATTERN } from './registry/schema.js';
 import type { TmuxServer } from './tmux/client.js';
 
@@ -8,8 +10,39 @@ export const DEFAULT_REGISTRY = path.join('.hermes', 'agent-sessions.yaml');
 /** `mam`'s own tmux socket: sessions it creates live here, out of the user's own tmux. */
 export const MAM_TMUX_SERVER = 'mam';
 
+/**
+ * The registry a command uses: `--registry`, else `$MAM_REGISTRY`, else the nearest
+ * `.hermes/agent-sessions.yaml` walking up from `cwd` (as git finds `.git`), else the user's own
+ * `~/.hermes/agent-sessions.yaml`. So a project's registry is found from any of its folders, and a person
+ * who works all over their home has one list instead of one per directory they happened to start in.
+ */
 export function registryPath(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
-  return path.resolve(cwd, flag || env['MAM_REGISTRY'] || DEFAULT_REGISTRY);
+  const given = flag || env['MAM_REGISTRY'];
+  if (given) return path.resolve(cwd, expandHome(given, env));
+  return nearestRegistry(path.resolve(cwd)) ?? path.join(homeDir(env), DEFAULT_REGISTRY);
+}
+
+function nearestRegistry(start: string): string | undefined {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, DEFAULT_REGISTRY);
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/** `~/x` as a shell would expand it; card bodies and env values are not shell-expanded for us. */
+export function expandHome(file: string, env: NodeJS.ProcessEnv): string {
+  return file === '~' || file.startsWith('~/') ? path.join(homeDir(env), file.slice(2)) : file;
+}
+
+/** Delegated jobs live beside the registry that owns their sessions, so `mam job list` answers from anywhere. */
+export function jobsDirFor(registryFile: string): string {
+  return path.join(path.dirname(registryFile), 'jobs');
+}
+
+/** Jobs' audit logs: `$DELEGATE_JOB_LOGS_DIR`, else beside the registry (never in the user's work tree). */
+export function jobLogsRootFor(registryFile: string, env: NodeJS.ProcessEnv): string {
+  return env['DELEGATE_JOB_LOGS_DIR'] || path.join(path.dirname(registryFile), 'delegate_job_logs');
 }
 
 /**
@@ -27,7 +60,7 @@ export function extraTmuxServers(flags: readonly string[] | undefined, env: Node
   return [...new Set(given)];
 }
 
-export { homeDir } from './util/home.js';
+export { homeDir };
 
 export function tmuxBin(env: NodeJS.ProcessEnv): string {
   return env['MAM_TMUX_BIN'] || 'tmux';

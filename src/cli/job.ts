@@ -3,11 +3,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MamError, UsageError } from '../errors.js';
-import { AuditLog, listLogDirs, logsRoot } from '../jobs/audit.js';
+import { registryPath } from '../config.js';
+import { AuditLog, listLogDirs } from '../jobs/audit.js';
 import { isTerminal } from '../jobs/events.js';
 import { JOB_EVENTS, JobEventName, type JobFile } from '../jobs/schema.js';
 import { createJob, recordEvent, waitForJobs, type JobContext } from '../jobs/service.js';
-import { DEFAULT_JOBS_DIR, listJobs, readJob, updateJob } from '../jobs/store.js';
+import { listJobs, readJob, updateJob } from '../jobs/store.js';
 import { jobContext as makeJobContext } from '../jobs/context.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
 import { createSession } from '../lifecycle/create.js';
@@ -32,8 +33,11 @@ Delegate a task to an agent running interactively in tmux, and follow it through
   verify --job ID --validate SCRIPT                logs ID | logs --list
 
 Broker: $MAM_MQTT_URL (with $MAM_MQTT_USERNAME, $MAM_MQTT_PASSWORD, $MAM_MQTT_CA/CERT/KEY), else the embedded broker,
-started on demand. Job files: --registry-dir (default ./.mam/jobs), mode 600. Audit logs: $DELEGATE_JOB_LOGS_DIR or
-<workdir>/delegate_job_logs/<job_id>/.`;
+started on demand. Jobs live beside the session registry (--registry, else $MAM_REGISTRY, else the nearest
+.hermes/agent-sessions.yaml up from here, else ~/.hermes/agent-sessions.yaml), so every subcommand finds them from
+any directory: job files in <registry dir>/jobs/ (mode 600; --registry-dir DIR instead), audit logs in
+$DELEGATE_JOB_LOGS_DIR or <registry dir>/delegate_job_logs/<job_id>/. Every subcommand takes --registry and
+--registry-dir.`;
 
 export const jobCommand: Command = {
   help: HELP,
@@ -47,16 +51,26 @@ export const jobCommand: Command = {
 
 const SUBCOMMANDS: Record<string, (context: CliContext) => Promise<number>> = { submit, event, status, list, wait, verify, logs };
 
-function jobContext(context: CliContext, registryDir: string | undefined, clientId: string): JobContext {
-  return makeJobContext({ env: context.env, cwd: context.cwd, registryDir, clientId, warn: (line) => writeLine(context.stderr, `mam: warning: ${line}`) });
+/** `values`: the subcommand's `--registry` and `--registry-dir`; jobs live beside the registry by default. */
+function jobContext(context: CliContext, values: { registry?: string | undefined; 'registry-dir'?: string | undefined }, clientId: string): JobContext {
+  return makeJobContext({
+    env: context.env,
+    cwd: context.cwd,
+    registryFile: registryPath(values.registry, context.env, context.cwd),
+    registryDir: values['registry-dir'],
+    clientId,
+    warn: (line) => writeLine(context.stderr, `mam: warning: ${line}`),
+  });
 }
 
+const WHERE = { registry: { type: 'string' }, 'registry-dir': { type: 'string' } } as const;
+
 async function event(context: CliContext): Promise<number> {
-  const { values } = parseFlags('job event', context.argv, { job: { type: 'string' }, event: { type: 'string' }, detail: { type: 'string' }, 'registry-dir': { type: 'string' } });
+  const { values } = parseFlags('job event', context.argv, { job: { type: 'string' }, event: { type: 'string' }, detail: { type: 'string' }, ...WHERE });
   if (!values.job || !values.event) throw new UsageError('job event: --job ID and --event NAME are required');
   const name = JobEventName.safeParse(values.event);
   if (!name.success) throw new UsageError(`job event: unknown event ${JSON.stringify(values.event)}; one of ${JOB_EVENTS.join(', ')}`);
-  const jobs = jobContext(context, values['registry-dir'], `mam-event-${process.pid}-${Date.now()}`);
+  const jobs = jobContext(context, values, `mam-event-${process.pid}-${Date.now()}`);
   const { applied, publishError } = await recordEvent(jobs, values.job, name.data, values.detail ?? null);
   try {
     if (!('recorded' in applied)) {
@@ -97,6 +111,7 @@ async function submit(context: CliContext): Promise<number> {
     agent,
     prompt: values.prompt,
     workdir,
+    registry: values.registry,
     registryDir: values['registry-dir'],
     timeoutS: positiveSeconds('job submit', 'timeout', values.timeout, 3600),
     idleTimeoutS: positiveSeconds('job submit', 'idle-timeout', values['idle-timeout'], 120),
@@ -154,9 +169,9 @@ async function submit(context: CliContext): Promise<number> {
 /** Registers a job and writes its instruction (header + task) to the audit log: what the agent will be sent. */
 export async function prepareDelegatedJob(
   context: CliContext,
-  spec: { agent: string; prompt: string; workdir: string; registryDir: string | undefined; timeoutS?: number; idleTimeoutS?: number; validate?: string | null },
+  spec: { agent: string; prompt: string; workdir: string; registry: string | undefined; registryDir: string | undefined; timeoutS?: number; idleTimeoutS?: number; validate?: string | null },
 ): Promise<{ jobs: JobContext; job: JobFile; instruction: string }> {
-  const jobs = jobContext(context, spec.registryDir, '');
+  const jobs = jobContext(context, { registry: spec.registry, 'registry-dir': spec.registryDir }, '');
   const job = await createJob(jobs, {
     agent: spec.agent,
     prompt: spec.prompt,
@@ -177,9 +192,9 @@ export async function attachSession(jobs: JobContext, jobId: string, session: st
 }
 
 async function status(context: CliContext): Promise<number> {
-  const { values } = parseFlags('job status', context.argv, { job: { type: 'string' }, json: { type: 'boolean' }, 'registry-dir': { type: 'string' } });
+  const { values } = parseFlags('job status', context.argv, { job: { type: 'string' }, json: { type: 'boolean' }, ...WHERE });
   if (!values.job) throw new UsageError('job status: --job ID is required');
-  const job = await readJob(jobContext(context, values['registry-dir'], '').dir, values.job);
+  const job = await readJob(jobContext(context, values, '').dir, values.job);
   if (values.json) writeLine(context.stdout, JSON.stringify(job));
   else {
     writeLine(context.stdout, `${job.job_id}  ${job.status}${job.reason ? ` (${job.reason})` : ''}  agent ${job.agent}${job.agent_session ? ` in ${job.agent_session}` : ''}`);
@@ -189,16 +204,21 @@ async function status(context: CliContext): Promise<number> {
 }
 
 async function list(context: CliContext): Promise<number> {
-  const { values } = parseFlags('job list', context.argv, { json: { type: 'boolean' }, 'registry-dir': { type: 'string' } });
-  const jobs = await listJobs(jobContext(context, values['registry-dir'], '').dir);
+  const { values } = parseFlags('job list', context.argv, { json: { type: 'boolean' }, ...WHERE });
+  const { dir } = jobContext(context, values, '');
+  const jobs = await listJobs(dir);
   if (values.json) writeLine(context.stdout, JSON.stringify(jobs));
-  else for (const job of jobs) writeLine(context.stdout, `${job.job_id}  ${job.status.padEnd(9)}  ${job.agent.padEnd(8)}  ${job.created_at}  ${job.prompt.replace(/\s+/g, ' ').slice(0, 60)}`);
+  else if (jobs.length === 0) writeLine(context.stdout, `no jobs in ${dir}`);
+  else {
+    writeLine(context.stdout, `jobs in ${dir}:`);
+    for (const job of jobs) writeLine(context.stdout, `${job.job_id}  ${job.status.padEnd(9)}  ${job.agent.padEnd(8)}  ${job.created_at}  ${job.prompt.replace(/\s+/g, ' ').slice(0, 60)}`);
+  }
   return 0;
 }
 
 async function wait(context: CliContext): Promise<number> {
-  const { values } = parseFlags('job wait', context.argv, { job: { type: 'string' }, timeout: { type: 'string' }, 'registry-dir': { type: 'string' } });
-  const jobs = jobContext(context, values['registry-dir'], values.job ? `mam-wait-${values.job}` : `mam-wait-${process.pid}`);
+  const { values } = parseFlags('job wait', context.argv, { job: { type: 'string' }, timeout: { type: 'string' }, ...WHERE });
+  const jobs = jobContext(context, values, values.job ? `mam-wait-${values.job}` : `mam-wait-${process.pid}`);
   const ids = values.job ? [values.job] : (await listJobs(jobs.dir)).filter((job) => !isTerminal(job.status)).map((job) => job.job_id);
   if (values.job) await readJob(jobs.dir, values.job);
   const limitS = values.timeout === undefined ? undefined : positiveSeconds('job wait', 'timeout', values.timeout, 0);
@@ -212,9 +232,9 @@ async function wait(context: CliContext): Promise<number> {
 }
 
 async function verify(context: CliContext): Promise<number> {
-  const { values } = parseFlags('job verify', context.argv, { job: { type: 'string' }, validate: { type: 'string' }, 'registry-dir': { type: 'string' } });
+  const { values } = parseFlags('job verify', context.argv, { job: { type: 'string' }, validate: { type: 'string' }, ...WHERE });
   if (!values.job || !values.validate) throw new UsageError('job verify: --job ID and --validate SCRIPT are required');
-  const jobs = jobContext(context, values['registry-dir'], '');
+  const jobs = jobContext(context, values, '');
   const job = await readJob(jobs.dir, values.job);
   writeLine(context.stdout, `verifying job ${job.job_id} with ${values.validate}`);
   return (await runValidation(path.resolve(context.cwd, values.validate), job, jobs.dir, new AuditLog(job.logs_dir), context)) ? 0 : 1;
@@ -223,13 +243,14 @@ async function verify(context: CliContext): Promise<number> {
 async function logs(context: CliContext): Promise<number> {
   const [first] = context.argv;
   if (first === '--list') {
-    const root = logsRoot(context.cwd, context.env);
+    const { values } = parseFlags('job logs', context.argv.slice(1), WHERE);
+    const root = jobContext(context, values, '').logsRoot;
     for (const name of await listLogDirs(root)) writeLine(context.stdout, path.join(root, name));
     return 0;
   }
   if (!first) throw new UsageError('job logs: give a job id, or --list');
-  const { values } = parseFlags('job logs', context.argv.slice(1), { 'registry-dir': { type: 'string' } });
-  const job = await readJob(jobContext(context, values['registry-dir'], '').dir, first);
+  const { values } = parseFlags('job logs', context.argv.slice(1), WHERE);
+  const job = await readJob(jobContext(context, values, '').dir, first);
   writeLine(context.stdout, job.logs_dir);
   for (const name of ['instruction.txt', 'events.jsonl', 'validation.txt', 'pane-final.txt']) {
     const text = await readFile(path.join(job.logs_dir, name), 'utf8').catch(() => undefined);

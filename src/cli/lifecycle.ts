@@ -59,7 +59,7 @@ Arguments after -- go to the agent.`,
     // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
     const delegated = values['submit-job'] === undefined
       ? undefined
-      : await (await import('./job.js')).prepareDelegatedJob(context, { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace), registryDir: values['registry-dir'] });
+      : await (await import('./job.js')).prepareDelegatedJob(context, { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace), registry: values.registry, registryDir: values['registry-dir'] });
     const result = await createSession(lifecycle, {
       agent: values.agent,
       workspace: values.workspace,

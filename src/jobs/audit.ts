@@ -3,19 +3,15 @@ import path from 'node:path';
 import type { JobEvent } from './schema.js';
 
 /**
- * The persistent audit log of a job: `${DELEGATE_JOB_LOGS_DIR:-<workdir>/delegate_job_logs}/<job_id>/`, holding
- * the instruction sent, every event, the validation output and the agent pane's final text. It outlives
- * the job file's directory being cleaned, which is the point.
+ * The persistent audit log of a job: `<root>/<job_id>/` (root: `$DELEGATE_JOB_LOGS_DIR`, else
+ * `<registry dir>/delegate_job_logs`), holding the instruction sent, every event, the validation output and
+ * the agent pane's final text. It outlives the job file's directory being cleaned, which is the point.
  */
-export function logsRoot(workdir: string, env: NodeJS.ProcessEnv): string {
-  return env['DELEGATE_JOB_LOGS_DIR'] || path.join(workdir, 'delegate_job_logs');
-}
-
 export class AuditLog {
   constructor(readonly dir: string) {}
 
-  static for(workdir: string, env: NodeJS.ProcessEnv, jobId: string): AuditLog {
-    return new AuditLog(path.join(logsRoot(workdir, env), jobId));
+  static for(root: string, jobId: string): AuditLog {
+    return new AuditLog(path.join(root, jobId));
   }
 
   async instruction(text: string): Promise<void> {

@@ -1,6 +1,6 @@
 import path from 'node:path';
+import { jobLogsRootFor, jobsDirFor } from '../config.js';
 import type { JobContext } from './service.js';
-import { DEFAULT_JOBS_DIR } from './store.js';
 import { brokerOptionsFromEnv, type JobTransport } from './transport.js';
 
 /**
@@ -8,11 +8,23 @@ import { brokerOptionsFromEnv, type JobTransport } from './transport.js';
  * embedded one; it is connected on first use, and a broker that cannot be reached is reported once through
  * `warn` and leaves the job files as the only channel.
  */
-export function jobContext(input: { env: NodeJS.ProcessEnv; cwd: string; registryDir: string | undefined; clientId: string; warn: (line: string) => void }): JobContext {
+export interface JobContextInput {
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  /** The session registry the jobs belong to: job files and audit logs live beside it by default. */
+  readonly registryFile: string;
+  /** `--registry-dir`: job files here instead. */
+  readonly registryDir: string | undefined;
+  readonly clientId: string;
+  readonly warn: (line: string) => void;
+}
+
+export function jobContext(input: JobContextInput): JobContext {
   let connecting: Promise<JobTransport | undefined> | undefined;
   const { env } = input;
   return {
-    dir: path.resolve(input.cwd, input.registryDir ?? DEFAULT_JOBS_DIR),
+    dir: input.registryDir ? path.resolve(input.cwd, input.registryDir) : jobsDirFor(input.registryFile),
+    logsRoot: jobLogsRootFor(input.registryFile, env),
     env,
     now: Date.now,
     lock: { timeoutMs: 30_000 },

@@ -13,6 +13,8 @@ import type { JobTransport } from './transport.js';
  */
 export interface JobContext {
   readonly dir: string;
+  /** Where each job's audit log folder is made (`<logsRoot>/<job_id>/`). */
+  readonly logsRoot: string;
   readonly env: NodeJS.ProcessEnv;
   readonly now: () => number;
   readonly lock: LockOptions;
@@ -47,7 +49,7 @@ export async function createJob(context: JobContext, spec: NewJob): Promise<JobF
     last_event_at: at,
     reason: null,
     validate: spec.validate,
-    logs_dir: AuditLog.for(spec.workdir, context.env, id).dir,
+    logs_dir: AuditLog.for(context.logsRoot, id).dir,
     events: [{ seq: 1, event: 'submitted', at, detail: null }],
   };
   await writeNewJob(context.dir, job, context.lock);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { agentKind } from '../agents/index.js';
 import { homeDir } from '../config.js';
 import { sessionStatus as agentsActivity } from '../status/derive.js';
@@ -36,6 +37,8 @@ export interface StatusRow {
 
 export interface StatusReport {
   readonly registry: string;
+  /** False when there is no registry file yet: nothing has been registered there. */
+  readonly registry_exists: boolean;
   readonly sessions: readonly StatusRow[];
   readonly invalid: readonly { readonly name: string | undefined; readonly line: number | undefined; readonly reason: string }[];
 }
@@ -103,7 +106,7 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
       activity_source: activity.source,
     };
   });
-  return { registry: context.registryFile, sessions, invalid: registry.invalid.map(({ name, line, reason }) => ({ name, line, reason })) };
+  return { registry: context.registryFile, registry_exists: existsSync(context.registryFile), sessions, invalid: registry.invalid.map(({ name, line, reason }) => ({ name, line, reason })) };
 }
 
 /**
@@ -160,7 +163,8 @@ export function statusTable(report: StatusReport): string {
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]): string => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ');
-  const lines = [line(header), ...rows.map(line)];
+  if (!report.registry_exists) return `no registry at ${report.registry} yet: nothing is registered`;
+  const lines = [`registry: ${report.registry}`, line(header), ...rows.map(line)];
   if (rows.length === 0) lines.push(`(no sessions in ${report.registry})`);
   for (const bad of report.invalid) lines.push(`invalid entry${bad.name ? ` ${JSON.stringify(bad.name)}` : ''} at line ${bad.line ?? '?'}: ${bad.reason}`);
   return lines.join('\n');

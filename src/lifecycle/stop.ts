@@ -140,7 +140,7 @@ export async function reportToJob(context: LifecycleContext, entry: RegistryEntr
   if (!entry.delegate_job_id || !entry.delegate_job_registry) return;
   const { jobContext } = await import('../jobs/context.js');
   const { recordEvent } = await import('../jobs/service.js');
-  const jobs = jobContext({ env: context.env, cwd: entry.workspace, registryDir: entry.delegate_job_registry, clientId: '', warn: context.say });
+  const jobs = jobContext({ env: context.env, cwd: entry.workspace, registryFile: context.registryFile, registryDir: entry.delegate_job_registry, clientId: '', warn: context.say });
   try {
     const { applied, publishError } = await recordEvent(jobs, entry.delegate_job_id, event, detail);
     if ('ignored' in applied) return;

@@ -59,11 +59,12 @@ describe.each(BROKERS)('a delegated job run by the real Claude Code CLI, over $n
     expect(result.stdout).toMatch(/^event: started$/m);
     expect(result.stdout).toMatch(/^event: completed — done by claude$/m);
     const id = /registered job: (j_[0-9a-f]{24})/.exec(result.stdout)![1]!;
-    expect(result.stdout.trim().split('\n').at(-1)).toBe(path.join(workdir, 'delegate_job_logs', id));
+    const auditDir = path.join(box.home, '.hermes', 'delegate_job_logs', id);
+    expect(result.stdout.trim().split('\n').at(-1)).toBe(auditDir);
     // The model was really asked: the instruction header with this job's id reached it through Claude.
     expect(model.messages('main').some((request) => JSON.stringify(request.body).includes(`Your job_id is \\"${id}\\"`))).toBe(true);
     // The audit log's pane snapshot, taken when the job ended, shows Claude running the report command.
-    const pane = await readFile(path.join(workdir, 'delegate_job_logs', id, 'pane-final.txt'), 'utf8');
+    const pane = await readFile(path.join(auditDir, 'pane-final.txt'), 'utf8');
     expect(pane).toMatch(/Bash\(.*job event/);
   });
 });

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -60,7 +61,9 @@ describe('mam job', () => {
     const lines = ok.stdout.trim().split('\n');
     const auditDir = lines.at(-1)!;
     const id = /registered job: (j_[0-9a-f]{24})/.exec(ok.stdout)![1]!;
-    expect(auditDir).toBe(path.join(workdir, 'delegate_job_logs', id));
+    // Beside the registry (here the user's own, ~/.hermes), never in the work tree.
+    expect(auditDir).toBe(path.join(box.home, '.hermes', 'delegate_job_logs', id));
+    expect(existsSync(path.join(workdir, 'delegate_job_logs'))).toBe(false);
     expect((await readdir(auditDir)).sort()).toEqual(['events.jsonl', 'instruction.txt', 'pane-final.txt', 'validation.txt']);
     expect(await readFile(path.join(auditDir, 'instruction.txt'), 'utf8')).toContain(`Your job_id is "${id}"`);
     const events = (await readFile(path.join(auditDir, 'events.jsonl'), 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { event: string }).event);

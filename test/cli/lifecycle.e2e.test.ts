@@ -567,7 +567,8 @@ describe('mam lifecycle: bad inputs and odd states', () => {
 
     const table = await mamRun(['status']);
     expect(table.code, table.stderr).toBe(0);
-    const [header, ...rows] = table.stdout.trim().split('\n');
+    const [where, header, ...rows] = table.stdout.trim().split('\n');
+    expect(where).toBe(`registry: ${box.registry}`);
     expect(header!.split(/\s+/)).toEqual(['NAME', 'AGENT', 'STATUS', 'TMUX', 'ACTIVITY', 'CONVERSATION', 'AGE', 'WORKSPACE']);
     const cells = (name: string): string[] => rows.find((row) => row.startsWith(`${name} `))!.split(/\s+/);
     expect(cells(live.name).slice(0, 4)).toEqual([live.name, 'codex', 'running', 'alive']);

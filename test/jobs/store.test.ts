@@ -20,7 +20,7 @@ afterEach(async () => {
 
 /** No broker: the job file is the whole story (which is exactly what must work when the broker is down). */
 function context(): JobContext {
-  return { dir: path.join(root, '.mam', 'jobs'), env: { DELEGATE_JOB_LOGS_DIR: path.join(root, 'logs') }, now: () => now, lock: { timeoutMs: 10_000 }, transport: async () => undefined };
+  return { dir: path.join(root, '.mam', 'jobs'), logsRoot: path.join(root, 'logs'), env: {}, now: () => now, lock: { timeoutMs: 10_000 }, transport: async () => undefined };
 }
 
 const spec = { agent: 'claude', prompt: 'fix the flaky test', workdir: '/w', agentSession: null, timeoutS: 3600, idleTimeoutS: 120, validate: null };
