@@ -2,22 +2,24 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { homeDir, registryPath } from '../config.js';
+import { existsSync } from 'node:fs';
+import { expandHome, homeDir, registryPath } from '../config.js';
 import { errorMessage, MamError, UsageError } from '../errors.js';
 import { execaRunner, HermesBoard, type HermesRunner } from '../kanban/hermes-board.js';
 import {
   DEFAULT_MONITOR_PROFILE,
   exitTrailer,
-  monitorProfiles,
+  isMonitorLaunch,
   parseDispatcherArgv,
   REQUEUE_EXIT_CODE,
   runDeadline,
   runLimits,
 } from '../kanban/launch.js';
 import { LocalBoard } from '../kanban/local-board.js';
-import { DEFAULT_SETTINGS, parseDuration, settingsFromBody, type MonitorSettings } from '../kanban/settings.js';
+import { DEFAULT_SETTINGS, parseDuration, settingsFromCard, type MonitorSettings } from '../kanban/settings.js';
+import { isFromSomeoneElse } from '../kanban/stop.js';
 import { stateDir, workspaceName } from '../kanban/state-file.js';
-import type { Board } from '../kanban/types.js';
+import type { Board, CardSnapshot } from '../kanban/types.js';
 import { runWorker, type Clock, type WorkerOutcome } from '../kanban/worker.js';
 import { createLogger, type Logger } from '../log.js';
 import { runPass } from '../reconcile/pass.js';
@@ -107,7 +109,10 @@ async function monitor(context: CliContext): Promise<number> {
   if (!cardId) return runLocal(context, values, log);
   const self = context.env['HERMES_PROFILE'] || DEFAULT_MONITOR_PROFILE;
   const run = hermesRunner(context.env);
-  if (values.card === undefined) return runDispatched(context, values, log, new HermesBoard({ cardId, self, run }));
+  // Inside this card's own run (an LLM worker that loaded the skill runs `mam monitor --card "$HERMES_KANBAN_TASK"`).
+  if (values.card === undefined || values.card === context.env['HERMES_KANBAN_TASK']) {
+    return runDispatched(context, values, log, dispatchedBoard(context.env, cardId, self));
+  }
   return untilStopped((signal) => runClaimed(context, values, log, cardId, self, run, false, signal));
 }
 
@@ -115,14 +120,13 @@ async function monitor(context: CliContext): Promise<number> {
 export async function hermesBinEntry(context: CliContext): Promise<number | undefined> {
   const launch = parseDispatcherArgv(context.argv);
   if (!launch) return undefined;
-  if (!monitorProfiles(context.env).includes(launch.profile)) return handOff(context);
+  if (!isMonitorLaunch(launch, context.env)) return handOff(context);
   const cardId = context.env['HERMES_KANBAN_TASK'] ?? launch.taskId;
   const log = createLogger(context.env, 'mam-monitor');
   let code = 1;
   try {
     if (!cardId) throw new MamError('dispatched without HERMES_KANBAN_TASK or a task id in argv');
-    const board = new HermesBoard({ cardId, self: context.env['HERMES_PROFILE'] || launch.profile, run: hermesRunner(context.env) });
-    code = await runDispatched(context, {}, log, board);
+    code = await runDispatched(context, {}, log, dispatchedBoard(context.env, cardId, context.env['HERMES_PROFILE'] || launch.profile));
   } catch (error) {
     log.error({ err: errorMessage(error) }, 'monitor worker failed');
     writeLine(context.stderr, `mam: ${errorMessage(error)}`);
@@ -131,23 +135,90 @@ export async function hermesBinEntry(context: CliContext): Promise<number | unde
   return code;
 }
 
+function dispatchedBoard(env: NodeJS.ProcessEnv, cardId: string, self: string): HermesBoard {
+  const runId = Number(env['HERMES_KANBAN_RUN_ID']);
+  return new HermesBoard({
+    cardId,
+    self,
+    run: hermesRunner(env),
+    outsideRun: hermesRunner(outsideWorkerEnv(env)),
+    runId: env['HERMES_KANBAN_TASK'] === cardId && Number.isInteger(runId) ? runId : undefined,
+  });
+}
+
 /**
- * Spawned by the dispatcher: Hermes keeps the claim alive while this process lives. The run ends
- * before the goal turn budget or max runtime does, with exit 75 so that Hermes requeues the card
- * (no failure counted) and monitoring resumes in a fresh run, with the same state file.
+ * Spawned by the dispatcher: Hermes keeps the claim alive while this process lives. The run ends before the
+ * goal turn budget or max runtime does, and hands over (see handOver). Whatever ends it, the card is never
+ * left blocked or parked without a comment that says why and what continues it: a one-shot dispatcher (cron)
+ * is gone by then, and Hermes itself writes no reason when it gives up on a card.
  */
 async function runDispatched(context: CliContext, values: CommonValues, log: Logger, board: HermesBoard): Promise<number> {
   const started = Date.now();
-  const settings = await settingsFor(context, values, log, board);
-  if (!settings.registry) return blockForMissingRegistry(board, log);
-  const deadline = runDeadline(started, runLimits(context.env), settings.heartbeatMs);
-  const outcome = await work(context, values, log, board, settings, deadline);
-  if (outcome.kind === 'handover') {
-    log.info({ reason: outcome.reason }, 'ending this run; Hermes requeues the card (exit 75) and a new run resumes monitoring');
+  // SIGTERM is Hermes reclaiming the card or enforcing its max runtime: say so on the card while we still can.
+  return untilStopped(async (signal) => {
+    try {
+      const settings = await settingsFor(context, values, log, board);
+      if (!settings.registry) return await blockForMissingRegistry(board, log, settings.blocks);
+      const deadline = runDeadline(started, runLimits(context.env), settings.heartbeatMs);
+      const outcome = await work(context, values, log, board, settings, deadline, undefined, signal);
+      if (outcome.kind === 'handover') return await handOver(board, log, outcome.reason);
+      if (outcome.kind === 'interrupted') {
+        await board
+          .comment(`The monitor's run was ended from outside (SIGTERM: Hermes reclaimed the card or enforced its max runtime). If this card ends blocked, \`hermes kanban unblock ${board.cardId}\` continues monitoring.`)
+          .catch(() => undefined);
+        return 1;
+      }
+      // Exit 0 with the card still running is a protocol violation; a failed block is reported as a crash.
+      return outcome.kind === 'stopped' && !outcome.blocked ? 1 : 0;
+    } catch (error) {
+      return blockForFailure(board, log, error);
+    }
+  });
+}
+
+/**
+ * Ends a run whose budget is nearly spent so that the next one starts as soon as Hermes allows: the card
+ * is parked in `scheduled` and released to `ready` at once, so the dispatcher's next tick spawns the next
+ * run (the gateway ticks every 60 s by default). Exit 75 would cost the rate-limit cooldown (300 s by
+ * default) under a daemon or gateway, and under a one-shot `hermes kanban dispatch` it is booked as a
+ * crash and, with `--max-retries 1`, ends the card blocked. The state file carries the coalescing state
+ * across, so a drift that happened in the gap is commented once, by the next run.
+ */
+async function handOver(board: HermesBoard, log: Logger, reason: string): Promise<number> {
+  try {
+    await board.schedule(`mam monitor hand-over (${reason}); the next run continues monitoring`);
+  } catch (error) {
+    log.warn({ err: errorMessage(error) }, 'cannot park the card for a hand-over; asking Hermes to requeue it (exit 75) instead');
+    await board
+      .comment(`The monitor's run ended (${reason}) and asked Hermes to requeue the card. If this card ends blocked, \`hermes kanban unblock ${board.cardId}\` continues monitoring.`)
+      .catch(() => undefined);
     return REQUEUE_EXIT_CODE;
   }
-  // Exit 0 with the card still running is a protocol violation; a failed block is reported as a crash.
-  return outcome.kind === 'stopped' && !outcome.blocked ? 1 : 0;
+  try {
+    await board.release();
+    log.info({ reason }, 'handed over: the card is ready again and the next run continues monitoring');
+  } catch (error) {
+    log.error({ err: errorMessage(error) }, 'the card is parked in scheduled but could not be released');
+    await board
+      .comment(`The monitor's run ended (${reason}), but the card could not be put back to ready (${errorMessage(error)}). \`hermes kanban unblock ${board.cardId}\` continues monitoring.`)
+      .catch((commentError: unknown) => log.error({ err: errorMessage(commentError) }, 'could not comment either'));
+  }
+  return 0;
+}
+
+/** An unexpected failure: blocked with the reason and the command that continues, so nothing ends silently. */
+async function blockForFailure(board: HermesBoard, log: Logger, error: unknown): Promise<number> {
+  const reason = `mam monitor failed: ${errorMessage(error)}. Fix the cause, then \`hermes kanban unblock ${board.cardId}\` continues monitoring`;
+  log.error({ err: errorMessage(error) }, 'monitor worker failed');
+  try {
+    const card = await board.read().catch(() => undefined);
+    const blocks = card?.comments.filter((comment) => comment.body.startsWith('BLOCKED:')).length ?? 0;
+    await board.block(reason, blocks % 2 === 0 ? 'needs_input' : 'transient');
+    return 0;
+  } catch (blockError) {
+    log.error({ err: errorMessage(blockError) }, 'could not block the card');
+    return 1;
+  }
 }
 
 /** --card or lane: we hold a claim with a hard TTL, so we hand over by reclaiming and claiming again. */
@@ -172,7 +243,7 @@ async function runClaimed(
     const runEnv = { ...context.env, HERMES_PROFILE: self, HERMES_KANBAN_TASK: cardId, ...(claim.kind === 'claimed' && claim.runId ? { HERMES_KANBAN_RUN_ID: String(claim.runId) } : {}) };
     const board = new HermesBoard({ cardId, self, run: hermesRunner(runEnv) });
     const settings = await settingsFor(context, values, log, board);
-    if (!settings.registry) return blockForMissingRegistry(board, log);
+    if (!settings.registry) return blockForMissingRegistry(board, log, settings.blocks);
     const deadline = claim.kind === 'claimed' ? Date.now() + ttlS * 1000 : undefined;
     const outcome = await work({ ...context, env: runEnv }, values, log, board, settings, deadline, undefined, signal);
     if (outcome.kind === 'interrupted' && claim.kind === 'claimed') {
@@ -335,19 +406,25 @@ class PushWake {
   }
 }
 
-/** Card body settings, overridden by flags; the registry path falls back to $MAM_REGISTRY. */
-async function settingsFor(context: CliContext, values: CommonValues, log: Logger, board: Board): Promise<MonitorSettings> {
-  let body = '';
+/**
+ * The card's settings (body, then comments by others), overridden by flags. Without a `registry:` the
+ * run uses $MAM_REGISTRY, else the default registry (nearest `.hermes/agent-sessions.yaml`, else
+ * `~/.hermes/…`) when that file exists; with none at all it has nothing to watch, and says so.
+ */
+async function settingsFor(context: CliContext, values: CommonValues, log: Logger, board: Board): Promise<MonitorSettings & { blocks: number }> {
+  let card: Pick<CardSnapshot, 'body' | 'comments'> = { body: '', comments: [] };
   try {
-    body = (await board.read()).body;
+    card = await board.read();
   } catch (error) {
-    log.warn({ err: errorMessage(error) }, 'cannot read the card body yet; using defaults');
+    log.warn({ err: errorMessage(error) }, 'cannot read the card yet; using defaults');
   }
-  const { settings, rejected } = settingsFromBody(body);
-  for (const bad of rejected) log.warn(`card body setting ignored: ${bad}`);
+  const { settings, rejected } = settingsFromCard(card, (comment) => isFromSomeoneElse(comment, board.self));
+  for (const bad of rejected) log.warn(`card setting ignored: ${bad}`);
   const merged = mergeFlags(settings, values, context);
-  const registry = merged.registry ?? context.env['MAM_REGISTRY'];
-  return { ...merged, registry: registry ? path.resolve(context.cwd, expandHome(registry, context.env)) : undefined };
+  const fallback = registryPath(undefined, context.env, context.cwd);
+  const registry = merged.registry ?? (context.env['MAM_REGISTRY'] || existsSync(fallback) ? fallback : undefined);
+  const blocks = card.comments.filter((comment) => comment.body.startsWith('BLOCKED:')).length;
+  return { ...merged, registry: registry ? path.resolve(context.cwd, expandHome(registry, context.env)) : undefined, blocks };
 }
 
 function mergeFlags(base: MonitorSettings, values: CommonValues, context: CliContext): MonitorSettings {
@@ -360,11 +437,17 @@ function mergeFlags(base: MonitorSettings, values: CommonValues, context: CliCon
   };
 }
 
-async function blockForMissingRegistry(board: Board, log: Logger): Promise<number> {
-  const reason = 'no registry configured: add a line `registry: /absolute/path/.hermes/agent-sessions.yaml` to the card body (or set MAM_REGISTRY for the dispatcher), then unblock';
+/**
+ * `blocks`: how many times the card was blocked before. Hermes sends a card to triage when it is blocked
+ * again with the same kind after an unblock, so the kind alternates.
+ */
+async function blockForMissingRegistry(board: Board, log: Logger, blocks: number): Promise<number> {
+  const reason =
+    'no registry configured and none found: comment `registry: /absolute/path/.hermes/agent-sessions.yaml` on this card ' +
+    '(or set MAM_REGISTRY for the dispatcher), then unblock it';
   log.error(reason);
   try {
-    await board.block(reason, 'needs_input');
+    await board.block(reason, blocks % 2 === 0 ? 'needs_input' : 'transient');
     return 0;
   } catch (error) {
     log.error({ err: errorMessage(error) }, 'could not block the card');
@@ -412,6 +495,13 @@ function hermesRunner(env: NodeJS.ProcessEnv): HermesRunner {
   return execaRunner(env['MAM_HERMES_BIN'] || 'hermes', env, Number(env['MAM_HERMES_TIMEOUT_MS']) || 30_000);
 }
 
+/** The environment without this run's worker variables: Hermes then takes a call as an outside automation's. */
+function outsideWorkerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const outside = { ...env };
+  for (const key of ['HERMES_KANBAN_TASK', 'HERMES_KANBAN_RUN_ID', 'HERMES_KANBAN_CLAIM_LOCK']) delete outside[key];
+  return outside;
+}
+
 /** Another profile's worker: run the real hermes with the same argv, as if we were not here. */
 async function handOff(context: CliContext): Promise<number> {
   // Set on the child: if "the real hermes" turns out to be mam again, stop instead of looping.
@@ -440,8 +530,4 @@ function positive(value: string | undefined, fallback: number, flag: string): nu
   const ms = parseDuration(value);
   if (ms === undefined || ms <= 0) throw new UsageError(`monitor: --${flag} takes a duration (30, 30s, 5m), not ${JSON.stringify(value)}`);
   return ms / 1000;
-}
-
-function expandHome(file: string, env: NodeJS.ProcessEnv): string {
-  return file.startsWith('~/') ? path.join(homeDir(env), file.slice(2)) : file;
 }

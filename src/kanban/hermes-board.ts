@@ -26,6 +26,16 @@ export interface HermesBoardOptions {
   /** The author this worker's comments carry (`$HERMES_PROFILE` when dispatched). */
   readonly self: string;
   readonly run: HermesRunner;
+  /**
+   * Runs hermes as an outside automation rather than as this card's worker (no `HERMES_KANBAN_*` run
+   * variables), for `unblock`, which newer Hermes refuses inside a worker's environment. Default: `run`.
+   */
+  readonly outsideRun?: HermesRunner;
+  /**
+   * This worker's run (`$HERMES_KANBAN_RUN_ID`). When the card has a newer run, this one was superseded
+   * (reclaimed, or a hand-over already started the next): the card then reads as `superseded`.
+   */
+  readonly runId?: number | undefined;
   /** Retries for show and heartbeat within one call (backoff doubles from `minRetryDelayMs`). */
   readonly retries?: number;
   readonly minRetryDelayMs?: number;
@@ -42,9 +52,12 @@ export function execaRunner(bin: string, env: NodeJS.ProcessEnv, timeoutMs = 30_
   };
 }
 
+const BLOCKED = /^(Blocked |\S+ → (todo|triage))/;
+
 const ShowJson = z.object({
   task: z.looseObject({ id: z.string(), title: z.string().nullish(), body: z.string().nullish(), status: z.string() }),
   comments: z.array(z.looseObject({ author: z.string(), body: z.string(), created_at: z.number() })),
+  runs: z.array(z.looseObject({ id: z.number() })).optional(),
 });
 
 export class HermesBoard implements Board {
@@ -52,6 +65,8 @@ export class HermesBoard implements Board {
   readonly cardId: string;
   readonly self: string;
   private readonly run: HermesRunner;
+  private readonly outsideRun: HermesRunner;
+  private readonly runId: number | undefined;
   private readonly retries: number;
   private readonly minRetryDelayMs: number;
 
@@ -59,6 +74,8 @@ export class HermesBoard implements Board {
     this.cardId = options.cardId;
     this.self = options.self;
     this.run = options.run;
+    this.outsideRun = options.outsideRun ?? options.run;
+    this.runId = options.runId;
     this.retries = options.retries ?? 2;
     this.minRetryDelayMs = options.minRetryDelayMs ?? 1000;
   }
@@ -75,9 +92,14 @@ export class HermesBoard implements Board {
       id: parsed.task.id,
       title: parsed.task.title ?? '',
       body: parsed.task.body ?? '',
-      status: parsed.task.status,
+      status: this.superseded(parsed.runs) ? 'superseded' : parsed.task.status,
       comments: parsed.comments.map((comment) => ({ author: comment.author, body: comment.body, createdAt: comment.created_at })),
     };
+  }
+
+  private superseded(runs: readonly { id: number }[] | undefined): boolean {
+    if (this.runId === undefined || !runs?.length) return false;
+    return Math.max(...runs.map((run) => run.id)) > this.runId;
   }
 
   async comment(text: string): Promise<void> {
@@ -90,7 +112,29 @@ export class HermesBoard implements Board {
 
   async block(reason: string, kind: BlockKind): Promise<void> {
     // Not retried: Hermes writes the `BLOCKED:` echo even when the block then fails.
-    await this.once(['kanban', 'block', this.cardId, reason, '--kind', kind], /^(Blocked |\S+ → (todo|triage))/);
+    const args = ['kanban', 'block', this.cardId, reason, '--kind', kind];
+    const result = await this.run(args);
+    // Hermes before 0.18 has no --kind; its parser refuses it (exit 2) before anything is written.
+    if (result.exitCode === 2 && /unrecognized arguments: --kind/.test(result.stderr)) {
+      await this.once(args.slice(0, 4), BLOCKED);
+      return;
+    }
+    checkResult(args, result, BLOCKED);
+  }
+
+  /**
+   * Ends this run by parking the card in `scheduled` (waiting on time, not on a person). Unlike a block it
+   * counts toward no loop breaker, and unlike exit 75 it starts no rate-limit cooldown.
+   */
+  async schedule(reason: string): Promise<void> {
+    await this.once(['kanban', 'schedule', this.cardId, reason], /^Scheduled /);
+  }
+
+  /** `scheduled`/`blocked` → `ready`: the dispatcher's next tick starts a new run. */
+  async release(): Promise<void> {
+    const args = ['kanban', 'unblock', this.cardId];
+    const result = await this.outsideRun(args);
+    checkResult(args, result, /^Unblocked /);
   }
 
   async complete(summary: string): Promise<void> {

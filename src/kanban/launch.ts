@@ -15,6 +15,19 @@ export interface DispatcherArgv {
   readonly profile: string;
   /** The task id of `chat -q "work kanban task <id>"`, when present. */
   readonly taskId: string | undefined;
+  /** The card's `--skill`s, which the dispatcher passes on as `--skills S` (one flag per skill). */
+  readonly skills: readonly string[];
+}
+
+/** The skill that marks a card as the monitor's, whatever its assignee (the seed dispatches to `default`). */
+export const MONITOR_SKILL = 'agent-sessions-monitor';
+
+/**
+ * Is this dispatched card the monitor's? Its skills say so (the seed's own command), or its assignee is one
+ * of the monitor's profiles.
+ */
+export function isMonitorLaunch(launch: DispatcherArgv, env: NodeJS.ProcessEnv): boolean {
+  return launch.skills.includes(MONITOR_SKILL) || monitorProfiles(env).includes(launch.profile);
 }
 
 /**
@@ -29,7 +42,13 @@ export function parseDispatcherArgv(argv: readonly string[]): DispatcherArgv | u
   if (!profile || !argv.includes('chat')) return undefined;
   const query = argv.slice(argv.indexOf('chat')).find((arg) => /work kanban task /.test(arg));
   const taskId = query ? /work kanban task (\S+)/.exec(query)?.[1] : undefined;
-  return { profile, taskId };
+  const beforeChat = argv.slice(0, argv.indexOf('chat'));
+  const skills = beforeChat.flatMap((arg, at) => {
+    if ((arg === '--skills' || arg === '-s') && beforeChat[at + 1] !== undefined) return beforeChat[at + 1]!.split(',');
+    if (arg.startsWith('--skills=')) return arg.slice('--skills='.length).split(',');
+    return [];
+  });
+  return { profile, taskId, skills: skills.map((skill) => skill.trim()).filter(Boolean) };
 }
 
 export interface RunLimits {

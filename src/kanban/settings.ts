@@ -1,3 +1,5 @@
+import type { CardComment } from './types.js';
+
 /**
  * The monitor's settings, with what a card body may override. The body is data: only `key: value`
  * lines naming a known setting are read (anywhere in the body, optionally as list items or inside a
@@ -28,6 +30,9 @@ const KEYS: Record<string, keyof MonitorSettings> = {
   approval_alert: 'approvalAlertMs',
 };
 
+/** An unfilled template placeholder (`{{registry}}`): no value at all, never a path or a duration. */
+const PLACEHOLDER = /\{\{[^}]*\}\}/;
+
 const LINE = /^\s*(?:[-*]\s+)?`?([a-z_]+)`?\s*[:=]\s*(.+?)\s*$/i;
 
 export interface ParsedSettings {
@@ -45,6 +50,7 @@ export function settingsFromBody(body: string, base: MonitorSettings = DEFAULT_S
     const key = KEYS[match[1]!.toLowerCase()];
     if (!key) continue;
     const value = match[2]!.replace(/^["'`]|["'`]$/g, '');
+    if (PLACEHOLDER.test(value)) continue;
     if (key === 'registry') {
       if (value.startsWith('/') || value.startsWith('~/')) settings.registry = value;
       else rejected.push(`registry: ${value} (must be an absolute path)`);
@@ -65,4 +71,24 @@ export function parseDuration(text: string): number | undefined {
   const unit = (match[2] ?? 's').toLowerCase();
   const factor = unit === 'ms' ? 1 : unit.startsWith('s') ? 1000 : unit.startsWith('m') ? 60_000 : 3_600_000;
   return Math.round(value * factor);
+}
+
+/**
+ * The card's settings: its body, then each `key: value` line in comments by someone other than this
+ * worker, oldest first, so the newest wins. Hermes 0.18 cannot edit a card's body from its CLI, so a
+ * comment is how a person configures (or corrects) a card after it was created.
+ */
+export function settingsFromCard(
+  card: { readonly body: string; readonly comments: readonly CardComment[] },
+  isFromSomeoneElse: (comment: CardComment) => boolean,
+  base: MonitorSettings = DEFAULT_SETTINGS,
+): ParsedSettings {
+  let parsed = settingsFromBody(card.body, base);
+  const rejected = [...parsed.rejected];
+  for (const comment of card.comments) {
+    if (!isFromSomeoneElse(comment)) continue;
+    parsed = settingsFromBody(comment.body, parsed.settings);
+    rejected.push(...parsed.rejected);
+  }
+  return { settings: parsed.settings, rejected };
 }

@@ -1,3 +1,4 @@
+import { commentSeq } from './coalesce.js';
 import type { CardComment } from './types.js';
 
 /**
@@ -14,7 +15,13 @@ export function isStopRequest(text: string): boolean {
 /** Hermes writes these echoes under the acting profile's name; they are status, not conversation. */
 const ECHO = /^(?:BLOCKED|UNBLOCK|SCHEDULED):/;
 
-/** Comments from someone other than this worker, excluding Hermes's own status echoes. */
+/**
+ * Comments from someone other than this worker, excluding Hermes's own status echoes. The author alone
+ * cannot tell: a card assigned to `default` (the seed's command) gives the worker the author `default`, and
+ * that is also what a person's `hermes kanban comment` writes on the root profile. So a comment is ours
+ * only when it also carries the `[mam-monitor #N]` marker every comment of ours ends with.
+ */
 export function isFromSomeoneElse(comment: CardComment, self: string): boolean {
-  return comment.author !== self && !ECHO.test(comment.body);
+  if (ECHO.test(comment.body)) return false;
+  return comment.author !== self || commentSeq(comment.body) === undefined;
 }

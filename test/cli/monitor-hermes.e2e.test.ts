@@ -77,7 +77,8 @@ async function scenario(): Promise<{ server: string; body: string }> {
 }
 
 async function createCard(assignee: string, body: string): Promise<string> {
-  const created = await hermes(['kanban', 'create', 'agent-sessions monitor', '--assignee', assignee, '--goal', '--body', body, '--json']);
+  // A turn budget far beyond the test: a run that hands over mid-test would need a dispatcher tick to go on.
+  const created = await hermes(['kanban', 'create', 'agent-sessions monitor', '--assignee', assignee, '--goal', '--goal-max-turns', '1000', '--body', body, '--json']);
   expect(created.code, created.stderr).toBe(0);
   return (JSON.parse(created.stdout) as { id: string }).id;
 }

@@ -10,8 +10,8 @@ import {
   progressNote,
   type Observed,
 } from '../../src/kanban/coalesce.js';
-import { parseDispatcherArgv, runDeadline, runLimits } from '../../src/kanban/launch.js';
-import { DEFAULT_SETTINGS, parseDuration, settingsFromBody } from '../../src/kanban/settings.js';
+import { isMonitorLaunch, parseDispatcherArgv, runDeadline, runLimits } from '../../src/kanban/launch.js';
+import { DEFAULT_SETTINGS, parseDuration, settingsFromBody, settingsFromCard } from '../../src/kanban/settings.js';
 import { isFromSomeoneElse, isStopRequest } from '../../src/kanban/stop.js';
 import type { PassReport } from '../../src/reconcile/pass.js';
 
@@ -26,7 +26,10 @@ describe('stop requests', () => {
   });
 
   it('ignores the worker\'s own comments and Hermes\'s status echoes', () => {
-    expect(isFromSomeoneElse({ author: 'mam-monitor', body: 'stop', createdAt: 0 }, 'mam-monitor')).toBe(false);
+    expect(isFromSomeoneElse({ author: 'mam-monitor', body: 'agent-sessions monitor: 1 change at x\n- stop\n[mam-monitor #3]', createdAt: 0 }, 'mam-monitor')).toBe(false);
+    // Assigned to `default`, the worker shares its author with a person on the root profile: the marker tells them apart.
+    expect(isFromSomeoneElse({ author: 'default', body: 'stop', createdAt: 0 }, 'default')).toBe(true);
+    expect(isFromSomeoneElse({ author: 'default', body: 'agent-sessions monitor: 1 change at x\n- a\n[mam-monitor #1]', createdAt: 0 }, 'default')).toBe(false);
     expect(isFromSomeoneElse({ author: 'default', body: 'BLOCKED: stop-requested by user', createdAt: 0 }, 'mam-monitor')).toBe(false);
     expect(isFromSomeoneElse({ author: 'default', body: 'UNBLOCK: resume please', createdAt: 0 }, 'mam-monitor')).toBe(false);
     expect(isFromSomeoneElse({ author: 'default', body: 'stop', createdAt: 0 }, 'mam-monitor')).toBe(true);
@@ -53,6 +56,28 @@ describe('card body settings', () => {
     const { settings, rejected } = settingsFromBody('interval: soon\nheartbeat: 0s\nregistry: relative/path.yaml');
     expect(settings).toEqual(DEFAULT_SETTINGS);
     expect(rejected).toHaveLength(3);
+  });
+
+  it('treats unfilled {{placeholders}} as unset, never as a value', () => {
+    const { settings, rejected } = settingsFromBody('registry: {{registry}}\ninterval: {{interval}}\nheartbeat: `{{heartbeat}}`');
+    expect(settings).toEqual(DEFAULT_SETTINGS);
+    expect(rejected).toEqual([]);
+  });
+
+  it('lets a comment by someone else override the body, newest first, and ignores the worker\'s own', () => {
+    const others = (comment: { author: string }) => comment.author !== 'mam-monitor';
+    const card = {
+      body: 'registry: {{registry}}\ninterval: 30s',
+      comments: [
+        { author: 'default', body: 'registry: /srv/a/.hermes/agent-sessions.yaml', createdAt: 1 },
+        { author: 'mam-monitor', body: 'registry: /wrong.yaml\ninterval: 1h', createdAt: 2 },
+        { author: 'alice', body: 'use this one\nregistry: ~/b/.hermes/agent-sessions.yaml\ninterval: 2m', createdAt: 3 },
+      ],
+    };
+    const { settings, rejected } = settingsFromCard(card, others);
+    expect(settings).toEqual({ ...DEFAULT_SETTINGS, registry: '~/b/.hermes/agent-sessions.yaml', intervalMs: 120_000 });
+    expect(rejected).toEqual([]);
+    expect(settingsFromCard({ ...card, comments: card.comments.slice(0, 2) }, others).settings.registry).toBe('/srv/a/.hermes/agent-sessions.yaml');
   });
 
   it('parses durations', () => {
@@ -166,11 +191,20 @@ describe('coalescing', () => {
 
 describe('launch by Hermes', () => {
   it('reads the dispatcher argv of 0.18 and of later versions', () => {
-    expect(parseDispatcherArgv(['-p', 'mam-monitor', '--accept-hooks', 'chat', '-q', 'work kanban task t_9500dfce'])).toEqual({ profile: 'mam-monitor', taskId: 't_9500dfce' });
+    expect(parseDispatcherArgv(['-p', 'mam-monitor', '--accept-hooks', 'chat', '-q', 'work kanban task t_9500dfce'])).toEqual({ profile: 'mam-monitor', taskId: 't_9500dfce', skills: [] });
     expect(
       parseDispatcherArgv(['-p', 'x', '--cli', '--accept-hooks', '--skills', 'agent-sessions-monitor', '-m', 'm', '--provider', 'p', '--toolsets', 'a,b', 'chat', '-Q', '-q', 'work kanban task t_1']),
-    ).toEqual({ profile: 'x', taskId: 't_1' });
+    ).toEqual({ profile: 'x', taskId: 't_1', skills: ['agent-sessions-monitor'] });
     expect(parseDispatcherArgv(['reconcile', '--once'])).toBeUndefined();
+  });
+
+  it('takes a card with the monitor skill as the monitor\'s whatever its assignee; others only by profile', () => {
+    const seed = parseDispatcherArgv(['-p', 'default', '--accept-hooks', '--skills', 'github', '--skills', 'agent-sessions-monitor', 'chat', '-q', 'work kanban task t_2'])!;
+    expect(isMonitorLaunch(seed, {})).toBe(true);
+    const other = parseDispatcherArgv(['-p', 'default', '--accept-hooks', '--skills', 'github', 'chat', '-q', 'work kanban task t_3'])!;
+    expect(isMonitorLaunch(other, {})).toBe(false);
+    expect(isMonitorLaunch(other, { MAM_MONITOR_PROFILES: 'ops,default' })).toBe(true);
+    expect(isMonitorLaunch(parseDispatcherArgv(['-p', 'mam-monitor', 'chat', '-q', 'work kanban task t_4'])!, {})).toBe(true);
   });
 
   it('ends the run before the earlier of the goal budget and the max runtime', () => {
