@@ -17,9 +17,9 @@ import {
 } from '../kanban/launch.js';
 import { LocalBoard } from '../kanban/local-board.js';
 import { DEFAULT_SETTINGS, parseDuration, settingsFromCard, type MonitorSettings } from '../kanban/settings.js';
-import { isFromSomeoneElse } from '../kanban/stop.js';
+import { isFromSomeoneElse, nextBlockKind } from '../kanban/stop.js';
 import { stateDir, workspaceName } from '../kanban/state-file.js';
-import type { Board, CardSnapshot } from '../kanban/types.js';
+import type { Board, BlockKind, CardSnapshot } from '../kanban/types.js';
 import { runWorker, type Clock, type WorkerOutcome } from '../kanban/worker.js';
 import { createLogger, type Logger } from '../log.js';
 import { runPass } from '../reconcile/pass.js';
@@ -47,23 +47,32 @@ Boards:
   --card ID     a Hermes Kanban card, driven through \`hermes kanban\` ($MAM_HERMES_BIN, default hermes); a ready card
                 is claimed first (with --ttl)
   dispatched    started by the Hermes dispatcher as its HERMES_BIN (\`mam -p <profile> … chat -q "work kanban task ID"\`):
-                cards of the monitor's profiles ($MAM_MONITOR_PROFILES, default ${DEFAULT_MONITOR_PROFILE}) are run here, every
-                other profile is handed on unchanged to the real hermes
+                cards with the skill agent-sessions-monitor (whatever their assignee, e.g. the seed's \`default\`) or
+                assigned to one of $MAM_MONITOR_PROFILES (default ${DEFAULT_MONITOR_PROFILE}) are run here; every other card is
+                handed on unchanged to the real hermes. An LLM worker that loaded the skill runs
+                \`mam monitor --card "$HERMES_KANBAN_TASK"\`, which works the same way.
   lane          pull mode: claim ready cards assigned to --lane (a name without a Hermes profile) with a long --ttl
 
 Besides every --interval, a pass also runs soon after tmux reports a session created or destroyed, or a delegated
 job reports an event (at most one such early pass a second): one \`tmux -C\` control client per watched server, attached to a session of its own,
 __monitor, which goes away with it. A server that is not running is never started. MAM_MONITOR_PUSH=0 turns this off.
 
-A card's body may set \`interval: 30s\`, \`heartbeat: 5m\`, \`registry: /abs/path/agent-sessions.yaml\`; the body is read as
-data and never executed. Flags win over the body.
+A card's body may set \`interval: 30s\`, \`heartbeat: 5m\`, \`registry: /abs/path/agent-sessions.yaml\`, and so may a comment
+by anyone but the worker (newest wins; Hermes cannot edit a body from its CLI). Read as data, never executed;
+{{placeholders}} count as unset. Flags win over both.
+
+A dispatched run ends before its goal turn budget or --max-runtime does and hands over: the card is parked in
+\`scheduled\` and put back to ready at once, so the dispatcher's next tick starts the next run (no rate-limit
+cooldown, no failure counted). Whenever a run leaves the card blocked or parked, a comment says why and names the
+command that continues it.
 
 Subcommands:
   dispatch      print (or with --run, run) the \`hermes kanban create --goal …\` command that starts a monitor card
 
 Options:
   --card ID            a Hermes card to report to (default: $HERMES_KANBAN_TASK when dispatched, else the local board)
-  --registry PATH      the registry (default: the card body's registry:, $MAM_REGISTRY, ./.hermes/agent-sessions.yaml)
+  --registry PATH      the registry (default: the card's registry:, $MAM_REGISTRY, the nearest .hermes/agent-sessions.yaml
+                       up from here, ~/.hermes/agent-sessions.yaml; a card uses the last two only if the file exists)
   --tmux-server NAME   extra tmux socket to watch; repeatable
   --interval S         seconds between passes (default 30)
   --heartbeat S        seconds between heartbeats (default 300)
@@ -105,6 +114,7 @@ type CommonValues = {
 async function monitor(context: CliContext): Promise<number> {
   const { values } = parseFlags('monitor', context.argv, { ...COMMON_FLAGS, card: { type: 'string' } });
   const log = createLogger(context.env, 'mam-monitor');
+  if (values.card === '') throw new UsageError('monitor: --card needs a card id (was $HERMES_KANBAN_TASK empty? it is set only inside a dispatched card\'s run)');
   const cardId = values.card ?? context.env['HERMES_KANBAN_TASK'];
   if (!cardId) return runLocal(context, values, log);
   const self = context.env['HERMES_PROFILE'] || DEFAULT_MONITOR_PROFILE;
@@ -158,7 +168,7 @@ async function runDispatched(context: CliContext, values: CommonValues, log: Log
   return untilStopped(async (signal) => {
     try {
       const settings = await settingsFor(context, values, log, board);
-      if (!settings.registry) return await blockForMissingRegistry(board, log, settings.blocks);
+      if (!settings.registry) return await blockForMissingRegistry(board, log, settings.blockKind);
       const deadline = runDeadline(started, runLimits(context.env), settings.heartbeatMs);
       const outcome = await work(context, values, log, board, settings, deadline, undefined, signal);
       if (outcome.kind === 'handover') return await handOver(board, log, outcome.reason);
@@ -212,8 +222,7 @@ async function blockForFailure(board: HermesBoard, log: Logger, error: unknown):
   log.error({ err: errorMessage(error) }, 'monitor worker failed');
   try {
     const card = await board.read().catch(() => undefined);
-    const blocks = card?.comments.filter((comment) => comment.body.startsWith('BLOCKED:')).length ?? 0;
-    await board.block(reason, blocks % 2 === 0 ? 'needs_input' : 'transient');
+    await board.block(reason, nextBlockKind(card?.comments ?? []));
     return 0;
   } catch (blockError) {
     log.error({ err: errorMessage(blockError) }, 'could not block the card');
@@ -243,7 +252,7 @@ async function runClaimed(
     const runEnv = { ...context.env, HERMES_PROFILE: self, HERMES_KANBAN_TASK: cardId, ...(claim.kind === 'claimed' && claim.runId ? { HERMES_KANBAN_RUN_ID: String(claim.runId) } : {}) };
     const board = new HermesBoard({ cardId, self, run: hermesRunner(runEnv) });
     const settings = await settingsFor(context, values, log, board);
-    if (!settings.registry) return blockForMissingRegistry(board, log, settings.blocks);
+    if (!settings.registry) return blockForMissingRegistry(board, log, settings.blockKind);
     const deadline = claim.kind === 'claimed' ? Date.now() + ttlS * 1000 : undefined;
     const outcome = await work({ ...context, env: runEnv }, values, log, board, settings, deadline, undefined, signal);
     if (outcome.kind === 'interrupted' && claim.kind === 'claimed') {
@@ -411,7 +420,7 @@ class PushWake {
  * run uses $MAM_REGISTRY, else the default registry (nearest `.hermes/agent-sessions.yaml`, else
  * `~/.hermes/…`) when that file exists; with none at all it has nothing to watch, and says so.
  */
-async function settingsFor(context: CliContext, values: CommonValues, log: Logger, board: Board): Promise<MonitorSettings & { blocks: number }> {
+async function settingsFor(context: CliContext, values: CommonValues, log: Logger, board: Board): Promise<MonitorSettings & { blockKind: BlockKind }> {
   let card: Pick<CardSnapshot, 'body' | 'comments'> = { body: '', comments: [] };
   try {
     card = await board.read();
@@ -423,8 +432,7 @@ async function settingsFor(context: CliContext, values: CommonValues, log: Logge
   const merged = mergeFlags(settings, values, context);
   const fallback = registryPath(undefined, context.env, context.cwd);
   const registry = merged.registry ?? (context.env['MAM_REGISTRY'] || existsSync(fallback) ? fallback : undefined);
-  const blocks = card.comments.filter((comment) => comment.body.startsWith('BLOCKED:')).length;
-  return { ...merged, registry: registry ? path.resolve(context.cwd, expandHome(registry, context.env)) : undefined, blocks };
+  return { ...merged, registry: registry ? path.resolve(context.cwd, expandHome(registry, context.env)) : undefined, blockKind: nextBlockKind(card.comments) };
 }
 
 function mergeFlags(base: MonitorSettings, values: CommonValues, context: CliContext): MonitorSettings {
@@ -437,17 +445,13 @@ function mergeFlags(base: MonitorSettings, values: CommonValues, context: CliCon
   };
 }
 
-/**
- * `blocks`: how many times the card was blocked before. Hermes sends a card to triage when it is blocked
- * again with the same kind after an unblock, so the kind alternates.
- */
-async function blockForMissingRegistry(board: Board, log: Logger, blocks: number): Promise<number> {
+async function blockForMissingRegistry(board: Board, log: Logger, kind: BlockKind): Promise<number> {
   const reason =
     'no registry configured and none found: comment `registry: /absolute/path/.hermes/agent-sessions.yaml` on this card ' +
     '(or set MAM_REGISTRY for the dispatcher), then unblock it';
   log.error(reason);
   try {
-    await board.block(reason, blocks % 2 === 0 ? 'needs_input' : 'transient');
+    await board.block(reason, kind);
     return 0;
   } catch (error) {
     log.error({ err: errorMessage(error) }, 'could not block the card');

@@ -1,5 +1,5 @@
 import { commentSeq } from './coalesce.js';
-import type { CardComment } from './types.js';
+import type { BlockKind, CardComment } from './types.js';
 
 /**
  * Is this comment a person asking the monitor to stop? Only a comment that *is* the request counts —
@@ -24,4 +24,13 @@ const ECHO = /^(?:BLOCKED|UNBLOCK|SCHEDULED):/;
 export function isFromSomeoneElse(comment: CardComment, self: string): boolean {
   if (ECHO.test(comment.body)) return false;
   return comment.author !== self || commentSeq(comment.body) === undefined;
+}
+
+/**
+ * The kind for this card's next block. Hermes sends a card to triage when it is blocked again with the same
+ * kind after an unblock, and every block leaves a `BLOCKED:` echo on the card, so the kind alternates with
+ * their count: whichever run blocks (a stop, a missing registry, a failure), it never repeats the last kind.
+ */
+export function nextBlockKind(comments: readonly CardComment[]): BlockKind {
+  return comments.filter((comment) => comment.body.startsWith('BLOCKED:')).length % 2 === 0 ? 'needs_input' : 'transient';
 }

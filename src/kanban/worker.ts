@@ -5,7 +5,7 @@ import { isoSeconds } from '../registry/schema.js';
 import { coalesce, commentSeq, freezePending, observedApprovals, observedFrom, progressNote, type ApprovalWait, type MonitorState } from './coalesce.js';
 import type { MonitorSettings } from './settings.js';
 import { loadState, saveState } from './state-file.js';
-import { isFromSomeoneElse, isStopRequest } from './stop.js';
+import { isFromSomeoneElse, isStopRequest, nextBlockKind } from './stop.js';
 import { BoardError, type Board, type BlockKind, type CardSnapshot } from './types.js';
 
 /**
@@ -94,7 +94,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> 
       const fresh = card.comments.slice(cursor);
       state = { ...state, commentCursor: card.comments.length };
       const request = fresh.find((comment) => isFromSomeoneElse(comment, board.self) && isStopRequest(comment.body));
-      if (request) return stop(request.author);
+      if (request) return stop(request.author, card);
     }
 
     const outcome = await options.pass().then(
@@ -122,10 +122,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> 
     await clock.sleep(Math.max(0, Math.min(settings.intervalMs, nextHeartbeat - clock.now())));
   }
 
-  async function stop(author: string): Promise<WorkerOutcome> {
+  async function stop(author: string, card: CardSnapshot): Promise<WorkerOutcome> {
     const reason = `stop-requested by user at ${isoSeconds(clock.now())}`;
-    // Hermes sends a card to triage when it is blocked again with the same kind after an unblock.
-    const kind: BlockKind = state.lastBlockKind === 'needs_input' ? 'transient' : 'needs_input';
+    const kind: BlockKind = nextBlockKind(card.comments);
     state = { ...state, lastBlockKind: kind };
     await save();
     // Exiting with the card still running would be a protocol violation, so try hard; a repeated

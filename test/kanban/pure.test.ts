@@ -12,7 +12,7 @@ import {
 } from '../../src/kanban/coalesce.js';
 import { isMonitorLaunch, parseDispatcherArgv, runDeadline, runLimits } from '../../src/kanban/launch.js';
 import { DEFAULT_SETTINGS, parseDuration, settingsFromBody, settingsFromCard } from '../../src/kanban/settings.js';
-import { isFromSomeoneElse, isStopRequest } from '../../src/kanban/stop.js';
+import { isFromSomeoneElse, isStopRequest, nextBlockKind } from '../../src/kanban/stop.js';
 import type { PassReport } from '../../src/reconcile/pass.js';
 
 const T0 = Date.parse('2026-11-22T10:00:00Z');
@@ -33,6 +33,15 @@ describe('stop requests', () => {
     expect(isFromSomeoneElse({ author: 'default', body: 'BLOCKED: stop-requested by user', createdAt: 0 }, 'mam-monitor')).toBe(false);
     expect(isFromSomeoneElse({ author: 'default', body: 'UNBLOCK: resume please', createdAt: 0 }, 'mam-monitor')).toBe(false);
     expect(isFromSomeoneElse({ author: 'default', body: 'stop', createdAt: 0 }, 'mam-monitor')).toBe(true);
+  });
+});
+
+describe('block kinds', () => {
+  it('alternate with the blocks already on the card, so a block after an unblock never sends it to triage', () => {
+    const echo = (body: string) => ({ author: 'mam-monitor', body, createdAt: 0 });
+    expect(nextBlockKind([])).toBe('needs_input');
+    expect(nextBlockKind([echo('BLOCKED: no registry configured …'), echo('UNBLOCK: done')])).toBe('transient');
+    expect(nextBlockKind([echo('BLOCKED: a'), echo('BLOCKED: b'), echo('stop')])).toBe('needs_input');
   });
 });
 
