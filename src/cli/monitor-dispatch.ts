@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { registryPath } from '../config.js';
 import { MamError, UsageError } from '../errors.js';
-import { DEFAULT_MONITOR_PROFILE } from '../kanban/launch.js';
 import { parseDuration } from '../kanban/settings.js';
 import { parseFlags, writeLine, type CliContext } from './command.js';
 
@@ -40,7 +39,9 @@ export async function dispatch(context: CliContext): Promise<number> {
     .replaceAll('{{heartbeat}}', values.heartbeat ?? '5m');
   const args = [
     'kanban', 'create', values.title ?? 'agent-sessions monitor (live reconcile)',
-    '--assignee', values.assignee ?? DEFAULT_MONITOR_PROFILE,
+    // `default` (the root profile) is always spawnable, as in the seed's command; the skill makes the card the
+    // monitor's under HERMES_BIN=mam, and tells an LLM worker the one command to run.
+    '--assignee', values.assignee ?? 'default',
     '--goal', '--goal-max-turns', turns,
     '--max-runtime', maxRuntime,
     '--max-retries', values['max-retries'] ?? '1',

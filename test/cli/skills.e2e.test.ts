@@ -76,7 +76,7 @@ describe('shipped skills', () => {
     }
     expect(ran).toBeGreaterThanOrEqual(3);
     // `dispatch --run` really created the card on the (stand-in) board, with the registry in its body.
-    const listed = await run(STANDIN, ['kanban', 'list', '--assignee', 'mam-monitor', '--json'], { env });
+    const listed = await run(STANDIN, ['kanban', 'list', '--assignee', 'default', '--json'], { env });
     const cards = JSON.parse(listed.stdout) as { id: string; body: string }[];
     expect(cards).toHaveLength(1);
     expect(cards[0]!.body).toContain(`registry: ${path.join(workspace, '.hermes', 'agent-sessions.yaml')}`);
@@ -118,7 +118,7 @@ describe('mam monitor dispatch', () => {
     const result = await mam(['monitor', 'dispatch', '--registry', '/srv/p/.hermes/agent-sessions.yaml', '--interval', '60s'], box.env({ MAM_HERMES_BIN: 'hermes' }));
     expect(result.code, result.stderr).toBe(0);
     const line = result.stdout.trim();
-    expect(line).toMatch(/^hermes kanban create 'agent-sessions monitor \(live reconcile\)' --assignee mam-monitor --goal --goal-max-turns 100 --max-runtime 8h --max-retries 1 --skill agent-sessions-monitor --body '/);
+    expect(line).toMatch(/^hermes kanban create 'agent-sessions monitor \(live reconcile\)' --assignee default --goal --goal-max-turns 100 --max-runtime 8h --max-retries 1 --skill agent-sessions-monitor --body '/);
     // The printed line is a real shell command: bash parses the body back intact.
     const { stdout } = await run('bash', ['-c', `set -- ${line.slice('hermes '.length)}; printf '%s' "\${@: -1}"`]);
     expect(stdout).toContain('registry: /srv/p/.hermes/agent-sessions.yaml\ninterval: 60s\nheartbeat: 5m\n');
