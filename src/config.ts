@@ -65,3 +65,12 @@ export { homeDir };
 export function tmuxBin(env: NodeJS.ProcessEnv): string {
   return env['MAM_TMUX_BIN'] || 'tmux';
 }
+
+/**
+ * How long a writer waits for the registry lock: `$MAM_LOCK_TIMEOUT` seconds, else 30. Every command that takes a
+ * lock reads it here, so a script that sets it gets the same bound from `create` as from `reconcile` or `monitor`.
+ */
+export function lockTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const seconds = Number(env['MAM_LOCK_TIMEOUT'] ?? 30);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 30_000;
+}

@@ -1,6 +1,6 @@
 import { ArtifactFs } from '../agents/fs.js';
 import { artifactRoots } from '../agents/index.js';
-import { extraTmuxServers, homeDir, tmuxBin } from '../config.js';
+import { extraTmuxServers, homeDir, lockTimeoutMs, tmuxBin } from '../config.js';
 import type { PassOptions } from '../reconcile/pass.js';
 import { CachedRegistryReader } from '../registry/store.js';
 
@@ -23,6 +23,8 @@ export function buildPassOptions(input: {
       // One ArtifactFs for the life of the process: its transcript-head cache spans passes.
       artifacts: { roots: artifactRoots(input.env, homeDir(input.env)), fs: new ArtifactFs() },
     },
+    // The same bound the lifecycle commands use: without it a pass (and so the monitor) waited the default 30 s.
+    lock: { timeoutMs: lockTimeoutMs(input.env) },
     now: Date.now,
     reader: new CachedRegistryReader(),
   };

@@ -1,6 +1,6 @@
 import { ArtifactFs } from '../agents/fs.js';
 import { artifactRoots, type ArtifactQuery } from '../agents/index.js';
-import { homeDir, MAM_TMUX_SERVER, registryPath, tmuxBin } from '../config.js';
+import { homeDir, lockTimeoutMs, MAM_TMUX_SERVER, registryPath, tmuxBin } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { LockOptions } from '../registry/lock.js';
 import { TMUX_SERVER_PATTERN } from '../registry/schema.js';
@@ -19,13 +19,12 @@ export interface LifecycleContext {
 }
 
 export function lifecycleContext(input: { registry: string | undefined; env: NodeJS.ProcessEnv; cwd: string; say: (line: string) => void }): LifecycleContext {
-  const lockSeconds = Number(input.env['MAM_LOCK_TIMEOUT'] ?? 30);
   return {
     registryFile: registryPath(input.registry, input.env, input.cwd),
     env: input.env,
     tmux: { bin: tmuxBin(input.env) },
     artifacts: { roots: artifactRoots(input.env, homeDir(input.env)), fs: new ArtifactFs() },
-    lock: { timeoutMs: Number.isFinite(lockSeconds) && lockSeconds > 0 ? lockSeconds * 1000 : 30_000 },
+    lock: { timeoutMs: lockTimeoutMs(input.env) },
     now: Date.now,
     say: input.say,
   };

@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildPassOptions } from '../../src/cli/pass-options.js';
 import { parseRegistry } from '../../src/registry/document.js';
 import { writeClaudeTranscript } from '../helpers/claude-fixtures.js';
 import { emitted, mam, MAM, Sandbox } from '../helpers/sandbox.js';
@@ -290,6 +291,52 @@ describe('mam reconcile with bad input', () => {
     const wrong = await mam(['reconcile', '--nope'], box.env());
     expect(wrong.code).toBe(64);
     expect(wrong.stderr).toMatch(/^mam: reconcile: Unknown option '--nope'.*see `mam reconcile --help`/);
+  });
+});
+
+describe('mam reconcile and the registry lock', () => {
+  const holders: ChildProcess[] = [];
+  afterEach(() => {
+    for (const holder of holders.splice(0)) if (holder.pid !== undefined && holder.exitCode === null) process.kill(-holder.pid, 'SIGKILL');
+  });
+
+  /** A real `flock <registry>.lock` holder, as a bash script would take it; resolves once it holds the lock. */
+  async function holdLock(): Promise<string> {
+    const lockFile = `${box.registry}.lock`;
+    await mkdir(path.dirname(lockFile), { recursive: true });
+    // Its own process group, so the kill above takes flock and its sleep together.
+    holders.push(spawn('flock', [lockFile, '-c', 'sleep 60'], { detached: true, stdio: 'ignore', env: box.env() }));
+    await waitFor(() => {
+      try {
+        execFileSync('flock', ['--nonblock', lockFile, 'true'], { stdio: 'ignore' });
+        return false;
+      } catch {
+        return true; // exit 1: the holder has it
+      }
+    });
+    return lockFile;
+  }
+
+  it('gives up after MAM_LOCK_TIMEOUT, not the default 30 s, naming the lock file and writing nothing', async () => {
+    const missing = box.serverName('locked');
+    // A running entry on a server that does not exist: drift A, so the pass needs the lock to write.
+    await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'locked-creator-claude', agent: 'claude', workspace: box.root, status: 'running', tmux_server: missing, created_at: LONG_AGO })}`);
+    const before = await readFile(box.registry);
+    const lockFile = await holdLock();
+
+    const started = Date.now();
+    const result = await mam(['reconcile', '--once', '--registry', box.registry, '--tmux-server', missing], box.env({ MAM_LOCK_TIMEOUT: '2' }));
+    const elapsed = Date.now() - started;
+    expect(result.code, result.stderr).toBe(75);
+    expect(result.stderr).toContain(`${lockFile}: still locked by another writer after 2 s`);
+    expect(await readFile(box.registry)).toEqual(before);
+    // The old behaviour waited 30 s whatever MAM_LOCK_TIMEOUT said; 20 s leaves room for a slow machine.
+    expect(elapsed).toBeLessThan(20_000);
+  }, 60_000);
+
+  it('the monitor\'s passes get the same bound (they are built by buildPassOptions)', () => {
+    const options = buildPassOptions({ registryFile: box.registry, tmuxServers: [box.serverName('none')], dryRun: false, env: box.env({ MAM_LOCK_TIMEOUT: '2' }) });
+    expect(options.lock).toEqual({ timeoutMs: 2000 });
   });
 });
 
