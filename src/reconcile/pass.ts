@@ -3,6 +3,7 @@ import { appendEntry, deleteEntryFields, setEntryFields, type ParsedRegistry } f
 import { claimSession } from '../tmux/session.js';
 import { readRegistry, updateRegistry, type CachedRegistryReader } from '../registry/store.js';
 import type { LockOptions } from '../registry/lock.js';
+import { removeStaleTempFiles } from '../registry/atomic.js';
 import { observe, type ObserveOptions } from './observe.js';
 import { reconcile, type ReconcileOptions } from './reconcile.js';
 import { isEmptyPatch, type Drift, type Problem, type ReconcileResult, type RegistryPatch } from './types.js';
@@ -36,6 +37,8 @@ export interface PassReport {
 }
 
 export async function runPass(options: PassOptions): Promise<PassReport> {
+  // Most passes write nothing, so they sweep dead writers' temp files too (only the dead's: safe without the lock).
+  if (!options.dryRun) await removeStaleTempFiles(options.registryFile);
   const registry = await (options.reader ? options.reader.read(options.registryFile) : readRegistry(options.registryFile));
   const observation = await observe(registry, options.observe, options.now);
   let result: ReconcileResult = reconcile(registry, observation, options.now(), options.reconcile);

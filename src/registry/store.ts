@@ -8,6 +8,11 @@ import { withLock, type LockOptions } from './lock.js';
 /**
  * The registry file on disk. Reads need no lock (writers replace the file atomically); every write is a
  * read-modify-write under the sidecar lock `<registry>.lock`, the lock bash scripts take too.
+ *
+ * A registry that is a symlink is written through to the file it points to (see writeFileAtomic), while the lock
+ * stays `<path as given>.lock`: that is the name a bash script holding the same path takes, and the lock file is
+ * never renamed, so it works the same beside a link. Everyone must name the registry by one path for their locks
+ * to meet.
  */
 export function lockFileOf(registryFile: string): string {
   return `${registryFile}.lock`;
@@ -62,10 +67,12 @@ export async function updateRegistry<T>(file: string, mutate: RegistryMutation<T
   return withLock(
     lockFileOf(file),
     async () => {
+      // Every locked write sweeps, whether or not it changes the file: a dead writer's temp file is as big as the
+      // registry, and waiting for the next change could keep it for days.
+      await removeStaleTempFiles(file);
       const registry = await readRegistry(file);
       const { changed, result } = await mutate(registry);
       if (changed) {
-        await removeStaleTempFiles(file);
         const text = stringifyRegistry(registry.document);
         // Never write what we could not read back: guards the file against a bug in a patch.
         parseRegistry(file, text);

@@ -1,5 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildPassOptions } from '../../src/cli/pass-options.js';
@@ -337,6 +337,47 @@ describe('mam reconcile and the registry lock', () => {
   it('the monitor\'s passes get the same bound (they are built by buildPassOptions)', () => {
     const options = buildPassOptions({ registryFile: box.registry, tmuxServers: [box.serverName('none')], dryRun: false, env: box.env({ MAM_LOCK_TIMEOUT: '2' }) });
     expect(options.lock).toEqual({ timeoutMs: 2000 });
+  });
+});
+
+describe('mam reconcile and the registry file itself', () => {
+  it('writes a symlinked registry through to the file it points to and keeps the link', async () => {
+    const server = box.serverName('link');
+    const target = path.join(box.root, 'dotfiles', 'agent-sessions.yaml');
+    await box.writeRegistry('# mine\ntmux_sessions:\n', target);
+    await mkdir(path.dirname(box.registry), { recursive: true });
+    await symlink(target, box.registry);
+    await box.startSession(server, 'linked-creator-codex', box.root);
+
+    const result = await mam(['reconcile', '--once', '--emit-diff', '--registry', box.registry, '--tmux-server', server], box.env());
+    expect(result.code, result.stderr).toBe(0);
+    expect(emitted(result).drifts.map((drift) => [drift['class'], drift['session']])).toEqual([['B', 'linked-creator-codex']]);
+    expect((await lstat(box.registry)).isSymbolicLink()).toBe(true);
+    expect(await readlink(box.registry)).toBe(target);
+    expect(parseRegistry(target, await readFile(target, 'utf8')).entries.map((entry) => entry.name)).toEqual(['linked-creator-codex']);
+  });
+
+  it('a pass that changes nothing removes a dead writer\'s temp file and leaves a live one\'s (and a dry run touches neither)', async () => {
+    const server = box.serverName('sweep');
+    await box.writeRegistry('tmux_sessions:\n');
+    const before = await readFile(box.registry);
+    const prefix = `.${path.basename(box.registry)}.tmp-`;
+    const finished = spawnSync('true').pid!; // reaped: its pid is gone, as a writer killed mid-write
+    const dead = `${prefix}${finished}-0123456789ab`;
+    const live = `${prefix}${process.pid}-ba9876543210`;
+    for (const name of [dead, live]) await writeFile(path.join(path.dirname(box.registry), name), before);
+    const temps = async (): Promise<string[]> => (await readdir(path.dirname(box.registry))).filter((name) => name.startsWith(prefix)).sort();
+    const args = ['--once', '--emit-diff', '--registry', box.registry, '--tmux-server', server];
+
+    const dry = await mam(['reconcile', ...args, '--dry-run'], box.env());
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(await temps()).toEqual([dead, live].sort());
+
+    const result = await mam(['reconcile', ...args], box.env());
+    expect(result.code, result.stderr).toBe(0);
+    expect(emitted(result).written).toBe(false);
+    expect(await temps()).toEqual([live]);
+    expect(await readFile(box.registry)).toEqual(before);
   });
 });
 

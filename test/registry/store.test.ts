@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LockTimeoutError, RegistryError } from '../../src/errors.js';
+import { writeFileAtomic } from '../../src/registry/atomic.js';
 import { appendEntry, parseRegistry, type ParsedRegistry } from '../../src/registry/document.js';
 import { acquireLock } from '../../src/registry/lock.js';
 import { lockFileOf, readRegistry, updateRegistry } from '../../src/registry/store.js';
@@ -519,3 +520,68 @@ function unreadablePlan(): { mode?: 'chmod' | 'nobody'; skip?: string } {
   if (plan.skip) console.warn(`store.test.ts: skipping the unreadable-registry test: ${plan.skip}`);
   return plan;
 }
+
+describe('a registry that is a symlink', () => {
+  it('is written through: the link stays, the file it points to gets the change, the lock is <given path>.lock', async () => {
+    // A registry kept in a dotfiles repository and linked into place.
+    const target = path.join(sandbox.root, 'dotfiles', 'agent-sessions.yaml');
+    await sandbox.writeRegistry('# kept in dotfiles\ntmux_sessions:\n', target);
+    await mkdir(path.dirname(registry), { recursive: true });
+    await symlink(path.relative(path.dirname(registry), target), registry);
+    const link = await readlink(registry);
+
+    await updateRegistry(registry, append('through', registry));
+
+    expect((await lstat(registry)).isSymbolicLink()).toBe(true);
+    expect(await readlink(registry)).toBe(link);
+    expect(await readFile(target, 'utf8')).toMatch(/^# kept in dotfiles\ntmux_sessions:\n {2}- name: through\n/);
+    expect(await names(registry)).toEqual(['through']);
+    expect(await exists(lock)).toBe(true);
+    expect(await tempFiles(registry)).toEqual([]);
+    expect(await tempFiles(target)).toEqual([]);
+  });
+
+  it('that dangles gets its file created where it points, not replaced by one', async () => {
+    const target = path.join(sandbox.root, 'elsewhere', 'agent-sessions.yaml');
+    await mkdir(path.dirname(target), { recursive: true });
+    await mkdir(path.dirname(registry), { recursive: true });
+    await symlink(target, registry);
+
+    await updateRegistry(registry, append('first', registry));
+
+    expect((await lstat(registry)).isSymbolicLink()).toBe(true);
+    expect(await names(target)).toEqual(['first']);
+  });
+});
+
+describe('temp files of writers that died', () => {
+  /** A pid that was a process a moment ago and is now gone (reaped). */
+  function deadPid(): number {
+    const done = spawnSync('true');
+    if (done.pid === undefined || done.pid <= 0) throw new Error('could not start `true`');
+    return done.pid;
+  }
+
+  it('go with the next locked write even when it changes nothing; a live writer\'s stays', async () => {
+    await sandbox.writeRegistry('tmux_sessions:\n');
+    const before = await readFile(registry, 'utf8');
+    const prefix = `.${path.basename(registry)}.tmp-`;
+    const dead = `${prefix}${deadPid()}-0123456789ab`;
+    const live = `${prefix}${process.pid}-ba9876543210`;
+    const foreign = `${prefix}not-a-pid`;
+    for (const name of [dead, live, foreign]) await writeFile(path.join(path.dirname(registry), name), 'x'.repeat(1000));
+
+    await updateRegistry(registry, () => ({ changed: false, result: undefined }));
+
+    expect((await tempFiles(registry)).sort()).toEqual([foreign, live].sort());
+    expect(await readFile(registry, 'utf8')).toBe(before);
+  });
+
+  it('a write that fails leaves no temp file behind', async () => {
+    // Renaming a file over a directory fails after the temp file was written in full.
+    const directory = path.join(sandbox.root, 'registry', 'a-directory');
+    await mkdir(directory, { recursive: true });
+    await expect(writeFileAtomic(directory, 'tmux_sessions:\n')).rejects.toThrow();
+    expect(await tempFiles(directory)).toEqual([]);
+  });
+});
