@@ -9,7 +9,7 @@ import { JOB_ID_PATTERN, JobFile } from './schema.js';
 
 /**
  * The job registry: one JSON file per job in a directory (`./.mam/jobs` by default, `--registry-dir`),
- * the directory mode 700 and each file 600 — a job's prompt and events are nobody else's business.
+ * the directory mode 700 when mam creates it and each file 600 — a job's prompt and events are nobody else's business.
  * Every change is read-modify-write under the directory's lock, written atomically.
  */
 export const DEFAULT_JOBS_DIR = path.join('.mam', 'jobs');
@@ -24,9 +24,16 @@ export function jobPath(dir: string, id: string): string {
   return path.join(dir, `${id}.json`);
 }
 
+/**
+ * Makes the jobs directory 700 only when it is ours: one mam creates now. `--registry-dir` may name a directory
+ * that already exists — `~`, a shared project folder — and tightening that would lock its other users out; there
+ * each job file's own 600 keeps the jobs private.
+ */
 export async function ensureJobsDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
+  // recursive mkdir answers the first directory it created, or undefined when `dir` was already there.
+  const created = await mkdir(dir, { recursive: true, mode: 0o700 });
+  // The chmod undoes a umask that took owner bits from the mode above (e.g. umask 0277).
+  if (created !== undefined) await chmod(dir, 0o700);
 }
 
 export async function writeNewJob(dir: string, job: JobFile, lock: LockOptions = {}): Promise<void> {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
@@ -79,6 +79,22 @@ describe('mam job', () => {
     const result = await job('submit', '--agent', 'mute', '--prompt', 'do nothing', '--workdir', workdir, '--idle-timeout', '2');
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^job j_[0-9a-f]{24}: timeout \(idle timeout: no event for 2 s/m);
+  });
+
+  it('--registry-dir naming an existing directory keeps its mode, even on a dry run; one it creates is 700', async () => {
+    // As pointed at ~ or a shared folder: chmod 700 there would lock everyone else out.
+    const shared = path.join(box.root, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o755);
+    const dry = await mam(['job', 'submit', '--agent', 'human', '--prompt', 'p', '--workdir', workdir, '--dry-run', '--registry-dir', shared], env, workdir);
+    expect(dry.code, dry.stderr).toBe(0);
+    const id = /registered job: (j_[0-9a-f]{24})/.exec(dry.stdout)![1]!;
+    expect((await stat(shared)).mode & 0o777).toBe(0o755);
+    expect((await stat(path.join(shared, `${id}.json`))).mode & 0o777).toBe(0o600);
+
+    const fresh = path.join(box.root, 'fresh', 'jobs');
+    expect((await mam(['job', 'submit', '--agent', 'human', '--prompt', 'p', '--workdir', workdir, '--dry-run', '--registry-dir', fresh], env, workdir)).code).toBe(0);
+    expect((await stat(fresh)).mode & 0o777).toBe(0o700);
   });
 
   it('a waiter started after the agent reported still sees every event', async () => {

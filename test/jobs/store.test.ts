@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -43,6 +43,18 @@ describe('job files', () => {
     await recordEvent(jobs, job.job_id, 'started', null);
     expect((await stat(jobPath(jobs.dir, job.job_id))).mode & 0o777).toBe(0o600);
     await expect(readJob(path.join(root, 'elsewhere'), job.job_id)).rejects.toThrow(/no job j_[0-9a-f]{24} in .*another registry/);
+  });
+
+  it('leaves the mode of a directory it did not create (--registry-dir ~ or a shared folder) as it was', async () => {
+    const shared = path.join(root, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o755);
+    const jobs = { ...context(), dir: shared };
+    const job = await createJob(jobs, spec);
+    await recordEvent(jobs, job.job_id, 'started', null);
+    expect((await stat(shared)).mode & 0o777).toBe(0o755);
+    // The job itself is still nobody else's business.
+    expect((await stat(jobPath(shared, job.job_id))).mode & 0o777).toBe(0o600);
   });
 
   it('moves pending → running → completed, numbering events, and ignores events after the end', async () => {
