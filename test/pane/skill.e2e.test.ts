@@ -66,7 +66,9 @@ describe('skills/tmux-agent-orchestrate', () => {
     await box.tmux(server, 'set-environment', '-g', 'PATH', PATH);
     await box.tmux(server, 'set-environment', '-g', 'HOME', box.home);
     const [socket, pid] = (await box.tmux(server, 'display-message', '-p', '-t', '%0', '#{socket_path} #{pid}')).trim().split(' ');
+    // A project with its own registry, which every mam command run inside it finds by walking up.
     const registry = path.join(workspace, '.hermes', 'agent-sessions.yaml');
+    await box.writeRegistry('tmux_sessions: []\n', registry);
     const coordinator = box.env({ PATH, TMUX: `${socket},${pid},0`, TMUX_PANE: '%0' });
     const sh = async (script: string, env: NodeJS.ProcessEnv): Promise<string> => (await run('bash', ['-e', '-c', script], { env, cwd: workspace })).stdout;
 
