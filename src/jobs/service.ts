@@ -121,7 +121,9 @@ export async function waitForJobs(context: JobContext, ids: readonly string[], o
       if (jobs.every((job) => isTerminal(job.status))) return { jobs, finished: true };
       const now = context.now();
       if (now >= stopAt) return { jobs, finished: false };
-      const due = Math.min(stopAt, ...jobs.filter((job) => !isTerminal(job.status)).map(nextDeadline));
+      // A loop, not Math.min(...deadlines): a spread of one argument per job overflows the stack on many jobs.
+      let due = stopAt;
+      for (const job of jobs) if (!isTerminal(job.status)) due = Math.min(due, nextDeadline(job));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(10, Math.min(pollMs, due - now + 5)));
         wake = () => {

@@ -14,6 +14,7 @@ import { serverKey } from '../reconcile/reconcile.js';
 import { capturePanes } from '../tmux/capture.js';
 import { snapshotServer } from '../tmux/client.js';
 import type { LifecycleContext } from './context.js';
+import { columnWidths } from '../util/table.js';
 
 /** One row per registered session: what the registry says beside what tmux shows right now. */
 export interface StatusRow {
@@ -161,7 +162,7 @@ export function statusTable(report: StatusReport): string {
     formatAge(row.age_seconds),
     row.workspace,
   ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const widths = columnWidths(header, rows);
   const line = (cells: string[]): string => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ');
   if (!report.registry_exists) return `no registry at ${report.registry} yet: nothing is registered`;
   const lines = [`registry: ${report.registry}`, line(header), ...rows.map(line)];

@@ -5,6 +5,7 @@ import { describeFailure, displayUrl, tlsFiles } from '../jobs/mqtt.js';
 import type { BrokerOptions } from '../jobs/transport.js';
 import { formatAge } from '../lifecycle/status.js';
 import { foldStatus, liveStatuses, parseStatusMessage, STATUS_TOPIC_FILTER, type AgentStatusMessage, type ReceivedStatus } from './status-message.js';
+import { columnWidths } from '../util/table.js';
 
 /**
  * `mam status --all-hosts`: every host's sessions from the retained status topics on a shared broker.
@@ -124,7 +125,7 @@ export function allHostsTable(report: AllHostsReport, now: number): string {
       message.cwd ?? '-',
     ].map(printable);
   });
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const widths = columnWidths(header, rows);
   const line = (cells: string[]): string => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ');
   const lines = [line(header), ...rows.map(line)];
   if (rows.length === 0) lines.push(`(no agent status on ${report.broker})`);
