@@ -27,7 +27,8 @@ export async function deleteSession(context: LifecycleContext, session: string):
         throw new MamError(registry.names.has(session) ? `${session}: its registry entry is invalid; fix or remove it by hand` : `${session} is not in the registry ${context.registryFile}`);
       }
       refuseStarting(entry, 'delete it');
-      if (entry.status === 'running') throw new MamError(`${session} is running; stop it first (mam stop --session ${session}), then delete it`);
+      // `--session=NAME`, not `--session NAME`: the hint must work as typed for a name that starts with `-`.
+      if (entry.status === 'running') throw new MamError(`${session} is running; stop it first (mam stop --session=${session}), then delete it`);
       const sessions = isMap(registry.document.contents) ? registry.document.contents.get(SESSIONS_KEY, true) : undefined;
       if (!isSeq(sessions)) throw new MamError(`${context.registryFile}: no ${SESSIONS_KEY} list`);
       const index = sessions.items.findIndex((item) => isMap(item) && item.get('name') === session);

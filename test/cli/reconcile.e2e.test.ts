@@ -381,6 +381,31 @@ describe('mam reconcile and the registry file itself', () => {
   });
 });
 
+describe('a session name that starts with "-", as reconcile registers it', () => {
+  it('--session -x says to pass --session=-x, which works', async () => {
+    const server = box.serverName('dash');
+    const name = '-w-creator-codex';
+    await box.startSession(server, name, path.join(box.root, 'w'));
+    const registered = await mam(['reconcile', '--once', '--emit-diff', '--registry', box.registry, '--tmux-server', server], box.env());
+    expect(emitted(registered).drifts.map((drift) => [drift['class'], drift['session']])).toEqual([['B', name]]);
+
+    const spaced = await mam(['stop', '--session', name, '--registry', box.registry], box.env());
+    expect(spaced.code).toBe(64);
+    expect(spaced.stderr).toBe(`mam: stop: --session ${name}: a value that starts with "-" looks like an option; pass it as --session=${name}\n`);
+    const forgotten = await mam(['stop', '--session', '--registry', box.registry], box.env());
+    expect(forgotten.code).toBe(64);
+    expect(forgotten.stderr).toContain('--session is missing its value (--registry is an option)');
+
+    // delete's own hint names the form that works.
+    const deleting = await mam(['delete', `--session=${name}`, '--registry', box.registry], box.env());
+    expect(deleting.code).toBe(1);
+    expect(deleting.stderr).toContain(`stop it first (mam stop --session=${name})`);
+    const stopped = await mam(['stop', `--session=${name}`, '--registry', box.registry], box.env());
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]).toMatchObject({ name, status: 'stopped' });
+  }, 60_000);
+});
+
 async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
