@@ -10,6 +10,7 @@ import { parseJsonOrUndefined } from '../util/json.js';
 import { agentAncestor } from '../proc/tree.js';
 import { ensureWatcher } from '../status/watcher-pid.js';
 import { parseFlags, type CliContext, type Command } from './command.js';
+import { readHookPayload } from './hook-stdin.js';
 
 /**
  * `mam hook`: one agent hook payload on stdin → the agent's fact file. A hook must never make the agent
@@ -20,7 +21,11 @@ import { parseFlags, type CliContext, type Command } from './command.js';
  * `node -e 0`). Keep the static imports below free of zod, yaml, the registry and the agent modules; what only
  * some events need (the registry, on SessionStart in a session mam started) is imported where it is used.
  */
-const STDIN_LIMIT_MS = 2_000;
+/** stdin silent this long without a whole payload: an agent that never closes it. */
+const STDIN_IDLE_MS = 2_000;
+/** Still arriving after this long: given up (a 64 MB payload on a busy machine takes a few seconds). */
+const STDIN_MAX_MS = 10_000;
+/** Everything after the payload is read: parse, fact file, watcher check. */
 const TOTAL_LIMIT_MS = 5_000;
 
 export const hookCommand: Command = {
@@ -29,14 +34,20 @@ export const hookCommand: Command = {
 Reads one hook payload (JSON) on stdin and records what it means in the session's fact files under
 \${MAM_STATUS_DIR:-~/.cache/mam/status}: working, needs_approval or waiting, per agent (main and subagents).
 A SessionStart in a session mam started (MAM_SESSION set) also records the conversation id in the registry
-(MAM_REGISTRY), which follows /clear and resumes that rotate it. Always exits 0; errors go to hook-errors.log.
+(MAM_REGISTRY), which follows /clear and resumes that rotate it. Always exits 0; errors go to hook-errors.log,
+including a payload over 64 MB or cut short, which is not recorded.
 Install it with \`mam hooks install\`.`,
   async run(context) {
     const dir = statusDir(context.env, homeDir(context.env));
-    const deadline = setTimeout(() => process.exit(0), TOTAL_LIMIT_MS);
+    // Restarted once the payload is in: how long reading takes grows with its size, the rest barely does.
+    let deadline = setTimeout(() => process.exit(0), STDIN_MAX_MS + TOTAL_LIMIT_MS);
     deadline.unref();
     try {
-      await record(context, dir, agentFlag(context.argv));
+      const text = await readHookPayload(process.stdin, { idleMs: STDIN_IDLE_MS, maxMs: STDIN_MAX_MS });
+      clearTimeout(deadline);
+      deadline = setTimeout(() => process.exit(0), TOTAL_LIMIT_MS);
+      deadline.unref();
+      await record(context, dir, agentFlag(context.argv), text);
     } catch (error) {
       logError(dir, context.stderr, errorMessage(error));
     }
@@ -54,8 +65,8 @@ function agentFlag(argv: readonly string[]): string {
   return parseFlags('hook', argv, { agent: { type: 'string' } }).values.agent ?? 'claude';
 }
 
-async function record(context: CliContext, dir: string, agent: string): Promise<void> {
-  const payload = parseJsonOrUndefined(await readStdin(STDIN_LIMIT_MS));
+async function record(context: CliContext, dir: string, agent: string, text: string): Promise<void> {
+  const payload = parseJsonOrUndefined(text);
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new Error('hook payload is not a JSON object');
   const hook = payload as HookPayload;
   const sessionId = typeof hook['session_id'] === 'string' ? hook['session_id'] : '';
@@ -96,42 +107,6 @@ async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent
     },
     { timeoutMs: 2_000 },
   );
-}
-
-/**
- * Reads the payload from stdin: until it closes, or as soon as it holds a whole JSON object, for at most
- * `limitMs` (an agent that never closes it) or 1 MB. A stream, not fs.read on fd 0: agents hand hooks a
- * socket, and a read still pending in the thread pool keeps even process.exit() from returning.
- */
-function readStdin(limitMs: number): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (): void => {
-      clearTimeout(timer);
-      process.stdin.destroy();
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    };
-    const timer = setTimeout(done, limitMs);
-    process.stdin.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > 1_000_000 || completeJson(chunks)) done();
-    });
-    process.stdin.once('end', done);
-    process.stdin.once('error', done);
-  });
-}
-
-function completeJson(chunks: readonly Buffer[]): boolean {
-  const text = Buffer.concat(chunks).toString('utf8').trimEnd();
-  if (!text.endsWith('}')) return false;
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
-import { MAM, Sandbox } from '../helpers/sandbox.js';
+import { MAM, REPO, Sandbox } from '../helpers/sandbox.js';
 
 let box: Sandbox;
 beforeEach(async () => {
@@ -83,4 +83,49 @@ describe('mam hook', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/mam hook: .*ENOTDIR.*hook-errors\.log is not writable: ENOTDIR/);
   });
+
+  it('records a PostToolUse whose tool_response is megabytes long; a 100 MB or cut-short payload is refused with a clear error, quickly', async () => {
+    const env = box.env();
+    const dir = path.join(box.root, 'cache', 'mam', 'status');
+    const sid = '7d2c9f4e-3b1a-4c8e-9f00-000000000003';
+    const fact = async (): Promise<{ status: string; tools: Record<string, unknown> }> => JSON.parse(await readFile(path.join(dir, `${sid}.agent.main.json`), 'utf8')) as { status: string; tools: Record<string, unknown> };
+    // What `mam hooks install` registers: the bundled entry, the one agents run.
+    const bundled = (payload: string, options: { ignoreEpipe?: boolean } = {}): Promise<{ code: number | null; ms: number }> => {
+      const started = Date.now();
+      return new Promise((resolve) => {
+        const child = spawn(process.execPath, [path.join(REPO, 'dist/cli/hook.cjs'), '--agent', 'claude'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+        if (options.ignoreEpipe) child.stdin.on('error', () => undefined);
+        child.once('exit', (code) => resolve({ code, ms: Date.now() - started }));
+        child.stdin.end(payload);
+      });
+    };
+    const common = { session_id: sid, transcript_path: path.join(box.root, 'none.jsonl'), cwd: box.root };
+    await hook({ ...common, hook_event_name: 'UserPromptSubmit', prompt: 'read it' }, env);
+    await hook({ ...common, hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: '/big' }, tool_use_id: 'toolu_big' }, env);
+    expect(Object.keys((await fact()).tools)).toEqual(['toolu_big']);
+
+    // The bound was 1 MB: this was dropped ("not a JSON object") and the tool stayed working until Stop.
+    const large = { ...common, hook_event_name: 'PostToolUse', tool_name: 'Read', tool_use_id: 'toolu_big', tool_response: { content: 'line of a large file }"\\\n'.repeat(130_000) } };
+    const payload = JSON.stringify(large);
+    expect(payload.length).toBeGreaterThan(3_000_000);
+    expect((await bundled(payload)).code).toBe(0);
+    expect(await fact()).toMatchObject({ status: 'working', tools: {} });
+    const errorLog = (): Promise<string> => readFile(path.join(dir, 'hook-errors.log'), 'utf8').catch(() => '');
+    expect(await errorLog()).toBe('');
+
+    // A cut-short payload is not mistaken for a whole one, even when what arrived names the event and the tool.
+    await hook({ ...common, hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: '/big2' }, tool_use_id: 'toolu_2' }, env);
+    const cut = await bundled(JSON.stringify({ ...large, tool_use_id: 'toolu_2' }).slice(0, 2_000_000));
+    expect(cut.code).toBe(0);
+    expect(await errorLog()).toMatch(/hook payload is truncated: stdin closed after 2000000 bytes, before the JSON object closed; not recorded/);
+    expect(Object.keys((await fact()).tools)).toEqual(['toolu_2']);
+
+    // 100 MB: over the 64 MB bound. Refused, said, and over well within the hook's own deadline.
+    const huge = JSON.stringify({ ...common, hook_event_name: 'PostToolUse', tool_name: 'Read', tool_use_id: 'toolu_2', tool_response: 'x'.repeat(100_000_000) });
+    const refused = await bundled(huge, { ignoreEpipe: true });
+    expect(refused.code).toBe(0);
+    expect(refused.ms).toBeLessThan(30_000);
+    expect(await errorLog()).toMatch(/hook payload is larger than 64 MB \(\d+ bytes read.*\); not recorded/);
+    expect(Object.keys((await fact()).tools)).toEqual(['toolu_2']);
+  }, 60_000);
 });
