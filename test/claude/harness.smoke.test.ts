@@ -71,7 +71,7 @@ describe('real claude in tmux against the scripted model server', () => {
   afterEach(async () => {
     await box.tmux(server, 'kill-server').catch(() => undefined);
     // claude writes its transcript and session files on the way out: let it finish before the home is removed.
-    await until(() => (pids.some(isAlive) ? undefined : true), 10_000, 'claude to exit').catch(() => {
+    await until(() => (pids.some(isAlive) ? undefined : true), 60_000, 'claude to exit').catch(() => {
       for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
     });
     pids.length = 0;

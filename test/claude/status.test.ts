@@ -87,7 +87,7 @@ async function mainTools(): Promise<string[]> {
   return Object.values(fact?.tools ?? {}).map((tool) => tool.status);
 }
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<number> {
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<number> {
   const started = Date.now();
   if (!(await waitFor(condition, timeoutMs, 20))) throw new Error(`timed out waiting for ${what}; facts: ${JSON.stringify(await facts())}\n${await capture(box, server, TARGET).catch(() => '')}`);
   return Date.now() - started;
@@ -132,7 +132,7 @@ describe('live status on the real Claude Code CLI', () => {
     await until(async () => (await facts()).main === 'needs_approval', 'needs_approval again');
     await press('Escape');
     const rejected = await until(async () => (await facts()).main === 'waiting', 'the rejection to be resolved');
-    await waitForScreen(box, server, TARGET, (text) => /Interrupted/.test(text), 10_000, 'the interrupted notice');
+    await waitForScreen(box, server, TARGET, (text) => /Interrupted/.test(text), 30_000, 'the interrupted notice');
     await expect(stat(path.join(workspace, 'rejected'))).rejects.toThrow();
 
     // Esc while the model streams: no Stop hook fires on an interrupt.

@@ -78,7 +78,7 @@ describe('mam monitor on the local board', () => {
       const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '60'], { MAM_LOG_LEVEL: 'info' });
       await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
       // An event sent before its job source subscribed would never reach it (no session on the broker yet).
-      await waitFor(() => monitor.output().includes('job event source connected'), 'its job source to connect', 20_000);
+      await waitFor(() => monitor.output().includes('job event source connected'), 'its job source to connect', 60_000);
       // A conversation appears: no tmux event. Only a job event can wake the monitor before its 60 s interval.
       await writeClaudeTranscript(box.home, workspace, 'c0ffee00-1111-4222-8333-444455556666');
       const jobs = path.join(box.root, 'jobs');
@@ -86,7 +86,7 @@ describe('mam monitor on the local board', () => {
       const id = /registered job: (j_[0-9a-f]{24})/.exec(dry.stdout)![1]!;
       const sent = Date.now();
       expect((await mam(['job', 'event', '--job', id, '--event', 'started', '--registry-dir', jobs], box.env())).code).toBe(0);
-      await waitFor(() => monitor.output().includes('session id materialized c0ffee00'), 'the C comment', 10_000);
+      await waitFor(() => monitor.output().includes('session id materialized c0ffee00'), 'the C comment', 60_000);
       expect(Date.now() - sent).toBeLessThan(5_000);
       child!.stdin.write('stop\n');
       expect(await monitor.exited).toBe(0);

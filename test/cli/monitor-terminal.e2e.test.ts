@@ -58,7 +58,7 @@ describe('mam monitor on a terminal', () => {
     await startInPane();
     await box.tmux(term, 'send-keys', '-t', '=mon:', 'C-c');
     // One Ctrl-C only; the bound is generous for a busy machine, the measured time is well under a second.
-    if (!(await waitFor(monitorEnded, 20_000))) throw new Error(`monitor ${monitorPid} still running:\n${await screen()}\n${await readFile(`/proc/${monitorPid}/stat`, "utf8").catch(() => "")}`);
+    if (!(await waitFor(monitorEnded, 60_000))) throw new Error(`monitor ${monitorPid} still running:\n${await screen()}\n${await readFile(`/proc/${monitorPid}/stat`, "utf8").catch(() => "")}`);
     expect(await lastLocalEntry()).toMatchObject({ kind: 'block', text: expect.stringMatching(/^stop-requested by user at /) });
   });
 
@@ -66,7 +66,7 @@ describe('mam monitor on a terminal', () => {
     await startInPane();
     await box.tmux(term, 'send-keys', '-t', '=mon:', '-l', 'stop');
     await box.tmux(term, 'send-keys', '-t', '=mon:', 'Enter');
-    if (!(await waitFor(monitorEnded, 20_000))) throw new Error(`monitor ${monitorPid} still running:\n${await screen()}\n${await readFile(`/proc/${monitorPid}/stat`, "utf8").catch(() => "")}`);
+    if (!(await waitFor(monitorEnded, 60_000))) throw new Error(`monitor ${monitorPid} still running:\n${await screen()}\n${await readFile(`/proc/${monitorPid}/stat`, "utf8").catch(() => "")}`);
     expect(await lastLocalEntry()).toMatchObject({ kind: 'block', text: expect.stringMatching(/^stop-requested by user at /) });
   });
 });

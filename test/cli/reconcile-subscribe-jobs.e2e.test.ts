@@ -32,7 +32,7 @@ describe('reconcile --subscribe with job events', () => {
     const env = box.env({ MAM_BROKER_DIR: path.join(box.root, 'broker') });
     const broker = spawn(process.execPath, [MAM, 'broker', '--dir', path.join(box.root, 'broker')], { env, stdio: 'ignore' });
     children.push(broker);
-    await until(async () => (await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => '')) !== '', 10_000, 'the broker');
+    await until(async () => (await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => '')) !== '', 60_000, 'the broker');
 
     const server = box.serverName('subjobs');
     const workspace = path.join(box.root, 'w');
@@ -52,7 +52,7 @@ describe('reconcile --subscribe with job events', () => {
     const sent = Date.now();
     const published = await mam(['job', 'event', '--job', job, '--event', 'started', '--registry-dir', jobs], env);
     expect(published.code, published.stderr).toBe(0);
-    await until(async () => (await readFile(box.registry, 'utf8')).includes(`claude_session_id_own: ${id}`), 10_000, 'the id recorded');
+    await until(async () => (await readFile(box.registry, 'utf8')).includes(`claude_session_id_own: ${id}`), 60_000, 'the id recorded');
     // The resync is 60 s away: only the job event can have triggered this pass.
     expect(Date.now() - sent).toBeLessThan(5_000);
   });

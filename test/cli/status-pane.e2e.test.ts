@@ -37,7 +37,7 @@ afterEach(async () => {
   await box.tmux(server, 'kill-server').catch(() => undefined);
   // The fake agents log their exit after the hang-up: let them go before their sandbox does.
   const pids = logged().filter((event) => event.event === 'start').map((event) => event.pid);
-  await until(() => pids.every((pid) => !existsSync(`/proc/${pid}`)), 'the fake agents to exit', 5_000).catch(() => undefined);
+  await until(() => pids.every((pid) => !existsSync(`/proc/${pid}`)), 'the fake agents to exit', 30_000).catch(() => undefined);
   await box.dispose();
 });
 

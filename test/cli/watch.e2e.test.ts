@@ -73,7 +73,7 @@ async function mainFact(): Promise<{ status: string; tools: Record<string, { sta
 }
 
 const until = async (condition: () => Promise<boolean>, what: string): Promise<void> => {
-  if (!(await waitFor(condition, 10_000, 25))) throw new Error(`timed out waiting for ${what}`);
+  if (!(await waitFor(condition, 60_000, 25))) throw new Error(`timed out waiting for ${what}`);
 };
 
 const line = (record: unknown): string => `${JSON.stringify(record)}\n`;

@@ -359,7 +359,7 @@ describe('the embedded broker on demand', () => {
     await publisher.close();
 
     // No client for 2 s: it exits and removes broker.json.
-    await until(() => !isAlive(record.pid), 'the idle broker to exit', 8_000);
+    await until(() => !isAlive(record.pid), 'the idle broker to exit', 60_000);
     await expect(stat(path.join(dir, BROKER_FILE))).rejects.toThrow();
     expect(await readFile(path.join(dir, 'broker.log'), 'utf8')).toMatch(/stopped \(idle\)/);
   });

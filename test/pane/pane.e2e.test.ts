@@ -48,7 +48,7 @@ describe('mam pane: bad input', () => {
     expect((await run(a, 'register', '--pane', id, '--role', 'qa')).code).toBe(0);
     const pid = Number((await box.tmux(a, 'display-message', '-p', '-t', id, '#{pane_pid}')).trim());
     process.kill(pid, 'SIGTERM');
-    expect(await waitFor(async () => (await box.tmux(a, 'display-message', '-p', '-t', id, '#{pane_dead}')).trim() === '1', 5_000)).toBe(true);
+    expect(await waitFor(async () => (await box.tmux(a, 'display-message', '-p', '-t', id, '#{pane_dead}')).trim() === '1', 30_000)).toBe(true);
     const sent = await run(a, 'send', '--pane', id, '--message', 'hi');
     expect(sent.code).toBe(1);
     expect(sent.stderr).toMatch(/its agent has exited \(the pane is dead\); nothing was sent/);
@@ -61,7 +61,7 @@ describe('mam pane: bad input', () => {
   it('a program that never shows the text: the receipt fails at queued with the reason, after 3 attempts', async () => {
     const id = (await box.tmux(a, 'split-window', '-d', '-P', '-F', '#{pane_id}', '-t', '%0', "stty -echo; exec cat >/dev/null")).trim();
     // Only once cat runs is echo surely off: text typed before that would show, as the terminal echoes it.
-    expect(await waitFor(async () => (await box.tmux(a, 'display-message', '-p', '-t', id, '#{pane_current_command}')).trim() === 'cat', 5_000)).toBe(true);
+    expect(await waitFor(async () => (await box.tmux(a, 'display-message', '-p', '-t', id, '#{pane_current_command}')).trim() === 'cat', 30_000)).toBe(true);
     const sent = await run(a, 'send', '--pane', id, '--message', 'INVISIBLE-1 text');
     expect(sent.code).toBe(1);
     expect(sent.stderr).toMatch(/delivery to %\d+ not confirmed — stage queued: the text never showed in the agent's input.*\(after 3 attempts\)/);
@@ -74,13 +74,13 @@ describe('mam pane: bad input', () => {
     const sent = await run(a, 'send', '--pane', id, '--message', message, '--json');
     expect(sent.code, sent.stderr).toBe(0);
     expect(JSON.parse(sent.stdout)).toMatchObject({ ok: true, stage: 'submitted', token: 'ECHO-7 | a:b "q" \'s\' $(id) 🚀 C-c' });
-    expect(await waitFor(async () => (await readFile(out, 'utf8').catch(() => '')).includes('\n'), 5_000)).toBe(true);
+    expect(await waitFor(async () => (await readFile(out, 'utf8').catch(() => '')).includes('\n'), 30_000)).toBe(true);
     expect(await readFile(out, 'utf8')).toBe(`${message}\n`);
     // Text that starts with a dash is text, not a tmux flag.
     const dashed = '- fix the bug -abc';
     const second = await run(a, 'send', '--pane', id, `--message=${dashed}`, '--json');
     expect(second.code, second.stderr).toBe(0);
-    expect(await waitFor(async () => (await readFile(out, 'utf8')).endsWith(`${dashed}\n`), 5_000)).toBe(true);
+    expect(await waitFor(async () => (await readFile(out, 'utf8')).endsWith(`${dashed}\n`), 30_000)).toBe(true);
   });
 
   it('spawn --window into another window lays out that window, and leaves the master\'s alone', async () => {

@@ -70,7 +70,7 @@ describe('runSubscribed', () => {
       signal: stop.signal,
     });
     await until(() => reports.length >= 1); // the start-up pass
-    await until(() => jobs.available, 3_000); // second start, after a backoff
+    await until(() => jobs.available, 30_000); // second start, after a backoff
     expect(jobs.starts).toBe(2);
     await until(() => keys.includes('job:*')); // caught up once the source is back
     const settled = await quiet(() => reports.length);
