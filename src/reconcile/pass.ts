@@ -1,5 +1,4 @@
-import type { Document } from 'yaml';
-import { appendEntry, deleteEntryFields, setEntryFields, type ParsedRegistry } from '../registry/document.js';
+import type { ParsedRegistry, SessionEdits } from '../registry/document.js';
 import { claimSession } from '../tmux/session.js';
 import { readRegistry, updateRegistry, type CachedRegistryReader } from '../registry/store.js';
 import type { LockOptions } from '../registry/lock.js';
@@ -50,7 +49,7 @@ export async function runPass(options: PassOptions): Promise<PassReport> {
       options.registryFile,
       async (fresh) => {
         const freshResult = await claimSessions(reconcile(fresh, observation, options.now(), options.reconcile), options);
-        const changed = applyPatch(fresh.document, freshResult.patch);
+        const changed = applyPatch(fresh.sessions, freshResult.patch);
         return { changed, result: { result: freshResult, registryProblems: invalidEntryProblems(fresh), written: changed } };
       },
       options.lock,
@@ -90,15 +89,15 @@ async function claimSessions(result: ReconcileResult, options: PassOptions): Pro
   };
 }
 
-/** Applies a patch to the document in place; true when anything was changed. */
-export function applyPatch(document: Document, patch: RegistryPatch): boolean {
+/** Applies a patch in place, touching only the entries it names; true when anything was changed. */
+export function applyPatch(sessions: SessionEdits, patch: RegistryPatch): boolean {
   let changed = false;
   for (const { session, set, unset } of patch.updates) {
-    changed = setEntryFields(document, session, set) || changed;
-    if (unset) changed = deleteEntryFields(document, session, unset) || changed;
+    changed = sessions.set(session, set) || changed;
+    if (unset) changed = sessions.unset(session, unset) || changed;
   }
   for (const entry of patch.additions) {
-    appendEntry(document, entry);
+    sessions.append(entry);
     changed = true;
   }
   return changed;

@@ -1,5 +1,6 @@
 import { Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, YAMLMap, YAMLSeq, type Node as YamlNode } from 'yaml';
 import { RegistryError } from '../errors.js';
+import { itemMap, itemValue, joinLayout, parseItem, renderItem, splitLayout, type Layout, type LayoutItem } from './layout.js';
 import { RegistryEntry } from './schema.js';
 
 /**
@@ -8,11 +9,14 @@ import { RegistryEntry } from './schema.js';
  */
 export interface ParsedRegistry {
   readonly file: string;
+  /** The whole file as one Document. A large registry builds it only when asked (it costs what `sessions` saves). */
   readonly document: Document;
   readonly entries: readonly RegistryEntry[];
   readonly invalid: readonly InvalidEntry[];
   /** Every name the file mentions, valid entry or not: a name already taken is never auto-registered. */
   readonly names: ReadonlySet<string>;
+  /** Edits of session entries whose cost follows what they change, not the file's size; written by renderRegistry. */
+  readonly sessions: SessionEdits;
 }
 
 export interface InvalidEntry {
@@ -24,7 +28,27 @@ export interface InvalidEntry {
 
 export const SESSIONS_KEY = 'tmux_sessions';
 
-export function parseRegistry(file: string, text: string): ParsedRegistry {
+/**
+ * Registries bigger than this are read item by item (src/registry/layout.ts) instead of as one yaml Document,
+ * which costs tens of kilobytes of heap per entry; a smaller one is always read whole, as it was before.
+ */
+export const LAYOUT_ABOVE_BYTES = 512 * 1024;
+
+export interface ParseOptions {
+  /** Size from which the item-by-item reading is tried (tests lower it). */
+  readonly layoutAboveBytes?: number;
+}
+
+export function parseRegistry(file: string, text: string, options: ParseOptions = {}): ParsedRegistry {
+  if (text.length > (options.layoutAboveBytes ?? LAYOUT_ABOVE_BYTES)) {
+    const layout = splitLayout(text);
+    const parsed = layout && parseLayout(file, layout);
+    if (parsed) return parsed;
+  }
+  return parseWhole(file, text);
+}
+
+function parseWhole(file: string, text: string): ParsedRegistry {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const lineOf = (offset: number | undefined): number | undefined =>
@@ -51,14 +75,47 @@ export function parseRegistry(file: string, text: string): ParsedRegistry {
   }
 
   const items = isSeq(sessions) ? sessions.items : [];
+  const { entries, invalid, names } = validate(
+    items.map((item) => ({ line: lineOf((item as YamlNode | null)?.range?.[0]), raw: item === null ? null : (item as YamlNode).toJSON() })),
+  );
+  return { file, document, entries, invalid, names, sessions: new SessionEdits(document) };
+}
+
+/** A large registry read item by item; undefined when any piece does not parse alone (the whole file then decides). */
+function parseLayout(file: string, layout: Layout): ParsedRegistry | undefined {
+  const skeleton = parseDocument(layout.head + layout.tail, { prettyErrors: false, uniqueKeys: true });
+  if (skeleton.errors.length > 0 || !isMap(skeleton.contents)) return undefined;
+  const sessions: unknown = skeleton.contents.get(SESSIONS_KEY, true);
+  if (!isScalar(sessions) || sessions.value !== null) return undefined;
+  const values: { line: number; raw: unknown }[] = [];
+  for (const item of layout.items) {
+    const value = itemValue(item, layout.indent);
+    if (!value.ok) return undefined;
+    values.push({ line: item.line, raw: value.value });
+  }
+  const { entries, invalid, names } = validate(values);
+  const edits = new SessionEdits(layout, values.map(({ raw }) => (isRecord(raw) && typeof raw['name'] === 'string' ? raw['name'] : undefined)));
+  // The whole Document only for a caller that asks for it (pane records, hand-made edits): the old cost, once.
+  return {
+    file,
+    get document() {
+      return edits.document();
+    },
+    entries,
+    invalid,
+    names,
+    sessions: edits,
+  };
+}
+
+/** Schema check of every item: valid entries, the invalid ones with their reasons, and every name mentioned. */
+function validate(items: readonly { line: number | undefined; raw: unknown }[]): Pick<ParsedRegistry, 'entries' | 'invalid' | 'names'> {
   const invalid: InvalidEntry[] = [];
   const names = new Set<string>();
   const valid: { index: number; line: number | undefined; entry: RegistryEntry }[] = [];
   const nameCount = new Map<string, number>();
 
-  items.forEach((item, index) => {
-    const line = lineOf((item as YamlNode | null)?.range?.[0]);
-    const raw: unknown = item === null ? null : (item as YamlNode).toJSON();
+  items.forEach(({ line, raw }, index) => {
     const rawName = isRecord(raw) && typeof raw['name'] === 'string' ? raw['name'] : undefined;
     if (rawName !== undefined) {
       names.add(rawName);
@@ -77,8 +134,7 @@ export function parseRegistry(file: string, text: string): ParsedRegistry {
     else entries.push(entry);
   }
   invalid.sort((a, b) => a.index - b.index);
-
-  return { file, document, entries, invalid, names };
+  return { entries, invalid, names };
 }
 
 /** The fields a patch may set: the entry's own keys, written as plain YAML values. */
@@ -88,6 +144,11 @@ export type EntryFields = { readonly [K in keyof RegistryEntry]?: RegistryEntry[
 export function setEntryFields(document: Document, name: string, fields: EntryFields): boolean {
   const item = findEntryNode(document, name);
   if (!item) return false;
+  setFieldsOn(document, item, fields);
+  return true;
+}
+
+function setFieldsOn(document: Document, item: YAMLMap, fields: EntryFields): void {
   for (const [key, value] of Object.entries(fields)) {
     const previous: unknown = item.get(key, true);
     const plain = value === null || value === undefined || typeof value !== 'object';
@@ -105,7 +166,6 @@ export function setEntryFields(document: Document, name: string, fields: EntryFi
     }
     item.set(key, node);
   }
-  return true;
 }
 
 /** Appends a new entry at the end of the list (creating the list if the file had none). */
@@ -118,12 +178,16 @@ export function appendEntry(document: Document, entry: RegistryEntry): void {
   else root.set(SESSIONS_KEY, (sessions = new YAMLSeq()));
   // `tmux_sessions: []` is a flow sequence; entries inside it would be written on one line.
   sessions.flow = false;
+  sessions.items.push(entryNode(document, entry));
+}
+
+function entryNode(document: Document, entry: RegistryEntry): YamlNode {
   const node = document.createNode(entry);
   if (isMap(node)) {
     const pane = node.get('pane', true);
     if (isMap(pane)) pane.flow = true;
   }
-  sessions.items.push(node);
+  return node;
 }
 
 /** Deletes top-level keys of the entry named `name` (bookkeeping that no longer applies); true when any was there. */
@@ -149,6 +213,123 @@ export function removeEntry(document: Document, name: string): boolean {
 export function stringifyRegistry(document: Document): string {
   return document.toString({ lineWidth: 0 });
 }
+
+/** The text to write for a registry after its edits; throws RegistryError rather than give text that does not read back. */
+export function renderRegistry(registry: ParsedRegistry): string {
+  return registry.sessions.render(registry.file);
+}
+
+/**
+ * Edits of session entries on either form of a parsed registry. On the whole Document they are the functions
+ * above; on a large registry's layout each edit parses and renders again only the item it touches, and names are
+ * found through an index instead of a scan of the list. Once the whole Document has been asked for, edits go to it.
+ */
+export class SessionEdits {
+  private layout: Layout | undefined;
+  private whole: Document | undefined;
+  private readonly byName = new Map<string, LayoutItem>();
+
+  constructor(source: Document | Layout, itemNames: readonly (string | undefined)[] = []) {
+    if (source instanceof Document) {
+      this.whole = source;
+      return;
+    }
+    this.layout = source;
+    source.items.forEach((item, index) => {
+      const name = itemNames[index];
+      // The first of a duplicated name, as findEntryNode finds it.
+      if (name !== undefined && !this.byName.has(name)) this.byName.set(name, item);
+    });
+  }
+
+  /** The whole Document; from a layout it is parsed once, from the text as edited so far. */
+  document(): Document {
+    if (!this.whole) {
+      const text = joinLayout(this.layout!);
+      this.whole = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+      this.layout = undefined;
+      this.byName.clear();
+    }
+    return this.whole;
+  }
+
+  /** Sets top-level fields of the entry named `name`; false when there is none. */
+  set(name: string, fields: EntryFields): boolean {
+    if (this.whole) return setEntryFields(this.whole, name, fields);
+    return this.editItem(name, (document, map) => {
+      setFieldsOn(document, map, fields);
+      return true;
+    });
+  }
+
+  /** Deletes top-level keys of the entry named `name`; true when any was there. */
+  unset(name: string, keys: readonly (keyof RegistryEntry & string)[]): boolean {
+    if (this.whole) return deleteEntryFields(this.whole, name, keys);
+    return this.editItem(name, (_document, map) => keys.reduce((changed, key) => map.delete(key) || changed, false));
+  }
+
+  append(entry: RegistryEntry): void {
+    if (this.whole) return appendEntry(this.whole, entry);
+    const document = new Document();
+    const seq = new YAMLSeq();
+    seq.items.push(entryNode(document, entry));
+    document.contents = seq;
+    const item: LayoutItem = { text: renderItem(document, this.layout!.indent), line: 0 };
+    const last = this.layout!.items.at(-1);
+    // A file that ends without a newline ends in its last item.
+    if (last && !last.text.endsWith('\n')) last.text += '\n';
+    this.layout!.items.push(item);
+    this.byName.set(entry.name, item);
+  }
+
+  /** Removes every entry whose name is in `names`, in one pass over the list; returns how many were removed. */
+  remove(names: ReadonlySet<string>): number {
+    if (this.whole) {
+      const root = this.whole.contents;
+      const sessions = isMap(root) ? root.get(SESSIONS_KEY, true) : undefined;
+      if (!isSeq(sessions)) return 0;
+      const before = sessions.items.length;
+      sessions.items = sessions.items.filter((item) => !(isMap(item) && names.has(String(item.get('name')))));
+      return before - sessions.items.length;
+    }
+    const layout = this.layout!;
+    const removed = new Set<LayoutItem>();
+    for (const name of names) {
+      const item = this.byName.get(name);
+      if (item) removed.add(item);
+      this.byName.delete(name);
+    }
+    layout.items = layout.items.filter((item) => !removed.has(item));
+    return removed.size;
+  }
+
+  /** The registry's text with every edit; what is written is known to read back. */
+  render(file: string): string {
+    if (this.whole) {
+      const text = stringifyRegistry(this.whole);
+      // Never write what we could not read back: guards the file against a bug in a patch.
+      parseRegistry(file, text);
+      return text;
+    }
+    // Every item edited was read back as it was rendered (editItem); the rest is the file's own bytes.
+    return joinLayout(this.layout!);
+  }
+
+  private editItem(name: string, edit: (document: Document, map: YAMLMap) => boolean): boolean {
+    const item = this.byName.get(name);
+    if (!item) return false;
+    const document = parseItem(item.text);
+    const map = document && itemMap(document);
+    if (!document || !map) return false;
+    if (!edit(document, map)) return false;
+    const text = renderItem(document, this.layout!.indent);
+    const check = parseItem(text);
+    if (!check || !itemMap(check)) throw new RegistryError('registry', `an edit of ${name} would not read back; nothing written`);
+    item.text = text;
+    return true;
+  }
+}
+
 
 function findEntryNode(document: Document, name: string): YAMLMap | undefined {
   const root = document.contents;

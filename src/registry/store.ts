@@ -2,7 +2,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, RegistryError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic.js';
-import { parseRegistry, stringifyRegistry, type ParsedRegistry } from './document.js';
+import { parseRegistry, renderRegistry, type ParsedRegistry } from './document.js';
 import { withLock, type LockOptions } from './lock.js';
 
 /**
@@ -73,10 +73,8 @@ export async function updateRegistry<T>(file: string, mutate: RegistryMutation<T
       const registry = await readRegistry(file);
       const { changed, result } = await mutate(registry);
       if (changed) {
-        const text = stringifyRegistry(registry.document);
-        // Never write what we could not read back: guards the file against a bug in a patch.
-        parseRegistry(file, text);
-        await writeFileAtomic(file, text);
+        // Read back before it is written (renderRegistry): guards the file against a bug in a patch.
+        await writeFileAtomic(file, renderRegistry(registry));
       }
       return result;
     },
