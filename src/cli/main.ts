@@ -32,6 +32,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./lifecycle.js'))[`${name}Command`],
   })),
   {
+    name: 'prune',
+    summary: 'move ended sessions older than a bound (default 7d) into <registry>.history.jsonl',
+    load: async () => (await import('./prune.js')).pruneCommand,
+  },
+  {
     name: 'hook',
     summary: 'record one agent hook payload (stdin) as working / needs approval / waiting',
     load: async () => (await import('./hook.js')).hookCommand,

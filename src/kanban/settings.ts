@@ -63,13 +63,13 @@ export function settingsFromBody(body: string, base: MonitorSettings = DEFAULT_S
   return { settings, rejected };
 }
 
-/** `30`, `30s`, `5m`, `1h`, `1.5m` → milliseconds (a bare number is seconds). */
+/** `30`, `30s`, `5m`, `1h`, `1.5m`, `7d` → milliseconds (a bare number is seconds). */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?$/i.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)?$/i.exec(text.trim());
   if (!match) return undefined;
   const value = Number(match[1]);
   const unit = (match[2] ?? 's').toLowerCase();
-  const factor = unit === 'ms' ? 1 : unit.startsWith('s') ? 1000 : unit.startsWith('m') ? 60_000 : 3_600_000;
+  const factor = unit === 'ms' ? 1 : unit.startsWith('s') ? 1000 : unit.startsWith('m') ? 60_000 : unit.startsWith('h') ? 3_600_000 : 86_400_000;
   return Math.round(value * factor);
 }
 
