@@ -16,12 +16,13 @@ import {
   runLimits,
 } from '../kanban/launch.js';
 import { LocalBoard } from '../kanban/local-board.js';
-import { DEFAULT_SETTINGS, parseDuration, settingsFromCard, type MonitorSettings } from '../kanban/settings.js';
+import { DEFAULT_SETTINGS, parseDuration, parseRetention, settingsFromCard, type MonitorSettings } from '../kanban/settings.js';
 import { isFromSomeoneElse, nextBlockKind } from '../kanban/stop.js';
 import { stateDir, workspaceName } from '../kanban/state-file.js';
 import type { Board, BlockKind, CardSnapshot } from '../kanban/types.js';
 import { runWorker, type Clock, type WorkerOutcome } from '../kanban/worker.js';
 import { createLogger, type Logger } from '../log.js';
+import { pruneRegistry } from '../lifecycle/prune.js';
 import { runPass } from '../reconcile/pass.js';
 import { CachedRegistryReader } from '../registry/store.js';
 import { approvalWaits } from '../status/approvals.js';
@@ -57,7 +58,10 @@ Besides every --interval, a pass also runs soon after tmux reports a session cre
 job reports an event (at most one such early pass a second): one \`tmux -C\` control client per watched server, attached to a session of its own,
 __monitor, which goes away with it. A server that is not running is never started. MAM_MONITOR_PUSH=0 turns this off.
 
-A card's body may set \`interval: 30s\`, \`heartbeat: 5m\`, \`registry: /abs/path/agent-sessions.yaml\`, and so may a comment
+Once a day (the time is kept in the state file, across hand-overs) ended sessions older than --retention are moved
+into <registry>.history.jsonl as \`mam prune\` does, and a comment says how many.
+
+A card's body may set \`interval: 30s\`, \`heartbeat: 5m\`, \`retention: 7d\`, \`registry: /abs/path/agent-sessions.yaml\`, and so may a comment
 by anyone but the worker (newest wins; Hermes cannot edit a body from its CLI). Read as data, never executed;
 {{placeholders}} count as unset. Flags win over both.
 
@@ -77,6 +81,7 @@ Options:
   --interval S         seconds between passes (default 30)
   --heartbeat S        seconds between heartbeats (default 300)
   --approval-alert S   comment once when an agent has waited on an approval this long (default 600; card: approval_alert:)
+  --retention D        prune ended sessions older than D once a day (default 7d; 0 = never; card: retention:)
   --ttl S              claim TTL for --card/lane (default 86400); the run hands over before it expires
   --verbose            also report sessions other registries own (@mam_registry; problem kind owned-elsewhere)
   -h, --help           this text`;
@@ -97,6 +102,7 @@ const COMMON_FLAGS = {
   'tmux-server': { type: 'string', multiple: true },
   interval: { type: 'string' },
   heartbeat: { type: 'string' },
+  retention: { type: 'string' },
   ttl: { type: 'string' },
   verbose: { type: 'boolean' },
 } as const;
@@ -107,6 +113,7 @@ type CommonValues = {
   'tmux-server'?: string[] | undefined;
   interval?: string | undefined;
   heartbeat?: string | undefined;
+  retention?: string | undefined;
   ttl?: string | undefined;
   verbose?: boolean | undefined;
 };
@@ -359,6 +366,10 @@ async function work(
       log,
       signal,
       approvalWaits: () => approvalWaits(registryFile, reader, context.env, panes),
+      prune: async (now, retentionMs) => {
+        const report = await pruneRegistry({ registryFile, olderThanMs: retentionMs, dryRun: false, now: () => now, lock: passOptions.lock });
+        return { pruned: report.pruned.length, history: report.history };
+      },
     });
     log.info({ outcome }, 'monitor ended');
     return outcome;
@@ -442,6 +453,7 @@ function mergeFlags(base: MonitorSettings, values: CommonValues, context: CliCon
     ...(values.heartbeat === undefined ? {} : { heartbeatMs: positive(values.heartbeat, 300, 'heartbeat') * 1000 }),
     ...(values['approval-alert'] === undefined ? {} : { approvalAlertMs: positive(values['approval-alert'], 600, 'approval-alert') * 1000 }),
     ...(values.registry === undefined ? {} : { registry: path.resolve(context.cwd, values.registry) }),
+    ...(values.retention === undefined ? {} : { retentionMs: retention(values.retention) }),
   };
 }
 
@@ -527,6 +539,12 @@ async function handOff(context: CliContext): Promise<number> {
 function parseIds(stdout: string): string[] {
   const rows = parseJsonOrUndefined(stdout);
   return Array.isArray(rows) ? rows.map((row: { id?: unknown }) => row.id).filter((id): id is string => typeof id === 'string') : [];
+}
+
+function retention(value: string): number {
+  const ms = parseRetention(value);
+  if (ms === undefined) throw new UsageError(`monitor: --retention takes a duration (7d, 12h) or 0 for never, not ${JSON.stringify(value)}`);
+  return ms;
 }
 
 function positive(value: string | undefined, fallback: number, flag: string): number {

@@ -47,6 +47,8 @@ export const MonitorState = z.object({
   lastDriftAt: z.string().nullable(),
   /** The kind of this worker's last block, so the next one can differ (Hermes's triage trap). */
   lastBlockKind: z.string().nullable(),
+  /** When ended sessions were last pruned (retention): the daily prune keeps its schedule across hand-overs. */
+  lastPruneAt: z.string().nullable().optional(),
 });
 
 export type MonitorState = z.infer<typeof MonitorState>;

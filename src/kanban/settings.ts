@@ -11,6 +11,8 @@ export interface MonitorSettings {
   readonly registry: string | undefined;
   /** How long an agent may wait on an approval before the monitor says so (used once status exists). */
   readonly approvalAlertMs: number;
+  /** Ended sessions older than this are pruned into the history file once a day (`mam prune`); 0 = never. */
+  readonly retentionMs: number;
 }
 
 export const DEFAULT_SETTINGS: MonitorSettings = {
@@ -18,6 +20,7 @@ export const DEFAULT_SETTINGS: MonitorSettings = {
   heartbeatMs: 5 * 60_000,
   registry: undefined,
   approvalAlertMs: 10 * 60_000,
+  retentionMs: 7 * 86_400_000,
 };
 
 const KEYS: Record<string, keyof MonitorSettings> = {
@@ -28,6 +31,7 @@ const KEYS: Record<string, keyof MonitorSettings> = {
   heartbeat_interval: 'heartbeatMs',
   registry: 'registry',
   approval_alert: 'approvalAlertMs',
+  retention: 'retentionMs',
 };
 
 /** An unfilled template placeholder (`{{registry}}`): no value at all, never a path or a duration. */
@@ -56,11 +60,32 @@ export function settingsFromBody(body: string, base: MonitorSettings = DEFAULT_S
       else rejected.push(`registry: ${value} (must be an absolute path)`);
       continue;
     }
+    if (key === 'retentionMs') {
+      const retention = parseRetention(value);
+      if (retention === undefined) rejected.push(`${match[1]}: ${value} (a duration such as 7d or 12h, or 0 for never)`);
+      else settings.retentionMs = retention;
+      continue;
+    }
     const ms = parseDuration(value);
     if (ms === undefined || ms < 1000 || ms > 24 * 3600_000) rejected.push(`${match[1]}: ${value} (a duration such as 30s, 5m, 1h)`);
     else settings[key] = ms;
   }
   return { settings, rejected };
+}
+
+/** A retention: a duration of at least a second, or `0` (also `never`, `off`) for never pruning. */
+export function parseRetention(text: string): number | undefined {
+  if (/^(?:0+(?:\.0*)?\s*[a-z]*|never|off)$/i.test(text.trim())) return 0;
+  const ms = parseDuration(text);
+  return ms === undefined || ms < 1000 ? undefined : ms;
+}
+
+/** `7d`, `12h`, `5m`, `30s`: a duration as the settings write it, in its largest whole unit. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }
 
 /** `30`, `30s`, `5m`, `1h`, `1.5m`, `7d` → milliseconds (a bare number is seconds). */

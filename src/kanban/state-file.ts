@@ -42,7 +42,9 @@ export async function loadState(file: string, card: string): Promise<LoadedState
   }
   // Another card: what was said there is not on this card. Start afresh (undelivered lines included:
   // they belonged to the other card's story).
-  return parsed.data.card === card ? { state: parsed.data } : { state: initialState(card) };
+  // The prune schedule is the registry's, not the card's: it carries over.
+  const { lastPruneAt } = parsed.data;
+  return parsed.data.card === card ? { state: parsed.data } : { state: { ...initialState(card), ...(lastPruneAt ? { lastPruneAt } : {}) } };
 }
 
 export async function saveState(file: string, state: MonitorState): Promise<void> {

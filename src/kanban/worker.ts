@@ -3,7 +3,7 @@ import { errorMessage } from '../errors.js';
 import type { PassReport } from '../reconcile/pass.js';
 import { isoSeconds } from '../registry/schema.js';
 import { coalesce, commentSeq, freezePending, observedApprovals, observedFrom, progressNote, type ApprovalWait, type MonitorState } from './coalesce.js';
-import type { MonitorSettings } from './settings.js';
+import { formatDuration, type MonitorSettings } from './settings.js';
 import { loadState, saveState } from './state-file.js';
 import { isFromSomeoneElse, isStopRequest, nextBlockKind } from './stop.js';
 import { BoardError, type Board, type BlockKind, type CardSnapshot } from './types.js';
@@ -34,7 +34,12 @@ export interface WorkerOptions {
   readonly signal?: AbortSignal;
   /** Agents waiting on an approval, read each pass (from the hooks' fact files); told past `approvalAlertMs`. */
   readonly approvalWaits?: () => Promise<readonly ApprovalWait[]>;
+  /** Prunes ended sessions older than `retentionMs` as of `now` (`mam prune`); run once a day when retention is set. */
+  readonly prune?: (now: number, retentionMs: number) => Promise<{ readonly pruned: number; readonly history: string }>;
 }
+
+/** How often the monitor prunes: a registry grows by the day, so once a day keeps it small at no noticeable cost. */
+export const PRUNE_EVERY_MS = 86_400_000;
 
 export type WorkerOutcome =
   /** `blocked: false` means the card could not be blocked: a dispatched run must not exit 0 then. */
@@ -105,7 +110,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> 
     else warnOnce.clear('pass');
     const waits = (await options.approvalWaits?.().catch(() => [])) ?? [];
     const findings = [...observedFrom(outcome), ...observedApprovals(waits, now, settings.approvalAlertMs)];
-    state = freezePending(coalesce(state, findings, now), now);
+    state = coalesce(state, findings, now);
+    state = await pruneWhenDue(state, now);
+    state = freezePending(state, now);
     state = await deliver(state, card !== undefined);
     await save();
 
@@ -140,6 +147,26 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> 
       }
     }
     return { kind: 'stopped', reason, blocked: false };
+  }
+
+  /**
+   * The daily prune. Its time is kept in the state file, so hand-overs and restarts neither skip nor repeat it;
+   * a failed prune is tried again next pass. Pruning something is told once on the card.
+   */
+  async function pruneWhenDue(current: MonitorState, now: number): Promise<MonitorState> {
+    const last = current.lastPruneAt ? Date.parse(current.lastPruneAt) : Number.NaN;
+    if (!options.prune || settings.retentionMs <= 0 || now - last < PRUNE_EVERY_MS) return current;
+    try {
+      const { pruned, history } = await options.prune(now, settings.retentionMs);
+      warnOnce.clear('prune');
+      const next = { ...current, lastPruneAt: isoSeconds(now) };
+      if (pruned === 0) return next;
+      const line = `pruned ${pruned} ended session${pruned === 1 ? '' : 's'} older than ${formatDuration(settings.retentionMs)} into ${history}`;
+      return { ...next, pending: [...next.pending, line] };
+    } catch (error) {
+      warnOnce('prune', `pruning ended sessions failed (tried again next pass): ${errorMessage(error)}`);
+      return current;
+    }
   }
 
   /** Sends the comment in flight, unless its earlier try may have landed and the card could not be checked. */

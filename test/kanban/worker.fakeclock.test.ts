@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -7,7 +7,9 @@ import { commentSeq } from '../../src/kanban/coalesce.js';
 import { HermesBoard, type HermesResult, type HermesRunner } from '../../src/kanban/hermes-board.js';
 import { DEFAULT_SETTINGS } from '../../src/kanban/settings.js';
 import { runWorker, type Clock } from '../../src/kanban/worker.js';
+import { pruneRegistry } from '../../src/lifecycle/prune.js';
 import type { PassReport } from '../../src/reconcile/pass.js';
+import { parseRegistry } from '../../src/registry/document.js';
 import type { Drift } from '../../src/reconcile/types.js';
 import { runHermes } from '../hermes/standin.js';
 
@@ -264,4 +266,57 @@ describe('monitor worker over simulated time', () => {
     const second = await runWorker({ board: board(id), pass: async () => report([]), clock: fakeClock([]), settings: DEFAULT_SETTINGS, stateFile, log: silent });
     expect(second.kind).toBe('stopped');
   });
+
+  it('prunes ended sessions once a day by retention, keeps the schedule across a hand-over, and tells the card once', async () => {
+    const id = await runningCard();
+    const stateFile = path.join(root, 'state', 'ws.state');
+    const registryFile = path.join(root, 'reg', 'agent-sessions.yaml');
+    await mkdir(path.dirname(registryFile), { recursive: true });
+    const at = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
+    await writeFile(
+      registryFile,
+      `# mine\ntmux_sessions:\n` +
+        `  - {name: early-creator-claude, agent: claude, workspace: /w, status: terminated, terminated_at: ${at(T0 - 2 * HOUR)}}\n` +
+        `  - {name: later-creator-claude, agent: claude, workspace: /w, status: terminated, terminated_at: ${at(T0 + HOUR)}}\n` +
+        `  - {name: last-creator-claude, agent: claude, workspace: /w, status: terminated, terminated_at: ${at(T0 + 25 * HOUR)}}\n` +
+        `  - {name: live-creator-claude, agent: claude, workspace: /w, status: running, created_at: ${at(T0 - 48 * HOUR)}}\n`,
+    );
+    const names = async (): Promise<string[]> => parseRegistry(registryFile, await readFile(registryFile, 'utf8')).entries.map((entry) => entry.name);
+    const settings = { ...DEFAULT_SETTINGS, intervalMs: 30 * MIN, retentionMs: HOUR };
+    const prune = async (pruneNow: number, retentionMs: number) => {
+      const pruned = await pruneRegistry({ registryFile, olderThanMs: retentionMs, dryRun: false, now: () => pruneNow });
+      return { pruned: pruned.pruned.length, history: pruned.history };
+    };
+    const pass = async (): Promise<PassReport> => report([]);
+
+    // First run, 0 → 30 h: prunes at its first pass (early), then a day later (later); last ended at 25 h is
+    // over an hour old by 30 h but waits for the next daily prune.
+    const first = await runWorker({ board: board(id), pass, clock: fakeClock([]), settings, stateFile, deadline: T0 + 30 * HOUR, log: silent, prune });
+    expect(first.kind).toBe('handover');
+    expect(await names()).toEqual(['last-creator-claude', 'live-creator-claude']);
+    const history = registryFile.replace(/\.yaml$/, '.history.jsonl');
+    const told = () => show(id).then((card) => ourComments(card).flatMap((body) => body.split('\n').slice(1, -1)));
+    expect(await told()).toEqual([`- pruned 1 ended session older than 1h into ${history}`, `- pruned 1 ended session older than 1h into ${history}`]);
+    expect(JSON.parse(await readFile(stateFile, 'utf8'))).toMatchObject({ lastPruneAt: at(T0 + 24 * HOUR) });
+
+    // The next run (a hand-over) starts at ~30 h: not a day since the last prune, so nothing goes until 48 h.
+    const stopAt = T0 + 50 * HOUR;
+    await runWorker({
+      board: board(id),
+      pass,
+      clock: fakeClock([
+        { at: T0 + 47 * HOUR, run: async () => expect(await names()).toEqual(['last-creator-claude', 'live-creator-claude']) },
+        { at: stopAt, run: () => hermes(['kanban', 'comment', id, 'stop'], { HERMES_PROFILE: 'default' }) },
+      ]),
+      settings,
+      stateFile,
+      log: silent,
+      prune,
+    });
+    expect(await names()).toEqual(['live-creator-claude']);
+    expect(await told()).toHaveLength(3);
+    const lines = (await readFile(history, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { action: string; entry: { name: string } });
+    expect(lines.map((line) => [line.action, line.entry.name])).toEqual([['prune', 'early-creator-claude'], ['prune', 'later-creator-claude'], ['prune', 'last-creator-claude']]);
+    expect(await readFile(registryFile, 'utf8')).toMatch(/^# mine\n/);
+  }, 600_000);
 });

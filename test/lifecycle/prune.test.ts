@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/kanban/settings.js';
+import { DEFAULT_SETTINGS, parseDuration, settingsFromBody } from '../../src/kanban/settings.js';
 import { selectPrunable } from '../../src/lifecycle/prune.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 
@@ -43,5 +43,15 @@ describe('selectPrunable', () => {
 
   it('reads bounds in days as well as the monitor\'s units', () => {
     expect([parseDuration('7d'), parseDuration('1 day'), parseDuration('12h')]).toEqual([7 * DAY, DAY, DAY / 2]);
+  });
+
+  it('the monitor reads retention from a card line: a duration, 0 for never, 7 days by default', () => {
+    expect(DEFAULT_SETTINGS.retentionMs).toBe(7 * DAY);
+    expect(settingsFromBody('retention: 3d').settings.retentionMs).toBe(3 * DAY);
+    expect(settingsFromBody('- `retention`: 0').settings.retentionMs).toBe(0);
+    expect(settingsFromBody('retention: never').settings.retentionMs).toBe(0);
+    const bad = settingsFromBody('retention: soon');
+    expect(bad.settings.retentionMs).toBe(7 * DAY);
+    expect(bad.rejected).toEqual(['retention: soon (a duration such as 7d or 12h, or 0 for never)']);
   });
 });
