@@ -3,8 +3,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
 import { readRegistry } from '../registry/store.js';
-import { connectControl, socketPath, type ControlClient, type ControlEvent } from '../tmux/control.js';
-import { serverLabel, type TmuxServer } from '../tmux/client.js';
+import { connectControl, removeIdleMonitorSession, socketPath, type ControlClient, type ControlEvent } from '../tmux/control.js';
+import { runTmux, serverLabel, type TmuxServer } from '../tmux/client.js';
 import { serversToObserve } from './observe.js';
 import { runPass, type PassOptions, type PassReport } from './pass.js';
 import { serverKey } from './reconcile.js';
@@ -21,6 +21,11 @@ import { WorkQueue } from './queue.js';
  * running (or runs nothing but our monitor session) is retried with backoff (100 ms doubling to 5 s),
  * and at once when its socket appears in the socket directory; a job source whose start() throws is
  * retried with backoff up to the resync period.
+ *
+ * A server that runs but will not keep a control client (tmux refuses `-C`, or ends every `-C` client at once
+ * — tmux 3.6a answers each with `%exit` — or after a moment) is said once, as a warning, and retried with a
+ * backoff of its own (1 s doubling); after 3 such quick failures in a row control mode is left alone for 30
+ * minutes at a time. Socket-directory events do not hurry it. Its passes come from the resync alone.
  */
 export interface EventSource {
   /** Starts delivering keys; rejects when the source cannot be reached (it is retried). */
@@ -42,6 +47,14 @@ export interface TmuxSourceSettings {
   readonly retryMaxMs?: number;
   /** Watch the socket directories to connect the moment a server starts (default true). */
   readonly watchSockets?: boolean;
+  /** First retry delay after control mode failed on a running server (default 1 s; doubles). */
+  readonly refusedRetryBaseMs?: number;
+  /** Quick failures in a row after which control mode is left alone for `refusedPauseMs` (default 3). */
+  readonly maxQuickFailures?: number;
+  /** How long then (default 30 min; Infinity: for good). */
+  readonly refusedPauseMs?: number;
+  /** A control client that ends, not closed by us, sooner than this after attaching failed quickly (default 10 s). */
+  readonly quickExitMs?: number;
 }
 
 export interface SubscribeLog {
@@ -303,11 +316,18 @@ export class TmuxWatcher {
 
 class ServerSource {
   private client: ControlClient | undefined;
-  private state: 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped' = 'idle';
+  /** `refused`: the server runs but control mode fails there; retried on its own schedule, not on socket events. */
+  private state: 'idle' | 'connecting' | 'connected' | 'settling' | 'waiting' | 'refused' | 'stopped' = 'idle';
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private reason: string | undefined;
   private announcedDown = false;
+  /** Control clients in a row that were refused or ended soon after attaching (server still up). */
+  private quickFailures = 0;
+  private announcedRefused = false;
+  private connectedAt = 0;
+  /** The judging of the last exit (and removal of what it left), awaited by stop(). */
+  private settled: Promise<void> = Promise.resolve();
   private readonly key: string;
 
   constructor(
@@ -346,20 +366,22 @@ class ServerSource {
     clearTimeout(this.timer);
     const client = this.client;
     this.client = undefined;
-    await client?.close();
+    await Promise.all([client?.close(), this.settled]);
   }
 
   private async attempt(): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'connecting' || this.state === 'connected') return;
+    if (this.state !== 'idle' && this.state !== 'waiting') return;
     this.state = 'connecting';
     const result = await connectControl(this.server, { bin: this.settings.bin, env: this.settings.env }).catch((error: unknown) => ({
       state: 'unavailable' as const,
       reason: errorMessage(error),
+      refused: false,
     }));
     if (this.isStopped()) {
       if (result.state === 'connected') await result.client.close();
       return;
     }
+    if (result.state === 'unavailable' && result.refused) return this.controlFailed(result.reason);
     if (result.state === 'unavailable') {
       this.reason = result.reason;
       if (!this.announcedDown) {
@@ -372,6 +394,7 @@ class ServerSource {
     const client = result.client;
     this.client = client;
     this.state = 'connected';
+    this.connectedAt = Date.now();
     this.failures = 0;
     this.reason = undefined;
     this.announcedDown = false;
@@ -388,10 +411,12 @@ class ServerSource {
     if (event.name === 'exit') {
       this.client = undefined;
       if (this.state === 'stopped') return;
-      this.state = 'waiting';
+      // Not 'waiting' yet: a socket-directory event (tmux touches the socket as clients come and go) must not
+      // start another attempt before this exit is judged.
+      this.state = 'settling';
       this.reason = 'reason' in event ? event.reason : 'exited';
       this.failures = 0;
-      this.waitAndRetry();
+      this.settled = this.afterExit(event.name === 'exit' && 'closedByUs' in event && event.closedByUs, this.reason);
       return;
     }
     if (event.name === 'sessions-changed') void this.releaseIfAlone(client);
@@ -410,6 +435,53 @@ class ServerSource {
     } catch {
       // Closed meanwhile: the exit event handles it.
     }
+  }
+
+  /**
+   * The client is gone. Ended soon after attaching, by tmux rather than by us, on a server that still runs:
+   * control mode is failing there, and retrying at once would spin. Whatever ended it, a session it left
+   * unattached is removed.
+   */
+  private async afterExit(closedByUs: boolean, reason: string): Promise<void> {
+    const quick = !closedByUs && Date.now() - this.connectedAt < (this.settings.quickExitMs ?? 10_000);
+    const options = { bin: this.settings.bin, env: this.settings.env };
+    const alive = (await runTmux(this.server, ['list-sessions', '-F', '#{session_name}'], options)).exitCode === 0;
+    if (alive) await removeIdleMonitorSession(this.server, options).catch(() => undefined);
+    if (this.state !== 'settling') return; // stopped meanwhile
+    if (quick && alive) return this.controlFailed(reason);
+    if (!quick) {
+      // It lasted: control mode works here. A later failure is news again.
+      this.quickFailures = 0;
+      this.announcedRefused = false;
+    }
+    this.waitAndRetry();
+  }
+
+  /** Control mode failed on a running server: say so once, back off, and after a few in a row, pause long. */
+  private controlFailed(reason: string): void {
+    this.quickFailures += 1;
+    this.state = 'refused';
+    this.reason = `tmux control mode failing: ${reason}`;
+    const max = this.settings.maxQuickFailures ?? 3;
+    const pauseMs = this.settings.refusedPauseMs ?? 30 * 60_000;
+    if (!this.announcedRefused) {
+      this.announcedRefused = true;
+      this.log?.warn(
+        { tmux_server: serverLabel(this.server), reason, retry: `backoff from ${this.settings.refusedRetryBaseMs ?? 1_000} ms; after ${max} quick failures in a row, every ${Math.round(pauseMs / 60_000)} min` },
+        'tmux control mode does not work on this server; no push events from it, polling it at the resync interval',
+      );
+    }
+    const delay = this.quickFailures >= max ? pauseMs : (this.settings.refusedRetryBaseMs ?? 1_000) * 2 ** (this.quickFailures - 1);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!Number.isFinite(delay)) return; // for good
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.state !== 'refused') return;
+      this.state = 'waiting';
+      void this.attempt();
+    }, Math.min(delay, 2 ** 31 - 1));
+    this.timer.unref();
   }
 
   private waitAndRetry(): void {

@@ -13,6 +13,11 @@ import { killSession } from './session.js';
  *   cycles while other sessions come and go (measured: 3 of 3 runs, none in 450 cycles without it).
  *   A session left behind by a crashed `mam` is reused by the next client, or removed once it is all the
  *   server holds.
+ * - It attaches read-only, with no pane output, where tmux allows it (`-f read-only,no-output,ignore-size`,
+ *   tmux ≥ 3.2): it only listens and asks, it never types into a pane.
+ * - Whenever a client goes away without removing the session — tmux refused it, or it exited at once (tmux
+ *   3.6a answers every `-C` client with `%exit`), or stdin closed — `removeIdleMonitorSession` removes the
+ *   session if no client is attached to it, so failed attempts never leave one behind.
  * - It never starts a server: `tmux -C new-session` would, so `connectControl` first asks the server
  *   over the CLI and reports `unavailable` when none runs (the caller polls and retries).
  * - Replies are framed `%begin … %end|%error` and never interleave with notifications, so a line parser
@@ -141,7 +146,48 @@ export interface ControlOptions extends TmuxOptions {
 
 export type ConnectResult =
   | { readonly state: 'connected'; readonly client: ControlClient }
-  | { readonly state: 'unavailable'; readonly reason: string };
+  /**
+   * `refused`: the server runs, but the control client started for it did not last (tmux refused or ended
+   * it): control mode itself is failing there. Otherwise there is nothing to attach to (no server, or
+   * nothing but our session).
+   */
+  | { readonly state: 'unavailable'; readonly reason: string; readonly refused?: boolean };
+
+/** `tmux -V` → [major, minor] (`3.3a` → [3, 3]; `next-3.6`, `master` → the future); undefined when unreadable. */
+export function parseTmuxVersion(text: string): readonly [number, number] | undefined {
+  const trimmed = text.trim();
+  if (/^tmux (master|next-)/.test(trimmed)) return [Number.MAX_SAFE_INTEGER, 0];
+  const match = /^tmux (?:openbsd-)?(\d+)\.(\d+)/.exec(trimmed);
+  if (!match) return undefined;
+  // OpenBSD's own tmux (openbsd-7.x) follows the current release.
+  return trimmed.startsWith('tmux openbsd-') ? [Number.MAX_SAFE_INTEGER, 0] : [Number(match[1]), Number(match[2])];
+}
+
+/** The client flags to attach with, by tmux version: read-only and silent from 3.2 on, none before (unknown flags fail the attach). */
+const attachFlagsByBin = new Map<string, Promise<readonly string[]>>();
+function attachFlags(options: TmuxOptions): Promise<readonly string[]> {
+  const bin = options.bin ?? 'tmux';
+  let flags = attachFlagsByBin.get(bin);
+  if (!flags) {
+    flags = runTmux(null, ['-V'], options).then((result) => {
+      const version = result.exitCode === 0 ? parseTmuxVersion(result.stdout) : undefined;
+      return version && (version[0] > 3 || (version[0] === 3 && version[1] >= 2)) ? ['-f', 'read-only,no-output,ignore-size'] : [];
+    });
+    attachFlagsByBin.set(bin, flags);
+  }
+  return flags;
+}
+
+/**
+ * Removes our session when no client is attached to it: what a client that went away without its close()
+ * (refused, exited at once, killed) leaves behind. One still attached belongs to another mam and stays.
+ * Never starts a server (display-message and kill-session do not).
+ */
+export async function removeIdleMonitorSession(server: TmuxServer, options: ControlOptions = {}): Promise<void> {
+  const session = options.session ?? MONITOR_SESSION;
+  const shown = await runTmux(server, ['display-message', '-p', '-t', `=${session}:`, '#{session_attached}'], options);
+  if (shown.exitCode === 0 && shown.stdout.trim() === '0') await killSession(server, session, options);
+}
 
 interface Pending {
   readonly command: string;
@@ -186,9 +232,11 @@ export async function connectControl(server: TmuxServer, options: ControlOptions
     if (sessions.includes(`0 ${session}`)) await killSession(server, session, options);
     return { state: 'unavailable', reason: `no sessions besides ${session}` };
   }
-  const client = new ControlClient(server, options);
+  const flags = await attachFlags(options);
+  const client = new ControlClient(server, { ...options, attachFlags: flags });
   try {
-    await client.command(['refresh-client', '-f', 'no-output,ignore-size']);
+    // Before 3.2 the flags cannot be given at attach time; this is also the first round trip either way.
+    if (flags.length === 0) await client.command(['refresh-client', '-f', 'no-output,ignore-size']);
     // The server could have exited between the check and the attach, and `new-session` then started a
     // fresh one holding only our session: leave it (close() kills our session), and it exits again.
     if ((await client.otherSessions()).length === 0) {
@@ -198,9 +246,17 @@ export async function connectControl(server: TmuxServer, options: ControlOptions
   } catch (error) {
     const reason = client.exitReason ?? (error instanceof Error ? error.message : String(error));
     await client.close();
-    return { state: 'unavailable', reason };
+    await removeIdleMonitorSession(server, options);
+    // Gone with the server (it exited meanwhile) is not a refusal; alive and still refusing us is.
+    const alive = (await runTmux(server, ['list-sessions', '-F', '#{session_name}'], options)).exitCode === 0;
+    return { state: 'unavailable', reason, refused: alive };
   }
   return { state: 'connected', client };
+}
+
+interface ClientOptions extends ControlOptions {
+  /** Client flags for the attach (`-f …`), as connectControl found tmux supports them. */
+  readonly attachFlags?: readonly string[];
 }
 
 export class ControlClient {
@@ -222,12 +278,12 @@ export class ControlClient {
   readonly exited: Promise<ControlExit>;
 
   /** Use connectControl(): this constructor attaches (and so would create a missing server). */
-  constructor(readonly server: TmuxServer, options: ControlOptions = {}) {
+  constructor(readonly server: TmuxServer, private readonly options: ClientOptions = {}) {
     this.session = options.session ?? MONITOR_SESSION;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
     // `cat` on the pane's tty: a process that waits forever and reads no rc files.
-    const args = [...serverArgs(server), '-C', 'new-session', '-A', '-s', this.session, 'cat'];
+    const args = [...serverArgs(server), '-C', 'new-session', '-A', ...(options.attachFlags ?? []), '-s', this.session, 'cat'];
     this.child = spawn(options.bin ?? 'tmux', args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
     track(this.child);
     this.child.stdin.on('error', () => undefined); // EPIPE once the client is gone: exit handling covers it
@@ -304,20 +360,26 @@ export class ControlClient {
     if (this.exitInfo) return;
     if (this.closing) return void (await this.exited);
     this.closing = true;
+    let settled = false;
     if (!this.held) {
       try {
         const [attached] = await this.send(['display-message', '-p', '-t', `=${this.session}:`, '#{session_attached}'], 1_000);
         if (attached === '1') this.child.stdin.write(`kill-session -t ${quoteArg(`=${this.session}`)}\n`);
+        settled = true; // killed in-band, or other clients are attached and it is theirs
       } catch {
         // Gone already, or not answering: ending stdin below is all there is left to do.
       }
     }
     this.child.stdin.end();
-    if (await this.exitsWithin(this.closeTimeoutMs)) return;
-    this.child.kill('SIGTERM');
-    if (await this.exitsWithin(1_000)) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
+    if (!(await this.exitsWithin(this.closeTimeoutMs))) {
+      this.child.kill('SIGTERM');
+      if (!(await this.exitsWithin(1_000))) {
+        this.child.kill('SIGKILL');
+        await this.exited;
+      }
+    }
+    // Not attached yet, or not answering: whatever session this client made must not outlive it.
+    if (!settled) await removeIdleMonitorSession(this.server, this.options).catch(() => undefined);
   }
 
   private async exitsWithin(ms: number): Promise<boolean> {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import { MONITOR_SESSION } from '../../src/tmux/control.js';
+import { refusingTmux } from '../helpers/refusing-tmux.js';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
 
 /**
@@ -184,6 +185,35 @@ describe('mam reconcile --subscribe', () => {
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
   });
+
+  it('when every control client attaches and exits at once: passes at --interval, one warning, a few -C spawns, no monitor session left', async () => {
+    const server = box.serverName('ccexit');
+    const tmux = await refusingTmux(box.root, 'stdin-closed');
+    await box.startSession(server, 'keepalive', box.root);
+    await box.startSession(server, 'gone-creator-claude', box.root);
+    await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'gone-creator-claude', agent: 'claude', workspace: box.root, status: 'running', tmux_server: server, created_at: LONG_AGO })}`);
+    const startedAt = Date.now();
+    const running = subscribe([server], '0.5', { MAM_TMUX_BIN: tmux.bin, MAM_LOG_LEVEL: 'warn' });
+    await ready(running, undefined);
+    const fallback = (): number => running.stderr().split('\n').filter((line) => line.includes('tmux control mode does not work on this server')).length;
+    await within(10_000, async () => fallback() === 1, 'the fallback warning');
+
+    await box.killSession(server, 'gone-creator-claude');
+    await within(10_000, async () => (await entries()).get('gone-creator-claude')?.status === 'terminated', 'terminated by an interval pass');
+    // ~10 s of a server that ends every control client: retries back off and then stop for a long while.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + 10_000 - Date.now())));
+    const passes = running.reports.length;
+    expect(passes).toBeGreaterThan(5); // the interval kept going (0.5 s over ~10 s)
+    expect(await tmux.spawns()).toBeGreaterThanOrEqual(1);
+    expect(await tmux.spawns()).toBeLessThanOrEqual(4);
+    expect(fallback()).toBe(1);
+    expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
+
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+    expect(fallback()).toBe(1);
+    expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
+  }, 30_000);
 
   it('refuses --subscribe with --once', async () => {
     const result = await mam(['reconcile', '--subscribe', '--once', '--registry', box.registry], box.env());

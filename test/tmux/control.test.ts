@@ -6,11 +6,13 @@ import {
   ControlClosedError,
   ControlParser,
   MONITOR_SESSION,
+  parseTmuxVersion,
   quoteArg,
   TmuxCommandError,
   type ControlClient,
   type ControlEvent,
 } from '../../src/tmux/control.js';
+import { refusingTmux } from '../helpers/refusing-tmux.js';
 import { Sandbox } from '../helpers/sandbox.js';
 
 const run = promisify(execFile);
@@ -104,6 +106,16 @@ describe('ControlParser', () => {
       { type: 'notification', notification: { name: 'unlinked-window-close', args: ['@4'], line: '%unlinked-window-close @4' } },
       { type: 'reply', ok: false, number: '12', fromClient: true, lines: ['no such session'] },
     ]);
+  });
+
+  it('reads tmux versions, for the read-only attach that needs 3.2', () => {
+    expect(parseTmuxVersion('tmux 3.3a\n')).toEqual([3, 3]);
+    expect(parseTmuxVersion('tmux 3.1c')).toEqual([3, 1]);
+    expect(parseTmuxVersion('tmux 3.6a')).toEqual([3, 6]);
+    expect(parseTmuxVersion('tmux next-3.6')![0]).toBeGreaterThan(3);
+    expect(parseTmuxVersion('tmux master')![0]).toBeGreaterThan(3);
+    expect(parseTmuxVersion('tmux openbsd-7.5')![0]).toBeGreaterThan(3);
+    expect(parseTmuxVersion('something else')).toBeUndefined();
   });
 
   it('quotes arguments for the tmux command parser', () => {
@@ -235,5 +247,38 @@ describe('tmux control-mode client (real tmux)', () => {
     await client.close();
     for (const outcome of await Promise.all(pending)) expect(outcome === 'ok' || outcome instanceof ControlClosedError).toBe(true);
     expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keep');
+  });
+
+  it('attaches read-only, without pane output', async () => {
+    const server = box.serverName('ro');
+    await box.startSession(server, 'keep', box.root);
+    const client = await connect(server);
+    const [flags] = await client.command(['display-message', '-p', '#{client_flags}']);
+    expect(flags!.split(',')).toEqual(expect.arrayContaining(['control-mode', 'read-only', 'no-output', 'ignore-size']));
+  });
+
+  for (const mode of ['exit-at-once', 'stdin-closed'] as const) {
+    it(`reports a refusal, not a missing server, when every -C client ends at once (${mode}), and leaves no monitor session behind`, async () => {
+      const server = box.serverName('refused');
+      await box.startSession(server, 'keep', box.root);
+      const tmux = await refusingTmux(box.root, mode);
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const result = await connectControl(server, { env: box.env(), bin: tmux.bin, commandTimeoutMs: 5_000 });
+        expect(result).toMatchObject({ state: 'unavailable', refused: true });
+        expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keep');
+      }
+      expect(await tmux.spawns()).toBe(3);
+    });
+  }
+
+  it('a monitor session a crashed client left is reused, not multiplied, and removed by the next client to leave', async () => {
+    const server = box.serverName('leftover');
+    await box.startSession(server, 'keep', box.root);
+    await box.tmux(server, 'new-session', '-d', '-s', MONITOR_SESSION);
+    const client = await connect(server);
+    const sessions = async (): Promise<string[]> => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim().split('\n').sort();
+    expect(await sessions()).toEqual([MONITOR_SESSION, 'keep']);
+    await client.close();
+    expect(await sessions()).toEqual(['keep']);
   });
 });
