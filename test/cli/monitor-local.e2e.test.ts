@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeClaudeTranscript } from '../helpers/claude-fixtures.js';
+import { refusingTmux } from '../helpers/refusing-tmux.js';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
 
 let box: Sandbox;
@@ -119,6 +120,30 @@ describe('mam monitor on the local board', () => {
     const comments = (await localLog()).filter((entry) => entry.kind === 'comment').map((entry) => entry.text);
     expect(comments.filter((text) => text.includes('- a-creator-claude: waiting for approval since'))).toHaveLength(1);
   });
+
+  it('when control clients attach and then keep exiting: passes at --interval, one warning, a few -C spawns, no monitor session left', async () => {
+    const server = box.serverName('moncc');
+    const tmux = await refusingTmux(box.root, 'exits-after-1s');
+    await box.startSession(server, 'keepalive', box.root);
+    await box.startSession(server, 'w-creator-claude', box.root);
+    await box.writeRegistry(`tmux_sessions:\n  - {name: w-creator-claude, agent: claude, workspace: ${box.root}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: null}\n`);
+    const startedAt = Date.now();
+    const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '0.5', '--heartbeat', '600'], { MAM_TMUX_BIN: tmux.bin });
+    const fallback = (): number => monitor.output().split('\n').filter((line) => line.includes('tmux control mode does not work on this server')).length;
+    await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
+    await waitFor(() => fallback() === 1, 'the fallback warning');
+    await box.killSession(server, 'w-creator-claude');
+    await waitFor(() => monitor.output().includes('w-creator-claude: tmux gone'), 'the drift comment from an interval pass');
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + 12_000 - Date.now())));
+    expect(await tmux.spawns()).toBeGreaterThanOrEqual(1);
+    expect(await tmux.spawns()).toBeLessThanOrEqual(4);
+    expect(fallback()).toBe(1);
+    expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
+    child!.stdin.write('stop\n');
+    expect(await monitor.exited).toBe(0);
+    expect(fallback()).toBe(1);
+    expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
+  }, 40_000);
 
   it('treats SIGINT as a stop request and exits 0', async () => {
     await box.writeRegistry('tmux_sessions: []\n');
