@@ -97,7 +97,8 @@ describe('mam reconcile on real tmux', () => {
   it('does not flip an entry created moments ago, and does once the grace window has passed', async () => {
     const server = box.serverName('grace');
     await box.startSession(server, 'keepalive', box.root);
-    const createdAt = new Date(Date.now() - 3_000).toISOString();
+    // Created now, so the first pass has the whole 5 s grace window to start (node under load can take seconds).
+    const createdAt = new Date().toISOString();
     await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'just-made-creator-claude', agent: 'claude', workspace: box.root, status: 'running', tmux_server: server, created_at: createdAt })}`);
     const args = ['reconcile', '--once', '--emit-diff', '--registry', box.registry, '--tmux-server', server];
 

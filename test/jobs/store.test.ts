@@ -87,8 +87,9 @@ describe('job files', () => {
 
   it('a waiter marks an idle job timed out at its deadline, with nothing but the file', async () => {
     const jobs = { ...context(), now: Date.now };
-    const job = await createJob(jobs, { ...spec, idleTimeoutS: 0.3 });
+    // Before createJob: the idle deadline counts from the job's creation, and a loaded machine can take 100+ ms to create it.
     const started = Date.now();
+    const job = await createJob(jobs, { ...spec, idleTimeoutS: 0.3 });
     const { jobs: [final], finished } = await waitForJobs(jobs, [job.job_id], { pollMs: 50 });
     expect(finished).toBe(true);
     expect(final).toMatchObject({ status: 'timeout', reason: expect.stringMatching(/^idle timeout/) });
