@@ -56,7 +56,8 @@ Boards:
 
 Besides every --interval, a pass also runs soon after tmux reports a session created or destroyed, or a delegated
 job reports an event (at most one such early pass a second): one \`tmux -C\` control client per watched server, attached to a session of its own,
-__monitor, which goes away with it. A server that is not running is never started. MAM_MONITOR_PUSH=0 turns this off.
+__monitor, which goes away with it. A server that is not running is never started; one that refuses control mode or
+ends its clients at once is warned about once and left to the interval. MAM_MONITOR_PUSH=0 turns this off.
 
 Once a day (the time is kept in the state file, across hand-overs) ended sessions older than --retention are moved
 into <registry>.history.jsonl as \`mam prune\` does, and a comment says how many.
