@@ -4,6 +4,7 @@ import { MamError } from '../errors.js';
 import { SESSIONS_KEY } from '../registry/document.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
 import { newSessionServer, type LifecycleContext } from './context.js';
+import { historyFile } from './history.js';
 import { refuseOwnedElsewhere, refuseStarting } from './ownership.js';
 import { reportToJob } from './stop.js';
 
@@ -11,9 +12,7 @@ import { reportToJob } from './stop.js';
  * `mam delete`: remove a stopped or terminated entry. What was removed is appended, as one JSON line,
  * to `<registry>.history.jsonl` beside the registry, under the same lock, so nothing is forgotten.
  */
-export function historyFile(registryFile: string): string {
-  return registryFile.replace(/\.ya?ml$/, '') + '.history.jsonl';
-}
+export { historyFile };
 
 export async function deleteSession(context: LifecycleContext, session: string): Promise<Record<string, unknown>> {
   // A live tmux session of this name that another registry owns: its entry is that registry's to delete.

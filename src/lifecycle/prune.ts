@@ -2,7 +2,7 @@ import { appendFile } from 'node:fs/promises';
 import { readRegistry, updateRegistry } from '../registry/store.js';
 import { timestampMs, type RegistryEntry } from '../registry/schema.js';
 import type { LockOptions } from '../registry/lock.js';
-import { historyFile } from './delete.js';
+import { historyFile } from './history.js';
 
 /**
  * `mam prune`: ended sessions leave the registry for `<registry>.history.jsonl` once they are older than a bound,

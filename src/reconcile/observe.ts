@@ -41,7 +41,9 @@ export async function observe(registry: ReconcileInput, options: ObserveOptions,
   const [servers, artifactEntries] = await Promise.all([
     Promise.all(serversToObserve(registry, options.extraServers).map((server) => snapshotServer(server, options.tmux))),
     Promise.all(
-      registry.entries.map(async (entry) => {
+      // Only entries with something to look up: an id recorded, or one awaited. The rest (most of a large registry:
+      // ended sessions) would each cost a promise and an empty answer.
+      registry.entries.filter(needsArtifacts).map(async (entry) => {
         try {
           const facts = await entryArtifacts(entry, options.artifacts);
           return facts ? ([entry.name, facts] as const) : undefined;
@@ -84,6 +86,13 @@ async function ownerFiles(servers: readonly ServerSnapshot[], self: string | und
     }),
   );
   return owners;
+}
+
+function needsArtifacts(entry: RegistryEntry): boolean {
+  const kind = agentKind(entry.agent);
+  if (!kind) return false;
+  const id = entry[kind.conversationIdField];
+  return (entry.status === 'running' && id == null) || Boolean(id) || Boolean(entry.agent_identities?.[kind.id]?.session_id);
 }
 
 async function entryArtifacts(entry: RegistryEntry, query: ArtifactQuery): Promise<EntryArtifacts | undefined> {

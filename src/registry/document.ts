@@ -87,14 +87,24 @@ function parseLayout(file: string, layout: Layout): ParsedRegistry | undefined {
   if (skeleton.errors.length > 0 || !isMap(skeleton.contents)) return undefined;
   const sessions: unknown = skeleton.contents.get(SESSIONS_KEY, true);
   if (!isScalar(sessions) || sessions.value !== null) return undefined;
-  const values: { line: number; raw: unknown }[] = [];
-  for (const item of layout.items) {
-    const value = itemValue(item, layout.indent);
-    if (!value.ok) return undefined;
-    values.push({ line: item.line, raw: value.value });
+  // Each item's plain value is validated as soon as it is read and then dropped: holding all of them at once
+  // beside the schema's copies was a third of a large pass's peak memory.
+  let unreadable = false;
+  const itemNames: (string | undefined)[] = [];
+  function* values(): Generator<{ line: number; raw: unknown }> {
+    for (const item of layout.items) {
+      const value = itemValue(item, layout.indent);
+      if (!value.ok) {
+        unreadable = true;
+        return;
+      }
+      itemNames.push(nameOf(value.value));
+      yield { line: item.line, raw: value.value };
+    }
   }
-  const { entries, invalid, names } = validate(values);
-  const edits = new SessionEdits(layout, values.map(({ raw }) => (isRecord(raw) && typeof raw['name'] === 'string' ? raw['name'] : undefined)));
+  const { entries, invalid, names } = validate(values());
+  if (unreadable) return undefined;
+  const edits = new SessionEdits(layout, itemNames);
   // The whole Document only for a caller that asks for it (pane records, hand-made edits): the old cost, once.
   return {
     file,
@@ -109,14 +119,16 @@ function parseLayout(file: string, layout: Layout): ParsedRegistry | undefined {
 }
 
 /** Schema check of every item: valid entries, the invalid ones with their reasons, and every name mentioned. */
-function validate(items: readonly { line: number | undefined; raw: unknown }[]): Pick<ParsedRegistry, 'entries' | 'invalid' | 'names'> {
+function validate(items: Iterable<{ line: number | undefined; raw: unknown }>): Pick<ParsedRegistry, 'entries' | 'invalid' | 'names'> {
   const invalid: InvalidEntry[] = [];
   const names = new Set<string>();
   const valid: { index: number; line: number | undefined; entry: RegistryEntry }[] = [];
   const nameCount = new Map<string, number>();
 
-  items.forEach(({ line, raw }, index) => {
-    const rawName = isRecord(raw) && typeof raw['name'] === 'string' ? raw['name'] : undefined;
+  let index = -1;
+  for (const { line, raw } of items) {
+    index += 1;
+    const rawName = nameOf(raw);
     if (rawName !== undefined) {
       names.add(rawName);
       nameCount.set(rawName, (nameCount.get(rawName) ?? 0) + 1);
@@ -124,7 +136,7 @@ function validate(items: readonly { line: number | undefined; raw: unknown }[]):
     const parsed = RegistryEntry.safeParse(raw);
     if (parsed.success) valid.push({ index, line, entry: parsed.data });
     else invalid.push({ index, name: rawName, line, reason: describeIssues(parsed.error.issues) });
-  });
+  }
 
   // A duplicated name makes every entry carrying it ambiguous: none of them is reconciled.
   const entries: RegistryEntry[] = [];
@@ -351,6 +363,10 @@ function describeIssues(issues: readonly { path: PropertyKey[]; message: string 
 
 function firstLine(message: string): string {
   return message.split('\n', 1)[0] ?? message;
+}
+
+function nameOf(raw: unknown): string | undefined {
+  return isRecord(raw) && typeof raw['name'] === 'string' ? raw['name'] : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
