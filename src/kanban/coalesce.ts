@@ -93,7 +93,7 @@ export function observedFrom(outcome: { report: PassReport } | { error: string }
   const drifts: Observed[] = outcome.report.drifts.map((drift) =>
     drift.class === 'D'
       ? { key: `D:${drift.session}:${drift.conversation_id}`, fingerprint: drift.message, line: `D ${drift.message}`, lasting: true, isDrift: true }
-      : { key: `${drift.class}:${drift.session}`, fingerprint: drift.message, line: `${drift.class} ${drift.message}`, lasting: false, isDrift: true },
+      : { key: `${drift.class}:${drift.session}`, fingerprint: drift.message, line: `${drift.class} ${drift.message}${lastLinesOf(drift)}`, lasting: false, isDrift: true },
   );
   const problems: Observed[] = outcome.report.problems.map((problem) => ({
     key: `P:${problem.kind}:${problem.session ?? problem.tmux_server ?? problem.message}`,
@@ -106,6 +106,12 @@ export function observedFrom(outcome: { report: PassReport } | { error: string }
     confirmAfter: problem.kind === 'tmux-unavailable' ? 2 : 1,
   }));
   return [...drifts, ...problems];
+}
+
+/** An exited agent's last screen lines (class A, issue 13.4), quoted under its line: what it said before it died. */
+function lastLinesOf(drift: PassReport['drifts'][number]): string {
+  if (drift.class !== 'A' || !drift.last_lines?.length) return '';
+  return drift.last_lines.map((line) => `\n  > ${line.length > 200 ? `${line.slice(0, 200)}…` : line}`).join('');
 }
 
 /** An agent that has been waiting on a person's approval since `since` (ISO). */

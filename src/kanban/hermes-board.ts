@@ -99,7 +99,7 @@ export class HermesBoard implements Board {
 
   private superseded(runs: readonly { id: number }[] | undefined): boolean {
     if (this.runId === undefined || !runs?.length) return false;
-    return Math.max(...runs.map((run) => run.id)) > this.runId;
+    return runs.some((run) => run.id > this.runId!);
   }
 
   async comment(text: string): Promise<void> {

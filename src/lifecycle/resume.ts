@@ -37,9 +37,13 @@ export async function resumeSession(context: LifecycleContext, session: string):
   const server = entry.tmux_server ?? 'mam';
   refuseStarting(entry, 'resume it');
   await refuseOwnedElsewhere(context, server, entry.name);
-  if (entry.status === 'running' && (await sessionPane(server, entry.name, context.tmux))) {
+  const existing = await sessionPane(server, entry.name, context.tmux);
+  if (entry.status === 'running' && existing && !existing.dead) {
     throw new MamError(`${session} is already running (tmux -L ${server} attach -t ${session})`);
   }
+  // A session whose agent died with its pane kept (remain-on-exit, sessions mam starts) is gone in all but name:
+  // close it, or the new session could not take the name.
+  if (existing?.dead) await killSession(server, entry.name, context.tmux);
 
   const launcher = launcherFor(entry.agent);
   const kind = agentKind(entry.agent);

@@ -10,7 +10,7 @@ import { readJob } from '../jobs/store.js';
 import { readRegistry } from '../registry/store.js';
 import { timestampMs } from '../registry/schema.js';
 import { serversToObserve } from '../reconcile/observe.js';
-import { serverKey } from '../reconcile/reconcile.js';
+import { serverKey, sessionLive } from '../reconcile/reconcile.js';
 import { capturePanes } from '../tmux/capture.js';
 import { snapshotServer } from '../tmux/client.js';
 import type { LifecycleContext } from './context.js';
@@ -74,7 +74,7 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
   );
   const tmuxState = (entry: (typeof registry.entries)[number]): StatusRow['tmux'] => {
     const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
-    return !snapshot || snapshot.state === 'unknown' ? 'unknown' : snapshot.panes.some((pane) => pane.session === entry.name) ? 'alive' : 'gone';
+    return !snapshot || snapshot.state === 'unknown' ? 'unknown' : sessionLive(snapshot.panes, entry.name) ? 'alive' : 'gone';
   };
   const live = registry.entries.filter((entry) => entry.status === 'running' && tmuxState(entry) === 'alive');
   const targets = live.flatMap((entry) => paneTarget(entry, activities.get(entry.name)) ?? []);

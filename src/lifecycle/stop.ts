@@ -7,10 +7,10 @@ import { isoSeconds, type RegistryEntry } from '../registry/schema.js';
 import { withLock } from '../registry/lock.js';
 import { lockFileOf, readRegistry, updateRegistry } from '../registry/store.js';
 import { observe } from '../reconcile/observe.js';
-import { reconcile } from '../reconcile/reconcile.js';
-import { isAlive, processTree, signalAll, type ProcessId } from '../proc/tree.js';
-import type { TmuxServer } from '../tmux/client.js';
-import { capturePane, killSession, sendKeys, sessionExists, sessionPane } from '../tmux/session.js';
+import { lastLines as nonEmptyLines, reconcile } from '../reconcile/reconcile.js';
+import { isAlive, processId, processTree, sessionMembers, signalAll, type ProcessId } from '../proc/tree.js';
+import { sessionTarget, type TmuxServer } from '../tmux/client.js';
+import { capturePane, deadPane, killSession, sendKeys, sessionExists, sessionPane } from '../tmux/session.js';
 import { waitFor } from '../util/wait.js';
 import type { LifecycleContext } from './context.js';
 import { refuseOwnedElsewhere, refuseStarting } from './ownership.js';
@@ -78,12 +78,21 @@ export async function stopSession(context: LifecycleContext, request: StopReques
   let lastVisible = entry.last_visible_status ?? null;
   let conversationId = kind ? (entry[kind.conversationIdField] ?? entry.agent_identities?.[kind.id]?.session_id ?? null) : null;
   let rung: Rung = 'already-gone';
+  let exitStatus: number | null | undefined;
   if (pane) {
     // Before anything is killed: what the screen said, and which conversation this was.
     const screen = await capturePane(server, entry.name, 0, context.tmux);
     if (screen !== undefined) lastVisible = lastLines(screen, SNAPSHOT_LINES);
     conversationId ??= await conversationOf(context, registry, entry);
-    if (entry.status === 'running') rung = await ladder(context, server, entry.name, launcherFor(entry.agent).exitKeys, pane.pid);
+    const dead = pane.dead ? await deadPane(server, sessionTarget(entry.name), context.tmux) : undefined;
+    if (pane.dead) {
+      // The agent already died and tmux kept its pane (remain-on-exit, sessions mam starts): nothing is left to stop,
+      // only the dead pane to close; its exit status and last words are recorded as a pass would.
+      exitStatus = dead?.status ?? pane.deadStatus ?? null;
+      if (dead) lastVisible = nonEmptyLines(dead.screen, SNAPSHOT_LINES);
+      context.say(`${entry.name}: its agent had already exited${exitStatus === null ? '' : ` with status ${exitStatus}`}; closing its dead pane`);
+      await killSession(server, entry.name, context.tmux);
+    } else if (entry.status === 'running') rung = await ladder(context, server, entry.name, launcherFor(entry.agent).exitKeys, pane.pid);
     else await killSession(server, entry.name, context.tmux);
   } else {
     context.say(`${entry.name}: its tmux session is already gone; updating the registry only`);
@@ -108,9 +117,12 @@ export async function stopSession(context: LifecycleContext, request: StopReques
           status: 'stopped',
           stopped_at: isoSeconds(now),
           stopped_at_epoch: Math.floor(now / 1000),
-          termination_mode: rung === 'already-gone' ? 'auto-detected' : 'graceful',
+          termination_mode: terminationMode(rung),
           resumable: true,
         }),
+    // Which rung ended the agent; null when it was gone before the ladder began (nothing to record, nothing stale).
+    stop_rung: rung === 'already-gone' ? null : rung,
+    ...(exitStatus === undefined ? {} : { exit_status: exitStatus }),
     stop_reason: request.reason ?? entry.stop_reason ?? 'user-requested',
     ...(kind ? { [kind.conversationIdField]: conversationId } : {}),
     last_visible_status: lastVisible,
@@ -161,26 +173,48 @@ function alreadyDone(entry: RegistryEntry, purge: boolean): string | undefined {
 }
 
 /**
- * The seed's ladder. The pane's process tree is recorded first, so the last rung kills exactly the
- * processes that were ours — never a pid that was reused meanwhile.
+ * Graceful only when the agent ended on its own exit keys and nothing of it needed a signal; `forced` once
+ * kill-session (SIGHUP) or SIGKILL had to end it; `auto-detected` when it was gone before the ladder began.
+ */
+export function terminationMode(rung: Rung): 'graceful' | 'forced' | 'auto-detected' {
+  return rung === 'exit-keys' ? 'graceful' : rung === 'already-gone' ? 'auto-detected' : 'forced';
+}
+
+/**
+ * The seed's ladder. What it must end is the pane's whole process session (the pane's process is a session leader:
+ * tmux calls setsid), re-read at every look — not a process list taken once — so whatever the agent starts during
+ * the ladder, and whatever is reparented to pid 1 when its parent dies, is still found and still killed (issue 13.1).
+ * Every process is identified with its start time, so a pid reused meanwhile by someone else is never signalled.
  */
 async function ladder(context: LifecycleContext, server: TmuxServer, name: string, exitKeys: Parameters<typeof sendKeys>[2], panePid?: number): Promise<Rung> {
   const pid = panePid ?? (await sessionPane(server, name, context.tmux))?.pid;
-  if (pid === undefined) return 'already-gone';
-  const tree = processTree(pid);
+  const leader = pid === undefined ? undefined : processId(pid);
+  if (pid === undefined || leader === undefined) {
+    await killSession(server, name, context.tmux);
+    return 'already-gone';
+  }
+  const seen = new Map<string, ProcessId>();
+  /** Everything of the pane still alive: its session's members and, while the leader lives, its process tree. */
+  const look = (): ProcessId[] => {
+    const found = isAlive(leader) ? [...processTree(pid), ...sessionMembers(leader)] : sessionMembers(leader);
+    for (const id of found) seen.set(`${id.pid}:${id.start}`, id);
+    return [...seen.values()].filter(isAlive);
+  };
   // A shell at the root of the pane outlives the agent it ran: the agent is what must be gone.
-  const agentProcesses = tree.length > 1 && SHELLS.has(commandOf(pid)) ? tree.slice(1) : tree;
-  const gone = (processes: readonly ProcessId[]) => (): boolean => processes.every((process) => !isAlive(process));
+  const shellRoot = look().length > 1 && SHELLS.has(commandOf(pid));
+  const agentLeft = (): ProcessId[] => look().filter((id) => !(shellRoot && id.pid === leader.pid && id.start === leader.start));
 
   await sendKeys(server, name, exitKeys, context.tmux);
-  if (await waitFor(gone(agentProcesses), EXIT_KEYS_WAIT_MS)) {
-    await killSession(server, name, context.tmux);
-    return 'exit-keys';
-  }
+  const onKeys = await waitFor(() => agentLeft().length === 0, EXIT_KEYS_WAIT_MS, 100);
   await killSession(server, name, context.tmux);
-  if (await waitFor(gone(tree), KILL_SESSION_WAIT_MS)) return 'kill-session';
-  signalAll(tree, 'SIGKILL');
-  await waitFor(gone(tree), 1_000);
+  // Closing the session hangs up its terminal; what ignores SIGHUP is still there, and only SIGKILL ends it.
+  if (await waitFor(() => look().length === 0, KILL_SESSION_WAIT_MS, 100)) return onKeys ? 'exit-keys' : 'kill-session';
+  // Looked at again right before each SIGKILL: a process forked between the look and the signal is caught next round.
+  await waitFor(() => {
+    const left = look();
+    signalAll(left, 'SIGKILL');
+    return left.length === 0;
+  }, 2_000, 50);
   if (await sessionExists(server, name, context.tmux)) await killSession(server, name, context.tmux);
   return 'sigkill';
 }

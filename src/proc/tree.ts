@@ -147,6 +147,47 @@ export function processTree(root: number): ProcessId[] {
   return tree;
 }
 
+/**
+ * Every live process in the session (`setsid`) that `leader` heads — a tmux pane's process is such a leader — that
+ * started no earlier than the leader did. Processes stay in their session when their parent dies and they are
+ * reparented (to pid 1 or a subreaper), so this finds what a process tree walked from the leader no longer reaches:
+ * the background children an agent left behind. The start-time bound keeps a session whose leader reused the pid
+ * number much earlier out. Without /proc, the leader's process group stands in for its session (`ps -o pgid`):
+ * `ps -o sess` is not a session id everywhere.
+ */
+export function sessionMembers(leader: ProcessId): ProcessId[] {
+  if (!HAS_PROC) return groupMembersPs(leader);
+  const members: ProcessId[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const start = Number(fields[19]);
+      if (Number(fields[3]) === leader.pid && fields[0] !== 'Z' && start >= leader.start) members.push({ pid: Number(name), start });
+    } catch {
+      // Gone while the table was read.
+    }
+  }
+  return members;
+}
+
+function groupMembersPs(leader: ProcessId): ProcessId[] {
+  let out: string;
+  try {
+    const { execFileSync } = requireBuiltin('node:child_process') as typeof import('node:child_process');
+    out = execFileSync('ps', ['-A', '-o', 'pid=', '-o', 'pgid='], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return [];
+  }
+  return out.split('\n').flatMap((line): ProcessId[] => {
+    const [pid, pgid] = line.trim().split(/\s+/).map(Number);
+    if (pgid !== leader.pid || pid === undefined || !Number.isInteger(pid)) return [];
+    const id = processId(pid);
+    return id && id.start >= leader.start ? [id] : [];
+  });
+}
+
 /** Still running, and still the same process (not a reused pid); zombies count as gone. */
 export function isAlive(id: ProcessId): boolean {
   if (!HAS_PROC) return readStat(id.pid)?.start === id.start;

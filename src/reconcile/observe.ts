@@ -6,9 +6,10 @@ import { errorMessage } from '../errors.js';
 import { parentPid, signalable } from '../proc/tree.js';
 import { timestampMs, type RegistryEntry } from '../registry/schema.js';
 import { snapshotServer, type ServerSnapshot, type TmuxOptions, type TmuxServer } from '../tmux/client.js';
+import { deadPane } from '../tmux/session.js';
 import type { ReconcileInput } from './reconcile.js';
-import { serverKey } from './reconcile.js';
-import type { EntryArtifacts, Observation, Problem, RecordedId } from './types.js';
+import { agentExited, exitKey, serverKey } from './reconcile.js';
+import type { AgentExit, EntryArtifacts, Observation, Problem, RecordedId } from './types.js';
 
 /**
  * Reads reality for one pass: one `list-panes -a` per tmux server, in parallel, and the artifact facts
@@ -59,16 +60,38 @@ export async function observe(registry: ReconcileInput, options: ObserveOptions,
     ),
   ]);
   const artifacts = new Map(artifactEntries.filter((item) => item !== undefined));
-  const [processAncestry, owners] = await Promise.all([
+  const [processAncestry, owners, exits] = await Promise.all([
     ancestryOfLiveAgents(artifacts, servers, options.parentPid ?? (async (pid) => parentPid(pid))),
     ownerFiles(servers, registry.file),
+    deadPanes(registry, servers, options.tmux),
   ]);
   // Whether the mam process that is starting an entry still runs: a dead one never finishes it (issue 11).
   const starters = new Map<number, boolean>();
   for (const entry of registry.entries) {
     if (entry.status === 'starting' && entry.starting_pid != null && entry.starting_pid > 1) starters.set(entry.starting_pid, signalable(entry.starting_pid));
   }
-  return { at, servers, artifacts, processAncestry, problems, owners, starters };
+  return { at, servers, artifacts, processAncestry, problems, owners, starters, exits };
+}
+
+/**
+ * The exit status and last screen of each registered, running (or starting) session whose agent exited in a session
+ * mam started (issue 13.4) — rare, and closed by the same pass, so one tmux call per such session. The status is
+ * read again here, after the listing: tmux sets it only once it has reaped the agent (see deadPane). A pane that
+ * could not be read (closed meanwhile) is left out: reconcile then keeps the status the listing had.
+ */
+async function deadPanes(registry: ReconcileInput, servers: readonly ServerSnapshot[], tmux: TmuxOptions): Promise<Map<string, AgentExit>> {
+  const judged = new Set(registry.entries.filter((entry) => entry.status === 'running' || entry.status === 'starting').map((entry) => exitKey(entry.tmux_server ?? null, entry.name)));
+  const reads: Promise<readonly [string, AgentExit] | undefined>[] = [];
+  for (const snapshot of servers) {
+    const dead = new Map<string, ServerSnapshot['panes'][number]>();
+    for (const pane of snapshot.panes) if (pane.dead && !dead.has(pane.session)) dead.set(pane.session, pane);
+    for (const [session, pane] of dead) {
+      const key = exitKey(snapshot.server, session);
+      if (!judged.has(key) || !agentExited(snapshot.panes.filter((other) => other.session === session))) continue;
+      reads.push(deadPane(snapshot.server, pane.paneId, tmux).then((exit) => (exit ? ([key, exit] as const) : undefined)));
+    }
+  }
+  return new Map((await Promise.all(reads)).filter((read) => read !== undefined));
 }
 
 /**

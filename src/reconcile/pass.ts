@@ -3,6 +3,7 @@ import { claimSession } from '../tmux/session.js';
 import { readRegistry, updateRegistry, type CachedRegistryReader } from '../registry/store.js';
 import type { LockOptions } from '../registry/lock.js';
 import { removeStaleTempFiles } from '../registry/atomic.js';
+import { killSessionOfPane } from '../tmux/session.js';
 import { observe, type ObserveOptions } from './observe.js';
 import { reconcile, type ReconcileOptions } from './reconcile.js';
 import { isEmptyPatch, type Drift, type Problem, type ReconcileResult, type RegistryPatch } from './types.js';
@@ -55,6 +56,8 @@ export async function runPass(options: PassOptions): Promise<PassReport> {
       options.lock,
     ));
   }
+  // Dead sessions mam started are closed only now that the registry holds what their panes said (issue 13.4).
+  if (!options.dryRun) for (const close of result.closes ?? []) await killSessionOfPane(close.tmux_server, close.pane_id, options.observe.tmux);
 
   return {
     at: new Date(observation.at).toISOString(),

@@ -3,7 +3,7 @@ import type { Conversation } from '../agents/types.js';
 import type { EntryFields } from '../registry/document.js';
 import { AgentName, isoSeconds, SESSION_NAME_PATTERN, STARTING_STALE_MS, timestampMs, type RegistryEntry } from '../registry/schema.js';
 import type { ServerSnapshot, TmuxPane, TmuxServer } from '../tmux/client.js';
-import type { Claim, Drift, Observation, Problem, ReconcileResult, RegistryPatch } from './types.js';
+import type { Claim, Close, Drift, Observation, Problem, ReconcileResult, RegistryPatch } from './types.js';
 
 /**
  * The reconcile core: a pure function of the registry, one observation of reality and the clock.
@@ -49,6 +49,7 @@ export function reconcile(
   const unsets = new Map<string, Set<keyof RegistryEntry & string>>();
   const additions: RegistryEntry[] = [];
   const claims: Claim[] = [];
+  const closes: Close[] = [];
   const update = (session: string, fields: EntryFields, unset: readonly (keyof RegistryEntry & string)[] = []): void => {
     updates.set(session, { ...updates.get(session), ...fields });
     if (unset.length > 0) unsets.set(session, new Set([...(unsets.get(session) ?? []), ...unset]));
@@ -73,29 +74,60 @@ export function reconcile(
     }
   }
 
-  // A — registered as running, gone from tmux.
+  // A dead session mam started (its agent exited, tmux kept the pane) says why (issue 13.4): the fields and drift
+  // details that record it, and the close of the session once they are written.
+  const exitOf = (snapshot: ServerSnapshot, name: string, panes: readonly TmuxPane[]) => {
+    const exit = observation.exits?.get(exitKey(snapshot.server, name));
+    const status = exit ? exit.status : (panes.find((pane) => pane.deadStatus != null)?.deadStatus ?? null);
+    const screen = exit?.screen ?? null;
+    if (ownership(panes.find((pane) => pane.owner !== null)?.owner ?? null) === 'ours') {
+      for (const pane of panes) closes.push({ session: name, tmux_server: snapshot.server, pane_id: pane.paneId });
+    }
+    return {
+      said: status === null ? 'agent exited (exit status unknown)' : `agent exited with status ${status}`,
+      fields: { exit_status: status, ...(screen === null ? {} : { last_visible_status: lastLines(screen, SCREEN_LINES) }) },
+      // tmux's own "Pane is dead (status N, <date>)" line says nothing the message does not.
+      drift: { exit_status: status, last_lines: screen === null ? [] : lastLines(screen.replace(/^Pane is dead \(.*\)$/gm, ''), DRIFT_LINES).split('\n').filter(Boolean) },
+    };
+  };
+
+  // A — registered as running, gone from tmux (or, for a session mam started, its agent exited).
   for (const entry of registry.entries) {
     if (entry.status !== 'running') continue;
     const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
     if (!snapshot || snapshot.state === 'unknown') continue;
-    if (snapshot.panes.some((pane) => pane.session === entry.name)) continue;
+    const panes = snapshot.panes.filter((pane) => pane.session === entry.name);
+    const exited = agentExited(panes);
+    if (panes.length > 0 && !exited) continue;
     if (withinGrace(entry, now, graceMs)) continue;
     const pane = entry.pane ?? null;
     const was = pane?.pid != null || pane?.cmd != null ? ` (was pane ${pane?.pid ?? '?'}, cmd ${pane?.cmd ?? '?'})` : '';
     const serverNote = snapshot.state === 'absent' ? ` (tmux server ${snapshot.server ?? 'default'} is not running)` : '';
+    const exit = exited ? exitOf(snapshot, entry.name, panes) : undefined;
     drifts.push({
       class: 'A',
       session: entry.name,
-      message: `${entry.name}: tmux gone${was}${serverNote}. Marked terminated.`,
+      message: `${entry.name}: ${exit ? exit.said : 'tmux gone'}${was}${serverNote}. Marked terminated.`,
       tmux_server: entry.tmux_server ?? null,
       pane,
+      ...exit?.drift,
     });
     update(entry.name, {
       status: 'terminated',
       terminated_at: isoSeconds(now),
       terminated_at_epoch: Math.floor(now / 1000),
       termination_mode: 'auto-detected',
+      ...exit?.fields,
     });
+  }
+  // A dead session mam started that an earlier pass (or a stop) already recorded, and could not close: close it now.
+  for (const entry of registry.entries) {
+    if (entry.status !== 'terminated' && entry.status !== 'stopped') continue;
+    const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
+    const panes = snapshot?.state === 'up' ? snapshot.panes.filter((pane) => pane.session === entry.name) : [];
+    if (snapshot && agentExited(panes) && ownership(panes.find((pane) => pane.owner !== null)?.owner ?? null) === 'ours') {
+      for (const pane of panes) closes.push({ session: entry.name, tmux_server: snapshot.server, pane_id: pane.paneId });
+    }
   }
 
   // A stale `starting` entry: the create/resume that wrote it died, or has taken far too long. Its tmux session
@@ -111,7 +143,8 @@ export function reconcile(
     const panes = snapshot.panes.filter((pane) => pane.session === entry.name);
     const owner = panes.find((pane) => pane.owner !== null)?.owner ?? null;
     const unset = ['starting_pid', 'starting_at'] as const;
-    if (panes.length > 0 && ownership(owner) !== 'elsewhere') {
+    const exited = agentExited(panes);
+    if (panes.length > 0 && !exited && ownership(owner) !== 'elsewhere') {
       const pane = agentPane(panes, entry.agent);
       const facts = { pid: pane.pid, cmd: pane.command, cwd: pane.cwd };
       drifts.push({
@@ -127,14 +160,16 @@ export function reconcile(
       if (ownership(owner) !== 'ours') claims.push({ session: entry.name, tmux_server: snapshot.server, from: owner });
       continue;
     }
+    const exit = exited && ownership(owner) !== 'elsewhere' ? exitOf(snapshot, entry.name, panes) : undefined;
     drifts.push({
       class: 'A',
       session: entry.name,
-      message: `${entry.name}: left starting (${why}), tmux session never came up or is gone. Marked terminated.`,
+      message: `${entry.name}: left starting (${why}), ${exit ? exit.said : 'tmux session never came up or is gone'}. Marked terminated.`,
       tmux_server: entry.tmux_server ?? null,
       pane: entry.pane ?? null,
+      ...exit?.drift,
     });
-    update(entry.name, { status: 'terminated', terminated_at: isoSeconds(now), terminated_at_epoch: Math.floor(now / 1000), termination_mode: 'auto-detected' }, unset);
+    update(entry.name, { status: 'terminated', terminated_at: isoSeconds(now), terminated_at_epoch: Math.floor(now / 1000), termination_mode: 'auto-detected', ...exit?.fields }, unset);
   }
 
   // B — a tmux session the registry does not know that is ours to register: an unmarked `<ws>-creator-<agent>`,
@@ -147,6 +182,11 @@ export function reconcile(
       if (registry.names.has(session)) continue;
       const owner = panes.find((pane) => pane.owner !== null)?.owner ?? null;
       const whose = ownership(owner);
+      // A dead session mam started is no agent to register; one of ours that nobody records is only closed.
+      if (agentExited(panes)) {
+        if (whose === 'ours') for (const pane of panes) closes.push({ session, tmux_server: snapshot.server, pane_id: pane.paneId });
+        continue;
+      }
       if (whose === 'elsewhere') {
         if (options.verbose) {
           problems.push({
@@ -302,7 +342,38 @@ export function reconcile(
     }),
     additions,
   };
-  return { drifts, patch, problems, claims };
+  return { drifts, patch, problems, claims, closes };
+}
+
+/** The key of `Observation.exits`. */
+export function exitKey(server: TmuxServer, session: string): string {
+  return `${serverKey(server)}\0${session}`;
+}
+
+/**
+ * A session mam started whose every pane is dead: its agent exited and tmux kept the pane (remain-on-exit) for the
+ * next pass to read. Such a session is gone as far as anyone is concerned: status, stop, resume, reconcile. A dead
+ * pane in a session mam did not start (a user's own remain-on-exit) is left to its owner and judged as before.
+ */
+export function agentExited(panes: readonly TmuxPane[]): boolean {
+  return panes.length > 0 && panes.every((pane) => pane.dead) && panes.some((pane) => pane.mamStarted === true);
+}
+
+/** Whether session `name` is alive among `panes` (one server's): it has panes, and is not a dead session mam started. */
+export function sessionLive(panes: readonly TmuxPane[], name: string): boolean {
+  const own = panes.filter((pane) => pane.session === name);
+  return own.length > 0 && !agentExited(own);
+}
+
+/**
+ * How much of a dead pane's screen is kept in `last_visible_status` (as `mam stop` keeps 40 lines), and how much a
+ * drift shows. Only non-empty lines count: a dead pane's last words sit above a screenful of blank lines.
+ */
+const SCREEN_LINES = 40;
+const DRIFT_LINES = 5;
+
+export function lastLines(screen: string, count: number): string {
+  return screen.split('\n').filter((line) => line.trim() !== '').slice(-count).join('\n');
 }
 
 /** Why a `starting` entry is stale, or undefined while its creator may still finish it. */
@@ -365,7 +436,7 @@ function agentPane(panes: readonly TmuxPane[], agent: string): TmuxPane {
 function livePane(entry: RegistryEntry, snapshots: ReadonlyMap<string, ServerSnapshot>): TmuxPane | undefined {
   const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
   const panes = snapshot?.panes.filter((pane) => pane.session === entry.name) ?? [];
-  return panes.length === 0 ? undefined : agentPane(panes, entry.agent);
+  return panes.length === 0 || agentExited(panes) ? undefined : agentPane(panes, entry.agent);
 }
 
 /**

@@ -21,6 +21,18 @@ export interface Observation {
   readonly owners?: ReadonlyMap<string, boolean>;
   /** Whether the process starting each `status: starting` entry (`starting_pid`) is alive; missing counts as alive. */
   readonly starters?: ReadonlyMap<number, boolean>;
+  /**
+   * What the kept dead pane of a session mam started says (issue 13.4), by `exitKey(server, session)`: read for the
+   * registered sessions whose agent has exited, before the pass closes them.
+   */
+  readonly exits?: ReadonlyMap<string, AgentExit>;
+}
+
+export interface AgentExit {
+  /** `#{pane_dead_status}` read again just before the capture; null when tmux has none (it never reaped the agent). */
+  readonly status: number | null;
+  /** The dead pane's screen (capture-pane, with some scrollback). */
+  readonly screen: string;
 }
 
 export interface EntryArtifacts {
@@ -50,7 +62,14 @@ interface DriftBase {
 
 /** The four drift classes of seed 000 (DESIGN: drift classes). Keys are the `--emit-diff` JSON contract. */
 export type Drift =
-  | (DriftBase & { readonly class: 'A'; readonly tmux_server: string | null; readonly pane: PaneFacts | null })
+  | (DriftBase & {
+      readonly class: 'A';
+      readonly tmux_server: string | null;
+      readonly pane: PaneFacts | null;
+      /** When the agent's own exit was seen (its pane kept by mam): its exit status (null: unknown) and last lines. */
+      readonly exit_status?: number | null;
+      readonly last_lines?: readonly string[];
+    })
   | (DriftBase & {
       readonly class: 'B';
       readonly tmux_server: string | null;
@@ -98,6 +117,15 @@ export interface ReconcileResult {
   readonly problems: readonly Problem[];
   /** tmux marks that go with the patch's additions (applied by the pass, before it writes). */
   readonly claims: readonly Claim[];
+  /** Dead sessions mam started for this registry, to close once the registry holds what they said (after it writes). */
+  readonly closes?: readonly Close[];
+}
+
+/** A session whose agent exited, closed by the id of its dead pane: a session of that name started since is not it. */
+export interface Close {
+  readonly session: string;
+  readonly tmux_server: string | null;
+  readonly pane_id: string;
 }
 
 export function isEmptyPatch(patch: RegistryPatch): boolean {

@@ -53,7 +53,10 @@ export const AgentIdentity = z.looseObject({
  * left `starting` by a dead creator, or for longer than STARTING_STALE_MS, is repaired by the next pass.
  */
 export const SessionStatus = z.enum(['starting', 'running', 'stopped', 'terminated']);
-export const TerminationMode = z.enum(['graceful', 'purge', 'auto-detected']);
+/** `forced`: `mam stop` needed a signal (kill-session's SIGHUP, or SIGKILL) to end the agent; see `stop_rung`. */
+export const TerminationMode = z.enum(['graceful', 'forced', 'purge', 'auto-detected']);
+/** The rung of `mam stop`'s ladder that ended the agent. */
+export const StopRung = z.enum(['exit-keys', 'kill-session', 'sigkill']);
 
 export const RegistryEntry = z.looseObject({
   name: SessionName,
@@ -84,6 +87,9 @@ export const RegistryEntry = z.looseObject({
   terminated_at: Timestamp.nullish(),
   terminated_at_epoch: z.number().nullish(),
   resumable: z.boolean().nullish(),
+  stop_rung: StopRung.nullish(),
+  /** The agent's exit status when it died on its own in a session mam started (its pane kept); null when unknown. */
+  exit_status: z.number().int().nullish(),
   /** The mam process starting this session (while `status: starting`), and when it began. */
   starting_pid: z.number().int().nullish(),
   starting_at: Timestamp.nullish(),

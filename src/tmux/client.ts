@@ -18,10 +18,21 @@ export interface TmuxPane {
   readonly title: string;
   /** The session's `@mam_registry` user option: the registry that owns it, or null when unmarked. */
   readonly owner: string | null;
+  /** A dead pane's exit status (`#{pane_dead_status}`); null while alive, or when tmux never reaped the process. */
+  readonly deadStatus?: number | null;
+  /** The window carries `@mam_started`: mam started its agent and keeps the pane when it dies (remain-on-exit). */
+  readonly mamStarted?: boolean;
 }
 
 /** The tmux user option naming the registry (absolute path) that owns a session (DESIGN: session ownership). */
 export const OWNER_OPTION = '@mam_registry';
+
+/**
+ * The window user option mam sets (with `remain-on-exit on`) on the window of every session it starts itself: its
+ * dead pane is mam's to read (exit status, last screen) and then to close. Panes of sessions mam did not start keep
+ * whatever their owner's remain-on-exit says, and are judged as before.
+ */
+export const STARTED_OPTION = '@mam_started';
 
 /**
  * One server's panes at one instant. `absent` means no server listens on that socket, so none of its
@@ -60,6 +71,8 @@ export const PANE_FORMAT = [
   '#{pane_dead}',
   // Read in the same query, so ownership costs no extra tmux call per pass.
   '#{@mam_registry}',
+  '#{pane_dead_status}',
+  '#{@mam_started}',
   '#{pane_title}',
 ].join(FIELD);
 
@@ -136,9 +149,9 @@ export function parseSnapshot(server: TmuxServer, result: TmuxResult): ServerSna
 
 function parsePaneLine(line: string): TmuxPane | undefined {
   const fields = line.split(FIELD);
-  if (fields.length < 10) return undefined;
-  const [session, windowIndex, paneIndex, paneId, pid, command, cwd, dead, owner] = fields as [string, string, string, string, string, string, string, string, string];
-  const title = fields.slice(9).join(FIELD);
+  if (fields.length < 12) return undefined;
+  const [session, windowIndex, paneIndex, paneId, pid, command, cwd, dead, owner, deadStatus, started] = fields as [string, string, string, string, string, string, string, string, string, string, string];
+  const title = fields.slice(11).join(FIELD);
   const numbers = [Number(windowIndex), Number(paneIndex), Number(pid)];
   if (numbers.some((value) => !Number.isInteger(value)) || !paneId.startsWith('%')) return undefined;
   return {
@@ -152,6 +165,8 @@ function parsePaneLine(line: string): TmuxPane | undefined {
     dead: dead === '1',
     title,
     owner: owner === '' ? null : owner,
+    deadStatus: /^\d+$/.test(deadStatus) ? Number(deadStatus) : null,
+    mamStarted: started === '1',
   };
 }
 

@@ -223,3 +223,10 @@ describe('launch by Hermes', () => {
     expect(runDeadline(T0, runLimits({}), 300_000)).toBeUndefined();
   });
 });
+
+describe('observedFrom: an exited agent\'s last lines (issue 13.4)', () => {
+  it('quotes them under its class A line, so the monitor\'s comment shows what the agent said before it died', () => {
+    const drift: PassReport['drifts'][number] = { class: 'A', session: 'a', message: 'a: agent exited with status 3 (was pane 9, cmd bash). Marked terminated.', tmux_server: 's', pane: null, exit_status: 3, last_lines: ['Error: out of tokens', 'bye'] };
+    expect(observedFrom({ report: report([drift]) }).map((item) => item.line)).toEqual(['A a: agent exited with status 3 (was pane 9, cmd bash). Marked terminated.\n  > Error: out of tokens\n  > bye']);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Conversation } from '../../src/agents/types.js';
-import { reconcile, type ReconcileInput } from '../../src/reconcile/reconcile.js';
+import { exitKey, reconcile, type ReconcileInput } from '../../src/reconcile/reconcile.js';
 import type { EntryArtifacts, Observation } from '../../src/reconcile/types.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import type { ServerSnapshot, TmuxPane } from '../../src/tmux/client.js';
@@ -365,5 +365,40 @@ describe('reconcile — ownership (@mam_registry, issue 11)', () => {
     );
     expect(result.patch.additions.map((added) => [added.name, added.agent])).toEqual([['mine', 'gemini']]);
     expect(result.claims).toEqual([]);
+  });
+});
+
+describe('reconcile: an agent that exited in a session mam started (issue 13.4)', () => {
+  const OURS = '/h/one/agent-sessions.yaml';
+  const dead = (fields: Partial<TmuxPane> = {}): TmuxPane => pane('a', { dead: true, deadStatus: 3, mamStarted: true, owner: OURS, paneId: '%7', command: 'bash', ...fields });
+  const screen = 'building…\nmarker line\n\n\nPane is dead (status 3, Wed Dec  2 21:20:15 2026)\n\n';
+
+  it('marks it terminated with its exit status and last screen, says "exited with status N", and closes it by pane id', () => {
+    const reality = { ...observation([up([dead()])]), exits: new Map([[exitKey('srv', 'a'), { status: 3, screen }]]) };
+    const result = reconcile({ ...input([entry({ name: 'a', agent: 'bash', pane: { pid: 9, cmd: 'bash' } })]), file: OURS }, reality, NOW);
+    expect(result.drifts).toEqual([
+      expect.objectContaining({ class: 'A', session: 'a', message: 'a: agent exited with status 3 (was pane 9, cmd bash). Marked terminated.', exit_status: 3, last_lines: ['building…', 'marker line'] }),
+    ]);
+    expect(result.patch.updates).toEqual([
+      { session: 'a', set: expect.objectContaining({ status: 'terminated', termination_mode: 'auto-detected', exit_status: 3, last_visible_status: 'building…\nmarker line\nPane is dead (status 3, Wed Dec  2 21:20:15 2026)' }) },
+    ]);
+    expect(result.closes).toEqual([{ session: 'a', tmux_server: 'srv', pane_id: '%7' }]);
+  });
+
+  it('an exit status tmux never reaped is null ("exit status unknown"); a recorded entry whose dead session is left is only closed', () => {
+    const unknown = reconcile({ ...input([entry({ name: 'a', agent: 'bash' })]), file: OURS }, observation([up([dead({ deadStatus: null })])]), NOW);
+    expect(unknown.drifts).toEqual([expect.objectContaining({ class: 'A', message: 'a: agent exited (exit status unknown). Marked terminated.', exit_status: null, last_lines: [] })]);
+    const leftover = reconcile({ ...input([entry({ name: 'a', agent: 'bash', status: 'terminated' })]), file: OURS }, observation([up([dead()])]), NOW);
+    expect(leftover.drifts).toEqual([]);
+    expect(leftover.closes).toEqual([{ session: 'a', tmux_server: 'srv', pane_id: '%7' }]);
+  });
+
+  it('a dead pane in a session mam did not start stays as it was: alive for reconcile, never closed; a dead one is never registered', () => {
+    const theirs = reconcile({ ...input([entry({ name: 'a', agent: 'bash' })]), file: OURS }, observation([up([dead({ mamStarted: false })])]), NOW);
+    expect(theirs.drifts).toEqual([]);
+    expect(theirs.closes).toEqual([]);
+    const unregistered = reconcile({ ...input([]), file: OURS }, observation([up([dead({ session: 'b' })])]), NOW);
+    expect(unregistered.patch.additions).toEqual([]);
+    expect(unregistered.closes).toEqual([{ session: 'b', tmux_server: 'srv', pane_id: '%7' }]);
   });
 });
