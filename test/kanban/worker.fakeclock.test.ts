@@ -34,8 +34,15 @@ beforeEach(async () => {
   now = T0;
 });
 afterEach(async () => {
-  await rm(root, { recursive: true, force: true });
+  await rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
+
+/**
+ * Virtual time costs real time only per pass (each reads the whole stand-in board), so a test's bound is
+ * set by its number of passes, never by a wall-clock duration: generous, because a test that overran its
+ * bound would keep running in the background against the next test's board and clock.
+ */
+const BOUND_MS = 600_000;
 
 const hermes = (args: string[], as: Record<string, string> = {}) => runHermes(args, { ...env, ...as }, { now: () => now });
 
@@ -121,9 +128,11 @@ describe('monitor worker over simulated time', () => {
     ]);
     expect(card.comments.at(-1)!.body).toBe('BLOCKED: stop-requested by user at 2026-11-22T08:00:00Z');
     expect((await stat(stateFile)).size).toBeLessThan(4096);
-  });
+  }, BOUND_MS);
 
   it('72 hours of churn: no comment repeats an unchanged drift, and the state file stays small', async () => {
+    // A pass every 5 minutes (864 passes, not 8,640 at 30 s): the same churn, a tenth of the real work.
+    const settings = { ...DEFAULT_SETTINGS, intervalMs: 5 * MIN };
     const id = await runningCard();
     const stateFile = path.join(root, 'state', 'ws.state');
     // Every 6 h a different session's id goes stale for 2 h; one session dies every 12 h.
@@ -144,7 +153,7 @@ describe('monitor worker over simulated time', () => {
       board: board(id),
       pass,
       clock: fakeClock([...checks, { at: T0 + 72 * HOUR, run: () => hermes(['kanban', 'comment', id, 'STOP'], { HERMES_PROFILE: 'default' }) }]),
-      settings: DEFAULT_SETTINGS,
+      settings,
       stateFile,
       log: silent,
     });
@@ -157,8 +166,7 @@ describe('monitor worker over simulated time', () => {
     expect(card.events.filter((event) => event.kind === 'heartbeat')).toHaveLength(72 * 12);
     expect(largestState).toBeGreaterThan(0);
     expect(largestState).toBeLessThan(4096);
-    // 8,640 passes, each reading the whole stand-in board: ~40 s alone, more beside the other test files.
-  }, 300_000);
+  }, BOUND_MS);
 
   it('Hermes failing for 10 minutes then recovering: every drift comment arrives exactly once', async () => {
     const id = await runningCard();
@@ -199,7 +207,7 @@ describe('monitor worker over simulated time', () => {
     expect(new Set(seqs).size).toBe(seqs.length);
     const told = comments.flatMap((body) => body.split('\n').slice(1, -1));
     expect(told.sort()).toEqual(deaths.map((at) => `- A x${(at - T0) / MIN}-creator-claude: tmux gone (was pane 1, cmd claude). Marked terminated.`).sort());
-  });
+  }, BOUND_MS);
 
   it('a restarted worker delivers what the previous run could not, once, and does not repeat what it said', async () => {
     const id = await runningCard();
@@ -236,7 +244,7 @@ describe('monitor worker over simulated time', () => {
       '- D lasting-creator-claude: stale id x1 (claude_session_id_own): not found. Kept in YAML.',
       '- A late-creator-claude: tmux gone (was pane 1, cmd claude). Marked terminated.',
     ]);
-  });
+  }, BOUND_MS);
 
   it('retries the block after a stop request, and says so when the card could not be blocked', async () => {
     const id = await runningCard();
@@ -253,7 +261,7 @@ describe('monitor worker over simulated time', () => {
     expect(outcome).toMatchObject({ kind: 'stopped', blocked: false });
     expect(blockCalls).toBe(3);
     expect((await show(id)).task.status).toBe('running');
-  });
+  }, BOUND_MS);
 
   it('a stop comment written while no worker ran is honoured by the next run; old comments are not', async () => {
     const id = await runningCard();
@@ -265,8 +273,7 @@ describe('monitor worker over simulated time', () => {
     await hermes(['kanban', 'comment', id, 'stop'], { HERMES_PROFILE: 'default' }); // between runs
     const second = await runWorker({ board: board(id), pass: async () => report([]), clock: fakeClock([]), settings: DEFAULT_SETTINGS, stateFile, log: silent });
     expect(second.kind).toBe('stopped');
-  });
-
+  }, BOUND_MS);
   it('prunes ended sessions once a day by retention, keeps the schedule across a hand-over, and tells the card once', async () => {
     const id = await runningCard();
     const stateFile = path.join(root, 'state', 'ws.state');
@@ -318,5 +325,5 @@ describe('monitor worker over simulated time', () => {
     const lines = (await readFile(history, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { action: string; entry: { name: string } });
     expect(lines.map((line) => [line.action, line.entry.name])).toEqual([['prune', 'early-creator-claude'], ['prune', 'later-creator-claude'], ['prune', 'last-creator-claude']]);
     expect(await readFile(registryFile, 'utf8')).toMatch(/^# mine\n/);
-  }, 600_000);
+  }, BOUND_MS);
 });
