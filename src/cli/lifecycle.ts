@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../errors.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
-import { createSession } from '../lifecycle/create.js';
+import { createSession, interruptedError } from '../lifecycle/create.js';
 import { deleteSession } from '../lifecycle/delete.js';
 import { resumeSession } from '../lifecycle/resume.js';
 import { sessionStatus, statusTable } from '../lifecycle/status.js';
@@ -29,61 +29,79 @@ in the workspace's .claude/settings.json, .codex/hooks.json or .gemini/settings.
 needs approval / waiting from its first moment.
 Arguments after -- go to the agent.`,
   async run(context) {
-    const split = context.argv.indexOf('--');
-    const own = split < 0 ? context.argv : context.argv.slice(0, split);
-    const agentArgs = split < 0 ? [] : context.argv.slice(split + 1);
-    const { values } = parseFlags('create', own, {
-      agent: { type: 'string' },
-      workspace: { type: 'string' },
-      name: { type: 'string' },
-      'tmux-server': { type: 'string' },
-      'submit-job': { type: 'string' },
-      hooks: { type: 'boolean' },
-      'registry-dir': { type: 'string' },
-      registry: { type: 'string' },
-      json: { type: 'boolean' },
-    });
-    if (!values.agent || !values.workspace) throw new UsageError('create: --agent and --workspace are required; see `mam create --help`');
-    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
-    if (values.hooks) {
-      // Project-scope hooks, installed before the agent starts: an agent reads its hooks only at start.
-      const { hookCommand, hookTarget, installHooks, isHookAgent } = await import('../status/hooks-install.js');
-      const agent = values.agent;
-      if (!isHookAgent(agent)) throw new UsageError(`create: --hooks installs Claude, Codex or Gemini hooks; ${agent} has none (its status comes from the pane)`);
-      const target = hookTarget(agent);
-      const file = target.settingsFile('project', context.env, path.resolve(context.cwd, values.workspace));
-      await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('./hook.cjs', import.meta.url)), agent));
-      say(context)(`hooks installed in ${file}`);
-      for (const line of (await target.readiness?.(context.env)) ?? []) say(context)(line);
+    // SIGINT/SIGTERM no longer end mam mid-create: create stops at its next step and undoes it, or finishes
+    // registering the session it started, then exits 130/143 (issue 13.2). Only while this command runs.
+    const interrupt = new AbortController();
+    const onSignal = (signal: NodeJS.Signals): void => interrupt.abort(signal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      return await create(context, interrupt.signal);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
-    // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
-    const delegated = values['submit-job'] === undefined
-      ? undefined
-      : await (await import('./job.js')).prepareDelegatedJob(context, { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace), registry: values.registry, registryDir: values['registry-dir'] });
-    const result = await createSession(lifecycle, {
-      agent: values.agent,
-      workspace: values.workspace,
-      name: values.name,
-      server: newSessionServer(values['tmux-server'], context.env),
-      agentArgs,
-      submitJob: delegated?.instruction,
-      delegateJobId: delegated?.job.job_id,
-      delegateJobRegistry: delegated?.jobs.dir,
-    });
-    if (delegated) {
-      const { attachSession } = await import('./job.js');
-      await attachSession(delegated.jobs, delegated.job.job_id, result.entry.name);
-      say(context)(`delegated job ${delegated.job.job_id} (mam job status --job ${delegated.job.job_id})`);
-    }
-    if (values.json) writeLine(context.stdout, JSON.stringify(result));
-    else writeLine(context.stdout, result.entry.name);
-    if (result.submitted && !result.submitted.ok) {
-      writeLine(context.stderr, `mam: ${result.entry.name} was created, but the prompt was not delivered: ${result.submitted.detail}`);
-      return 1;
-    }
-    return 0;
   },
 };
+
+async function create(context: CliContext, interrupt: AbortSignal): Promise<number> {
+  const split = context.argv.indexOf('--');
+  const own = split < 0 ? context.argv : context.argv.slice(0, split);
+  const agentArgs = split < 0 ? [] : context.argv.slice(split + 1);
+  const { values } = parseFlags('create', own, {
+    agent: { type: 'string' },
+    workspace: { type: 'string' },
+    name: { type: 'string' },
+    'tmux-server': { type: 'string' },
+    'submit-job': { type: 'string' },
+    hooks: { type: 'boolean' },
+    'registry-dir': { type: 'string' },
+    registry: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (!values.agent || !values.workspace) throw new UsageError('create: --agent and --workspace are required; see `mam create --help`');
+  const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
+  if (values.hooks) {
+    // Project-scope hooks, installed before the agent starts: an agent reads its hooks only at start.
+    const { hookCommand, hookTarget, installHooks, isHookAgent } = await import('../status/hooks-install.js');
+    const agent = values.agent;
+    if (!isHookAgent(agent)) throw new UsageError(`create: --hooks installs Claude, Codex or Gemini hooks; ${agent} has none (its status comes from the pane)`);
+    const target = hookTarget(agent);
+    const file = target.settingsFile('project', context.env, path.resolve(context.cwd, values.workspace));
+    await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('./hook.cjs', import.meta.url)), agent));
+    say(context)(`hooks installed in ${file}`);
+    for (const line of (await target.readiness?.(context.env)) ?? []) say(context)(line);
+  }
+  // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
+  const delegated = values['submit-job'] === undefined
+    ? undefined
+    : await (await import('./job.js')).prepareDelegatedJob(context, { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace), registry: values.registry, registryDir: values['registry-dir'] });
+  const result = await createSession(lifecycle, {
+    agent: values.agent,
+    workspace: values.workspace,
+    name: values.name,
+    server: newSessionServer(values['tmux-server'], context.env),
+    agentArgs,
+    submitJob: delegated?.instruction,
+    delegateJobId: delegated?.job.job_id,
+    delegateJobRegistry: delegated?.jobs.dir,
+    interrupt,
+  });
+  if (delegated) {
+    const { attachSession } = await import('./job.js');
+    await attachSession(delegated.jobs, delegated.job.job_id, result.entry.name);
+    say(context)(`delegated job ${delegated.job.job_id} (mam job status --job ${delegated.job.job_id})`);
+  }
+  if (values.json) writeLine(context.stdout, JSON.stringify(result));
+  else writeLine(context.stdout, result.entry.name);
+  if (result.submitted && !result.submitted.ok) {
+    writeLine(context.stderr, `mam: ${result.entry.name} was created, but the prompt was not delivered: ${result.submitted.detail}`);
+    return 1;
+  }
+  // Interrupted after the session was registered: it stays (it is recorded, `mam stop` ends it); the exit says so.
+  if (interrupt.aborted) throw interruptedError(interrupt, `${result.entry.name} was created and registered before it stopped; mam stop --session ${result.entry.name} ends it`);
+  return 0;
+}
 
 export const resumeCommand: Command = {
   help: `Usage: mam resume --session N [--registry PATH] [--json]

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { agentKind, launcherFor } from '../agents/index.js';
@@ -7,7 +8,7 @@ import { appendEntry } from '../registry/document.js';
 import { AgentName, isoSeconds, SESSION_NAME_PATTERN, type RegistryEntry } from '../registry/schema.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
 import { refuseStarting, settleStart, startingFields } from './ownership.js';
-import { killSession } from '../tmux/session.js';
+import { DuplicateSessionError, killSession, sessionOwner } from '../tmux/session.js';
 import { joinWords } from '../util/shell-words.js';
 import { which } from '../util/which.js';
 import type { LifecycleContext } from './context.js';
@@ -24,6 +25,11 @@ export interface CreateRequest {
   /** The delegated job this session runs (`delegate_job_id`); the prompt then is its instruction. */
   readonly delegateJobId?: string | undefined;
   readonly delegateJobRegistry?: string | undefined;
+  /**
+   * Aborted when the user interrupts (SIGINT/SIGTERM, reason: the signal name): create then stops at its next step
+   * and undoes what it did — no tmux session it started is left behind unregistered (issue 13.2).
+   */
+  readonly interrupt?: AbortSignal | undefined;
 }
 
 export interface CreateResult {
@@ -57,6 +63,12 @@ export async function createSession(context: LifecycleContext, request: CreateRe
     throw new MamError(`${launcher.command} not found on PATH; install it (or pass the agent's command name with --agent), nothing was created`);
   }
   refuseTaken(name, await readRegistry(context.registryFile));
+  // Every step below either leaves the registry and tmux as they were, or ends with the session registered; an
+  // interrupt is honoured between steps, each step itself (a locked registry write, a tmux call) runs to its end.
+  const interrupted = (done: string): void => {
+    if (request.interrupt?.aborted) throw interruptedError(request.interrupt, `${name} was not created${done}`);
+  };
+  interrupted('');
 
   const argv = [launcher.command, ...request.agentArgs];
   const kind = agentKind(request.agent);
@@ -89,14 +101,26 @@ export async function createSession(context: LifecycleContext, request: CreateRe
     },
     context.lock,
   );
+  if (request.interrupt?.aborted) {
+    await settleStart(context, name, { remove: true });
+    interrupted(' (its registry entry was removed again)');
+  }
 
   let started: Awaited<ReturnType<typeof startAgent>>;
   try {
-    started = await startAgent(context, { server: request.server, name, cwd: workspace, argv, launcher }, request.submitJob ? 60_000 : 1_000);
+    started = await startAgent(context, { server: request.server, name, cwd: workspace, argv, launcher, interrupt: request.interrupt }, request.submitJob ? 60_000 : 1_000);
   } catch (error) {
-    // No session was made (a tmux session of that name already exists, tmux failed): nothing to remember.
+    // A tmux session of that name already existed (someone else's: left alone), or tmux failed — possibly after it
+    // made the session (its client killed by the same Ctrl-C that hit us): a session carrying our mark is ours to close.
+    if (!(error instanceof DuplicateSessionError) && (await ownedHere(context, request.server, name))) await killSession(request.server, name, context.tmux);
     await settleStart(context, name, { remove: true });
+    interrupted(' (its tmux session was closed and its registry entry removed)');
     throw error;
+  }
+  if (request.interrupt?.aborted) {
+    await killSession(request.server, name, context.tmux);
+    await settleStart(context, name, { remove: true });
+    interrupted(' (its tmux session was closed and its registry entry removed)');
   }
   if (started.outcome === 'exited' || !started.pane) {
     await killSession(request.server, name, context.tmux);
@@ -122,6 +146,18 @@ export async function createSession(context: LifecycleContext, request: CreateRe
   // The prompt (for a delegated job: its instruction header and task) is typed in, and its submission checked.
   const submitted = await submitPrompt(context, { server: request.server, name, launcher, prompt: request.submitJob, ready: started.outcome === 'ready' });
   return { entry, submitted };
+}
+
+async function ownedHere(context: LifecycleContext, server: string, name: string): Promise<boolean> {
+  const found = await sessionOwner(server, name, context.tmux);
+  return found.exists && found.owner === context.registryFile;
+}
+
+/** Exit 128 + the signal's number, as a shell reports a command the signal ended (SIGINT 130, SIGTERM 143). */
+export function interruptedError(interrupt: AbortSignal, what: string): MamError {
+  const signal = typeof interrupt.reason === 'string' ? interrupt.reason : 'SIGINT';
+  const number = (constants.signals as Record<string, number | undefined>)[signal] ?? 2;
+  return new MamError(`create interrupted (${signal}): ${what}`, { exitCode: 128 + number });
 }
 
 function refuseTaken(name: string, registry: { entries: readonly RegistryEntry[]; names: ReadonlySet<string> }): void {

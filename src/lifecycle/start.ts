@@ -22,6 +22,8 @@ export interface StartSpec {
   readonly cwd: string;
   readonly argv: readonly string[];
   readonly launcher: AgentLauncher;
+  /** Ends the wait early (the caller was asked to stop: SIGINT/SIGTERM); the outcome is then still-starting. */
+  readonly interrupt?: AbortSignal | undefined;
 }
 
 /** A screen unchanged this long counts as ready, for agents with no known prompt pattern. */
@@ -38,11 +40,13 @@ export async function startAgent(context: LifecycleContext, spec: StartSpec, tim
 }
 
 export async function watchStart(context: LifecycleContext, spec: Omit<StartSpec, 'argv' | 'cwd'>, timeoutMs: number): Promise<Started> {
+  if (spec.interrupt?.aborted) return { outcome: 'still-starting', pane: undefined, screen: '' };
   let pane: PaneFacts | undefined;
   let screen = '';
   let outcome: StartOutcome = 'still-starting';
   let stableSince = Date.now();
   await waitFor(async () => {
+    if (spec.interrupt?.aborted) return true;
     pane = await sessionPane(spec.server, spec.name, context.tmux);
     if (!pane || pane.dead) {
       outcome = 'exited';
