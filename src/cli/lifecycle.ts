@@ -125,8 +125,10 @@ export const stopCommand: Command = {
 
 Stop a session gracefully and record it (seed: tmux-agent-orchestrate-stop). Captures the last screen and the
 conversation id first, then: the agent's exit keys (/exit for Claude) and up to 3 s, kill-session and up to 5 s,
-SIGKILL of the pane's process tree. Writes status: stopped, stopped_at, stopped_at_epoch, stop_reason,
-termination_mode: graceful, the conversation id, resumable: true, last_visible_status. With
+SIGKILL of whatever is left of the pane's process session, looked at again before each SIGKILL. Writes status:
+stopped, stopped_at, stopped_at_epoch, stop_reason, stop_rung (exit-keys | kill-session | sigkill), termination_mode
+(graceful when the exit keys ended it, forced when a signal was needed), the conversation id, resumable: true,
+last_visible_status. With
 --purge-conversation --yes: status: terminated, terminated_at(_epoch), termination_mode: purge, resumable: false,
 and that one conversation's files are deleted. Stopping a stopped session prints "already stopped (…)" and exits 0.
 An unregistered session is refused unless --force-no-yaml.`,

@@ -12,6 +12,7 @@ const HELP = `Usage: mam reconcile [--once | --subscribe] [--emit-diff] [--dry-r
 
 Compare the session registry with live tmux and the agents' own files, and repair the registry:
   A  registered as running, tmux session gone      → status: terminated (termination_mode: auto-detected)
+     (or its agent exited in a session mam started: exit_status and the last screen recorded, the session closed)
   B  <workspace>-creator-<agent> alive, unregistered → registered (last_visible_status: auto-registered)
   C  conversation appeared for an entry with no id   → its *_session_id_own recorded
   D  a recorded id's artifact is missing             → reported only; the id is kept
