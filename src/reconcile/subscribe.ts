@@ -106,14 +106,25 @@ export async function runSubscribed(options: SubscribeOptions): Promise<Subscrib
   let afterOwnPass: string | undefined;
   let registryChangedDuringPass = false;
   let passing = false;
+  let passesStarted = 0;
   const onRegistryChange = (): void => {
-    if (passing) registryChangedDuringPass = true;
-    else void fileKey(registryFile).then((key) => key !== afterOwnPass && enqueue('registry'));
+    if (passing) {
+      registryChangedDuringPass = true;
+      return;
+    }
+    const startedBefore = passesStarted;
+    void fileKey(registryFile).then((key) => {
+      // A pass that began while the file was being looked at read the change itself (and its own write may
+      // be what the key now shows): nothing more to do for this event.
+      if (passesStarted !== startedBefore) return;
+      if (key !== afterOwnPass) enqueue('registry');
+    });
   };
 
   const queue = new WorkQueue(
     async () => {
       passing = true;
+      passesStarted += 1;
       try {
         const report = await runPass(passOptions);
         if (tmux) tmux.setServers(await observedServers(passOptions));
