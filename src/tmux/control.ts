@@ -179,14 +179,27 @@ function attachFlags(options: TmuxOptions): Promise<readonly string[]> {
 }
 
 /**
- * Removes our session when no client is attached to it: what a client that went away without its close()
- * (refused, exited at once, killed) leaves behind. One still attached belongs to another mam and stays.
- * Never starts a server (display-message and kill-session do not).
+ * Removes our session when no live client is attached to it: what a client that went away without its close()
+ * (refused, exited at once, killed) leaves behind. A client whose process has exited may still be counted as
+ * attached for a moment (the server has not read its exit yet), so clients are judged by their pids; one still
+ * alive belongs to another mam and keeps the session. Never starts a server (list-clients and kill-session do not).
  */
 export async function removeIdleMonitorSession(server: TmuxServer, options: ControlOptions = {}): Promise<void> {
   const session = options.session ?? MONITOR_SESSION;
-  const shown = await runTmux(server, ['display-message', '-p', '-t', `=${session}:`, '#{session_attached}'], options);
-  if (shown.exitCode === 0 && shown.stdout.trim() === '0') await killSession(server, session, options);
+  const clients = await runTmux(server, ['list-clients', '-t', `=${session}`, '-F', '#{client_pid}'], options);
+  if (clients.exitCode !== 0) return; // no such session, or no server
+  const live = clients.stdout.split('\n').filter((line) => line !== '' && processAlive(Number(line)));
+  if (live.length === 0) await killSession(server, session, options);
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true; // unreadable: assume someone is there
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 interface Pending {

@@ -196,24 +196,26 @@ describe('mam reconcile --subscribe', () => {
     const running = subscribe([server], '0.5', { MAM_TMUX_BIN: tmux.bin, MAM_LOG_LEVEL: 'warn' });
     await ready(running, undefined);
     const fallback = (): number => running.stderr().split('\n').filter((line) => line.includes('tmux control mode does not work on this server')).length;
-    await within(10_000, async () => fallback() === 1, 'the fallback warning');
+    await within(30_000, async () => fallback() === 1, 'the fallback warning');
 
     await box.killSession(server, 'gone-creator-claude');
-    await within(10_000, async () => (await entries()).get('gone-creator-claude')?.status === 'terminated', 'terminated by an interval pass');
+    await within(30_000, async () => (await entries()).get('gone-creator-claude')?.status === 'terminated', 'terminated by an interval pass');
     // ~10 s of a server that ends every control client: retries back off and then stop for a long while.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + 10_000 - Date.now())));
     const passes = running.reports.length;
     expect(passes).toBeGreaterThan(5); // the interval kept going (0.5 s over ~10 s)
     expect(await tmux.spawns()).toBeGreaterThanOrEqual(1);
     expect(await tmux.spawns()).toBeLessThanOrEqual(4);
+    // A failed client's session is removed after it exits, which on a slow machine may be just now.
+    await within(30_000, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim() === 'keepalive', 'no monitor session left');
+    expect(await tmux.spawns()).toBeLessThanOrEqual(4);
     expect(fallback()).toBe(1);
-    expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
 
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
     expect(fallback()).toBe(1);
     expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
-  }, 30_000);
+  }, 90_000);
 
   it('refuses --subscribe with --once', async () => {
     const result = await mam(['reconcile', '--subscribe', '--once', '--registry', box.registry], box.env());
