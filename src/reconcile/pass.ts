@@ -39,13 +39,17 @@ export interface PassReport {
 export async function runPass(options: PassOptions): Promise<PassReport> {
   // Most passes write nothing, so they sweep dead writers' temp files too (only the dead's: safe without the lock).
   if (!options.dryRun) await removeStaleTempFiles(options.registryFile);
-  const registry = await (options.reader ? options.reader.read(options.registryFile) : readRegistry(options.registryFile));
+  let registry: ParsedRegistry | undefined = await (options.reader ? options.reader.read(options.registryFile) : readRegistry(options.registryFile));
   const observation = await observe(registry, options.observe, options.now);
   let result: ReconcileResult = reconcile(registry, observation, options.now(), options.reconcile);
   let registryProblems = invalidEntryProblems(registry);
   let written = false;
 
   if (!options.dryRun && !isEmptyPatch(result.patch)) {
+    // The write re-reads the file under the lock: let go of this parse first, so a large registry is not held
+    // twice (it was half the peak memory of a writing pass). The file is about to change anyway.
+    registry = undefined;
+    options.reader?.forget();
     ({ result, registryProblems, written } = await updateRegistry(
       options.registryFile,
       async (fresh) => {

@@ -40,6 +40,11 @@ export class CachedRegistryReader {
     this.last = { key, registry };
     return registry;
   }
+
+  /** Drops the kept parse (a writer is about to change the file and read it afresh). */
+  forget(): void {
+    this.last = undefined;
+  }
 }
 
 export async function readRegistryText(file: string): Promise<string> {
