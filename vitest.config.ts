@@ -3,8 +3,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
-    // Tests drive real tmux servers and subprocesses; two cores are shared with them.
-    maxWorkers: 2,
+    // Tests drive real tmux servers and subprocesses and mostly wait on them, so three test files at a time keep
+    // two cores busy without starving them (every test waits for its condition with a generous bound).
+    maxWorkers: 3,
     projects: [
       {
         extends: true,
@@ -15,7 +16,7 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           pool: 'forks',
-          maxWorkers: 2,
+          maxWorkers: 3,
         },
       },
       {

@@ -193,8 +193,8 @@ describe('multi-day monitoring with no silent end', () => {
   it('under the dispatcher daemon: three hand-overs, no cooldown, no failure, a drift in the gap told once', async () => {
     const { server, settings } = await watched();
     await mkdir(path.join(hermesHome, 'profiles', 'mam-monitor'), { recursive: true });
-    // 75 s of runtime leaves 45 s to a run (Hermes's TERMINAL_TIMEOUT), which hands over 31 s before that.
-    const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--max-runtime', '75s', '--max-retries', '1', '--skill', 'agent-sessions-monitor', '--body', settings]);
+    // 65 s of runtime leaves 35 s to a run (Hermes's TERMINAL_TIMEOUT), which hands over 31 s before that: runs of ~4 s.
+    const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--max-runtime', '65s', '--max-retries', '1', '--skill', 'agent-sessions-monitor', '--body', settings]);
     const daemon = spawn(HERMES, ['kanban', 'daemon', '--force', '--interval', '3'], { env: { ...env, HERMES_KANBAN_RATE_LIMIT_COOLDOWN_SECONDS: '3' }, stdio: 'ignore' });
     children.push(daemon);
 
@@ -220,7 +220,7 @@ describe('multi-day monitoring with no silent end', () => {
   it('under a one-shot dispatcher: a hand-over leaves the card ready for the next tick, never blocked', async () => {
     const { settings } = await watched();
     await mkdir(path.join(hermesHome, 'profiles', 'mam-monitor'), { recursive: true });
-    const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--max-runtime', '75s', '--max-retries', '1', '--skill', 'agent-sessions-monitor', '--body', settings]);
+    const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--max-runtime', '65s', '--max-retries', '1', '--skill', 'agent-sessions-monitor', '--body', settings]);
     await hermes(['kanban', 'dispatch', '--json']);
     const parked = await until(async () => {
       const card = await show(id);
@@ -242,7 +242,7 @@ describe('multi-day monitoring with no silent end', () => {
     await writeFile(path.join(bin, 'strict-hermes'), `#!/bin/sh\n[ "$2" = unblock ] && { echo "kanban: unblock refused" >&2; exit 1; }\nexec '${HERMES}' "$@"\n`);
     await chmod(path.join(bin, 'strict-hermes'), 0o755);
     env = { ...env, MAM_HERMES_BIN: path.join(bin, 'strict-hermes') };
-    const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--max-runtime', '75s', '--max-retries', '1', '--body', settings]);
+    const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--max-runtime', '65s', '--max-retries', '1', '--body', settings]);
     await hermes(['kanban', 'dispatch', '--json']);
     const card = await until(async () => {
       const current = await show(id);
