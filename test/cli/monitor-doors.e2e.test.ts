@@ -1,9 +1,9 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor as poll } from '../../src/util/wait.js';
+import { hermesCli, killPids, showCard, type HermesCall, type ShownCard } from '../helpers/hermes-cli.js';
 import { mam, MAM, REPO, Sandbox } from '../helpers/sandbox.js';
 
 /**
@@ -14,7 +14,6 @@ import { mam, MAM, REPO, Sandbox } from '../helpers/sandbox.js';
  * `hermes` is the faithful stand-in (test/hermes) unless MAM_TEST_HERMES names a real Hermes launcher (the
  * real kanban code, run as shared/reference/hermes-kanban.md describes); the same assertions hold for both.
  */
-const run = promisify(execFile);
 const HERMES = process.env['MAM_TEST_HERMES'] || path.join(REPO, 'test', 'hermes', 'hermes');
 
 let box: Sandbox;
@@ -45,36 +44,14 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   // Workers the dispatcher started, by the pids the board recorded for this test's cards.
-  for (const pid of await workerPids()) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killPids(await workerPids());
   await box.dispose();
 });
 
-async function hermes(args: string[], as: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(HERMES, args, { env: { ...env, ...as } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
-}
-
-interface Card {
-  task: { status: string };
-  comments: { author: string; body: string }[];
-  events: { kind: string; payload: unknown }[];
-  runs: { id: number; outcome: string | null; worker_pid: number | null; ended_at: number | null }[];
-}
+const hermes = (args: string[], as: NodeJS.ProcessEnv = {}): Promise<HermesCall> => hermesCli(HERMES, args, { ...env, ...as });
+type Card = ShownCard;
 const cardIds: string[] = [];
-async function show(id: string): Promise<Card> {
-  return JSON.parse((await hermes(['kanban', 'show', id, '--json'])).stdout) as Card;
-}
+const show = (id: string): Promise<Card> => showCard(HERMES, id, env);
 async function workerPids(): Promise<number[]> {
   const cards = await Promise.all(cardIds.splice(0).map((id) => show(id).catch(() => undefined)));
   return cards.flatMap((card) => card?.runs.flatMap((item) => (item.worker_pid ? [item.worker_pid] : [])) ?? []);
@@ -107,9 +84,15 @@ async function watched(): Promise<{ server: string; settings: string }> {
 
 const tellsGone = (name: string) => (comment: { body: string }) => comment.body.includes(`${name}: tmux gone`) && /\[mam-monitor #\d+\]$/.test(comment.body);
 
-async function stopAndExpectBlocked(id: string): Promise<Card> {
+/** `tick`: for a card no daemon dispatches, what cron would do between looks (a run may hand over meanwhile). */
+async function stopAndExpectBlocked(id: string, tick?: () => Promise<unknown>): Promise<Card> {
   expect((await hermes(['kanban', 'comment', id, 'stop'])).code).toBe(0);
-  const card = await until(async () => ((await show(id)).task.status === 'blocked' ? show(id) : undefined), 'the stop block');
+  const card = await until(async () => {
+    const current = await show(id);
+    if (current.task.status === 'blocked') return current;
+    if (current.task.status === 'ready') await tick?.();
+    return undefined;
+  }, 'the stop block');
   expect(card.comments.at(-1)!.body).toMatch(/^BLOCKED: stop-requested by user at /);
   return card;
 }
@@ -231,8 +214,8 @@ describe('multi-day monitoring with no silent end', () => {
     const tick = JSON.parse((await hermes(['kanban', 'dispatch', '--json'])).stdout) as { spawned: { task_id: string }[]; crashed: unknown[] };
     expect(tick.spawned.map((item) => item.task_id)).toEqual([id]);
     expect(tick.crashed).toEqual([]);
-    await until(async () => (await show(id)).runs.length === 2 && (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 2, 'the second run');
-    await stopAndExpectBlocked(id);
+    await until(async () => (await show(id)).runs.length >= 2 && (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 2, 'the second run');
+    await stopAndExpectBlocked(id, () => hermes(['kanban', 'dispatch', '--json']));
   }, 240_000);
 
   it('a hand-over that cannot put the card back says so on the card, with the command that continues it', async () => {

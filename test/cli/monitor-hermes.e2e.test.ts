@@ -1,15 +1,14 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hermesCli, killPids, showCard, type HermesCall, type ShownCard } from '../helpers/hermes-cli.js';
 import { MAM, REPO, Sandbox } from '../helpers/sandbox.js';
 
 /**
  * The monitor launched the two ways Hermes can launch it — as the dispatcher's HERMES_BIN, and as a
  * pull lane — against the stand-in `hermes` executable (test/hermes), with real tmux underneath.
  */
-const run = promisify(execFile);
 const STANDIN = path.join(REPO, 'test', 'hermes', 'hermes');
 
 let box: Sandbox;
@@ -29,35 +28,12 @@ beforeEach(async () => {
   env = box.env({ HERMES_HOME: hermesHome, HERMES_BIN: shim, MAM_HERMES_BIN: STANDIN, HERMES_KANBAN_CRASH_GRACE_SECONDS: '0', MAM_LOG_LEVEL: 'info' });
 });
 afterEach(async () => {
-  for (const pid of started.splice(0)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killPids(started.splice(0));
   await box.dispose();
 });
 
-async function hermes(args: string[], as: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(STANDIN, args, { env: { ...env, ...as } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
-}
-
-interface Card {
-  task: { status: string };
-  comments: { author: string; body: string }[];
-  events: { kind: string; payload: unknown }[];
-  runs: { worker_pid: number | null }[];
-}
-async function show(id: string): Promise<Card> {
-  return JSON.parse((await hermes(['kanban', 'show', id, '--json'])).stdout) as Card;
-}
+const hermes = (args: string[], as: NodeJS.ProcessEnv = {}): Promise<HermesCall> => hermesCli(STANDIN, args, { ...env, ...as });
+const show = (id: string): Promise<ShownCard> => showCard(STANDIN, id, env);
 
 async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
