@@ -82,7 +82,7 @@ describe('why an agent died (issue 13.4)', () => {
     const again = emitted(await run(['reconcile', '--once', '--emit-diff']));
     expect(again.drifts).toEqual([]);
     expect(again.written).toBe(false);
-  }, 120_000);
+  });
 
   it('stop of a session whose agent already died closes it and records the exit; resume starts it again', async () => {
     await createDying('d5', 5);
@@ -100,7 +100,7 @@ describe('why an agent died (issue 13.4)', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(entryOf('d6')).toMatchObject({ status: 'running' });
     expect(await paneDead('d6')).toBe(false);
-  }, 120_000);
+  });
 });
 
 describe('a dead agent reaches a push-mode monitor at once', () => {
@@ -125,5 +125,5 @@ describe('a dead agent reaches a push-mode monitor at once', () => {
       monitor.stdin.end('stop\n');
       await new Promise((resolve) => (monitor.exitCode === null ? monitor.once('exit', resolve) : resolve(undefined)));
     }
-  }, 120_000);
+  });
 });

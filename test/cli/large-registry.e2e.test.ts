@@ -37,7 +37,7 @@ beforeAll(async () => {
   text = `${lines.join('\n')}\n`;
   await box.writeRegistry(text);
   heapCapMb = Math.ceil((10 * Buffer.byteLength(text)) / 1e6);
-}, 120_000);
+}, 300_000);
 afterAll(async () => {
   await box.dispose();
 });

@@ -121,7 +121,7 @@ describe('create and the monitor never race (issue 11.3)', () => {
     for (const name of names) expect(output).not.toContain(`${name}: tmux found`);
     expect(await ownerOf('manual-creator-codex')).toBe(box.registry);
     expect(await ownerOf('placeholder')).toBe('');
-  }, 240_000);
+  });
 
   it('a create that cannot make its session leaves no entry behind', async () => {
     await box.startSession(server, 'dup-creator-codex', box.root);
@@ -209,5 +209,5 @@ describe('two registries on one tmux server (issue 11.4)', () => {
     const stopped = await run(['stop', '--session', name, '--registry', two]);
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(entriesOf(two)[0]).toMatchObject({ status: 'stopped' });
-  }, 120_000);
+  });
 });

@@ -39,7 +39,7 @@ describe('reconcile --subscribe with job events', () => {
     await mkdir(workspace, { recursive: true });
     await box.startSession(server, 'w-creator-claude', workspace);
     await box.writeRegistry(`tmux_sessions:\n  - {name: w-creator-claude, agent: claude, workspace: ${workspace}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: null}\n`);
-    const reconcile = spawn(process.execPath, [MAM, 'reconcile', '--subscribe', '--interval', '60', '--registry', box.registry, '--tmux-server', server], { env, stdio: 'ignore' });
+    const reconcile = spawn(process.execPath, [MAM, 'reconcile', '--subscribe', '--interval', '3600', '--registry', box.registry, '--tmux-server', server], { env, stdio: 'ignore' });
     children.push(reconcile);
     // Give its job source time to connect (its first pass runs at start anyway).
     await new Promise((resolve) => setTimeout(resolve, 1500));

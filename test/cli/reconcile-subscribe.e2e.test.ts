@@ -10,7 +10,8 @@ import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
 
 /**
  * `mam reconcile --subscribe` as a user runs it: one long-lived process, real tmux on private sockets.
- * The 30 s interval means any change seen within a second came from a push, not from the resync.
+ * The hour-long interval means any change seen within the (generous) bounds below came from a push, not from
+ * the resync: the bounds wait for a condition, and a loaded machine may take seconds where a quiet one takes ms.
  */
 const LONG_AGO = '2026-01-01T00:00:00Z';
 
@@ -42,7 +43,7 @@ interface Running {
   readonly exited: Promise<number | null>;
 }
 
-function subscribe(servers: readonly string[], interval = '30', extraEnv: NodeJS.ProcessEnv = {}): Running {
+function subscribe(servers: readonly string[], interval = '3600', extraEnv: NodeJS.ProcessEnv = {}): Running {
   const args = ['reconcile', '--subscribe', '--emit-diff', '--registry', box.registry, '--interval', interval, ...servers.flatMap((server) => ['--tmux-server', server])];
   const child = spawn(process.execPath, [MAM, ...args], { env: box.env({ MAM_LOG_LEVEL: 'info', ...extraEnv }) });
   children.push(child);
@@ -66,6 +67,9 @@ async function entries(): Promise<Map<string, RegistryEntry>> {
 }
 
 /** Polls every 5 ms (reading the registry is ~0.2 ms) and returns how long it took. */
+/** Far below the hour-long resync, far above any push on a loaded machine. */
+const PUSH_BOUND_MS = 60_000;
+
 async function within(ms: number, check: () => Promise<boolean>, what: string, from = Date.now()): Promise<number> {
   for (;;) {
     if (await check()) return Date.now() - from;
@@ -76,14 +80,14 @@ async function within(ms: number, check: () => Promise<boolean>, what: string, f
 
 /** Waits for the startup pass and for the control client to be attached (its session exists). */
 async function ready(running: Running, server: string | undefined): Promise<void> {
-  await within(10_000, async () => running.reports.length > 0, `first pass (stderr: ${running.stderr()})`);
+  await within(PUSH_BOUND_MS, async () => running.reports.length > 0, `first pass (stderr: ${running.stderr()})`);
   if (server !== undefined) {
-    await within(10_000, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}').catch(() => '')).split('\n').includes(MONITOR_SESSION), 'control client attached');
+    await within(PUSH_BOUND_MS, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}').catch(() => '')).split('\n').includes(MONITOR_SESSION), 'control client attached');
   }
 }
 
 describe('mam reconcile --subscribe', () => {
-  it('marks a killed session terminated within a second, registers a new creator session, and exits 0 on SIGTERM', async () => {
+  it('marks a killed session terminated at once (by push, not the hour-long resync), registers a new creator session, and exits 0 on SIGTERM', async () => {
     const server = box.serverName('sub');
     const ws = (name: string): string => path.join(box.root, 'work', name);
     await box.startSession(server, 'keepalive', box.root);
@@ -97,15 +101,15 @@ describe('mam reconcile --subscribe', () => {
 
     const killedAt = Date.now();
     await box.killSession(server, 'alpha-creator-claude');
-    const killLatency = await within(1_000, async () => (await entries()).get('alpha-creator-claude')?.status === 'terminated', 'killed session marked terminated', killedAt);
-    expect(killLatency).toBeLessThan(1_000);
+    const killLatency = await within(PUSH_BOUND_MS, async () => (await entries()).get('alpha-creator-claude')?.status === 'terminated', 'killed session marked terminated', killedAt);
+    expect(killLatency).toBeLessThan(PUSH_BOUND_MS);
     expect((await entries()).get('alpha-creator-claude')).toMatchObject({ status: 'terminated', termination_mode: 'auto-detected' });
-    await within(1_000, async () => running.reports.some((report) => report.drifts.some((drift) => drift.class === 'A' && drift.session === 'alpha-creator-claude')), 'drift A emitted');
+    await within(PUSH_BOUND_MS, async () => running.reports.some((report) => report.drifts.some((drift) => drift.class === 'A' && drift.session === 'alpha-creator-claude')), 'drift A emitted');
 
     const createdAt = Date.now();
     await box.startSession(server, 'beta-creator-claude', ws('beta'));
-    const createLatency = await within(1_000, async () => (await entries()).get('beta-creator-claude')?.status === 'running', 'new creator session registered', createdAt);
-    expect(createLatency).toBeLessThan(1_000);
+    const createLatency = await within(PUSH_BOUND_MS, async () => (await entries()).get('beta-creator-claude')?.status === 'running', 'new creator session registered', createdAt);
+    expect(createLatency).toBeLessThan(PUSH_BOUND_MS);
     expect((await entries()).get('beta-creator-claude')).toMatchObject({ last_visible_status: 'auto-registered', tmux_server: server, workspace: ws('beta') });
 
     running.child.kill('SIGTERM');
@@ -125,11 +129,11 @@ describe('mam reconcile --subscribe', () => {
 
     const startedAt = Date.now();
     await box.startSession(server, 'late-creator-claude', ws);
-    const latency = await within(2_000, async () => (await entries()).get('late-creator-claude')?.status === 'running', 'session on the late server registered', startedAt);
-    expect(latency).toBeLessThan(2_000);
+    const latency = await within(PUSH_BOUND_MS, async () => (await entries()).get('late-creator-claude')?.status === 'running', 'session on the late server registered', startedAt);
+    expect(latency).toBeLessThan(PUSH_BOUND_MS);
 
-    // Now attached to it: a kill is seen within a second again.
-    await within(5_000, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).includes(MONITOR_SESSION), 'control client attached to the late server');
+    // Now attached to it: a kill is pushed again.
+    await within(PUSH_BOUND_MS, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).includes(MONITOR_SESSION), 'control client attached to the late server');
     await box.startSession(server, 'keepalive', box.root);
     // An auto-registered entry is minutes old, not seconds, before a kill may flip it (the grace window):
     // backdate it, as if registered long ago.
@@ -138,7 +142,7 @@ describe('mam reconcile --subscribe', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const killedAt = Date.now();
     await box.killSession(server, 'late-creator-claude');
-    await within(1_000, async () => (await entries()).get('late-creator-claude')?.status === 'terminated', 'killed session on the late server', killedAt);
+    await within(PUSH_BOUND_MS, async () => (await entries()).get('late-creator-claude')?.status === 'terminated', 'killed session on the late server', killedAt);
 
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
@@ -154,12 +158,12 @@ describe('mam reconcile --subscribe', () => {
 
     const killedAt = Date.now();
     await box.killSession(server, 'solo-creator-claude');
-    await within(1_000, async () => (await entries()).get('solo-creator-claude')?.status === 'terminated', 'last session marked terminated', killedAt);
+    await within(PUSH_BOUND_MS, async () => (await entries()).get('solo-creator-claude')?.status === 'terminated', 'last session marked terminated', killedAt);
     // Our monitor session does not keep the emptied server alive.
-    await within(2_000, async () => box.tmux(server, 'list-sessions').then(() => false, () => true), 'server exited');
+    await within(PUSH_BOUND_MS, async () => box.tmux(server, 'list-sessions').then(() => false, () => true), 'server exited');
 
     await box.startSession(server, 'next-creator-claude', ws);
-    await within(2_000, async () => (await entries()).get('next-creator-claude')?.status === 'running', 'session on the restarted server registered');
+    await within(PUSH_BOUND_MS, async () => (await entries()).get('next-creator-claude')?.status === 'running', 'session on the restarted server registered');
 
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
@@ -175,11 +179,11 @@ describe('mam reconcile --subscribe', () => {
     await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'poll-creator-claude', agent: 'claude', workspace: box.root, status: 'running', tmux_server: server, created_at: LONG_AGO })}`);
     const running = subscribe([server], '0.4', { MAM_TMUX_BIN: wrapper });
     await ready(running, undefined);
-    await within(3_000, async () => running.stderr().includes('polling it at the resync interval'), 'the fallback is logged');
+    await within(PUSH_BOUND_MS, async () => running.stderr().includes('polling it at the resync interval'), 'the fallback is logged');
 
     const killedAt = Date.now();
     await box.killSession(server, 'poll-creator-claude');
-    await within(2_000, async () => (await entries()).get('poll-creator-claude')?.status === 'terminated', 'terminated by the periodic pass', killedAt);
+    await within(PUSH_BOUND_MS, async () => (await entries()).get('poll-creator-claude')?.status === 'terminated', 'terminated by the periodic pass', killedAt);
     expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
 
     running.child.kill('SIGTERM');
@@ -215,7 +219,7 @@ describe('mam reconcile --subscribe', () => {
     expect(await running.exited).toBe(0);
     expect(fallback()).toBe(1);
     expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
-  }, 90_000);
+  });
 
   it('refuses --subscribe with --once', async () => {
     const result = await mam(['reconcile', '--subscribe', '--once', '--registry', box.registry], box.env());

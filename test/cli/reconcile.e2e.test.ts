@@ -333,7 +333,7 @@ describe('mam reconcile and the registry lock', () => {
     expect(await readFile(box.registry)).toEqual(before);
     // The old behaviour waited 30 s whatever MAM_LOCK_TIMEOUT said; 20 s leaves room for a slow machine.
     expect(elapsed).toBeLessThan(20_000);
-  }, 60_000);
+  });
 
   it('the monitor\'s passes get the same bound (they are built by buildPassOptions)', () => {
     const options = buildPassOptions({ registryFile: box.registry, tmuxServers: [box.serverName('none')], dryRun: false, env: box.env({ MAM_LOCK_TIMEOUT: '2' }) });
@@ -404,7 +404,7 @@ describe('a session name that starts with "-", as reconcile registers it', () =>
     const stopped = await mam(['stop', `--session=${name}`, '--registry', box.registry], box.env());
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]).toMatchObject({ name, status: 'stopped' });
-  }, 60_000);
+  });
 });
 
 async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {

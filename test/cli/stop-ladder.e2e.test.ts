@@ -95,7 +95,7 @@ describe('mam stop ends the whole pane session (issue 13.1)', () => {
     expect(members(sid)).toEqual([]);
     expect(entryOf('sp')).toMatchObject({ status: 'stopped', stop_rung: 'sigkill', termination_mode: 'forced', resumable: true });
     expect(existsSync(box.registry)).toBe(true);
-  }, 60_000);
+  });
 
   it('an agent that exits on its exit keys: stop_rung exit-keys, termination_mode graceful', async () => {
     const ws = path.join(box.home, 'w2');
@@ -109,5 +109,5 @@ describe('mam stop ends the whole pane session (issue 13.1)', () => {
     expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout.trim()).toBe('stopped cat1 (exit-keys)');
     expect(entryOf('cat1')).toMatchObject({ status: 'stopped', stop_rung: 'exit-keys', termination_mode: 'graceful' });
-  }, 60_000);
+  });
 });

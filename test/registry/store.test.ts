@@ -69,7 +69,7 @@ async function expectExit(proc: Proc, expected: Exit = { code: 0, signal: null }
 }
 
 /** Polls `probe` until it returns something other than undefined/false, or fails after `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -294,7 +294,10 @@ describe('writers killed with SIGKILL', () => {
       const midWriteWriter = writer(registry, midWritePrefix, 50, BIG);
       await waitFor('big writers to start', () => [randomWriter, midWriteWriter].every((proc) => proc.lines().includes('ready')));
 
-      // One writer dies at a random moment (maybe waiting for the lock, maybe holding it)…
+      // The file must really be big, so that writes are long: on a loaded machine a writer killed before its first
+      // write would leave it small for every round. One complete write of the random writer first, then…
+      await waitFor('a first big write', () => writtenNames(randomWriter).length > 0 || randomWriter.child.exitCode !== null, 120_000);
+      // …it dies at a random moment (maybe waiting for the lock, maybe holding it)…
       const randomKill = new Promise<void>((resolve) => {
         setTimeout(() => {
           randomWriter.child.kill('SIGKILL');
@@ -330,7 +333,7 @@ describe('writers killed with SIGKILL', () => {
     expect(roundsWithStaleTemp, 'no kill landed mid-write in 20 rounds').toBeGreaterThan(0);
     // The file really was big, so the writes were long.
     expect((await stat(registry)).size).toBeGreaterThan(200_000);
-  }, 180_000);
+  });
 
   function writtenNames(proc: Proc): string[] {
     return proc
