@@ -84,8 +84,11 @@ async function watched(): Promise<{ server: string; settings: string }> {
 
 const tellsGone = (name: string) => (comment: { body: string }) => comment.body.includes(`${name}: tmux gone`) && /\[mam-monitor #\d+\]$/.test(comment.body);
 
-/** `tick`: for a card no daemon dispatches, what cron would do between looks (a run may hand over meanwhile). */
-async function stopAndExpectBlocked(id: string, tick?: () => Promise<unknown>): Promise<Card> {
+/**
+ * `tick`: what cron would do between looks, for a card no daemon dispatches: on a loaded machine a run may reach its
+ * budget and hand over (card ready) before it reads the stop, and the next run must read it.
+ */
+async function stopAndExpectBlocked(id: string, tick: () => Promise<unknown> = () => hermes(['kanban', 'dispatch', '--json'])): Promise<Card> {
   expect((await hermes(['kanban', 'comment', id, 'stop'])).code).toBe(0);
   const card = await until(async () => {
     const current = await show(id);
@@ -121,7 +124,7 @@ describe('every Hermes door reaches the monitor', () => {
   it('a card with an unfilled template is blocked asking for a `registry:` comment, which then configures it', async () => {
     const { server, settings } = await watched();
     await mkdir(path.join(hermesHome, 'profiles', 'mam-monitor'), { recursive: true });
-    const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--body', 'registry: {{registry}}\ninterval: {{interval}}\nheartbeat: {{heartbeat}}']);
+    const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--body', 'registry: {{registry}}\ninterval: {{interval}}\nheartbeat: {{heartbeat}}']);
     await hermes(['kanban', 'dispatch', '--json']);
     const blocked = await until(async () => ((await show(id)).task.status === 'blocked' ? show(id) : undefined), 'the block for a missing registry');
     const reason = blocked.comments.at(-1)!.body;
@@ -159,7 +162,7 @@ describe('every Hermes door reaches the monitor', () => {
     );
     await chmod(llm, 0o755);
     env = { ...env, HERMES_BIN: llm };
-    const id = await createCard(['agent-sessions monitor', '--assignee', 'default', '--goal', '--skill', 'agent-sessions-monitor', '--body', settings]);
+    const id = await createCard(['agent-sessions monitor', '--assignee', 'default', '--goal', '--goal-max-turns', '1000', '--skill', 'agent-sessions-monitor', '--body', settings]);
     await hermes(['kanban', 'dispatch', '--json']);
     await until(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat');
     expect((await readFile(path.join(box.root, 'llm-command'), 'utf8')).trim()).toBe('mam monitor --card "$HERMES_KANBAN_TASK"');
@@ -215,7 +218,7 @@ describe('multi-day monitoring with no silent end', () => {
     expect(tick.spawned.map((item) => item.task_id)).toEqual([id]);
     expect(tick.crashed).toEqual([]);
     await until(async () => (await show(id)).runs.length >= 2 && (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 2, 'the second run');
-    await stopAndExpectBlocked(id, () => hermes(['kanban', 'dispatch', '--json']));
+    await stopAndExpectBlocked(id);
   });
 
   it('a hand-over that cannot put the card back says so on the card, with the command that continues it', async () => {
