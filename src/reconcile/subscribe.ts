@@ -224,8 +224,6 @@ const RELEVANT = new Set([
   'unlinked-window-close',
   'window-add',
   'window-close',
-  // A session mam started keeps its pane when the agent dies; its pane-died hook sets a buffer (tmux/session.ts).
-  'paste-buffer-changed',
   'exit',
 ]);
 

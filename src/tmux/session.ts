@@ -37,9 +37,6 @@ export class DuplicateSessionError extends MamError {
  * already up with `window-size manual` the option is lifted to `latest` for just this new-session and put back, in
  * the same tmux invocation (no other client is served in between).
  */
-/** The paste buffer a dead agent's pane-died hook sets, which control clients hear as %paste-buffer-changed. */
-export const PANE_DIED_BUFFER = 'mam-pane-died';
-
 export async function newSession(spec: NewSession, options: TmuxOptions = {}): Promise<void> {
   // `env` as argv[0] keeps the command at two or more words even for a bare `claude`, so tmux execs it
   // without `sh -c` (no word splitting, no globbing), and `env` execs the agent in turn: same pid.
@@ -53,15 +50,7 @@ export async function newSession(spec: NewSession, options: TmuxOptions = {}): P
   const mark =
     spec.owner === undefined
       ? []
-      : [
-          ';', 'set-option', '-t', target, OWNER_OPTION, literalArg(spec.owner),
-          ';', 'set-option', '-w', '-t', target, 'remain-on-exit', 'on',
-          ';', 'set-option', '-w', '-t', target, STARTED_OPTION, '1',
-          // A pane kept after its agent died closes no session or window, so control mode would say nothing and
-          // the death would wait for the next interval pass. Setting a paste buffer sends every control client
-          // %paste-buffer-changed: a push that costs one tiny buffer on mam's server.
-          ';', 'set-hook', '-t', target, 'pane-died', `set-buffer -b ${PANE_DIED_BUFFER} died`,
-        ];
+      : [';', 'set-option', '-t', target, OWNER_OPTION, literalArg(spec.owner), ';', 'set-option', '-w', '-t', target, 'remain-on-exit', 'on', ';', 'set-option', '-w', '-t', target, STARTED_OPTION, '1'];
   const manual = (await globalWindowSize(spec.server, options)) === 'manual';
   const create = ['new-session', '-d', '-s', spec.name, '-c', literalArg(spec.cwd), '-x', '200', '-y', '50', ...envFlags, ...argv.map(literalArg), ...mark];
   const args = manual ? ['set-option', '-g', 'window-size', 'latest', ';', ...create, ';', 'set-option', '-g', 'window-size', 'manual'] : create;

@@ -102,28 +102,3 @@ describe('why an agent died (issue 13.4)', () => {
     expect(await paneDead('d6')).toBe(false);
   });
 });
-
-describe('a dead agent reaches a push-mode monitor at once', () => {
-  it('the pane-died hook wakes the monitor: the death is commented long before its interval pass', async () => {
-    const created = await run(['create', '--agent', 'bash', '--workspace', ws, '--name', 'pushed', '--', '-c', 'echo pushed-said-this; read line; exit 4']);
-    expect(created.code, created.stderr).toBe(0);
-    const { spawn } = await import('node:child_process');
-    const { MAM } = await import('../helpers/sandbox.js');
-    // A 10-minute interval: only a push can make the monitor look within the bound below.
-    const monitor = spawn(process.execPath, [MAM, 'monitor', '--registry', box.registry, '--tmux-server', server, '--interval', '600'], {
-      env: box.env({ MAM_MONITOR_STDIN: '1', MAM_LOG_LEVEL: 'info' }),
-    });
-    let output = '';
-    monitor.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    monitor.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    try {
-      expect(await waitFor(() => output.includes('tmux control-mode client attached') && output.includes('[heartbeat] started'), 60_000), output).toBe(true);
-      await box.tmux(server, 'send-keys', '-t', '=pushed:', 'Enter');
-      expect(await waitFor(() => /pushed: .*exited with status 4/.test(output), 60_000), output).toBe(true);
-      expect(output).toContain('pushed-said-this');
-    } finally {
-      monitor.stdin.end('stop\n');
-      await new Promise((resolve) => (monitor.exitCode === null ? monitor.once('exit', resolve) : resolve(undefined)));
-    }
-  });
-});
