@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { waitFor as poll } from '../../src/util/wait.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import { MAM, Sandbox } from '../helpers/sandbox.js';
@@ -15,12 +16,9 @@ afterEach(async () => {
   await box.dispose();
 });
 
+/** The project's one polling helper, failing the test with what it waited for. */
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  if (!(await poll(condition, timeoutMs))) throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('mam monitor retention', () => {
