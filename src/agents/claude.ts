@@ -73,8 +73,8 @@ export const claude: AgentKind = {
     busy: [
       /(?:esc|ctrl\+c) to interrupt/i,
       // The status line above the box: a spinner frame, a gerund and an ellipsis ("✶ Deliberating… (4s"). Not
-      // `●`/`⏺`, which start Claude's own messages and stay on screen after the turn.
-      /^\s*[·✢✳✶✻✽✱✲✴✵✷✸✹✺✼✾✿❀❁❂❃❇❈❉❊❋✣✤✥✦✧✨⊛⊕⊙◉◎◍⁂⁕※⍟☼★☆∙⋅]\s+\S+…/m,
+      // `●`/`⏺`, which start Claude's own messages and stay on screen after the turn. 2.1.x draws a plain `*` too.
+      /^\s*[·*✢✳✶✻✽✱✲✴✵✷✸✹✺✼✾✿❀❁❂❃❇❈❉❊❋✣✤✥✦✧✨⊛⊕⊙◉◎◍⁂⁕※⍟☼★☆∙⋅]\s+\S+…/m,
       /\([^)]*\d[^)]*tokens\s*\)/,
     ],
     approval: [

@@ -9,6 +9,7 @@ import { homeDir } from '../util/home.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { agentAncestor } from '../proc/tree.js';
 import { ensureWatcher } from '../status/watcher-pid.js';
+import { paneFromEnv } from '../tmux/pane-address.js';
 import { parseFlags, type CliContext, type Command } from './command.js';
 import { readHookPayload } from './hook-stdin.js';
 
@@ -80,7 +81,7 @@ async function record(context: CliContext, dir: string, agent: string, text: str
     dir,
     sessionId,
     (facts) => {
-      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize });
+      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: paneFromEnv(context.env) ?? null });
       started = applied.started;
       return applied;
     },

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { homeDir } from '../config.js';
+import { homeDir, tmuxBin } from '../config.js';
 import { createLogger } from '../log.js';
 import { statusDir } from '../status/store.js';
 import { createStatusPublisher, publishOnChange } from '../status/publish.js';
@@ -15,7 +15,8 @@ export const watchCommand: Command = {
 The status watcher. \`mam hook\` starts it on demand (one per status directory); you rarely run it yourself.
 It resolves what agents' hooks never report: a rejected or interrupted tool and Esc while the model streams
 (from the transcript, read as JSON lines from where it left off), an approved permission dialog (the
-command now running under the agent), and an agent that died (its pid, checked with its start time).
+command now running under the agent), Esc before the model's first token (the agent's pane, read only when
+a turn has been silent for 3 s), and an agent that died (its pid, checked with its start time).
 It reacts to file changes within milliseconds and sweeps every second as a safety net.
 
   --idle-exit SECONDS   exit after this long with no session to watch (default ${DEFAULT_IDLE_EXIT_S}, or MAM_WATCH_IDLE_EXIT)
@@ -43,6 +44,7 @@ embedded broker while it runs); \`mam status --all-hosts\` reads them. Logs go t
           idleExitMs: idleExit * 1000,
           sweepMs: 1_000,
           approvalPollMs: 250,
+          tmuxBin: tmuxBin(context.env),
           signal,
           onChange: publishOnChange(publisher),
           onReady: (live) => publisher.sweep(live),

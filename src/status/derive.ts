@@ -1,5 +1,6 @@
 // FACT_ID_PATTERN from the zod-free module: `mam hook` loads this file, and zod would double its start-up.
 import { FACT_ID_PATTERN } from './fact-check.js';
+import type { PaneAddress } from '../tmux/pane-address.js';
 import type { AgentFact, AgentStatus, SessionFact, ToolFact } from './facts.js';
 
 /**
@@ -22,6 +23,8 @@ export interface HookContext {
   readonly pidStart?: number | null;
   /** The transcript's size now, when known: where events newer than this hook begin. */
   readonly transcriptSize?: number | null;
+  /** The tmux pane the hook ran in, when it ran in tmux. */
+  readonly pane?: PaneAddress | null;
 }
 
 export interface Applied {
@@ -70,6 +73,7 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
     pid_start: facts.session?.pid ? facts.session.pid_start : (context.pidStart ?? null),
     transcript_offset: context.transcriptSize ?? facts.session?.transcript_offset ?? null,
     model: str(payload['model']) ?? facts.session?.model ?? null,
+    pane: context.pane ?? facts.session?.pane ?? null,
     started_at: facts.session?.started_at ?? at,
     updated_at: at,
   };

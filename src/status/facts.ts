@@ -44,6 +44,11 @@ export const SessionFact = z.object({
    */
   transcript_offset: z.number().int().nullable().default(null),
   model: z.string().nullable(),
+  /**
+   * The tmux pane the agent runs in, from `$TMUX` and `$TMUX_PANE` in the hook's environment: where the watcher
+   * looks when a turn ended without any hook or transcript line saying so (README.md, "What no hook reports").
+   */
+  pane: z.object({ socket: z.string(), id: z.string() }).nullable().default(null),
   started_at: z.string(),
   updated_at: z.string(),
 });

@@ -40,11 +40,14 @@ function tail(lines: readonly string[]): string[] {
   return [...lines];
 }
 
-/** The lines above the input box (the last two border lines) when the screen shows one, else all of them. */
-function aboveInputBox(lines: readonly string[], rule: RegExp | undefined): readonly string[] {
+/**
+ * The lines the agent draws around its input box — above it, and the footer below it — when the screen shows
+ * one (its last two border lines), else all of them: what a person types into the box is never read as status.
+ */
+function outsideInputBox(lines: readonly string[], rule: RegExp | undefined): readonly string[] {
   if (!rule) return lines;
   const borders = lines.flatMap((line, index) => (rule.test(line) ? [index] : []));
-  return borders.length >= 2 ? lines.slice(0, borders[borders.length - 2]) : lines;
+  return borders.length >= 2 ? [...lines.slice(0, borders[borders.length - 2]), ...lines.slice(borders[borders.length - 1]! + 1)] : lines;
 }
 
 const anyMatch = (patterns: readonly RegExp[], text: string): boolean => patterns.some((pattern) => pattern.test(text));
@@ -57,7 +60,7 @@ export function classifyPane(patterns: PanePatterns, text: string): AgentStatus 
   const bottom = tail(screenLines(text));
   const joined = bottom.join('\n');
   if (anyMatch(patterns.approval, joined)) return 'needs_approval';
-  if (anyMatch(patterns.busy, aboveInputBox(bottom, patterns.inputBoxRule).join('\n'))) return 'working';
+  if (anyMatch(patterns.busy, outsideInputBox(bottom, patterns.inputBoxRule).join('\n'))) return 'working';
   if (anyMatch(patterns.idle, joined)) return 'waiting';
   return undefined;
 }

@@ -10,6 +10,8 @@ import type { TranscriptEvent } from './transcript.js';
  * - An approved permission dialog fires no hook either; the tool's line reaching the transcript (it is held
  *   back while the dialog is open) or its command appearing in the agent's process tree says so.
  * - A killed agent fires no SessionEnd; its pid (checked with its start time) says so.
+ * - Esc before the model's first token ends the turn with no hook and no transcript line (Claude puts the prompt
+ *   back in the input box); only the screen says so, and it is read for exactly that case (`screenCheckWanted`).
  */
 export interface Observation {
   /** Whether the agent process is still the one the hooks recorded; undefined when there is no pid to check. */
@@ -18,6 +20,31 @@ export interface Observation {
   readonly transcript: Readonly<Record<string, readonly TranscriptEvent[]>>;
   /** Ids of tools waiting for approval whose command is now running under the agent. */
   readonly running: ReadonlySet<string>;
+  /**
+   * What the agent's pane showed on two reads in a row, when the watcher read it (see `screenCheckWanted`);
+   * undefined when it did not look, could not, or the two reads disagreed.
+   */
+  readonly screen?: AgentStatus | undefined;
+}
+
+/** How long a turn must have been silent (no hook, no transcript line) before its screen is worth a look. */
+export const SCREEN_CHECK_QUIET_MS = 3_000;
+
+/**
+ * Whether the main agent is in the one state only its screen can end: working with no tool open, alone, and
+ * silent since `quietSince` for SCREEN_CHECK_QUIET_MS. A model that streams or thinks for minutes is silent too;
+ * its screen shows the busy line, so a look changes nothing but costs one tmux call.
+ */
+export function screenCheckWanted(facts: Facts, quietSince: number, now: number): boolean {
+  const main = facts.agents['main'];
+  return (
+    facts.session?.pane !== null &&
+    facts.session?.pane !== undefined &&
+    main?.status === 'working' &&
+    Object.keys(main.tools).length === 0 &&
+    Object.keys(facts.agents).length === 1 &&
+    now - quietSince >= SCREEN_CHECK_QUIET_MS
+  );
 }
 
 export function resolveFacts(facts: Facts, observation: Observation, now: number): Applied {
@@ -74,6 +101,9 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
       }
     }
   }
+
+  const main = agents['main'];
+  if (observation.screen === 'waiting' && main?.status === 'working' && Object.keys(main.tools).length === 0 && Object.keys(agents).length === 1) set('main', {}, 'waiting');
 
   for (const [key, fact] of Object.entries(agents)) {
     const approved = Object.entries(fact.tools).filter(([id, tool]) => tool.status === 'needs_approval' && observation.running.has(id));

@@ -1,10 +1,14 @@
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { agentKind } from '../agents/index.js';
 import type { Logger } from '../log.js';
 import { commandLine, isAlive, processId, processTree, signalable } from '../proc/tree.js';
+import { capturePaneAt } from '../tmux/pane-address.js';
 import { sessionStatus, type Facts } from './derive.js';
-import { commandRunning, pendingCommands, resolveFacts, type Observation } from './resolve.js';
+import type { AgentStatus } from './facts.js';
+import { classifyPane } from './pane.js';
+import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from './store.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
 
@@ -26,6 +30,8 @@ export interface WatchOptions {
   /** How often a pending approval's command is looked for in the agent's process tree. */
   readonly approvalPollMs: number;
   readonly signal?: AbortSignal;
+  /** The tmux executable for reading a pane (`MAM_TMUX_BIN`). */
+  readonly tmuxBin?: string;
   /** Told whenever a session's facts change (by a hook or by the watcher); `undefined` when it ended. */
   readonly onChange?: (sessionId: string, facts: Facts | undefined) => void | Promise<void>;
   /** Told once, after the first look at every session: the ones alive now (to retire what ended meanwhile). */
@@ -35,6 +41,11 @@ export interface WatchOptions {
 /** Reading more than this in one go would stall every other session behind a huge backlog. */
 const MAX_READ_BYTES = 4 * 1024 * 1024;
 const FULL_SWEEP_EVERY = 60;
+/** A silent turn's screen is read again after this while it shows the agent busy, doubling up to the max. */
+const SCREEN_GAP_MS = 2_000;
+const SCREEN_MAX_GAP_MS = 8_000;
+/** A screen that looked idle is read once more this soon: two reads must agree before the turn is ended. */
+const SCREEN_CONFIRM_MS = 1_000;
 const FACT_FILE = /^([A-Za-z0-9][A-Za-z0-9_-]{0,127})\.(?:session|agent\.[A-Za-z0-9_-]+)\.json$/;
 
 interface Tracked {
@@ -51,6 +62,10 @@ interface Tracked {
    * (MCP servers, language servers, background jobs). Only a process started since can be the approved command.
    */
   readonly before: Map<string, Set<string>>;
+  /** When the main transcript last grew (epoch ms); with the newest hook, how long the turn has been silent. */
+  grewAt: number;
+  /** While the main agent is in a silent turn: when its screen is next read, and what the last read showed. */
+  screen: { dueAt: number; gapMs: number; last: AgentStatus | undefined; quietSince: number } | undefined;
 }
 
 export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopped'> {
@@ -102,7 +117,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
     let entry = tracked.get(sessionId);
     if (!entry) {
-      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, agent: undefined, before: new Map() };
+      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, agent: undefined, before: new Map(), grewAt: 0, screen: undefined };
       tracked.set(sessionId, entry);
     }
     const session = facts.session;
@@ -132,6 +147,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
           continue;
         }
         if (read.events.length > 0) transcript[key] = read.events;
+        if (key === 'main' && read.next !== from) entry.grewAt = Date.now();
         advanced.set(file, read.next);
         if (read.skipped > 0) log.warn({ session: sessionId, file, skipped: read.skipped }, 'transcript lines that are not JSON were skipped');
       }
@@ -155,14 +171,16 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       }
     }
 
-    const observation: Observation = { alive, transcript, running };
+    const screen = alive === true && Object.keys(transcript).length === 0 ? await readScreen(entry, facts) : undefined;
+    const observation: Observation = { alive, transcript, running, screen };
     let current = facts;
-    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0) {
+    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen === 'waiting') {
       const now = Date.now();
       current = await updateFacts(dir, sessionId, (latest) => resolveFacts(latest, observation, now), 2_000);
       if (alive === false) log.info({ session: sessionId, pid: session.pid }, 'the agent is gone: its facts were removed');
     }
     for (const [file, next] of advanced) entry.offsets.set(file, next);
+    if (screen === 'waiting') log.info({ session: sessionId }, 'the turn ended with no hook (Esc before the reply?): the screen shows the agent idle');
 
     if (!current.session) {
       forget(sessionId);
@@ -176,6 +194,39 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       entry.pendingApproval = pendingCommands(current).length > 0;
       await options.onChange?.(sessionId, current);
     }
+    scheduleScreen(entry, current);
+  };
+
+  const quietSince = (entry: Tracked, facts: Facts): number => Math.max(entry.grewAt, Date.parse(facts.agents['main']?.updated_at ?? '') || 0);
+
+  /** The main agent's screen when its turn has been silent long enough to ask (two agreeing reads; see resolve.ts). */
+  const readScreen = async (entry: Tracked, facts: Facts): Promise<AgentStatus | undefined> => {
+    const now = Date.now();
+    const kind = facts.session ? agentKind(facts.session.agent) : undefined;
+    const pane = facts.session?.pane;
+    if (!kind || !pane || !screenCheckWanted(facts, quietSince(entry, facts), now)) return undefined;
+    const quiet = quietSince(entry, facts);
+    const check = entry.screen?.quietSince === quiet ? entry.screen : { dueAt: 0, gapMs: SCREEN_GAP_MS, last: undefined, quietSince: quiet };
+    if (now < check.dueAt) return undefined;
+    const text = await capturePaneAt(pane, options.tmuxBin === undefined ? {} : { bin: options.tmuxBin });
+    const seen = text === undefined ? undefined : classifyPane(kind.panePatterns, text);
+    entry.screen = { dueAt: now + (seen === 'waiting' ? SCREEN_CONFIRM_MS : check.gapMs), gapMs: seen === 'working' ? Math.min(check.gapMs * 2, SCREEN_MAX_GAP_MS) : check.gapMs, last: seen, quietSince: quiet };
+    return seen === 'waiting' && check.last === 'waiting' ? 'waiting' : undefined;
+  };
+
+  /** Keeps (or drops) the session's next screen read, for the screen timer to pick up. */
+  const scheduleScreen = (entry: Tracked, facts: Facts): void => {
+    const main = facts.agents['main'];
+    const silentTurn = facts.session?.pane && main?.status === 'working' && Object.keys(main.tools).length === 0 && Object.keys(facts.agents).length === 1;
+    if (!silentTurn) {
+      entry.screen = undefined;
+      return;
+    }
+    // A hook or a transcript line since the last read starts the wait (and the two agreeing reads) afresh.
+    const quiet = quietSince(entry, facts);
+    const check = entry.screen?.quietSince === quiet ? entry.screen : { dueAt: 0, gapMs: SCREEN_GAP_MS, last: undefined, quietSince: quiet };
+    entry.screen = { ...check, dueAt: Math.max(quiet + SCREEN_CHECK_QUIET_MS, check.dueAt) };
+    pollScreens();
   };
 
   let dirWatcher: FSWatcher | undefined;
@@ -216,6 +267,21 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       approvals = undefined;
     }
   };
+  // Like the approval poll, the screen timer exists only while some turn is silent, and only wakes the due ones.
+  let screens: NodeJS.Timeout | undefined;
+  function pollScreens(): void {
+    const waiting = [...tracked.values()].some((entry) => entry.screen !== undefined);
+    if (waiting && !screens) {
+      screens = setInterval(() => {
+        const now = Date.now();
+        tracked.forEach((entry, id) => entry.screen && now >= entry.screen.dueAt && enqueue(id));
+      }, SCREEN_CONFIRM_MS / 2);
+    }
+    if (!waiting && screens) {
+      clearInterval(screens);
+      screens = undefined;
+    }
+  }
   let idleSince = Date.now();
   let ready = false;
   try {
@@ -229,6 +295,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
         await resolve(sessionId, names).catch((error: unknown) => log.warn({ err: error, session: sessionId }, 'resolving a session failed; it is retried on the next sweep'));
       }
       pollApprovals();
+      pollScreens();
       if (!ready) {
         ready = true;
         await options.onReady?.([...tracked.keys()]);
@@ -254,6 +321,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   } finally {
     clearInterval(sweep);
     if (approvals) clearInterval(approvals);
+    if (screens) clearInterval(screens);
     dirWatcher?.close();
     for (const id of [...tracked.keys()]) forget(id);
   }

@@ -174,8 +174,11 @@ export async function startModelServer(script: readonly ScriptStep[] | ScriptFun
       else jsonReply(response, model, reply);
     };
     const delay = 'delayMs' in reply ? (reply.delayMs ?? 0) : 0;
-    if (delay > 0) setTimeout(send, delay);
-    else send();
+    if (delay > 0) {
+      // A client that hangs up first (Esc before the reply) gets nothing, and no timer outlives the test.
+      const timer = setTimeout(send, delay);
+      response.on('close', () => clearTimeout(timer));
+    } else send();
   };
 
   const server = createServer((incoming, response) => {

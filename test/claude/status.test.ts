@@ -30,12 +30,15 @@ function subagentTool(request: MessagesRequest): string {
 function script(request: MessagesRequest): Reply | undefined {
   if (request.kind !== 'main') return undefined;
   const text = request.turnText;
+  // Before the tool-result rule: after a rejected tool the next prompt arrives beside that tool's result.
+  if (text.includes('write forever')) return { stall: 'STREAMING-STARTED' };
+  // Long enough that Esc always lands before the first token, however loaded the machine.
+  if (text.includes('answer slowly')) return { text: 'SLOW-REPLY', delayMs: 120_000 };
   if (request.toolResults.length > 0) return { text: 'TOOL-DONE' };
   if (text.includes('SUBAGENT-PROMPT')) return { text: 'SUBAGENT-FINISHED', delayMs: 3_000 };
   if (text.includes('say banana')) return { text: 'BANANA-REPLY-42' };
   if (text.includes('approve me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'approved')} && sleep 4`, description: 'Make a file slowly' } } };
   if (text.includes('reject me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'rejected')}`, description: 'Make a file' } } };
-  if (text.includes('write forever')) return { stall: 'STREAMING-STARTED' };
   if (text.includes('use a helper')) return { toolUse: { name: subagentTool(request), input: { description: 'Look around', prompt: 'SUBAGENT-PROMPT: say hello', subagent_type: 'general-purpose' } } };
   return undefined;
 }
@@ -137,11 +140,24 @@ describe('live status on the real Claude Code CLI', () => {
 
     // Esc while the model streams: no Stop hook fires on an interrupt.
     await typeLine(box, server, TARGET, 'please write forever');
-    await waitForScreen(box, server, TARGET, (text) => text.includes('STREAMING-STARTED') || /esc to interrupt/i.test(text), 30_000, 'the streaming reply');
+    // Tokens have arrived (Claude counts them before it draws a line without a newline); Esc before any (the next
+    // case) takes another path through Claude.
+    await waitForScreen(box, server, TARGET, (text) => text.includes('STREAMING-STARTED') || /↓\s*\d+\s*tokens/.test(text), 60_000, 'the streaming reply');
     await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working');
     await press('Escape');
     const interrupted = await until(async () => (await facts()).main === 'waiting', 'the interrupt to be resolved');
-    console.log(`resolution after the key press: approve ${approved} ms, reject ${rejected} ms, interrupt ${interrupted} ms`);
+
+    // Esc before the model's first token: Claude puts the prompt back in the box and writes no interrupt line,
+    // and no hook fires. Only the screen tells, and the watcher reads it once the turn has been silent a while.
+    await waitForScreen(box, server, TARGET, isIdlePrompt, 30_000, 'the prompt after the interrupt');
+    await typeLine(box, server, TARGET, 'please answer slowly');
+    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working again');
+    await waitForScreen(box, server, TARGET, (text) => /esc to interrupt/i.test(text), 30_000, 'the busy footer');
+    await press('Escape');
+    await waitForScreen(box, server, TARGET, (text) => !/esc to interrupt/i.test(text) && /❯\s*please answer slowly/.test(text), 30_000, 'the prompt put back');
+    const putBack = await until(async () => (await facts()).main === 'waiting', 'Esc before the reply to be resolved');
+    expect(model.requests.some((request) => request.reply !== undefined && 'text' in request.reply && request.reply.text === 'SLOW-REPLY' && request.status === 200)).toBe(false);
+    console.log(`resolution after the key press: approve ${approved} ms, reject ${rejected} ms, interrupt ${interrupted} ms, before the reply ${putBack} ms`);
 
     const status = JSON.parse((await mam(['status', '--json', '--registry', box.registry], env)).stdout) as { sessions: { activity?: string }[] };
     expect(status.sessions[0]?.activity).toBe('waiting');

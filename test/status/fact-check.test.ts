@@ -45,6 +45,10 @@ const sessionSamples: unknown[] = [
   { ...session, cwd: undefined },
   { ...session, extra: 'dropped' },
   { ...session, agent: null },
+  { ...session, pane: { socket: '/tmp/tmux-1000/default', id: '%3' } },
+  { ...session, pane: { socket: '/tmp/tmux-1000/default', id: '%3', extra: 1 } },
+  { ...session, pane: { socket: '/tmp/tmux-1000/default' } },
+  { ...session, pane: 'x' },
   {},
 ];
 

@@ -175,11 +175,22 @@ describe('classifyPane on the reference screens', () => {
     expect(classifyPane(claude.panePatterns, moved)).toBe('needs_approval');
   });
 
-  it('Claude: busy hints are looked for above the prompt box only, not in what is typed into it', () => {
+  it('Claude: busy hints are looked for around the prompt box, not in what is typed into it', () => {
     const typed = CLAUDE_IDLE.replace(`❯${NBSP}`, '❯ why does esc to interrupt not work?');
     expect(classifyPane(claude.panePatterns, typed)).toBe('waiting');
     // Without a box the same words do count (a screen where the box is scrolled away or not drawn yet).
     expect(classifyPane(claude.panePatterns, 'why does esc to interrupt not work?\n')).toBe('working');
+  });
+
+  it('Claude: the footer under the box counts (it is drawn by Claude), and a plain `*` spinner frame does too', () => {
+    // 2.1.197 before the model's first token: the spinner frame is a `*`, the footer says how to interrupt.
+    const waitingForModel = `❯ please slow start\n\n* Hyperspacing…\n${RULE}\n❯${NBSP}\n${RULE}\n  esc to interrupt · ← for agents`;
+    expect(classifyPane(claude.panePatterns, waitingForModel)).toBe('working');
+    expect(classifyPane(claude.panePatterns, waitingForModel.replace('* Hyperspacing…', ''))).toBe('working');
+    expect(classifyPane(claude.panePatterns, waitingForModel.replace('  esc to interrupt · ← for agents', ''))).toBe('working');
+    // The prompt put back after Esc: the box holds the text, nothing around it is busy.
+    const putBack = `❯ please reject me\n\n${RULE}\n❯ please slow start\n${RULE}\n                    ● high · /effort`;
+    expect(classifyPane(claude.panePatterns, putBack)).toBe('waiting');
   });
 
   it("Claude: its own finished message ending in an ellipsis is not a spinner (● and ⏺ start Claude's text)", () => {

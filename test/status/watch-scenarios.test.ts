@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyHook, sessionStatus, type Facts, type HookPayload } from '../../src/status/derive.js';
-import { commandRunning, pendingCommands, resolveFacts } from '../../src/status/resolve.js';
+import type { AgentStatus } from '../../src/status/facts.js';
+import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted } from '../../src/status/resolve.js';
 import { parseTranscriptChunk, type TranscriptEvent } from '../../src/status/transcript.js';
 
 /**
@@ -16,6 +17,7 @@ type Step =
   | { readonly hook: HookPayload }
   | { readonly lines: readonly unknown[]; readonly agent?: string }
   | { readonly processes: readonly (readonly string[])[] }
+  | { readonly screen: AgentStatus }
   | { readonly dead: true };
 
 class Simulation {
@@ -30,7 +32,7 @@ class Simulation {
       const applied = applyHook(
         this.facts,
         { session_id: SID, cwd: '/w', transcript_path: '/t.jsonl', ...step.hook },
-        { now: this.clock, agent: 'claude', mamSession: 'w-creator-claude', pid: 100, pidStart: 7, transcriptSize: this.transcript('main').length },
+        { now: this.clock, agent: 'claude', mamSession: 'w-creator-claude', pid: 100, pidStart: 7, transcriptSize: this.transcript('main').length, pane: PANE },
       );
       this.facts = applied.ended ? { session: undefined, agents: {} } : applied.facts;
     } else if ('lines' in step) {
@@ -40,6 +42,8 @@ class Simulation {
     } else if ('processes' in step) {
       const running = new Set(pendingCommands(this.facts).flatMap(({ id, command }) => (commandRunning(command, step.processes) ? [id] : [])));
       this.resolve({}, running, true);
+    } else if ('screen' in step) {
+      this.resolve({}, new Set(), true, step.screen);
     } else {
       this.resolve({}, new Set(), false);
     }
@@ -62,12 +66,13 @@ class Simulation {
     return parsed.events;
   }
 
-  private resolve(transcript: Record<string, TranscriptEvent[]>, running: ReadonlySet<string>, alive: boolean): void {
-    const applied = resolveFacts(this.facts, { alive, transcript, running }, this.clock);
+  private resolve(transcript: Record<string, TranscriptEvent[]>, running: ReadonlySet<string>, alive: boolean, screen?: AgentStatus): void {
+    const applied = resolveFacts(this.facts, { alive, transcript, running, screen }, this.clock);
     this.facts = applied.ended ? { session: undefined, agents: {} } : applied.facts;
   }
 }
 
+const PANE = { socket: '/tmp/tmux-1000/mam', id: '%3' };
 const bash = { tool_name: 'Bash', tool_input: { command: 'touch out.txt && npm test', description: 'Run unit tests' } };
 const user = (content: unknown, extra: Record<string, unknown> = {}): unknown => ({ type: 'user', message: { role: 'user', content }, ...extra });
 const toolUse = (id: string, name = 'Bash'): unknown => ({ type: 'assistant', message: { content: [{ type: 'tool_use', id, name, input: {} }], stop_reason: 'tool_use' } });
@@ -221,6 +226,37 @@ describe('fixture scenarios: hooks, transcript lines and processes → status', 
         { lines: [{ type: 'assistant', isApiErrorMessage: true, error: 'rate_limit', message: { model: '<synthetic>', content: [{ type: 'text', text: 'API Error' }] } }] },
       ]),
     ).toEqual(['working', 'waiting', 'waiting']);
+  });
+
+  it('10. Esc before the first token (no hook, no transcript line): an idle screen ends the turn, a busy one or an open tool does not', () => {
+    expect(
+      new Simulation().run([
+        { hook: { hook_event_name: 'UserPromptSubmit', prompt: 'x' } },
+        { lines: [user('x')] },
+        { screen: 'working' },
+        { screen: 'waiting' },
+        { hook: { hook_event_name: 'UserPromptSubmit', prompt: 'y' } },
+        { hook: { hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'sleep 60 &' }, tool_use_id: 'toolu_s' } },
+        { screen: 'waiting' },
+      ]),
+    ).toEqual(['working', 'working', 'working', 'waiting', 'working', 'working', 'working']);
+  });
+});
+
+describe('screenCheckWanted: when a silent turn is worth a look at the screen', () => {
+  const at = T0 + 60_000;
+  const working = (extra: Partial<Facts> = {}, tools = {}): Facts => ({
+    session: { session_id: SID, agent: 'claude', cwd: null, transcript_path: null, mam_session: null, pid: 1, pid_start: 1, transcript_offset: 0, model: null, pane: PANE, started_at: '', updated_at: '' },
+    agents: { main: { status: 'working', tools, agent_type: null, needs_approval_since: null, updated_at: '' } },
+    ...extra,
+  });
+  it('only after SCREEN_CHECK_QUIET_MS of silence, with a pane, the main agent alone and no tool open', () => {
+    expect(screenCheckWanted(working(), at - SCREEN_CHECK_QUIET_MS, at)).toBe(true);
+    expect(screenCheckWanted(working(), at - SCREEN_CHECK_QUIET_MS + 1, at)).toBe(false);
+    expect(screenCheckWanted(working({ session: { ...working().session!, pane: null } }), 0, at)).toBe(false);
+    expect(screenCheckWanted(working({}, { toolu_1: { status: 'working', tool_name: 'Bash', input: null, command: 'ls' } }), 0, at)).toBe(false);
+    expect(screenCheckWanted(working({ agents: { ...working().agents, sub: working().agents['main']! } }), 0, at)).toBe(false);
+    expect(screenCheckWanted(working({ agents: { main: { ...working().agents['main']!, status: 'waiting' } } }), 0, at)).toBe(false);
   });
 });
 
