@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ensureEmbeddedBroker } from '../src/jobs/broker.js';
+import { ensureEmbeddedBroker } from '../src/mqtt/broker.js';
 import { connectTransport } from '../src/jobs/mqtt.js';
 import type { JobEvent } from '../src/jobs/schema.js';
 import { createJob, recordEvent, type JobContext } from '../src/jobs/service.js';

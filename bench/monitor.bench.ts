@@ -23,8 +23,8 @@ import { runWorker } from '../src/kanban/worker.js';
 import { runPass } from '../src/reconcile/pass.js';
 import { PANE_FORMAT } from '../src/tmux/client.js';
 import { CachedRegistryReader } from '../src/registry/store.js';
-import { approvalWaits } from '../src/status/approvals.js';
-import { PaneSampler } from '../src/status/pane-sampler.js';
+import { approvalWaits } from '../src/watch/approvals.js';
+import { PaneSampler } from '../src/watch/pane-sampler.js';
 import { capturePanes } from '../src/tmux/capture.js';
 import { writeClaudeTranscript } from '../test/helpers/claude-fixtures.js';
 

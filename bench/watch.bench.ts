@@ -22,8 +22,8 @@ import { appendFile, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 
 import os from 'node:os';
 import path from 'node:path';
 import { processId } from '../src/proc/tree.js';
-import { applyHook } from '../src/status/derive.js';
-import { updateFacts } from '../src/status/store.js';
+import { applyHook } from '../src/facts/derive.js';
+import { updateFacts } from '../src/facts/store.js';
 import { waitFor } from '../src/util/wait.js';
 import { MAM } from '../test/helpers/sandbox.js';
 

@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from './util/errors.js';
 import { homeDir } from './util/home.js';
-import { TMUX_SERVER_PATTERN } from './registry/schema.js';
+import { TMUX_SERVER_PATTERN } from './registry/patterns.js';
 import type { TmuxServer } from './tmux/client.js';
 
-/** Defaults and overrides from DESIGN.md "Files and defaults", resolved in one place. */
+/**
+ * Defaults and overrides from DESIGN.md "Files and defaults", resolved in one place. Zod-free and light: `mam hook`
+ * loads it on every agent event.
+ */
 export const DEFAULT_REGISTRY = path.join('.hermes', 'agent-sessions.yaml');
 /** `mam`'s own tmux socket: sessions it creates live here, out of the user's own tmux. */
 export const MAM_TMUX_SERVER = 'mam';
@@ -73,4 +76,32 @@ export function tmuxBin(env: NodeJS.ProcessEnv): string {
 export function lockTimeoutMs(env: NodeJS.ProcessEnv): number {
   const seconds = Number(env['MAM_LOCK_TIMEOUT'] ?? 30);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 30_000;
+}
+
+/** `${XDG_CACHE_HOME:-~/.cache}`: under it live every cache folder mam keeps. */
+function cacheHome(env: NodeJS.ProcessEnv): string {
+  return env['XDG_CACHE_HOME'] || path.join(homeDir(env), '.cache');
+}
+
+/** Hook fact files and the watcher's pid file and log: `$MAM_STATUS_DIR`, else `<cache>/mam/status`. */
+export function statusDir(env: NodeJS.ProcessEnv): string {
+  return env['MAM_STATUS_DIR'] || path.join(cacheHome(env), 'mam', 'status');
+}
+
+/**
+ * The monitor's per-workspace coalescing state: `$MAM_STATE_DIR`, else `<cache>/agent-sessions-monitor` (the
+ * seed's name, which people's scripts know).
+ */
+export function monitorStateDir(env: NodeJS.ProcessEnv): string {
+  return env['MAM_STATE_DIR'] || path.join(cacheHome(env), 'agent-sessions-monitor');
+}
+
+/**
+ * The embedded broker's record, lock and log: `$MAM_BROKER_DIR`, else `mam/broker/` next to the monitor's state
+ * directory — with the defaults `<cache>/mam/broker/` (`MAM_STATE_DIR=/x/state` moves it to `/x/mam/broker/`).
+ */
+export function brokerDir(env: NodeJS.ProcessEnv): string {
+  const explicit = env['MAM_BROKER_DIR'];
+  if (explicit) return path.resolve(explicit);
+  return path.join(path.dirname(monitorStateDir(env)), 'mam', 'broker');
 }

@@ -51,7 +51,7 @@ export const agy: AgentKind = {
   conversationGone: /conversation[^\n]*not found/i,
   readyPattern: undefined,
   // Closed source and no published screens (reference: artifacts §3.2): nothing to match, so its status is
-  // "the screen moves" (working) or "the screen stopped changing" (waiting), from src/status/pane.ts.
+  // "the screen moves" (working) or "the screen stopped changing" (waiting), from src/watch/pane.ts.
   panePatterns: { busy: [], approval: [], idle: [] },
 
   matchesPaneCommand(command) {

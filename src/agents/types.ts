@@ -61,7 +61,7 @@ export interface AgentLauncher {
 /**
  * How an agent's tmux pane looks while it works, waits on a person's approval, or idles at its prompt
  * (reference: artifacts §5), for agents and moments without hooks. Matched against the pane's bottom lines
- * with ANSI codes stripped; src/status/pane.ts decides (approval beats busy beats idle).
+ * with ANSI codes stripped; src/watch/pane.ts decides (approval beats busy beats idle).
  */
 export interface PanePatterns {
   readonly busy: readonly RegExp[];

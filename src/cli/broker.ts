@@ -1,7 +1,8 @@
 import path from 'node:path';
-import { UsageError } from '../errors.js';
-import { brokerDir, runBroker } from '../jobs/broker.js';
+import { UsageError } from '../util/errors.js';
+import { runBroker } from '../mqtt/broker.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type Command } from './command.js';
+import { brokerDir } from '../config.js';
 
 const HELP = `Usage: mam broker [--port N] [--host 127.0.0.1] [--idle-exit SECONDS] [--dir DIR]
 

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../util/errors.js';
 
 /** What every subcommand gets: its arguments and the process surroundings, passed in for tests. */
 export interface CliContext {

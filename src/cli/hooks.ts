@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../errors.js';
-import { HOOK_AGENTS, hookCommand, hookTarget, isHookAgent, planInstall, planUninstall, type HookAgent, type HookPlan, type Scope } from '../status/hooks-install.js';
+import { UsageError } from '../util/errors.js';
+import { HOOK_AGENTS, hookCommand, hookTarget, isHookAgent, planInstall, planUninstall, type HookAgent, type HookPlan, type Scope } from '../facts/hooks-install.js';
 import { parseFlags, writeLine, type Command } from './command.js';
 
 /** The bundled hook entry beside this file (scripts/bundle-hook.mjs). */

@@ -2,24 +2,22 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MamError, UsageError } from '../errors.js';
-import { registryPath } from '../config.js';
+import { MamError, UsageError } from '../util/errors.js';
+import { registryPath, tmuxBin } from '../config.js';
 import { AuditLog, listLogDirs } from '../jobs/audit.js';
 import { isTerminal } from '../jobs/events.js';
 import { JOB_EVENTS, JobEventName, type JobFile } from '../jobs/schema.js';
-import { createJob, recordEvent, waitForJobs, type JobContext } from '../jobs/service.js';
+import { recordEvent, waitForJobs, type JobContext } from '../jobs/service.js';
+import { prepareDelegatedJob, runDelegatedJob, runValidation } from '../jobs/submit.js';
 import { listJobs, readJob, updateJob } from '../jobs/store.js';
 import { jobContext as makeJobContext } from '../jobs/context.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
-import { createSession } from '../lifecycle/create.js';
-import { capturePane } from '../tmux/session.js';
-import { joinWords } from '../util/shell-words.js';
-import { mamCommand, which } from '../util/which.js';
+import { which } from '../util/which.js';
 import { parseFlags, positiveSeconds, writeLine, type CliContext, type Command } from './command.js';
 
 const HELP = `Usage: mam job <subcommand> [options]
 
-Delegate a task to an agent running interactively in tmux, and follow it through events (seed 003).
+Delegate a task to an agent running interactively in tmux, and follow it through events.
 
   submit --agent <claude|codex|gemini|agy|human|command> --prompt <text> [--workdir DIR] [--agent-session NAME]
          [--timeout 3600] [--idle-timeout 120] [--validate SCRIPT] [--registry-dir DIR] [--dry-run] [-- agent args]
@@ -107,88 +105,35 @@ async function submit(context: CliContext): Promise<number> {
   const agent = values.agent ?? 'claude';
   const workdir = path.resolve(context.cwd, values.workdir ?? '.');
   if (!which('tmux', context.env) && agent !== 'human') throw new MamError('tmux is required for delegated jobs (agents run interactively in tmux): apt-get install tmux');
-  const { jobs, job, instruction } = await prepareDelegatedJob(context, {
+  const delegated = await prepareDelegatedJob(jobContext(context, values, ''), {
     agent,
     prompt: values.prompt,
     workdir,
-    registry: values.registry,
-    registryDir: values['registry-dir'],
     timeoutS: positiveSeconds('job submit', 'timeout', values.timeout, 3600),
     idleTimeoutS: positiveSeconds('job submit', 'idle-timeout', values['idle-timeout'], 120),
     validate: values.validate ? path.resolve(context.cwd, values.validate) : null,
   });
-  writeLine(context.stdout, `registered job: ${job.job_id}`);
-  const audit = new AuditLog(job.logs_dir);
-
-  let session: { name: string; server: string } | undefined;
+  writeLine(context.stdout, `registered job: ${delegated.job.job_id}`);
   if (values['dry-run']) {
-    writeLine(context.stdout, `[dry-run] would start ${agent} in tmux with this instruction:\n----\n${instruction}\n----`);
-    writeLine(context.stdout, job.logs_dir);
+    writeLine(context.stdout, `[dry-run] would start ${agent} in tmux with this instruction:\n----\n${delegated.instruction}\n----`);
+    writeLine(context.stdout, delegated.job.logs_dir);
     return 0;
   }
-  if (agent === 'human') {
-    writeLine(context.stdout, `[human] do the task, then report: ${eventCommand(jobs.dir, job.job_id, context.env)} --event completed`);
-  } else {
-    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: (line) => writeLine(context.stderr, line) });
-    const server = newSessionServer(values['tmux-server'], context.env);
-    const name = values['agent-session']?.replace(/^tmux:/, '') ?? `${path.basename(workdir).replace(/[^A-Za-z0-9_-]/g, '-')}-job-${job.job_id.slice(2, 10)}`;
-    const created = await createSession(lifecycle, {
+  const ok = await runDelegatedJob(
+    delegated,
+    {
       agent,
-      workspace: workdir,
-      name,
-      server,
+      workdir,
+      session: values['agent-session']?.replace(/^tmux:/, ''),
+      server: newSessionServer(values['tmux-server'], context.env),
       agentArgs: split < 0 ? [] : context.argv.slice(split + 1),
-      submitJob: instruction,
-      delegateJobId: job.job_id,
-      delegateJobRegistry: jobs.dir,
-    });
-    session = { name: created.entry.name, server };
-    await attachSession(jobs, job.job_id, created.entry.name);
-    writeLine(context.stdout, `agent started in tmux session ${name} (tmux -L ${server} attach -t ${name})`);
-    if (created.submitted && !created.submitted.ok) {
-      await recordEvent(jobs, job.job_id, 'error', `instruction not delivered: ${created.submitted.detail}`);
-    }
-  }
-
-  const { jobs: [final] } = await waitForJobs(jobs, [job.job_id], {
-    onEvents: (_job, fresh) => {
-      for (const item of fresh) if (item.event !== 'submitted') writeLine(context.stdout, `event: ${item.event}${item.detail ? ` — ${item.detail}` : ''}`);
+      lifecycle: lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: (line) => writeLine(context.stderr, line) }),
+      tmuxBin: tmuxBin(context.env),
     },
-  });
-  if (session) {
-    const screen = await capturePane(session.server, session.name, 200, { bin: context.env['MAM_TMUX_BIN'] || 'tmux' });
-    if (screen !== undefined) await audit.paneFinal(screen);
-  }
-  writeLine(context.stdout, `job ${final!.job_id}: ${final!.status}${final!.reason ? ` (${final!.reason})` : ''}`);
-  let ok = final!.status === 'completed';
-  if (job.validate) ok = (await runValidation(job.validate, final!, jobs.dir, audit, context)) && ok;
-  writeLine(context.stdout, job.logs_dir);
+    (line) => writeLine(context.stdout, line),
+  );
+  writeLine(context.stdout, delegated.job.logs_dir);
   return ok ? 0 : 1;
-}
-
-/** Registers a job and writes its instruction (header + task) to the audit log: what the agent will be sent. */
-export async function prepareDelegatedJob(
-  context: CliContext,
-  spec: { agent: string; prompt: string; workdir: string; registry: string | undefined; registryDir: string | undefined; timeoutS?: number; idleTimeoutS?: number; validate?: string | null },
-): Promise<{ jobs: JobContext; job: JobFile; instruction: string }> {
-  const jobs = jobContext(context, { registry: spec.registry, 'registry-dir': spec.registryDir }, '');
-  const job = await createJob(jobs, {
-    agent: spec.agent,
-    prompt: spec.prompt,
-    workdir: spec.workdir,
-    agentSession: null,
-    timeoutS: spec.timeoutS ?? 3600,
-    idleTimeoutS: spec.idleTimeoutS ?? 120,
-    validate: spec.validate ?? null,
-  });
-  const instruction = await instructionFor(job, jobs.dir, context.env);
-  await new AuditLog(job.logs_dir).instruction(instruction);
-  return { jobs, job, instruction };
-}
-
-/** Records which tmux session runs the job. */
-export async function attachSession(jobs: JobContext, jobId: string, session: string): Promise<void> {
-  await updateJob(jobs.dir, jobId, (current) => ({ job: { ...current, agent_session: session }, result: undefined }), jobs.lock);
 }
 
 async function status(context: CliContext): Promise<number> {
@@ -237,7 +182,7 @@ async function verify(context: CliContext): Promise<number> {
   const jobs = jobContext(context, values, '');
   const job = await readJob(jobs.dir, values.job);
   writeLine(context.stdout, `verifying job ${job.job_id} with ${values.validate}`);
-  return (await runValidation(path.resolve(context.cwd, values.validate), job, jobs.dir, new AuditLog(job.logs_dir), context)) ? 0 : 1;
+  return (await runValidation(path.resolve(context.cwd, values.validate), job, jobs.dir, new AuditLog(job.logs_dir), context.env, (line) => writeLine(context.stdout, line))) ? 0 : 1;
 }
 
 async function logs(context: CliContext): Promise<number> {
@@ -257,27 +202,4 @@ async function logs(context: CliContext): Promise<number> {
     if (text !== undefined) writeLine(context.stdout, `--- ${name}\n${text.trimEnd()}`);
   }
   return 0;
-}
-
-/** Runs `bash SCRIPT` with JOB_ID and REGISTRY_DIR; its output goes to the audit log. */
-async function runValidation(script: string, job: JobFile, dir: string, audit: AuditLog, context: CliContext): Promise<boolean> {
-  const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
-    execFile('bash', [script], { cwd: job.workdir, env: { ...context.env, JOB_ID: job.job_id, REGISTRY_DIR: dir }, timeout: 600_000 }, (error, stdout, stderr) => {
-      const exit = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 1) : 0;
-      resolve({ code: exit, output: `${stdout}${stderr}` });
-    });
-  });
-  await audit.validation(script, code, output);
-  writeLine(context.stdout, code === 0 ? 'validation: PASS' : `validation: FAIL (exit ${code})`);
-  return code === 0;
-}
-
-/** How the agent calls back: `mam` when it is on PATH, else this very CLI by absolute path. */
-function eventCommand(dir: string, jobId: string, env: NodeJS.ProcessEnv): string {
-  return `${mamCommand(env, fileURLToPath(new URL('./main.js', import.meta.url)))} job event --job ${jobId} --registry-dir ${joinWords([dir])}`;
-}
-
-async function instructionFor(job: JobFile, dir: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const template = await readFile(fileURLToPath(new URL('../../prompts/job-instruction.md', import.meta.url)), 'utf8');
-  return template.replaceAll('{{job_id}}', job.job_id).replaceAll('{{event}}', eventCommand(dir, job.job_id, env)).replaceAll('{{prompt}}', job.prompt).trimEnd();
 }

@@ -1,12 +1,14 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UsageError } from '../errors.js';
+import { registryPath } from '../config.js';
+import type { JobContext } from '../jobs/service.js';
+import { UsageError } from '../util/errors.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
 import { createSession, interruptedError } from '../lifecycle/create.js';
 import { deleteSession } from '../lifecycle/delete.js';
 import { resumeSession } from '../lifecycle/resume.js';
-import { sessionStatus, statusTable } from '../lifecycle/status.js';
+import { sessionStatus, statusTable } from '../status/report.js';
 import { stopSession } from '../lifecycle/stop.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 
@@ -63,7 +65,7 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
   const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
   if (values.hooks) {
     // Project-scope hooks, installed before the agent starts: an agent reads its hooks only at start.
-    const { hookCommand, hookTarget, installHooks, isHookAgent } = await import('../status/hooks-install.js');
+    const { hookCommand, hookTarget, installHooks, isHookAgent } = await import('../facts/hooks-install.js');
     const agent = values.agent;
     if (!isHookAgent(agent)) throw new UsageError(`create: --hooks installs Claude, Codex or Gemini hooks; ${agent} has none (its status comes from the pane)`);
     const target = hookTarget(agent);
@@ -75,7 +77,7 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
   // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
   const delegated = values['submit-job'] === undefined
     ? undefined
-    : await (await import('./job.js')).prepareDelegatedJob(context, { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace), registry: values.registry, registryDir: values['registry-dir'] });
+    : await (await import('../jobs/submit.js')).prepareDelegatedJob(await delegationContext(context, values), { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace) });
   const result = await createSession(lifecycle, {
     agent: values.agent,
     workspace: values.workspace,
@@ -88,7 +90,7 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
     interrupt,
   });
   if (delegated) {
-    const { attachSession } = await import('./job.js');
+    const { attachSession } = await import('../jobs/submit.js');
     await attachSession(delegated.jobs, delegated.job.job_id, result.entry.name);
     say(context)(`delegated job ${delegated.job.job_id} (mam job status --job ${delegated.job.job_id})`);
   }
@@ -194,7 +196,7 @@ counted. A broker that cannot be reached is an error (exit 1).`,
     const { values } = parseFlags('status', context.argv, { json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' }, registry: { type: 'string' }, 'all-hosts': { type: 'boolean' } });
     if (values['all-hosts']) {
       if (values.watch || values.registry !== undefined) throw new UsageError('status: --all-hosts reads the broker, not a registry, and does not take --watch or --registry');
-      const [{ allHostsTable, collectStatuses }, { brokerOptionsFromEnv }] = await Promise.all([import('../status/all-hosts.js'), import('../jobs/transport.js')]);
+      const [{ allHostsTable, collectStatuses }, { brokerOptionsFromEnv }] = await Promise.all([import('../mqtt/all-hosts.js'), import('../mqtt/options.js')]);
       const report = await collectStatuses({ broker: brokerOptionsFromEnv(context.env), env: context.env });
       writeLine(context.stdout, values.json ? JSON.stringify(report) : allHostsTable(report, Date.now()));
       if (report.invalid > 0) writeLine(context.stderr, `mam: ignored ${report.invalid} message(s) on status topics that were not valid status`);
@@ -209,7 +211,7 @@ counted. A broker that cannot be reached is an error (exit 1).`,
     }
     const intervalMs = Math.max(0.2, positiveSeconds('status', 'interval', values.interval, 2)) * 1000;
     // One sampler across redraws: pane readings get the monitor's idle debounce and capture rate limit.
-    const { PaneSampler } = await import('../status/pane-sampler.js');
+    const { PaneSampler } = await import('../watch/pane-sampler.js');
     const panes = new PaneSampler({ now: Date.now, tmux: lifecycle.tmux });
     await untilStopped(async (signal) => {
       while (!signal.aborted) {
@@ -223,3 +225,16 @@ counted. A broker that cannot be reached is an error (exit 1).`,
     return 0;
   },
 };
+
+/** Where `create --submit-job` registers its job: beside the registry, as `mam job` would. */
+async function delegationContext(context: CliContext, values: { readonly registry?: string | undefined; readonly 'registry-dir'?: string | undefined }): Promise<JobContext> {
+  const { jobContext } = await import('../jobs/context.js');
+  return jobContext({
+    env: context.env,
+    cwd: context.cwd,
+    registryFile: registryPath(values.registry, context.env, context.cwd),
+    registryDir: values['registry-dir'],
+    clientId: '',
+    warn: (line) => writeLine(context.stderr, `mam: warning: ${line}`),
+  });
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { errorMessage, MamError } from '../errors.js';
+import { errorMessage, MamError } from '../util/errors.js';
 import type { Command, CliContext } from './command.js';
 import { processContext, withArgv, writeLine } from './command.js';
 

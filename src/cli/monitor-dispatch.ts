@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { registryPath } from '../config.js';
-import { MamError, UsageError } from '../errors.js';
+import { MamError, UsageError } from '../util/errors.js';
 import { parseDuration } from '../kanban/settings.js';
 import { parseFlags, writeLine, type CliContext } from './command.js';
 

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
-import { expandHome, homeDir, registryPath } from '../config.js';
-import { errorMessage, MamError, UsageError } from '../errors.js';
+import { expandHome, monitorStateDir, registryPath } from '../config.js';
+import { errorMessage, MamError, UsageError } from '../util/errors.js';
 import { execaRunner, HermesBoard, type HermesRunner } from '../kanban/hermes-board.js';
 import {
   DEFAULT_MONITOR_PROFILE,
@@ -18,15 +18,15 @@ import {
 import { LocalBoard } from '../kanban/local-board.js';
 import { DEFAULT_SETTINGS, parseDuration, parseRetention, settingsFromCard, type MonitorSettings } from '../kanban/settings.js';
 import { isFromSomeoneElse, nextBlockKind } from '../kanban/stop.js';
-import { stateDir, workspaceName } from '../kanban/state-file.js';
+import { workspaceName } from '../kanban/state-file.js';
 import type { Board, BlockKind, CardSnapshot } from '../kanban/types.js';
 import { runWorker, type Clock, type WorkerOutcome } from '../kanban/worker.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { pruneRegistry } from '../lifecycle/prune.js';
 import { runPass } from '../reconcile/pass.js';
 import { CachedRegistryReader } from '../registry/store.js';
-import { approvalWaits } from '../status/approvals.js';
-import { PaneSampler } from '../status/pane-sampler.js';
+import { approvalWaits } from '../watch/approvals.js';
+import { PaneSampler } from '../watch/pane-sampler.js';
 import { jobEventSource } from '../jobs/event-source.js';
 import { observedServers, RetryingSource, TmuxWatcher } from '../reconcile/subscribe.js';
 import { parseJsonOrUndefined } from '../util/json.js';
@@ -300,7 +300,7 @@ async function lane(context: CliContext): Promise<number> {
 async function runLocal(context: CliContext, values: CommonValues, log: Logger): Promise<number> {
   const settings = mergeFlags(DEFAULT_SETTINGS, values, context);
   const registry = settings.registry ?? registryPath(undefined, context.env, context.cwd);
-  const directory = stateDir(context.env, homeDir(context.env));
+  const directory = monitorStateDir(context.env);
   const board = new LocalBoard({
     logFile: path.join(directory, `${workspaceName(registry)}.local.jsonl`),
     output: context.stdout,
@@ -336,7 +336,7 @@ async function work(
 ): Promise<WorkerOutcome> {
   const registryFile = settings.registry!;
   const passOptions = buildPassOptions({ registryFile, tmuxServers: values['tmux-server'], dryRun: false, env: context.env, verbose: values.verbose ?? false });
-  const stateFile = path.join(stateDir(context.env, homeDir(context.env)), `${workspaceName(registryFile)}.state`);
+  const stateFile = path.join(monitorStateDir(context.env), `${workspaceName(registryFile)}.state`);
   log.info({ card: board.cardId, registry: registryFile, stateFile, intervalMs: settings.intervalMs, heartbeatMs: settings.heartbeatMs, deadline }, 'monitor started');
   // Push: tmux control-mode notifications wake the sleeping worker early; the interval stays the safety net.
   const push = context.env['MAM_MONITOR_PUSH'] === '0' ? undefined : new PushWake();

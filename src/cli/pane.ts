@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { agentForPane, launcherFor } from '../agents/index.js';
-import { MamError, UsageError } from '../errors.js';
+import { MamError, UsageError } from '../util/errors.js';
 import { lifecycleContext } from '../lifecycle/context.js';
 import { isoSeconds, TMUX_SERVER_PATTERN } from '../registry/schema.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
@@ -44,7 +44,7 @@ const say = (context: CliContext) => (line: string) => writeLine(context.stderr,
 async function setup(context: CliContext, values: { 'tmux-server'?: string | undefined; registry?: string | undefined }) {
   const flag = values['tmux-server'];
   if (flag !== undefined && !TMUX_SERVER_PATTERN.test(flag)) throw new UsageError(`pane: --tmux-server ${JSON.stringify(flag)} is not a socket name (1–64 of A–Z a–z 0–9 _ -)`);
-  const { paneServer } = await import('../pane/tmux.js');
+  const { paneServer } = await import('../tmux/panes.js');
   return {
     server: paneServer(flag, context.env),
     lifecycle: lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) }),
@@ -106,7 +106,7 @@ const SUBCOMMANDS: Record<string, (context: CliContext, argv: readonly string[])
     });
     if (!values.pane) throw new UsageError('pane send: --pane %N is required');
     if ((values.message === undefined) === (values['message-file'] === undefined)) throw new UsageError('pane send: give exactly one of --message TEXT or --message-file FILE');
-    const { PANE_ID_PATTERN, paneInfo } = await import('../pane/tmux.js');
+    const { PANE_ID_PATTERN, paneInfo } = await import('../tmux/panes.js');
     if (!PANE_ID_PATTERN.test(values.pane)) throw new UsageError(`pane send: --pane ${JSON.stringify(values.pane)} is not a pane id like %3`);
     const text = values.message ?? (await readFile(values['message-file']!, 'utf8'));
     const { server, lifecycle } = await setup(context, values);
@@ -121,7 +121,7 @@ const SUBCOMMANDS: Record<string, (context: CliContext, argv: readonly string[])
     if (info.dead) throw new MamError(`pane ${values.pane}: its agent has exited (the pane is dead); nothing was sent — spawn a new one, or mam pane kill --pane ${values.pane} to close it`);
     if (row?.status === 'closed') throw new MamError(`pane ${values.pane} is recorded closed; nothing was sent`);
     const agent = values.agent ?? row?.agent ?? agentForPane(info.command)?.id ?? info.command;
-    const { deliverMessage } = await import('../pane/deliver.js');
+    const { deliverMessage } = await import('../deliver/deliver.js');
     const receipt = await deliverMessage({ server: server.run, target: values.pane, tmux: lifecycle.tmux }, { text, token: values.token, launcher: launcherFor(agent), verify: !values['no-verify'] });
     if (row) {
       await updateRegistry(lifecycle.registryFile, (registry) => ({
@@ -150,7 +150,7 @@ const SUBCOMMANDS: Record<string, (context: CliContext, argv: readonly string[])
     const { server, lifecycle, callerPane } = await setup(context, values);
     const master = values.master ?? callerPane;
     if (!master) throw new UsageError('pane rebalance: not inside tmux: pass --master %N (and --tmux-server S)');
-    const { PANE_ID_PATTERN } = await import('../pane/tmux.js');
+    const { PANE_ID_PATTERN } = await import('../tmux/panes.js');
     if (!PANE_ID_PATTERN.test(master)) throw new UsageError(`pane rebalance: --master ${JSON.stringify(master)} is not a pane id like %0`);
     const { rebalance } = await import('../pane/layout.js');
     const result = await rebalance(server.run, master, lifecycle.tmux);

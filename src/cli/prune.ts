@@ -1,5 +1,5 @@
 import { lockTimeoutMs, registryPath } from '../config.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../util/errors.js';
 import { parseDuration } from '../kanban/settings.js';
 import { DEFAULT_RETENTION_MS, pruneRegistry } from '../lifecycle/prune.js';
 import { parseFlags, writeLine, type Command } from './command.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registryPath } from '../config.js';
-import { errorMessage, UsageError } from '../errors.js';
+import { errorMessage, UsageError } from '../util/errors.js';
 import { runPass, type PassOptions, type PassReport } from '../reconcile/pass.js';
 import { INFORMATIONAL_PROBLEMS } from '../reconcile/types.js';
 import { buildPassOptions } from './pass-options.js';
@@ -83,7 +83,7 @@ export const reconcileCommand: Command = {
 };
 
 async function subscribed(context: CliContext, options: PassOptions, resyncMs: number, emit: (report: PassReport) => void): Promise<number> {
-  const { createLogger } = await import('../log.js');
+  const { createLogger } = await import('../util/log.js');
   const { runSubscribed } = await import('../reconcile/subscribe.js');
   const { jobEventSource } = await import('../jobs/event-source.js');
   const log = createLogger(context.env, 'mam-reconcile');
@@ -115,7 +115,7 @@ async function subscribed(context: CliContext, options: PassOptions, resyncMs: n
 
 async function loop(context: CliContext, options: PassOptions, intervalMs: number, emit: (report: PassReport) => void): Promise<number> {
   // Loaded here, not at the top: a one-shot pass has nothing to log and should not pay for pino.
-  const { createLogger } = await import('../log.js');
+  const { createLogger } = await import('../util/log.js');
   const log = createLogger(context.env, 'mam-reconcile');
   log.info({ registry: options.registryFile, intervalMs, dryRun: options.dryRun }, 'reconcile loop started');
   let lastError: string | undefined;

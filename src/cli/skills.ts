@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { homeDir } from '../config.js';
-import { MamError, UsageError } from '../errors.js';
+import { MamError, UsageError } from '../util/errors.js';
 import { parseFlags, writeLine, type Command } from './command.js';
 
 const PACKAGE_SKILLS = fileURLToPath(new URL('../../skills/', import.meta.url));

@@ -1,10 +1,9 @@
 import path from 'node:path';
-import { homeDir, tmuxBin } from '../config.js';
-import { createLogger } from '../log.js';
-import { statusDir } from '../status/store.js';
-import { createStatusPublisher, publishOnChange } from '../status/publish.js';
-import { runWatcher } from '../status/watch.js';
-import { claimWatcher, releaseWatcher, runningWatcher } from '../status/watcher-pid.js';
+import { statusDir, tmuxBin } from '../config.js';
+import { createLogger } from '../util/log.js';
+import { createStatusPublisher, publishOnChange } from '../mqtt/status-publisher.js';
+import { runWatcher } from '../watch/watcher.js';
+import { claimWatcher, releaseWatcher, runningWatcher } from '../facts/watcher-pid.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type Command } from './command.js';
 
 const DEFAULT_IDLE_EXIT_S = 60;
@@ -27,7 +26,7 @@ embedded broker while it runs); \`mam status --all-hosts\` reads them. Logs go t
   async run(context) {
     const { values } = parseFlags('watch', context.argv, { 'idle-exit': { type: 'string' } });
     const idleExit = positiveSeconds('watch', 'idle-exit', values['idle-exit'] ?? context.env['MAM_WATCH_IDLE_EXIT'], DEFAULT_IDLE_EXIT_S);
-    const dir = statusDir(context.env, homeDir(context.env));
+    const dir = statusDir(context.env);
     if (!claimWatcher(dir)) {
       writeLine(context.stderr, `mam watch: a watcher is already running for ${dir} (pid ${runningWatcher(dir)?.pid ?? '?'})`);
       return 0;

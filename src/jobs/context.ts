@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { jobLogsRootFor, jobsDirFor } from '../config.js';
 import type { JobContext } from './service.js';
-import { brokerOptionsFromEnv, type JobTransport } from './transport.js';
+import { brokerOptionsFromEnv } from '../mqtt/options.js';
+import type { JobTransport } from './transport.js';
 
 /**
  * A JobContext from the environment: the broker is `$MAM_MQTT_URL` (+ user, password, TLS files), else the

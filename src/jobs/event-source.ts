@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { EventSource } from '../reconcile/subscribe.js';
-import { runningEmbeddedBroker } from './broker.js';
+import { runningEmbeddedBroker } from '../mqtt/broker.js';
 import { connectTransport } from './mqtt.js';
-import { brokerOptionsFromEnv, type JobTransport } from './transport.js';
+import { brokerOptionsFromEnv } from '../mqtt/options.js';
+import type { JobTransport } from './transport.js';
 
 /**
  * Job events as a push source for `mam reconcile --subscribe`: every event on any job says "look now".

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
-import { MamError } from '../errors.js';
+import { MamError } from '../util/errors.js';
 import { parseJsonOrUndefined } from '../util/json.js';
-import { ensureEmbeddedBroker } from './broker.js';
+import { ensureEmbeddedBroker } from '../mqtt/broker.js';
 import { JOB_ID_PATTERN, JobEvent, JobStatus, type JobStateMessage } from './schema.js';
-import { eventsTopic, stateTopic, TOPIC_PREFIX, type BrokerOptions, type EventMessage, type JobTransport } from './transport.js';
+import { describeFailure, displayUrl, failureReason, isUnreachable, seconds, tlsFiles } from '../mqtt/connection.js';
+import { TOPIC_PREFIX, type BrokerOptions } from '../mqtt/options.js';
+import { eventsTopic, stateTopic, type EventMessage, type JobTransport } from './transport.js';
 
 /**
  * The MQTT {@link JobTransport} (mqtt.js v5, speaking MQTT 3.1.1 — the embedded aedes knows nothing newer).
@@ -50,10 +52,6 @@ export interface MqttJobTransport extends JobTransport {
 }
 
 const DEFAULTS = { connectTimeoutMs: 5_000, publishTimeoutMs: 10_000, reconnectMinMs: 250, reconnectMaxMs: 5_000, keepaliveS: 30 };
-/** Errors that say nothing answers at that address: no point waiting for the first connection. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ETIMEDOUT', 'ECONNRESET', 'EADDRNOTAVAIL']);
-/** CONNACK return codes (3.1.1) and reason codes (5) that mean the credentials were not accepted. */
-const CREDENTIALS_REFUSED = new Set([4, 5, 134, 135]);
 /** Resubscription acknowledgement bound, after which "connected" is reported anyway. */
 const RESUBSCRIBE_WAIT_MS = 5_000;
 const BUFFER_LIMIT = 10_000;
@@ -182,7 +180,7 @@ async function connectOnce(options: TransportOptions, url: string, embedded: boo
       error.message === 'connack timeout'
         ? `broker ${display} did not accept a connection within ${seconds(tuning.connectTimeoutMs)} (no CONNACK: is it an MQTT broker?)`
         : describeFailure(display, error);
-    settleFirst(UNREACHABLE.has(String((error as NodeJS.ErrnoException).code)) ? new BrokerUnreachableError(message) : new MamError(message));
+    settleFirst(isUnreachable(error) ? new BrokerUnreachableError(message) : new MamError(message));
   });
   client.on('reconnect', () => {
     failedAttempts += 1;
@@ -359,52 +357,6 @@ function parseState(value: unknown): JobStateMessage | undefined {
     updated_at: typeof state['updated_at'] === 'string' ? state['updated_at'] : '',
     reason: typeof state['reason'] === 'string' ? state['reason'] : null,
   };
-}
-
-/** The TLS files named in `options`, read; a file that cannot be read is a one-line MamError. */
-export async function tlsFiles(options: BrokerOptions): Promise<Pick<IClientOptions, 'ca' | 'cert' | 'key'>> {
-  const files: Pick<IClientOptions, 'ca' | 'cert' | 'key'> = {};
-  for (const name of ['ca', 'cert', 'key'] as const) {
-    const file = options[name];
-    if (file === undefined) continue;
-    files[name] = await readFile(file).catch((error: NodeJS.ErrnoException) => {
-      throw new MamError(`broker TLS ${name} file ${file}: cannot read it (${error.code ?? error.message})`);
-    });
-  }
-  return files;
-}
-
-/** The URL without user:password. */
-export function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//');
-  }
-}
-
-function failureReason(error: Error): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return typeof code === 'string' ? code : error.message;
-}
-
-/** One line for a connection that failed: refused credentials, unreachable, TLS, or the client's message. */
-export function describeFailure(display: string, error: Error): string {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'number') {
-    const reason = error.message.replace(/^Connection refused:\s*/i, '');
-    return CREDENTIALS_REFUSED.has(code)
-      ? `broker ${display} refused the credentials (${reason})`
-      : `broker ${display} refused the connection (${reason})`;
-  }
-  if (typeof code === 'string' && UNREACHABLE.has(code)) return `broker ${display} unreachable: ${code}`;
-  if (typeof code === 'string' && /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO/.test(code)) return `broker ${display}: TLS failed (${code}: ${error.message})`;
-  return `broker ${display}: ${error.message}`;
-}
-
-function seconds(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
 function definedOnly(options: TransportTuning): Partial<typeof DEFAULTS> {

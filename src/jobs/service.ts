@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../util/errors.js';
 import type { LockOptions } from '../registry/lock.js';
 import { AuditLog } from './audit.js';
 import { applyEvent, isTerminal, nextDeadline, timedOut, type Applied } from './events.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage, MamError } from '../errors.js';
+import { errorMessage, MamError } from '../util/errors.js';
 import { writeFileAtomic } from '../registry/atomic.js';
 import { withLock, type LockOptions } from '../registry/lock.js';
 import { parseJsonOrUndefined } from '../util/json.js';

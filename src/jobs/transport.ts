@@ -1,35 +1,14 @@
+import { TOPIC_PREFIX, type BrokerOptions } from '../mqtt/options.js';
 import type { JobEvent, JobStateMessage } from './schema.js';
+
+export type { BrokerOptions };
 
 /**
  * How job events travel: MQTT (mqtt.js) to the embedded broker or a real one. Topics live under one
  * prefix: `mam/v1/jobs/<id>/events` (QoS 1) and, retained, `mam/v1/jobs/<id>/state`.
  */
-export const TOPIC_PREFIX = 'mam/v1';
 export const eventsTopic = (jobId: string): string => `${TOPIC_PREFIX}/jobs/${jobId}/events`;
 export const stateTopic = (jobId: string): string => `${TOPIC_PREFIX}/jobs/${jobId}/state`;
-
-export interface BrokerOptions {
-  /** `mqtt://host:port`, `mqtts://…`; undefined → the embedded broker (started on demand). */
-  readonly url: string | undefined;
-  readonly username?: string | undefined;
-  readonly password?: string | undefined;
-  /** PEM paths for TLS to a real broker. */
-  readonly ca?: string | undefined;
-  readonly cert?: string | undefined;
-  readonly key?: string | undefined;
-}
-
-/** The broker named by the environment: `$MAM_MQTT_URL` (+ `_USERNAME`, `_PASSWORD`, `_CA`, `_CERT`, `_KEY`); no URL → embedded. */
-export function brokerOptionsFromEnv(env: NodeJS.ProcessEnv): BrokerOptions {
-  return {
-    url: env['MAM_MQTT_URL'] || undefined,
-    username: env['MAM_MQTT_USERNAME'],
-    password: env['MAM_MQTT_PASSWORD'],
-    ca: env['MAM_MQTT_CA'],
-    cert: env['MAM_MQTT_CERT'],
-    key: env['MAM_MQTT_KEY'],
-  };
-}
 
 export interface EventMessage {
   readonly jobId: string;

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { PassReport } from '../reconcile/pass.js';
 import { isoSeconds } from '../registry/schema.js';
+import type { ApprovalWait } from '../watch/approvals.js';
+
+export type { ApprovalWait };
 
 /**
  * Coalescing: what the monitor says on its card, decided as a pure function of the previous state,
@@ -112,12 +115,6 @@ export function observedFrom(outcome: { report: PassReport } | { error: string }
 function lastLinesOf(drift: PassReport['drifts'][number]): string {
   if (drift.class !== 'A' || !drift.last_lines?.length) return '';
   return drift.last_lines.map((line) => `\n  > ${line.length > 200 ? `${line.slice(0, 200)}…` : line}`).join('');
-}
-
-/** An agent that has been waiting on a person's approval since `since` (ISO). */
-export interface ApprovalWait {
-  readonly session: string;
-  readonly since: string;
 }
 
 /**

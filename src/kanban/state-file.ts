@@ -5,13 +5,9 @@ import { parseJsonOrUndefined } from '../util/json.js';
 import { initialState, MonitorState } from './coalesce.js';
 
 /**
- * The per-workspace coalescing state: `${XDG_CACHE_HOME:-~/.cache}/agent-sessions-monitor/<workspace>.state`
- * (`MAM_STATE_DIR` overrides the directory). Written atomically after every pass, so a restarted worker
+ * The per-workspace coalescing state: `<workspace>.state` in `monitorStateDir` (src/config.ts). Written atomically after every pass, so a restarted worker
  * resumes with what it had already said and what it still owes the card.
  */
-export function stateDir(env: NodeJS.ProcessEnv, home: string): string {
-  return env['MAM_STATE_DIR'] || path.join(env['XDG_CACHE_HOME'] || path.join(home, '.cache'), 'agent-sessions-monitor');
-}
 
 /** The workspace a registry belongs to: the directory holding `.hermes/`, else the registry's own. */
 export function workspaceName(registryFile: string): string {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../util/errors.js';
 import type { PassReport } from '../reconcile/pass.js';
 import { isoSeconds } from '../registry/schema.js';
 import { coalesce, commentSeq, freezePending, observedApprovals, observedFrom, progressNote, type ApprovalWait, type MonitorState } from './coalesce.js';

@@ -1,7 +1,7 @@
 import { ArtifactFs } from '../agents/fs.js';
 import { artifactRoots, type ArtifactQuery } from '../agents/index.js';
 import { homeDir, lockTimeoutMs, MAM_TMUX_SERVER, registryPath, tmuxBin } from '../config.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../util/errors.js';
 import type { LockOptions } from '../registry/lock.js';
 import { TMUX_SERVER_PATTERN } from '../registry/schema.js';
 import type { TmuxOptions } from '../tmux/client.js';

@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { agentKind, launcherFor } from '../agents/index.js';
-import { MamError, UsageError } from '../errors.js';
+import { MamError, UsageError } from '../util/errors.js';
 import { appendEntry } from '../registry/document.js';
 import { AgentName, isoSeconds, SESSION_NAME_PATTERN, type RegistryEntry } from '../registry/schema.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';

@@ -1,6 +1,6 @@
 import { appendFile } from 'node:fs/promises';
 import { isMap, isSeq } from 'yaml';
-import { MamError } from '../errors.js';
+import { MamError } from '../util/errors.js';
 import { SESSIONS_KEY } from '../registry/document.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
 import { newSessionServer, type LifecycleContext } from './context.js';

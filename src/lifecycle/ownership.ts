@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { MamError } from '../errors.js';
+import { MamError } from '../util/errors.js';
 import { deleteEntryFields, removeEntry, setEntryFields, type EntryFields } from '../registry/document.js';
 import { isoSeconds, timestampMs, type RegistryEntry } from '../registry/schema.js';
 import { updateRegistry } from '../registry/store.js';

@@ -1,5 +1,5 @@
 import { agentKind, launcherFor } from '../agents/index.js';
-import { MamError } from '../errors.js';
+import { MamError } from '../util/errors.js';
 import { setEntryFields, type EntryFields } from '../registry/document.js';
 import { isoSeconds, timestampMs, type RegistryEntry } from '../registry/schema.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';

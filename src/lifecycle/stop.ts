@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { agentKind, launcherFor } from '../agents/index.js';
-import { errorMessage, MamError, UsageError } from '../errors.js';
+import { errorMessage, MamError, UsageError } from '../util/errors.js';
 import { setEntryFields, type EntryFields, type ParsedRegistry } from '../registry/document.js';
 import { isoSeconds, type RegistryEntry } from '../registry/schema.js';
 import { withLock } from '../registry/lock.js';

@@ -1,5 +1,5 @@
 import type { AgentLauncher } from '../agents/types.js';
-import { deliverMessage } from '../pane/deliver.js';
+import { deliverMessage } from '../deliver/deliver.js';
 import type { LifecycleContext } from './context.js';
 import { watchStart } from './start.js';
 

@@ -1,14 +1,14 @@
 import { agentForPane, agentKind, launcherFor } from '../agents/index.js';
-import { MamError, UsageError } from '../errors.js';
+import { MamError, UsageError } from '../util/errors.js';
 import type { LifecycleContext } from '../lifecycle/context.js';
 import { processTree } from '../proc/tree.js';
 import { isoSeconds } from '../registry/schema.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
 import { waitFor } from '../util/wait.js';
 import { rebalance } from './layout.js';
-import { PANE_TIMEOUTS } from './policy.js';
+import { PANE_TIMEOUTS } from '../deliver/policy.js';
 import { elsewhere, findPane, paneRecords, setPaneFields, type PaneFields, type PaneRecord } from './record.js';
-import { killPane, PANE_ID_PATTERN, paneInfo, pressKeys, type PaneInfo, type PaneServer } from './tmux.js';
+import { killPane, PANE_ID_PATTERN, paneInfo, pressKeys, type PaneInfo, type PaneServer } from '../tmux/panes.js';
 
 /**
  * `mam pane kill`: the seed's template 3. A pane already gone is marked closed (exit 0). Otherwise the

@@ -1,7 +1,7 @@
-import { MamError } from '../errors.js';
+import { MamError } from '../util/errors.js';
 import type { TmuxOptions, TmuxServer } from '../tmux/client.js';
-import { decide } from './policy.js';
-import { paneInfo, tmuxMust, windowPanes, type PaneInfo } from './tmux.js';
+import { decide } from '../deliver/policy.js';
+import { paneInfo, tmuxMust, windowPanes, type PaneInfo } from '../tmux/panes.js';
 
 /**
  * The seed's rebalance: `main-vertical` with the master pane as the main one. tmux 3.3 makes the

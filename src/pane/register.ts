@@ -1,10 +1,10 @@
-import { MamError, UsageError } from '../errors.js';
+import { MamError, UsageError } from '../util/errors.js';
 import type { LifecycleContext } from '../lifecycle/context.js';
 import { CONVERSATION_ID_PATTERN, isoSeconds } from '../registry/schema.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
 import { liveSessionId, notOnServer } from './kill.js';
 import { findPane, paneRecords, ROLE_PATTERN, setPaneFields, type PaneFields, type PaneRecord } from './record.js';
-import { PANE_ID_PATTERN, paneInfo, type PaneServer } from './tmux.js';
+import { PANE_ID_PATTERN, paneInfo, type PaneServer } from '../tmux/panes.js';
 
 /**
  * `mam pane register`: the seed's template 6, run by an agent inside its own pane. It finds its pane,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { launcherFor } from '../agents/index.js';
-import { MamError, UsageError } from '../errors.js';
+import { MamError, UsageError } from '../util/errors.js';
 import type { LifecycleContext } from '../lifecycle/context.js';
 import { startOutcome } from '../lifecycle/start.js';
 import { AgentName, isoSeconds } from '../registry/schema.js';
@@ -9,12 +9,12 @@ import { updateRegistry } from '../registry/store.js';
 import { joinWords } from '../util/shell-words.js';
 import { waitFor } from '../util/wait.js';
 import { mamCommand, which } from '../util/which.js';
-import { deliverMessage, runSlashCommand, type DeliveryTarget, type Receipt } from './deliver.js';
+import { deliverMessage, runSlashCommand, type DeliveryTarget, type Receipt } from '../deliver/deliver.js';
 import { identityCommands, isPaneColor, paneTitle, roleColor, type PaneColor } from './identity.js';
 import { rebalance } from './layout.js';
-import { decide, PANE_TIMEOUTS } from './policy.js';
+import { decide, PANE_TIMEOUTS } from '../deliver/policy.js';
 import { ROLE_PATTERN, setPaneFields, type PaneFields } from './record.js';
-import { capturePaneById, killPane, PANE_ID_PATTERN, paneInfo, splitPane, tmuxMust, WINDOW_ID_PATTERN, type PaneServer } from './tmux.js';
+import { capturePaneById, killPane, PANE_ID_PATTERN, paneInfo, splitPane, tmuxMust, WINDOW_ID_PATTERN, type PaneServer } from '../tmux/panes.js';
 
 /**
  * `mam pane spawn`: the seed's template 1 without its ~60 s of sleeps. Split → the agent's prompt

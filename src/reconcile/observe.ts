@@ -2,13 +2,13 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { agentKind } from '../agents/index.js';
 import type { ArtifactQuery, Conversation } from '../agents/types.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../util/errors.js';
 import { parentPid, signalable } from '../proc/tree.js';
 import { timestampMs, type RegistryEntry } from '../registry/schema.js';
-import { snapshotServer, type ServerSnapshot, type TmuxOptions, type TmuxServer } from '../tmux/client.js';
+import { serverKey, type ServerSnapshot, snapshotServer, type TmuxOptions, type TmuxServer } from '../tmux/client.js';
 import { deadPane } from '../tmux/session.js';
 import type { ReconcileInput } from './reconcile.js';
-import { agentExited, exitKey, serverKey } from './reconcile.js';
+import { agentExited, exitKey } from './reconcile.js';
 import type { AgentExit, EntryArtifacts, Observation, Problem, RecordedId } from './types.js';
 
 /**

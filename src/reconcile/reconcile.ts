@@ -2,7 +2,7 @@ import { agentForPane, agentKind } from '../agents/index.js';
 import type { Conversation } from '../agents/types.js';
 import type { EntryFields } from '../registry/document.js';
 import { AgentName, isoSeconds, SESSION_NAME_PATTERN, STARTING_STALE_MS, timestampMs, type RegistryEntry } from '../registry/schema.js';
-import type { ServerSnapshot, TmuxPane, TmuxServer } from '../tmux/client.js';
+import { serverKey, type ServerSnapshot, type TmuxPane, type TmuxServer } from '../tmux/client.js';
 import type { Claim, Close, Drift, Observation, Problem, ReconcileResult, RegistryPatch } from './types.js';
 
 /**
@@ -408,10 +408,6 @@ export function recordedIds(entry: RegistryEntry): string[] {
     if (identity?.session_id) ids.add(identity.session_id);
   }
   return [...ids];
-}
-
-export function serverKey(server: TmuxServer): string {
-  return server ?? '';
 }
 
 function withinGrace(entry: RegistryEntry, now: number, graceMs: number): boolean {

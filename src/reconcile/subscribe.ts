@@ -1,13 +1,12 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../util/errors.js';
 import { readRegistry } from '../registry/store.js';
 import { connectControl, removeIdleMonitorSession, socketPath, type ControlClient, type ControlEvent } from '../tmux/control.js';
-import { runTmux, serverLabel, type TmuxServer } from '../tmux/client.js';
+import { runTmux, serverKey, serverLabel, type TmuxServer } from '../tmux/client.js';
 import { serversToObserve } from './observe.js';
 import { runPass, type PassOptions, type PassReport } from './pass.js';
-import { serverKey } from './reconcile.js';
 import { WorkQueue } from './queue.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, YAMLMap, YAMLSeq, type Node as YamlNode } from 'yaml';
-import { RegistryError } from '../errors.js';
+import { RegistryError } from '../util/errors.js';
 import { itemMap, itemValue, joinLayout, parseItem, renderItem, splitLayout, type Layout, type LayoutItem } from './layout.js';
 import { RegistryEntry } from './schema.js';
 

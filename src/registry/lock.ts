@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { open, type FileHandle } from 'node:fs/promises';
-import { LockTimeoutError, MamError } from '../errors.js';
+import { LockTimeoutError, MamError } from '../util/errors.js';
 
 /**
  * An exclusive flock(2) on a sidecar lock file, interoperable with bash's `flock <file> -c …`.

@@ -1,5 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { CONVERSATION_ID_PATTERN, PANE_ID_PATTERN, ROLE_PATTERN, SESSION_NAME_PATTERN, TMUX_SERVER_PATTERN, WINDOW_ID_PATTERN } from './patterns.js';
+
+export { CONVERSATION_ID_PATTERN, PANE_ID_PATTERN, ROLE_PATTERN, SESSION_NAME_PATTERN, TMUX_SERVER_PATTERN, WINDOW_ID_PATTERN } from './patterns.js';
 
 /**
  * The one schema of `agent-sessions.yaml`. Field names come from the seeds and DESIGN.md and are relied
@@ -7,24 +10,15 @@ import { z } from 'zod';
  * rewrite untouched.
  */
 
-/**
- * Session names end up in tmux targets and shell-adjacent places. tmux treats `: . $ @ % =` specially and
- * `#{q:…}` mis-escapes `$`, so only this conservative alphabet is accepted (reference: tmux §2 gotchas).
- */
-export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 export const SessionName = z
   .string()
   .regex(SESSION_NAME_PATTERN, { error: 'session names are 1–128 characters of A–Z a–z 0–9 _ -' });
 
-/** A tmux `-L` socket name; it becomes a file name under the tmux socket directory. */
-export const TMUX_SERVER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const TmuxServerName = z
   .string()
   .regex(TMUX_SERVER_PATTERN, { error: 'tmux server (socket) names are 1–64 characters of A–Z a–z 0–9 _ -' });
 
-/** Conversation ids become file names (`<id>.jsonl`, `<id>.db`): no separators, no dots, ever. */
-export const CONVERSATION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 export const ConversationId = z
   .string()
   .regex(CONVERSATION_ID_PATTERN, { error: 'conversation ids are letters, digits, _ and - only' });
@@ -126,9 +120,6 @@ export function isoSeconds(ms: number): string {
  * table; written by src/pane/record.ts). Rows are loose objects like session entries, so fields a person or a
  * newer version adds survive every rewrite.
  */
-export const PANE_ID_PATTERN = /^%\d{1,9}$/;
-export const WINDOW_ID_PATTERN = /^@\d{1,9}$/;
-export const ROLE_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
 export const PaneStatus = z.enum(['spawning', 'active', 'ready-to-close', 'closed']);
 export type PaneStatus = z.infer<typeof PaneStatus>;

@@ -1,6 +1,6 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage, RegistryError } from '../errors.js';
+import { errorMessage, RegistryError } from '../util/errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic.js';
 import { parseRegistry, renderRegistry, type ParsedRegistry } from './document.js';
 import { withLock, type LockOptions } from './lock.js';

@@ -94,6 +94,11 @@ export function literalArg(text: string): string {
   return text.endsWith(';') ? `${text.slice(0, -1)}\\;` : text;
 }
 
+/** A server as a map key: the default server (null) is ''. */
+export function serverKey(server: TmuxServer): string {
+  return server ?? '';
+}
+
 export function serverLabel(server: TmuxServer): string {
   return server ?? 'default';
 }

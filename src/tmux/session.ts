@@ -1,5 +1,5 @@
 import type { KeyPress } from '../agents/types.js';
-import { MamError } from '../errors.js';
+import { MamError } from '../util/errors.js';
 import { literalArg, OWNER_OPTION, runTmux, STARTED_OPTION, serverLabel, sessionTarget, type TmuxOptions, type TmuxPane, type TmuxServer } from './client.js';
 
 /**

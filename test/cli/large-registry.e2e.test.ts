@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPassOptions } from '../../src/cli/pass-options.js';
 import { lifecycleContext } from '../../src/lifecycle/context.js';
-import { sessionStatus, statusTable } from '../../src/lifecycle/status.js';
+import { sessionStatus, statusTable } from '../../src/status/report.js';
 import { runPass } from '../../src/reconcile/pass.js';
 import { emitted, MAM, Sandbox, type MamResult } from '../helpers/sandbox.js';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Aedes } from 'aedes';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BROKER_FILE, canConnect, ensureEmbeddedBroker, isAlive, readBrokerRecord, startBroker, type EmbeddedBroker } from '../../src/jobs/broker.js';
+import { BROKER_FILE, canConnect, ensureEmbeddedBroker, isAlive, readBrokerRecord, startBroker, type EmbeddedBroker } from '../../src/mqtt/broker.js';
 import { connectTransport, type MqttJobTransport, type TransportOptions } from '../../src/jobs/mqtt.js';
 import type { JobEvent, JobStateMessage } from '../../src/jobs/schema.js';
 import type { EventMessage } from '../../src/jobs/transport.js';

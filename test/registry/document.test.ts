@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RegistryError } from '../../src/errors.js';
+import { RegistryError } from '../../src/util/errors.js';
 import { appendEntry, parseRegistry, setEntryFields, stringifyRegistry } from '../../src/registry/document.js';
 
 const HAND_WRITTEN = `# Sessions I keep an eye on — edited by hand, do not reformat

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { RegistryError } from '../../src/errors.js';
+import { RegistryError } from '../../src/util/errors.js';
 import { parseRegistry, renderRegistry, type ParsedRegistry } from '../../src/registry/document.js';
 import { itemValue, splitLayout } from '../../src/registry/layout.js';
 

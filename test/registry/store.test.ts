@@ -3,7 +3,7 @@ import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, stat, symlink,
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LockTimeoutError, RegistryError } from '../../src/errors.js';
+import { LockTimeoutError, RegistryError } from '../../src/util/errors.js';
 import { writeFileAtomic } from '../../src/registry/atomic.js';
 import { appendEntry, parseRegistry, type ParsedRegistry } from '../../src/registry/document.js';
 import { acquireLock } from '../../src/registry/lock.js';

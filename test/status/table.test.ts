@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { statusTable, type StatusReport, type StatusRow } from '../../src/lifecycle/status.js';
-import { allHostsTable, type AllHostsReport } from '../../src/status/all-hosts.js';
-import type { AgentStatusMessage } from '../../src/status/status-message.js';
+import { statusTable, type StatusReport, type StatusRow } from '../../src/status/report.js';
+import { allHostsTable, type AllHostsReport } from '../../src/mqtt/all-hosts.js';
+import type { AgentStatusMessage } from '../../src/mqtt/status-message.js';
 
 /**
  * Tables as large as real registries get. The issue's registry of ~125k entries crashed `mam status` with

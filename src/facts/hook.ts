@@ -1,0 +1,113 @@
+import { appendFileSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { agentAncestor } from '../proc/tree.js';
+import { paneFromEnv } from '../tmux/pane-address.js';
+import { errorMessage } from '../util/errors.js';
+import { parseJsonOrUndefined } from '../util/json.js';
+import { FACT_ID_PATTERN } from './check.js';
+import { applyHook, type HookPayload } from './derive.js';
+import { readHookPayload } from './hook-stdin.js';
+import { updateFacts } from './store.js';
+import { ensureWatcher } from './watcher-pid.js';
+
+/**
+ * One agent hook event (`mam hook`): the payload on stdin → the agent's fact files, the watcher started if none
+ * runs, and — on SessionStart in a session mam started — the conversation id in the registry. A hook must never
+ * make the agent wait or fail: everything is bounded in time, and every error is only logged (to
+ * `<status dir>/hook-errors.log`).
+ *
+ * It runs on every agent event, so its start-up is its cost (bench/hook.bench.ts: target ≤ 1.5× a bare
+ * `node -e 0`). Keep the static imports above free of zod, yaml, the registry and the agent modules; what only
+ * some events need (the registry, on SessionStart in a session mam started) is imported where it is used.
+ */
+/** stdin silent this long without a whole payload: an agent that never closes it. */
+const STDIN_IDLE_MS = 2_000;
+/** Still arriving after this long: given up (a 64 MB payload on a busy machine takes a few seconds). */
+const STDIN_MAX_MS = 10_000;
+/** Everything after the payload is read: parse, fact file, watcher check. */
+const TOTAL_LIMIT_MS = 5_000;
+
+export interface HookRun {
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdin: NodeJS.ReadableStream & { destroy(): void };
+  readonly stderr: NodeJS.WritableStream;
+  /** The status directory (src/config.ts `statusDir`). */
+  readonly dir: string;
+  readonly agent: string;
+}
+
+/** Records one event; never throws (problems go to hook-errors.log) and never outlives its time bounds. */
+export async function runHook(run: HookRun): Promise<void> {
+  const { dir } = run;
+  // Restarted once the payload is in: how long reading takes grows with its size, the rest barely does.
+  let deadline = setTimeout(() => process.exit(0), STDIN_MAX_MS + TOTAL_LIMIT_MS);
+  deadline.unref();
+  try {
+    const text = await readHookPayload(run.stdin, { idleMs: STDIN_IDLE_MS, maxMs: STDIN_MAX_MS });
+    clearTimeout(deadline);
+    deadline = setTimeout(() => process.exit(0), TOTAL_LIMIT_MS);
+    deadline.unref();
+    await record(run.env, dir, run.agent, text);
+  } catch (error) {
+    logError(dir, run.stderr, errorMessage(error));
+  }
+}
+
+async function record(env: NodeJS.ProcessEnv, dir: string, agent: string, text: string): Promise<void> {
+  const payload = parseJsonOrUndefined(text);
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new Error('hook payload is not a JSON object');
+  const hook = payload as HookPayload;
+  const sessionId = typeof hook['session_id'] === 'string' ? hook['session_id'] : '';
+  if (!FACT_ID_PATTERN.test(sessionId)) throw new Error(`hook payload has no usable session_id (${JSON.stringify(hook['session_id'])})`);
+  const mamSession = env['MAM_SESSION'] || null;
+  const agentProcess = agentAncestor(process.ppid);
+  const transcript = typeof hook['transcript_path'] === 'string' ? hook['transcript_path'] : undefined;
+  const transcriptSize = transcript ? (statSync(transcript, { throwIfNoEntry: false })?.size ?? null) : null;
+  let started: { sessionId: string; source: string } | undefined;
+  await updateFacts(
+    dir,
+    sessionId,
+    (facts) => {
+      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: paneFromEnv(env) ?? null });
+      started = applied.started;
+      return applied;
+    },
+    2_000,
+  );
+  // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job.
+  if (hook['hook_event_name'] !== 'SessionEnd') await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))], env);
+  if (started && mamSession) await recordConversation(env, mamSession, agent, started.sessionId);
+}
+
+/** The registry entry mam started this agent for learns its conversation id at once — and again after /clear. */
+async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent: string, conversationId: string): Promise<void> {
+  const registry = env['MAM_REGISTRY'];
+  if (!registry) return;
+  const [{ agentKind }, { setEntryFields }, { updateRegistry }] = await Promise.all([import('../agents/index.js'), import('../registry/document.js'), import('../registry/store.js')]);
+  const kind = agentKind(agent);
+  if (!kind) return;
+  await updateRegistry(
+    registry,
+    (current) => {
+      const entry = current.entries.find((candidate) => candidate.name === session);
+      if (!entry || entry.agent !== agent || entry[kind.conversationIdField] === conversationId) return { changed: false, result: undefined };
+      return { changed: setEntryFields(current.document, session, { [kind.conversationIdField]: conversationId }), result: undefined };
+    },
+    { timeoutMs: 2_000 },
+  );
+}
+
+/**
+ * A hook's problems go to `<status dir>/hook-errors.log`; when that directory cannot be written either, to
+ * stderr, which agents show only in their debug output — the hook still exits 0.
+ */
+function logError(dir: string, stderr: NodeJS.WritableStream, message: string): void {
+  const line = `${new Date().toISOString()} ${message}\n`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    appendFileSync(path.join(dir, 'hook-errors.log'), line);
+  } catch (error) {
+    stderr.write(`mam hook: ${message} (and ${path.join(dir, 'hook-errors.log')} is not writable: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})\n`);
+  }
+}

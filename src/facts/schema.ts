@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * Per-agent fact files (seed 002, reference: artifacts §4.1): one file per agent of a session —
+ * `{session_id}.agent.{main|agent_id}.json` — plus `{session_id}.session.json` with what the session is.
+ * Hooks write them; `mam status`, the monitor and (later) the watcher read them.
+ */
+export const AgentStatus = z.enum(['working', 'needs_approval', 'waiting']);
+export type AgentStatus = z.infer<typeof AgentStatus>;
+
+export const ToolFact = z.object({
+  status: z.enum(['working', 'needs_approval']),
+  tool_name: z.string(),
+  /** The tool input as canonical JSON: PermissionRequest carries no tool_use_id, so it is matched by this. */
+  input: z.string().nullable(),
+  command: z.string().nullable(),
+});
+export type ToolFact = z.infer<typeof ToolFact>;
+
+export const AgentFact = z.object({
+  status: AgentStatus,
+  tools: z.record(z.string(), ToolFact),
+  agent_type: z.string().nullable(),
+  /** Since when something has been waiting for a person's approval (for "needs approval for N minutes"). */
+  needs_approval_since: z.string().nullable(),
+  updated_at: z.string(),
+});
+export type AgentFact = z.infer<typeof AgentFact>;
+
+export const SessionFact = z.object({
+  session_id: z.string(),
+  agent: z.string(),
+  cwd: z.string().nullable(),
+  transcript_path: z.string().nullable(),
+  /** The registry entry (`MAM_SESSION`) this agent runs in, when mam started it. */
+  mam_session: z.string().nullable(),
+  /** The agent process: the hook's parent, or the first non-shell above it (hooks often run through `sh -c`). */
+  pid: z.number().int().nullable(),
+  /** The agent's start time (/proc stat field 22), so a reused pid is never taken for the agent. */
+  pid_start: z.number().int().nullable().default(null),
+  /**
+   * The transcript's size when the last hook ran: transcript lines from here on happened after it, so the
+   * watcher may act on them (an interrupt before the newest hook is old news).
+   */
+  transcript_offset: z.number().int().nullable().default(null),
+  model: z.string().nullable(),
+  /**
+   * The tmux pane the agent runs in, from `$TMUX` and `$TMUX_PANE` in the hook's environment: where the watcher
+   * looks when a turn ended without any hook or transcript line saying so (README.md, "What no hook reports").
+   */
+  pane: z.object({ socket: z.string(), id: z.string() }).nullable().default(null),
+  started_at: z.string(),
+  updated_at: z.string(),
+});
+export type SessionFact = z.infer<typeof SessionFact>;
+
+/** Ids that become file names; defined beside the zod-free reader that `mam hook` uses. */
+export { FACT_ID_PATTERN } from './check.js';

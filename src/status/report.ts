@@ -1,0 +1,165 @@
+import { existsSync } from 'node:fs';
+import { agentKind } from '../agents/index.js';
+import { statusDir } from '../config.js';
+import { sessionStatus as agentsActivity } from '../facts/derive.js';
+import type { AgentStatus } from '../facts/schema.js';
+import { classifyPane, combineActivity, type ActivitySource } from '../watch/pane.js';
+import { paneTarget, type PaneSampler, type PaneTarget } from '../watch/pane-sampler.js';
+import { listStatusDir, readAgentFacts } from '../facts/store.js';
+import { readJob } from '../jobs/store.js';
+import { readRegistry } from '../registry/store.js';
+import { timestampMs } from '../registry/schema.js';
+import { serversToObserve } from '../reconcile/observe.js';
+import { sessionLive } from '../reconcile/reconcile.js';
+import { capturePanes } from '../tmux/capture.js';
+import { serverKey, snapshotServer } from '../tmux/client.js';
+import type { LifecycleContext } from '../lifecycle/context.js';
+import { columnWidths, formatAge } from '../util/table.js';
+
+/** One row per registered session: what the registry says beside what tmux shows right now. */
+export interface StatusRow {
+  readonly name: string;
+  readonly agent: string;
+  readonly status: string;
+  readonly tmux_server: string | null;
+  /** alive in tmux, gone, or unknown (the server could not be read). */
+  readonly tmux: 'alive' | 'gone' | 'unknown';
+  readonly conversation_id: string | null;
+  readonly workspace: string;
+  readonly since: string | null;
+  readonly age_seconds: number | null;
+  /** The delegated job this session runs, and its state from the job file (Workflow C). */
+  readonly job: { readonly id: string; readonly status: string } | null;
+  /** What the agent is doing now, from its hooks' fact files or its pane: working, needs_approval, waiting. */
+  readonly activity: string | null;
+  /** Where `activity` came from: the hooks' fact files, one capture of the pane, or nowhere (null). */
+  readonly activity_source: ActivitySource;
+}
+
+export interface StatusReport {
+  readonly registry: string;
+  /** False when there is no registry file yet: nothing has been registered there. */
+  readonly registry_exists: boolean;
+  readonly sessions: readonly StatusRow[];
+  readonly invalid: readonly { readonly name: string | undefined; readonly line: number | undefined; readonly reason: string }[];
+}
+
+/**
+ * `panes`: a sampler kept across calls (`status --watch`), so pane readings are debounced and rate-limited as in
+ * the monitor; without one, each pane is captured once.
+ */
+export async function sessionStatus(context: LifecycleContext, panes?: PaneSampler): Promise<StatusReport> {
+  const registry = await readRegistry(context.registryFile);
+  const snapshots = new Map((await Promise.all(serversToObserve(registry, []).map((server) => snapshotServer(server, context.tmux)))).map((snapshot) => [serverKey(snapshot.server), snapshot]));
+  const now = context.now();
+  const jobStates = new Map<string, string>();
+  await Promise.all(
+    registry.entries.map(async (entry) => {
+      if (!entry.delegate_job_id || !entry.delegate_job_registry) return;
+      const job = await readJob(entry.delegate_job_registry, entry.delegate_job_id).catch(() => undefined);
+      jobStates.set(entry.name, job?.status ?? 'unknown');
+    }),
+  );
+  const activities = new Map<string, AgentStatus>();
+  const factsDir = statusDir(context.env);
+  const factNames = await listStatusDir(factsDir);
+  await Promise.all(
+    registry.entries.map(async (entry) => {
+      const kind = agentKind(entry.agent);
+      const id = kind ? entry[kind.conversationIdField] : undefined;
+      if (entry.status !== 'running' || !id) return;
+      const activity = agentsActivity(await readAgentFacts(factsDir, id, factNames));
+      if (activity) activities.set(entry.name, activity);
+    }),
+  );
+  const tmuxState = (entry: (typeof registry.entries)[number]): StatusRow['tmux'] => {
+    const snapshot = snapshots.get(serverKey(entry.tmux_server ?? null));
+    return !snapshot || snapshot.state === 'unknown' ? 'unknown' : sessionLive(snapshot.panes, entry.name) ? 'alive' : 'gone';
+  };
+  const live = registry.entries.filter((entry) => entry.status === 'running' && tmuxState(entry) === 'alive');
+  const targets = live.flatMap((entry) => paneTarget(entry, activities.get(entry.name)) ?? []);
+  const paneStates = panes ? await sampledActivities(targets, panes) : await paneActivities(targets, context);
+  const sessions = registry.entries.map((entry): StatusRow => {
+    const tmux = tmuxState(entry);
+    const kind = agentKind(entry.agent);
+    const activity = combineActivity(activities.get(entry.name), paneStates.get(entry.name));
+    const since =
+      entry.status === 'running'
+        ? (entry.resumed_at ?? entry.created_at)
+        : entry.status === 'starting'
+          ? (entry.starting_at ?? entry.created_at)
+          : entry.status === 'stopped'
+            ? entry.stopped_at
+            : entry.terminated_at;
+    const sinceMs = timestampMs(since ?? null);
+    return {
+      name: entry.name,
+      agent: entry.agent,
+      status: entry.status,
+      tmux_server: entry.tmux_server ?? null,
+      tmux,
+      conversation_id: kind ? (entry[kind.conversationIdField] ?? entry.agent_identities?.[kind.id]?.session_id ?? null) : null,
+      workspace: entry.workspace,
+      since: sinceMs === undefined ? null : new Date(sinceMs).toISOString(),
+      age_seconds: sinceMs === undefined ? null : Math.max(0, Math.round((now - sinceMs) / 1000)),
+      job: entry.delegate_job_id ? { id: entry.delegate_job_id, status: jobStates.get(entry.name) ?? 'unknown' } : null,
+      activity: activity.activity,
+      activity_source: activity.source,
+    };
+  });
+  return { registry: context.registryFile, registry_exists: existsSync(context.registryFile), sessions, invalid: registry.invalid.map(({ name, line, reason }) => ({ name, line, reason })) };
+}
+
+/**
+ * Activity read from the panes of live running sessions that no hook reports for (and of Codex sessions,
+ * whose approval dialogs fire no hook): one capture each, one tmux call per server. One capture cannot show
+ * a screen standing still, so there is no idle debounce here (src/watch/pane.ts has it for the monitor):
+ * an idle-looking screen is waiting at once, and an agent with no patterns (agy) stays unknown.
+ */
+async function paneActivities(targets: readonly PaneTarget[], context: LifecycleContext): Promise<Map<string, AgentStatus>> {
+  const byServer = new Map<string, PaneTarget[]>();
+  for (const target of targets) byServer.set(serverKey(target.server), [...(byServer.get(serverKey(target.server)) ?? []), target]);
+  const found = new Map<string, AgentStatus>();
+  await Promise.all(
+    [...byServer.values()].map(async (group) => {
+      const screens = await capturePanes(group[0]!.server, group.map((target) => target.session), context.tmux);
+      for (const { session, patterns } of group) {
+        // A session that vanished since the listing has no screen: no activity, not an error.
+        const screen = screens.get(session);
+        const status = screen === undefined ? undefined : classifyPane(patterns, screen);
+        if (status) found.set(session, status);
+      }
+    }),
+  );
+  return found;
+}
+
+/** The same targets through a long-lived sampler: captures only when due, idle reported once the screen held still. */
+async function sampledActivities(targets: readonly PaneTarget[], sampler: PaneSampler): Promise<Map<string, AgentStatus>> {
+  const found = new Map<string, AgentStatus>();
+  for (const [name, reading] of await sampler.sample(targets)) if (reading.status) found.set(name, reading.status);
+  return found;
+}
+
+
+export function statusTable(report: StatusReport): string {
+  const header = ['NAME', 'AGENT', 'STATUS', 'TMUX', 'ACTIVITY', 'CONVERSATION', 'AGE', 'WORKSPACE'];
+  const rows = report.sessions.map((row) => [
+    row.name,
+    row.agent,
+    // Session and job state in one column (seed 000, Workflow C).
+    row.job ? `${row.status}/job ${row.job.status}` : row.status,
+    row.tmux === 'alive' ? 'alive' : row.tmux === 'gone' ? (row.status === 'running' ? 'GONE' : 'gone') : '?',
+    row.activity === 'needs_approval' ? 'NEEDS APPROVAL' : (row.activity ?? '-'),
+    row.conversation_id ? row.conversation_id.slice(0, 8) : '-',
+    formatAge(row.age_seconds),
+    row.workspace,
+  ]);
+  const widths = columnWidths(header, rows);
+  const line = (cells: string[]): string => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ');
+  if (!report.registry_exists) return `no registry at ${report.registry} yet: nothing is registered`;
+  const lines = [`registry: ${report.registry}`, line(header), ...rows.map(line)];
+  if (rows.length === 0) lines.push(`(no sessions in ${report.registry})`);
+  for (const bad of report.invalid) lines.push(`invalid entry${bad.name ? ` ${JSON.stringify(bad.name)}` : ''} at line ${bad.line ?? '?'}: ${bad.reason}`);
+  return lines.join('\n');
+}

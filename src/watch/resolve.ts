@@ -1,0 +1,131 @@
+import { derive, type Applied, type Facts } from '../facts/derive.js';
+import type { AgentFact, AgentStatus, ToolFact } from '../facts/schema.js';
+import type { TranscriptEvent } from './transcript.js';
+
+/**
+ * The watcher's half of status derivation (reference: artifacts §4.3–4.4): what no hook reports, resolved
+ * from what the watcher observed. Pure: facts + observation + clock → facts.
+ *
+ * - A rejected or interrupted tool, and Esc while streaming, leave no hook behind; the transcript says so.
+ * - An approved permission dialog fires no hook either; the tool's line reaching the transcript (it is held
+ *   back while the dialog is open) or its command appearing in the agent's process tree says so.
+ * - A killed agent fires no SessionEnd; its pid (checked with its start time) says so.
+ * - Esc before the model's first token ends the turn with no hook and no transcript line (Claude puts the prompt
+ *   back in the input box); only the screen says so, and it is read for exactly that case (`screenCheckWanted`).
+ */
+export interface Observation {
+  /** Whether the agent process is still the one the hooks recorded; undefined when there is no pid to check. */
+  readonly alive: boolean | undefined;
+  /** New transcript events per agent key (`main`, or a subagent's id), in file order. */
+  readonly transcript: Readonly<Record<string, readonly TranscriptEvent[]>>;
+  /** Ids of tools waiting for approval whose command is now running under the agent. */
+  readonly running: ReadonlySet<string>;
+  /**
+   * What the agent's pane showed on two reads in a row, when the watcher read it (see `screenCheckWanted`);
+   * undefined when it did not look, could not, or the two reads disagreed.
+   */
+  readonly screen?: AgentStatus | undefined;
+}
+
+/** How long a turn must have been silent (no hook, no transcript line) before its screen is worth a look. */
+export const SCREEN_CHECK_QUIET_MS = 3_000;
+
+/**
+ * Whether the main agent is in the one state only its screen can end: working with no tool open, alone, and
+ * silent since `quietSince` for SCREEN_CHECK_QUIET_MS. A model that streams or thinks for minutes is silent too;
+ * its screen shows the busy line, so a look changes nothing but costs one tmux call.
+ */
+export function screenCheckWanted(facts: Facts, quietSince: number, now: number): boolean {
+  const main = facts.agents['main'];
+  return (
+    facts.session?.pane !== null &&
+    facts.session?.pane !== undefined &&
+    main?.status === 'working' &&
+    Object.keys(main.tools).length === 0 &&
+    Object.keys(facts.agents).length === 1 &&
+    now - quietSince >= SCREEN_CHECK_QUIET_MS
+  );
+}
+
+export function resolveFacts(facts: Facts, observation: Observation, now: number): Applied {
+  if (observation.alive === false) return { facts: { session: facts.session, agents: {} }, ended: true };
+  const at = new Date(now).toISOString();
+  // Events older than the newest hook were already accounted for by that hook (or superseded by it).
+  const since = facts.session?.transcript_offset ?? 0;
+  let agents: Record<string, AgentFact> = { ...facts.agents };
+  const set = (key: string, tools: Record<string, ToolFact>, fallback: AgentStatus): void => {
+    const before = agents[key];
+    if (!before) return;
+    const status = derive(tools, fallback);
+    const next: AgentFact = {
+      ...before,
+      tools,
+      status,
+      needs_approval_since: status === 'needs_approval' ? (before.needs_approval_since ?? at) : null,
+      updated_at: at,
+    };
+    if (JSON.stringify({ ...next, updated_at: before.updated_at }) !== JSON.stringify(before)) agents[key] = next;
+  };
+
+  for (const [key, events] of Object.entries(observation.transcript)) {
+    for (const event of events) {
+      const fact = agents[key];
+      if (event.kind === 'interrupt' && key === 'main' && event.offset >= since) {
+        // Esc stops the foreground turn and every subagent in it; background ones re-appear with their next hook.
+        const main = agents['main'];
+        agents = main ? { main } : {};
+        set('main', {}, 'waiting');
+        continue;
+      }
+      if (event.kind === 'turn-end' && key === 'main' && event.offset >= since) {
+        set('main', {}, 'waiting');
+        continue;
+      }
+      if (!fact) continue;
+      if (event.kind === 'tool-use') {
+        const tools = { ...fact.tools };
+        // A PermissionRequest that found no PreToolUse to match was filed under a made-up key; this line names it.
+        const orphan = Object.keys(tools).find((id) => id.startsWith(`permission:${event.name}@`));
+        if (!tools[event.id] && orphan) {
+          tools[event.id] = tools[orphan]!;
+          delete tools[orphan];
+        }
+        const tool = tools[event.id];
+        // Only the main transcript is known to hold the line back, and only its offsets compare with the hooks'.
+        if (tool?.status === 'needs_approval' && key === 'main' && event.offset >= since) tools[event.id] = { ...tool, status: 'working' };
+        set(key, tools, fact.status);
+      } else if (event.kind === 'tool-result' && fact.tools[event.id]) {
+        const { [event.id]: _closed, ...tools } = fact.tools;
+        // The agent carries on after a tool closes, whatever it was waiting for.
+        set(key, tools, fact.status === 'needs_approval' ? 'working' : fact.status);
+      }
+    }
+  }
+
+  const main = agents['main'];
+  if (observation.screen === 'waiting' && main?.status === 'working' && Object.keys(main.tools).length === 0 && Object.keys(agents).length === 1) set('main', {}, 'waiting');
+
+  for (const [key, fact] of Object.entries(agents)) {
+    const approved = Object.entries(fact.tools).filter(([id, tool]) => tool.status === 'needs_approval' && observation.running.has(id));
+    if (approved.length === 0) continue;
+    set(key, { ...fact.tools, ...Object.fromEntries(approved.map(([id, tool]) => [id, { ...tool, status: 'working' as const }])) }, fact.status);
+  }
+  return { facts: { session: facts.session, agents }, ended: false };
+}
+
+/** Tools waiting for approval that carry a command, for the process-tree check. */
+export function pendingCommands(facts: Facts): { readonly id: string; readonly command: string }[] {
+  return Object.values(facts.agents).flatMap((fact) =>
+    Object.entries(fact.tools).flatMap(([id, tool]) => (tool.status === 'needs_approval' && tool.command ? [{ id, command: tool.command }] : [])),
+  );
+}
+
+/**
+ * Whether one of these processes runs `command`: as its whole argv, as the whole script of a `sh -c`, or quoted
+ * whole inside one (Claude runs Bash commands as `bash -c … eval '<command>' …`, single quotes escaped as '\''). A
+ * mere substring is not enough: `ls` is in every path under `tools/`.
+ */
+export function commandRunning(command: string, cmdlines: readonly (readonly string[])[]): boolean {
+  const quoted = [`'${command.replace(/'/g, `'\\''`)}'`, `'${command.replace(/'/g, `'"'"'`)}'`, `"${command.replace(/(["\\$`])/g, '\\$1')}"`];
+  return cmdlines.some((argv) => argv.join(' ') === command || argv.some((arg) => arg === command || quoted.some((form) => arg.includes(form))));
+}

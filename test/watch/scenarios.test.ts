@@ -1,0 +1,303 @@
+import { describe, expect, it } from 'vitest';
+import { applyHook, sessionStatus, type Facts, type HookPayload } from '../../src/facts/derive.js';
+import type { AgentStatus } from '../../src/facts/schema.js';
+import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted } from '../../src/watch/resolve.js';
+import { parseTranscriptChunk, type TranscriptEvent } from '../../src/watch/transcript.js';
+
+/**
+ * The reference's fixture scenarios (agent-artifacts §6) as hook payloads, transcript lines and process
+ * observations, with the session status after every step. Hooks go through applyHook, as `mam hook` does
+ * (recording the transcript's size); everything else through the watcher's pure core, as `mam watch` does.
+ */
+const T0 = Date.parse('2026-11-22T10:00:00Z');
+const SID = '7d2c9f4e-3b1a-4c8e-9f00-2a6b1c3d4e5f';
+const REJECT = "The user doesn't want to proceed with this tool use. The tool use was rejected (eg. if it was a file edit, the new_string was NOT written to the file). STOP what you are doing and wait for the user to tell you how to proceed.";
+
+type Step =
+  | { readonly hook: HookPayload }
+  | { readonly lines: readonly unknown[]; readonly agent?: string }
+  | { readonly processes: readonly (readonly string[])[] }
+  | { readonly screen: AgentStatus }
+  | { readonly dead: true };
+
+class Simulation {
+  facts: Facts = { session: undefined, agents: {} };
+  private readonly transcripts = new Map<string, Buffer>();
+  private readonly offsets = new Map<string, number>();
+  private clock = T0;
+
+  step(step: Step): string | undefined {
+    this.clock += 1000;
+    if ('hook' in step) {
+      const applied = applyHook(
+        this.facts,
+        { session_id: SID, cwd: '/w', transcript_path: '/t.jsonl', ...step.hook },
+        { now: this.clock, agent: 'claude', mamSession: 'w-creator-claude', pid: 100, pidStart: 7, transcriptSize: this.transcript('main').length, pane: PANE },
+      );
+      this.facts = applied.ended ? { session: undefined, agents: {} } : applied.facts;
+    } else if ('lines' in step) {
+      const key = step.agent ?? 'main';
+      this.transcripts.set(key, Buffer.concat([this.transcript(key), Buffer.from(step.lines.map((line) => `${typeof line === 'string' ? line : JSON.stringify(line)}\n`).join(''))]));
+      this.resolve({ [key]: this.read(key) }, new Set(), true);
+    } else if ('processes' in step) {
+      const running = new Set(pendingCommands(this.facts).flatMap(({ id, command }) => (commandRunning(command, step.processes) ? [id] : [])));
+      this.resolve({}, running, true);
+    } else if ('screen' in step) {
+      this.resolve({}, new Set(), true, step.screen);
+    } else {
+      this.resolve({}, new Set(), false);
+    }
+    return sessionStatus(this.facts.agents);
+  }
+
+  run(steps: readonly Step[]): (string | undefined)[] {
+    return steps.map((step) => this.step(step));
+  }
+
+  private transcript(key: string): Buffer {
+    return this.transcripts.get(key) ?? Buffer.alloc(0);
+  }
+
+  /** What the watcher reads: from the larger of its own offset and the newest hook's. */
+  private read(key: string): TranscriptEvent[] {
+    const from = Math.max(this.offsets.get(key) ?? 0, key === 'main' ? (this.facts.session?.transcript_offset ?? 0) : 0);
+    const parsed = parseTranscriptChunk(this.transcript(key).subarray(from), from);
+    this.offsets.set(key, from + parsed.consumed);
+    return parsed.events;
+  }
+
+  private resolve(transcript: Record<string, TranscriptEvent[]>, running: ReadonlySet<string>, alive: boolean, screen?: AgentStatus): void {
+    const applied = resolveFacts(this.facts, { alive, transcript, running, screen }, this.clock);
+    this.facts = applied.ended ? { session: undefined, agents: {} } : applied.facts;
+  }
+}
+
+const PANE = { socket: '/tmp/tmux-1000/mam', id: '%3' };
+const bash = { tool_name: 'Bash', tool_input: { command: 'touch out.txt && npm test', description: 'Run unit tests' } };
+const user = (content: unknown, extra: Record<string, unknown> = {}): unknown => ({ type: 'user', message: { role: 'user', content }, ...extra });
+const toolUse = (id: string, name = 'Bash'): unknown => ({ type: 'assistant', message: { content: [{ type: 'tool_use', id, name, input: {} }], stop_reason: 'tool_use' } });
+const toolResult = (id: string, extra: Record<string, unknown> = {}, content = 'ok'): unknown => user([{ type: 'tool_result', tool_use_id: id, content, ...('is_error' in extra ? { is_error: extra['is_error'] } : {}) }], 'toolUseResult' in extra ? { toolUseResult: extra['toolUseResult'] } : {});
+const turnDuration = { type: 'system', subtype: 'turn_duration', isMeta: false };
+const rejected = (id: string): unknown[] => [toolUse(id), toolResult(id, { is_error: true, toolUseResult: 'User rejected tool use' }, REJECT), user([{ type: 'text', text: '[Request interrupted by user for tool use]' }], { toolUseResult: null }), turnDuration];
+
+describe('fixture scenarios: hooks, transcript lines and processes → status', () => {
+  it('1. a plain turn stays consistent when the transcript lines and the hooks interleave', () => {
+    expect(
+      new Simulation().run([
+        { hook: { hook_event_name: 'SessionStart', source: 'startup' } },
+        { hook: { hook_event_name: 'UserPromptSubmit', prompt: 'read a' } },
+        { lines: [user('read a')] },
+        { hook: { hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: '/w/a' }, tool_use_id: 'toolu_r' } },
+        { lines: [toolUse('toolu_r', 'Read'), toolResult('toolu_r')] },
+        { hook: { hook_event_name: 'PostToolUse', tool_name: 'Read', tool_use_id: 'toolu_r' } },
+        { lines: [{ type: 'assistant', message: { content: [{ type: 'text', text: 'done' }], stop_reason: 'end_turn' } }, turnDuration] },
+        { hook: { hook_event_name: 'Stop' } },
+      ]),
+    ).toEqual(['waiting', 'working', 'working', 'working', 'working', 'working', 'waiting', 'waiting']);
+  });
+
+  it('2. approval granted: the command appears under the agent, wrapped and quoted by its shell → working at once', () => {
+    const simulation = new Simulation();
+    expect(
+      simulation.run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_b' } },
+        { hook: { hook_event_name: 'PermissionRequest', ...bash } },
+        // Something else running under the agent (its hook) is not the approved command.
+        { processes: [['/usr/bin/node', '/x/mam', 'hook']] },
+        { processes: [['/bin/bash', '-c', "source /tmp/snap.sh && eval 'touch out.txt && npm test' < /dev/null && pwd -P >| /tmp/cwd"]] },
+        { hook: { hook_event_name: 'PostToolUse', ...bash, tool_use_id: 'toolu_b' } },
+        { hook: { hook_event_name: 'Stop' } },
+      ]),
+    ).toEqual(['working', 'working', 'needs_approval', 'needs_approval', 'working', 'working', 'waiting']);
+  });
+
+  it('2b. approval granted for a tool with no command (an edit): the tool line reaching the transcript says the dialog closed', () => {
+    expect(
+      new Simulation().run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: '/w/a' }, tool_use_id: 'toolu_e' } },
+        { hook: { hook_event_name: 'PermissionRequest', tool_name: 'Edit', tool_input: { file_path: '/w/a' } } },
+        { lines: [toolUse('toolu_e', 'Edit')] },
+      ]),
+    ).toEqual(['working', 'working', 'needs_approval', 'working']);
+  });
+
+  it('3. approval rejected: no hook follows; the rejection and interrupt lines end the turn', () => {
+    expect(
+      new Simulation().run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_b' } },
+        { hook: { hook_event_name: 'PermissionRequest', ...bash } },
+        { lines: rejected('toolu_b') },
+      ]),
+    ).toEqual(['working', 'working', 'needs_approval', 'waiting']);
+  });
+
+  it('3b. rejected with feedback: the tool closes and the model carries on (working) until Stop', () => {
+    expect(
+      new Simulation().run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_b' } },
+        { hook: { hook_event_name: 'PermissionRequest', ...bash } },
+        { lines: [toolUse('toolu_b'), toolResult('toolu_b', { is_error: true, toolUseResult: 'User rejected tool use' }, `${REJECT.slice(0, 120)} To tell you how to proceed, the user said:\nuse pnpm`)] },
+        { hook: { hook_event_name: 'Stop' } },
+      ]),
+    ).toEqual(['working', 'working', 'needs_approval', 'working', 'waiting']);
+  });
+
+  it('4. Esc while streaming, in both shapes of the interrupt line', () => {
+    for (const content of ['[Request interrupted by user]', [{ type: 'text', text: '[Request interrupted by user]' }]]) {
+      expect(new Simulation().run([{ hook: { hook_event_name: 'UserPromptSubmit' } }, { lines: [user('write a poem')] }, { lines: [user(content)] }])).toEqual(['working', 'working', 'waiting']);
+    }
+  });
+
+  it('4b. an interrupt older than the newest hook is old news: a new prompt stays working', () => {
+    const racing = new Simulation();
+    // Lines written, hook recorded after them, then the watcher reads: the interrupt precedes the hook's offset.
+    racing.step({ hook: { hook_event_name: 'UserPromptSubmit' } });
+    racing['transcripts'].set('main', Buffer.from(`${JSON.stringify(user('[Request interrupted by user]'))}\n`));
+    racing.step({ hook: { hook_event_name: 'UserPromptSubmit', prompt: 'again' } });
+    expect(racing.step({ lines: [] })).toBe('working');
+  });
+
+  it('5. AskUserQuestion waits on the person from PreToolUse; Esc on it rejects like a permission dialog', () => {
+    const ask = { tool_name: 'AskUserQuestion', tool_input: { questions: [{ question: 'Which?' }] } };
+    expect(
+      new Simulation().run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'PreToolUse', ...ask, tool_use_id: 'toolu_q' } },
+        { hook: { hook_event_name: 'Notification', notification_type: 'permission_prompt', message: 'Claude needs your permission' } },
+        { hook: { hook_event_name: 'PostToolUse', ...ask, tool_input: { ...ask.tool_input, answers: { Which: 'A' } }, tool_use_id: 'toolu_q' } },
+        { hook: { hook_event_name: 'PreToolUse', ...ask, tool_use_id: 'toolu_q2' } },
+        { lines: rejected('toolu_q2') },
+      ]),
+    ).toEqual(['working', 'needs_approval', 'needs_approval', 'working', 'needs_approval', 'waiting']);
+  });
+
+  it('6. a subagent: its rejection is read from its own transcript', () => {
+    const sub = 'af0b4a9aaa314d555';
+    const simulation = new Simulation();
+    expect(
+      simulation.run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'SubagentStart', agent_id: sub, agent_type: 'Explore' } },
+        { hook: { hook_event_name: 'PreToolUse', agent_id: sub, ...bash, tool_use_id: 'toolu_s' } },
+        { hook: { hook_event_name: 'PermissionRequest', agent_id: sub, ...bash } },
+        { lines: [toolUse('toolu_s'), toolResult('toolu_s', { is_error: true, toolUseResult: 'User rejected tool use' }, 'Permission for this tool use was denied.')], agent: sub },
+        { hook: { hook_event_name: 'SubagentStop', agent_id: sub } },
+        { hook: { hook_event_name: 'Stop' } },
+      ]),
+    ).toEqual(['working', 'working', 'working', 'needs_approval', 'working', 'working', 'waiting']);
+  });
+
+  it('6b. Esc during a foreground subagent ends the subagent too (no SubagentStop comes)', () => {
+    const sub = 'af0b4a9aaa314d555';
+    const simulation = new Simulation();
+    expect(
+      simulation.run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'SubagentStart', agent_id: sub, agent_type: 'Explore' } },
+        { hook: { hook_event_name: 'PreToolUse', agent_id: sub, tool_name: 'Grep', tool_input: { pattern: 'x' }, tool_use_id: 'toolu_g' } },
+        { lines: [user('[Request interrupted by user]')] },
+      ]),
+    ).toEqual(['working', 'working', 'working', 'waiting']);
+    expect(Object.keys(simulation.facts.agents)).toEqual(['main']);
+  });
+
+  it('8. a dead agent is cleaned up even though its transcript ends on a tool with no result', () => {
+    const simulation = new Simulation();
+    expect(
+      simulation.run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_b' } },
+        { lines: [toolUse('toolu_b')] },
+        { dead: true },
+      ]),
+    ).toEqual(['working', 'working', 'working', undefined]);
+    expect(simulation.facts.session).toBeUndefined();
+  });
+
+  it('9. StopFailure ends the turn; the synthetic API-error record changes nothing', () => {
+    expect(
+      new Simulation().run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'StopFailure', error: 'rate_limit' } },
+        { lines: [{ type: 'assistant', isApiErrorMessage: true, error: 'rate_limit', message: { model: '<synthetic>', content: [{ type: 'text', text: 'API Error' }] } }] },
+      ]),
+    ).toEqual(['working', 'waiting', 'waiting']);
+  });
+
+  it('10. Esc before the first token (no hook, no transcript line): an idle screen ends the turn, a busy one or an open tool does not', () => {
+    expect(
+      new Simulation().run([
+        { hook: { hook_event_name: 'UserPromptSubmit', prompt: 'x' } },
+        { lines: [user('x')] },
+        { screen: 'working' },
+        { screen: 'waiting' },
+        { hook: { hook_event_name: 'UserPromptSubmit', prompt: 'y' } },
+        { hook: { hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'sleep 60 &' }, tool_use_id: 'toolu_s' } },
+        { screen: 'waiting' },
+      ]),
+    ).toEqual(['working', 'working', 'working', 'waiting', 'working', 'working', 'working']);
+  });
+});
+
+describe('screenCheckWanted: when a silent turn is worth a look at the screen', () => {
+  const at = T0 + 60_000;
+  const working = (extra: Partial<Facts> = {}, tools = {}): Facts => ({
+    session: { session_id: SID, agent: 'claude', cwd: null, transcript_path: null, mam_session: null, pid: 1, pid_start: 1, transcript_offset: 0, model: null, pane: PANE, started_at: '', updated_at: '' },
+    agents: { main: { status: 'working', tools, agent_type: null, needs_approval_since: null, updated_at: '' } },
+    ...extra,
+  });
+  it('only after SCREEN_CHECK_QUIET_MS of silence, with a pane, the main agent alone and no tool open', () => {
+    expect(screenCheckWanted(working(), at - SCREEN_CHECK_QUIET_MS, at)).toBe(true);
+    expect(screenCheckWanted(working(), at - SCREEN_CHECK_QUIET_MS + 1, at)).toBe(false);
+    expect(screenCheckWanted(working({ session: { ...working().session!, pane: null } }), 0, at)).toBe(false);
+    expect(screenCheckWanted(working({}, { toolu_1: { status: 'working', tool_name: 'Bash', input: null, command: 'ls' } }), 0, at)).toBe(false);
+    expect(screenCheckWanted(working({ agents: { ...working().agents, sub: working().agents['main']! } }), 0, at)).toBe(false);
+    expect(screenCheckWanted(working({ agents: { main: { ...working().agents['main']!, status: 'waiting' } } }), 0, at)).toBe(false);
+  });
+});
+
+describe('transcript parsing', () => {
+  it('keeps a partial last line for the next read and reports byte offsets of lines', () => {
+    const first = `${JSON.stringify(toolUse('toolu_a'))}\n`;
+    const text = Buffer.from(`${first}${JSON.stringify(toolResult('toolu_a')).slice(0, 20)}`);
+    const parsed = parseTranscriptChunk(text, 1000);
+    expect(parsed.events).toEqual([{ kind: 'tool-use', offset: 1000, id: 'toolu_a', name: 'Bash' }]);
+    expect(parsed.consumed).toBe(Buffer.byteLength(first));
+  });
+
+  it('skips lines that are not JSON or not UTF-8, and never matches ids inside strings', () => {
+    const bad = Buffer.concat([Buffer.from('{"type":"user","message":{"content":"\xff'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}\nnot json\n[1,2]\n')]);
+    const decoy = `${JSON.stringify(user([{ type: 'text', text: 'the "tool_use_id":"toolu_a" and [Request interrupted by user] quoted mid-sentence' }]))}\n`;
+    const parsed = parseTranscriptChunk(Buffer.concat([bad, Buffer.from(decoy)]), 0);
+    expect(parsed.events).toEqual([]);
+    expect(parsed.skipped).toBe(3);
+  });
+
+  it('a multi-byte character split across reads is not lost', () => {
+    const line = Buffer.from(`${JSON.stringify(user('[Request interrupted by user] ✶ ünïcode'))}\n`);
+    const cut = line.indexOf(Buffer.from('✶')) + 1;
+    const head = parseTranscriptChunk(line.subarray(0, cut), 0);
+    expect(head).toEqual({ events: [], consumed: 0, skipped: 0 });
+    expect(parseTranscriptChunk(line, 0).events).toEqual([{ kind: 'interrupt', offset: 0 }]);
+  });
+});
+
+describe('commandRunning', () => {
+  it('finds a command with quotes inside the shell wrapper, and not a different one', () => {
+    const command = `echo 'it''s' "a b" && printf '%s' $HOME`;
+    const wrapped = ['bash', '-c', `eval '${command.replace(/'/g, `'\\''`)}' < /dev/null`];
+    expect(commandRunning(command, [wrapped])).toBe(true);
+    expect(commandRunning(command, [['bash', '-c', "eval 'echo other'"]])).toBe(false);
+  });
+
+  it('a short command is not found inside an unrelated process, nor in a longer command', () => {
+    expect(commandRunning('ls', [['node', '/home/u/.claude/tools/mcp-server.js']])).toBe(false);
+    expect(commandRunning('npm test', [['bash', '-c', "eval 'npm test -- --watch' < /dev/null"]])).toBe(false);
+    expect(commandRunning('npm test', [['npm', 'test']])).toBe(true);
+    expect(commandRunning('npm test', [['/bin/sh', '-c', 'npm test']])).toBe(true);
+  });
+});
