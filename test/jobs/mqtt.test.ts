@@ -4,11 +4,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Aedes } from 'aedes';
+import { connectAsync } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_FILE, canConnect, ensureEmbeddedBroker, isAlive, readBrokerRecord, startBroker, type EmbeddedBroker } from '../../src/jobs/broker.js';
 import { connectTransport, type MqttJobTransport, type TransportOptions } from '../../src/jobs/mqtt.js';
-import type { JobEvent, JobStateMessage } from '../../src/jobs/schema.js';
-import type { EventMessage } from '../../src/jobs/transport.js';
+import { JobStateMessage, type JobEvent, type JobFile } from '../../src/jobs/schema.js';
+import { stateOf } from '../../src/jobs/service.js';
+import { stateTopic, type EventMessage } from '../../src/jobs/transport.js';
 import { MAM } from '../helpers/sandbox.js';
 
 /**
@@ -211,6 +213,38 @@ for (const half of HALVES) {
       expect(states).toEqual([{ ...state, status: 'completed', seq: 4 }]);
     });
 
+    it('a state message is taken only if it parses as one; odd updated_at and reason read as empty', async () => {
+      const id = jobId();
+      const subscriber = await transport(broker.url, uniqueClient('sub'));
+      const states: JobStateMessage[] = [];
+      subscriber.onState((message) => states.push(message));
+      await subscriber.subscribe(id);
+      const lenient = { job_id: id, status: 'running', seq: 2 };
+      const valid = { job_id: id, status: 'completed', seq: 3, updated_at: '2026-01-01T00:00:00.000Z', reason: 'done', extra: true };
+      const payloads = [
+        'not json',
+        '[]',
+        'null',
+        JSON.stringify({ status: 'running', seq: 1 }),
+        JSON.stringify({ job_id: id, status: 'sleeping', seq: 1 }),
+        JSON.stringify({ job_id: id, status: 'running', seq: '1' }),
+        JSON.stringify({ ...lenient, updated_at: 7, reason: 42 }),
+        JSON.stringify(valid),
+      ];
+      const raw = await connectAsync(broker.url, { clientId: uniqueClient('raw') });
+      try {
+        for (const payload of payloads) await raw.publishAsync(stateTopic(id), payload, { qos: 1 });
+      } finally {
+        await raw.endAsync();
+      }
+      // One publisher at QoS 1 keeps its order: once the last message is here, every earlier one has been handled.
+      await until(() => states.some((state) => state.seq === 3), 'the last state message');
+      expect(states).toEqual([
+        { ...lenient, updated_at: '', reason: null },
+        { job_id: id, status: 'completed', seq: 3, updated_at: '2026-01-01T00:00:00.000Z', reason: 'done' },
+      ]);
+    });
+
     it('survives a broker restart mid-stream: both sides reconnect and nothing published after it is lost', async () => {
       const id = jobId();
       const subscriber = await transport(broker.url, uniqueClient('sub'));
@@ -252,6 +286,42 @@ for (const half of HALVES) {
     });
   });
 }
+
+describe('the job state message schema', () => {
+  const job = (events: JobEvent[], reason: string | null): JobFile => ({
+    job_id: 'j_0123456789abcdef01234567',
+    agent: 'claude',
+    prompt: 'p',
+    workdir: '/w',
+    agent_session: null,
+    status: reason === null ? 'running' : 'error',
+    created_at: '2026-01-01T00:00:00.000Z',
+    updated_at: '2026-01-01T00:00:05.000Z',
+    timeout_s: 60,
+    idle_timeout_s: 30,
+    last_event_at: '2026-01-01T00:00:05.000Z',
+    reason,
+    validate: null,
+    logs_dir: '/l',
+    events,
+  });
+
+  it('reads back what a job publishes, byte for byte', () => {
+    for (const state of [stateOf(job([], null)), stateOf(job([event(1), event(2)], 'session gone'))]) {
+      const text = JSON.stringify(state);
+      expect(JSON.stringify(JobStateMessage.parse(JSON.parse(text)))).toBe(text);
+    }
+    expect(JSON.stringify(stateOf(job([event(1)], null)))).toBe('{"job_id":"j_0123456789abcdef01234567","status":"running","seq":1,"updated_at":"2026-01-01T00:00:05.000Z","reason":null}');
+  });
+
+  it('refuses a message without a job id, a known status or a numeric seq', () => {
+    const good = { job_id: 'j_0123456789abcdef01234567', status: 'running', seq: 1, updated_at: 'x', reason: null };
+    for (const bad of [null, [], 'text', { ...good, job_id: 5 }, { ...good, status: 'sleeping' }, { ...good, seq: '1' }, { status: 'running', seq: 1 }]) {
+      expect(JobStateMessage.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
+    expect(JobStateMessage.parse({ ...good, updated_at: null, reason: 3, extra: 'dropped' })).toEqual({ ...good, updated_at: '', reason: null });
+  });
+});
 
 describe('connection failures are reported clearly and in bounded time', () => {
   it('an unreachable URL', async () => {
