@@ -3,7 +3,9 @@ import { mkdir, readdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { claudeProjectKey } from '../../src/agents/claude.js';
+import { waitFor } from '../../src/util/wait.js';
 import { Sandbox } from '../helpers/sandbox.js';
+import { untilValue } from '../helpers/until.js';
 import { claudeBin, claudeEnv, prepareClaudeHome } from './claude-home.js';
 import { startModelServer, textOf, type ApiMessage, type ModelServer, type ScriptStep } from './model-server.js';
 import { capture, isEmptyIdlePrompt, isIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
@@ -30,16 +32,6 @@ const isAlive = (pid: number): boolean => {
     return false;
   }
 };
-
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function readTranscript(file: string): Promise<TranscriptLine[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
@@ -71,9 +63,9 @@ describe('real claude in tmux against the scripted model server', () => {
   afterEach(async () => {
     await box.tmux(server, 'kill-server').catch(() => undefined);
     // claude writes its transcript and session files on the way out: let it finish before the home is removed.
-    await until(() => (pids.some(isAlive) ? undefined : true), 60_000, 'claude to exit').catch(() => {
+    if (!(await waitFor(() => !pids.some(isAlive), 60_000, 100))) {
       for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
-    });
+    }
     pids.length = 0;
     await model?.close();
     model = undefined;
@@ -108,10 +100,10 @@ describe('real claude in tmux against the scripted model server', () => {
     expect(live.cwd).toBe(workspace);
     const projectDir = path.join(box.home, '.claude', 'projects', claudeProjectKey(workspace));
     const transcript = path.join(projectDir, `${live.sessionId}.jsonl`);
-    const first = await until(async () => {
+    const first = await untilValue(async () => {
       const lines = await readTranscript(transcript);
       return said(lines, 'user', 'please say banana') && said(lines, 'assistant', 'BANANA-REPLY-42') ? lines : undefined;
-    }, 10_000, 'the first turn in the transcript');
+    }, 'the first turn in the transcript', 10_000);
     expect(first.filter((line) => line.sessionId !== undefined).every((line) => line.sessionId === live.sessionId)).toBe(true);
 
     // One title request and one main request per turn; the main one carries the user's words.
@@ -119,10 +111,10 @@ describe('real claude in tmux against the scripted model server', () => {
     expect(model.messages('main')).toHaveLength(1);
 
     await typeLine(box, server, TARGET, '/exit');
-    await until(async () => {
+    await untilValue(async () => {
       const sessionGone = await box.tmux(server, 'has-session', '-t', `=${SESSION}`).then(() => false, () => true);
       return sessionGone && !isAlive(pid) ? true : undefined;
-    }, 15_000, 'claude to exit after /exit');
+    }, 'claude to exit after /exit', 15_000);
 
     const resumed = await startClaude(model.url, '--resume', live.sessionId);
     expect(resumed).not.toBe(pid);
@@ -132,10 +124,10 @@ describe('real claude in tmux against the scripted model server', () => {
     await typeLine(box, server, TARGET, 'now say cherry');
     await waitForScreen(box, server, TARGET, (text) => text.includes('● CHERRY-REPLY-7') && isEmptyIdlePrompt(text), 30_000, 'the reply after --resume');
 
-    const second = await until(async () => {
+    const second = await untilValue(async () => {
       const lines = await readTranscript(transcript);
       return said(lines, 'assistant', 'CHERRY-REPLY-7') ? lines : undefined;
-    }, 10_000, 'the resumed turn in the same transcript');
+    }, 'the resumed turn in the same transcript', 10_000);
     expect(said(second, 'user', 'please say banana')).toBe(true);
     expect(said(second, 'user', 'now say cherry')).toBe(true);
     expect((await readdir(projectDir)).filter((name) => name.endsWith('.jsonl'))).toEqual([`${live.sessionId}.jsonl`]);

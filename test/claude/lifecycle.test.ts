@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { claudeProjectKey } from '../../src/agents/claude.js';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
+import { waitFor } from '../../src/util/wait.js';
 import { emitted, mam, Sandbox } from '../helpers/sandbox.js';
 import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
 import { startModelServer, type ModelServer } from './model-server.js';
@@ -114,8 +115,7 @@ describe('session lifecycle on the real Claude Code CLI', () => {
     await waitForScreen(box, server, target, (text) => text.includes('CHERRY-REPLY-7') && isEmptyIdlePrompt(text), 30_000, 'the reply after resume');
     // The screen shows the reply a moment before the transcript line lands: poll the file.
     const file = path.join(projectDir, `${sessionId}.jsonl`);
-    const deadline = Date.now() + 10_000;
-    while (!(await readFile(file, 'utf8')).includes('CHERRY-REPLY-7') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => (await readFile(file, 'utf8')).includes('CHERRY-REPLY-7'), 10_000, 100);
     const transcript = await readFile(file, 'utf8');
     expect(transcript).toContain('BANANA-REPLY-42');
     expect(transcript).toContain('CHERRY-REPLY-7');

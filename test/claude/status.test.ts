@@ -2,8 +2,8 @@ import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
-import { waitFor } from '../../src/util/wait.js';
 import { mam, Sandbox } from '../helpers/sandbox.js';
+import { until, type UntilOptions } from '../helpers/until.js';
 import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
 import { startModelServer, type ModelServer, type Reply, type MessagesRequest } from './model-server.js';
 import { capture, isEmptyIdlePrompt, isIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
@@ -57,7 +57,7 @@ beforeEach(async () => {
   const created = await mam(['create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--registry', box.registry], env);
   expect(created.code, created.stderr).toBe(0);
   await waitForScreen(box, server, TARGET, isEmptyIdlePrompt, 30_000, 'the idle prompt');
-  await until(async () => (await facts()).main === 'waiting', 'SessionStart → waiting');
+  await until(async () => (await facts()).main === 'waiting', 'SessionStart → waiting', 60_000, WATCHING);
 });
 
 afterEach(async () => {
@@ -90,11 +90,11 @@ async function mainTools(): Promise<string[]> {
   return Object.values(fact?.tools ?? {}).map((tool) => tool.status);
 }
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<number> {
-  const started = Date.now();
-  if (!(await waitFor(condition, timeoutMs, 20))) throw new Error(`timed out waiting for ${what}; facts: ${JSON.stringify(await facts())}\n${await capture(box, server, TARGET).catch(() => '')}`);
-  return Date.now() - started;
-}
+/** Status changes are timed (the log line at the end): look every 20 ms, and show the facts and screen on failure. */
+const WATCHING: UntilOptions = {
+  intervalMs: 20,
+  detail: async () => `facts: ${JSON.stringify(await facts())}\n${await capture(box, server, TARGET).catch(() => '')}`,
+};
 
 /** Records every distinct main status seen until `done` holds. */
 async function trace(done: (status: string | undefined) => boolean, what: string): Promise<string[]> {
@@ -103,7 +103,7 @@ async function trace(done: (status: string | undefined) => boolean, what: string
     const status = (await facts()).main;
     if (status !== undefined && seen.at(-1) !== status) seen.push(status);
     return done(status);
-  }, what);
+  }, what, 60_000, WATCHING);
   return seen;
 }
 
@@ -113,28 +113,28 @@ describe('live status on the real Claude Code CLI', () => {
   it('reply, approve with Enter, reject with Esc, Esc while streaming: each ends in the right status with no stuck state', async () => {
     await typeLine(box, server, TARGET, 'please say banana');
     await waitForScreen(box, server, TARGET, (text) => text.includes('BANANA-REPLY-42') && isIdlePrompt(text), 30_000, 'the reply');
-    await until(async () => (await facts()).main === 'waiting', 'Stop → waiting');
+    await until(async () => (await facts()).main === 'waiting', 'Stop → waiting', 60_000, WATCHING);
 
     // Approve: needs_approval, then working while the command runs (no hook says so before it ends), then waiting.
     await typeLine(box, server, TARGET, 'please approve me');
     await waitForScreen(box, server, TARGET, (text) => text.includes('Do you want to proceed?'), 30_000, 'the permission dialog');
-    await until(async () => (await facts()).main === 'needs_approval', 'PermissionRequest → needs_approval');
+    await until(async () => (await facts()).main === 'needs_approval', 'PermissionRequest → needs_approval', 60_000, WATCHING);
     await press('Enter');
     // Working while the command runs: the approved tool is still open (PostToolUse would have closed it).
     let openTools: string[] = [];
     const approved = await until(async () => {
       openTools = await mainTools();
       return (await facts()).main === 'working' && openTools.includes('working');
-    }, 'the approval to be seen while the command runs');
+    }, 'the approval to be seen while the command runs', 60_000, WATCHING);
     expect(openTools).toEqual(['working']);
     expect(await trace((status) => status === 'waiting', 'the approved turn to end')).toEqual(['working', 'waiting']);
 
     // Reject: Esc in the dialog fires no hook at all; the watcher reads the rejection from the transcript.
     await typeLine(box, server, TARGET, 'please reject me');
     await waitForScreen(box, server, TARGET, (text) => text.includes('Do you want to proceed?'), 30_000, 'the second dialog');
-    await until(async () => (await facts()).main === 'needs_approval', 'needs_approval again');
+    await until(async () => (await facts()).main === 'needs_approval', 'needs_approval again', 60_000, WATCHING);
     await press('Escape');
-    const rejected = await until(async () => (await facts()).main === 'waiting', 'the rejection to be resolved');
+    const rejected = await until(async () => (await facts()).main === 'waiting', 'the rejection to be resolved', 60_000, WATCHING);
     await waitForScreen(box, server, TARGET, (text) => /Interrupted/.test(text), 30_000, 'the interrupted notice');
     await expect(stat(path.join(workspace, 'rejected'))).rejects.toThrow();
 
@@ -143,19 +143,19 @@ describe('live status on the real Claude Code CLI', () => {
     // Tokens have arrived (Claude counts them before it draws a line without a newline); Esc before any (the next
     // case) takes another path through Claude.
     await waitForScreen(box, server, TARGET, (text) => text.includes('STREAMING-STARTED') || /↓\s*\d+\s*tokens/.test(text), 60_000, 'the streaming reply');
-    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working');
+    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working', 60_000, WATCHING);
     await press('Escape');
-    const interrupted = await until(async () => (await facts()).main === 'waiting', 'the interrupt to be resolved');
+    const interrupted = await until(async () => (await facts()).main === 'waiting', 'the interrupt to be resolved', 60_000, WATCHING);
 
     // Esc before the model's first token: Claude puts the prompt back in the box and writes no interrupt line,
     // and no hook fires. Only the screen tells, and the watcher reads it once the turn has been silent a while.
     await waitForScreen(box, server, TARGET, isIdlePrompt, 30_000, 'the prompt after the interrupt');
     await typeLine(box, server, TARGET, 'please answer slowly');
-    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working again');
+    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working again', 60_000, WATCHING);
     await waitForScreen(box, server, TARGET, (text) => /esc to interrupt/i.test(text), 30_000, 'the busy footer');
     await press('Escape');
     await waitForScreen(box, server, TARGET, (text) => !/esc to interrupt/i.test(text) && /❯\s*please answer slowly/.test(text), 30_000, 'the prompt put back');
-    const putBack = await until(async () => (await facts()).main === 'waiting', 'Esc before the reply to be resolved');
+    const putBack = await until(async () => (await facts()).main === 'waiting', 'Esc before the reply to be resolved', 60_000, WATCHING);
     expect(model.requests.some((request) => request.reply !== undefined && 'text' in request.reply && request.reply.text === 'SLOW-REPLY' && request.status === 200)).toBe(false);
     console.log(`resolution after the key press: approve ${approved} ms, reject ${rejected} ms, interrupt ${interrupted} ms, before the reply ${putBack} ms`);
 
@@ -165,16 +165,16 @@ describe('live status on the real Claude Code CLI', () => {
 
   it('a subagent shows as its own agent; /clear records the new id; the process killed is cleaned up', async () => {
     await typeLine(box, server, TARGET, 'please use a helper');
-    await until(async () => Object.keys(await facts()).some((key) => key !== 'main'), 'a subagent fact while it works');
+    await until(async () => Object.keys(await facts()).some((key) => key !== 'main'), 'a subagent fact while it works', 60_000, WATCHING);
     expect(Object.entries(await facts()).filter(([key]) => key !== 'main').map(([, status]) => status)).toEqual(['working']);
     await waitForScreen(box, server, TARGET, (text) => text.includes('TOOL-DONE') && isIdlePrompt(text), 30_000, 'the turn to end');
-    await until(async () => JSON.stringify(await facts()) === JSON.stringify({ main: 'waiting' }), 'SubagentStop + Stop');
+    await until(async () => JSON.stringify(await facts()) === JSON.stringify({ main: 'waiting' }), 'SubagentStop + Stop', 60_000, WATCHING);
 
     const registry = async (): Promise<string | null | undefined> => parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]?.claude_session_id_own;
     const before = await registry();
     expect(before).toBeTruthy();
     await typeLine(box, server, TARGET, '/clear');
-    await until(async () => Boolean((await registry()) && (await registry()) !== before), 'the new id after /clear in the registry');
+    await until(async () => Boolean((await registry()) && (await registry()) !== before), 'the new id after /clear in the registry', 60_000, WATCHING);
     expect(await readdir(statusDir).then((names) => names.some((name) => name.startsWith(`${before}.`)))).toBe(false);
 
     const session = (await readdir(statusDir)).find((name) => name.endsWith('.session.json'))!;
@@ -182,6 +182,6 @@ describe('live status on the real Claude Code CLI', () => {
     // The pid the hooks recorded is the claude process itself (not the shell the hook ran in): the pane's.
     expect(String(pid)).toBe((await box.tmux(server, 'display-message', '-p', '-t', TARGET, '#{pane_pid}')).trim());
     process.kill(pid, 'SIGKILL');
-    await until(async () => (await readdir(statusDir)).every((name) => !name.endsWith('.json') || name.startsWith('hook')), 'the killed agent to be cleaned up');
+    await until(async () => (await readdir(statusDir)).every((name) => !name.endsWith('.json') || name.startsWith('hook')), 'the killed agent to be cleaned up', 60_000, WATCHING);
   });
 });

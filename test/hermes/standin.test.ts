@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { HERMES_STANDIN_BIN, runHermes, type HermesResult } from './standin.js';
 
 /**
@@ -180,7 +181,7 @@ else {
   }
 
   async waitForExits(count: number): Promise<void> {
-    await waitFor(async () => (await this.internals()).worker_exits.length >= count, `${count} recorded worker exits`);
+    await until(async () => (await this.internals()).worker_exits.length >= count, `${count} recorded worker exits`, 30_000);
   }
 
   private async dispose(): Promise<void> {
@@ -201,14 +202,6 @@ else {
       }
     }
     await rm(this.dir, { recursive: true, force: true });
-  }
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -513,7 +506,7 @@ describe('hermes kanban stand-in, through the executable', () => {
       { task_id: plain, assignee: 'tsworker', workspace: workspace(plain) },
     ]);
 
-    await waitFor(async () => (await kb.records()).length === 2, 'both workers to start');
+    await until(async () => (await kb.records()).length === 2, 'both workers to start', 30_000);
     const records = await kb.records();
     const goalRecord = records.find((r) => r.env['HERMES_KANBAN_TASK'] === goal);
     const plainRecord = records.find((r) => r.env['HERMES_KANBAN_TASK'] === plain);
@@ -541,7 +534,7 @@ describe('hermes kanban stand-in, through the executable', () => {
     expect(plainRecord?.env['TERMINAL_TIMEOUT']).toBeUndefined();
 
     // The fake workers heartbeat, comment and complete through the executable, then exit 0.
-    for (const id of [goal, plain]) await waitFor(async () => (await kb.task(id)).status === 'done', `${id} done`);
+    for (const id of [goal, plain]) await until(async () => (await kb.task(id)).status === 'done', `${id} done`, 30_000);
     await kb.waitForExits(2);
     const after = await kb.exec(['dispatch', '--json']);
     expect(JSON.parse(after.stdout)).toMatchObject({ crashed: [], auto_blocked: [], spawned: [] });
