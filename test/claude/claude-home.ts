@@ -138,6 +138,7 @@ export async function stopClaudes(tmux: (...args: string[]) => Promise<string>):
       return false;
     }
   };
-  await waitFor(() => !pids.some(alive), 10_000, 100);
+  // As long as harness.smoke.test.ts always gave them: a loaded machine can take that long to write a transcript.
+  await waitFor(() => !pids.some(alive), 60_000, 100);
   for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
 }

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { claudeProjectKey } from '../../src/agents/claude.js';
-import { waitFor } from '../../src/util/wait.js';
-import { Sandbox } from '../helpers/sandbox.js';
+import type { Sandbox } from '../helpers/sandbox.js';
 import { untilValue } from '../helpers/until.js';
-import { claudeBin, claudeEnv, prepareClaudeHome } from './claude-home.js';
-import { startModelServer, textOf, type ApiMessage, type ModelServer, type ScriptStep } from './model-server.js';
+import { claudeBin, claudeEnv } from './claude-home.js';
+import { startClaudeSession, type ClaudeSession } from './fixture.js';
+import { textOf, type ApiMessage, type ModelServer, type ScriptStep } from './model-server.js';
 import { capture, isEmptyIdlePrompt, isIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
 
 const SESSION = 'smoke-creator-claude';
@@ -45,31 +45,22 @@ const said = (lines: readonly TranscriptLine[], role: 'user' | 'assistant', text
   lines.some((line) => line.type === role && textOf(line.message?.content).includes(text));
 
 describe('real claude in tmux against the scripted model server', () => {
+  let session: ClaudeSession | undefined;
   let box: Sandbox;
-  let model: ModelServer | undefined;
+  let model: ModelServer;
   let workspace: string;
   let server: string;
-  /** Pids of every claude we started, to make sure none outlives the test. */
-  const pids: number[] = [];
 
-  beforeEach(async () => {
-    box = await Sandbox.create('mam-claude-');
-    workspace = path.join(box.root, 'ws');
-    await mkdir(workspace, { recursive: true });
-    workspace = await realpath(workspace);
-    server = box.serverName('claude');
-  });
+  /** Each test scripts its own model: the sandbox, the home and the model server come up with that script. */
+  async function setUp(script: (workspace: string) => readonly ScriptStep[]): Promise<void> {
+    session = await startClaudeSession({ prefix: 'mam-claude-', serverTag: 'claude', script });
+    ({ box, model, workspace, server } = session);
+  }
 
   afterEach(async () => {
-    await box.tmux(server, 'kill-server').catch(() => undefined);
-    // claude writes its transcript and session files on the way out: let it finish before the home is removed.
-    if (!(await waitFor(() => !pids.some(isAlive), 60_000, 100))) {
-      for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
-    }
-    pids.length = 0;
-    await model?.close();
-    model = undefined;
-    await box.dispose();
+    // Ends the server and waits for every claude in it: none outlives the test, and each writes its files first.
+    await session?.dispose();
+    session = undefined;
   });
 
   /** Starts claude as the pane's command in a detached session; returns its pid once the idle prompt shows. */
@@ -79,14 +70,12 @@ describe('real claude in tmux against the scripted model server', () => {
     for (const [key, value] of Object.entries(env)) command.push('-e', `${key}=${value}`);
     await box.tmux(server, ...command, claudeBin(), ...args);
     const pid = Number((await box.tmux(server, 'display-message', '-p', '-t', TARGET, '#{pane_pid}')).trim());
-    pids.push(pid);
     await waitForScreen(box, server, TARGET, isEmptyIdlePrompt, 30_000, 'the idle prompt');
     return pid;
   }
 
   it('answers a prompt, writes the transcript, exits and resumes into the same transcript', async () => {
-    model = await startModelServer(SCRIPT);
-    await prepareClaudeHome(box.home, { workspaces: [workspace] });
+    await setUp(() => SCRIPT);
 
     const pid = await startClaude(model.url);
     expect((await box.tmux(server, 'display-message', '-p', '-t', TARGET, '#{pane_current_command}')).trim()).toBe('claude');
@@ -145,15 +134,15 @@ describe('real claude in tmux against the scripted model server', () => {
   });
 
   it('shows the real permission dialog for a scripted Bash tool call', async () => {
-    const marker = path.join(workspace, 'touched-by-claude');
-    model = await startModelServer([
+    const markerIn = (dir: string): string => path.join(dir, 'touched-by-claude');
+    await setUp((dir) => [
       {
         trigger: 'make the marker',
-        reply: { toolUse: { name: 'Bash', input: { command: `touch ${marker}`, description: 'Create the marker file' } } },
+        reply: { toolUse: { name: 'Bash', input: { command: `touch ${markerIn(dir)}`, description: 'Create the marker file' } } },
         then: { text: 'MARKER-DONE' },
       },
     ]);
-    await prepareClaudeHome(box.home, { workspaces: [workspace] });
+    const marker = markerIn(workspace);
     await startClaude(model.url);
 
     await typeLine(box, server, TARGET, 'please make the marker');

@@ -1,18 +1,19 @@
-import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
-import { mam, Sandbox } from '../helpers/sandbox.js';
+import { mam, type Sandbox } from '../helpers/sandbox.js';
 import { until, type UntilOptions } from '../helpers/until.js';
-import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
-import { startModelServer, type ModelServer, type Reply, type MessagesRequest } from './model-server.js';
-import { capture, isEmptyIdlePrompt, isIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
+import { startClaudeSession, type ClaudeSession } from './fixture.js';
+import type { MessagesRequest, ModelServer, ScriptFunction } from './model-server.js';
+import { capture, isIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
 
 /**
  * Live status on the real Claude Code CLI: its real hooks run `mam hook`, which starts the real `mam watch`.
  * Every transition the issue names — including the ones no hook reports (Esc in a permission dialog, Esc
  * while the model streams, an approval, the process killed) — must land in the fact files on its own.
  */
+let session: ClaudeSession | undefined;
 let box: Sandbox;
 let model: ModelServer;
 let env: NodeJS.ProcessEnv;
@@ -27,43 +28,35 @@ function subagentTool(request: MessagesRequest): string {
   return names.find((name) => name === 'Task' || name === 'Agent') ?? 'Task';
 }
 
-function script(request: MessagesRequest): Reply | undefined {
-  if (request.kind !== 'main') return undefined;
-  const text = request.turnText;
-  // Before the tool-result rule: after a rejected tool the next prompt arrives beside that tool's result.
-  if (text.includes('write forever')) return { stall: 'STREAMING-STARTED' };
-  // Long enough that Esc always lands before the first token, however loaded the machine.
-  if (text.includes('answer slowly')) return { text: 'SLOW-REPLY', delayMs: 120_000 };
-  if (request.toolResults.length > 0) return { text: 'TOOL-DONE' };
-  if (text.includes('SUBAGENT-PROMPT')) return { text: 'SUBAGENT-FINISHED', delayMs: 3_000 };
-  if (text.includes('say banana')) return { text: 'BANANA-REPLY-42' };
-  if (text.includes('approve me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'approved')} && sleep 4`, description: 'Make a file slowly' } } };
-  if (text.includes('reject me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'rejected')}`, description: 'Make a file' } } };
-  if (text.includes('use a helper')) return { toolUse: { name: subagentTool(request), input: { description: 'Look around', prompt: 'SUBAGENT-PROMPT: say hello', subagent_type: 'general-purpose' } } };
-  return undefined;
+/** The model's side of every case below; the tool calls make files in `workspace`. */
+function script(workspace: string): ScriptFunction {
+  return (request) => {
+    if (request.kind !== 'main') return undefined;
+    const text = request.turnText;
+    // Before the tool-result rule: after a rejected tool the next prompt arrives beside that tool's result.
+    if (text.includes('write forever')) return { stall: 'STREAMING-STARTED' };
+    // Long enough that Esc always lands before the first token, however loaded the machine.
+    if (text.includes('answer slowly')) return { text: 'SLOW-REPLY', delayMs: 120_000 };
+    if (request.toolResults.length > 0) return { text: 'TOOL-DONE' };
+    if (text.includes('SUBAGENT-PROMPT')) return { text: 'SUBAGENT-FINISHED', delayMs: 3_000 };
+    if (text.includes('say banana')) return { text: 'BANANA-REPLY-42' };
+    if (text.includes('approve me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'approved')} && sleep 4`, description: 'Make a file slowly' } } };
+    if (text.includes('reject me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'rejected')}`, description: 'Make a file' } } };
+    if (text.includes('use a helper')) return { toolUse: { name: subagentTool(request), input: { description: 'Look around', prompt: 'SUBAGENT-PROMPT: say hello', subagent_type: 'general-purpose' } } };
+    return undefined;
+  };
 }
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-claude-status-');
-  workspace = path.join(box.root, 'ws');
-  await mkdir(workspace, { recursive: true });
-  workspace = await realpath(workspace);
-  server = box.serverName('status');
+  session = await startClaudeSession({ prefix: 'mam-claude-status-', serverTag: 'status', script, env: { MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' }, hooks: true, create: true });
+  ({ box, model, env, workspace, server } = session);
   statusDir = path.join(box.root, 'cache', 'mam', 'status');
-  model = await startModelServer(script);
-  await prepareClaudeHome(box.home, { workspaces: [workspace] });
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root), MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' });
-  expect((await mam(['hooks', 'install', '--scope', 'user'], env)).code).toBe(0);
-  const created = await mam(['create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--registry', box.registry], env);
-  expect(created.code, created.stderr).toBe(0);
-  await waitForScreen(box, server, TARGET, isEmptyIdlePrompt, 30_000, 'the idle prompt');
   await until(async () => (await facts()).main === 'waiting', 'SessionStart → waiting', 60_000, WATCHING);
 });
 
 afterEach(async () => {
-  await stopClaudes((...args) => box.tmux(server, ...args));
-  await model.close();
-  await box.dispose();
+  await session?.dispose();
+  session = undefined;
 });
 
 /** Every agent's status by key (`main`, or a subagent id), from the fact files of the newest session. */
