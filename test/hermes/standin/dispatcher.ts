@@ -1,9 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { waitFor } from '../../../src/util/wait.js';
 import { type BoardData, flockBin, Store, type TaskRow, type WorkerExit } from './board.js';
 import { ACTIVE_PR_GUARD_SECONDS, CLAIM_HEARTBEAT_MAX_STALE_SECONDS, DEFAULT_CRASH_GRACE_SECONDS, DEFAULT_RATE_LIMIT_COOLDOWN_SECONDS, PROTOCOL_VIOLATION_ERROR, PROTOCOL_VIOLATION_FAILURE_LIMIT, RATE_LIMIT_EXIT_CODE, RECENT_COMPLETION_GUARD_SECONDS } from './constants.js';
-import { Ctx, sleep } from './context.js';
+import { Ctx } from './context.js';
 import { appendEvent, claimTask, claimTtl, clearClaim, currentRun, endRun, recomputeReady, recordFailure, resolveWorkspace, sortedForDispatch, workspaceFor } from './kernel.js';
 import { type BoardPaths, claimerId, hostPrefix, lockSettings, profileExists } from './paths.js';
 import { findExit, pidAlive, type SpawnSpec, startWorker, terminateWorker, workerArgv, workerEnv } from './processes.js';
@@ -32,10 +33,9 @@ export interface TickOptions {
 
 /** Gives supervisors that are about to record an exit a moment, so a reaped exit is never "unknown". */
 async function waitForReapers(store: Store): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
+  await waitFor(async () => {
     const board = await store.read();
-    const pending = board.tasks.some(
+    return !board.tasks.some(
       (t) =>
         t.status === 'running' &&
         t.worker_pid !== null &&
@@ -43,9 +43,7 @@ async function waitForReapers(store: Store): Promise<void> {
         !findExit(board, t) &&
         pidAlive(t.supervisor_pid),
     );
-    if (!pending || Date.now() > deadline) return;
-    await sleep(50);
-  }
+  }, 5000);
 }
 
 export async function dispatchOnce(ctx: Ctx, bp: BoardPaths, store: Store, options: TickOptions): Promise<TickResult> {
