@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/util/wait.js';
 import { until } from '../helpers/until.js';
 import { HERMES_STANDIN_BIN, runHermes, type HermesResult } from './standin.js';
 
@@ -201,7 +202,10 @@ else {
         // already gone
       }
     }
-    await rm(this.dir, { recursive: true, force: true });
+    // A supervisor killed while it records an exit may still be creating its temp file in the board's directory
+    // (seen as ENOTEMPTY on a loaded machine): let the killed processes go, then retry what is still being removed.
+    await waitFor(() => [...pids].every((pid) => !alive(pid)), 30_000);
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
