@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { MamError } from '../util/errors.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { ensureEmbeddedBroker } from '../mqtt/broker.js';
-import { JOB_ID_PATTERN, JobEvent, JobStatus, type JobStateMessage } from './schema.js';
+import { JOB_ID_PATTERN, JobEvent, JobStateMessage } from './schema.js';
 import { describeFailure, displayUrl, failureReason, isUnreachable, seconds, tlsFiles } from '../mqtt/connection.js';
 import { TOPIC_PREFIX, type BrokerOptions } from '../mqtt/options.js';
 import { eventsTopic, stateTopic, type EventMessage, type JobTransport } from './transport.js';
@@ -141,8 +140,8 @@ async function connectOnce(options: TransportOptions, url: string, embedded: boo
       const event = JobEvent.safeParse(value);
       if (event.success) events.emit({ jobId, event: event.data });
     } else {
-      const state = parseState(value);
-      if (state) states.emit(state);
+      const state = JobStateMessage.safeParse(value);
+      if (state.success) states.emit(state.data);
     }
   });
 
@@ -344,19 +343,6 @@ function guard(body: () => void): void {
 function checkJobId(jobId: string): string {
   if (!JOB_ID_PATTERN.test(jobId)) throw new MamError(`${JSON.stringify(jobId)} is not a job id (j_ followed by 24 hex digits)`);
   return jobId;
-}
-
-function parseState(value: unknown): JobStateMessage | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const state = value as Record<string, unknown>;
-  if (typeof state['job_id'] !== 'string' || !JobStatus.safeParse(state['status']).success || typeof state['seq'] !== 'number') return undefined;
-  return {
-    job_id: state['job_id'],
-    status: state['status'] as JobStatus,
-    seq: state['seq'],
-    updated_at: typeof state['updated_at'] === 'string' ? state['updated_at'] : '',
-    reason: typeof state['reason'] === 'string' ? state['reason'] : null,
-  };
 }
 
 function definedOnly(options: TransportTuning): Partial<typeof DEFAULTS> {

@@ -48,11 +48,16 @@ export const JobFile = z.looseObject({
 });
 export type JobFile = z.infer<typeof JobFile>;
 
-/** The retained per-job state message (`mam/v1/jobs/<id>/state`). */
-export interface JobStateMessage {
-  readonly job_id: string;
-  readonly status: JobStatus;
-  readonly seq: number;
-  readonly updated_at: string;
-  readonly reason: string | null;
-}
+/**
+ * The retained per-job state message (`mam/v1/jobs/<id>/state`). A reader needs the id, the status and the seq;
+ * the rest is a convenience, so a message with an odd `updated_at` or `reason` is still taken, with '' and null
+ * in their place, as the transport has always done. Keys are in the order `stateOf` (service.ts) publishes them.
+ */
+export const JobStateMessage = z.object({
+  job_id: z.string(),
+  status: JobStatus,
+  seq: z.number(),
+  updated_at: z.string().catch(''),
+  reason: z.string().nullable().catch(null),
+});
+export type JobStateMessage = z.infer<typeof JobStateMessage>;

@@ -2,6 +2,7 @@ import { accessSync, closeSync, constants, openSync, readFileSync, readSync } fr
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { waitFor } from '../../src/util/wait.js';
 import { REPO } from '../helpers/sandbox.js';
 
 /** Any string works as a key against the scripted server; its last 20 characters are what gets approved. */
@@ -137,7 +138,7 @@ export async function stopClaudes(tmux: (...args: string[]) => Promise<string>):
       return false;
     }
   };
-  const deadline = Date.now() + 10_000;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  // As long as harness.smoke.test.ts always gave them: a loaded machine can take that long to write a transcript.
+  await waitFor(() => !pids.some(alive), 60_000, 100);
   for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
 }

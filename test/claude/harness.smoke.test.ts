@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { claudeProjectKey } from '../../src/agents/claude.js';
-import { Sandbox } from '../helpers/sandbox.js';
-import { claudeBin, claudeEnv, prepareClaudeHome } from './claude-home.js';
-import { startModelServer, textOf, type ApiMessage, type ModelServer, type ScriptStep } from './model-server.js';
+import type { Sandbox } from '../helpers/sandbox.js';
+import { untilValue } from '../helpers/until.js';
+import { claudeBin, claudeEnv } from './claude-home.js';
+import { startClaudeSession, type ClaudeSession } from './fixture.js';
+import { textOf, type ApiMessage, type ModelServer, type ScriptStep } from './model-server.js';
 import { capture, isEmptyIdlePrompt, isIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
 
 const SESSION = 'smoke-creator-claude';
@@ -31,16 +33,6 @@ const isAlive = (pid: number): boolean => {
   }
 };
 
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 async function readTranscript(file: string): Promise<TranscriptLine[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
   return text
@@ -53,31 +45,22 @@ const said = (lines: readonly TranscriptLine[], role: 'user' | 'assistant', text
   lines.some((line) => line.type === role && textOf(line.message?.content).includes(text));
 
 describe('real claude in tmux against the scripted model server', () => {
+  let session: ClaudeSession | undefined;
   let box: Sandbox;
-  let model: ModelServer | undefined;
+  let model: ModelServer;
   let workspace: string;
   let server: string;
-  /** Pids of every claude we started, to make sure none outlives the test. */
-  const pids: number[] = [];
 
-  beforeEach(async () => {
-    box = await Sandbox.create('mam-claude-');
-    workspace = path.join(box.root, 'ws');
-    await mkdir(workspace, { recursive: true });
-    workspace = await realpath(workspace);
-    server = box.serverName('claude');
-  });
+  /** Each test scripts its own model: the sandbox, the home and the model server come up with that script. */
+  async function setUp(script: (workspace: string) => readonly ScriptStep[]): Promise<void> {
+    session = await startClaudeSession({ prefix: 'mam-claude-', serverTag: 'claude', script });
+    ({ box, model, workspace, server } = session);
+  }
 
   afterEach(async () => {
-    await box.tmux(server, 'kill-server').catch(() => undefined);
-    // claude writes its transcript and session files on the way out: let it finish before the home is removed.
-    await until(() => (pids.some(isAlive) ? undefined : true), 60_000, 'claude to exit').catch(() => {
-      for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
-    });
-    pids.length = 0;
-    await model?.close();
-    model = undefined;
-    await box.dispose();
+    // Ends the server and waits for every claude in it: none outlives the test, and each writes its files first.
+    await session?.dispose();
+    session = undefined;
   });
 
   /** Starts claude as the pane's command in a detached session; returns its pid once the idle prompt shows. */
@@ -87,14 +70,12 @@ describe('real claude in tmux against the scripted model server', () => {
     for (const [key, value] of Object.entries(env)) command.push('-e', `${key}=${value}`);
     await box.tmux(server, ...command, claudeBin(), ...args);
     const pid = Number((await box.tmux(server, 'display-message', '-p', '-t', TARGET, '#{pane_pid}')).trim());
-    pids.push(pid);
     await waitForScreen(box, server, TARGET, isEmptyIdlePrompt, 30_000, 'the idle prompt');
     return pid;
   }
 
   it('answers a prompt, writes the transcript, exits and resumes into the same transcript', async () => {
-    model = await startModelServer(SCRIPT);
-    await prepareClaudeHome(box.home, { workspaces: [workspace] });
+    await setUp(() => SCRIPT);
 
     const pid = await startClaude(model.url);
     expect((await box.tmux(server, 'display-message', '-p', '-t', TARGET, '#{pane_current_command}')).trim()).toBe('claude');
@@ -108,10 +89,10 @@ describe('real claude in tmux against the scripted model server', () => {
     expect(live.cwd).toBe(workspace);
     const projectDir = path.join(box.home, '.claude', 'projects', claudeProjectKey(workspace));
     const transcript = path.join(projectDir, `${live.sessionId}.jsonl`);
-    const first = await until(async () => {
+    const first = await untilValue(async () => {
       const lines = await readTranscript(transcript);
       return said(lines, 'user', 'please say banana') && said(lines, 'assistant', 'BANANA-REPLY-42') ? lines : undefined;
-    }, 10_000, 'the first turn in the transcript');
+    }, 'the first turn in the transcript', 10_000);
     expect(first.filter((line) => line.sessionId !== undefined).every((line) => line.sessionId === live.sessionId)).toBe(true);
 
     // One title request and one main request per turn; the main one carries the user's words.
@@ -119,10 +100,10 @@ describe('real claude in tmux against the scripted model server', () => {
     expect(model.messages('main')).toHaveLength(1);
 
     await typeLine(box, server, TARGET, '/exit');
-    await until(async () => {
+    await untilValue(async () => {
       const sessionGone = await box.tmux(server, 'has-session', '-t', `=${SESSION}`).then(() => false, () => true);
       return sessionGone && !isAlive(pid) ? true : undefined;
-    }, 15_000, 'claude to exit after /exit');
+    }, 'claude to exit after /exit', 15_000);
 
     const resumed = await startClaude(model.url, '--resume', live.sessionId);
     expect(resumed).not.toBe(pid);
@@ -132,10 +113,10 @@ describe('real claude in tmux against the scripted model server', () => {
     await typeLine(box, server, TARGET, 'now say cherry');
     await waitForScreen(box, server, TARGET, (text) => text.includes('● CHERRY-REPLY-7') && isEmptyIdlePrompt(text), 30_000, 'the reply after --resume');
 
-    const second = await until(async () => {
+    const second = await untilValue(async () => {
       const lines = await readTranscript(transcript);
       return said(lines, 'assistant', 'CHERRY-REPLY-7') ? lines : undefined;
-    }, 10_000, 'the resumed turn in the same transcript');
+    }, 'the resumed turn in the same transcript', 10_000);
     expect(said(second, 'user', 'please say banana')).toBe(true);
     expect(said(second, 'user', 'now say cherry')).toBe(true);
     expect((await readdir(projectDir)).filter((name) => name.endsWith('.jsonl'))).toEqual([`${live.sessionId}.jsonl`]);
@@ -153,15 +134,15 @@ describe('real claude in tmux against the scripted model server', () => {
   });
 
   it('shows the real permission dialog for a scripted Bash tool call', async () => {
-    const marker = path.join(workspace, 'touched-by-claude');
-    model = await startModelServer([
+    const markerIn = (dir: string): string => path.join(dir, 'touched-by-claude');
+    await setUp((dir) => [
       {
         trigger: 'make the marker',
-        reply: { toolUse: { name: 'Bash', input: { command: `touch ${marker}`, description: 'Create the marker file' } } },
+        reply: { toolUse: { name: 'Bash', input: { command: `touch ${markerIn(dir)}`, description: 'Create the marker file' } } },
         then: { text: 'MARKER-DONE' },
       },
     ]);
-    await prepareClaudeHome(box.home, { workspaces: [workspace] });
+    const marker = markerIn(workspace);
     await startClaude(model.url);
 
     await typeLine(box, server, TARGET, 'please make the marker');

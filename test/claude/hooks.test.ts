@@ -1,40 +1,39 @@
-import { mkdir, readdir, readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
-import { mam, Sandbox } from '../helpers/sandbox.js';
-import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
-import { startModelServer, type ModelServer } from './model-server.js';
+import { mam, type Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
+import { startClaudeSession, type ClaudeSession } from './fixture.js';
 import { isEmptyIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
 
 /**
  * `mam hooks install` + the real Claude Code CLI: its real hooks run `mam hook`, and the fact files follow
  * what the person sees — a reply (waiting) and a real permission dialog (needs approval).
  */
+let session: ClaudeSession | undefined;
 let box: Sandbox;
-let model: ModelServer;
 let env: NodeJS.ProcessEnv;
-let workspace: string;
 let server: string;
+let target: string;
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-claude-hooks-');
-  workspace = path.join(box.root, 'ws');
-  await mkdir(workspace, { recursive: true });
-  workspace = await realpath(workspace);
-  server = box.serverName('hooks');
-  model = await startModelServer([
-    { trigger: 'say banana', reply: { text: 'BANANA-REPLY-42' } },
-    { trigger: 'touch a file', reply: { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'made-by-claude')}`, description: 'Create a file' } } } },
-  ]);
-  await prepareClaudeHome(box.home, { workspaces: [workspace] });
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root) });
+  session = await startClaudeSession({
+    prefix: 'mam-claude-hooks-',
+    serverTag: 'hooks',
+    script: (workspace) => [
+      { trigger: 'say banana', reply: { text: 'BANANA-REPLY-42' } },
+      { trigger: 'touch a file', reply: { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'made-by-claude')}`, description: 'Create a file' } } } },
+    ],
+    hooks: true,
+    create: true,
+  });
+  ({ box, env, server, target } = session);
 });
 
 afterEach(async () => {
-  await stopClaudes((...args) => box.tmux(server, ...args));
-  await model.close();
-  await box.dispose();
+  await session?.dispose();
+  session = undefined;
 });
 
 async function mainStatus(): Promise<string | undefined> {
@@ -44,33 +43,20 @@ async function mainStatus(): Promise<string | undefined> {
   return (JSON.parse(await readFile(path.join(dir, file), 'utf8')) as { status: string }).status;
 }
 
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('agent hooks on the real Claude Code CLI', () => {
   it('fact files follow a reply and a permission dialog; SessionStart records the id in the registry', async () => {
-    const installed = await mam(['hooks', 'install', '--scope', 'user'], env);
-    expect(installed.code, installed.stderr).toBe(0);
-    const created = await mam(['create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--registry', box.registry], env);
-    expect(created.code, created.stderr).toBe(0);
-    const target = '=ws-creator-claude:';
-    await waitForScreen(box, server, target, isEmptyIdlePrompt, 30_000, 'the idle prompt');
-    await until(async () => (await mainStatus()) === 'waiting', 'SessionStart → waiting');
+    // The fixture installed the hooks, created the session and waited for its idle prompt.
+    await until(async () => (await mainStatus()) === 'waiting', 'SessionStart → waiting', 20_000);
     // SessionStart told the registry the conversation id before any message was sent (no reconcile needed).
-    await until(async () => Boolean(parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]?.claude_session_id_own), 'the id in the registry');
+    await until(async () => Boolean(parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]?.claude_session_id_own), 'the id in the registry', 20_000);
 
     await typeLine(box, server, target, 'please say banana');
     await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isEmptyIdlePrompt(text), 30_000, 'the reply');
-    await until(async () => (await mainStatus()) === 'waiting', 'Stop → waiting');
+    await until(async () => (await mainStatus()) === 'waiting', 'Stop → waiting', 20_000);
 
     await typeLine(box, server, target, 'please touch a file');
     await waitForScreen(box, server, target, (text) => text.includes('Do you want to proceed?'), 30_000, 'the permission dialog');
-    await until(async () => (await mainStatus()) === 'needs_approval', 'PermissionRequest → needs_approval');
+    await until(async () => (await mainStatus()) === 'needs_approval', 'PermissionRequest → needs_approval', 20_000);
     const status = JSON.parse((await mam(['status', '--json', '--registry', box.registry], env)).stdout) as { sessions: { name: string; activity?: string }[] };
     expect(status.sessions[0]).toMatchObject({ name: 'ws-creator-claude', activity: 'needs_approval' });
   });

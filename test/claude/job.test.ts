@@ -1,16 +1,17 @@
-import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
-import { mam, Sandbox } from '../helpers/sandbox.js';
-import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
-import { startModelServer, type ModelServer, type Reply } from './model-server.js';
+import { mam, type Sandbox } from '../helpers/sandbox.js';
+import { startClaudeSession, type ClaudeSession } from './fixture.js';
+import type { ModelServer, Reply } from './model-server.js';
 
 /**
  * A delegated job whose agent is the real Claude Code CLI: the (scripted) model reads the instruction header
  * and calls the `mam job event` commands it names through Claude's real Bash tool — so the agent really
  * reports, from inside its tmux session, over MQTT.
  */
+let session: ClaudeSession | undefined;
 let box: Sandbox;
 let model: ModelServer;
 let env: NodeJS.ProcessEnv;
@@ -25,22 +26,17 @@ function script(request: { turnText: string; toolResults: unknown[] }): Reply | 
 }
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-claude-job-');
-  workdir = path.join(box.root, 'app');
-  await mkdir(workdir, { recursive: true });
-  workdir = await realpath(workdir);
-  model = await startModelServer(script);
-  await prepareClaudeHome(box.home, { workspaces: [workdir] });
+  session = await startClaudeSession({ prefix: 'mam-claude-job-', serverTag: 'cjob', workspace: 'app', script: () => script });
+  ({ box, model, workspace: workdir } = session);
+  env = { ...session.env, MAM_TMUX_SERVER: session.server };
   // The user has allowed Bash for this test project, so the report runs without a permission dialog.
   await mkdir(path.join(box.home, '.claude'), { recursive: true });
   await writeFile(path.join(box.home, '.claude', 'settings.json'), JSON.stringify({ permissions: { allow: ['Bash'] } }));
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root), MAM_TMUX_SERVER: box.serverName('cjob') });
 });
 
 afterEach(async () => {
-  await stopClaudes((...args) => box.tmux(env['MAM_TMUX_SERVER']!, ...args));
-  await model.close();
-  await box.dispose();
+  await session?.dispose();
+  session = undefined;
 });
 
 const BROKERS = [

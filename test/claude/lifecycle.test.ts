@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { claudeProjectKey } from '../../src/agents/claude.js';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
-import { emitted, mam, Sandbox } from '../helpers/sandbox.js';
-import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
-import { startModelServer, type ModelServer } from './model-server.js';
+import { waitFor } from '../../src/util/wait.js';
+import { emitted, mam, type Sandbox } from '../helpers/sandbox.js';
+import { startClaudeSession, type ClaudeSession } from './fixture.js';
 import { capture, isEmptyIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
 
 /**
@@ -20,8 +20,8 @@ const SCRIPT = [
   { trigger: 'say cherry', reply: { text: 'CHERRY-REPLY-7' } },
 ];
 
+let session: ClaudeSession | undefined;
 let box: Sandbox;
-let model: ModelServer;
 let workspace: string;
 let server: string;
 let env: NodeJS.ProcessEnv;
@@ -36,20 +36,13 @@ const isAlive = (pid: number): boolean => {
 };
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-claude-life-');
-  workspace = path.join(box.root, 'landing-page');
-  await mkdir(workspace, { recursive: true });
-  workspace = await realpath(workspace);
-  server = box.serverName('life');
-  model = await startModelServer(SCRIPT);
-  await prepareClaudeHome(box.home, { workspaces: [workspace] });
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root) });
+  session = await startClaudeSession({ prefix: 'mam-claude-life-', serverTag: 'life', workspace: 'landing-page', script: () => SCRIPT });
+  ({ box, workspace, server, env } = session);
 });
 
 afterEach(async () => {
-  await stopClaudes((...args) => box.tmux(server, ...args));
-  await model.close();
-  await box.dispose();
+  await session?.dispose();
+  session = undefined;
 });
 
 async function entry(name: string): Promise<RegistryEntry | undefined> {
@@ -114,8 +107,7 @@ describe('session lifecycle on the real Claude Code CLI', () => {
     await waitForScreen(box, server, target, (text) => text.includes('CHERRY-REPLY-7') && isEmptyIdlePrompt(text), 30_000, 'the reply after resume');
     // The screen shows the reply a moment before the transcript line lands: poll the file.
     const file = path.join(projectDir, `${sessionId}.jsonl`);
-    const deadline = Date.now() + 10_000;
-    while (!(await readFile(file, 'utf8')).includes('CHERRY-REPLY-7') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => (await readFile(file, 'utf8')).includes('CHERRY-REPLY-7'), 10_000, 100);
     const transcript = await readFile(file, 'utf8');
     expect(transcript).toContain('BANANA-REPLY-42');
     expect(transcript).toContain('CHERRY-REPLY-7');

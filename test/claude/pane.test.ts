@@ -1,11 +1,11 @@
-import { mkdir, readFile, realpath } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { paneRecords, type PaneRecord } from '../../src/pane/record.js';
-import { mam, Sandbox } from '../helpers/sandbox.js';
-import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
-import { startModelServer, textOf, type ApiMessage, type ModelServer } from './model-server.js';
+import { mam, type Sandbox } from '../helpers/sandbox.js';
+import { startClaudeSession, type ClaudeSession } from './fixture.js';
+import { textOf, type ApiMessage, type ModelServer } from './model-server.js';
 import { capture, waitForScreen } from './tmux-screen.js';
 
 /** Idle with an empty input (after /rename the top rule carries the name, so tmux-screen's box check does not apply). */
@@ -17,32 +17,26 @@ const isEmptyIdlePrompt = (screen: string): boolean =>
  * the coordinator: spawn → prompt → identity confirmed → a hostile 5 KB message arrives byte-exact and is
  * submitted → kill refused until the agent is ready to close → kill → layout rebalanced, master in place.
  */
+let session: ClaudeSession | undefined;
 let box: Sandbox;
 let model: ModelServer;
 let workspace: string;
 let server: string;
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-claude-pane-');
-  workspace = path.join(box.root, 'project');
-  await mkdir(workspace, { recursive: true });
-  workspace = await realpath(workspace);
-  server = box.serverName('pane');
-  model = await startModelServer([{ trigger: 'You are the dev agent', reply: { text: 'ROLE-ACK-11' } }]);
-  await prepareClaudeHome(box.home, { workspaces: [workspace] });
+  session = await startClaudeSession({ prefix: 'mam-claude-pane-', serverTag: 'pane', workspace: 'project', script: () => [{ trigger: 'You are the dev agent', reply: { text: 'ROLE-ACK-11' } }] });
+  ({ box, model, workspace, server } = session);
   // The coordinator's tmux server carries the user's environment: that is what a split pane inherits.
   await box.startSession(server, 'main', workspace, 'sleep 100000');
-  const pathWithClaude = await claudeOnPath(box.root);
-  for (const [key, value] of Object.entries({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: pathWithClaude })) {
+  for (const [key, value] of Object.entries(session.claudeEnv)) {
     await box.tmux(server, 'set-environment', '-g', key, value);
   }
   await box.tmux(server, 'resize-window', '-t', '=main:', '-x', '200', '-y', '50');
 });
 
 afterEach(async () => {
-  await stopClaudes((...args) => box.tmux(server, ...args));
-  await model.close();
-  await box.dispose();
+  await session?.dispose();
+  session = undefined;
 });
 
 const env = () => box.env({ PATH: `${path.join(box.root, 'bin')}:${process.env['PATH']}` });

@@ -1,18 +1,19 @@
-import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
-import { waitFor } from '../../src/util/wait.js';
-import { mam, Sandbox } from '../helpers/sandbox.js';
-import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
-import { startModelServer, type ModelServer, type Reply, type MessagesRequest } from './model-server.js';
-import { capture, isEmptyIdlePrompt, isIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
+import { mam, type Sandbox } from '../helpers/sandbox.js';
+import { until, type UntilOptions } from '../helpers/until.js';
+import { startClaudeSession, type ClaudeSession } from './fixture.js';
+import type { MessagesRequest, ModelServer, ScriptFunction } from './model-server.js';
+import { capture, isIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
 
 /**
  * Live status on the real Claude Code CLI: its real hooks run `mam hook`, which starts the real `mam watch`.
  * Every transition the issue names — including the ones no hook reports (Esc in a permission dialog, Esc
  * while the model streams, an approval, the process killed) — must land in the fact files on its own.
  */
+let session: ClaudeSession | undefined;
 let box: Sandbox;
 let model: ModelServer;
 let env: NodeJS.ProcessEnv;
@@ -27,43 +28,35 @@ function subagentTool(request: MessagesRequest): string {
   return names.find((name) => name === 'Task' || name === 'Agent') ?? 'Task';
 }
 
-function script(request: MessagesRequest): Reply | undefined {
-  if (request.kind !== 'main') return undefined;
-  const text = request.turnText;
-  // Before the tool-result rule: after a rejected tool the next prompt arrives beside that tool's result.
-  if (text.includes('write forever')) return { stall: 'STREAMING-STARTED' };
-  // Long enough that Esc always lands before the first token, however loaded the machine.
-  if (text.includes('answer slowly')) return { text: 'SLOW-REPLY', delayMs: 120_000 };
-  if (request.toolResults.length > 0) return { text: 'TOOL-DONE' };
-  if (text.includes('SUBAGENT-PROMPT')) return { text: 'SUBAGENT-FINISHED', delayMs: 3_000 };
-  if (text.includes('say banana')) return { text: 'BANANA-REPLY-42' };
-  if (text.includes('approve me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'approved')} && sleep 4`, description: 'Make a file slowly' } } };
-  if (text.includes('reject me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'rejected')}`, description: 'Make a file' } } };
-  if (text.includes('use a helper')) return { toolUse: { name: subagentTool(request), input: { description: 'Look around', prompt: 'SUBAGENT-PROMPT: say hello', subagent_type: 'general-purpose' } } };
-  return undefined;
+/** The model's side of every case below; the tool calls make files in `workspace`. */
+function script(workspace: string): ScriptFunction {
+  return (request) => {
+    if (request.kind !== 'main') return undefined;
+    const text = request.turnText;
+    // Before the tool-result rule: after a rejected tool the next prompt arrives beside that tool's result.
+    if (text.includes('write forever')) return { stall: 'STREAMING-STARTED' };
+    // Long enough that Esc always lands before the first token, however loaded the machine.
+    if (text.includes('answer slowly')) return { text: 'SLOW-REPLY', delayMs: 120_000 };
+    if (request.toolResults.length > 0) return { text: 'TOOL-DONE' };
+    if (text.includes('SUBAGENT-PROMPT')) return { text: 'SUBAGENT-FINISHED', delayMs: 3_000 };
+    if (text.includes('say banana')) return { text: 'BANANA-REPLY-42' };
+    if (text.includes('approve me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'approved')} && sleep 4`, description: 'Make a file slowly' } } };
+    if (text.includes('reject me')) return { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'rejected')}`, description: 'Make a file' } } };
+    if (text.includes('use a helper')) return { toolUse: { name: subagentTool(request), input: { description: 'Look around', prompt: 'SUBAGENT-PROMPT: say hello', subagent_type: 'general-purpose' } } };
+    return undefined;
+  };
 }
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-claude-status-');
-  workspace = path.join(box.root, 'ws');
-  await mkdir(workspace, { recursive: true });
-  workspace = await realpath(workspace);
-  server = box.serverName('status');
+  session = await startClaudeSession({ prefix: 'mam-claude-status-', serverTag: 'status', script, env: { MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' }, hooks: true, create: true });
+  ({ box, model, env, workspace, server } = session);
   statusDir = path.join(box.root, 'cache', 'mam', 'status');
-  model = await startModelServer(script);
-  await prepareClaudeHome(box.home, { workspaces: [workspace] });
-  env = box.env({ ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root), MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' });
-  expect((await mam(['hooks', 'install', '--scope', 'user'], env)).code).toBe(0);
-  const created = await mam(['create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--registry', box.registry], env);
-  expect(created.code, created.stderr).toBe(0);
-  await waitForScreen(box, server, TARGET, isEmptyIdlePrompt, 30_000, 'the idle prompt');
-  await until(async () => (await facts()).main === 'waiting', 'SessionStart → waiting');
+  await until(async () => (await facts()).main === 'waiting', 'SessionStart → waiting', 60_000, WATCHING);
 });
 
 afterEach(async () => {
-  await stopClaudes((...args) => box.tmux(server, ...args));
-  await model.close();
-  await box.dispose();
+  await session?.dispose();
+  session = undefined;
 });
 
 /** Every agent's status by key (`main`, or a subagent id), from the fact files of the newest session. */
@@ -90,11 +83,11 @@ async function mainTools(): Promise<string[]> {
   return Object.values(fact?.tools ?? {}).map((tool) => tool.status);
 }
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<number> {
-  const started = Date.now();
-  if (!(await waitFor(condition, timeoutMs, 20))) throw new Error(`timed out waiting for ${what}; facts: ${JSON.stringify(await facts())}\n${await capture(box, server, TARGET).catch(() => '')}`);
-  return Date.now() - started;
-}
+/** Status changes are timed (the log line at the end): look every 20 ms, and show the facts and screen on failure. */
+const WATCHING: UntilOptions = {
+  intervalMs: 20,
+  detail: async () => `facts: ${JSON.stringify(await facts())}\n${await capture(box, server, TARGET).catch(() => '')}`,
+};
 
 /** Records every distinct main status seen until `done` holds. */
 async function trace(done: (status: string | undefined) => boolean, what: string): Promise<string[]> {
@@ -103,7 +96,7 @@ async function trace(done: (status: string | undefined) => boolean, what: string
     const status = (await facts()).main;
     if (status !== undefined && seen.at(-1) !== status) seen.push(status);
     return done(status);
-  }, what);
+  }, what, 60_000, WATCHING);
   return seen;
 }
 
@@ -113,28 +106,28 @@ describe('live status on the real Claude Code CLI', () => {
   it('reply, approve with Enter, reject with Esc, Esc while streaming: each ends in the right status with no stuck state', async () => {
     await typeLine(box, server, TARGET, 'please say banana');
     await waitForScreen(box, server, TARGET, (text) => text.includes('BANANA-REPLY-42') && isIdlePrompt(text), 30_000, 'the reply');
-    await until(async () => (await facts()).main === 'waiting', 'Stop → waiting');
+    await until(async () => (await facts()).main === 'waiting', 'Stop → waiting', 60_000, WATCHING);
 
     // Approve: needs_approval, then working while the command runs (no hook says so before it ends), then waiting.
     await typeLine(box, server, TARGET, 'please approve me');
     await waitForScreen(box, server, TARGET, (text) => text.includes('Do you want to proceed?'), 30_000, 'the permission dialog');
-    await until(async () => (await facts()).main === 'needs_approval', 'PermissionRequest → needs_approval');
+    await until(async () => (await facts()).main === 'needs_approval', 'PermissionRequest → needs_approval', 60_000, WATCHING);
     await press('Enter');
     // Working while the command runs: the approved tool is still open (PostToolUse would have closed it).
     let openTools: string[] = [];
     const approved = await until(async () => {
       openTools = await mainTools();
       return (await facts()).main === 'working' && openTools.includes('working');
-    }, 'the approval to be seen while the command runs');
+    }, 'the approval to be seen while the command runs', 60_000, WATCHING);
     expect(openTools).toEqual(['working']);
     expect(await trace((status) => status === 'waiting', 'the approved turn to end')).toEqual(['working', 'waiting']);
 
     // Reject: Esc in the dialog fires no hook at all; the watcher reads the rejection from the transcript.
     await typeLine(box, server, TARGET, 'please reject me');
     await waitForScreen(box, server, TARGET, (text) => text.includes('Do you want to proceed?'), 30_000, 'the second dialog');
-    await until(async () => (await facts()).main === 'needs_approval', 'needs_approval again');
+    await until(async () => (await facts()).main === 'needs_approval', 'needs_approval again', 60_000, WATCHING);
     await press('Escape');
-    const rejected = await until(async () => (await facts()).main === 'waiting', 'the rejection to be resolved');
+    const rejected = await until(async () => (await facts()).main === 'waiting', 'the rejection to be resolved', 60_000, WATCHING);
     await waitForScreen(box, server, TARGET, (text) => /Interrupted/.test(text), 30_000, 'the interrupted notice');
     await expect(stat(path.join(workspace, 'rejected'))).rejects.toThrow();
 
@@ -143,19 +136,19 @@ describe('live status on the real Claude Code CLI', () => {
     // Tokens have arrived (Claude counts them before it draws a line without a newline); Esc before any (the next
     // case) takes another path through Claude.
     await waitForScreen(box, server, TARGET, (text) => text.includes('STREAMING-STARTED') || /↓\s*\d+\s*tokens/.test(text), 60_000, 'the streaming reply');
-    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working');
+    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working', 60_000, WATCHING);
     await press('Escape');
-    const interrupted = await until(async () => (await facts()).main === 'waiting', 'the interrupt to be resolved');
+    const interrupted = await until(async () => (await facts()).main === 'waiting', 'the interrupt to be resolved', 60_000, WATCHING);
 
     // Esc before the model's first token: Claude puts the prompt back in the box and writes no interrupt line,
     // and no hook fires. Only the screen tells, and the watcher reads it once the turn has been silent a while.
     await waitForScreen(box, server, TARGET, isIdlePrompt, 30_000, 'the prompt after the interrupt');
     await typeLine(box, server, TARGET, 'please answer slowly');
-    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working again');
+    await until(async () => (await facts()).main === 'working', 'UserPromptSubmit → working again', 60_000, WATCHING);
     await waitForScreen(box, server, TARGET, (text) => /esc to interrupt/i.test(text), 30_000, 'the busy footer');
     await press('Escape');
     await waitForScreen(box, server, TARGET, (text) => !/esc to interrupt/i.test(text) && /❯\s*please answer slowly/.test(text), 30_000, 'the prompt put back');
-    const putBack = await until(async () => (await facts()).main === 'waiting', 'Esc before the reply to be resolved');
+    const putBack = await until(async () => (await facts()).main === 'waiting', 'Esc before the reply to be resolved', 60_000, WATCHING);
     expect(model.requests.some((request) => request.reply !== undefined && 'text' in request.reply && request.reply.text === 'SLOW-REPLY' && request.status === 200)).toBe(false);
     console.log(`resolution after the key press: approve ${approved} ms, reject ${rejected} ms, interrupt ${interrupted} ms, before the reply ${putBack} ms`);
 
@@ -165,16 +158,16 @@ describe('live status on the real Claude Code CLI', () => {
 
   it('a subagent shows as its own agent; /clear records the new id; the process killed is cleaned up', async () => {
     await typeLine(box, server, TARGET, 'please use a helper');
-    await until(async () => Object.keys(await facts()).some((key) => key !== 'main'), 'a subagent fact while it works');
+    await until(async () => Object.keys(await facts()).some((key) => key !== 'main'), 'a subagent fact while it works', 60_000, WATCHING);
     expect(Object.entries(await facts()).filter(([key]) => key !== 'main').map(([, status]) => status)).toEqual(['working']);
     await waitForScreen(box, server, TARGET, (text) => text.includes('TOOL-DONE') && isIdlePrompt(text), 30_000, 'the turn to end');
-    await until(async () => JSON.stringify(await facts()) === JSON.stringify({ main: 'waiting' }), 'SubagentStop + Stop');
+    await until(async () => JSON.stringify(await facts()) === JSON.stringify({ main: 'waiting' }), 'SubagentStop + Stop', 60_000, WATCHING);
 
     const registry = async (): Promise<string | null | undefined> => parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]?.claude_session_id_own;
     const before = await registry();
     expect(before).toBeTruthy();
     await typeLine(box, server, TARGET, '/clear');
-    await until(async () => Boolean((await registry()) && (await registry()) !== before), 'the new id after /clear in the registry');
+    await until(async () => Boolean((await registry()) && (await registry()) !== before), 'the new id after /clear in the registry', 60_000, WATCHING);
     expect(await readdir(statusDir).then((names) => names.some((name) => name.startsWith(`${before}.`)))).toBe(false);
 
     const session = (await readdir(statusDir)).find((name) => name.endsWith('.session.json'))!;
@@ -182,6 +175,6 @@ describe('live status on the real Claude Code CLI', () => {
     // The pid the hooks recorded is the claude process itself (not the shell the hook ran in): the pane's.
     expect(String(pid)).toBe((await box.tmux(server, 'display-message', '-p', '-t', TARGET, '#{pane_pid}')).trim());
     process.kill(pid, 'SIGKILL');
-    await until(async () => (await readdir(statusDir)).every((name) => !name.endsWith('.json') || name.startsWith('hook')), 'the killed agent to be cleaned up');
+    await until(async () => (await readdir(statusDir)).every((name) => !name.endsWith('.json') || name.startsWith('hook')), 'the killed agent to be cleaned up', 60_000, WATCHING);
   });
 });

@@ -1,3 +1,4 @@
+import { waitFor } from '../../src/util/wait.js';
 import type { Sandbox } from '../helpers/sandbox.js';
 
 /** The visible pane as text, wrapped lines joined (`capture-pane -p -J`). */
@@ -26,19 +27,23 @@ export async function waitForScreen(
   timeoutMs = 30_000,
   what = 'screen condition',
 ): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
   let screen = '';
-  for (;;) {
-    try {
-      screen = await capture(box, server, target);
-      if (predicate(screen)) return screen;
-    } catch (error) {
-      // The pane may not exist yet or just went away; only give up at the deadline.
-      screen = `(capture failed: ${(error as Error).message})`;
-    }
-    if (Date.now() >= deadline) throw new ScreenTimeout(`timed out after ${timeoutMs} ms waiting for ${what}`, screen);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const shown = await waitFor(
+    async () => {
+      try {
+        screen = await capture(box, server, target);
+        return predicate(screen);
+      } catch (error) {
+        // The pane may not exist yet or just went away; only give up at the deadline.
+        screen = `(capture failed: ${(error as Error).message})`;
+        return false;
+      }
+    },
+    timeoutMs,
+    100,
+  );
+  if (!shown) throw new ScreenTimeout(`timed out after ${timeoutMs} ms waiting for ${what}`, screen);
+  return screen;
 }
 
 const RULE = /^─{10,}\s*$/;

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/util/wait.js';
 import { mam, Sandbox } from '../helpers/sandbox.js';
 
 let box: Sandbox;
@@ -27,8 +28,7 @@ describe('mam create --hooks', () => {
     const settings = JSON.parse(await readFile(path.join(workspace, '.claude', 'settings.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
     expect(Object.keys(settings.hooks)).toHaveLength(11);
     expect(settings.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/\/cli\/hook\.cjs --agent claude$/);
-    const deadline = Date.now() + 5_000;
-    while (!(await readFile(path.join(box.home, 'hooks-at-start'), 'utf8').catch(() => '')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(async () => (await readFile(path.join(box.home, 'hooks-at-start'), 'utf8').catch(() => '')) !== '', 30_000);
     expect(await readFile(path.join(box.home, 'hooks-at-start'), 'utf8')).toBe('present\n');
 
     const other = await mam(['create', '--agent', 'agy', '--workspace', workspace, '--hooks', '--registry', box.registry], env);

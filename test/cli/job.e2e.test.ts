@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/util/wait.js';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
 
 /**
@@ -154,8 +155,7 @@ describe('mam job', () => {
     expect(created.code, created.stderr).toBe(0);
     const id = /delegated job (j_[0-9a-f]{24})/.exec(created.stderr)![1]!;
     const readJobFile = async () => JSON.parse((await job('status', '--job', id, '--json')).stdout) as { status: string; agent_session: string; events: { event: string; detail: string | null }[] };
-    const deadline = Date.now() + 10_000;
-    while ((await readJobFile()).status !== 'running' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => (await readJobFile()).status === 'running', 30_000, 100);
     expect(await readJobFile()).toMatchObject({ status: 'running', agent_session: 'w-creator-reporter' });
     expect((await life('status')).stdout).toMatch(/w-creator-reporter\s+reporter\s+running\/job running/);
 
@@ -173,11 +173,11 @@ describe('mam job', () => {
     const orphanId = /delegated job (j_[0-9a-f]{24})/.exec(orphan.stderr)![1]!;
     await box.killSession(env['MAM_TMUX_SERVER']!, 'o-creator-mute');
     // Reconcile leaves a session created in the last 5 s alone (the user's action wins): poll past that window.
-    const until = Date.now() + 15_000;
-    while (!(await readFile(registry, 'utf8')).includes('termination_mode: auto-detected') && Date.now() < until) {
+    await waitFor(async () => {
+      if ((await readFile(registry, 'utf8')).includes('termination_mode: auto-detected')) return true;
       await mam(['reconcile', '--once', '--registry', registry, '--tmux-server', env['MAM_TMUX_SERVER']!], env, workdir);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+      return false;
+    }, 30_000, 250);
     expect((await life('delete', '--session', 'o-creator-mute')).code).toBe(0);
     const ended = JSON.parse((await job('status', '--job', orphanId, '--json')).stdout) as { status: string; reason: string };
     expect(ended).toMatchObject({ status: 'error', reason: 'session o-creator-mute was deleted' });

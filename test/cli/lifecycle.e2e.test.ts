@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import { emitted, mam, REPO, Sandbox, type MamResult } from '../helpers/sandbox.js';
+import { until, untilValue } from '../helpers/until.js';
 
 /**
  * `mam create / resume / stop / delete / status` end to end: the built CLI, real tmux on private
@@ -73,7 +73,7 @@ afterEach(async () => {
   // sandbox is removed. kill-server hangs each pane up; wait for every agent that logged a start.
   await box.tmux(server, 'kill-server').catch(() => undefined);
   const started = events().filter((event) => event.event === 'start').map((event) => event.pid);
-  await waitUntil(() => started.every((pid) => !alive(pid)), 'every fake agent to exit', 5_000).catch(() => undefined);
+  await until(() => started.every((pid) => !alive(pid)), 'every fake agent to exit', 5_000).catch(() => undefined);
   await box.dispose();
 });
 
@@ -96,16 +96,6 @@ async function workspace(name: string): Promise<string> {
   const dir = path.join(box.root, 'work', name);
   await mkdir(dir, { recursive: true });
   return dir;
-}
-
-async function waitUntil<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 function registryText(): string {
@@ -200,14 +190,14 @@ async function create(kind: Kind, wsName = `ws-${kind}`, extraArgs: string[] = [
   const result = await mamRun(['create', '--agent', kind, '--workspace', ws, '--json', ...extraArgs]);
   expect(result.code, result.stderr).toBe(0);
   const { entry } = JSON.parse(result.stdout) as { entry: RegistryEntry };
-  await waitUntil(async () => (await screen(entry.name)).includes(PROMPT_MARK[kind]), `${kind}'s prompt`);
+  await until(async () => (await screen(entry.name)).includes(PROMPT_MARK[kind]), `${kind}'s prompt`, 15_000);
   return { name: entry.name, ws, pid: entry.pane!.pid! };
 }
 
 /** Types a prompt and waits for the agent to have written it into its conversation artifact. */
 async function prompt(name: string, pid: number, text: string): Promise<{ id: string; file: string }> {
   await typeLine(name, text);
-  const appended = await waitUntil(() => eventsOf(pid).find((event) => event.event === 'appended' && event.text === text), `${JSON.stringify(text)} in the artifact`);
+  const appended = await untilValue(() => eventsOf(pid).find((event) => event.event === 'appended' && event.text === text), `${JSON.stringify(text)} in the artifact`, 15_000);
   return { id: appended.id!, file: appended.file! };
 }
 
@@ -248,14 +238,14 @@ async function holdRegistryLock(): Promise<string> {
   await mkdir(path.dirname(lockFile), { recursive: true });
   const holder = spawn('flock', [lockFile, '-c', 'sleep 10'], { detached: true, stdio: 'ignore', env: env() });
   holders.push(holder);
-  await waitUntil(() => {
+  await until(() => {
     try {
       execFileSync('flock', ['--nonblock', lockFile, 'true'], { stdio: 'ignore' });
       return false;
     } catch {
       return true; // exit 1: someone else holds it
     }
-  }, 'the lock holder to take the lock');
+  }, 'the lock holder to take the lock', 15_000);
   return lockFile;
 }
 
@@ -327,7 +317,7 @@ describe.each(KINDS)('mam lifecycle with a fake %s', (kind) => {
       { event: 'start', args: RESUME_ARGS[kind](first.id), cwd: created.ws, resume: first.id },
       { event: 'resumed', id: first.id, file: first.file },
     ]);
-    await waitUntil(async () => (await screen(created.name)).includes(PROMPT_MARK[kind]), 'the resumed prompt');
+    await until(async () => (await screen(created.name)).includes(PROMPT_MARK[kind]), 'the resumed prompt', 15_000);
     const second = await prompt(created.name, resumedPid, `second prompt for ${kind}`);
     expect(second).toEqual(first);
     expect(readFileSync(first.file, 'utf8')).toContain(`first prompt for ${kind}`);
@@ -508,7 +498,7 @@ describe('mam lifecycle: bad inputs and odd states', () => {
   it('stop of a session killed behind mam\'s back updates the registry and says the termination was auto-detected', async () => {
     const created = await create('gemini', 'killed');
     await box.killSession(server, created.name);
-    await waitUntil(() => !alive(created.pid), 'the agent to die with its tmux session');
+    await until(() => !alive(created.pid), 'the agent to die with its tmux session', 15_000);
 
     const stop = await mamRun(['stop', '--session', created.name]);
     expect(stop.code, stop.stderr).toBe(0);
@@ -590,7 +580,7 @@ describe('mam lifecycle: bad inputs and odd states', () => {
     expect(await sessions()).toEqual([first.name]);
     // The agent that was started for it is gone again.
     for (const started of events().filter((event) => event.event === 'start' && event.cwd === ws)) {
-      await waitUntil(() => !alive(started.pid), 'the unregistered agent to be gone');
+      await until(() => !alive(started.pid), 'the unregistered agent to be gone', 15_000);
     }
   });
 

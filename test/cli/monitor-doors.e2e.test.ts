@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitFor as poll } from '../../src/util/wait.js';
 import { hermesCli, killPids, showCard, type HermesCall, type ShownCard } from '../helpers/hermes-cli.js';
 import { mam, MAM, REPO, Sandbox } from '../helpers/sandbox.js';
+import { until, untilValue } from '../helpers/until.js';
 
 /**
  * Every way a person or Hermes starts the monitor: the seed's own `hermes kanban create … --assignee default
@@ -52,15 +52,11 @@ const hermes = (args: string[], as: NodeJS.ProcessEnv = {}): Promise<HermesCall>
 type Card = ShownCard;
 const cardIds: string[] = [];
 const show = (id: string): Promise<Card> => showCard(HERMES, id, env);
+/** Each look runs the stand-in CLI, a Node process: look no more often than that, on a loaded machine. */
+const LOOK = { intervalMs: 200 } as const;
 async function workerPids(): Promise<number[]> {
   const cards = await Promise.all(cardIds.splice(0).map((id) => show(id).catch(() => undefined)));
   return cards.flatMap((card) => card?.runs.flatMap((item) => (item.worker_pid ? [item.worker_pid] : [])) ?? []);
-}
-
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 180_000): Promise<T> {
-  let value: T | undefined | false;
-  if (await poll(async () => Boolean((value = await probe())), timeoutMs, 200)) return value as T;
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function createCard(args: string[]): Promise<string> {
@@ -90,12 +86,12 @@ const tellsGone = (name: string) => (comment: { body: string }) => comment.body.
  */
 async function stopAndExpectBlocked(id: string, tick: () => Promise<unknown> = () => hermes(['kanban', 'dispatch', '--json'])): Promise<Card> {
   expect((await hermes(['kanban', 'comment', id, 'stop'])).code).toBe(0);
-  const card = await until(async () => {
+  const card = await untilValue(async () => {
     const current = await show(id);
     if (current.task.status === 'blocked') return current;
     if (current.task.status === 'ready') await tick?.();
     return undefined;
-  }, 'the stop block');
+  }, 'the stop block', 180_000, LOOK);
   expect(card.comments.at(-1)!.body).toMatch(/^BLOCKED: stop-requested by user at /);
   return card;
 }
@@ -112,9 +108,9 @@ describe('every Hermes door reaches the monitor', () => {
     const id = await createCard(['agent-sessions monitor', '--assignee', 'default', '--goal', '--goal-max-turns', '100', '--max-runtime', '8h', '--max-retries', '1', '--skill', 'agent-sessions-monitor', '--body', body]);
 
     expect((await hermes(['kanban', 'dispatch', '--json'])).code).toBe(0);
-    await until(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat');
+    await until(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat', 180_000, LOOK);
     await box.killSession(server, 'w-creator-claude');
-    await until(async () => (await show(id)).comments.some(tellsGone('w-creator-claude')), 'the drift comment');
+    await until(async () => (await show(id)).comments.some(tellsGone('w-creator-claude')), 'the drift comment', 180_000, LOOK);
     // A person on the root profile comments as `default` too, the worker's own author: still a stop request.
     const card = await stopAndExpectBlocked(id);
     expect(card.comments.filter(tellsGone('w-creator-claude'))).toHaveLength(1);
@@ -126,7 +122,7 @@ describe('every Hermes door reaches the monitor', () => {
     await mkdir(path.join(hermesHome, 'profiles', 'mam-monitor'), { recursive: true });
     const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--body', 'registry: {{registry}}\ninterval: {{interval}}\nheartbeat: {{heartbeat}}']);
     await hermes(['kanban', 'dispatch', '--json']);
-    const blocked = await until(async () => ((await show(id)).task.status === 'blocked' ? show(id) : undefined), 'the block for a missing registry');
+    const blocked = await untilValue(async () => ((await show(id)).task.status === 'blocked' ? show(id) : undefined), 'the block for a missing registry', 180_000, LOOK);
     const reason = blocked.comments.at(-1)!.body;
     expect(reason).toMatch(/^BLOCKED: no registry configured and none found: comment `registry: \/absolute\/path\/\.hermes\/agent-sessions\.yaml` on this card/);
     expect(reason).toContain('then unblock it');
@@ -136,9 +132,9 @@ describe('every Hermes door reaches the monitor', () => {
     expect((await hermes(['kanban', 'comment', id, `please watch this one\n${settings}`])).code).toBe(0);
     expect((await hermes(['kanban', 'unblock', id])).code).toBe(0);
     await hermes(['kanban', 'dispatch', '--json']);
-    await until(async () => (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 2, 'heartbeats of the configured run');
+    await until(async () => (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 2, 'heartbeats of the configured run', 180_000, LOOK);
     await box.killSession(server, 'x-creator-claude');
-    await until(async () => (await show(id)).comments.some(tellsGone('x-creator-claude')), 'the drift comment');
+    await until(async () => (await show(id)).comments.some(tellsGone('x-creator-claude')), 'the drift comment', 180_000, LOOK);
     await stopAndExpectBlocked(id);
   });
 
@@ -164,12 +160,12 @@ describe('every Hermes door reaches the monitor', () => {
     env = { ...env, HERMES_BIN: llm };
     const id = await createCard(['agent-sessions monitor', '--assignee', 'default', '--goal', '--goal-max-turns', '1000', '--skill', 'agent-sessions-monitor', '--body', settings]);
     await hermes(['kanban', 'dispatch', '--json']);
-    await until(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat');
+    await until(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat', 180_000, LOOK);
     expect((await readFile(path.join(box.root, 'llm-command'), 'utf8')).trim()).toBe('mam monitor --card "$HERMES_KANBAN_TASK"');
     await box.killSession(server, 'w-creator-claude');
-    await until(async () => (await show(id)).comments.some(tellsGone('w-creator-claude')), 'the drift comment');
+    await until(async () => (await show(id)).comments.some(tellsGone('w-creator-claude')), 'the drift comment', 180_000, LOOK);
     await stopAndExpectBlocked(id);
-    expect(await until(async () => (await readFile(path.join(box.root, 'llm-exit'), 'utf8').catch(() => '')).trim(), 'the LLM worker to see the exit')).toBe('rc=0');
+    expect(await untilValue(async () => (await readFile(path.join(box.root, 'llm-exit'), 'utf8').catch(() => '')).trim(), 'the LLM worker to see the exit', 180_000, LOOK)).toBe('rc=0');
     // The card is left as the program left it: blocked on the stop, nothing written by the LLM.
     expect((await show(id)).task.status).toBe('blocked');
   });
@@ -185,15 +181,15 @@ describe('multi-day monitoring with no silent end', () => {
     children.push(daemon);
 
     const handedOver = async (count: number): Promise<Card> =>
-      until(async () => {
+      untilValue(async () => {
         const card = await show(id);
         return card.runs.filter((item) => item.outcome === 'scheduled').length >= count ? card : undefined;
-      }, `hand-over ${count}`, 180_000);
+      }, `hand-over ${count}`, 180_000, LOOK);
     await handedOver(1);
     // Between two runs: nothing watches, and the next run must tell what happened meanwhile, once.
     await box.killSession(server, 'w-creator-claude');
     await handedOver(3);
-    const card = await until(async () => ((await show(id)).task.status === 'running' ? show(id) : undefined), 'the fourth run');
+    const card = await untilValue(async () => ((await show(id)).task.status === 'running' ? show(id) : undefined), 'the fourth run', 180_000, LOOK);
     expect(card.runs.length).toBeGreaterThanOrEqual(4);
     const ended = card.runs.filter((item) => item.ended_at !== null);
     expect(ended.map((item) => item.outcome)).toEqual(ended.map(() => 'scheduled'));
@@ -208,16 +204,16 @@ describe('multi-day monitoring with no silent end', () => {
     await mkdir(path.join(hermesHome, 'profiles', 'mam-monitor'), { recursive: true });
     const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--max-runtime', '65s', '--max-retries', '1', '--skill', 'agent-sessions-monitor', '--body', settings]);
     await hermes(['kanban', 'dispatch', '--json']);
-    const parked = await until(async () => {
+    const parked = await untilValue(async () => {
       const card = await show(id);
       return card.task.status === 'ready' && card.runs.some((item) => item.outcome === 'scheduled') ? card : undefined;
-    }, 'the hand-over', 120_000);
+    }, 'the hand-over', 120_000, LOOK);
     expect(parked.runs.map((item) => item.outcome)).toEqual(['scheduled']);
     // The next cron tick: the card runs again, with no crash booked for the run that ended.
     const tick = JSON.parse((await hermes(['kanban', 'dispatch', '--json'])).stdout) as { spawned: { task_id: string }[]; crashed: unknown[] };
     expect(tick.spawned.map((item) => item.task_id)).toEqual([id]);
     expect(tick.crashed).toEqual([]);
-    await until(async () => (await show(id)).runs.length >= 2 && (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 2, 'the second run');
+    await until(async () => (await show(id)).runs.length >= 2 && (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 2, 'the second run', 180_000, LOOK);
     await stopAndExpectBlocked(id);
   });
 
@@ -230,10 +226,10 @@ describe('multi-day monitoring with no silent end', () => {
     env = { ...env, MAM_HERMES_BIN: path.join(bin, 'strict-hermes') };
     const id = await createCard(['agent-sessions monitor', '--assignee', 'mam-monitor', '--goal', '--goal-max-turns', '1000', '--max-runtime', '65s', '--max-retries', '1', '--body', settings]);
     await hermes(['kanban', 'dispatch', '--json']);
-    const card = await until(async () => {
+    const card = await untilValue(async () => {
       const current = await show(id);
       return current.comments.some((comment) => comment.body.includes('could not be put back to ready')) ? current : undefined;
-    }, 'the comment on a failed release', 120_000);
+    }, 'the comment on a failed release', 120_000, LOOK);
     expect(card.task.status).toBe('scheduled');
     expect(card.comments.at(-1)!.body).toContain(`\`hermes kanban unblock ${id}\` continues monitoring`);
   });

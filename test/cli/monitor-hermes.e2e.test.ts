@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hermesCli, killPids, showCard, type HermesCall, type ShownCard } from '../helpers/hermes-cli.js';
 import { MAM, REPO, Sandbox } from '../helpers/sandbox.js';
+import { until, untilValue } from '../helpers/until.js';
 
 /**
  * The monitor launched the two ways Hermes can launch it — as the dispatcher's HERMES_BIN, and as a
@@ -34,16 +35,8 @@ afterEach(async () => {
 
 const hermes = (args: string[], as: NodeJS.ProcessEnv = {}): Promise<HermesCall> => hermesCli(STANDIN, args, { ...env, ...as });
 const show = (id: string): Promise<ShownCard> => showCard(STANDIN, id, env);
-
-async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** Each look runs the stand-in CLI, a Node process: look no more often than that, on a loaded machine. */
+const LOOK = { intervalMs: 100 } as const;
 
 async function scenario(): Promise<{ server: string; body: string }> {
   const server = box.serverName('hermes');
@@ -66,24 +59,24 @@ describe('mam monitor launched by Hermes', () => {
     const tick = await hermes(['kanban', 'dispatch', '--json']);
     expect(tick.code, tick.stderr).toBe(0);
     expect((JSON.parse(tick.stdout) as { spawned: { task_id: string }[] }).spawned.map((item) => item.task_id)).toEqual([id]);
-    const pid = await waitFor(async () => (await show(id)).runs.at(-1)?.worker_pid ?? undefined, 'the worker pid');
+    const pid = await untilValue(async () => (await show(id)).runs.at(-1)?.worker_pid ?? undefined, 'the worker pid', 30_000, LOOK);
     started.push(pid);
 
-    await waitFor(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat');
+    await until(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat', 30_000, LOOK);
     await box.killSession(server, 'w-creator-claude');
-    await waitFor(async () => (await show(id)).comments.some((comment) => comment.body.includes('w-creator-claude: tmux gone')), 'the drift comment');
-    await waitFor(async () => (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 3, 'periodic heartbeats');
+    await until(async () => (await show(id)).comments.some((comment) => comment.body.includes('w-creator-claude: tmux gone')), 'the drift comment', 30_000, LOOK);
+    await until(async () => (await show(id)).events.filter((event) => event.kind === 'heartbeat').length >= 3, 'periodic heartbeats', 30_000, LOOK);
     await hermes(['kanban', 'comment', id, 'stop']);
-    const card = await waitFor(async () => {
+    const card = await untilValue(async () => {
       const current = await show(id);
       return current.task.status === 'blocked' ? current : undefined;
-    }, 'the block');
+    }, 'the block', 30_000, LOOK);
 
     const ours = card.comments.filter((comment) => comment.author === 'mam-monitor');
     expect(ours.filter((comment) => comment.body.includes('tmux gone'))).toHaveLength(1);
     expect(ours.at(-1)!.body).toMatch(/^BLOCKED: stop-requested by user at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const logFile = path.join(hermesHome, 'kanban', 'logs', `${id}.log`);
-    await waitFor(async () => (await readFile(logFile, 'utf8').catch(() => '')).includes('[kanban-worker-exit] rc=0'), 'the exit trailer');
+    await until(async () => (await readFile(logFile, 'utf8').catch(() => '')).includes('[kanban-worker-exit] rc=0'), 'the exit trailer', 30_000, LOOK);
     // The dispatcher's next tick sees a clean exit after a block: no protocol violation, no retry.
     await hermes(['kanban', 'dispatch', '--json']);
     const after = await show(id);
@@ -102,21 +95,21 @@ describe('mam monitor launched by Hermes', () => {
     env = { ...env, MAM_HERMES_BIN: recorder };
     const id = await createCard('linguist', 'translate the docs');
     await hermes(['kanban', 'dispatch', '--json']);
-    const argv = await waitFor(async () => (await readFile(recorded, 'utf8').catch(() => '')) || undefined, 'the hand-off');
+    const argv = await untilValue(async () => (await readFile(recorded, 'utf8').catch(() => '')) || undefined, 'the hand-off', 30_000, LOOK);
     expect(argv.trimEnd().split('\n')).toEqual(['-p', 'linguist', '--accept-hooks', 'chat', '-q', `work kanban task ${id}`]);
     // The handed-off hermes really ran (its output is in the card's log), and mam exited with it: only then
     // may the sandbox go (a process still starting in a deleted directory can wedge).
     const logFile = path.join(hermesHome, 'kanban', 'logs', `${id}.log`);
-    await waitFor(async () => (await readFile(logFile, 'utf8').catch(() => '')).includes("only 'kanban' is implemented"), 'the real hermes to answer');
-    const pid = await waitFor(async () => (await show(id)).runs.at(-1)?.worker_pid ?? undefined, 'the worker pid');
-    await waitFor(async () => {
+    await until(async () => (await readFile(logFile, 'utf8').catch(() => '')).includes("only 'kanban' is implemented"), 'the real hermes to answer', 30_000, LOOK);
+    const pid = await untilValue(async () => (await show(id)).runs.at(-1)?.worker_pid ?? undefined, 'the worker pid', 30_000, LOOK);
+    await until(async () => {
       try {
         process.kill(pid, 0);
         return false;
       } catch {
         return true;
       }
-    }, 'mam to exit after the hand-off');
+    }, 'mam to exit after the hand-off', 30_000, LOOK);
   });
 
   it('as a pull lane: claims the ready card, reports to it, blocks on "stop", and stops on SIGTERM', async () => {
@@ -128,12 +121,12 @@ describe('mam monitor launched by Hermes', () => {
     lane.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => lane.once('exit', (code) => resolve(code)));
 
-    await waitFor(async () => (await show(id)).task.status === 'running', 'the claim');
-    await waitFor(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat');
+    await until(async () => (await show(id)).task.status === 'running', 'the claim', 30_000, LOOK);
+    await until(async () => (await show(id)).events.some((event) => event.kind === 'heartbeat'), 'the first heartbeat', 30_000, LOOK);
     await box.killSession(server, 'w-creator-claude');
-    await waitFor(async () => (await show(id)).comments.some((comment) => comment.author === 'mam-lane' && comment.body.includes('tmux gone')), 'the drift comment');
+    await until(async () => (await show(id)).comments.some((comment) => comment.author === 'mam-lane' && comment.body.includes('tmux gone')), 'the drift comment', 30_000, LOOK);
     await hermes(['kanban', 'comment', id, 'stop monitoring']);
-    await waitFor(async () => (await show(id)).task.status === 'blocked', 'the block');
+    await until(async () => (await show(id)).task.status === 'blocked', 'the block', 30_000, LOOK);
     lane.kill('SIGTERM');
     expect(await exited, output).toBe(0);
   });

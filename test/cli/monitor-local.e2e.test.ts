@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeClaudeTranscript } from '../helpers/claude-fixtures.js';
 import { refusingTmux } from '../helpers/refusing-tmux.js';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 let box: Sandbox;
 let child: ChildProcessWithoutNullStreams | undefined;
@@ -35,14 +36,6 @@ async function localLog(): Promise<{ kind: string; text: string }[]> {
     .map((line) => JSON.parse(line) as { kind: string; text: string });
 }
 
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe('mam monitor on the local board', () => {
   it('heartbeats, comments a dying session once, and stops when "stop" is typed', async () => {
     const server = box.serverName('mon');
@@ -50,10 +43,10 @@ describe('mam monitor on the local board', () => {
     await box.writeRegistry(`tmux_sessions:\n  - {name: w-creator-claude, agent: claude, workspace: ${box.root}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: null}\n`);
     const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '0.2', '--heartbeat', '1']);
 
-    await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
+    await until(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat', 15_000);
     await box.killSession(server, 'w-creator-claude');
-    await waitFor(() => monitor.output().includes('w-creator-claude: tmux gone'), 'the drift comment');
-    await waitFor(async () => (await localLog()).filter((entry) => entry.kind === 'heartbeat').length >= 3, 'periodic heartbeats');
+    await until(() => monitor.output().includes('w-creator-claude: tmux gone'), 'the drift comment', 15_000);
+    await until(async () => (await localLog()).filter((entry) => entry.kind === 'heartbeat').length >= 3, 'periodic heartbeats', 15_000);
     child!.stdin.write("don't stop\n");
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect(child!.exitCode).toBeNull();
@@ -75,11 +68,11 @@ describe('mam monitor on the local board', () => {
     await box.writeRegistry(`tmux_sessions:\n  - {name: w-creator-claude, agent: claude, workspace: ${workspace}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: null}\n`);
     const broker = spawn(process.execPath, [MAM, 'broker', '--dir', path.join(box.root, 'broker')], { env: box.env(), stdio: 'ignore' });
     try {
-      await waitFor(async () => (await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => '')) !== '', 'the broker');
+      await until(async () => (await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => '')) !== '', 'the broker', 15_000);
       const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '3600'], { MAM_LOG_LEVEL: 'info' });
-      await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
+      await until(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat', 15_000);
       // An event sent before its job source subscribed would never reach it (no session on the broker yet).
-      await waitFor(() => monitor.output().includes('job event source connected'), 'its job source to connect', 60_000);
+      await until(() => monitor.output().includes('job event source connected'), 'its job source to connect', 60_000);
       // A conversation appears: no tmux event. Only a job event can wake the monitor before its 60 s interval.
       await writeClaudeTranscript(box.home, workspace, 'c0ffee00-1111-4222-8333-444455556666');
       const jobs = path.join(box.root, 'jobs');
@@ -87,7 +80,7 @@ describe('mam monitor on the local board', () => {
       const id = /registered job: (j_[0-9a-f]{24})/.exec(dry.stdout)![1]!;
       const sent = Date.now();
       expect((await mam(['job', 'event', '--job', id, '--event', 'started', '--registry-dir', jobs], box.env())).code).toBe(0);
-      await waitFor(() => monitor.output().includes('session id materialized c0ffee00'), 'the C comment', 60_000);
+      await until(() => monitor.output().includes('session id materialized c0ffee00'), 'the C comment', 60_000);
       expect(Date.now() - sent).toBeLessThan(5_000);
       child!.stdin.write('stop\n');
       expect(await monitor.exited).toBe(0);
@@ -111,10 +104,10 @@ describe('mam monitor on the local board', () => {
     await hook({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'rm -rf build' }, tool_use_id: 'toolu_1' });
     await hook({ hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command: 'rm -rf build' } });
     const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '0.2', '--approval-alert', '1']);
-    await waitFor(() => monitor.output().includes('a-creator-claude: waiting for approval since'), 'the approval comment');
+    await until(() => monitor.output().includes('a-creator-claude: waiting for approval since'), 'the approval comment', 15_000);
     await new Promise((resolve) => setTimeout(resolve, 800));
     await hook({ hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_use_id: 'toolu_1' });
-    await waitFor(() => monitor.output().includes('resolved: a-creator-claude: waiting for approval'), 'the resolved comment');
+    await until(() => monitor.output().includes('resolved: a-creator-claude: waiting for approval'), 'the resolved comment', 15_000);
     child!.stdin.write('stop\n');
     expect(await monitor.exited).toBe(0);
     const comments = (await localLog()).filter((entry) => entry.kind === 'comment').map((entry) => entry.text);
@@ -130,15 +123,15 @@ describe('mam monitor on the local board', () => {
     const startedAt = Date.now();
     const monitor = start(['--registry', box.registry, '--tmux-server', server, '--interval', '0.5', '--heartbeat', '600'], { MAM_TMUX_BIN: tmux.bin });
     const fallback = (): number => monitor.output().split('\n').filter((line) => line.includes('tmux control mode does not work on this server')).length;
-    await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
-    await waitFor(() => fallback() === 1, 'the fallback warning', 30_000);
+    await until(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat', 15_000);
+    await until(() => fallback() === 1, 'the fallback warning', 30_000);
     await box.killSession(server, 'w-creator-claude');
-    await waitFor(() => monitor.output().includes('w-creator-claude: tmux gone'), 'the drift comment from an interval pass', 30_000);
+    await until(() => monitor.output().includes('w-creator-claude: tmux gone'), 'the drift comment from an interval pass', 30_000);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + 10_000 - Date.now())));
     expect(await tmux.spawns()).toBeGreaterThanOrEqual(1);
     expect(await tmux.spawns()).toBeLessThanOrEqual(4);
     // A client of the last try may still be attached on a slow machine; once it is gone, so is its session.
-    await waitFor(async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim() === 'keepalive', 'no monitor session left', 30_000);
+    await until(async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim() === 'keepalive', 'no monitor session left', 30_000);
     expect(await tmux.spawns()).toBeLessThanOrEqual(4);
     expect(fallback()).toBe(1);
     child!.stdin.write('stop\n');
@@ -150,7 +143,7 @@ describe('mam monitor on the local board', () => {
   it('treats SIGINT as a stop request and exits 0', async () => {
     await box.writeRegistry('tmux_sessions: []\n');
     const monitor = start(['--registry', box.registry, '--tmux-server', box.serverName('sig'), '--interval', '0.2']);
-    await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
+    await until(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat', 15_000);
     child!.kill('SIGINT');
     expect(await monitor.exited).toBe(0);
     expect((await localLog()).at(-1)).toMatchObject({ kind: 'block', text: expect.stringMatching(/^stop-requested by user at /) });
@@ -159,12 +152,12 @@ describe('mam monitor on the local board', () => {
   it('comments a broken registry once, keeps going, and says when it is readable again', async () => {
     await box.writeRegistry('tmux_sessions: []\n');
     const monitor = start(['--registry', box.registry, '--tmux-server', box.serverName('broken'), '--interval', '0.2']);
-    await waitFor(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat');
+    await until(() => monitor.output().includes('[heartbeat] started'), 'the first heartbeat', 15_000);
     await box.writeRegistry('tmux_sessions: [\n');
-    await waitFor(() => monitor.output().includes('reconcile pass failed'), 'the failure comment');
+    await until(() => monitor.output().includes('reconcile pass failed'), 'the failure comment', 15_000);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await box.writeRegistry('tmux_sessions: []\n');
-    await waitFor(() => monitor.output().includes('resolved: reconcile pass failed'), 'the recovery comment');
+    await until(() => monitor.output().includes('resolved: reconcile pass failed'), 'the recovery comment', 15_000);
     child!.stdin.write('stop\n');
     expect(await monitor.exited).toBe(0);
     const comments = (await localLog()).filter((entry) => entry.kind === 'comment');

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { waitFor as poll } from '../../src/util/wait.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import { MAM, Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 let box: Sandbox;
 let child: ChildProcessWithoutNullStreams | undefined;
@@ -15,11 +15,6 @@ afterEach(async () => {
   child = undefined;
   await box.dispose();
 });
-
-/** The project's one polling helper, failing the test with what it waited for. */
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  if (!(await poll(condition, timeoutMs))) throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('mam monitor retention', () => {
   it('with --retention prunes ended sessions at its first pass, says so once, and leaves running ones', async () => {
@@ -40,7 +35,7 @@ describe('mam monitor retention', () => {
     const exited = new Promise((resolve) => spawned.once('exit', resolve));
 
     const history = box.registry.replace(/\.yaml$/, '.history.jsonl');
-    await waitFor(() => output.includes(`pruned 1 ended session older than 1h into ${history}`), 'the prune comment');
+    await until(() => output.includes(`pruned 1 ended session older than 1h into ${history}`), 'the prune comment', 60_000);
     // More passes go by without another prune: once a day.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     spawned.stdin.write('stop\n');

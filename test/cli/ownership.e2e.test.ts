@@ -5,8 +5,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
-import { waitFor } from '../../src/util/wait.js';
 import { emitted, mam, MAM, REPO, Sandbox, type MamResult } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Issue 11, points 3 and 4, end to end on real tmux (private sockets), the built CLI and the fake Codex:
@@ -65,10 +65,6 @@ async function ownerOf(name: string): Promise<string> {
   return (await box.tmux(server, 'display-message', '-p', '-t', `=${name}:`, '#{@mam_registry}')).trim();
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  if (!(await waitFor(condition, timeoutMs, 50))) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 describe('create and the monitor never race (issue 11.3)', () => {
   it('20 creates while a push-mode monitor watches the same server and registry: all succeed, none is auto-registered', async () => {
     // A session on the server first, so the monitor's control-mode client can attach before the creates begin.
@@ -81,7 +77,7 @@ describe('create and the monitor never race (issue 11.3)', () => {
     let output = '';
     spawned.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     spawned.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    await until(() => output.includes('[heartbeat] started') && output.includes('tmux control-mode client attached'), 'the monitor to start and attach to tmux');
+    await until(() => output.includes('[heartbeat] started') && output.includes('tmux control-mode client attached'), 'the monitor to start and attach to tmux', 30_000);
 
     const names = Array.from({ length: 20 }, (_, index) => `race${index}-creator-codex`);
     // Five at a time: concurrent enough that passes woken by one create land inside another's start-up.
@@ -103,9 +99,9 @@ describe('create and the monitor never race (issue 11.3)', () => {
 
     // The monitor was awake all along: an unmarked creator session started by hand is registered (class B) and commented.
     await box.startSession(server, 'manual-creator-codex', await workspace('manual'));
-    await until(() => output.includes('manual-creator-codex: tmux found but not in YAML'), 'the monitor to register the hand-made session');
+    await until(() => output.includes('manual-creator-codex: tmux found but not in YAML'), 'the monitor to register the hand-made session', 30_000);
     spawned.stdin.write('stop\n');
-    await until(() => spawned.exitCode !== null, 'the monitor to stop');
+    await until(() => spawned.exitCode !== null, 'the monitor to stop', 30_000);
 
     const directory = path.join(box.root, 'cache', 'agent-sessions-monitor');
     const logFile = (await readdir(directory)).find((name) => name.endsWith('.local.jsonl'))!;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeClaudeTranscript } from '../helpers/claude-fixtures.js';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Job events are a push source for `reconcile --subscribe`: a conversation appearing on disk makes no tmux
@@ -19,20 +20,12 @@ afterEach(async () => {
   await box.dispose();
 });
 
-async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe('reconcile --subscribe with job events', () => {
   it('runs a pass as soon as a job event arrives, long before the resync', async () => {
     const env = box.env({ MAM_BROKER_DIR: path.join(box.root, 'broker') });
     const broker = spawn(process.execPath, [MAM, 'broker', '--dir', path.join(box.root, 'broker')], { env, stdio: 'ignore' });
     children.push(broker);
-    await until(async () => (await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => '')) !== '', 60_000, 'the broker');
+    await until(async () => (await readFile(path.join(box.root, 'broker', 'broker.json'), 'utf8').catch(() => '')) !== '', 'the broker', 60_000);
 
     const server = box.serverName('subjobs');
     const workspace = path.join(box.root, 'w');
@@ -52,7 +45,7 @@ describe('reconcile --subscribe with job events', () => {
     const sent = Date.now();
     const published = await mam(['job', 'event', '--job', job, '--event', 'started', '--registry-dir', jobs], env);
     expect(published.code, published.stderr).toBe(0);
-    await until(async () => (await readFile(box.registry, 'utf8')).includes(`claude_session_id_own: ${id}`), 60_000, 'the id recorded');
+    await until(async () => (await readFile(box.registry, 'utf8')).includes(`claude_session_id_own: ${id}`), 'the id recorded', 60_000);
     // The resync is 60 s away: only the job event can have triggered this pass.
     expect(Date.now() - sent).toBeLessThan(5_000);
   });

@@ -7,6 +7,7 @@ import type { RegistryEntry } from '../../src/registry/schema.js';
 import { MONITOR_SESSION } from '../../src/tmux/control.js';
 import { refusingTmux } from '../helpers/refusing-tmux.js';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /**
  * `mam reconcile --subscribe` as a user runs it: one long-lived process, real tmux on private sockets.
@@ -66,23 +67,16 @@ async function entries(): Promise<Map<string, RegistryEntry>> {
   return new Map(parseRegistry(box.registry, text).entries.map((entry) => [entry.name, entry]));
 }
 
-/** Polls every 5 ms (reading the registry is ~0.2 ms) and returns how long it took. */
 /** Far below the hour-long resync, far above any push on a loaded machine. */
 const PUSH_BOUND_MS = 60_000;
-
-async function within(ms: number, check: () => Promise<boolean>, what: string, from = Date.now()): Promise<number> {
-  for (;;) {
-    if (await check()) return Date.now() - from;
-    if (Date.now() - from > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Push latencies are measured: look every 5 ms (reading the registry is ~0.2 ms). */
+const CLOSELY = { intervalMs: 5 } as const;
 
 /** Waits for the startup pass and for the control client to be attached (its session exists). */
 async function ready(running: Running, server: string | undefined): Promise<void> {
-  await within(PUSH_BOUND_MS, async () => running.reports.length > 0, `first pass (stderr: ${running.stderr()})`);
+  await until(async () => running.reports.length > 0, 'first pass', PUSH_BOUND_MS, { ...CLOSELY, detail: () => `stderr: ${running.stderr()}` });
   if (server !== undefined) {
-    await within(PUSH_BOUND_MS, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}').catch(() => '')).split('\n').includes(MONITOR_SESSION), 'control client attached');
+    await until(async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}').catch(() => '')).split('\n').includes(MONITOR_SESSION), 'control client attached', PUSH_BOUND_MS, CLOSELY);
   }
 }
 
@@ -101,14 +95,16 @@ describe('mam reconcile --subscribe', () => {
 
     const killedAt = Date.now();
     await box.killSession(server, 'alpha-creator-claude');
-    const killLatency = await within(PUSH_BOUND_MS, async () => (await entries()).get('alpha-creator-claude')?.status === 'terminated', 'killed session marked terminated', killedAt);
+    await until(async () => (await entries()).get('alpha-creator-claude')?.status === 'terminated', 'killed session marked terminated', PUSH_BOUND_MS, CLOSELY);
+    const killLatency = Date.now() - killedAt;
     expect(killLatency).toBeLessThan(PUSH_BOUND_MS);
     expect((await entries()).get('alpha-creator-claude')).toMatchObject({ status: 'terminated', termination_mode: 'auto-detected' });
-    await within(PUSH_BOUND_MS, async () => running.reports.some((report) => report.drifts.some((drift) => drift.class === 'A' && drift.session === 'alpha-creator-claude')), 'drift A emitted');
+    await until(async () => running.reports.some((report) => report.drifts.some((drift) => drift.class === 'A' && drift.session === 'alpha-creator-claude')), 'drift A emitted', PUSH_BOUND_MS, CLOSELY);
 
     const createdAt = Date.now();
     await box.startSession(server, 'beta-creator-claude', ws('beta'));
-    const createLatency = await within(PUSH_BOUND_MS, async () => (await entries()).get('beta-creator-claude')?.status === 'running', 'new creator session registered', createdAt);
+    await until(async () => (await entries()).get('beta-creator-claude')?.status === 'running', 'new creator session registered', PUSH_BOUND_MS, CLOSELY);
+    const createLatency = Date.now() - createdAt;
     expect(createLatency).toBeLessThan(PUSH_BOUND_MS);
     expect((await entries()).get('beta-creator-claude')).toMatchObject({ last_visible_status: 'auto-registered', tmux_server: server, workspace: ws('beta') });
 
@@ -129,20 +125,20 @@ describe('mam reconcile --subscribe', () => {
 
     const startedAt = Date.now();
     await box.startSession(server, 'late-creator-claude', ws);
-    const latency = await within(PUSH_BOUND_MS, async () => (await entries()).get('late-creator-claude')?.status === 'running', 'session on the late server registered', startedAt);
+    await until(async () => (await entries()).get('late-creator-claude')?.status === 'running', 'session on the late server registered', PUSH_BOUND_MS, CLOSELY);
+    const latency = Date.now() - startedAt;
     expect(latency).toBeLessThan(PUSH_BOUND_MS);
 
     // Now attached to it: a kill is pushed again.
-    await within(PUSH_BOUND_MS, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).includes(MONITOR_SESSION), 'control client attached to the late server');
+    await until(async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).includes(MONITOR_SESSION), 'control client attached to the late server', PUSH_BOUND_MS, CLOSELY);
     await box.startSession(server, 'keepalive', box.root);
     // An auto-registered entry is minutes old, not seconds, before a kill may flip it (the grace window):
     // backdate it, as if registered long ago.
     const text = await readFile(box.registry, 'utf8');
     await box.writeRegistry(text.replace(/created_at: .*/, `created_at: ${LONG_AGO}`));
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const killedAt = Date.now();
     await box.killSession(server, 'late-creator-claude');
-    await within(PUSH_BOUND_MS, async () => (await entries()).get('late-creator-claude')?.status === 'terminated', 'killed session on the late server', killedAt);
+    await until(async () => (await entries()).get('late-creator-claude')?.status === 'terminated', 'killed session on the late server', PUSH_BOUND_MS, CLOSELY);
 
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
@@ -156,14 +152,13 @@ describe('mam reconcile --subscribe', () => {
     const running = subscribe([server]);
     await ready(running, server);
 
-    const killedAt = Date.now();
     await box.killSession(server, 'solo-creator-claude');
-    await within(PUSH_BOUND_MS, async () => (await entries()).get('solo-creator-claude')?.status === 'terminated', 'last session marked terminated', killedAt);
+    await until(async () => (await entries()).get('solo-creator-claude')?.status === 'terminated', 'last session marked terminated', PUSH_BOUND_MS, CLOSELY);
     // Our monitor session does not keep the emptied server alive.
-    await within(PUSH_BOUND_MS, async () => box.tmux(server, 'list-sessions').then(() => false, () => true), 'server exited');
+    await until(async () => box.tmux(server, 'list-sessions').then(() => false, () => true), 'server exited', PUSH_BOUND_MS, CLOSELY);
 
     await box.startSession(server, 'next-creator-claude', ws);
-    await within(PUSH_BOUND_MS, async () => (await entries()).get('next-creator-claude')?.status === 'running', 'session on the restarted server registered');
+    await until(async () => (await entries()).get('next-creator-claude')?.status === 'running', 'session on the restarted server registered', PUSH_BOUND_MS, CLOSELY);
 
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
@@ -179,11 +174,10 @@ describe('mam reconcile --subscribe', () => {
     await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'poll-creator-claude', agent: 'claude', workspace: box.root, status: 'running', tmux_server: server, created_at: LONG_AGO })}`);
     const running = subscribe([server], '0.4', { MAM_TMUX_BIN: wrapper });
     await ready(running, undefined);
-    await within(PUSH_BOUND_MS, async () => running.stderr().includes('polling it at the resync interval'), 'the fallback is logged');
+    await until(async () => running.stderr().includes('polling it at the resync interval'), 'the fallback is logged', PUSH_BOUND_MS, CLOSELY);
 
-    const killedAt = Date.now();
     await box.killSession(server, 'poll-creator-claude');
-    await within(PUSH_BOUND_MS, async () => (await entries()).get('poll-creator-claude')?.status === 'terminated', 'terminated by the periodic pass', killedAt);
+    await until(async () => (await entries()).get('poll-creator-claude')?.status === 'terminated', 'terminated by the periodic pass', PUSH_BOUND_MS, CLOSELY);
     expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keepalive');
 
     running.child.kill('SIGTERM');
@@ -200,10 +194,10 @@ describe('mam reconcile --subscribe', () => {
     const running = subscribe([server], '0.5', { MAM_TMUX_BIN: tmux.bin, MAM_LOG_LEVEL: 'warn' });
     await ready(running, undefined);
     const fallback = (): number => running.stderr().split('\n').filter((line) => line.includes('tmux control mode does not work on this server')).length;
-    await within(30_000, async () => fallback() === 1, 'the fallback warning');
+    await until(async () => fallback() === 1, 'the fallback warning', 30_000, CLOSELY);
 
     await box.killSession(server, 'gone-creator-claude');
-    await within(30_000, async () => (await entries()).get('gone-creator-claude')?.status === 'terminated', 'terminated by an interval pass');
+    await until(async () => (await entries()).get('gone-creator-claude')?.status === 'terminated', 'terminated by an interval pass', 30_000, CLOSELY);
     // ~10 s of a server that ends every control client: retries back off and then stop for a long while.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + 10_000 - Date.now())));
     const passes = running.reports.length;
@@ -211,7 +205,7 @@ describe('mam reconcile --subscribe', () => {
     expect(await tmux.spawns()).toBeGreaterThanOrEqual(1);
     expect(await tmux.spawns()).toBeLessThanOrEqual(4);
     // A failed client's session is removed after it exits, which on a slow machine may be just now.
-    await within(30_000, async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim() === 'keepalive', 'no monitor session left');
+    await until(async () => (await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim() === 'keepalive', 'no monitor session left', 30_000, CLOSELY);
     expect(await tmux.spawns()).toBeLessThanOrEqual(4);
     expect(fallback()).toBe(1);
 

@@ -6,6 +6,7 @@ import { buildPassOptions } from '../../src/cli/pass-options.js';
 import { parseRegistry } from '../../src/registry/document.js';
 import { writeClaudeTranscript } from '../helpers/claude-fixtures.js';
 import { emitted, mam, MAM, Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 const LONG_AGO = '2026-01-01T00:00:00Z';
 const STALE_ID = '87dc548e-1111-4222-8333-444455556666';
@@ -104,11 +105,12 @@ describe('mam reconcile on real tmux', () => {
 
     expect(emitted(await mam(args, box.env())).drifts).toEqual([]);
     let flippedAt = 0;
-    for (let attempt = 0; attempt < 40 && flippedAt === 0; attempt += 1) {
-      const report = emitted(await mam(args, box.env()));
-      if (report.drifts.some((drift) => drift['class'] === 'A')) flippedAt = Date.now();
-      else await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    // Bounded by time, not by a count of passes: on a loaded machine each pass alone can take seconds.
+    await until(async () => {
+      if (!emitted(await mam(args, box.env())).drifts.some((drift) => drift['class'] === 'A')) return false;
+      flippedAt = Date.now();
+      return true;
+    }, 'the entry to flip once the grace window has passed', 120_000, { intervalMs: 250 });
     expect(flippedAt).toBeGreaterThanOrEqual(Date.parse(createdAt) + 5_000);
   });
 
@@ -127,10 +129,10 @@ describe('mam reconcile on real tmux', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await waitFor(() => lines.length >= 2);
+      await until(() => lines.length >= 2, 'two passes', 15_000);
       expect(lines.every((line) => (JSON.parse(line) as { drifts: unknown[] }).drifts.length === 0)).toBe(true);
       await box.killSession(server, 'loop-creator-claude');
-      await waitFor(() => lines.some((line) => line.includes('"class":"A"')));
+      await until(() => lines.some((line) => line.includes('"class":"A"')), 'drift A from a pass', 15_000);
     } finally {
       child.kill('SIGTERM');
     }
@@ -307,14 +309,14 @@ describe('mam reconcile and the registry lock', () => {
     await mkdir(path.dirname(lockFile), { recursive: true });
     // Its own process group, so the kill above takes flock and its sleep together.
     holders.push(spawn('flock', [lockFile, '-c', 'sleep 60'], { detached: true, stdio: 'ignore', env: box.env() }));
-    await waitFor(() => {
+    await until(() => {
       try {
         execFileSync('flock', ['--nonblock', lockFile, 'true'], { stdio: 'ignore' });
         return false;
       } catch {
         return true; // exit 1: the holder has it
       }
-    });
+    }, 'the holder to take the lock', 15_000);
     return lockFile;
   }
 
@@ -406,14 +408,6 @@ describe('a session name that starts with "-", as reconcile registers it', () =>
     expect(parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]).toMatchObject({ name, status: 'stopped' });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { emitted, MAM, mam, REPO, Sandbox } from '../helpers/sandbox.js';
+import { until, untilValue } from '../helpers/until.js';
 
 /**
  * `mam status` reads the pane of a session no hook reports for: the built CLI, real tmux on a private
@@ -56,16 +56,6 @@ function logged(): { event: string; pid: number; text?: string; id?: string }[] 
   return readFileSync(agentLog, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string; pid: number });
 }
 
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 const screen = (name: string): Promise<string> => box.tmux(server, 'capture-pane', '-p', '-J', '-t', `=${name}:`).catch(() => '');
 
 async function typeLine(name: string, text: string): Promise<void> {
@@ -79,7 +69,7 @@ async function create(kind: string, promptMark: string): Promise<string> {
   const result = await mam(['create', '--agent', kind, '--workspace', ws, '--json'], env());
   expect(result.code, result.stderr).toBe(0);
   const name = (JSON.parse(result.stdout) as { entry: { name: string } }).entry.name;
-  await until(async () => (await screen(name)).includes(promptMark), `${kind}'s prompt`);
+  await until(async () => (await screen(name)).includes(promptMark), `${kind}'s prompt`, 15_000);
   return name;
 }
 
@@ -97,13 +87,13 @@ describe('mam status: activity from the pane', () => {
     expect(await row(name)).toMatchObject({ activity: 'waiting', activity_source: 'pane' });
 
     await typeLine(name, '/fake-approval touch marker');
-    await until(async () => (await screen(name)).includes('Press enter to confirm or esc to cancel'), 'the approval dialog');
+    await until(async () => (await screen(name)).includes('Press enter to confirm or esc to cancel'), 'the approval dialog', 15_000);
     expect(await row(name)).toMatchObject({ activity: 'needs_approval', activity_source: 'pane' });
     const table = await mam(['status'], env());
     expect(table.stdout.split('\n').find((line) => line.startsWith(name))).toContain('NEEDS APPROVAL');
 
     await typeLine(name, 'y');
-    await until(async () => (await screen(name)).includes('You approved codex to run touch marker'), 'the answer');
+    await until(async () => (await screen(name)).includes('You approved codex to run touch marker'), 'the answer', 15_000);
     expect(await row(name)).toMatchObject({ activity: 'waiting', activity_source: 'pane' });
     expect(logged().some((event) => event.event === 'approval')).toBe(true);
   });
@@ -111,7 +101,7 @@ describe('mam status: activity from the pane', () => {
   it("a Codex dialog on screen beats its hooks' working (the dialog fires no hook); without one the hooks answer", async () => {
     const name = await create('codex', '›');
     await typeLine(name, '/fake-approval rm -rf build');
-    await until(async () => (await screen(name)).includes('Press enter to confirm'), 'the approval dialog');
+    await until(async () => (await screen(name)).includes('Press enter to confirm'), 'the approval dialog', 15_000);
     // Record the conversation id (drift C), then give the session a hook fact: working.
     const reconciled = await mam(['reconcile', '--once', '--emit-diff'], env());
     const drift = emitted(reconciled).drifts.find((candidate) => candidate['class'] === 'C' && candidate['session'] === name);
@@ -124,7 +114,7 @@ describe('mam status: activity from the pane', () => {
 
     expect(await row(name)).toMatchObject({ activity: 'needs_approval', activity_source: 'pane' });
     await typeLine(name, 'n');
-    await until(async () => (await screen(name)).includes('You did not approve'), 'the answer');
+    await until(async () => (await screen(name)).includes('You did not approve'), 'the answer', 15_000);
     expect(await row(name)).toMatchObject({ activity: 'working', activity_source: 'hooks' });
   });
 
@@ -135,7 +125,7 @@ describe('mam status: activity from the pane', () => {
     watcher.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     try {
       const rows = (): Row[] => output.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { sessions: Row[] }).sessions.find((session) => session.name === name)!);
-      await until(() => rows().some((found) => found.activity === 'waiting'), 'waiting from the debounced pane');
+      await until(() => rows().some((found) => found.activity === 'waiting'), 'waiting from the debounced pane', 15_000);
       // The first redraw had one look only, which cannot tell a still screen: unknown, as plain `mam status` says.
       expect(rows()[0]).toMatchObject({ activity: null, activity_source: null });
       expect(rows().at(-1)).toMatchObject({ activity: 'waiting', activity_source: 'pane' });

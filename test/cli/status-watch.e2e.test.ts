@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 let box: Sandbox;
 beforeEach(async () => {
@@ -19,16 +20,10 @@ describe('mam status --watch', () => {
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const waitFor = async (condition: () => boolean): Promise<void> => {
-      const deadline = Date.now() + 10_000;
-      while (!condition()) {
-        if (Date.now() > deadline) throw new Error(`timed out; output so far:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    };
-    await waitFor(() => /w-creator-claude\s+claude\s+running\s+alive/.test(output));
+    const soFar = { detail: () => `output so far:\n${output}` };
+    await until(() => /w-creator-claude\s+claude\s+running\s+alive/.test(output), 'the session shown alive', 10_000, soFar);
     await box.killSession(server, 'w-creator-claude');
-    await waitFor(() => /w-creator-claude\s+claude\s+running\s+GONE/.test(output));
+    await until(() => /w-creator-claude\s+claude\s+running\s+GONE/.test(output), 'the session shown gone', 10_000, soFar);
     // Each frame starts at the top-left and clears what is below: a redraw, not a scroll.
     expect(output.split('\x1b[H').length - 1).toBeGreaterThanOrEqual(2);
     expect(output).toContain('\x1b[J');

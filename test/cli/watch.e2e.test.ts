@@ -8,6 +8,7 @@ import { runningWatcher } from '../../src/facts/watcher-pid.js';
 import { waitFor } from '../../src/util/wait.js';
 import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
 import { MAM, mam, Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /**
  * `mam watch` as the hooks start it: a stand-in agent process runs `mam hook` as its child (so the hook's
@@ -72,10 +73,6 @@ async function mainFact(): Promise<{ status: string; tools: Record<string, { sta
   return text === undefined ? undefined : (JSON.parse(text) as { status: string; tools: Record<string, { status: string }> });
 }
 
-const until = async (condition: () => Promise<boolean>, what: string): Promise<void> => {
-  if (!(await waitFor(condition, 60_000, 25))) throw new Error(`timed out waiting for ${what}`);
-};
-
 const line = (record: unknown): string => `${JSON.stringify(record)}\n`;
 const bash = { tool_name: 'Bash', tool_input: { command: 'touch made && sleep 30', description: 'make a file' } };
 
@@ -86,7 +83,7 @@ describe('mam watch (started by the hooks)', () => {
     await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_w1' });
     await hook({ hook_event_name: 'PermissionRequest', ...bash });
     expect((await mainFact())?.status).toBe('needs_approval');
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher the hooks started');
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher the hooks started', 60_000);
 
     // Exactly what Claude writes on Esc in the dialog (reference: artifacts §1.4 A), four lines in one flush.
     await appendFile(
@@ -98,19 +95,19 @@ describe('mam watch (started by the hooks)', () => {
         line({ type: 'system', subtype: 'turn_duration', isMeta: false }),
       ].join(''),
     );
-    await until(async () => (await mainFact())?.status === 'waiting', 'the rejection to be resolved');
+    await until(async () => (await mainFact())?.status === 'waiting', 'the rejection to be resolved', 60_000);
     expect((await mainFact())?.tools).toEqual({});
   });
 
   it('Esc while streaming, a torn line and non-UTF-8 bytes before it: still resolved, nothing else touched', async () => {
     const { hook } = startAgent();
     await hook({ hook_event_name: 'UserPromptSubmit', prompt: 'write a poem' });
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher');
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher', 60_000);
     await appendFile(transcript, Buffer.concat([Buffer.from('{"type":"assistant","message":{"content":"\xff'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]));
     await appendFile(transcript, line({ type: 'user', message: { role: 'user', content: '[Request interrupted by user]' } }).slice(0, 30));
     expect((await mainFact())?.status).toBe('working');
     await appendFile(transcript, line({ type: 'user', message: { role: 'user', content: '[Request interrupted by user]' } }).slice(30));
-    await until(async () => (await mainFact())?.status === 'waiting', 'the interrupt to be resolved');
+    await until(async () => (await mainFact())?.status === 'waiting', 'the interrupt to be resolved', 60_000);
     const log = await readFile(path.join(statusDir, 'watch.log'), 'utf8');
     expect(log).toContain('not JSON were skipped');
   });
@@ -121,7 +118,7 @@ describe('mam watch (started by the hooks)', () => {
     await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_w2' });
     await hook({ hook_event_name: 'PermissionRequest', ...bash });
     expect((await mainFact())?.status).toBe('needs_approval');
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher');
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher', 60_000);
     const wrapped = ['bash', '-c', `eval '${bash.tool_input.command}' < /dev/null`];
     // The same command elsewhere on the machine is not this agent's approval.
     const elsewhere = spawn(wrapped[0]!, wrapped.slice(1), { cwd: box.root, stdio: 'ignore' });
@@ -130,7 +127,7 @@ describe('mam watch (started by the hooks)', () => {
     expect((await mainFact())?.status).toBe('needs_approval');
     // Under the agent, as Claude starts an approved Bash command.
     await run(wrapped);
-    await until(async () => (await mainFact())?.status === 'working', 'the approval to be seen');
+    await until(async () => (await mainFact())?.status === 'working', 'the approval to be seen', 60_000);
     expect(Object.values((await mainFact())!.tools).map((tool) => tool.status)).toEqual(['working']);
   });
 
@@ -139,12 +136,12 @@ describe('mam watch (started by the hooks)', () => {
     await hook({ hook_event_name: 'SessionStart', source: 'startup' });
     await hook({ hook_event_name: 'UserPromptSubmit' });
     await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_w3' });
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher');
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher', 60_000);
     const watcher = runningWatcher(statusDir)!;
     agent.kill('SIGKILL');
-    await until(async () => (await readdir(statusDir)).every((name) => !name.startsWith(SID)), 'the dead agent to be cleaned up');
+    await until(async () => (await readdir(statusDir)).every((name) => !name.startsWith(SID)), 'the dead agent to be cleaned up', 60_000);
     // Nothing left to watch: gone after the idle time (2 s here), and its pid file with it.
-    await until(async () => !isAlive(watcher), 'the idle watcher to exit');
+    await until(async () => !isAlive(watcher), 'the idle watcher to exit', 60_000);
     expect(runningWatcher(statusDir)).toBeUndefined();
   });
 
@@ -157,7 +154,7 @@ describe('mam watch (started by the hooks)', () => {
         child.stdin!.end(payload);
       })),
     );
-    await until(async () => runningWatcher(statusDir) !== undefined, 'a watcher');
+    await until(async () => runningWatcher(statusDir) !== undefined, 'a watcher', 60_000);
     const first = runningWatcher(statusDir)!;
     const second = await mam(['watch'], env);
     expect(second.code).toBe(0);
@@ -169,7 +166,7 @@ describe('mam watch (started by the hooks)', () => {
         .stdout.trim()
         .split('\n')
         .filter((pid) => pid !== '' && readFileSafe(`/proc/${pid}/environ`).includes(box.root));
-    await until(async () => ours().length === 1, 'the losing watchers to exit');
+    await until(async () => ours().length === 1, 'the losing watchers to exit', 60_000);
     expect(ours()).toEqual([String(first.pid)]);
     expect(runningWatcher(statusDir)).toEqual(first);
   });
@@ -178,11 +175,11 @@ describe('mam watch (started by the hooks)', () => {
     await rmTranscript();
     const { hook } = startAgent();
     await hook({ hook_event_name: 'UserPromptSubmit' });
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher');
+    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher', 60_000);
     expect((await mainFact())?.status).toBe('working');
     // Claude creates the transcript with the first message, after the hooks began: the sweep finds it.
     await writeFile(transcript, line({ type: 'user', message: { role: 'user', content: '[Request interrupted by user]' } }));
-    await until(async () => (await mainFact())?.status === 'waiting', 'the interrupt in a transcript created late');
+    await until(async () => (await mainFact())?.status === 'waiting', 'the interrupt in a transcript created late', 60_000);
     const usage = await mam(['watch', '--idle-exit', 'abc'], env);
     expect(usage.code).toBe(64);
     expect(usage.stderr).toContain('--idle-exit takes a positive number of seconds');
@@ -203,18 +200,18 @@ describe.skipIf(MOSQUITTO_MISSING !== undefined)('mam watch publishes every chan
       };
       const { agent, hook } = startAgent();
       await hook({ hook_event_name: 'UserPromptSubmit' });
-      await until(async () => (await hosts()).some((row) => row.session === SID && row.status === 'working'), 'working on the topic');
+      await until(async () => (await hosts()).some((row) => row.session === SID && row.status === 'working'), 'working on the topic', 60_000);
       await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_m1' });
       await hook({ hook_event_name: 'PermissionRequest', ...bash });
-      await until(async () => (await hosts()).some((row) => row.status === 'needs_approval'), 'needs_approval on the topic');
+      await until(async () => (await hosts()).some((row) => row.status === 'needs_approval'), 'needs_approval on the topic', 60_000);
       const asked = (await hosts())[0]!;
       await appendFile(transcript, line({ type: 'user', message: { role: 'user', content: [{ type: 'text', text: '[Request interrupted by user for tool use]' }] } }));
-      await until(async () => (await hosts()).some((row) => row.status === 'waiting'), 'the resolved waiting on the topic');
+      await until(async () => (await hosts()).some((row) => row.status === 'waiting'), 'the resolved waiting on the topic', 60_000);
       const resolved = (await hosts())[0]!;
       expect(resolved).toMatchObject({ host: 'lab-1', session: SID });
       expect(resolved.seq).toBeGreaterThan(asked.seq);
       agent.kill('SIGKILL');
-      await until(async () => (await hosts()).length === 0, 'the dead agent to leave the topic');
+      await until(async () => (await hosts()).length === 0, 'the dead agent to leave the topic', 60_000);
     } finally {
       await broker.stop();
     }

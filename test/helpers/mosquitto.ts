@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
+import { until } from './until.js';
 
 /** Debian puts mosquitto in /usr/sbin, which a non-root PATH may lack. */
 export const MOSQUITTO = ['mosquitto', '/usr/sbin/mosquitto'].find((bin) => !spawnSync(bin, ['-h']).error);
@@ -21,11 +22,14 @@ export async function startMosquitto(dir: string): Promise<{ url: string; stop: 
   const config = path.join(dir, 'mosquitto.conf');
   await writeFile(config, `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
   const child: ChildProcess = spawn(MOSQUITTO, ['-c', config], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  while (!(await canConnect(port))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`mosquitto did not start on port ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await until(
+    () => {
+      if (child.exitCode !== null) throw new Error(`mosquitto exited (${child.exitCode}) before listening on port ${port}`);
+      return canConnect(port);
+    },
+    `mosquitto on port ${port}`,
+    10_000,
+  );
   return {
     url: `mqtt://127.0.0.1:${port}`,
     stop: async () => {

@@ -4,6 +4,8 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/util/wait.js';
+import { until } from '../helpers/until.js';
 import { HERMES_STANDIN_BIN, runHermes, type HermesResult } from './standin.js';
 
 /**
@@ -180,7 +182,7 @@ else {
   }
 
   async waitForExits(count: number): Promise<void> {
-    await waitFor(async () => (await this.internals()).worker_exits.length >= count, `${count} recorded worker exits`);
+    await until(async () => (await this.internals()).worker_exits.length >= count, `${count} recorded worker exits`, 30_000);
   }
 
   private async dispose(): Promise<void> {
@@ -200,15 +202,10 @@ else {
         // already gone
       }
     }
-    await rm(this.dir, { recursive: true, force: true });
-  }
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A supervisor killed while it records an exit may still be creating its temp file in the board's directory
+    // (seen as ENOTEMPTY on a loaded machine): let the killed processes go, then retry what is still being removed.
+    await waitFor(() => [...pids].every((pid) => !alive(pid)), 30_000);
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
@@ -513,7 +510,7 @@ describe('hermes kanban stand-in, through the executable', () => {
       { task_id: plain, assignee: 'tsworker', workspace: workspace(plain) },
     ]);
 
-    await waitFor(async () => (await kb.records()).length === 2, 'both workers to start');
+    await until(async () => (await kb.records()).length === 2, 'both workers to start', 30_000);
     const records = await kb.records();
     const goalRecord = records.find((r) => r.env['HERMES_KANBAN_TASK'] === goal);
     const plainRecord = records.find((r) => r.env['HERMES_KANBAN_TASK'] === plain);
@@ -541,7 +538,7 @@ describe('hermes kanban stand-in, through the executable', () => {
     expect(plainRecord?.env['TERMINAL_TIMEOUT']).toBeUndefined();
 
     // The fake workers heartbeat, comment and complete through the executable, then exit 0.
-    for (const id of [goal, plain]) await waitFor(async () => (await kb.task(id)).status === 'done', `${id} done`);
+    for (const id of [goal, plain]) await until(async () => (await kb.task(id)).status === 'done', `${id} done`, 30_000);
     await kb.waitForExits(2);
     const after = await kb.exec(['dispatch', '--json']);
     expect(JSON.parse(after.stdout)).toMatchObject({ crashed: [], auto_blocked: [], spawned: [] });

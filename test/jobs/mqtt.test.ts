@@ -4,12 +4,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Aedes } from 'aedes';
+import { connectAsync } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BROKER_FILE, canConnect, ensureEmbeddedBroker, isAlive, readBrokerRecord, startBroker, type EmbeddedBroker } from '../../src/mqtt/broker.js';
 import { connectTransport, type MqttJobTransport, type TransportOptions } from '../../src/jobs/mqtt.js';
-import type { JobEvent, JobStateMessage } from '../../src/jobs/schema.js';
-import type { EventMessage } from '../../src/jobs/transport.js';
+import { JobStateMessage, type JobEvent, type JobFile } from '../../src/jobs/schema.js';
+import { stateOf } from '../../src/jobs/service.js';
+import { stateTopic, type EventMessage } from '../../src/jobs/transport.js';
 import { MAM } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The MQTT transport against the embedded broker (aedes, in this process) and a real mosquitto started
@@ -59,14 +62,6 @@ async function transport(url: string | undefined, clientId: string, extra: Parti
   const made = await connectTransport({ url, clientId, env: { PATH: process.env['PATH'] }, ...TUNING, ...extra });
   transports.push(made);
   return made;
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function collect(subscriber: MqttJobTransport): EventMessage[] {
@@ -134,7 +129,7 @@ async function mosquittoBroker(name: string, auth?: { user: string; password: st
     await out.close();
     children.push(child);
     const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`mosquitto exited (${code}); see ${log}`))));
-    await Promise.race([until(() => canConnect(port), `mosquitto on port ${port}`), exited]);
+    await Promise.race([until(() => canConnect(port), `mosquitto on port ${port}`, 10_000), exited]);
     exited.catch(() => undefined);
   };
   const stop = async (): Promise<void> => {
@@ -191,7 +186,7 @@ for (const half of HALVES) {
       // Same clientId, clean:false: the broker flushes the queue with the CONNACK, before onEvent is called.
       const again = await transport(broker.url, subscriberId);
       const received = collect(again);
-      await until(() => received.length >= 5, 'the 5 queued events');
+      await until(() => received.length >= 5, 'the 5 queued events', 10_000);
       expect(seqsOf(received, id)).toEqual(range(1, 5));
       expect(received[0]!.event).toMatchObject({ seq: 1, event: 'started', detail: 'step 1' });
     });
@@ -207,8 +202,40 @@ for (const half of HALVES) {
       const states: JobStateMessage[] = [];
       late.onState((message) => states.push(message));
       await late.subscribe(id);
-      await until(() => states.length >= 1, 'the retained state');
+      await until(() => states.length >= 1, 'the retained state', 10_000);
       expect(states).toEqual([{ ...state, status: 'completed', seq: 4 }]);
+    });
+
+    it('a state message is taken only if it parses as one; odd updated_at and reason read as empty', async () => {
+      const id = jobId();
+      const subscriber = await transport(broker.url, uniqueClient('sub'));
+      const states: JobStateMessage[] = [];
+      subscriber.onState((message) => states.push(message));
+      await subscriber.subscribe(id);
+      const lenient = { job_id: id, status: 'running', seq: 2 };
+      const valid = { job_id: id, status: 'completed', seq: 3, updated_at: '2026-01-01T00:00:00.000Z', reason: 'done', extra: true };
+      const payloads = [
+        'not json',
+        '[]',
+        'null',
+        JSON.stringify({ status: 'running', seq: 1 }),
+        JSON.stringify({ job_id: id, status: 'sleeping', seq: 1 }),
+        JSON.stringify({ job_id: id, status: 'running', seq: '1' }),
+        JSON.stringify({ ...lenient, updated_at: 7, reason: 42 }),
+        JSON.stringify(valid),
+      ];
+      const raw = await connectAsync(broker.url, { clientId: uniqueClient('raw') });
+      try {
+        for (const payload of payloads) await raw.publishAsync(stateTopic(id), payload, { qos: 1 });
+      } finally {
+        await raw.endAsync();
+      }
+      // One publisher at QoS 1 keeps its order: once the last message is here, every earlier one has been handled.
+      await until(() => states.some((state) => state.seq === 3), 'the last state message', 10_000);
+      expect(states).toEqual([
+        { ...lenient, updated_at: '', reason: null },
+        { job_id: id, status: 'completed', seq: 3, updated_at: '2026-01-01T00:00:00.000Z', reason: 'done' },
+      ]);
     });
 
     it('survives a broker restart mid-stream: both sides reconnect and nothing published after it is lost', async () => {
@@ -220,20 +247,20 @@ for (const half of HALVES) {
       await subscriber.subscribe(id);
       const publisher = await transport(broker.url, uniqueClient('pub'));
       for (const seq of range(1, 10)) await publisher.publishEvent(id, event(seq));
-      await until(() => received.length >= 10, 'events 1–10');
+      await until(() => received.length >= 10, 'events 1–10', 10_000);
 
       await broker.restart();
       // Published while the client is still finding the broker again: queued by mqtt.js, acknowledged after.
       const during = publisher.publishEvent(id, event(11));
-      await until(() => subscriber.connected && publisher.connected, 'both clients to reconnect');
+      await until(() => subscriber.connected && publisher.connected, 'both clients to reconnect', 10_000);
       await during;
       for (const seq of range(12, 30)) await publisher.publishEvent(id, event(seq));
 
-      await until(() => range(12, 30).every((seq) => seqsOf(received, id).includes(seq)), 'events 12–30 after the restart');
+      await until(() => range(12, 30).every((seq) => seqsOf(received, id).includes(seq)), 'events 12–30 after the restart', 10_000);
       const after = seqsOf(received, id).filter((seq) => seq >= 12);
       expect(after).toEqual(range(12, 30));
       // Its session restored from disk, mosquitto also delivers what was published before the subscriber was back.
-      if (half.persistent) await until(() => seqsOf(received, id).includes(11), 'event 11 from the restored session');
+      if (half.persistent) await until(() => seqsOf(received, id).includes(11), 'event 11 from the restored session', 10_000);
       expect(changes).toContain(false);
       expect(changes.at(-1)).toBe(true);
     });
@@ -246,12 +273,48 @@ for (const half of HALVES) {
       const publishers = await Promise.all(ids.map((_, index) => transport(broker.url, uniqueClient(`pub${index}`))));
       const started = Date.now();
       await Promise.all(publishers.map((publisher, index) => Promise.all(range(1, 50).map((seq) => publisher.publishEvent(ids[index]!, event(seq))))));
-      await until(() => ids.every((id) => seqsOf(received, id).length >= 50), '150 events');
+      await until(() => ids.every((id) => seqsOf(received, id).length >= 50), '150 events', 10_000);
       for (const id of ids) expect(seqsOf(received, id)).toEqual(range(1, 50));
       expect(Date.now() - started).toBeLessThan(10_000);
     });
   });
 }
+
+describe('the job state message schema', () => {
+  const job = (events: JobEvent[], reason: string | null): JobFile => ({
+    job_id: 'j_0123456789abcdef01234567',
+    agent: 'claude',
+    prompt: 'p',
+    workdir: '/w',
+    agent_session: null,
+    status: reason === null ? 'running' : 'error',
+    created_at: '2026-01-01T00:00:00.000Z',
+    updated_at: '2026-01-01T00:00:05.000Z',
+    timeout_s: 60,
+    idle_timeout_s: 30,
+    last_event_at: '2026-01-01T00:00:05.000Z',
+    reason,
+    validate: null,
+    logs_dir: '/l',
+    events,
+  });
+
+  it('reads back what a job publishes, byte for byte', () => {
+    for (const state of [stateOf(job([], null)), stateOf(job([event(1), event(2)], 'session gone'))]) {
+      const text = JSON.stringify(state);
+      expect(JSON.stringify(JobStateMessage.parse(JSON.parse(text)))).toBe(text);
+    }
+    expect(JSON.stringify(stateOf(job([event(1)], null)))).toBe('{"job_id":"j_0123456789abcdef01234567","status":"running","seq":1,"updated_at":"2026-01-01T00:00:05.000Z","reason":null}');
+  });
+
+  it('refuses a message without a job id, a known status or a numeric seq', () => {
+    const good = { job_id: 'j_0123456789abcdef01234567', status: 'running', seq: 1, updated_at: 'x', reason: null };
+    for (const bad of [null, [], 'text', { ...good, job_id: 5 }, { ...good, status: 'sleeping' }, { ...good, seq: '1' }, { status: 'running', seq: 1 }]) {
+      expect(JobStateMessage.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
+    expect(JobStateMessage.parse({ ...good, updated_at: null, reason: 3, extra: 'dropped' })).toEqual({ ...good, updated_at: '', reason: null });
+  });
+});
 
 describe('connection failures are reported clearly and in bounded time', () => {
   it('an unreachable URL', async () => {
@@ -283,7 +346,7 @@ describe('connection failures are reported clearly and in bounded time', () => {
     const id = jobId();
     await publisher.publishEvent(id, event(1));
     await broker.close();
-    await until(() => !publisher.connected, 'the publisher to notice');
+    await until(() => !publisher.connected, 'the publisher to notice', 10_000);
     const started = Date.now();
     await expect(publisher.publishEvent(id, event(2))).rejects.toThrow(
       new RegExp(`^publish to mam/v1/jobs/${id}/events: no acknowledgement within 1 s, not connected to broker ${broker.url} \\(ECONNREFUSED\\)$`),
@@ -354,7 +417,7 @@ describe('the embedded broker on demand', () => {
     await subscriber.subscribe(id);
     const publisher = await transport(undefined, uniqueClient('pub'), { env });
     await publisher.publishEvent(id, event(1));
-    await until(() => received.length === 1, 'the event through the embedded broker');
+    await until(() => received.length === 1, 'the event through the embedded broker', 10_000);
     await subscriber.close();
     await publisher.close();
 
@@ -375,7 +438,7 @@ describe('the embedded broker on demand', () => {
     pids.add(before.pid);
 
     process.kill(before.pid, 'SIGTERM');
-    await until(() => !subscriber.connected, 'the subscriber to notice');
+    await until(() => !subscriber.connected, 'the subscriber to notice', 10_000);
     await until(async () => {
       const now = await readBrokerRecord(dir);
       if (now) pids.add(now.pid);
@@ -383,10 +446,10 @@ describe('the embedded broker on demand', () => {
     }, 'a new broker and the subscriber on it', 15_000);
     const publisher = await transport(undefined, uniqueClient('pub'), { env });
     await publisher.publishEvent(id, event(1));
-    await until(() => received.length === 1, 'the event through the new broker');
+    await until(() => received.length === 1, 'the event through the new broker', 10_000);
     const after = (await readBrokerRecord(dir))!;
     process.kill(after.pid, 'SIGTERM');
-    await until(() => !isAlive(after.pid), 'the new broker to stop');
+    await until(() => !isAlive(after.pid), 'the new broker to stop', 10_000);
   });
 
   it('`mam broker` stops cleanly on SIGTERM and removes broker.json', async () => {
@@ -395,7 +458,7 @@ describe('the embedded broker on demand', () => {
     children.push(child);
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await until(async () => (await readBrokerRecord(dir))?.pid === child.pid, 'broker.json');
+    await until(async () => (await readBrokerRecord(dir))?.pid === child.pid, 'broker.json', 10_000);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

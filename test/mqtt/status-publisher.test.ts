@@ -22,6 +22,7 @@ import {
 } from '../../src/mqtt/status-message.js';
 import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
 import { mam } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The retained status topics: the pure message and topic functions, the publisher against the embedded
@@ -91,14 +92,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const find = (report: AllHostsReport, host: string, sessionName: string): AgentStatusMessage | undefined =>
@@ -215,11 +208,11 @@ for (const half of BROKERS) {
         if (topic === statusTopic(host, 'ending-session')) live.push({ retain: packet.retain, payload: payload.toString() });
       });
       await watcher.subscribeAsync(statusTopic(host, 'ending-session'), { qos: 1 });
-      await until(() => live.length === 1, 'the retained message');
+      await until(() => live.length === 1, 'the retained message', 10_000);
 
       await publish.ended('conv-g');
       expect(await publish.flush(5_000)).toBe(true);
-      await until(() => live.length === 3, 'gone and the clear');
+      await until(() => live.length === 3, 'gone and the clear', 10_000);
       expect(JSON.parse(live[1]!.payload)).toMatchObject({ status: 'gone', seq: 2, agents: {} });
       expect(live[2]!.payload).toBe('');
       expect(find(await read(broker.url), host, 'ending-session')).toBeUndefined();
@@ -293,7 +286,7 @@ describe('status publisher while the broker is down', () => {
     const started = Date.now();
     await publish.update('conv-d', facts('conv-d', 'offline', { main: agent('working') }));
     await publish.update('conv-d', facts('conv-d', 'offline', { main: agent('needs_approval') }));
-    await until(() => log.length > 0, 'the publisher to log the failure');
+    await until(() => log.length > 0, 'the publisher to log the failure', 10_000);
     await publish.update('conv-d', facts('conv-d', 'offline', { main: agent('waiting') }));
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(publish.connected).toBe(false);
@@ -308,17 +301,17 @@ describe('status publisher while the broker is down', () => {
     watcher.on('message', (_topic, payload) => seen.push(JSON.parse(payload.toString()) as AgentStatusMessage));
     await watcher.subscribeAsync(statusTopic('down-host', 'offline'), { qos: 1 });
     expect(await publish.flush(10_000)).toBe(true);
-    await until(() => seen.length >= 1, 'the latest status');
+    await until(() => seen.length >= 1, 'the latest status', 10_000);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(seen.map((message) => [message.status, message.seq])).toEqual([['waiting', 3]]);
     expect(log.at(-1)).toMatch(/connected to .* again/);
 
     // An embedded broker that restarts forgets retained messages; the publisher puts the latest back on reconnect.
     await broker.close();
-    await until(() => !publish.connected, 'the publisher to notice');
+    await until(() => !publish.connected, 'the publisher to notice', 10_000);
     const again = await startBroker({ host: '127.0.0.1', port });
     stops.push(() => again.close());
-    await until(() => publish.connected, 'the publisher to reconnect');
+    await until(() => publish.connected, 'the publisher to reconnect', 10_000);
     expect(await publish.flush(5_000)).toBe(true);
     expect(find(await read(url), 'down-host', 'offline')).toMatchObject({ status: 'waiting', seq: 3 });
   });

@@ -4,6 +4,7 @@ import { buildPassOptions } from '../../src/cli/pass-options.js';
 import type { PassReport } from '../../src/reconcile/pass.js';
 import { runSubscribed, type EventSource } from '../../src/reconcile/subscribe.js';
 import { Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /** runSubscribed with tmux push off: a generic event source, the resync, and shutdown. */
 let box: Sandbox;
@@ -37,13 +38,8 @@ function options(box: Sandbox) {
   return buildPassOptions({ registryFile: box.registry, tmuxServers: [box.serverName('none')], dryRun: false, env: box.env() });
 }
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Only a hang reaches it; half the 60 s resync of the event tests, so their passes can only come from the events. */
+const BOUND_MS = 30_000;
 
 /** Waits until `count()` has not changed for 150 ms, and returns it. */
 async function quiet(count: () => number): Promise<number> {
@@ -69,15 +65,15 @@ describe('runSubscribed', () => {
       onKey: (key) => keys.push(key),
       signal: stop.signal,
     });
-    await until(() => reports.length >= 1); // the start-up pass
-    await until(() => jobs.available, 30_000); // second start, after a backoff
+    await until(() => reports.length >= 1, 'the start-up pass', BOUND_MS);
+    await until(() => jobs.available, 'the second start, after a backoff', BOUND_MS);
     expect(jobs.starts).toBe(2);
-    await until(() => keys.includes('job:*')); // caught up once the source is back
+    await until(() => keys.includes('job:*'), 'the catch-up once the source is back', BOUND_MS);
     const settled = await quiet(() => reports.length);
     jobs.emit!('job-42');
     jobs.emit!('job-42');
     jobs.emit!('job-43');
-    await until(() => reports.length === settled + 1);
+    await until(() => reports.length === settled + 1, 'the pass for the burst', BOUND_MS);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(reports.length).toBe(settled + 1); // one burst, one pass
     expect(keys).toEqual(expect.arrayContaining(['startup', 'job:job-42', 'job:job-43']));
@@ -95,7 +91,7 @@ describe('runSubscribed', () => {
     const stop = new AbortController();
     const started = Date.now();
     const done = runSubscribed({ passOptions: options(box), sources: { tmux: false, registry: false }, resyncMs: 150, onReport: (report) => reports.push(report), signal: stop.signal });
-    await until(() => reports.length >= 4);
+    await until(() => reports.length >= 4, 'the start-up pass and three resyncs', BOUND_MS);
     // 1 start-up pass + 3 resyncs at 150 ms ± 10 %.
     expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 135 - 20);
     stop.abort();
@@ -115,10 +111,10 @@ describe('runSubscribed', () => {
       onKey: (key) => keys.push(key),
       signal: stop.signal,
     });
-    await until(() => reports.length >= 1);
+    await until(() => reports.length >= 1, 'the start-up pass', BOUND_MS);
     // An entry on a server that is not running: the pass this write triggers marks it terminated (a write).
     await box.writeRegistry(`tmux_sessions:\n  - {name: x-creator-claude, agent: claude, workspace: ${path.join(box.root, 'w')}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z}\n`);
-    await until(() => reports.some((report) => report.written));
+    await until(() => reports.some((report) => report.written), 'the pass the write triggers', BOUND_MS);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const written = reports.findIndex((report) => report.written);
     expect(reports.slice(written + 1)).toEqual([]); // our own write did not trigger another pass

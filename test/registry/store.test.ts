@@ -10,6 +10,7 @@ import { acquireLock } from '../../src/registry/lock.js';
 import { lockFileOf, readRegistry, updateRegistry } from '../../src/registry/store.js';
 import { bigPadding, writerWorkspace } from '../helpers/registry-writer.js';
 import { REPO, Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The registry store against real processes: util-linux flock(1) from bash, writer processes running
@@ -66,17 +67,6 @@ function writer(registry: string, prefix: string, count: number, big?: number): 
 async function expectExit(proc: Proc, expected: Exit = { code: 0, signal: null }): Promise<void> {
   const exit = await proc.exit;
   expect(exit, `pid ${proc.pid} stderr: ${proc.output.stderr}`).toEqual(expected);
-}
-
-/** Polls `probe` until it returns something other than undefined/false, or fails after `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const exists = (file: string): Promise<boolean> => stat(file).then(() => true, () => false);
@@ -136,7 +126,7 @@ describe('registry lock interoperates with bash flock(1)', () => {
       MARKER: marker,
       RELEASED: released,
     });
-    await waitFor('bash to hold the lock', () => exists(marker));
+    await until(() => exists(marker), 'bash to hold the lock', 120_000);
 
     await updateRegistry(registry, append('after-bash', registry));
     const doneAt = Date.now();
@@ -157,7 +147,7 @@ describe('registry lock interoperates with bash flock(1)', () => {
       MARKER: marker,
       RELEASE: release,
     });
-    await waitFor('bash to hold the lock', () => exists(marker));
+    await until(() => exists(marker), 'bash to hold the lock', 120_000);
 
     const probe = untouchable();
     const startedAt = Date.now();
@@ -231,7 +221,7 @@ describe('concurrent writers', () => {
 
     const nodeWriters = ['node-a', 'node-b', 'node-c', 'node-d'].map((prefix) => writer(registry, prefix, 15));
     // tsx takes a while to start; let the bash writers go once every node writer is about to write.
-    await waitFor('node writers to start', () => nodeWriters.every((proc) => proc.lines().includes('ready')));
+    await until(() => nodeWriters.every((proc) => proc.lines().includes('ready')), 'node writers to start', 120_000);
     const bashScript = `
       for i in $(seq 0 $((COUNT - 1))); do
         export NAME="$PREFIX-$i"
@@ -292,11 +282,11 @@ describe('writers killed with SIGKILL', () => {
       const midWritePrefix = `r${round}-midwrite`;
       const randomWriter = writer(registry, randomPrefix, 50, BIG);
       const midWriteWriter = writer(registry, midWritePrefix, 50, BIG);
-      await waitFor('big writers to start', () => [randomWriter, midWriteWriter].every((proc) => proc.lines().includes('ready')));
+      await until(() => [randomWriter, midWriteWriter].every((proc) => proc.lines().includes('ready')), 'big writers to start', 120_000);
 
       // The file must really be big, so that writes are long: on a loaded machine a writer killed before its first
       // write would leave it small for every round. One complete write of the random writer first, then…
-      await waitFor('a first big write', () => writtenNames(randomWriter).length > 0 || randomWriter.child.exitCode !== null, 120_000);
+      await until(() => writtenNames(randomWriter).length > 0 || randomWriter.child.exitCode !== null, 'a first big write', 120_000);
       // …it dies at a random moment (maybe waiting for the lock, maybe holding it)…
       const randomKill = new Promise<void>((resolve) => {
         setTimeout(() => {

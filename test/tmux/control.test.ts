@@ -14,6 +14,7 @@ import {
 } from '../../src/tmux/control.js';
 import { refusingTmux } from '../helpers/refusing-tmux.js';
 import { Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
 
@@ -82,14 +83,6 @@ async function processesOf(server: string): Promise<string[]> {
   return stdout.split('\n').filter((line) => line.includes(` ${server} `) || line.endsWith(` ${server}`));
 }
 
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('ControlParser', () => {
   it('frames replies, keeps notifications apart, and survives lines split across chunks', () => {
     const parser = new ControlParser();
@@ -142,7 +135,7 @@ describe('tmux control-mode client (real tmux)', () => {
     const result = await connectControl(server, { env: box.env() });
     expect(result).toMatchObject({ state: 'unavailable', reason: expect.stringContaining('no sessions besides') });
     // The leftover (no client attached) was removed, so the server exited with it.
-    await until(async () => !(await serverAnswers(server)).ok);
+    await until(async () => !(await serverAnswers(server)).ok, 'the server to exit', 30_000);
   });
 
   it('shares the monitor session between clients; the last one out removes it', async () => {
@@ -157,7 +150,7 @@ describe('tmux control-mode client (real tmux)', () => {
     expect(await sessions()).toEqual([MONITOR_SESSION, 'keep']);
     expect(await second.otherSessions()).toEqual(['keep']); // still attached and answering
     await second.close();
-    await until(async () => (await sessions()).join() === 'keep');
+    await until(async () => (await sessions()).join() === 'keep', 'the monitor session to go with its last client', 30_000);
   });
 
   it('round-trips commands in order, with quoting, and rejects on %error', async () => {
@@ -232,7 +225,7 @@ describe('tmux control-mode client (real tmux)', () => {
     expect((await box.tmux(server, 'list-sessions', '-F', '#{session_name}')).trim()).toBe('keep');
     await box.startSession(server, 'after-close', box.root);
     await box.tmux(server, 'kill-server');
-    await until(async () => (await processesOf(server)).length === 0);
+    await until(async () => (await processesOf(server)).length === 0, 'every process of the server to exit', 30_000);
     expect((await serverAnswers(server)).stderr).toMatch(/no server running|error connecting/);
     // And a fresh server on the same name works (a wedged socket refuses with "server exited unexpectedly").
     await box.startSession(server, 'fresh', box.root);

@@ -1,12 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CachedRegistryReader } from '../../src/registry/store.js';
 import { approvalWaits } from '../../src/watch/approvals.js';
 import { PaneSampler } from '../../src/watch/pane-sampler.js';
 import { capturePanes } from '../../src/tmux/capture.js';
 import { Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The monitor's approval waits with the pane fallback: real tmux on a private socket, a real registry and
@@ -28,11 +28,7 @@ afterEach(async () => {
 });
 
 async function waitForScreen(name: string, text: string): Promise<void> {
-  for (let tries = 0; tries < 100; tries += 1) {
-    if ((await box.tmux(server, 'capture-pane', '-p', '-t', `=${name}:`)).includes(text)) return;
-    await sleep(50);
-  }
-  throw new Error(`${name} never showed ${text}`);
+  await until(async () => (await box.tmux(server, 'capture-pane', '-p', '-t', `=${name}:`)).includes(text), `${name} to show ${text}`, 30_000);
 }
 
 describe('approvalWaits with panes', () => {

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { codex } from '../../src/agents/codex.js';
@@ -10,6 +9,7 @@ import { PaneSampler, type PaneTarget } from '../../src/watch/pane-sampler.js';
 import { capturePanes } from '../../src/tmux/capture.js';
 import type { TmuxServer } from '../../src/tmux/client.js';
 import { Sandbox } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The pane sampler on a fake clock and a fake capture (what is captured when), and the batched capture
@@ -112,11 +112,7 @@ describe('capturePanes (real tmux, private socket)', () => {
   const options = (): { env: NodeJS.ProcessEnv } => ({ env: box.env() });
 
   async function waitForScreen(name: string, text: string): Promise<void> {
-    for (let tries = 0; tries < 100; tries += 1) {
-      if ((await box.tmux(server, 'capture-pane', '-p', '-t', `=${name}:`)).includes(text)) return;
-      await sleep(50);
-    }
-    throw new Error(`${name} never showed ${text}`);
+    await until(async () => (await box.tmux(server, 'capture-pane', '-p', '-t', `=${name}:`)).includes(text), `${name} to show ${text}`, 30_000);
   }
 
   it('captures several sessions in one call; one that does not exist gets undefined, the rest their screens', async () => {

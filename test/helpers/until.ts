@@ -1,0 +1,43 @@
+import { waitFor } from '../../src/util/wait.js';
+
+export interface UntilOptions {
+  /** Appended to the failure message, e.g. the output so far or the last screen: usually all it takes to see why. */
+  readonly detail?: () => string | Promise<string>;
+  /** How often to look (default 50 ms, as src/util/wait.ts). */
+  readonly intervalMs?: number;
+}
+
+/**
+ * Waits until `condition` holds and resolves how many ms that took; after `timeoutMs` fails the test with an Error
+ * naming `what`. The bound is an upper limit for a hang, never an expectation of speed: a loaded machine may take
+ * many times longer than a quiet one, and a condition that holds at once costs nothing. Built on src/util/wait.ts,
+ * so the tests poll exactly as `mam` itself does.
+ */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs: number, options: UntilOptions = {}): Promise<number> {
+  const started = Date.now();
+  if (await waitFor(condition, timeoutMs, options.intervalMs)) return Date.now() - started;
+  const detail = options.detail === undefined ? '' : await options.detail();
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail === '' ? '' : `\n${detail}`}`);
+}
+
+/** {@link until} for a probe that yields what it found: resolves its first truthy answer. */
+export async function untilValue<T>(
+  probe: () => T | undefined | null | false | '' | 0 | Promise<T | undefined | null | false | '' | 0>,
+  what: string,
+  timeoutMs: number,
+  options: UntilOptions = {},
+): Promise<T> {
+  let found: T | undefined;
+  await until(
+    async () => {
+      const value = await probe();
+      if (!value) return false;
+      found = value;
+      return true;
+    },
+    what,
+    timeoutMs,
+    options,
+  );
+  return found as T;
+}
