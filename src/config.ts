@@ -5,7 +5,7 @@ import { homeDir } from './util/home.js';
 import { TMUX_SERVER_PATTERN } from './registry/schema.js';
 import type { TmuxServer } from './tmux/client.js';
 
-/** Defaults and overrides from DESIGN.md "Files and defaults", resolved in one place. */
+/** Defaults and overrides (docs/environment.md, 'Files and defaults'), resolved in one place. */
 export const DEFAULT_REGISTRY = path.join('.hermes', 'agent-sessions.yaml');
 /** `mam`'s own tmux socket: sessions it creates live here, out of the user's own tmux. */
 export const MAM_TMUX_SERVER = 'mam';

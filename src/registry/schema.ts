@@ -2,14 +2,14 @@ import path from 'node:path';
 import { z } from 'zod';
 
 /**
- * The one schema of `agent-sessions.yaml`. Field names come from the seeds and DESIGN.md and are relied
- * upon by scripts and skills; entries are loose objects so fields this version does not know survive a
- * rewrite untouched.
+ * The one schema of `agent-sessions.yaml`. Field names are those of the scripts `mam` replaces, listed in
+ * docs/registry.md, 'Fields', and relied upon by scripts and skills; entries are loose objects so fields this
+ * version does not know survive a rewrite untouched.
  */
 
 /**
  * Session names end up in tmux targets and shell-adjacent places. tmux treats `: . $ @ % =` specially and
- * `#{q:…}` mis-escapes `$`, so only this conservative alphabet is accepted (reference: tmux §2 gotchas).
+ * `#{q:…}` mis-escapes `$`, so only this conservative alphabet is accepted (docs/tmux.md, 'Session names').
  */
 export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -102,7 +102,7 @@ export type RegistryEntry = z.infer<typeof RegistryEntry>;
 export type SessionStatus = z.infer<typeof SessionStatus>;
 export type PaneFacts = z.infer<typeof PaneFacts>;
 
-/** The fields a conversation id can be recorded in, one per agent kind (DESIGN: `*_session_id_own`). */
+/** The fields a conversation id can be recorded in, one per agent kind (docs/registry.md, 'Fields'). */
 export type ConversationIdField =
   | 'claude_session_id_own'
   | 'codex_session_id_own'
@@ -116,14 +116,14 @@ export function timestampMs(value: RegistryEntry['created_at']): number | undefi
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** The ISO form written into the registry: second precision, UTC, like the seeds' examples. */
+/** The ISO form written into the registry: second precision, UTC (docs/registry.md, 'Fields'). */
 export function isoSeconds(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 /**
- * The registry's other section: agent panes under a top-level `tmux_panes:` list (seed 004's "Pane Lifecycle"
- * table; written by src/pane/record.ts). Rows are loose objects like session entries, so fields a person or a
+ * The registry's other section: agent panes under a top-level `tmux_panes:` list (docs/pane.md, 'The tmux_panes:
+ * list'; written by src/pane/record.ts). Rows are loose objects like session entries, so fields a person or a
  * newer version adds survive every rewrite.
  */
 export const PANE_ID_PATTERN = /^%\d{1,9}$/;
@@ -148,7 +148,7 @@ export const PaneRecord = z.looseObject({
   color: z.string().nullish(),
   workspace: z.string().nullish(),
   task: z.string().nullish(),
-  /** The agent's own conversation id (the seed's "Claude session ID saved"). */
+  /** The agent's own conversation id (the close-down box "session id saved", docs/pane.md). */
   session_id: ConversationId.nullish(),
   report_back: z.boolean().nullish(),
   task_done: z.boolean().nullish(),
