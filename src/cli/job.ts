@@ -19,7 +19,7 @@ import { parseFlags, positiveSeconds, writeLine, type CliContext, type Command }
 
 const HELP = `Usage: mam job <subcommand> [options]
 
-Delegate a task to an agent running interactively in tmux, and follow it through events (seed 003).
+Delegate a task to an agent running interactively in tmux, and follow it through events.
 
   submit --agent <claude|codex|gemini|agy|human|command> --prompt <text> [--workdir DIR] [--agent-session NAME]
          [--timeout 3600] [--idle-timeout 120] [--validate SCRIPT] [--registry-dir DIR] [--dry-run] [-- agent args]
