@@ -1,9 +1,10 @@
 /**
  * A stand-in for the `hermes kanban` CLI of Hermes Agent 0.18.0, for tests of `mam`'s Kanban worker.
  *
- * The contract is /work/shared/reference/hermes-kanban.md (cited below as §n). Output strings, exit codes
- * and JSON shapes follow the 0.18-era `hermes_cli/kanban.py`; the kernel (claims, runs, blocks, the
- * dispatcher tick) follows the reference's description of `kanban_db.py`. The board is a JSON file instead
+ * The contract is docs/hermes-kanban.md (the sections named below in quotes are that page's), and what this
+ * stand-in reproduces and where it deviates is test/hermes/README.md. Output strings, exit codes and JSON shapes
+ * follow the 0.18-era `hermes_cli/kanban.py`; the kernel (claims, runs, blocks, the dispatcher tick) follows
+ * `kanban_db.py` as that page describes it. The board is a JSON file instead
  * of SQLite; every read-modify-write runs under an exclusive flock (`withLock`) and is written with
  * `writeFileAtomic`, so concurrent CLI processes (a test, a worker, a supervisor) never lose an update.
  *
@@ -78,7 +79,7 @@ export async function runHermes(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Constants (§2, §3)
+// Constants ('Where the board lives', 'The dispatcher')
 // ---------------------------------------------------------------------------------------------------------
 
 const DEFAULT_CLAIM_TTL_SECONDS = 900;
@@ -438,7 +439,7 @@ const VERBS: readonly VerbSpec[] = [
   { name: 'assignees', positionals: [], options: [opt.flag('--json')] },
 ];
 
-/** Verbs the real parser has that the stand-in does not implement (§1.1). */
+/** Real parser verbs the stand-in does not implement (test/hermes/README.md, 'Deliberate deviations and gaps'). */
 const UNIMPLEMENTED_VERBS = [
   'boards', 'swarm', 'diagnostics', 'diag', 'tail', 'watch', 'notify-subscribe', 'notify-list',
   'notify-unsubscribe', 'context', 'specify', 'decompose', 'gc',
@@ -835,7 +836,7 @@ function serializeBoard(board: BoardData): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Where things live (§2)
+// Where things live ('Where the board lives')
 // ---------------------------------------------------------------------------------------------------------
 
 interface BoardPaths {
@@ -961,7 +962,7 @@ function profileExists(root: string, name: string): boolean {
   }
 }
 
-/** `_profile_author()` (§2): `$HERMES_PROFILE_NAME`, `$HERMES_PROFILE`, then the active profile name. */
+/** `_profile_author()` ('Comments'): `$HERMES_PROFILE_NAME`, `$HERMES_PROFILE`, then the active profile name. */
 function profileAuthor(env: HermesEnv): string {
   for (const name of ['HERMES_PROFILE_NAME', 'HERMES_PROFILE']) {
     const value = env[name];
@@ -979,7 +980,7 @@ function hostPrefix(): string {
   return `${os.hostname()}:`;
 }
 
-/** `_claimer_id()`: `<hostname>:<pid>` (§3.2). */
+/** `_claimer_id()`: `<hostname>:<pid>` ('The dispatcher'). */
 function claimerId(): string {
   return `${os.hostname()}:${process.pid}`;
 }
@@ -1158,7 +1159,7 @@ function claimTask(board: BoardData, task: TaskRow, lock: string, ttl: number, n
   task.started_at ??= now;
   task.worker_pid = null;
   task.supervisor_pid = null;
-  // last_heartbeat_at is deliberately NOT reset (issue #119155, §3.3).
+  // last_heartbeat_at is deliberately NOT reset (issue #119155; 'The dispatcher').
   const run = openRun(board, task, lock, expires, now);
   appendEvent(board, task.id, 'claimed', { lock, expires, run_id: run.id }, run.id, now);
   return run;
@@ -1168,7 +1169,7 @@ function runGuardOk(task: TaskRow, expectedRunId: number | null): boolean {
   return expectedRunId === null || task.current_run_id === expectedRunId;
 }
 
-/** `_worker_run_id_for` (§3.5): the run id a dispatched worker's CLI call is fenced to. */
+/** `_worker_run_id_for` ('The dispatcher', run-id guard): the run id a dispatched worker's CLI call is fenced to. */
 function workerRunIdFor(env: HermesEnv, taskId: string): number | null {
   if (env['HERMES_KANBAN_TASK'] !== taskId) return null;
   const raw = env['HERMES_KANBAN_RUN_ID'];
@@ -1176,7 +1177,7 @@ function workerRunIdFor(env: HermesEnv, taskId: string): number | null {
   return Number.parseInt(raw, 10);
 }
 
-/** `block_task` (§3.5): typed kinds, the dependency route and the unblock-loop breaker. */
+/** `block_task` ('Ending a run'): typed kinds, the dependency route and the unblock-loop breaker. */
 function blockTask(board: BoardData, task: TaskRow, reason: string | null, kind: string | null, expectedRunId: number | null, now: number): boolean {
   if (task.status !== 'running' && task.status !== 'ready') return false;
   if (!runGuardOk(task, expectedRunId)) return false;
@@ -1391,7 +1392,7 @@ function signalWorker(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** SIGTERM, then SIGKILL after up to 5 s (§3.3, §3.4). */
+/** SIGTERM, then SIGKILL after up to 5 s ('The dispatcher'). */
 async function terminateWorker(pid: number | null): Promise<Record<string, unknown>> {
   if (!pid || !pidAlive(pid)) return { terminated: false };
   signalWorker(pid, 'SIGTERM');
@@ -1499,7 +1500,7 @@ function startWorker(spec: SpawnSpec): Promise<StartResult> {
 
 /**
  * The supervisor's side (run by `cli.ts` with {@link SUPERVISE_FLAG}): what a gateway's waitpid registry
- * does for its children (§3.4). `report` receives exactly one JSON line: `{"pid":N}` or `{"error":…}`.
+ * does for its children ('The dispatcher'). `report` receives exactly one JSON line: `{"pid":N}` or `{"error":…}`.
  */
 export async function superviseWorker(specText: string, report: (line: string) => void): Promise<number> {
   let spec: SpawnSpec;
@@ -1563,7 +1564,7 @@ function findExit(board: BoardData, task: TaskRow): WorkerExit | undefined {
   return board.worker_exits.find((e) => e.run_id === task.current_run_id && e.pid === task.worker_pid);
 }
 
-/** Worker environment (§3.2): a copy of the dispatcher's plus the kanban variables. */
+/** Worker environment ('The dispatcher'): a copy of the dispatcher's plus the kanban variables. */
 function workerEnv(ctx: Ctx, bp: BoardPaths, task: TaskRow, runId: number, lock: string, workspace: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(ctx.env)) if (value !== undefined) env[key] = value;
@@ -1594,7 +1595,7 @@ function workerEnv(ctx: Ctx, bp: BoardPaths, task: TaskRow, runId: number, lock:
   return env;
 }
 
-/** `_default_spawn`'s argv (§3.2). */
+/** `_default_spawn`'s argv ('Launch'). */
 function workerArgv(ctx: Ctx, task: TaskRow): string[] {
   const argv = [hermesExecutable(ctx.env), '-p', task.assignee ?? 'default', '--accept-hooks'];
   for (const skill of task.skills ?? []) argv.push('--skills', skill);
@@ -1603,7 +1604,7 @@ function workerArgv(ctx: Ctx, task: TaskRow): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The dispatcher tick (§3.1-3.4)
+// The dispatcher tick ('The dispatcher')
 // ---------------------------------------------------------------------------------------------------------
 
 interface TickResult {
@@ -1663,7 +1664,7 @@ async function dispatchOnce(ctx: Ctx, bp: BoardPaths, store: Store, options: Tic
     };
     // 1. reap zombies: the supervisors reap. 2. release_stale_claims
     await releaseStaleClaims(ctx, board, res, now);
-    // 3. detect_stale_running: disabled for the one-shot CLI and `daemon` (timeout 0, §3.3).
+    // 3. detect_stale_running: disabled for the one-shot CLI and `daemon` (timeout 0; 'The dispatcher').
     // 4. detect_crashed_workers
     detectCrashedWorkers(ctx, board, res, now, options.failureLimit);
     // 5. enforce_max_runtime
@@ -1829,7 +1830,7 @@ async function enforceMaxRuntime(board: BoardData, res: TickResult, now: number,
 
 const PR_URL = /https?:\/\/github\.com\/[^/\s]+\/[^/\s]+\/pull\/\d+/;
 
-/** `check_respawn_guard` (§3.4), minus the quota/auth regex on last_failure_error. */
+/** `check_respawn_guard` ('The dispatcher', respawn guard), minus the quota/auth regex on last_failure_error. */
 function respawnGuard(ctx: Ctx, board: BoardData, task: TaskRow, now: number): Record<string, unknown> | null {
   const runs = board.runs.filter((r) => r.task_id === task.id);
   const last = runs[runs.length - 1];
@@ -2831,7 +2832,7 @@ const cmdHeartbeat: Handler = async ({ ctx, store, args }) => {
     if (!task || task.status !== 'running') return false;
     if (!runGuardOk(task, workerRunIdFor(ctx.env, id))) return false;
     const now = ctx.now();
-    // heartbeat_worker only: last_heartbeat_at + an event; claim_expires is left alone (§3.3).
+    // heartbeat_worker only: last_heartbeat_at + an event; claim_expires is left alone ('The dispatcher').
     task.last_heartbeat_at = now;
     const run = currentRun(board, task);
     if (run) run.last_heartbeat_at = now;
