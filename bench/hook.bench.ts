@@ -1,7 +1,7 @@
 /**
  * Hook wall time per event, as an agent pays it: spawn what `mam hooks install` registers (`mam-hook`, i.e.
- * `node dist/cli/hook.cjs --agent claude`; also timed: the CLI form `node dist/cli/main.js hook`), write
- * one real payload (reference: artifacts §1.5 shapes) on stdin, wait for the exit. One session goes through
+ * `node dist/cli/hook.cjs --agent claude`; also timed: the CLI form `node dist/cli/main.js hook`), write one real
+ * payload (shaped as docs/agents.md, 'Claude hooks', gives them) on stdin, wait for the exit. One session goes through
  * SessionStart → UserPromptSubmit → PreToolUse → PermissionRequest → PostToolUse → Stop per round, in a temp HOME
  * and MAM_STATUS_DIR, with a transcript file on disk (the hook stats it) and a live watcher recorded in watch.pid
  * (this process), so the hook takes its steady-state path: check the watcher, spawn none.

@@ -2,9 +2,10 @@
  * Session lifecycle timings on the real Claude Code CLI (scripted local model, test/claude harness):
  *   create → prompt   `mam create --agent claude` until Claude's idle prompt is on screen
  *   stop → gone       `mam stop` of an idle Claude until the command returns (the process is gone by then)
- * Baseline, measured in the same run: the seed's stop script, which sleeps a fixed 3 s after the exit keys and
- * 5 s after kill-session whatever the agent does — timed here as that script runs it (send /exit, sleep 3,
- * kill-session, sleep 5) against the same kind of idle Claude.
+ * Baseline, measured in the same run: the stop script `mam stop` replaced (tmux-agent-orchestrate-stop;
+ * docs/development.md), which sleeps a fixed 3 s after the exit keys and 5 s after kill-session whatever the agent
+ * does — timed here as that script runs it (send /exit, sleep 3, kill-session, sleep 5) against the same kind of
+ * idle Claude.
  * Target (issue 4): a graceful stop of an idle agent well under 2 s.
  */
 import { execFile } from 'node:child_process';
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
       await mam(['delete', '--session', name, ...registry], env);
     }
 
-    // The seed's stop script, as it runs: exit keys, a fixed 3 s, kill-session, a fixed 5 s.
+    // The replaced stop script, as it runs: exit keys, a fixed 3 s, kill-session, a fixed 5 s.
     const seed: number[] = [];
     for (let index = 0; index < SEED_RUNS; index += 1) {
       const name = `seed${index}-creator-claude`;

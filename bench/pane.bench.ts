@@ -7,8 +7,8 @@
  *   send → confirmed    `mam pane send`'s receipt (`ms`): idle check, type, shown, Enter, submitted — a short
  *                       message, and a 5 KB multi-line one through the paste buffer
  *   kill                `mam pane kill --force`: /exit, process gone, rebalance (wall clock)
- * Baseline: the fixed sleeps seed 004 (agent-orchestration 1.0.11) spends on the same steps, summed from its
- * templates (not slept here: they cost the same whatever the agent does).
+ * Baseline: the fixed sleeps the tmux templates `mam pane` replaces (agent-orchestration 1.0.11; docs/pane.md) spend
+ * on the same steps, summed from those templates (not slept here: they cost the same whatever the agent does).
  */
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { mam, Sandbox } from '../test/helpers/sandbox.js';
 
 const RUNS = Number(process.env['BENCH_PANE_RUNS'] ?? 7);
 
-/** Seconds of `sleep` in the seed's templates for each step (1.0.11). */
+/** Seconds of `sleep` in those templates for each step (1.0.11). */
 const SEED_SLEEPS = {
   // sleep 10 before split-window, sleep 15 after it; its "verify spawned" loop sleeps 10 before the first look.
   ready: 10 + 15 + 10,

@@ -7,7 +7,8 @@
  *               warm-up kills, a random 50–250 ms apart.
  *   polling     `mam reconcile --emit-diff` at its default 30 s interval, BENCH_POLL_KILLS kills (default 4,
  *               ~15 s each on average; 0 skips it). Each kill lands at a random phase of the interval.
- *   seed        the seed's 30 s poll, analytically: uniform over the interval (median 15 s, p95 28.5 s).
+ *   seed        the 30 s poll of the monitor skill mam replaced (docs/development.md), analytically: uniform
+ *               over the interval (median 15 s, p95 28.5 s).
  *
  * The registry holds 20 long-registered sessions on one private server (plus a keep-alive session), and
  * is watched with fs.watch plus a 2 ms stat poll; each change is parsed to check the entry.

@@ -5,8 +5,8 @@
  *
  *   watch   the real `mam watch` daemon (fs.watch on the transcript + 1 s sweep). BENCH_WATCH_EVENTS
  *           interrupts (default 40) after 3 warm-ups, each after a fresh UserPromptSubmit set `working`.
- *   seed    the seed's design in the same run: a poll every 1.5 s of the transcript's last 2 KB for
- *           `Request interrupted by user` (clawdboard's watcher, reference: artifacts §4.3), with each event
+ *   seed    the design mam's watcher replaced, in the same run: a poll every 1.5 s of the transcript's last 2 KB
+ *           for `Request interrupted by user` (clawdboard's watcher; docs/status.md, 'Fact files'), with each event
  *           landing at a random phase of the interval. BENCH_SEED_EVENTS (default 8; 0 skips it).
  *   idle    the CPU of a watcher of 50 live sessions where nothing happens, over BENCH_WATCH_IDLE_MS (20 s),
  *           beside a bare `node` keeping one timer over the same window.
@@ -105,7 +105,7 @@ async function measure(): Promise<number> {
   return end - start;
 }
 
-/** The seed's watcher: every 1.5 s, the last non-empty line of the transcript's last 2 KB. */
+/** The replaced design's watcher (clawdboard's): every 1.5 s, the last non-empty line of the transcript's last 2 KB. */
 function seedWatcher(): () => void {
   const timer = setInterval(async () => {
     const text = await readFile(transcript, 'utf8');

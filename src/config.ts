@@ -6,8 +6,8 @@ import { TMUX_SERVER_PATTERN } from './registry/patterns.js';
 import type { TmuxServer } from './tmux/client.js';
 
 /**
- * Defaults and overrides from DESIGN.md "Files and defaults", resolved in one place. Zod-free and light: `mam hook`
- * loads it on every agent event.
+ * Defaults and overrides (docs/environment.md, 'Files and defaults'), resolved in one place. Zod-free and light:
+ * `mam hook` loads it on every agent event.
  */
 export const DEFAULT_REGISTRY = path.join('.hermes', 'agent-sessions.yaml');
 /** `mam`'s own tmux socket: sessions it creates live here, out of the user's own tmux. */

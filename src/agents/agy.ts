@@ -3,7 +3,7 @@ import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
 import type { AgentKind, ArtifactQuery, Conversation } from './types.js';
 
 /**
- * Google Antigravity CLI (`agy`, closed source; reference: artifacts §3.2, best effort).
+ * Google Antigravity CLI (`agy`, closed source; docs/agents.md, 'agy': best effort).
  * `cache/last_conversations.json` maps an absolute cwd to its newest conversation id, and
  * `conversations/<id>.db` (SQLite, WAL; `<id>.pb` before June 2026) proves the conversation exists.
  * The database is never opened: existence and mtime are all `mam` needs from it.
@@ -50,7 +50,7 @@ export const agy: AgentKind = {
   exitKeys: [{ key: 'C-d' }],
   conversationGone: /conversation[^\n]*not found/i,
   readyPattern: undefined,
-  // Closed source and no published screens (reference: artifacts §3.2): nothing to match, so its status is
+  // Closed source and no published screens (docs/agents.md, 'agy'): nothing to match, so its status is
   // "the screen moves" (working) or "the screen stopped changing" (waiting), from src/watch/pane.ts.
   panePatterns: { busy: [], approval: [], idle: [] },
 

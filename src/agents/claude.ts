@@ -5,7 +5,7 @@ import { stringField, timeField } from './jsonl.js';
 import type { AgentKind, ArtifactQuery, Conversation } from './types.js';
 
 /**
- * Claude Code: transcripts at `<config>/projects/<key>/<sessionId>.jsonl` (reference: artifacts §1).
+ * Claude Code: transcripts at `<config>/projects/<key>/<sessionId>.jsonl` (docs/agents.md, 'Claude transcripts').
  * The session id comes from the file name (first lines may carry none); the launch cwd from the first
  * line that has one, because the key is lossy (`my-app` and `my_app` share it).
  */
@@ -68,7 +68,7 @@ export const claude: AgentKind = {
   readyPattern: /\? for shortcuts/,
   // Long input arriving fast is shown as a paste placeholder, not echoed.
   collapsedInput: /\[Pasted text #\d+/,
-  // Reference: artifacts §5.1 (ccmanager, NTM, agent-deck, claude-squad) and the screens of 2.1.x.
+  // docs/agents.md, 'Pane patterns' (ccmanager, NTM, agent-deck, claude-squad) and the screens of 2.1.x.
   panePatterns: {
     busy: [
       /(?:esc|ctrl\+c) to interrupt/i,
@@ -146,7 +146,7 @@ export const claude: AgentKind = {
     return (await query.fs.stat(sidecar))?.isDirectory() ? [transcript, sidecar] : [transcript];
   },
 
-  /** Reference §1.5: settings.json, `{matcher, hooks:[{type, command, timeout (s)}]}` per event. */
+  /** docs/agents.md, 'Claude hooks': settings.json, `{matcher, hooks:[{type, command, timeout (s)}]}` per event. */
   hooks: {
     label: 'Claude',
     events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'PostToolUseFailure', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'SessionEnd'],

@@ -9,7 +9,7 @@ import type { AgentKind, Conversation } from './types.js';
 
 /**
  * OpenAI Codex CLI: rollouts at `<CODEX_HOME>/sessions/YYYY/MM/DD/rollout-<local time>-<id>.jsonl`, or
- * the directory layout `rollout-<local time>-<id>/rollout.jsonl` (reference: artifacts §2). The first
+ * the directory layout `rollout-<local time>-<id>/rollout.jsonl` (docs/agents.md, 'Codex'). The first
  * line is `session_meta`, whose payload carries the thread id and the launch cwd; archived rollouts
  * move to `<CODEX_HOME>/archived_sessions/`, where only `locate` looks.
  */
@@ -131,7 +131,7 @@ export const codex: AgentKind = {
   exitKeys: [{ text: '/quit' }, { key: 'Enter' }],
   conversationGone: /no (saved )?(session|rollout|thread)[^\n]*found|session[^\n]*not found/i,
   readyPattern: undefined,
-  // Reference: artifacts §5.2 (codex-rs approval_overlay.rs via NTM, ccmanager).
+  // docs/agents.md, 'Pane patterns' (codex-rs approval_overlay.rs via NTM, ccmanager).
   panePatterns: {
     busy: [/esc to interrupt/i, /^\s*[•·◦◐◑◒◓⬤]\s*(?:Working|Waiting for background|Thinking)\b/m],
     approval: [
@@ -149,7 +149,7 @@ export const codex: AgentKind = {
   },
 
   matchesPaneCommand(command) {
-    // The reference names no other process name (such as a platform-suffixed native binary); stay exact.
+    // No other process name (such as a platform-suffixed native binary) has been seen; stay exact.
     return command === 'codex';
   },
 
@@ -207,9 +207,9 @@ export const codex: AgentKind = {
   },
 
   /**
-   * Reference §2: Claude-compatible hooks.json in `$CODEX_HOME` (user) or `<repo>/.codex/` (project), only the
-   * events Codex has (no PostToolUseFailure, SessionEnd or Notification). No matcher: Codex supports one only on
-   * some events, and an absent matcher matches everything.
+   * Claude-compatible hooks.json in `$CODEX_HOME` (user) or `<repo>/.codex/` (project), only the events Codex has
+   * (no PostToolUseFailure, SessionEnd or Notification). No matcher: Codex supports one only on some events, and an
+   * absent matcher matches everything. See docs/agents.md, 'Codex'.
    */
   hooks: {
     label: 'Codex',

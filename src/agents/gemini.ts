@@ -9,7 +9,7 @@ import type { AgentKind, ArtifactQuery, Conversation } from './types.js';
 
 /**
  * Gemini CLI: chats at `~/.gemini/tmp/<projectId>/chats/session-<YYYY-MM-DDTHH-MM>-<id8>.jsonl`
- * (reference: artifacts §3.1). `projectId` is the slug `projects.json` registers for the project root,
+ * (docs/agents.md, 'Gemini CLI'). `projectId` is the slug `projects.json` registers for the project root,
  * or, from older builds, the hex sha256 of the root. The first JSONL record is the session metadata;
  * older builds wrote one `.json` ConversationRecord instead. Subagent chats live one level deeper
  * (`chats/<parentSessionId>/`) and are never listed.
@@ -123,7 +123,7 @@ export const gemini: AgentKind = {
   exitKeys: [{ text: '/quit' }, { key: 'Enter' }],
   conversationGone: /(no|invalid) session|session[^\n]*not found/i,
   readyPattern: /Type your message/,
-  // Reference: artifacts §5.3 (ToolConfirmationMessage.tsx, LoadingIndicator.tsx, ccmanager, agent-deck).
+  // docs/agents.md, 'Pane patterns' (ToolConfirmationMessage.tsx, LoadingIndicator.tsx, ccmanager, agent-deck).
   panePatterns: {
     busy: [/\(esc to cancel, \d+/i],
     approval: [
@@ -192,9 +192,9 @@ export const gemini: AgentKind = {
   },
 
   /**
-   * Reference §3.1: settings.json with Gemini's own event names, the same `{matcher?, hooks:[…]}` groups, but a
-   * timeout in milliseconds. No matcher: for tool events it is a regex and for lifecycle events an exact string,
-   * so "*" would mean different things; an absent one matches everything.
+   * settings.json with Gemini's own event names, the same `{matcher?, hooks:[…]}` groups, but a timeout in
+   * milliseconds. No matcher: for tool events it is a regex and for lifecycle events an exact string, so "*" would
+   * mean different things; an absent one matches everything. See docs/agents.md, 'Gemini CLI'.
    */
   hooks: {
     label: 'Gemini CLI',

@@ -60,7 +60,7 @@ export interface AgentLauncher {
 
 /**
  * How an agent's tmux pane looks while it works, waits on a person's approval, or idles at its prompt
- * (reference: artifacts §5), for agents and moments without hooks. Matched against the pane's bottom lines
+ * (docs/agents.md, 'Pane patterns'), for agents and moments without hooks. Matched against the pane's bottom lines
  * with ANSI codes stripped; src/watch/pane.ts decides (approval beats busy beats idle).
  */
 export interface PanePatterns {
@@ -127,9 +127,9 @@ export interface AgentKind extends AgentLauncher {
   /** Its hook settings, when it has hook events that `mam hook` reads. */
   readonly hooks?: AgentHooks;
   /**
-   * The slash commands that give a spawned pane its role's name and colour (seed 004: sent by the spawner,
-   * each its own send), in order. Role and colour are validated before they get here (`[A-Za-z0-9_-]`, the
-   * pane colours), so no escaping is needed. Without it a pane gets only its border title.
+   * The slash commands that give a spawned pane its role's name and colour, in order: sent by the spawner, each
+   * its own send (docs/pane.md, 'Where the pane commands come from'). Role and colour are validated before they get
+   * here (`[A-Za-z0-9_-]`, the pane colours), so no escaping is needed. Without it a pane gets only its border title.
    */
   identity?(role: string, color: string): readonly IdentityCommand[];
 }

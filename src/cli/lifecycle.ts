@@ -125,7 +125,7 @@ export const stopCommand: Command = {
   help: `Usage: mam stop --session N [--reason R] [--purge-conversation --yes] [--force-no-yaml [--tmux-server S]]
                 [--registry PATH] [--json]
 
-Stop a session gracefully and record it (seed: tmux-agent-orchestrate-stop). Captures the last screen and the
+Stop a session gracefully and record it (skill: multi-agent-stop). Captures the last screen and the
 conversation id first, then: the agent's exit keys (/exit for Claude) and up to 3 s, kill-session and up to 5 s,
 SIGKILL of whatever is left of the pane's process session, looked at again before each SIGKILL. Writes status:
 stopped, stopped_at, stopped_at_epoch, stop_reason, stop_rung (exit-keys | kill-session | sigkill), termination_mode

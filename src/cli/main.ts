@@ -68,7 +68,7 @@ const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'pane',
-    summary: 'agents in panes of one window: spawn, send (confirmed delivery), kill, rebalance, register (seed 004)',
+    summary: 'agents in panes of one window: spawn, send (confirmed delivery), kill, rebalance, register',
     load: async () => (await import('./pane.js')).paneCommand,
   },
   {

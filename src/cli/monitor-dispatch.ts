@@ -9,9 +9,9 @@ import { parseFlags, writeLine, type CliContext } from './command.js';
 const TEMPLATE = fileURLToPath(new URL('../../prompts/monitor-card.md', import.meta.url));
 
 /**
- * `mam monitor dispatch`: the `hermes kanban create --goal …` command that starts a monitor card (seed
- * 000's dispatch command, for `mam`). Printed by default, so a person sees exactly what will run; `--run`
- * runs it and prints the new card id.
+ * `mam monitor dispatch`: the `hermes kanban create --goal …` command that starts a monitor card (the original
+ * dispatch command of docs/monitor.md, for `mam`). Printed by default, so a person sees exactly what will run;
+ * `--run` runs it and prints the new card id.
  */
 export async function dispatch(context: CliContext): Promise<number> {
   const { values } = parseFlags('monitor dispatch', context.argv, {
@@ -39,8 +39,8 @@ export async function dispatch(context: CliContext): Promise<number> {
     .replaceAll('{{heartbeat}}', values.heartbeat ?? '5m');
   const args = [
     'kanban', 'create', values.title ?? 'agent-sessions monitor (live reconcile)',
-    // `default` (the root profile) is always spawnable, as in the seed's command; the skill makes the card the
-    // monitor's under HERMES_BIN=mam, and tells an LLM worker the one command to run.
+    // `default` (the root profile) is always spawnable, as in the original dispatch command; the skill makes the card
+    // the monitor's under HERMES_BIN=mam, and tells an LLM worker the one command to run.
     '--assignee', values.assignee ?? 'default',
     '--goal', '--goal-max-turns', turns,
     '--max-runtime', maxRuntime,

@@ -48,7 +48,7 @@ Boards:
   --card ID     a Hermes Kanban card, driven through \`hermes kanban\` ($MAM_HERMES_BIN, default hermes); a ready card
                 is claimed first (with --ttl)
   dispatched    started by the Hermes dispatcher as its HERMES_BIN (\`mam -p <profile> … chat -q "work kanban task ID"\`):
-                cards with the skill agent-sessions-monitor (whatever their assignee, e.g. the seed's \`default\`) or
+                cards with the skill agent-sessions-monitor (whatever their assignee, e.g. \`default\`) or
                 assigned to one of $MAM_MONITOR_PROFILES (default ${DEFAULT_MONITOR_PROFILE}) are run here; every other card is
                 handed on unchanged to the real hermes. An LLM worker that loaded the skill runs
                 \`mam monitor --card "$HERMES_KANBAN_TASK"\`, which works the same way.

@@ -6,12 +6,12 @@ import { isoSeconds, TMUX_SERVER_PATTERN } from '../registry/schema.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
 import { parseFlags, writeLine, type CliContext, type Command } from './command.js';
 
-/** `mam pane spawn|send|kill|rebalance|register`: seed 004's templates. Thin: the work is in pane/. */
+/** `mam pane spawn|send|kill|rebalance|register`: the tmux templates of docs/pane.md. Thin: the work is in pane/. */
 
 const HELP = `Usage: mam pane <spawn|send|kill|rebalance|register> [options]   (mam pane <sub> --help)
 
-Agents in panes of one tmux window, as seed 004 runs them: a master (coordinator) pane on the left, role agents
-split beside it, each pane recorded in the registry's tmux_panes: list (pane_id, role, spawner_pane, status
+Agents in panes of one tmux window: a master (coordinator) pane on the left, role agents split beside it, each pane
+recorded in the registry's tmux_panes: list (pane_id, role, spawner_pane, status
 spawning|active|ready-to-close|closed, report_back, task_done, session_id). Every wait polls a condition (prompt
 visible, text shown, input taken, process gone); none is a fixed sleep. Pane ids (%N) are per tmux server: inside
 tmux the current server is used, else pass --tmux-server S. Common options: --tmux-server S, --registry PATH, --json.
@@ -23,7 +23,7 @@ tmux the current server is used, else pass --tmux-server S. Common options: --tm
       first. Prints the new pane id.
   send --pane %N (--message TEXT | --message-file F) [--token T] [--no-verify] [--agent A]
       Literal send (send-keys -l; long or multi-line text via a bracketed paste buffer), Enter in its own call,
-      then the receipt queued → sent → submitted, retried per the seed's table (3 attempts). Exit 1 with the
+      then the receipt queued → sent → submitted, retried per its retry table (3 attempts). Exit 1 with the
       stage reached and why when it cannot be confirmed.
   kill --pane %N [--force] [--master %N]
       Gone already: mark closed, exit 0. Else check report_back, task_done and the session id (unless --force),

@@ -7,7 +7,7 @@ import { capturePaneById, paneInfo, pressKeys, screenLines, typeText } from '../
 
 /**
  * Delivery receipts: text typed into an agent's pane is followed through `queued → sent → submitted`
- * by looking at the pane (the seed's "grep the token in the pane buffer"), with the retries of
+ * by looking at the pane (the templates' "grep the token in the pane buffer", docs/pane.md), with the retries of
  * `policy.ts`. The target is a pane id or an exact session target (`=name:`), so sessions and panes
  * share it.
  */

@@ -1,7 +1,7 @@
 /**
- * The verification and retry rules of seed 004 ("Verification & Retry Protocol"), in one place and
+ * The verification and retry rules of the tmux templates (docs/pane.md, 'Verification and retries'), in one place and
  * pure: every pane command asks `decide` what to do next with what it observed, so no command carries
- * its own copy of the table. The seed slept 10 s before each check; here each check is a polled
+ * its own copy of the table. The templates slept 10 s before each check; here each check is a polled
  * condition whose timeout is only an upper bound (`PANE_TIMEOUTS`).
  */
 
@@ -10,7 +10,7 @@ export type Operation = 'message' | 'identity' | 'spawn' | 'rebalance';
 export interface RetryRule {
   /** What counts as success, for people (help text, SKILL.md, error messages). */
   readonly verifyBy: string;
-  /** Attempts in all, the first one included (the seed's "max retries" for messages counts attempts). */
+  /** Attempts in all, the first one included (the templates' "max retries" for messages counts attempts). */
   readonly maxAttempts: number;
   /** What happens between attempts. */
   readonly onRetry: string;

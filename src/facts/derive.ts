@@ -4,9 +4,9 @@ import type { PaneAddress } from '../tmux/pane-address.js';
 import type { AgentFact, AgentStatus, SessionFact, ToolFact } from './schema.js';
 
 /**
- * Hook event → status, as a pure function of the current facts, one payload and the clock (reference:
- * artifacts §1.5, §4.2 and its §4.4 list of gaps). Claude's event names; Codex uses the same ones, and
- * Gemini's are mapped onto them.
+ * Hook event → status, as a pure function of the current facts, one payload and the clock (docs/status.md,
+ * 'Hook events → status'; the payloads: docs/agents.md, 'Claude hooks'). Claude's event names; Codex uses the
+ * same ones, and Gemini's are mapped onto them.
  */
 export interface Facts {
   readonly session: SessionFact | undefined;
@@ -44,7 +44,7 @@ const GEMINI: Record<string, string> = {
   AfterTool: 'PostToolUse',
 };
 
-/** Claude tools whose whole purpose is a dialog with the person (reference: artifacts §1.4 A, §6 case 5). */
+/** Claude tools whose whole purpose is a dialog with the person (docs/status.md, 'Scenarios', case 5). */
 const ASKS_THE_PERSON = new Set(['AskUserQuestion', 'ExitPlanMode']);
 
 export function applyHook(facts: Facts, payload: HookPayload, context: HookContext): Applied {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /**
- * Per-agent fact files (seed 002, reference: artifacts §4.1): one file per agent of a session —
+ * Per-agent fact files (docs/status.md, 'Fact files'): one file per agent of a session —
  * `{session_id}.agent.{main|agent_id}.json` — plus `{session_id}.session.json` with what the session is.
- * Hooks write them; `mam status`, the monitor and (later) the watcher read them.
+ * Hooks and the watcher write them; `mam status`, the monitor and the watcher read them.
  */
 export const AgentStatus = z.enum(['working', 'needs_approval', 'waiting']);
 export type AgentStatus = z.infer<typeof AgentStatus>;
@@ -46,7 +46,7 @@ export const SessionFact = z.object({
   model: z.string().nullable(),
   /**
    * The tmux pane the agent runs in, from `$TMUX` and `$TMUX_PANE` in the hook's environment: where the watcher
-   * looks when a turn ended without any hook or transcript line saying so (README.md, "What no hook reports").
+   * looks when a turn ended without any hook or transcript line saying so (docs/status.md, 'What no hook reports').
    */
   pane: z.object({ socket: z.string(), id: z.string() }).nullable().default(null),
   started_at: z.string(),

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /**
- * A delegated job's file, `.mam/jobs/<job_id>.json` (mode 600, directory 700): the record. An event is
- * written here first, then published; a subscriber that missed a message catches up from this file.
- * Names follow seed 003 (the delegate-job wrapper).
+ * A delegated job's file, `<registry dir>/jobs/<job_id>.json` (mode 600, directory 700): the record. An event is
+ * written here first, then published; a subscriber that missed a message catches up from this file. Names are
+ * those of the delegate-job wrapper `mam job` replaces (docs/jobs.md, 'The job file is the record').
  */
 
 /** Fresh, unguessable ids: `j_` + 24 hex characters (96 random bits). Validated on every use. */

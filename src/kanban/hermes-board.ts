@@ -5,7 +5,7 @@ import { BoardError, type Board, type BlockKind, type CardSnapshot } from './typ
 
 /**
  * A Hermes Kanban card driven through the `hermes kanban` CLI, exactly as Hermes 0.18 documents it
- * (reference: hermes-kanban §1). Most verbs have no JSON output: success is the exit code plus the
+ * (docs/hermes-kanban.md, 'The CLI'). Most verbs have no JSON output: success is the exit code plus the
  * expected text. Every call has a timeout; the read-only and idempotent calls (show, heartbeat) are
  * retried with backoff, while a comment is tried once per call — a comment whose outcome is unknown
  * is settled by the caller against the card, never by a blind resend.

@@ -1,6 +1,6 @@
 /**
- * How the monitor was launched by Hermes, read from its argv and environment (reference:
- * hermes-kanban §3.2, §3.6, §4). Pure: callers pass `process.argv`/`process.env`.
+ * How the monitor was launched by Hermes, read from its argv and environment (docs/hermes-kanban.md, 'Launch' and
+ * 'Goal mode'; docs/monitor.md, 'Launched by Hermes'). Pure: callers pass `process.argv`/`process.env`.
  */
 
 /** Profiles (Kanban assignees) whose cards this worker runs when it is the dispatcher's HERMES_BIN. */
@@ -19,11 +19,14 @@ export interface DispatcherArgv {
   readonly skills: readonly string[];
 }
 
-/** The skill that marks a card as the monitor's, whatever its assignee (the seed dispatches to `default`). */
+/**
+ * The skill that marks a card as the monitor's, whatever its assignee (the original dispatch command assigns it to
+ * `default`: docs/monitor.md, 'The original dispatch command').
+ */
 export const MONITOR_SKILL = 'agent-sessions-monitor';
 
 /**
- * Is this dispatched card the monitor's? Its skills say so (the seed's own command), or its assignee is one
+ * Is this dispatched card the monitor's? Its skills say so (the original dispatch command's), or its assignee is one
  * of the monitor's profiles.
  */
 export function isMonitorLaunch(launch: DispatcherArgv, env: NodeJS.ProcessEnv): boolean {

@@ -16,10 +16,10 @@ export function isStopRequest(text: string): boolean {
 const ECHO = /^(?:BLOCKED|UNBLOCK|SCHEDULED):/;
 
 /**
- * Comments from someone other than this worker, excluding Hermes's own status echoes. The author alone
- * cannot tell: a card assigned to `default` (the seed's command) gives the worker the author `default`, and
- * that is also what a person's `hermes kanban comment` writes on the root profile. So a comment is ours
- * only when it also carries the `[mam-monitor #N]` marker every comment of ours ends with.
+ * Comments from someone other than this worker, excluding Hermes's own status echoes. The author alone cannot tell:
+ * a card assigned to `default` (the original dispatch command, docs/monitor.md) gives the worker the author
+ * `default`, and that is also what a person's `hermes kanban comment` writes on the root profile. So a comment is
+ * ours only when it also carries the `[mam-monitor #N]` marker every comment of ours ends with.
  */
 export function isFromSomeoneElse(comment: CardComment, self: string): boolean {
   if (ECHO.test(comment.body)) return false;

@@ -16,10 +16,10 @@ import type { LifecycleContext } from './context.js';
 import { refuseOwnedElsewhere, refuseStarting } from './ownership.js';
 
 /**
- * `mam stop`, as seed 001 specifies it: refuse what is not registered (unless forced); snapshot the
- * screen and settle the conversation id before anything is killed; then the ladder — the agent's own
- * exit keys (up to 3 s), kill-session (up to 5 s), SIGKILL of the pane's process tree — and finally the
- * registry fields of the seed's state machine. Waits poll for the outcome: they are upper bounds.
+ * `mam stop`, as the stop skill specifies it (docs/lifecycle.md, 'stop'): refuse what is not registered (unless
+ * forced); snapshot the screen and settle the conversation id before anything is killed; then the ladder — the
+ * agent's own exit keys (up to 3 s), kill-session (up to 5 s), SIGKILL of the pane's process tree — and finally
+ * the registry fields that page lists. Waits poll for the outcome: they are upper bounds.
  */
 export interface StopRequest {
   readonly session: string;
@@ -69,7 +69,7 @@ export async function stopSession(context: LifecycleContext, request: StopReques
   // timeout, fail now, before the agent is touched, rather than after it is dead with nothing written.
   await withLock(lockFileOf(context.registryFile), async () => undefined, context.lock);
 
-  // Seed 000 Workflow D: a session running a delegated job tells the job it is being terminated.
+  // A session running a delegated job tells the job it is being terminated (docs/jobs.md, 'Lifecycle').
   await reportToJob(context, entry, 'progress', 'terminating');
 
   const server = entry.tmux_server ?? null;
@@ -181,9 +181,10 @@ export function terminationMode(rung: Rung): 'graceful' | 'forced' | 'auto-detec
 }
 
 /**
- * The seed's ladder. What it must end is the pane's whole process session (the pane's process is a session leader:
- * tmux calls setsid), re-read at every look — not a process list taken once — so whatever the agent starts during
- * the ladder, and whatever is reparented to pid 1 when its parent dies, is still found and still killed (issue 13.1).
+ * The stop ladder (docs/lifecycle.md, 'stop'). What it must end is the pane's whole process session (the pane's
+ * process is a session leader: tmux calls setsid), re-read at every look — not a process list taken once — so
+ * whatever the agent starts during the ladder, and whatever is reparented to pid 1 when its parent dies, is still
+ * found and still killed (issue 13.1).
  * Every process is identified with its start time, so a pid reused meanwhile by someone else is never signalled.
  */
 async function ladder(context: LifecycleContext, server: TmuxServer, name: string, exitKeys: Parameters<typeof sendKeys>[2], panePid?: number): Promise<Rung> {

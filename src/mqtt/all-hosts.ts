@@ -80,7 +80,8 @@ export async function collectStatuses(options: CollectOptions): Promise<AllHosts
       quietTimer = setTimeout(() => finish(true), quietMs);
     };
 
-    // Attached before the CONNACK can arrive (reference §5): retained messages follow the SUBACK at once.
+    // Attached before the CONNACK can arrive (docs/jobs.md, 'What mam relies on in MQTT'): retained messages
+    // follow the SUBACK at once.
     client.on('message', (topic, payload) => {
       const received = parseStatusMessage(topic, payload);
       if (received.kind === 'invalid') invalid += 1;

@@ -2,7 +2,7 @@ import { agentKind, type IdentityCommand } from '../agents/index.js';
 
 /**
  * Who a spawned agent is: its role colour and pane title, which are the same for every agent kind and used
- * only by `mam pane`. The slash commands that set the identity inside the agent (seed 004: `/color` and
+ * only by `mam pane`. The slash commands that set the identity inside the agent (docs/pane.md: `/color` and
  * `/rename`, each its own send, never by the agent) are per agent, so they live in its module in src/agents.
  */
 
@@ -10,7 +10,7 @@ import { agentKind, type IdentityCommand } from '../agents/index.js';
 export const PANE_COLORS = ['red', 'blue', 'green', 'yellow', 'purple', 'orange', 'pink', 'cyan'] as const;
 export type PaneColor = (typeof PANE_COLORS)[number];
 
-/** Stable colours for the usual roles; the master/coordinator is blue, as the seed has it. */
+/** Stable colours for the usual roles; the master/coordinator is blue, as in the tmux templates (docs/pane.md). */
 const ROLE_COLORS: Readonly<Record<string, PaneColor>> = {
   master: 'blue',
   coordinator: 'blue',
@@ -44,7 +44,7 @@ export function identityCommands(agent: string, role: string, color: PaneColor):
   return agentKind(agent)?.identity?.(role, color) ?? [];
 }
 
-/** The seed's pane border title, `<role>-<pane id>`. */
+/** The pane border title of the tmux templates (docs/pane.md), `<role>-<pane id>`. */
 export function paneTitle(role: string, paneId: string): string {
   return `${role}-${paneId}`;
 }

@@ -11,9 +11,9 @@ import { elsewhere, findPane, paneRecords, setPaneFields, type PaneFields, type 
 import { killPane, PANE_ID_PATTERN, paneInfo, pressKeys, type PaneInfo, type PaneServer } from '../tmux/panes.js';
 
 /**
- * `mam pane kill`: the seed's template 3. A pane already gone is marked closed (exit 0). Otherwise the
- * seed's pre-conditions are checked in the registry — report-back received, task done, session id
- * saved (looked up now if the agent has one on disk) — unless `--force`; then the agent's exit keys
+ * `mam pane kill`: template 3 (docs/pane.md, 'Where the pane commands come from'). A pane already gone is marked
+ * closed (exit 0). Otherwise its pre-conditions are checked in the registry — report-back received, task done,
+ * session id saved (looked up now if the agent has one on disk) — unless `--force`; then the agent's exit keys
  * (`/exit`), a wait for its process to end, `kill-pane` only if it is still there, `closed`, rebalance.
  */
 export interface KillRequest {
@@ -71,7 +71,7 @@ export async function killAgentPane(context: LifecycleContext, request: KillRequ
     }
   }
 
-  // Seed step 2: the agent's own exit (Claude: /exit) lets it flush its writes; then wait for it to go.
+  // Template 3, step 2: the agent's own exit (Claude: /exit) lets it flush its writes; then wait for it to go.
   const launcher = launcherFor(row?.agent ?? agentForPane(info.command)?.id ?? info.command);
   const agentProcesses = processTree(info.pid);
   await pressKeys(server, request.paneId, launcher.exitKeys, context.tmux);

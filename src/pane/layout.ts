@@ -4,9 +4,9 @@ import { decide } from '../deliver/policy.js';
 import { paneInfo, tmuxMust, windowPanes, type PaneInfo } from '../tmux/panes.js';
 
 /**
- * The seed's rebalance: `main-vertical` with the master pane as the main one. tmux 3.3 makes the
- * window's *first* pane the main pane (not the active one), so a master that is not first is swapped
- * there first; the focus is left where the user had it. Verified and retried per the policy's table.
+ * The tmux templates' rebalance (docs/pane.md): `main-vertical` with the master pane as the main one. tmux 3.3 makes
+ * the window's *first* pane the main pane (not the active one), so a master that is not first is swapped there
+ * first; the focus is left where the user had it. Verified and retried per the policy's table.
  */
 export interface Rebalanced {
   readonly windowId: string;

@@ -2,10 +2,10 @@ import { isMap, isSeq, YAMLMap, YAMLSeq, type Document } from 'yaml';
 import { PaneRecord } from '../registry/schema.js';
 
 /**
- * Agent panes live in the same registry file as sessions, under a top-level `tmux_panes:` list — the
- * seed's "Pane Lifecycle" table (pane id, role, spawner, status, and the close-down boxes: report-back
- * sent, session id saved, task done). Rows are loose objects, like session entries: fields a person or
- * a newer version adds survive every rewrite. A closed row is kept as history; pane ids are reused by
+ * Agent panes live in the same registry file as sessions, under a top-level `tmux_panes:` list — the templates'
+ * "Pane Lifecycle" table (docs/pane.md, 'The tmux_panes: list': pane id, role, spawner, status, and the close-down
+ * boxes: report-back sent, session id saved, task done). Rows are loose objects, like session entries: fields a
+ * person or a newer version adds survive every rewrite. A closed row is kept as history; pane ids are reused by
  * tmux, so the live row for a pane is the last one that is not closed.
  */
 export const PANES_KEY = 'tmux_panes';

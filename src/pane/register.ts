@@ -7,10 +7,10 @@ import { findPane, paneRecords, ROLE_PATTERN, setPaneFields, type PaneFields, ty
 import { PANE_ID_PATTERN, paneInfo, type PaneServer } from '../tmux/panes.js';
 
 /**
- * `mam pane register`: the seed's template 6, run by an agent inside its own pane. It finds its pane,
- * session and window, records its conversation id (given, or found on disk for the live agent), and
- * ticks the close-down boxes it is given; `--ready-to-close` ticks them all, as the seed's last step.
- * Identity (`/color`, `/rename`) is not touched: the spawner sets that.
+ * `mam pane register`: template 6 (docs/pane.md, 'Where the pane commands come from'), run by an agent inside its
+ * own pane. It finds its pane, session and window, records its conversation id (given, or found on disk for the live
+ * agent), and ticks the close-down boxes it is given; `--ready-to-close` ticks them all, as the template's last
+ * step. Identity (`/color`, `/rename`) is not touched: the spawner sets that.
  */
 export interface RegisterRequest {
   readonly server: PaneServer;

@@ -17,10 +17,10 @@ import { ROLE_PATTERN, setPaneFields, type PaneFields } from './record.js';
 import { capturePaneById, killPane, PANE_ID_PATTERN, paneInfo, splitPane, tmuxMust, WINDOW_ID_PATTERN, type PaneServer } from '../tmux/panes.js';
 
 /**
- * `mam pane spawn`: the seed's template 1 without its ~60 s of sleeps. Split → the agent's prompt
- * (polled) → `/color` and `/rename` (each confirmed) → `allow-rename off` and the pane title → the role
- * prompt (a confirmed delivery) → main-vertical with the master in place. The pane is recorded as
- * `spawning` the moment it exists, so a failure later never leaves an untracked agent.
+ * `mam pane spawn`: template 1 of the tmux templates (docs/pane.md, 'Where the pane commands come from') without its
+ * ~60 s of sleeps. Split → the agent's prompt (polled) → `/color` and `/rename` (each confirmed) → `allow-rename
+ * off` and the pane title → the role prompt (a confirmed delivery) → main-vertical with the master in place. The
+ * pane is recorded as `spawning` the moment it exists, so a failure later never leaves an untracked agent.
  */
 export interface SpawnRequest {
   readonly server: PaneServer;
@@ -121,7 +121,7 @@ export async function spawnPane(context: LifecycleContext, request: SpawnRequest
     if (decision.action === 'done') break;
     if (decision.action === 'fail') throw new MamError(`pane ${paneId} (${request.role}): ${decision.reason}; the pane stays up and recorded as spawning — fix it by hand or \`mam pane kill --pane ${paneId} --force\``);
   }
-  // Seed steps 4 and 5: no OSC-driven window renames; the border title names role and pane.
+  // Template steps 4 and 5 (docs/pane.md): no OSC-driven window renames; the border title names role and pane.
   const title = paneTitle(request.role, paneId);
   await tmuxMust(server, ['set-option', '-p', '-t', paneId, 'allow-rename', 'off'], tmux, `set allow-rename off on ${paneId}`);
   await tmuxMust(server, ['select-pane', '-t', paneId, '-T', title], tmux, `title pane ${paneId}`);

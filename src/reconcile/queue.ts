@@ -1,6 +1,6 @@
 /**
  * The deduplicating work queue behind `mam reconcile --subscribe` (client-go's workqueue semantics,
- * reference §3, cut down to what a level-triggered, whole-registry pass needs):
+ * docs/reconcile.md, 'Level-triggered passes', cut down to what a level-triggered, whole-registry pass needs):
  *
  * - Keys only say "look now": adding a key that is already waiting does nothing (dedupe).
  * - One run in flight. Keys added while it runs are kept and cause exactly one more run afterwards,

@@ -19,7 +19,7 @@ export interface ReconcileInput {
 }
 
 export interface ReconcileOptions {
-  /** A user's create/stop/resume this recent wins over what the pass saw (DESIGN: 5 s). */
+  /** A user's create/stop/resume this recent wins over what the pass saw (docs/reconcile.md: 5 s). */
   readonly graceMs?: number;
   /** How long an entry may stay `starting` while its creator looks alive (default STARTING_STALE_MS, 2 min). */
   readonly startingStaleMs?: number;
@@ -313,7 +313,7 @@ export function reconcile(
     });
   }
 
-  // D — a recorded id whose artifact is gone. Reported only: the id stays (seed 000).
+  // D — a recorded id whose artifact is gone. Reported only: the id stays (docs/reconcile.md, 'Drift classes').
   for (const entry of registry.entries) {
     const artifacts = observation.artifacts.get(entry.name);
     if (!artifacts || entry.termination_mode === 'purge') continue;

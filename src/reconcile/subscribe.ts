@@ -10,9 +10,9 @@ import { runPass, type PassOptions, type PassReport } from './pass.js';
 import { WorkQueue } from './queue.js';
 
 /**
- * `mam reconcile --subscribe`: a push-driven loop (reference §3). Event sources only enqueue a key —
- * `tmux:<server>` for a control-mode notification, `job:<id>` for a job event, `registry` when the file
- * changes, `resync` on the periodic timer — into a deduplicating queue; every run of the queue is one
+ * `mam reconcile --subscribe`: a push-driven loop (docs/reconcile.md, 'Level-triggered passes'). Event sources
+ * only enqueue a key — `tmux:<server>` for a control-mode notification, `job:<id>` for a job event, `registry` when
+ * the file changes, `resync` on the periodic timer — into a deduplicating queue; every run of the queue is one
  * full, level-triggered `runPass` (the key only says "look now", it is never trusted as a fact).
  *
  * Falling back to polling: the periodic resync (every `resyncMs`, ±10 % jitter) runs whatever the

@@ -60,7 +60,7 @@ interface DriftBase {
   readonly message: string;
 }
 
-/** The four drift classes of seed 000 (DESIGN: drift classes). Keys are the `--emit-diff` JSON contract. */
+/** The four drift classes (docs/reconcile.md, 'Drift classes'). Keys are the `--emit-diff` JSON contract. */
 export type Drift =
   | (DriftBase & {
       readonly class: 'A';

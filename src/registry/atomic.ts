@@ -5,8 +5,9 @@ import path from 'node:path';
 /**
  * Replaces `file` so that a reader — or a crash at any instant — sees the old content or the new, never
  * a mix: write a sibling temp file, fsync it, rename it over, then fsync the directory so the rename
- * itself survives a power loss (write-file-atomic and atomically skip that last step; reference §4.1).
- * The caller holds the registry lock, which is what makes the read-modify-write safe.
+ * itself survives a power loss (write-file-atomic and atomically skip that last step; docs/registry.md, 'Why a
+ * sidecar lock taken with util-linux flock'). The caller holds the registry lock, which is what makes the
+ * read-modify-write safe.
  *
  * A symlink at `file` is written through, not replaced: the temp file goes beside the file it points to and is
  * renamed over that (a rename over the link itself would turn it into a plain file and leave the target stale).

@@ -5,10 +5,10 @@ import { LockTimeoutError, MamError } from '../util/errors.js';
 /**
  * An exclusive flock(2) on a sidecar lock file, interoperable with bash's `flock <file> -c …`.
  *
- * Node has no flock and the usual lock libraries use fcntl/OFD locks or mkdir, which bash's flock
- * neither sees nor respects (reference: locking §4). util-linux `flock` is handed our open file as fd 3
- * and locks that open file description; the lock then belongs to us, not to the helper, and lives until
- * we close the descriptor — or until this process dies, so a killed writer never leaves it stuck.
+ * Node has no flock and the usual lock libraries use fcntl/OFD locks or mkdir, which bash's flock neither sees nor
+ * respects (docs/registry.md, 'Why a sidecar lock taken with util-linux flock'). util-linux `flock` is handed our
+ * open file as fd 3 and locks that open file description; the lock then belongs to us, not to the helper, and
+ * lives until we close the descriptor — or until this process dies, so a killed writer never leaves it stuck.
  */
 export interface HeldLock {
   readonly file: string;

@@ -5,7 +5,7 @@
 
 /**
  * Session names end up in tmux targets and shell-adjacent places. tmux treats `: . $ @ % =` specially and
- * `#{q:…}` mis-escapes `$`, so only this conservative alphabet is accepted (reference: tmux §2 gotchas).
+ * `#{q:…}` mis-escapes `$`, so only this conservative alphabet is accepted (docs/tmux.md, 'Session names').
  */
 export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 

@@ -5,9 +5,9 @@ import { CONVERSATION_ID_PATTERN, PANE_ID_PATTERN, ROLE_PATTERN, SESSION_NAME_PA
 export { CONVERSATION_ID_PATTERN, PANE_ID_PATTERN, ROLE_PATTERN, SESSION_NAME_PATTERN, TMUX_SERVER_PATTERN, WINDOW_ID_PATTERN } from './patterns.js';
 
 /**
- * The one schema of `agent-sessions.yaml`. Field names come from the seeds and DESIGN.md and are relied
- * upon by scripts and skills; entries are loose objects so fields this version does not know survive a
- * rewrite untouched.
+ * The one schema of `agent-sessions.yaml`. Field names are those of the scripts `mam` replaces, listed in
+ * docs/registry.md, 'Fields', and relied upon by scripts and skills; entries are loose objects so fields this
+ * version does not know survive a rewrite untouched.
  */
 
 
@@ -96,7 +96,7 @@ export type RegistryEntry = z.infer<typeof RegistryEntry>;
 export type SessionStatus = z.infer<typeof SessionStatus>;
 export type PaneFacts = z.infer<typeof PaneFacts>;
 
-/** The fields a conversation id can be recorded in, one per agent kind (DESIGN: `*_session_id_own`). */
+/** The fields a conversation id can be recorded in, one per agent kind (docs/registry.md, 'Fields'). */
 export type ConversationIdField =
   | 'claude_session_id_own'
   | 'codex_session_id_own'
@@ -110,14 +110,14 @@ export function timestampMs(value: RegistryEntry['created_at']): number | undefi
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** The ISO form written into the registry: second precision, UTC, like the seeds' examples. */
+/** The ISO form written into the registry: second precision, UTC (docs/registry.md, 'Fields'). */
 export function isoSeconds(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 /**
- * The registry's other section: agent panes under a top-level `tmux_panes:` list (seed 004's "Pane Lifecycle"
- * table; written by src/pane/record.ts). Rows are loose objects like session entries, so fields a person or a
+ * The registry's other section: agent panes under a top-level `tmux_panes:` list (docs/pane.md, 'The tmux_panes:
+ * list'; written by src/pane/record.ts). Rows are loose objects like session entries, so fields a person or a
  * newer version adds survive every rewrite.
  */
 
@@ -139,7 +139,7 @@ export const PaneRecord = z.looseObject({
   color: z.string().nullish(),
   workspace: z.string().nullish(),
   task: z.string().nullish(),
-  /** The agent's own conversation id (the seed's "Claude session ID saved"). */
+  /** The agent's own conversation id (the close-down box "session id saved", docs/pane.md). */
   session_id: ConversationId.nullish(),
   report_back: z.boolean().nullish(),
   task_done: z.boolean().nullish(),

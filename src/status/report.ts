@@ -147,7 +147,7 @@ export function statusTable(report: StatusReport): string {
   const rows = report.sessions.map((row) => [
     row.name,
     row.agent,
-    // Session and job state in one column (seed 000, Workflow C).
+    // Session and job state in one column (docs/lifecycle.md, 'status').
     row.job ? `${row.status}/job ${row.job.status}` : row.status,
     row.tmux === 'alive' ? 'alive' : row.tmux === 'gone' ? (row.status === 'running' ? 'GONE' : 'gone') : '?',
     row.activity === 'needs_approval' ? 'NEEDS APPROVAL' : (row.activity ?? '-'),

@@ -24,7 +24,7 @@ export interface TmuxPane {
   readonly mamStarted?: boolean;
 }
 
-/** The tmux user option naming the registry (absolute path) that owns a session (DESIGN: session ownership). */
+/** The tmux user option naming the registry (absolute path) that owns a session (docs/registry.md, 'Ownership'). */
 export const OWNER_OPTION = '@mam_registry';
 
 /**
@@ -80,7 +80,7 @@ export function serverArgs(server: TmuxServer): string[] {
   return server === null ? [] : ['-L', server];
 }
 
-/** An exact session target: `=name:` never prefix-matches another session (reference: tmux §1.3). */
+/** An exact session target: `=name:` never prefix-matches another session (docs/tmux.md, 'Exact targets'). */
 export function sessionTarget(name: string): string {
   return `=${name}:`;
 }

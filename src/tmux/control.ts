@@ -4,8 +4,8 @@ import { runTmux, serverArgs, serverLabel, type TmuxOptions, type TmuxServer } f
 import { killSession } from './session.js';
 
 /**
- * A tmux control-mode client (`tmux -C`, reference §1) for one server: the push channel that tells a
- * long-running `mam` that sessions came or went, and a cheap way to ask the server things.
+ * A tmux control-mode client (`tmux -C`; docs/tmux.md, 'Control mode') for one server: the push channel that
+ * tells a long-running `mam` that sessions came or went, and a cheap way to ask the server things.
  *
  * - It attaches to a session of its own, `__monitor` (shared by every mam control client of that
  *   server), never to an agent's session. The last client to leave kills it. Not `destroy-unattached`:
@@ -23,8 +23,8 @@ import { killSession } from './session.js';
  * - Replies are framed `%begin … %end|%error` and never interleave with notifications, so a line parser
  *   plus a FIFO of pending commands is enough.
  * - `close()` ends stdin and waits for the process to exit. Leaving a control client behind while its
- *   server exits wedges that socket for every later client (reference §1.3), so a process-exit hook also
- *   signals any client still open.
+ *   server exits wedges that socket for every later client (docs/tmux.md, 'Control mode'), so a process-exit
+ *   hook also signals any client still open.
  */
 export const MONITOR_SESSION = '__monitor';
 

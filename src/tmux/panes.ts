@@ -6,8 +6,8 @@ import { PANE_ID_PATTERN } from '../registry/schema.js';
 import { literalArg, runTmux, type TmuxOptions, type TmuxServer } from './client.js';
 
 /**
- * tmux operations on single panes, addressed by pane id (`%N`) — the seed's unit of orchestration.
- * Pane ids are unique within one tmux server only, so every call names its server too.
+ * tmux operations on single panes, addressed by pane id (`%N`) — the unit the tmux templates orchestrate
+ * (docs/pane.md). Pane ids are unique within one tmux server only, so every call names its server too.
  */
 
 export { PANE_ID_PATTERN, WINDOW_ID_PATTERN } from '../registry/schema.js';
@@ -162,8 +162,9 @@ export async function typeText(server: TmuxServer, paneId: string, text: string,
 }
 
 /**
- * Key presses, one tmux call each. Text that is a slash command (`/exit`) is sent as keys, not `-l`, as
- * the seed asks; other text is literal. Enter is always its own call.
+ * Key presses, one tmux call each. Text that is a slash command (`/exit`) is sent as keys, not `-l`, as the
+ * templates ask (docs/pane.md, 'Where the pane commands come from'); other text is literal. Enter is always its own
+ * call.
  */
 export async function pressKeys(server: TmuxServer, paneId: string, keys: readonly KeyPress[], options: TmuxOptions = {}): Promise<boolean> {
   for (const press of keys) {

@@ -1,7 +1,7 @@
 /**
- * `start_command` is stored as one human-readable line (the seeds' format). These two functions turn an
- * argv into that line and back. Quoting only: nothing is ever expanded or executed, and the argv goes
- * to tmux as separate words, never through a shell.
+ * `start_command` is stored as one human-readable line, as the scripts `mam` replaces wrote it
+ * (docs/development.md, 'What mam replaces'). These two functions turn an argv into that line and back. Quoting
+ * only: nothing is ever expanded or executed, and the argv goes to tmux as separate words, never through a shell.
  */
 export function joinWords(argv: readonly string[]): string {
   return argv.map((word) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)).join(' ');

@@ -3,9 +3,9 @@ import type { PanePatterns } from '../agents/types.js';
 import type { AgentStatus } from '../facts/schema.js';
 
 /**
- * Agent status read from its tmux pane, for agents and moments without hooks (issue 6 part 4; reference:
- * artifacts §5). Pure: the screen text, the agent's patterns and a clock in, a status out. Capturing is
- * src/watch/pane-sampler.ts's business.
+ * Agent status read from its tmux pane, for agents and moments without hooks (issue 6 part 4; docs/status.md,
+ * 'What no hook can report: the pane fallback'). Pure: the screen text, the agent's patterns and a clock in, a
+ * status out. Capturing is src/watch/pane-sampler.ts's business.
  */
 
 /** Idle is reported only once the screen has looked idle and stayed the same this long (ccmanager: 1.5 s). */

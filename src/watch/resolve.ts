@@ -3,7 +3,7 @@ import type { AgentFact, AgentStatus, ToolFact } from '../facts/schema.js';
 import type { TranscriptEvent } from './transcript.js';
 
 /**
- * The watcher's half of status derivation (reference: artifacts §4.3–4.4): what no hook reports, resolved
+ * The watcher's half of status derivation (docs/status.md, 'What no hook reports'): what no hook reports, resolved
  * from what the watcher observed. Pure: facts + observation + clock → facts.
  *
  * - A rejected or interrupted tool, and Esc while streaming, leave no hook behind; the transcript says so.

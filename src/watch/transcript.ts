@@ -1,7 +1,7 @@
 /**
- * What the watcher needs from a Claude transcript (reference: artifacts §1.3–1.4), parsed as JSON lines —
- * never as substrings of a fixed tail, which a large tool result pushes out of range and an id inside a
- * quoted string fools. Pure: bytes in, events out.
+ * What the watcher needs from a Claude transcript (docs/agents.md, 'Claude transcripts' and 'Claude interrupts
+ * and rejections'), parsed as JSON lines — never as substrings of a fixed tail, which a large tool result pushes
+ * out of range and an id inside a quoted string fools. Pure: bytes in, events out.
  */
 export type TranscriptEvent =
   /** The model called a tool. While a permission dialog is open this line is held back; its arrival means the dialog closed. */
@@ -58,7 +58,7 @@ function lineEvents(record: Record<string, unknown>, offset: number): Transcript
   const message = record['message'];
   if (typeof message !== 'object' || message === null) return [];
   const content = (message as Record<string, unknown>)['content'];
-  // Esc while streaming can be written as a plain string (reference §1.4 C).
+  // Esc while streaming can be written as a plain string (docs/agents.md, 'Claude interrupts and rejections').
   if (typeof content === 'string') return type === 'user' && content.startsWith(INTERRUPT) ? [{ kind: 'interrupt', offset }] : [];
   if (!Array.isArray(content)) return [];
   const events: TranscriptEvent[] = [];

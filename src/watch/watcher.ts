@@ -13,7 +13,8 @@ import { listStatusDir, readFacts, updateFacts } from '../facts/store.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
 
 /**
- * `mam watch`: resolves what no hook reports (reference: artifacts §4.3, with the §4.4 gaps closed).
+ * `mam watch`: resolves what no hook reports (docs/status.md, 'What no hook reports'; the gaps of the design it
+ * comes from, closed here, are listed under 'Fact files').
  * Level-triggered like the reconcile loop: a change to a fact file or a transcript only marks its session
  * dirty; resolving a session re-reads its facts, reads the transcripts from the stored byte offsets,
  * checks the agent's pid and — while an approval is pending — its process tree, and writes the outcome

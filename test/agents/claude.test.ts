@@ -24,7 +24,7 @@ afterEach(async () => {
 
 const projects = (): string => path.join(home, '.claude', 'projects');
 
-/** A transcript line in the §1.3 envelope. */
+/** A transcript line in Claude's envelope (docs/agents.md, 'Claude transcripts'). */
 function userLine(cwd: string, sessionId: string, timestamp = '2026-08-01T10:00:00.000Z'): string {
   return JSON.stringify({
     parentUuid: null,
@@ -52,7 +52,7 @@ async function transcript(key: string, sessionId: string, cwd: string, mtime?: D
   return writeRaw(path.join(projects(), key), `${sessionId}.jsonl`, `${userLine(cwd, sessionId)}\n`, mtime);
 }
 
-describe('claudeProjectKey (reference §1.2 test vectors)', () => {
+describe('claudeProjectKey (the test vectors of docs/agents.md)', () => {
   it.each([
     ['/home/u/x', '-home-u-x'],
     ['/home/u/my_proj.v2', '-home-u-my-proj-v2'],

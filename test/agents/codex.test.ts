@@ -63,7 +63,7 @@ interface RolloutOptions {
   readonly under?: string;
 }
 
-/** Writes a rollout in the §2 shape and returns the JSONL file's path. */
+/** Writes a rollout in the shape docs/agents.md, 'Codex', gives and returns the JSONL file's path. */
 async function rollout(id: string, cwd: string, options: RolloutOptions = {}): Promise<string> {
   const { day, stamp } = localParts(options.createdMs ?? Date.now());
   const directory = options.under ?? path.join(home, '.codex', 'sessions', day);

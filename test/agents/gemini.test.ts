@@ -55,7 +55,7 @@ interface ChatOptions {
   readonly name?: string;
 }
 
-/** Writes `tmp/<projectId>/chats/session-…-<id8>.jsonl` (reference §3.1) and returns its path. */
+/** Writes `tmp/<projectId>/chats/session-…-<id8>.jsonl` (docs/agents.md, 'Gemini CLI') and returns its path. */
 async function chat(projectId: string, sessionId: string, options: ChatOptions = {}): Promise<string> {
   const chats = path.join(geminiRoot(), 'tmp', projectId, 'chats');
   await mkdir(chats, { recursive: true });

@@ -17,7 +17,7 @@ export interface ClaudeHomeOptions {
 /**
  * Writes `$HOME/.claude.json` so an offline `claude` goes straight to its prompt: onboarding done, the trust
  * dialog accepted for each workspace, and the custom API key approved (by its last 20 characters).
- * Reference: real-claude-harness.md, "A throw-away home".
+ * See docs/claude-harness.md, 'A throw-away home'.
  */
 export async function prepareClaudeHome(home: string, options: ClaudeHomeOptions): Promise<string> {
   const apiKey = options.apiKey ?? TEST_API_KEY;
@@ -42,9 +42,10 @@ export interface ClaudeEnvOptions {
 }
 
 /**
- * The environment the `claude` process needs to talk to the scripted server from a throw-away home: the
- * reference's five variables, plus `CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1`, without which 2.1.197
- * starts a `git clone` of the official plugin marketplace (from GitHub) into `$HOME/.claude/plugins` at start-up.
+ * The environment the `claude` process needs to talk to the scripted server from a throw-away home: the five
+ * variables of docs/claude-harness.md, plus `CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1`, without which
+ * 2.1.197 starts a `git clone` of the official plugin marketplace (from GitHub) into `$HOME/.claude/plugins` at
+ * start-up.
  */
 export function claudeEnv(options: ClaudeEnvOptions): Record<string, string> {
   return {

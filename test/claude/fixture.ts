@@ -40,8 +40,8 @@ export interface ClaudeSession {
 }
 
 /**
- * The real Claude Code CLI against the scripted model server, in a throw-away sandbox and home (reference:
- * real-claude-harness.md): the set-up every test in this directory shares. Cleans up after itself if the set-up fails.
+ * The real Claude Code CLI against the scripted model server, in a throw-away sandbox and home
+ * (docs/claude-harness.md): the set-up every test in this directory shares. Cleans up after itself if the set-up fails.
  */
 export async function startClaudeSession(options: ClaudeSessionOptions): Promise<ClaudeSession> {
   const box = await Sandbox.create(options.prefix);

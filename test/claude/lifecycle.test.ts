@@ -12,7 +12,7 @@ import { capture, isEmptyIdlePrompt, typeLine, waitForScreen } from './tmux-scre
 
 /**
  * The session lifecycle on the real Claude Code CLI (scripted model): mam create → prompt → transcript →
- * reconcile records the id (C) → mam stop (graceful, every field of the stop seed) → mam resume into the
+ * reconcile records the id (C) → mam stop (graceful, every field docs/lifecycle.md lists for stop) → mam resume into the
  * same conversation → stop → delete.
  */
 const SCRIPT = [

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A scripted stand-in for the Anthropic Messages API, for driving the real `claude` CLI offline
- * (reference: /work/shared/reference/real-claude-harness.md). Only the model is fake: the client, its TUI,
+ * (docs/claude-harness.md). Only the model is fake: the client, its TUI,
  * dialogs, hooks and transcripts are real.
  */
 
@@ -289,7 +289,10 @@ function stallReply(response: ServerResponse, model: string, text: string): void
   response.on('close', () => clearInterval(ping));
 }
 
-/** The SSE sequence of the reference: message_start → block start/delta/stop → message_delta → message_stop. */
+/**
+ * The SSE sequence the client accepts (docs/claude-harness.md): message_start → block start/delta/stop →
+ * message_delta → message_stop.
+ */
 function streamReply(response: ServerResponse, model: string, reply: Reply): void {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': requestId() });
   const send = (event: string, data: unknown): void => {

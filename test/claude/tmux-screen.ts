@@ -50,7 +50,7 @@ const RULE = /^─{10,}\s*$/;
 
 /**
  * Claude's idle prompt: a `❯` input line boxed by two `─` rules, nothing busy or asking on screen.
- * Reference: the idle prompt box is `❯ ` between two `─` rules, with `? for shortcuts` below.
+ * The idle prompt box is `❯ ` between two `─` rules, with `? for shortcuts` below (docs/claude-harness.md).
  */
 export function isIdlePrompt(screen: string): boolean {
   const lines = screen.split('\n').map((line) => line.trimEnd());

@@ -274,7 +274,7 @@ describe.each(KINDS)('mam lifecycle with a fake %s', (kind) => {
     expect(drift).toMatchObject({ field: ID_FIELD[kind], conversation_id: first.id });
     expect(entryOf(created.name)[ID_FIELD[kind]]).toBe(first.id);
 
-    // stop: the agent leaves by its own exit keys; every field of the seed is written
+    // stop: the agent leaves by its own exit keys; every field docs/lifecycle.md lists for stop is written
     const before = Math.floor(Date.now() / 1000);
     const stop = await mamRun(['stop', '--session', created.name, '--reason', 'handoff']);
     const after = Math.ceil(Date.now() / 1000);

@@ -7,12 +7,12 @@ import { mam, MAM, REPO, Sandbox } from '../helpers/sandbox.js';
 import { until, untilValue } from '../helpers/until.js';
 
 /**
- * Every way a person or Hermes starts the monitor: the seed's own `hermes kanban create … --assignee default
+ * Every way a person or Hermes starts the monitor: the original `hermes kanban create … --assignee default
  * --skill agent-sessions-monitor`, a card configured by comment, an LLM worker that loaded the skill, and runs
  * that last days (hand-overs under a dispatcher daemon and under one-shot `dispatch`).
  *
  * `hermes` is the faithful stand-in (test/hermes) unless MAM_TEST_HERMES names a real Hermes launcher (the
- * real kanban code, run as shared/reference/hermes-kanban.md describes); the same assertions hold for both.
+ * real kanban code, run as docs/hermes-kanban.md describes); the same assertions hold for both.
  */
 const HERMES = process.env['MAM_TEST_HERMES'] || path.join(REPO, 'test', 'hermes', 'hermes');
 
@@ -97,7 +97,7 @@ async function stopAndExpectBlocked(id: string, tick: () => Promise<unknown> = (
 }
 
 describe('every Hermes door reaches the monitor', () => {
-  it("the seed's own command, assigned to `default`, is run by mam and stopped by a person's `stop`", async () => {
+  it("the original dispatch command, assigned to `default`, is run by mam and stopped by a person's `stop`", async () => {
     const { server, settings } = await watched();
     // Whatever reaches the real hermes is recorded: for this card, nothing must.
     const handedOff = path.join(box.root, 'handed-off');

@@ -33,7 +33,7 @@ function fencedCommands(markdown: string): string[] {
 }
 
 describe('shipped skills', () => {
-  it('have the Hermes frontmatter: name = folder, description ≤ 1024 characters, the seed\'s fields', async () => {
+  it('have the Hermes frontmatter: name = folder, description ≤ 1024 characters, the fields the replaced skills had', async () => {
     const files = await skillFiles();
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
@@ -44,7 +44,7 @@ describe('shipped skills', () => {
       expect(meta['name']).toBe(path.basename(path.dirname(file)));
       expect(String(meta['description']).length).toBeLessThanOrEqual(1024);
       for (const field of ['version', 'author', 'license', 'platforms', 'environments', 'metadata']) expect(meta, `${file} ${field}`).toHaveProperty(field);
-      // The stop skill replaces the seed's tmux-agent-orchestrate-stop and keeps that name findable.
+      // The stop skill replaces tmux-agent-orchestrate-stop (docs/development.md) and keeps that name findable.
       if (meta['name'] === 'multi-agent-stop') expect(String(meta['description'])).toContain('tmux-agent-orchestrate-stop');
     }
   });

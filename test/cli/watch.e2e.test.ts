@@ -85,7 +85,8 @@ describe('mam watch (started by the hooks)', () => {
     expect((await mainFact())?.status).toBe('needs_approval');
     await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher the hooks started', 60_000);
 
-    // Exactly what Claude writes on Esc in the dialog (reference: artifacts §1.4 A), four lines in one flush.
+    // Exactly what Claude writes on Esc in the dialog, four lines in one flush (docs/agents.md, 'Claude interrupts
+    // and rejections').
     await appendFile(
       transcript,
       [

@@ -5,7 +5,7 @@ import { roleColor } from '../../src/pane/identity.js';
 import { literalArg } from '../../src/tmux/client.js';
 import type { PaneInfo } from '../../src/tmux/panes.js';
 
-describe('the retry table (seed 004)', () => {
+describe('the retry table (docs/pane.md)', () => {
   it('messages: retype while never shown, press Enter again once shown, 3 attempts in all', () => {
     expect(RETRY_TABLE.message.maxAttempts).toBe(3);
     expect(decide(1, { operation: 'message', stage: 'queued', paneAlive: true })).toEqual({ action: 'retry', how: 'retype' });

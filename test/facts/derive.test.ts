@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyHook, sessionStatus, type Facts, type HookPayload } from '../../src/facts/derive.js';
 
-/** The reference's fixture scenarios (agent-artifacts §6), driven event by event through the pure core. */
+/** The scenarios of docs/status.md, 'Scenarios', driven event by event through the pure core. */
 const T0 = Date.parse('2026-11-22T10:00:00Z');
 const SID = '7d2c9f4e-3b1a-4c8e-9f00-2a6b1c3d4e5f';
 
@@ -98,7 +98,7 @@ describe('hook events → status', () => {
   });
 });
 
-/** Codex and Gemini payloads shaped as the reference gives them (agent-artifacts §2, §3.1), through the same core. */
+/** Codex and Gemini payloads shaped as docs/agents.md gives them ('Codex', 'Gemini CLI'), through the same core. */
 function runAs(agent: string, events: HookPayload[]): { facts: Facts; statuses: (string | undefined)[]; ended: boolean[] } {
   let facts: Facts = { session: undefined, agents: {} };
   const statuses: (string | undefined)[] = [];
@@ -112,7 +112,7 @@ function runAs(agent: string, events: HookPayload[]): { facts: Facts; statuses: 
   return { facts, statuses, ended };
 }
 
-describe('Codex hook events (Claude-compatible names, reference §2)', () => {
+describe('Codex hook events (Claude-compatible names)', () => {
   const codex = { turn_id: '019d8d5f-39fc-7000-8000-000000000001', transcript_path: '/home/u/.codex/sessions/2026/04/14/rollout-x.jsonl', model: 'gpt-5.4', permission_mode: 'default' };
   const rm = { tool_name: 'Bash', tool_input: { command: 'rm -f build/marker' } };
   const permission = { ...codex, hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command: 'rm -f build/marker', description: 'Remove the marker file?' } };
@@ -161,7 +161,7 @@ describe('Codex hook events (Claude-compatible names, reference §2)', () => {
   });
 });
 
-describe('Gemini CLI hook events (reference §3.1, §5.4)', () => {
+describe('Gemini CLI hook events (own names, mapped onto Claude\'s)', () => {
   const gemini = { transcript_path: '/home/u/.gemini/tmp/x/chats/session-2026-08-01T10-00-7d2c9f4e.jsonl', timestamp: '2026-11-22T10:00:00.000Z' };
   const ls = { tool_name: 'run_shell_command', tool_input: { command: 'ls -la', description: 'list' } };
   // Gemini asks first (the scheduler fires Notification while the call awaits approval, with the confirmation

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { claudeProjectKey } from '../../src/agents/claude.js';
 
-/** Writes a Claude transcript in the 2.1.x shape (reference: artifacts §1.3) for `cwd` under `home`. */
+/** Writes a Claude transcript in the 2.1.x shape (docs/agents.md, 'Claude transcripts') for `cwd` under `home`. */
 export async function writeClaudeTranscript(home: string, cwd: string, sessionId: string, options: { at?: Date; extra?: string } = {}): Promise<string> {
   const directory = path.join(home, '.claude', 'projects', claudeProjectKey(cwd));
   await mkdir(directory, { recursive: true });

@@ -9,7 +9,7 @@ import { until } from '../helpers/until.js';
 import { HERMES_STANDIN_BIN, runHermes, type HermesResult } from './standin.js';
 
 /**
- * Faithfulness tests for the `hermes kanban` stand-in (reference: /work/shared/reference/hermes-kanban.md).
+ * Faithfulness tests for the `hermes kanban` stand-in (the contract: docs/hermes-kanban.md).
  * Most run in-process; the spawn path, exit classification and concurrency go through the executable.
  * Every test works in its own temp dir and kills only the worker/supervisor processes its board recorded.
  */
@@ -226,7 +226,7 @@ function alive(pid: number): boolean {
 const kinds = (show: Show): string[] => show.events.map((e) => e.kind);
 
 describe('hermes kanban stand-in, in-process', () => {
-  it('create prints the 0.18 line, and --json is exactly the task dict of §1.2 (no goal/runtime fields)', async () => {
+  it('create prints the 0.18 line, and --json is exactly the documented task dict (no goal/runtime fields)', async () => {
     const kb = await Kanban.create();
     const text = await kb.at(T0, ['create', 'Translate the docs', '--assignee', 'linguist', '--body', 'all of them']);
     expect(text.exitCode).toBe(0);
@@ -467,7 +467,7 @@ describe('hermes kanban stand-in, in-process', () => {
     expect((await kb.run(['list', '--status', 'running'])).stdout).toBe('(no matching tasks)\n');
   });
 
-  it('the §2 root rule: a worker with HERMES_HOME=<root>/profiles/<p> or only HERMES_KANBAN_DB uses the same board', async () => {
+  it('the board root rule: a worker with HERMES_HOME=<root>/profiles/<p> or only HERMES_KANBAN_DB uses the same board', async () => {
     const kb = await Kanban.create();
     const id = await kb.create('shared');
     const asWorker = { HERMES_HOME: path.join(kb.root, 'profiles', 'tsworker'), HERMES_PROFILE: 'tsworker' };
@@ -478,7 +478,7 @@ describe('hermes kanban stand-in, in-process', () => {
     expect((await kb.show(id)).comments.map((c) => `${c.author}:${c.body}`)).toEqual(['tsworker:from the profile home', 'db:via the db path']);
   });
 
-  it('dispatch --json has the §1.1 keys and skips unassigned cards and assignees without a profile directory', async () => {
+  it('dispatch --json has the documented keys and skips unassigned cards and assignees without a profile directory', async () => {
     const kb = await Kanban.create();
     const unassigned = await kb.create('nobody');
     const lane = await kb.create('lane', '--assignee', 'ts-lane');
@@ -495,7 +495,7 @@ describe('hermes kanban stand-in, in-process', () => {
 });
 
 describe('hermes kanban stand-in, through the executable', () => {
-  it('spawns the worker with the §3.2 argv, env and cwd, and a worker that completes then exits 0 is fine', async () => {
+  it('spawns the worker with the documented argv, env and cwd, and a worker that completes then exits 0 is fine', async () => {
     const kb = await Kanban.create({ HERMES_KANBAN_CRASH_GRACE_SECONDS: '0', FAKE_MARK: 'copied' });
     await kb.installFakeWorker();
     await kb.profile('tsworker');

@@ -1,9 +1,10 @@
 /**
  * A stand-in for the `hermes kanban` CLI of Hermes Agent 0.18.0, for tests of `mam`'s Kanban worker.
  *
- * The contract is /work/shared/reference/hermes-kanban.md (cited in ./standin/ as §n). Output strings, exit codes
- * and JSON shapes follow the 0.18-era `hermes_cli/kanban.py`; the kernel (claims, runs, blocks, the
- * dispatcher tick) follows the reference's description of `kanban_db.py`. The board is a JSON file instead
+ * The contract is docs/hermes-kanban.md (the sections named in ./standin/ in quotes are that page's), and what this
+ * stand-in reproduces and where it deviates is test/hermes/README.md. Output strings, exit codes and JSON shapes
+ * follow the 0.18-era `hermes_cli/kanban.py`; the kernel (claims, runs, blocks, the dispatcher tick) follows
+ * `kanban_db.py` as that page describes it. The board is a JSON file instead
  * of SQLite; every read-modify-write runs under an exclusive flock (`withLock`) and is written with
  * `writeFileAtomic`, so concurrent CLI processes (a test, a worker, a supervisor) never lose an update.
  *

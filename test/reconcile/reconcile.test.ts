@@ -43,7 +43,7 @@ function conversation(id: string, fields: Partial<Conversation> = {}): Conversat
 }
 
 describe('reconcile — class A (registered running, tmux gone)', () => {
-  it('marks the entry terminated with auto-detected mode and the seed message', () => {
+  it('marks the entry terminated with auto-detected mode and the original monitor\'s message', () => {
     const result = reconcile(
       input([entry({ name: 'lab-x-creator-claude', pane: { pid: 201132, cmd: 'claude' } })]),
       observation([up([])]),

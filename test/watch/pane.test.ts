@@ -18,14 +18,14 @@ import {
 } from '../../src/watch/pane.js';
 
 /**
- * The pane fallback's pure core: the reference's literal screens (agent-artifacts §5, real-claude-harness.md)
+ * The pane fallback's pure core: literal screens (docs/agents.md, 'Pane patterns'; docs/claude-harness.md)
  * through classifyPane, and the tracker's debounce, rate limit and back-off on a fake clock.
  */
 
 const RULE = '─'.repeat(60);
 const NBSP = '\u00a0';
 
-// ── Claude Code (reference §5.1; the harness's tmux screens of 2.1.197) ──
+// ── Claude Code (observed screens, and the harness's tmux screens of 2.1.197) ──
 const CLAUDE_BUSY = `╭───────────────────────────────────────╮
 │ ✻ Welcome to Claude Code!             │
 ╰───────────────────────────────────────╯
@@ -93,7 +93,7 @@ ${RULE}
   ? for shortcuts                       tmux focus-events off · add 'set -g focus-events on' to ~/.tmux.conf
 `;
 
-// ── Codex (reference §5.2) ──
+// ── Codex (codex-rs approval_overlay.rs strings) ──
 const CODEX_BUSY = `• Explored
   └ Read flaky.test.ts
 
@@ -124,7 +124,7 @@ const CODEX_IDLE = `• Fixed the race in flaky.test.ts.
   ? for shortcuts                                                       47% context left
 `;
 
-// ── Gemini CLI (reference §5.3: ToolConfirmationMessage.tsx strings in its boxed layout) ──
+// ── Gemini CLI (ToolConfirmationMessage.tsx strings in its boxed layout) ──
 const GEMINI_APPROVAL = `╭──────────────────────────────────────────────────────╮
 │ ?  Shell npm test                                    │
 │                                                      │
@@ -153,7 +153,7 @@ const GEMINI_BUSY = `⠋ Reticulating splines... (esc to cancel, 12s)
 ╰──────────────────────────────────────────────────────╯
 `;
 
-describe('classifyPane on the reference screens', () => {
+describe('classifyPane on the documented screens', () => {
   it.each([
     ['Claude busy', claude, CLAUDE_BUSY, 'working'],
     ['Claude Bash dialog', claude, CLAUDE_BASH_DIALOG, 'needs_approval'],

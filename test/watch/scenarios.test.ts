@@ -5,7 +5,7 @@ import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, s
 import { parseTranscriptChunk, type TranscriptEvent } from '../../src/watch/transcript.js';
 
 /**
- * The reference's fixture scenarios (agent-artifacts §6) as hook payloads, transcript lines and process
+ * The scenarios of docs/status.md, 'Scenarios', as hook payloads, transcript lines and process
  * observations, with the session status after every step. Hooks go through applyHook, as `mam hook` does
  * (recording the transcript's size); everything else through the watcher's pure core, as `mam watch` does.
  */

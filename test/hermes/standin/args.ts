@@ -186,7 +186,7 @@ export const VERBS: readonly VerbSpec[] = [
   { name: 'assignees', positionals: [], options: [opt.flag('--json')] },
 ];
 
-/** Verbs the real parser has that the stand-in does not implement (§1.1). */
+/** Real parser verbs the stand-in does not implement (test/hermes/README.md, 'Deliberate deviations and gaps'). */
 export const UNIMPLEMENTED_VERBS = [
   'boards', 'swarm', 'diagnostics', 'diag', 'tail', 'watch', 'notify-subscribe', 'notify-list',
   'notify-unsubscribe', 'context', 'specify', 'decompose', 'gc',

@@ -1,4 +1,4 @@
-/** The kernel's and the CLI's fixed values, as the reference gives them (§2, §3). */
+/** The kernel's and the CLI's fixed values, as docs/hermes-kanban.md gives them ('Where the board lives', 'The dispatcher'). */
 
 export const DEFAULT_CLAIM_TTL_SECONDS = 900;
 export const CLAIM_HEARTBEAT_MAX_STALE_SECONDS = 3600;

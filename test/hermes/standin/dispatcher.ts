@@ -9,7 +9,7 @@ import { appendEvent, claimTask, claimTtl, clearClaim, currentRun, endRun, recom
 import { type BoardPaths, claimerId, hostPrefix, lockSettings, profileExists } from './paths.js';
 import { findExit, pidAlive, type SpawnSpec, startWorker, terminateWorker, workerArgv, workerEnv } from './processes.js';
 
-/** The dispatcher tick (§3.1-3.4): stale claims, crashed workers, max runtime, promotion, then spawning. */
+/** The dispatcher tick ('The dispatcher'): stale claims, crashed workers, max runtime, promotion, then spawning. */
 
 export interface TickResult {
   reclaimed: number;
@@ -65,7 +65,7 @@ export async function dispatchOnce(ctx: Ctx, bp: BoardPaths, store: Store, optio
     };
     // 1. reap zombies: the supervisors reap. 2. release_stale_claims
     await releaseStaleClaims(ctx, board, res, now);
-    // 3. detect_stale_running: disabled for the one-shot CLI and `daemon` (timeout 0, §3.3).
+    // 3. detect_stale_running: disabled for the one-shot CLI and `daemon` (timeout 0; 'The dispatcher').
     // 4. detect_crashed_workers
     detectCrashedWorkers(ctx, board, res, now, options.failureLimit);
     // 5. enforce_max_runtime
@@ -231,7 +231,7 @@ async function enforceMaxRuntime(board: BoardData, res: TickResult, now: number,
 
 const PR_URL = /https?:\/\/github\.com\/[^/\s]+\/[^/\s]+\/pull\/\d+/;
 
-/** `check_respawn_guard` (§3.4), minus the quota/auth regex on last_failure_error. */
+/** `check_respawn_guard` ('The dispatcher', respawn guard), minus the quota/auth regex on last_failure_error. */
 function respawnGuard(ctx: Ctx, board: BoardData, task: TaskRow, now: number): Record<string, unknown> | null {
   const runs = board.runs.filter((r) => r.task_id === task.id);
   const last = runs[runs.length - 1];

@@ -123,7 +123,7 @@ export function claimTask(board: BoardData, task: TaskRow, lock: string, ttl: nu
   task.started_at ??= now;
   task.worker_pid = null;
   task.supervisor_pid = null;
-  // last_heartbeat_at is deliberately NOT reset (issue #119155, §3.3).
+  // last_heartbeat_at is deliberately NOT reset (issue #119155; 'The dispatcher').
   const run = openRun(board, task, lock, expires, now);
   appendEvent(board, task.id, 'claimed', { lock, expires, run_id: run.id }, run.id, now);
   return run;
@@ -133,7 +133,7 @@ export function runGuardOk(task: TaskRow, expectedRunId: number | null): boolean
   return expectedRunId === null || task.current_run_id === expectedRunId;
 }
 
-/** `_worker_run_id_for` (§3.5): the run id a dispatched worker's CLI call is fenced to. */
+/** `_worker_run_id_for` ('The dispatcher', run-id guard): the run id a dispatched worker's CLI call is fenced to. */
 export function workerRunIdFor(env: HermesEnv, taskId: string): number | null {
   if (env['HERMES_KANBAN_TASK'] !== taskId) return null;
   const raw = env['HERMES_KANBAN_RUN_ID'];
@@ -141,7 +141,7 @@ export function workerRunIdFor(env: HermesEnv, taskId: string): number | null {
   return Number.parseInt(raw, 10);
 }
 
-/** `block_task` (§3.5): typed kinds, the dependency route and the unblock-loop breaker. */
+/** `block_task` ('Ending a run'): typed kinds, the dependency route and the unblock-loop breaker. */
 export function blockTask(board: BoardData, task: TaskRow, reason: string | null, kind: string | null, expectedRunId: number | null, now: number): boolean {
   if (task.status !== 'running' && task.status !== 'ready') return false;
   if (!runGuardOk(task, expectedRunId)) return false;

@@ -7,7 +7,7 @@ import { DEFAULT_BUSY_TIMEOUT_MS } from './constants.js';
 import { kanbanError, standinError } from './context.js';
 import { pyRepr } from './output.js';
 
-/** Where things live (§2): the kanban root, the board file, workspaces and logs, profiles, and who is asking. */
+/** Where things live ('Where the board lives'): the kanban root, the board file, workspaces and logs, profiles, and who is asking. */
 
 export interface BoardPaths {
   root: string;
@@ -130,7 +130,7 @@ export function profileExists(root: string, name: string): boolean {
   }
 }
 
-/** `_profile_author()` (§2): `$HERMES_PROFILE_NAME`, `$HERMES_PROFILE`, then the active profile name. */
+/** `_profile_author()` ('Comments'): `$HERMES_PROFILE_NAME`, `$HERMES_PROFILE`, then the active profile name. */
 export function profileAuthor(env: HermesEnv): string {
   for (const name of ['HERMES_PROFILE_NAME', 'HERMES_PROFILE']) {
     const value = env[name];
@@ -148,7 +148,7 @@ export function hostPrefix(): string {
   return `${os.hostname()}:`;
 }
 
-/** `_claimer_id()`: `<hostname>:<pid>` (§3.2). */
+/** `_claimer_id()`: `<hostname>:<pid>` ('The dispatcher'). */
 export function claimerId(): string {
   return `${os.hostname()}:${process.pid}`;
 }

@@ -10,7 +10,7 @@ import type { BoardPaths } from './paths.js';
 
 /**
  * Processes: liveness, termination, and spawning a worker through a detached supervisor that reaps it and records
- * its exit in the board (what a gateway's waitpid registry does, §3.4).
+ * its exit in the board (what a gateway's waitpid registry does; 'The dispatcher').
  */
 
 const require_ = createRequire(import.meta.url);
@@ -46,7 +46,7 @@ function signalWorker(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** SIGTERM, then SIGKILL after up to 5 s (§3.3, §3.4). */
+/** SIGTERM, then SIGKILL after up to 5 s ('The dispatcher'). */
 export async function terminateWorker(pid: number | null): Promise<Record<string, unknown>> {
   if (!pid || !pidAlive(pid)) return { terminated: false };
   signalWorker(pid, 'SIGTERM');
@@ -154,7 +154,7 @@ export function startWorker(spec: SpawnSpec): Promise<StartResult> {
 
 /**
  * The supervisor's side (run by `cli.ts` with {@link SUPERVISE_FLAG}): what a gateway's waitpid registry
- * does for its children (§3.4). `report` receives exactly one JSON line: `{"pid":N}` or `{"error":…}`.
+ * does for its children ('The dispatcher'). `report` receives exactly one JSON line: `{"pid":N}` or `{"error":…}`.
  */
 export async function superviseWorker(specText: string, report: (line: string) => void): Promise<number> {
   let spec: SpawnSpec;
@@ -218,7 +218,7 @@ export function findExit(board: BoardData, task: TaskRow): WorkerExit | undefine
   return board.worker_exits.find((e) => e.run_id === task.current_run_id && e.pid === task.worker_pid);
 }
 
-/** Worker environment (§3.2): a copy of the dispatcher's plus the kanban variables. */
+/** Worker environment ('The dispatcher'): a copy of the dispatcher's plus the kanban variables. */
 export function workerEnv(ctx: Ctx, bp: BoardPaths, task: TaskRow, runId: number, lock: string, workspace: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(ctx.env)) if (value !== undefined) env[key] = value;
@@ -249,7 +249,7 @@ export function workerEnv(ctx: Ctx, bp: BoardPaths, task: TaskRow, runId: number
   return env;
 }
 
-/** `_default_spawn`'s argv (§3.2). */
+/** `_default_spawn`'s argv ('Launch'). */
 export function workerArgv(ctx: Ctx, task: TaskRow): string[] {
   const argv = [hermesExecutable(ctx.env), '-p', task.assignee ?? 'default', '--accept-hooks'];
   for (const skill of task.skills ?? []) argv.push('--skills', skill);

@@ -342,7 +342,7 @@ export const cmdHeartbeat: Handler = async ({ ctx, store, args }) => {
     if (!task || task.status !== 'running') return false;
     if (!runGuardOk(task, workerRunIdFor(ctx.env, id))) return false;
     const now = ctx.now();
-    // heartbeat_worker only: last_heartbeat_at + an event; claim_expires is left alone (§3.3).
+    // heartbeat_worker only: last_heartbeat_at + an event; claim_expires is left alone ('The dispatcher').
     task.last_heartbeat_at = now;
     const run = currentRun(board, task);
     if (run) run.last_heartbeat_at = now;
