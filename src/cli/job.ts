@@ -8,7 +8,7 @@ import { AuditLog, listLogDirs } from '../jobs/audit.js';
 import { isTerminal } from '../jobs/events.js';
 import { JOB_EVENTS, JobEventName, type JobFile } from '../jobs/schema.js';
 import { recordEvent, waitForJobs, type JobContext } from '../jobs/service.js';
-import { prepareDelegatedJob, runDelegatedJob, runValidation } from '../jobs/submit.js';
+import { prepareDelegatedJob, runDelegatedJob, runValidation } from '../lifecycle/delegate.js';
 import { listJobs, readJob, updateJob } from '../jobs/store.js';
 import { jobContext as makeJobContext } from '../jobs/context.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';

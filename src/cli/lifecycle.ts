@@ -77,7 +77,7 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
   // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
   const delegated = values['submit-job'] === undefined
     ? undefined
-    : await (await import('../jobs/submit.js')).prepareDelegatedJob(await delegationContext(context, values), { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace) });
+    : await (await import('../lifecycle/delegate.js')).prepareDelegatedJob(await delegationContext(context, values), { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace) });
   const result = await createSession(lifecycle, {
     agent: values.agent,
     workspace: values.workspace,
@@ -90,7 +90,7 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
     interrupt,
   });
   if (delegated) {
-    const { attachSession } = await import('../jobs/submit.js');
+    const { attachSession } = await import('../lifecycle/delegate.js');
     await attachSession(delegated.jobs, delegated.job.job_id, result.entry.name);
     say(context)(`delegated job ${delegated.job.job_id} (mam job status --job ${delegated.job.job_id})`);
   }

@@ -2,15 +2,15 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LifecycleContext } from '../lifecycle/context.js';
-import { createSession } from '../lifecycle/create.js';
+import type { LifecycleContext } from './context.js';
+import { createSession } from './create.js';
 import { capturePane } from '../tmux/session.js';
 import { joinWords } from '../util/shell-words.js';
 import { mamCommand } from '../util/which.js';
-import { AuditLog } from './audit.js';
-import type { JobFile } from './schema.js';
-import { createJob, recordEvent, waitForJobs, type JobContext } from './service.js';
-import { updateJob } from './store.js';
+import { AuditLog } from '../jobs/audit.js';
+import type { JobFile } from '../jobs/schema.js';
+import { createJob, recordEvent, waitForJobs, type JobContext } from '../jobs/service.js';
+import { updateJob } from '../jobs/store.js';
 
 /**
  * Delegating a task to an agent in tmux (`mam job submit`, `mam create --submit-job`): register the job, write the
