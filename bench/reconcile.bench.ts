@@ -471,7 +471,7 @@ async function main(): Promise<void> {
 /** Runs one `reconcile --once` pass in a fresh process that reports its own wall time and peak RSS. */
 const LARGE_CHILD = `
 const started = performance.now();
-const { buildPassOptions } = await import(process.env.MAM_DIST + '/cli/pass-options.js');
+const { buildPassOptions } = await import(process.env.MAM_DIST + '/reconcile/pass-options.js');
 const { runPass } = await import(process.env.MAM_DIST + '/reconcile/pass.js');
 const options = buildPassOptions({ registryFile: process.env.BENCH_REGISTRY, tmuxServers: [process.env.BENCH_SERVER], dryRun: false, env: process.env });
 const passStart = performance.now();

@@ -1,15 +1,13 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MamError, UsageError } from '../util/errors.js';
 import { registryPath, tmuxBin } from '../config.js';
 import { AuditLog, listLogDirs } from '../jobs/audit.js';
 import { isTerminal } from '../jobs/events.js';
-import { JOB_EVENTS, JobEventName, type JobFile } from '../jobs/schema.js';
+import { JOB_EVENTS, JobEventName } from '../jobs/schema.js';
 import { recordEvent, waitForJobs, type JobContext } from '../jobs/service.js';
 import { prepareDelegatedJob, runDelegatedJob, runValidation } from '../lifecycle/delegate.js';
-import { listJobs, readJob, updateJob } from '../jobs/store.js';
+import { listJobs, readJob } from '../jobs/store.js';
 import { jobContext as makeJobContext } from '../jobs/context.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
 import { which } from '../util/which.js';

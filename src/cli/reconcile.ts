@@ -4,7 +4,7 @@ import { registryPath } from '../config.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import { runPass, type PassOptions, type PassReport } from '../reconcile/pass.js';
 import { INFORMATIONAL_PROBLEMS } from '../reconcile/types.js';
-import { buildPassOptions } from './pass-options.js';
+import { buildPassOptions } from '../reconcile/pass-options.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 
 const HELP = `Usage: mam reconcile [--once | --subscribe] [--emit-diff] [--dry-run] [--verbose] [--interval SECONDS]

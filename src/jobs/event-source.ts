@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import type { EventSource } from '../reconcile/subscribe.js';
+import type { EventSource } from '../reconcile/sources.js';
 import { runningEmbeddedBroker } from '../mqtt/broker.js';
 import { connectTransport } from './mqtt.js';
 import { brokerOptionsFromEnv } from '../mqtt/options.js';

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import pRetry, { AbortError } from 'p-retry';
 import { z } from 'zod';
+import { parseJsonOrUndefined } from '../util/json.js';
 import { BoardError, type Board, type BlockKind, type CardSnapshot } from './types.js';
 
 /**
@@ -58,7 +59,24 @@ const ShowJson = z.object({
   task: z.looseObject({ id: z.string(), title: z.string().nullish(), body: z.string().nullish(), status: z.string() }),
   comments: z.array(z.looseObject({ author: z.string(), body: z.string(), created_at: z.number() })),
   runs: z.array(z.looseObject({ id: z.number() })).optional(),
+  events: z.array(z.looseObject({ kind: z.string(), payload: z.looseObject({ run_id: z.number().optional() }).nullish() })).optional(),
 });
+
+export type Claim = { readonly kind: 'claimed'; readonly runId: number | undefined } | { readonly kind: 'not-ready'; readonly status: string; readonly detail: string };
+
+/**
+ * `hermes kanban claim` for an outside worker (`mam monitor --card`, the lane), and the run it opened: the newest
+ * `claimed` event of `show --json` (docs/hermes-kanban.md). A card that cannot be claimed says its status.
+ */
+export async function claimCard(run: HermesRunner, cardId: string, ttlS: number): Promise<Claim> {
+  const claimed = await run(['kanban', 'claim', cardId, '--ttl', String(ttlS)]);
+  const shown = await run(['kanban', 'show', cardId, '--json']);
+  const card = shown.exitCode === 0 ? ShowJson.safeParse(parseJsonOrUndefined(shown.stdout)) : undefined;
+  const parsed = card?.success ? card.data : undefined;
+  if (claimed.exitCode !== 0) return { kind: 'not-ready', status: parsed?.task.status ?? 'unknown', detail: claimed.stderr.trim() };
+  const lastClaim = [...(parsed?.events ?? [])].reverse().find((event) => event.kind === 'claimed');
+  return { kind: 'claimed', runId: lastClaim?.payload?.run_id };
+}
 
 export class HermesBoard implements Board {
   readonly kind = 'hermes' as const;

@@ -15,6 +15,8 @@
 export interface QueueTimers {
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Epoch ms, for `minGapMs` (default Date.now). */
+  currentTime?(): number;
 }
 
 export const realTimers: QueueTimers = {
@@ -29,6 +31,11 @@ export interface WorkQueueOptions {
   readonly retryBaseMs?: number;
   /** Cap on the retry delay (default 5 s). */
   readonly retryMaxMs?: number;
+  /**
+   * At least this long from the start of one run to the start of the next (default 0): a rate limit for callers
+   * whose run is costly (the monitor's whole worker step), on top of the debounce.
+   */
+  readonly minGapMs?: number;
   readonly timers?: QueueTimers;
   /** Told about each failed run (the queue itself never throws). */
   readonly onError?: (error: unknown, keys: ReadonlySet<string>, retryInMs: number) => void;
@@ -55,6 +62,7 @@ export class WorkQueue {
   private timerKind: 'debounce' | 'retry' | undefined;
   private inFlight: Promise<void> | undefined;
   private failuresInARow = 0;
+  private lastRunAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
   private counters = { runs: 0, failures: 0, added: 0, deduplicated: 0 };
@@ -88,7 +96,7 @@ export class WorkQueue {
     if (this.dirty.has(key)) this.counters.deduplicated += 1;
     this.dirty.add(key);
     // In flight: the run's end schedules the next one. A timer set: the keys join its run.
-    if (this.inFlight === undefined && this.timer === undefined) this.arm('debounce', this.debounceMs);
+    if (this.inFlight === undefined && this.timer === undefined) this.arm('debounce', this.debounceDelay());
   }
 
   /** Resolves when nothing is waiting and nothing runs (a retry pending counts as waiting). */
@@ -134,6 +142,7 @@ export class WorkQueue {
     const keys = new Set(this.dirty);
     this.dirty.clear();
     this.counters.runs += 1;
+    this.lastRunAt = this.now();
     this.inFlight = (async () => {
       let failure: { error: unknown } | undefined;
       try {
@@ -157,9 +166,19 @@ export class WorkQueue {
         return;
       }
       this.failuresInARow = 0;
-      if (this.dirty.size > 0) this.arm('debounce', this.debounceMs);
+      if (this.dirty.size > 0) this.arm('debounce', this.debounceDelay());
       else this.notifyIdle();
     })();
+  }
+
+  private now(): number {
+    return this.timers.currentTime ? this.timers.currentTime() : Date.now();
+  }
+
+  /** The debounce, stretched to keep `minGapMs` since the last run started. */
+  private debounceDelay(): number {
+    const gap = this.options.minGapMs ?? 0;
+    return gap > 0 ? Math.max(this.debounceMs, this.lastRunAt + gap - this.now()) : this.debounceMs;
   }
 
   private notifyIdle(): void {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPassOptions } from '../../src/cli/pass-options.js';
+import { buildPassOptions } from '../../src/reconcile/pass-options.js';
 import { lifecycleContext } from '../../src/lifecycle/context.js';
 import { sessionStatus, statusTable } from '../../src/status/report.js';
 import { runPass } from '../../src/reconcile/pass.js';

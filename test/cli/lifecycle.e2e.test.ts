@@ -1,9 +1,8 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
@@ -16,7 +15,6 @@ import { until, untilValue } from '../helpers/until.js';
  * conversation artifacts in the real agents' on-disk formats under a temporary HOME and CODEX_HOME.
  */
 
-const run = promisify(execFile);
 const FAKE_AGENT = path.join(REPO, 'test/fixtures/fake-agent.mjs');
 const KINDS = ['codex', 'gemini', 'agy'] as const;
 type Kind = (typeof KINDS)[number];

@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { chmod, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildPassOptions } from '../../src/cli/pass-options.js';
+import { buildPassOptions } from '../../src/reconcile/pass-options.js';
 import { parseRegistry } from '../../src/registry/document.js';
 import { writeClaudeTranscript } from '../helpers/claude-fixtures.js';
 import { emitted, mam, MAM, Sandbox } from '../helpers/sandbox.js';

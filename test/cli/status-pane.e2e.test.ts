@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { emitted, MAM, mam, REPO, Sandbox } from '../helpers/sandbox.js';
-import { until, untilValue } from '../helpers/until.js';
+import { until } from '../helpers/until.js';
 
 /**
  * `mam status` reads the pane of a session no hook reports for: the built CLI, real tmux on a private

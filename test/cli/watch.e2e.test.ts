@@ -5,7 +5,6 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlive, processTree, signalAll } from '../../src/proc/tree.js';
 import { runningWatcher } from '../../src/facts/watcher-pid.js';
-import { waitFor } from '../../src/util/wait.js';
 import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
 import { MAM, mam, Sandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';

@@ -169,7 +169,7 @@ describe('Gemini CLI hook events (own names, mapped onto Claude\'s)', () => {
   const askPermission = { ...gemini, hook_event_name: 'Notification', notification_type: 'ToolPermission', message: 'Tool Shell requires execution', details: { type: 'exec', title: 'Shell', command: 'ls -la', rootCommand: 'ls' } };
 
   it('a turn with an approved shell command: waiting → working → needs_approval → working → waiting, SessionEnd ends', () => {
-    const { statuses, ended, facts } = runAs('gemini', [
+    const { statuses, facts } = runAs('gemini', [
       { ...gemini, hook_event_name: 'SessionStart', source: 'startup' },
       { ...gemini, hook_event_name: 'BeforeAgent', prompt: 'list the files' },
       { ...gemini, hook_event_name: 'BeforeModel', llm_request: {} },

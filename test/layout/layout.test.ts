@@ -112,10 +112,10 @@ describe('the source layout', () => {
     expect(cycles(runtime)).toEqual([]);
   });
 
-  it('cli/ files import no other command: only command.ts, the shared pass flags, and their own subcommand files', () => {
+  it('cli/ files import no other command: only command.ts and their own subcommand files', () => {
     // main.ts dispatches to every command and hook-main.ts is `mam hook` bundled on its own.
     const allowed = (from: string, to: string): boolean =>
-      /^(?:main|hook-main)$/.test(from) || to === 'command' || to === 'pass-options' || to.startsWith(`${from}-`);
+      /^(?:main|hook-main)$/.test(from) || to === 'command' || to.startsWith(`${from}-`);
     const strays = all.filter((edge) => room(edge.from) === 'cli' && room(edge.to) === 'cli' && !allowed(path.basename(edge.from, '.ts'), path.basename(edge.to, '.ts')));
     expect(strays.map((edge) => `${path.relative(SRC, edge.from)} → ${path.relative(SRC, edge.to)}`)).toEqual([]);
   });

@@ -13,6 +13,10 @@ class FakeTimers implements QueueTimers {
     return id;
   }
 
+  currentTime(): number {
+    return this.now;
+  }
+
   clearTimeout(handle: unknown): void {
     this.timers.delete(handle as number);
   }
@@ -58,7 +62,7 @@ function controllable() {
   };
 }
 
-function setup(options: { debounceMs?: number; retryBaseMs?: number; retryMaxMs?: number } = {}) {
+function setup(options: { debounceMs?: number; retryBaseMs?: number; retryMaxMs?: number; minGapMs?: number } = {}) {
   const timers = new FakeTimers();
   const work = controllable();
   work.bind(timers);
@@ -89,6 +93,24 @@ describe('WorkQueue', () => {
       await timers.advance(3);
     }
     expect(runs[0]?.at).toBe(10);
+  });
+
+  it('minGapMs spaces the starts of runs; a lone key after a quiet spell waits only the debounce', async () => {
+    const { timers, queue, runs } = setup({ debounceMs: 20, minGapMs: 1_000 });
+    queue.add('a');
+    await timers.advance(20);
+    expect(runs.map((run) => run.at)).toEqual([20]);
+    runs[0]!.finish();
+    queue.add('b');
+    await timers.advance(500);
+    expect(runs).toHaveLength(1);
+    await timers.advance(500);
+    expect(runs.map((run) => run.at)).toEqual([20, 1_020]);
+    runs[1]!.finish();
+    await timers.advance(5_000);
+    queue.add('c');
+    await timers.advance(20);
+    expect(runs.map((run) => run.at)).toEqual([20, 1_020, 6_040]);
   });
 
   it('runs one pass at a time; keys added during a run cause exactly one more', async () => {

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildPassOptions } from '../../src/cli/pass-options.js';
+import { buildPassOptions } from '../../src/reconcile/pass-options.js';
 import type { PassReport } from '../../src/reconcile/pass.js';
-import { runSubscribed, type EventSource } from '../../src/reconcile/subscribe.js';
+import type { EventSource } from '../../src/reconcile/sources.js';
+import { runSubscribed } from '../../src/reconcile/subscribe.js';
 import { Sandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
 

@@ -1,7 +1,7 @@
 import { ArtifactFs } from '../agents/fs.js';
 import { artifactRoots } from '../agents/index.js';
 import { extraTmuxServers, homeDir, lockTimeoutMs, tmuxBin } from '../config.js';
-import type { PassOptions } from '../reconcile/pass.js';
+import type { PassOptions } from './pass.js';
 import { CachedRegistryReader } from '../registry/store.js';
 
 /** One place that turns flags and environment into what a reconcile pass needs. */
