@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { TmuxServer } from '../tmux/client.js';
+import { fileVersion } from '../util/file-version.js';
 import { WorkQueue } from './queue.js';
 import { RetryingSource, TmuxWatcher, type EventSource, type SubscribeLog, type TmuxSourceSettings } from './sources.js';
 
@@ -135,7 +135,7 @@ export class Controller {
       await this.refreshServers();
     } finally {
       const file = this.options.sources?.file;
-      if (file !== undefined) this.afterOwnRun = await fileKey(file.path);
+      if (file !== undefined) this.afterOwnRun = await fileVersion(file.path);
       this.running = false;
       if (this.changedDuringRun && file !== undefined) {
         this.changedDuringRun = false;
@@ -150,7 +150,7 @@ export class Controller {
       return;
     }
     const startedBefore = this.runsStarted;
-    void fileKey(file.path).then((key) => {
+    void fileVersion(file.path).then((key) => {
       // A run that began while the file was being looked at read the change itself (and its own write may be
       // what the key now shows): nothing more to do for this event.
       if (this.runsStarted !== startedBefore) return;
@@ -178,12 +178,6 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
   return controller.stop();
-}
-
-/** Identifies one version of a file: writers replace it (new inode), editors change mtime. */
-async function fileKey(file: string): Promise<string> {
-  const stats = await stat(file).catch(() => undefined);
-  return stats ? `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}` : 'absent';
 }
 
 /** Calls `onChange` whenever `file` is written or replaced; watches the directory (renames replace files). */

@@ -1,6 +1,7 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, RegistryError } from '../util/errors.js';
+import { fileVersion } from '../util/file-version.js';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic.js';
 import { parseRegistry, renderRegistry, type ParsedRegistry } from './document.js';
 import { withLock, type LockOptions } from './lock.js';
@@ -33,8 +34,7 @@ export class CachedRegistryReader {
   private last: { key: string; registry: ParsedRegistry } | undefined;
 
   async read(file: string): Promise<ParsedRegistry> {
-    const stats = await stat(file).catch(() => undefined);
-    const key = stats ? `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}` : 'absent';
+    const key = await fileVersion(file);
     if (this.last?.key === key && this.last.registry.file === file) return this.last.registry;
     const registry = await readRegistry(file);
     this.last = { key, registry };
