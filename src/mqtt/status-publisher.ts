@@ -1,9 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { z } from 'zod';
-import { ensureEmbeddedBroker, runningEmbeddedBroker } from './broker.js';
-import { describeFailure, displayUrl, tlsFiles } from './connection.js';
+import { connectClient, type ManagedClient } from './connection.js';
 import { brokerOptionsFromEnv, type BrokerOptions } from './options.js';
 import { writeFileAtomic } from '../registry/atomic.js';
 import { withLock } from '../registry/lock.js';
@@ -28,11 +27,12 @@ import {
  *
  * - Connects lazily (first call), to `$MAM_MQTT_URL` or the embedded broker, by default started on demand
  *   like `mam job` does — otherwise the first status after a boot would have nowhere to go.
- * - Its own reconnect loop (250 ms doubling to 5 s) with a fresh mqtt.js client per connection and a clean
- *   session: mqtt.js would resend a dead connection's in-flight QoS 1 publishes on reconnect, and a stale
- *   status resent after a newer one would become the retained one. Instead, on every (re)connect it sends
- *   each topic's latest message only, again — which also restores retained state a restarted embedded
- *   broker (memory persistence) has lost. Nothing is queued while the broker is down.
+ * - Connects through {@link connectClient} (./connection.ts) with a `fresh` session: a new clean mqtt.js client
+ *   per connection, retried in the background (250 ms doubling to 5 s). mqtt.js would resend a dead
+ *   connection's in-flight QoS 1 publishes on reconnect, and a stale status resent after a newer one would
+ *   become the retained one. Instead, on every (re)connect it sends each topic's latest message only, again —
+ *   which also restores retained state a restarted embedded broker (memory persistence) has lost. Nothing is
+ *   queued while the broker is down; that is logged once per outage.
  * - `seq` per (host, session) is allocated under a flock in `<status dir>/mqtt/published.json` and written
  *   before the message goes out, so a restarted publisher (or a second one on the host) continues above it.
  *   That file is in a subdirectory so a watcher of the status directory does not wake for it.
@@ -126,13 +126,9 @@ export function createStatusPublisher(options: StatusPublisherOptions): StatusPu
   /** In-memory seq, for when the file cannot be written (logged once): still grows within this process. */
   const memorySeq = new Map<string, number>();
   let version = 0;
-  let client: MqttClient | undefined;
-  let up = false;
+  /** Made on the first status to publish; from then on it reconnects by itself until close(). */
+  let connection: ManagedClient | undefined;
   let closed = false;
-  let connecting = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let attempts = 0;
-  let lastError: string | undefined;
   let reportedDown = false;
   let fileProblemLogged = false;
   let chain: Promise<void> = Promise.resolve();
@@ -174,7 +170,8 @@ export function createStatusPublisher(options: StatusPublisherOptions): StatusPu
     version += 1;
     const entry: Wanted = { message, ending, content, version, acked: false };
     wanted.set(topic, entry);
-    if (up && client) send(client, topic, entry);
+    const current = connection?.client;
+    if (connection?.connected && current) send(current, topic, entry);
     else connect();
   }
 
@@ -191,66 +188,30 @@ export function createStatusPublisher(options: StatusPublisherOptions): StatusPu
   }
 
   function connect(): void {
-    if (closed || client || connecting || retryTimer || hostProblem) return;
-    connecting = true;
-    void (async () => {
-      let display = broker.url === undefined ? 'the embedded broker' : displayUrl(broker.url);
-      try {
-        const url = broker.url ?? (options.startEmbeddedBroker === false ? await runningOrFail(options.env) : await ensureEmbeddedBroker(options.env));
-        display = displayUrl(url);
-        const clientOptions: IClientOptions = {
-          clientId: `mam-status-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
-          clean: true,
-          protocolVersion: 4,
-          reconnectPeriod: 0,
-          connectTimeout: options.connectTimeoutMs ?? 5_000,
-          keepalive: 30,
-          ...(broker.username === undefined ? {} : { username: broker.username }),
-          ...(broker.password === undefined ? {} : { password: broker.password }),
-          ...(await tlsFiles(broker)),
-        };
-        if (closed) return;
-        client = mqtt.connect(url, clientOptions);
-      } catch (error) {
-        down(`${display}: ${(error as Error).message}`);
-        return;
-      } finally {
-        connecting = false;
-      }
-      const made = client;
-      made.on('connect', () => {
-        if (client !== made) return;
-        up = true;
-        attempts = 0;
-        lastError = undefined;
-        if (reportedDown) log(`status publisher: connected to ${display} again; publishing the latest status of ${wanted.size} session(s)`);
-        reportedDown = false;
-        for (const [topic, entry] of wanted) send(made, topic, entry);
-      });
-      made.on('error', (error) => (lastError = describeFailure(display, error)));
-      made.on('close', () => {
-        if (client !== made) return;
-        client = undefined;
-        up = false;
-        // Drops mqtt.js' own queue of in-flight publishes: only the latest per topic is sent again.
-        made.end(true);
-        down(lastError ?? `connection to ${display} closed`);
-      });
-    })();
-  }
-
-  function down(reason: string): void {
-    if (closed) return;
-    if (!reportedDown) log(`status publisher: ${reason}; the latest status is published when the broker is back`);
-    reportedDown = true;
-    const delay = Math.min(minMs * 2 ** attempts, maxMs);
-    attempts += 1;
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      connect();
-    }, delay);
-    // The caller's lifetime decides the process'; a pending retry does not keep it alive.
-    retryTimer.unref();
+    if (closed || connection || hostProblem) return;
+    const managed = connectClient({
+      broker,
+      env: options.env,
+      embedded: options.startEmbeddedBroker === false ? 'running' : 'start',
+      session: { kind: 'fresh', clientIdPrefix: 'mam-status' },
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      keepaliveS: 30,
+      reconnectMinMs: minMs,
+      reconnectMaxMs: maxMs,
+      stuckEnd: 'end',
+      hooks: {
+        connected(made) {
+          if (reportedDown) log(`status publisher: connected to ${managed.display} again; publishing the latest status of ${wanted.size} session(s)`);
+          reportedDown = false;
+          for (const [topic, entry] of wanted) send(made, topic, entry);
+        },
+        down(reason) {
+          if (!reportedDown) log(`status publisher: ${reason}; the latest status is published when the broker is back`);
+          reportedDown = true;
+        },
+      },
+    });
+    connection = managed;
   }
 
   async function endTopic(topic: string, last: Pick<StatusUpdate, 'host' | 'session' | 'conversation_id' | 'agent' | 'cwd'>): Promise<void> {
@@ -276,7 +237,7 @@ export function createStatusPublisher(options: StatusPublisherOptions): StatusPu
   return {
     host,
     get connected() {
-      return up;
+      return connection?.connected ?? false;
     },
     update(conversationId, facts) {
       return serial(async () => {
@@ -329,30 +290,9 @@ export function createStatusPublisher(options: StatusPublisherOptions): StatusPu
       if (closed) return;
       await chain;
       closed = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      retryTimer = undefined;
-      const current = client;
-      client = undefined;
-      up = false;
-      if (!current) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          current.end(true);
-          resolve();
-        }, 2_000);
-        current.end(!current.connected, {}, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await connection?.close();
     },
   };
-}
-
-async function runningOrFail(env: NodeJS.ProcessEnv): Promise<string> {
-  const url = await runningEmbeddedBroker(env);
-  if (url === undefined) throw new Error('MAM_MQTT_URL is not set and the embedded broker is not running');
-  return url;
 }
 
 /** The watcher's `onChange`, publishing: facts → update(), undefined (the session ended) → ended(). */
