@@ -1,17 +1,17 @@
-import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { MamError } from '../util/errors.js';
 import { parseJsonOrUndefined } from '../util/json.js';
-import { ensureEmbeddedBroker } from '../mqtt/broker.js';
 import { JOB_ID_PATTERN, JobEvent, JobStateMessage } from './schema.js';
-import { describeFailure, displayUrl, failureReason, isUnreachable, seconds, tlsFiles } from '../mqtt/connection.js';
+import { connectClient, seconds } from '../mqtt/connection.js';
 import { TOPIC_PREFIX, type BrokerOptions } from '../mqtt/options.js';
 import { eventsTopic, stateTopic, type EventMessage, type JobTransport } from './transport.js';
 
 /**
  * The MQTT {@link JobTransport} (mqtt.js v5, speaking MQTT 3.1.1 — the embedded aedes knows nothing newer).
  *
- * - QoS 1 everywhere, `clean: false` with the caller's stable clientId: the broker keeps this client's
- *   subscriptions and queues QoS 1 messages while it is away.
+ * - Connects through {@link connectClient} (src/mqtt/connection.ts) with a `persistent` session: QoS 1
+ *   everywhere, `clean: false` with the caller's stable clientId, so the broker keeps this client's
+ *   subscriptions and queues QoS 1 messages while it is away; the first connection is bounded and fails clearly.
  * - The `message` handler is attached right after `mqtt.connect()` returns, before any CONNACK: a broker
  *   flushes queued messages in the same read as the CONNACK. Messages that arrive before the caller has
  *   called `onEvent`/`onState` are buffered and handed over, in order, once it does.
@@ -23,8 +23,8 @@ import { eventsTopic, stateTopic, type EventMessage, type JobTransport } from '.
  * - Publishes resolve on PUBACK. While disconnected they are queued by mqtt.js and sent on reconnect; if no
  *   PUBACK arrives within `publishTimeoutMs` the promise rejects (the message may still be delivered later:
  *   at-least-once, `seq` tells duplicates apart).
- * - Without a URL, the embedded broker ({@link ensureEmbeddedBroker}) is used, started if need be; if it
- *   goes away while we are connected, the reconnect loop starts it again and follows it to its new port.
+ * - Without a URL, the embedded broker (src/mqtt/broker.ts) is used, started if need be; if it goes away
+ *   while we are connected, the reconnect loop starts it again and follows it to its new port.
  */
 
 export interface TransportTuning {
@@ -57,57 +57,15 @@ const BUFFER_LIMIT = 10_000;
 const EVENT_TOPIC = new RegExp(`^${TOPIC_PREFIX}/jobs/([^/]+)/(events|state)$`);
 
 export async function connectTransport(options: TransportOptions): Promise<MqttJobTransport> {
-  if (options.url !== undefined) return connectOnce(options, options.url, false);
-  // The embedded broker may exit (idle) between reading broker.json and our CONNECT: ask again once.
-  try {
-    return await connectOnce(options, await ensureEmbeddedBroker(options.env), true);
-  } catch (error) {
-    if (!(error instanceof BrokerUnreachableError)) throw error;
-    return connectOnce(options, await ensureEmbeddedBroker(options.env), true);
-  }
-}
-
-class BrokerUnreachableError extends MamError {}
-
-async function connectOnce(options: TransportOptions, url: string, embedded: boolean): Promise<MqttJobTransport> {
   const tuning = { ...DEFAULTS, ...definedOnly(options) };
-  let display = displayUrl(url);
-  const tls = await tlsFiles(options);
-  const clientOptions: IClientOptions = {
-    clientId: options.clientId,
-    clean: false,
-    protocolVersion: 4,
-    keepalive: tuning.keepaliveS,
-    reconnectPeriod: tuning.reconnectMinMs,
-    // After the first connection, a refusal (e.g. "server unavailable" while a broker restarts) is retried too.
-    reconnectOnConnackError: true,
-    connectTimeout: tuning.connectTimeoutMs,
-    resubscribe: true,
-    queueQoSZero: false,
-    ...(options.username === undefined ? {} : { username: options.username }),
-    ...(options.password === undefined ? {} : { password: options.password }),
-    ...tls,
-  };
-
-  let client: MqttClient;
-  try {
-    client = mqtt.connect(url, clientOptions);
-  } catch (error) {
-    throw new MamError(`broker URL ${display} is not usable (${(error as Error).message}); expected mqtt://host:port or mqtts://host:port`);
-  }
-
-  // Everything below is attached before the CONNACK can arrive: mqtt.connect() returned synchronously.
   const events = new Channel<EventMessage>();
   const states = new Channel<JobStateMessage>();
   const connectionHandlers: ((connected: boolean) => void)[] = [];
   const topics = new Set<string>();
+  let client!: MqttClient;
   let ready = false;
   let closed = false;
-  let everConnected = false;
-  let lastError: string | undefined;
   let awaitingSuback: (() => void) | undefined;
-  let reEnsuring = false;
-  let failedAttempts = 0;
 
   const setReady = (value: boolean): void => {
     if (value === ready || closed) return;
@@ -115,103 +73,62 @@ async function connectOnce(options: TransportOptions, url: string, embedded: boo
     for (const handler of connectionHandlers) guard(() => handler(value));
   };
 
-  let settleFirst!: (error?: Error) => void;
-  const first = new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(
-      () => settleFirst(new MamError(`broker ${display} did not accept a connection within ${seconds(tuning.connectTimeoutMs)}${lastError ? ` (${lastError})` : ''}`)),
-      tuning.connectTimeoutMs,
-    );
-    settleFirst = (error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (error) reject(error);
-      else resolve();
-    };
+  const connection = connectClient({
+    broker: options,
+    env: options.env,
+    embedded: 'start',
+    session: { kind: 'persistent', clientId: options.clientId },
+    connectTimeoutMs: tuning.connectTimeoutMs,
+    keepaliveS: tuning.keepaliveS,
+    reconnectMinMs: tuning.reconnectMinMs,
+    reconnectMaxMs: tuning.reconnectMaxMs,
+    stuckEnd: 'destroy',
+    hooks: {
+      created(made) {
+        client = made;
+        made.on('message', (topic, payload) => {
+          const match = EVENT_TOPIC.exec(topic);
+          if (!match) return;
+          const jobId = match[1]!;
+          const value = parseJsonOrUndefined(payload.toString('utf8'));
+          if (match[2] === 'events') {
+            const event = JobEvent.safeParse(value);
+            if (event.success) events.emit({ jobId, event: event.data });
+          } else {
+            const state = JobStateMessage.safeParse(value);
+            if (state.success) states.emit(state.data);
+          }
+        });
+        made.on('packetreceive', (packet) => {
+          if (packet.cmd === 'suback') awaitingSuback?.();
+        });
+        made.on('close', () => {
+          awaitingSuback = undefined;
+          setReady(false);
+        });
+        made.on('offline', () => setReady(false));
+      },
+      connected(_made, connack, again) {
+        if (!again || connack.sessionPresent || topics.size === 0) {
+          setReady(true);
+          return;
+        }
+        // mqtt.js has just sent the re-SUBSCRIBE (its own 'connect' listener runs first); wait for its SUBACK.
+        const timer = setTimeout(() => awaitingSuback?.(), RESUBSCRIBE_WAIT_MS).unref();
+        awaitingSuback = () => {
+          clearTimeout(timer);
+          awaitingSuback = undefined;
+          setReady(true);
+        };
+      },
+    },
   });
-
-  client.on('message', (topic, payload) => {
-    const match = EVENT_TOPIC.exec(topic);
-    if (!match) return;
-    const jobId = match[1]!;
-    const value = parseJsonOrUndefined(payload.toString('utf8'));
-    if (match[2] === 'events') {
-      const event = JobEvent.safeParse(value);
-      if (event.success) events.emit({ jobId, event: event.data });
-    } else {
-      const state = JobStateMessage.safeParse(value);
-      if (state.success) states.emit(state.data);
-    }
-  });
-
-  client.on('connect', (connack: IConnackPacket) => {
-    client.options.reconnectPeriod = tuning.reconnectMinMs;
-    failedAttempts = 0;
-    lastError = undefined;
-    const resubscribing = everConnected && !connack.sessionPresent && topics.size > 0;
-    everConnected = true;
-    settleFirst();
-    if (!resubscribing) {
-      setReady(true);
-      return;
-    }
-    // mqtt.js has just sent the re-SUBSCRIBE (its own 'connect' listener runs first); wait for its SUBACK.
-    const timer = setTimeout(() => awaitingSuback?.(), RESUBSCRIBE_WAIT_MS).unref();
-    awaitingSuback = () => {
-      clearTimeout(timer);
-      awaitingSuback = undefined;
-      setReady(true);
-    };
-  });
-  client.on('packetreceive', (packet) => {
-    if (packet.cmd === 'suback') awaitingSuback?.();
-  });
-  client.on('close', () => {
-    awaitingSuback = undefined;
-    setReady(false);
-  });
-  client.on('offline', () => setReady(false));
-  client.on('error', (error) => {
-    lastError = failureReason(error);
-    if (everConnected) return;
-    const message =
-      error.message === 'connack timeout'
-        ? `broker ${display} did not accept a connection within ${seconds(tuning.connectTimeoutMs)} (no CONNACK: is it an MQTT broker?)`
-        : describeFailure(display, error);
-    settleFirst(isUnreachable(error) ? new BrokerUnreachableError(message) : new MamError(message));
-  });
-  client.on('reconnect', () => {
-    failedAttempts += 1;
-    client.options.reconnectPeriod = Math.min((client.options.reconnectPeriod ?? tuning.reconnectMinMs) * 2, tuning.reconnectMaxMs);
-    // An embedded broker that went away is nobody else's to restart; follow it to its (possibly new) port.
-    if (embedded && everConnected && failedAttempts >= 3 && !reEnsuring && !closed) {
-      reEnsuring = true;
-      ensureEmbeddedBroker(options.env)
-        .then((fresh) => {
-          const target = new URL(fresh);
-          client.options.host = target.hostname;
-          client.options.hostname = target.hostname;
-          client.options.port = Number(target.port);
-          display = displayUrl(fresh);
-        })
-        .catch((error: unknown) => (lastError = (error as Error).message))
-        .finally(() => (reEnsuring = false));
-    }
-  });
-
-  try {
-    await first;
-  } catch (error) {
-    closed = true;
-    client.end(true);
-    throw error;
-  }
+  await connection.ready;
 
   /** Waits still unanswered: rejected by close(), so nobody waits for a broker we no longer talk to. */
   const pending = new Set<() => void>();
   const bounded = <T>(what: string, body: (done: (error?: Error | null, value?: T) => void) => void): Promise<T> => {
-    if (closed) return Promise.reject(new MamError(`${what}: the transport to ${display} is closed`));
+    if (closed) return Promise.reject(new MamError(`${what}: the transport to ${connection.display} is closed`));
     return new Promise<T>((resolve, reject) => {
       const finish = (): void => {
         clearTimeout(timer);
@@ -219,13 +136,13 @@ async function connectOnce(options: TransportOptions, url: string, embedded: boo
       };
       const abandon = (): void => {
         finish();
-        reject(new MamError(`${what}: the transport to ${display} was closed before the broker acknowledged it`));
+        reject(new MamError(`${what}: the transport to ${connection.display} was closed before the broker acknowledged it`));
       };
       const timer = setTimeout(() => {
         finish();
         const why = client.connected
-          ? `broker ${display} did not acknowledge it`
-          : `not connected to broker ${display}${lastError ? ` (${lastError})` : ''}`;
+          ? `broker ${connection.display} did not acknowledge it`
+          : `not connected to broker ${connection.display}${connection.lastError ? ` (${connection.lastError})` : ''}`;
         reject(new MamError(`${what}: no acknowledgement within ${seconds(tuning.publishTimeoutMs)}, ${why}`));
       }, tuning.publishTimeoutMs);
       pending.add(abandon);
@@ -243,7 +160,7 @@ async function connectOnce(options: TransportOptions, url: string, embedded: boo
 
   return {
     get url() {
-      return display;
+      return connection.display;
     },
     get connected() {
       return ready;
@@ -273,7 +190,7 @@ async function connectOnce(options: TransportOptions, url: string, embedded: boo
       await bounded<void>(`subscribe to ${wanted.join(', ')}`, (done) => {
         client.subscribe(wanted, { qos: 1 }, (error, granted) => {
           const refused = granted?.filter((grant) => grant.qos === 128).map((grant) => grant.topic) ?? [];
-          if (!error && refused.length > 0) done(new Error(`broker ${display} refused the subscription to ${refused.join(', ')}`));
+          if (!error && refused.length > 0) done(new Error(`broker ${connection.display} refused the subscription to ${refused.join(', ')}`));
           else done(error);
         });
       });
@@ -281,17 +198,7 @@ async function connectOnce(options: TransportOptions, url: string, embedded: boo
     async close() {
       if (closed) return;
       closed = true;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          client.stream?.destroy();
-          resolve();
-        }, 2_000);
-        // Graceful (DISCONNECT) when connected; a disconnected client would wait forever for its queue to drain.
-        client.end(!client.connected, {}, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await connection.close();
       for (const abandon of [...pending]) abandon();
     },
   };

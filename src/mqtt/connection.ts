@@ -343,7 +343,8 @@ export function displayUrl(url: string): string {
   }
 }
 
-export function failureReason(error: Error): string {
+/** The short form of a failure: its error code, else its message. */
+function failureReason(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
   return typeof code === 'string' ? code : error.message;
 }
@@ -368,6 +369,6 @@ export function seconds(ms: number): string {
 }
 
 /** Whether `error` says nothing answers at the broker's address (refused, unknown host, unreachable). */
-export function isUnreachable(error: Error): boolean {
+function isUnreachable(error: Error): boolean {
   return UNREACHABLE.has(String((error as NodeJS.ErrnoException).code));
 }
