@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { MamError } from '../util/errors.js';
 import { runningEmbeddedBroker } from './broker.js';
-import { describeFailure, displayUrl, tlsFiles } from './connection.js';
+import { clientOptions, describeFailure, displayUrl, uniqueClientId } from './connection.js';
 import type { BrokerOptions } from './options.js';
 import { foldStatus, liveStatuses, parseStatusMessage, STATUS_TOPIC_FILTER, type AgentStatusMessage, type ReceivedStatus } from './status-message.js';
 import { columnWidths, formatAge } from '../util/table.js';
@@ -42,16 +42,8 @@ export async function collectStatuses(options: CollectOptions): Promise<AllHosts
   const display = displayUrl(url);
   let client: MqttClient;
   try {
-    client = mqtt.connect(url, {
-      clientId: `mam-status-read-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
-      clean: true,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      connectTimeout: timeoutMs,
-      ...(options.broker.username === undefined ? {} : { username: options.broker.username }),
-      ...(options.broker.password === undefined ? {} : { password: options.broker.password }),
-      ...(await tlsFiles(options.broker)),
-    });
+    // One connection, no retry: not connectClient's (./connection.ts) reconnecting path, but its client options.
+    client = mqtt.connect(url, await clientOptions(options.broker, { clientId: uniqueClientId('mam-status-read'), clean: true, reconnectPeriod: 0, connectTimeout: timeoutMs }));
   } catch (error) {
     throw new MamError(`broker URL ${display} is not usable (${(error as Error).message}); expected mqtt://host:port or mqtts://host:port`);
   }

@@ -321,7 +321,7 @@ export function uniqueClientId(prefix: string): string {
 }
 
 /** The TLS files named in `options`, read; a file that cannot be read is a one-line MamError. */
-export async function tlsFiles(options: BrokerOptions): Promise<Pick<IClientOptions, 'ca' | 'cert' | 'key'>> {
+async function tlsFiles(options: BrokerOptions): Promise<Pick<IClientOptions, 'ca' | 'cert' | 'key'>> {
   const files: Pick<IClientOptions, 'ca' | 'cert' | 'key'> = {};
   for (const name of ['ca', 'cert', 'key'] as const) {
     const file = options[name];
