@@ -427,6 +427,30 @@ describe('the embedded broker on demand', () => {
     expect(await readFile(path.join(dir, 'broker.log'), 'utf8')).toMatch(/stopped \(idle\)/);
   });
 
+  it('an embedded broker gone between reading broker.json and the CONNECT is looked up once more, and started', async () => {
+    const dir = path.join(root, 'vanished');
+    await mkdir(dir, { recursive: true });
+    const env = { PATH: process.env['PATH'], MAM_BROKER_DIR: dir };
+    // Answers ensureEmbeddedBroker's liveness probe, then stops listening: the CONNECT that follows is refused.
+    const vanishing = net.createServer((socket) => {
+      socket.destroy();
+      vanishing.close();
+    });
+    await new Promise<void>((resolve) => vanishing.listen(0, '127.0.0.1', resolve));
+    const { port } = vanishing.address() as net.AddressInfo;
+    await writeFile(path.join(dir, BROKER_FILE), JSON.stringify({ pid: process.pid, port, url: `mqtt://127.0.0.1:${port}`, started_at: new Date().toISOString() }));
+
+    const subscriber = await transport(undefined, uniqueClient('sub'), { env });
+    const record = (await readBrokerRecord(dir))!;
+    pids.add(record.pid);
+    expect(record.pid).not.toBe(process.pid);
+    expect(subscriber.url).toBe(record.url);
+    expect(subscriber.connected).toBe(true);
+    await subscriber.close();
+    process.kill(record.pid, 'SIGTERM');
+    await until(() => !isAlive(record.pid), 'the started broker to stop', 10_000);
+  });
+
   it('a transport follows the embedded broker when it is gone: started again, on its new port', async () => {
     const dir = path.join(root, 'follow');
     const env = { PATH: process.env['PATH'], MAM_BROKER_DIR: dir };
