@@ -78,6 +78,30 @@ export function lockTimeoutMs(env: NodeJS.ProcessEnv): number {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 30_000;
 }
 
+/** `mam hook`'s time bounds (src/facts/hook.ts); each ends the hook silently, as an agent waits on its hooks. */
+export interface HookTimeouts {
+  /** stdin silent this long without a whole payload: an agent that never closes it. */
+  readonly stdinIdleMs: number;
+  /** A payload still arriving after this long is given up (64 MB on a busy machine takes a few seconds). */
+  readonly stdinMaxMs: number;
+  /** Everything after the payload is read: parse, fact file, watcher check, registry. */
+  readonly recordMs: number;
+  /** The wait for a fact file's lock, and for the registry's. */
+  readonly lockMs: number;
+}
+
+/**
+ * `$MAM_HOOK_TIMEOUT` seconds for recording one event (default 5), and the hook's other bounds in the same
+ * proportion to it: 2 s of silent stdin, 10 s for the payload, 2 s per lock by default. The defaults keep an agent
+ * from waiting on its hooks; a machine loaded far beyond what they allow for (a test suite beside a CPU burner)
+ * raises them all with one number instead of losing events. Anything but a positive number means the default.
+ */
+export function hookTimeouts(env: NodeJS.ProcessEnv): HookTimeouts {
+  const seconds = Number(env['MAM_HOOK_TIMEOUT'] ?? 5);
+  const recordMs = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5_000;
+  return { stdinIdleMs: recordMs * 0.4, stdinMaxMs: recordMs * 2, recordMs, lockMs: recordMs * 0.4 };
+}
+
 /** `${XDG_CACHE_HOME:-~/.cache}`: under it live every cache folder mam keeps. */
 function cacheHome(env: NodeJS.ProcessEnv): string {
   return env['XDG_CACHE_HOME'] || path.join(homeDir(env), '.cache');

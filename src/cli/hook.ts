@@ -10,6 +10,10 @@ Reads one hook payload (JSON) on stdin and records what it means in the session'
 A SessionStart in a session mam started (MAM_SESSION set) also records the conversation id in the registry
 (MAM_REGISTRY), which follows /clear and resumes that rotate it. Always exits 0; errors go to hook-errors.log,
 including a payload over 64 MB or cut short, which is not recorded.
+
+It never makes the agent wait long: it gives up silently after 2 s of silent stdin, 10 s for the payload,
+5 s to record it, 2 s per lock. MAM_HOOK_TIMEOUT (seconds to record, default 5) scales all of them, for a
+machine too loaded for these.
 Install it with \`mam hooks install\`.`,
   async run(context) {
     await runHook({ env: context.env, stdin: process.stdin, stderr: context.stderr, dir: statusDir(context.env), agent: agentFlag(context.argv) });

@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hookTimeouts, type HookTimeouts } from '../config.js';
 import { agentAncestor } from '../proc/tree.js';
 import { paneFromEnv } from '../tmux/pane-address.js';
 import { errorMessage } from '../util/errors.js';
@@ -20,14 +21,9 @@ import { ensureWatcher } from './watcher-pid.js';
  * It runs on every agent event, so its start-up is its cost (bench/hook.bench.ts: target ≤ 1.5× a bare
  * `node -e 0`). Keep the static imports above free of zod, yaml, the registry and the agent modules; what only
  * some events need (the registry, on SessionStart in a session mam started) is imported where it is used.
+ *
+ * Its time bounds come from src/config.ts `hookTimeouts` (MAM_HOOK_TIMEOUT scales them all).
  */
-/** stdin silent this long without a whole payload: an agent that never closes it. */
-const STDIN_IDLE_MS = 2_000;
-/** Still arriving after this long: given up (a 64 MB payload on a busy machine takes a few seconds). */
-const STDIN_MAX_MS = 10_000;
-/** Everything after the payload is read: parse, fact file, watcher check. */
-const TOTAL_LIMIT_MS = 5_000;
-
 export interface HookRun {
   readonly env: NodeJS.ProcessEnv;
   readonly stdin: NodeJS.ReadableStream & { destroy(): void };
@@ -40,21 +36,22 @@ export interface HookRun {
 /** Records one event; never throws (problems go to hook-errors.log) and never outlives its time bounds. */
 export async function runHook(run: HookRun): Promise<void> {
   const { dir } = run;
+  const limits = hookTimeouts(run.env);
   // Restarted once the payload is in: how long reading takes grows with its size, the rest barely does.
-  let deadline = setTimeout(() => process.exit(0), STDIN_MAX_MS + TOTAL_LIMIT_MS);
+  let deadline = setTimeout(() => process.exit(0), limits.stdinMaxMs + limits.recordMs);
   deadline.unref();
   try {
-    const text = await readHookPayload(run.stdin, { idleMs: STDIN_IDLE_MS, maxMs: STDIN_MAX_MS });
+    const text = await readHookPayload(run.stdin, { idleMs: limits.stdinIdleMs, maxMs: limits.stdinMaxMs });
     clearTimeout(deadline);
-    deadline = setTimeout(() => process.exit(0), TOTAL_LIMIT_MS);
+    deadline = setTimeout(() => process.exit(0), limits.recordMs);
     deadline.unref();
-    await record(run.env, dir, run.agent, text);
+    await record(run.env, dir, run.agent, text, limits);
   } catch (error) {
     logError(dir, run.stderr, errorMessage(error));
   }
 }
 
-async function record(env: NodeJS.ProcessEnv, dir: string, agent: string, text: string): Promise<void> {
+async function record(env: NodeJS.ProcessEnv, dir: string, agent: string, text: string, limits: HookTimeouts): Promise<void> {
   const payload = parseJsonOrUndefined(text);
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new Error('hook payload is not a JSON object');
   const hook = payload as HookPayload;
@@ -73,15 +70,15 @@ async function record(env: NodeJS.ProcessEnv, dir: string, agent: string, text: 
       started = applied.started;
       return applied;
     },
-    2_000,
+    limits.lockMs,
   );
   // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job.
   if (hook['hook_event_name'] !== 'SessionEnd') await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))], env);
-  if (started && mamSession) await recordConversation(env, mamSession, agent, started.sessionId);
+  if (started && mamSession) await recordConversation(env, mamSession, agent, started.sessionId, limits.lockMs);
 }
 
 /** The registry entry mam started this agent for learns its conversation id at once — and again after /clear. */
-async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent: string, conversationId: string): Promise<void> {
+async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent: string, conversationId: string, lockMs: number): Promise<void> {
   const registry = env['MAM_REGISTRY'];
   if (!registry) return;
   const [{ agentKind }, { setEntryFields }, { updateRegistry }] = await Promise.all([import('../agents/index.js'), import('../registry/document.js'), import('../registry/store.js')]);
@@ -94,7 +91,7 @@ async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent
       if (!entry || entry.agent !== agent || entry[kind.conversationIdField] === conversationId) return { changed: false, result: undefined };
       return { changed: setEntryFields(current.document, session, { [kind.conversationIdField]: conversationId }), result: undefined };
     },
-    { timeoutMs: 2_000 },
+    { timeoutMs: lockMs },
   );
 }
 

@@ -75,13 +75,13 @@ describe('session lifecycle on the real Claude Code CLI', () => {
     expect(reconciled.drifts).toEqual([expect.objectContaining({ class: 'C', session: name, conversation_id: sessionId })]);
     expect(await entry(name)).toMatchObject({ claude_session_id_own: sessionId });
 
-    // Graceful stop: /exit ends claude well inside the 3 s of the first rung.
+    // Graceful stop: /exit ends claude inside the first rung. The ladder reports `exit-keys` only when the agent was
+    // gone within that rung's wait after its exit keys (src/lifecycle/stop.ts), so the rung proves it, not a stopwatch
+    // around the whole command (node start-up, the screen snapshot, the registry write), which a busy machine stretches.
     const pid = fresh!.pane!.pid!;
-    const started = Date.now();
     const stopped = await run('stop', '--session', name, '--reason', 'end of day');
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
-    expect(Date.now() - started).toBeLessThan(3_000);
     expect(isAlive(pid)).toBe(false);
     expect(await box.tmux(server, 'has-session', '-t', `=${name}`).then(() => true, () => false)).toBe(false);
     const afterStop = await entry(name);
@@ -90,6 +90,7 @@ describe('session lifecycle on the real Claude Code CLI', () => {
       stopped_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
       stop_reason: 'end of day',
       termination_mode: 'graceful',
+      stop_rung: 'exit-keys',
       claude_session_id_own: sessionId,
       resumable: true,
       last_visible_status: expect.stringContaining('BANANA-REPLY-42'),

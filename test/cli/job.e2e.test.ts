@@ -108,25 +108,33 @@ describe('mam job', () => {
   });
 
   it('a job survives its broker being killed mid-way: every event is kept and the waiter finishes', async () => {
-    const dry = await job('submit', '--agent', 'human', '--prompt', 'p', '--workdir', workdir, '--dry-run');
+    // Neither the job's idle timeout nor the waiter's --timeout may run out while the events below are reported: each
+    // is a `mam job event` process that may start a broker, and on a loaded machine the three took over the 60 s the
+    // waiter once had (it exited 3, "still running"). Both bounds are far past the test's own, and the waiter is
+    // killed at the end whatever happens, so they only ever end a hang.
+    const dry = await job('submit', '--agent', 'human', '--prompt', 'p', '--workdir', workdir, '--dry-run', '--idle-timeout', '3600');
     const id = /registered job: (j_[0-9a-f]{24})/.exec(dry.stdout)![1]!;
-    const waiter = spawn(process.execPath, [MAM, 'job', 'wait', '--job', id, '--timeout', '60', '--registry-dir', path.join(workdir, '.mam', 'jobs')], { env, cwd: workdir });
-    let waited = '';
-    waiter.stdout.setEncoding('utf8').on('data', (chunk: string) => (waited += chunk));
-    const exited = new Promise<number | null>((resolve) => waiter.once('exit', (code) => resolve(code)));
-    expect((await job('event', '--job', id, '--event', 'started')).code).toBe(0);
-    const brokerFile = path.join(box.root, 'broker', 'broker.json');
-    const { pid } = JSON.parse(await readFile(brokerFile, 'utf8')) as { pid: number };
-    process.kill(pid, 'SIGKILL');
-    // The next reporter finds no broker and starts a new one on demand; whatever it could not publish is in the file.
-    const during = await job('event', '--job', id, '--event', 'progress', '--detail', 'while the broker was down');
-    expect([0, 2]).toContain(during.code);
-    expect((await job('event', '--job', id, '--event', 'completed')).code).toBe(0);
-    expect(await exited).toBe(0);
-    expect(waited).toContain(`${id}  completed`);
-    const events = (JSON.parse((await job('status', '--job', id, '--json')).stdout) as { events: { event: string }[] }).events.map((event) => event.event);
-    expect(events).toEqual(['submitted', 'started', 'progress', 'completed']);
-    expect((JSON.parse(await readFile(brokerFile, 'utf8')) as { pid: number }).pid).not.toBe(pid);
+    const waiter = spawn(process.execPath, [MAM, 'job', 'wait', '--job', id, '--timeout', '3600', '--registry-dir', path.join(workdir, '.mam', 'jobs')], { env, cwd: workdir });
+    try {
+      let waited = '';
+      waiter.stdout.setEncoding('utf8').on('data', (chunk: string) => (waited += chunk));
+      const exited = new Promise<number | null>((resolve) => waiter.once('exit', (code) => resolve(code)));
+      expect((await job('event', '--job', id, '--event', 'started')).code).toBe(0);
+      const brokerFile = path.join(box.root, 'broker', 'broker.json');
+      const { pid } = JSON.parse(await readFile(brokerFile, 'utf8')) as { pid: number };
+      process.kill(pid, 'SIGKILL');
+      // The next reporter finds no broker and starts a new one on demand; whatever it could not publish is in the file.
+      const during = await job('event', '--job', id, '--event', 'progress', '--detail', 'while the broker was down');
+      expect([0, 2]).toContain(during.code);
+      expect((await job('event', '--job', id, '--event', 'completed')).code).toBe(0);
+      expect(await exited).toBe(0);
+      expect(waited).toContain(`${id}  completed`);
+      const events = (JSON.parse((await job('status', '--job', id, '--json')).stdout) as { events: { event: string }[] }).events.map((event) => event.event);
+      expect(events).toEqual(['submitted', 'started', 'progress', 'completed']);
+      expect((JSON.parse(await readFile(brokerFile, 'utf8')) as { pid: number }).pid).not.toBe(pid);
+    } finally {
+      if (waiter.exitCode === null && waiter.signalCode === null) waiter.kill('SIGKILL');
+    }
   });
 
   it('refuses bad events and ids, and keeps an event it could not publish', async () => {

@@ -24,7 +24,8 @@ afterEach(async () => {
 
 describe('fact file lock', () => {
   it('twelve hook processes adding tools at once: every tool is there', async () => {
-    const env = { ...process.env, MAM_STATUS_DIR: dir, MAM_WATCH: '0' };
+    // MAM_HOOK_TIMEOUT: twelve hooks starting at once on a busy machine may wait on each other past the default 2 s.
+    const env = { ...process.env, MAM_STATUS_DIR: dir, MAM_WATCH: '0', MAM_HOOK_TIMEOUT: '60' };
     const hook = (payload: Record<string, unknown>): Promise<void> =>
       new Promise((resolve) => {
         const child = spawn(process.execPath, [MAM, 'hook'], { env, stdio: ['pipe', 'ignore', 'inherit'] });

@@ -400,15 +400,17 @@ describe.skipIf(MOSQUITTO_MISSING !== undefined)('mam status --all-hosts over mo
     expect(find(report, 'gamma', 'stale-test')).toMatchObject({ seq: 2, status: 'needs_approval' });
   });
 
-  it('a broker that is down is a one-line error and exit 1, fast; no broker at all says what to set', async () => {
+  it('a broker that is down is a one-line error and exit 1 at the refusal, not after a timeout; no broker at all says what to set', async () => {
     const port = await freePort();
-    const started = Date.now();
     const down = await mam(['status', '--all-hosts', '--json'], { PATH: process.env['PATH'], HOME: root, MAM_MQTT_URL: `mqtt://127.0.0.1:${port}` });
-    expect(Date.now() - started).toBeLessThan(4_000);
     expect(down.code).toBe(1);
     expect(down.stdout).toBe('');
+    // The one line names the refusal: the read ended on the connection's first error. Had it waited out its 5 s bound
+    // (src/mqtt/all-hosts.ts), the line would say "did not answer within 5000 ms" instead; had it waited forever, the
+    // test would time out. A stopwatch around the command would time node's start-up too, which a loaded machine
+    // stretches past any such figure.
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
-    expect(down.stderr).toMatch(new RegExp(`mam: broker mqtt://127.0.0.1:${port} unreachable: ECONNREFUSED`));
+    expect(down.stderr).toMatch(new RegExp(`^mam: broker mqtt://127.0.0.1:${port} unreachable: ECONNREFUSED$`, 'm'));
 
     const none = await mam(['status', '--all-hosts'], { PATH: process.env['PATH'], HOME: root, MAM_BROKER_DIR: path.join(root, 'never-started') });
     expect(none.code).toBe(1);
