@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
+import { CONVERSATION_ID_PATTERN } from '../registry/patterns.js';
 import type { AgentKind, ArtifactQuery, Conversation } from './types.js';
 
 /**

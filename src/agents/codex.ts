@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
+import { CONVERSATION_ID_PATTERN } from '../registry/patterns.js';
 import type { ArtifactFs } from './fs.js';
 import type { Head, JsonRecord } from './jsonl.js';
 import { recordField, stringField, timeField } from './jsonl.js';

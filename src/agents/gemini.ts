@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
+import { CONVERSATION_ID_PATTERN } from '../registry/patterns.js';
 import type { ArtifactFs } from './fs.js';
 import type { Head, JsonRecord } from './jsonl.js';
 import { stringField, timeField } from './jsonl.js';
@@ -199,6 +199,14 @@ export const gemini: AgentKind = {
   hooks: {
     label: 'Gemini CLI',
     events: ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'],
+    eventAliases: [
+      { event: 'BeforeAgent', means: 'UserPromptSubmit' },
+      { event: 'AfterAgent', means: 'Stop' },
+      { event: 'BeforeTool', means: 'PreToolUse' },
+      { event: 'AfterTool', means: 'PostToolUse' },
+      // A tool call waiting for the person's confirmation: Gemini asks before BeforeTool fires (docs/agents.md, 'Gemini CLI').
+      { event: 'Notification', when: { notification_type: 'ToolPermission' }, means: 'PermissionRequest' },
+    ],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.gemini', 'settings.json') : path.join(roots.gemini, 'settings.json')),
     group: (command, timeoutSeconds) => ({ hooks: [{ name: 'mam', type: 'command', command, timeout: timeoutSeconds * 1000 }] }),
   },

@@ -80,15 +80,48 @@ export interface PanePatterns {
 export type HookScope = 'user' | 'project';
 
 /**
+ * The hook events `mam hook` turns into a status (src/facts/derive.ts), by Claude's names (docs/agents.md, 'Claude
+ * hooks'). Codex uses the same names; an agent with names of its own maps them onto these with `eventAliases`.
+ */
+export type HookEvent =
+  | 'SessionStart'
+  | 'UserPromptSubmit'
+  | 'PreToolUse'
+  | 'PermissionRequest'
+  | 'PostToolUse'
+  | 'PostToolUseFailure'
+  | 'Stop'
+  | 'StopFailure'
+  | 'SubagentStart'
+  | 'SubagentStop'
+  | 'SessionEnd';
+
+/**
+ * One of the agent's own hook event names and the event it means. Plain data, not a function: `mam-hook` cannot
+ * afford to load the agent modules on every event, so scripts/bundle-hook.mjs copies every agent's aliases into it
+ * at build time (src/facts/hook-events.ts).
+ */
+export interface HookEventAlias {
+  /** The agent's `hook_event_name`. */
+  readonly event: string;
+  /** Only when the payload's top-level fields have these values. */
+  readonly when?: Readonly<Record<string, string>>;
+  readonly means: HookEvent;
+}
+
+/**
  * Where an agent keeps its hook settings and the shape of one hook group there, for `mam hooks install` and
  * `mam create --hooks`. Only agents with hook events mam reads have one; the others are watched through the pane.
- * `mam hook` itself never reads this, so its start-up does not pay for loading the agent modules.
+ * `mam hook` itself never loads this, so its start-up does not pay for loading the agent modules; it gets
+ * `eventAliases` built in (src/facts/hook-events.ts).
  */
 export interface AgentHooks {
   /** For messages: "running Codex sessions pick up …". */
   readonly label: string;
   /** The events registered, each with its own group holding one `mam hook --agent <agent>` entry. */
   readonly events: readonly string[];
+  /** Its own names among `events`, mapped onto the events mam knows; absent when it uses Claude's names. */
+  readonly eventAliases?: readonly HookEventAlias[];
   settingsFile(scope: HookScope, roots: ArtifactRoots, projectDir: string): string;
   /** The one matcher group added per event; the agent decides the unit `timeoutSeconds` is written in. */
   group(command: string, timeoutSeconds: number): Record<string, unknown>;

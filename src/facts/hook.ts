@@ -7,6 +7,7 @@ import { errorMessage } from '../util/errors.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { FACT_ID_PATTERN } from './check.js';
 import { applyHook, type HookPayload } from './derive.js';
+import { hookEventAliases } from './hook-events.js';
 import { readHookPayload } from './hook-stdin.js';
 import { updateFacts } from './store.js';
 import { ensureWatcher } from './watcher-pid.js';
@@ -64,19 +65,23 @@ async function record(env: NodeJS.ProcessEnv, dir: string, agent: string, text: 
   const agentProcess = agentAncestor(process.ppid);
   const transcript = typeof hook['transcript_path'] === 'string' ? hook['transcript_path'] : undefined;
   const transcriptSize = transcript ? (statSync(transcript, { throwIfNoEntry: false })?.size ?? null) : null;
+  const eventAliases = await hookEventAliases(agent, typeof hook['hook_event_name'] === 'string' ? hook['hook_event_name'] : '');
   let started: { sessionId: string; source: string } | undefined;
+  let ended = false;
   await updateFacts(
     dir,
     sessionId,
     (facts) => {
-      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: paneFromEnv(env) ?? null });
+      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: paneFromEnv(env) ?? null, eventAliases });
       started = applied.started;
+      ended = applied.ended;
       return applied;
     },
     2_000,
   );
-  // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job.
-  if (hook['hook_event_name'] !== 'SessionEnd') await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))], env);
+  // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job; an ended
+  // session (SessionEnd, by whatever name the agent gives it) has none left.
+  if (!ended) await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))], env);
   if (started && mamSession) await recordConversation(env, mamSession, agent, started.sessionId);
 }
 

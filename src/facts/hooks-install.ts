@@ -14,8 +14,8 @@ type JsonObject = Record<string, Json>;
 /**
  * What `mam hooks install` needs to know about one agent: where its hook settings live, which of its events
  * `mam hook` listens to, and the shape of one hook group in its file. Each agent declares these in its own
- * module (`hooks` in src/agents/<agent>.ts), so adding an agent with hooks touches that file, plus its event
- * names in status/derive.ts if they differ from Claude's; this is their view with the environment resolved.
+ * module (`hooks` in src/agents/<agent>.ts, its own event names included), so adding an agent with hooks touches
+ * that file alone; this is their view with the environment resolved.
  * Only install/uninstall load it: `mam hook`, which runs on every agent event and must start fast, imports
  * neither this module nor the agent modules.
  */
