@@ -57,7 +57,7 @@ async function liveSessions(query: ArtifactQuery): Promise<Map<string, number>> 
   return bySession;
 }
 
-export const claude: AgentKind = {
+export const claude: AgentKind<'claude'> = {
   id: 'claude',
   conversationIdField: 'claude_session_id_own',
   command: 'claude',
@@ -89,6 +89,8 @@ export const claude: AgentKind = {
     idle: [/^\s*❯(?:\s|$)/m, /\? for shortcuts/],
     inputBoxRule: /^\s*─{8,}$/,
   },
+
+  filesDir: (env, home) => env['CLAUDE_CONFIG_DIR'] || path.join(home, '.claude'),
 
   matchesPaneCommand(command) {
     // In tmux Claude's process often shows as its version number (e.g. `2.1.11`), not `claude`.

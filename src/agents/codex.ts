@@ -123,7 +123,7 @@ function uuidV7Days(id: string): string[] {
   });
 }
 
-export const codex: AgentKind = {
+export const codex: AgentKind<'codex'> = {
   id: 'codex',
   conversationIdField: 'codex_session_id_own',
   command: 'codex',
@@ -147,6 +147,8 @@ export const codex: AgentKind = {
     // Codex's hooks have no event for an exec or patch approval it shows (issue 6), so the screen says it.
     approvalOnlyOnScreen: true,
   },
+
+  filesDir: (env, home) => env['CODEX_HOME'] || path.join(home, '.codex'),
 
   matchesPaneCommand(command) {
     // No other process name (such as a platform-suffixed native binary) has been seen; stay exact.

@@ -115,7 +115,7 @@ async function findIn(projectDir: string, id: string, fs: ArtifactFs): Promise<s
   return undefined;
 }
 
-export const gemini: AgentKind = {
+export const gemini: AgentKind<'gemini'> = {
   id: 'gemini',
   conversationIdField: 'gemini_session_id_own',
   command: 'gemini',
@@ -136,6 +136,8 @@ export const gemini: AgentKind = {
     ],
     idle: [/Type your message/, /^\s*gemini>/m],
   },
+
+  filesDir: (_env, home) => path.join(home, '.gemini'),
 
   matchesPaneCommand(command) {
     return command === 'gemini';

@@ -1,15 +1,22 @@
-import path from 'node:path';
 import { agy } from './agy.js';
 import { claude } from './claude.js';
 import { codex } from './codex.js';
 import { gemini } from './gemini.js';
 import type { AgentKind, AgentLauncher, ArtifactRoots } from './types.js';
 
-export type { AgentId, AgentKind, AgentLauncher, ArtifactQuery, ArtifactRoots, Conversation, KeyPress } from './types.js';
-export type { AgentHooks, HookScope, IdentityCommand, PanePatterns } from './types.js';
+export type { AgentKind, AgentLauncher, ArtifactQuery, ArtifactRoots, Conversation, KeyPress } from './types.js';
+export type { AgentHooks, HookEvent, HookEventAlias, HookScope, IdentityCommand, PanePatterns } from './types.js';
 
-/** The agent kinds `mam` knows. Any other `agent:` value is a plain command with no artifacts. */
-export const AGENT_KINDS: readonly AgentKind[] = [claude, codex, gemini, agy];
+/**
+ * The table: the agent kinds `mam` knows, one module each. Everything that lists agents (ids, roots, conversation id
+ * fields, hook targets) is derived from it. Any other `agent:` value is a plain command with no artifacts.
+ */
+const BUILT_IN = [claude, codex, gemini, agy] as const;
+
+/** The id of a kind in the table: `claude`, `codex`, `gemini`, `agy`. */
+export type AgentId = (typeof BUILT_IN)[number]['id'];
+
+export const AGENT_KINDS: readonly AgentKind[] = BUILT_IN;
 
 export function agentKind(name: string): AgentKind | undefined {
   return AGENT_KINDS.find((kind) => kind.id === name);
@@ -33,13 +40,8 @@ export function launcherFor(agent: string): AgentLauncher {
   );
 }
 
+/** Where every kind keeps its files, by id, each from its own `filesDir`. */
 export function artifactRoots(env: NodeJS.ProcessEnv, home: string): ArtifactRoots {
-  const gemini = path.join(home, '.gemini');
-  return {
-    home,
-    claude: env['CLAUDE_CONFIG_DIR'] || path.join(home, '.claude'),
-    codex: env['CODEX_HOME'] || path.join(home, '.codex'),
-    gemini,
-    agy: path.join(gemini, 'antigravity-cli'),
-  };
+  // Every kind in the table contributes its id, which is what ArtifactRoots promises.
+  return Object.fromEntries([['home', home], ...AGENT_KINDS.map((kind) => [kind.id, kind.filesDir(env, home)])]) as ArtifactRoots;
 }

@@ -1,11 +1,11 @@
 import type { ConversationIdField } from '../registry/schema.js';
 import type { ArtifactFs } from './fs.js';
+import type { AgentId } from './index.js';
 
 /**
  * Everything `mam` knows about one kind of agent lives in one module implementing this interface, so
  * adding an agent touches one file (plus its line in `./index.ts`). Artifact access is read-only.
  */
-export type AgentId = 'claude' | 'codex' | 'gemini' | 'agy';
 
 export interface Conversation {
   readonly id: string;
@@ -18,18 +18,11 @@ export interface Conversation {
   readonly livePid?: number | undefined;
 }
 
-/** Where each agent keeps its files, resolved once from the environment (HOME and overrides). */
-export interface ArtifactRoots {
-  readonly home: string;
-  /** `CLAUDE_CONFIG_DIR` or `~/.claude`. */
-  readonly claude: string;
-  /** `CODEX_HOME` or `~/.codex`. */
-  readonly codex: string;
-  /** `~/.gemini` (Gemini CLI). */
-  readonly gemini: string;
-  /** `~/.gemini/antigravity-cli`. */
-  readonly agy: string;
-}
+/**
+ * Where each agent keeps its files, by agent id, resolved once from the environment (HOME and overrides) by each
+ * kind's `filesDir`. A kind registered at run time (`registerAgentKind`) is found under its id too, as a maybe.
+ */
+export type ArtifactRoots = { readonly home: string } & { readonly [Id in AgentId]: string } & { readonly [id: string]: string | undefined };
 
 export interface ArtifactQuery {
   readonly roots: ArtifactRoots;
@@ -135,14 +128,17 @@ export interface IdentityCommand {
   readonly confirms: RegExp;
 }
 
-export interface AgentKind extends AgentLauncher {
-  readonly id: AgentId;
+export interface AgentKind<Id extends string = string> extends AgentLauncher {
+  /** What the registry's `agent:` says, `mam create --agent` takes, and session names end in (`-creator-<id>`). */
+  readonly id: Id;
   /** The registry field that holds the entry's current conversation id. */
   readonly conversationIdField: ConversationIdField;
   /** What its pane shows while busy, asking for approval, or idle; all empty: only "the screen stopped changing". */
   readonly panePatterns: PanePatterns;
   /** Whether tmux's `pane_current_command` looks like this agent running. */
   matchesPaneCommand(command: string): boolean;
+  /** Where the agent keeps its files (`CLAUDE_CONFIG_DIR` or `~/.claude`, …): its `ArtifactRoots` entry. */
+  filesDir(env: NodeJS.ProcessEnv, home: string): string;
   /** The directory whose absence means "this agent has never run here", for messages. */
   artifactRoot(roots: ArtifactRoots): string;
   /**

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { AGENT_KINDS, artifactRoots, type AgentHooks, type AgentId, type ArtifactRoots, type HookScope } from '../agents/index.js';
+import { AGENT_KINDS, artifactRoots, type AgentHooks, type AgentKind, type ArtifactRoots, type HookScope } from '../agents/index.js';
 import { homeDir } from '../config.js';
 import { MamError } from '../util/errors.js';
 import { writeFileAtomic } from '../registry/atomic.js';
@@ -32,8 +32,8 @@ export interface HookTarget {
   readiness?(env: NodeJS.ProcessEnv): Promise<string[]>;
 }
 
-/** An agent id; `isHookAgent` says whether that agent's module declares hooks. */
-export type HookAgent = AgentId;
+/** An agent kind's id; `isHookAgent` says whether that agent's module declares hooks. */
+export type HookAgent = AgentKind['id'];
 
 /** Seconds for Claude and Codex, whose hooks settings share one format. */
 export const HOOK_TIMEOUT_SECONDS = 10;
