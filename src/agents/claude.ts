@@ -151,6 +151,7 @@ export const claude: AgentKind<'claude'> = {
   /** docs/agents.md, 'Claude hooks': settings.json, `{matcher, hooks:[{type, command, timeout (s)}]}` per event. */
   hooks: {
     label: 'Claude',
+    help: '$CLAUDE_CONFIG_DIR/settings.json or ~/.claude/settings.json; project: <project>/.claude/settings.json (matcher "*")',
     events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'PostToolUseFailure', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'SessionEnd'],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.claude', 'settings.json') : path.join(roots.claude, 'settings.json')),
     group: (command, timeoutSeconds) => ({ matcher: '*', hooks: [{ type: 'command', command, timeout: timeoutSeconds }] }),

@@ -215,6 +215,7 @@ export const codex: AgentKind<'codex'> = {
    */
   hooks: {
     label: 'Codex',
+    help: '$CODEX_HOME/hooks.json or ~/.codex/hooks.json; project: <project>/.codex/hooks.json (Codex reads it for trusted projects). Codex runs hooks only with `codex_hooks = true` under [features] in config.toml; mam says so when it is missing.',
     events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop'],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.codex', 'hooks.json') : path.join(roots.codex, 'hooks.json')),
     group: (command, timeoutSeconds) => ({ hooks: [{ type: 'command', command, timeout: timeoutSeconds }] }),

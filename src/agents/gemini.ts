@@ -200,6 +200,7 @@ export const gemini: AgentKind<'gemini'> = {
    */
   hooks: {
     label: 'Gemini CLI',
+    help: '~/.gemini/settings.json; project: <project>/.gemini/settings.json (the timeout is written in milliseconds)',
     events: ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'],
     eventAliases: [
       { event: 'BeforeAgent', means: 'UserPromptSubmit' },
@@ -210,6 +211,8 @@ export const gemini: AgentKind<'gemini'> = {
       { event: 'Notification', when: { notification_type: 'ToolPermission' }, means: 'PermissionRequest' },
     ],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.gemini', 'settings.json') : path.join(roots.gemini, 'settings.json')),
+    // Gemini CLI's settings.json may hold comments.
+    settingsMayHaveComments: true,
     group: (command, timeoutSeconds) => ({ hooks: [{ name: 'mam', type: 'command', command, timeout: timeoutSeconds * 1000 }] }),
   },
 };

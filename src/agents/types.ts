@@ -111,11 +111,15 @@ export interface HookEventAlias {
 export interface AgentHooks {
   /** For messages: "running Codex sessions pick up …". */
   readonly label: string;
+  /** For `mam hooks --help`: where its settings files are, and what else to know (the events are listed from `events`). */
+  readonly help: string;
   /** The events registered, each with its own group holding one `mam hook --agent <agent>` entry. */
   readonly events: readonly string[];
   /** Its own names among `events`, mapped onto the events mam knows; absent when it uses Claude's names. */
   readonly eventAliases?: readonly HookEventAlias[];
   settingsFile(scope: HookScope, roots: ArtifactRoots, projectDir: string): string;
+  /** The agent reads comments in its settings file, which mam cannot keep: a file that is not plain JSON says so. */
+  readonly settingsMayHaveComments?: boolean;
   /** The one matcher group added per event; the agent decides the unit `timeoutSeconds` is written in. */
   group(command: string, timeoutSeconds: number): Record<string, unknown>;
   /** What else the agent needs before it runs hooks at all, as lines for the user (none when ready). */

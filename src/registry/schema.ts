@@ -25,7 +25,7 @@ export const ConversationId = z
 
 export const AgentName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'agent is a kind (claude, codex, gemini, agy) or a command name' });
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'agent is an agent kind or a command name: 1–64 of A–Z a–z 0–9 _ . -, starting with a letter or digit' });
 
 /** YAML 1.2 reads timestamps as strings; a hand-edited file may still carry a YAML 1.1 date. */
 const Timestamp = z.union([z.string().min(1), z.date()]);

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { AGENT_KINDS, artifactRoots } from '../../src/agents/index.js';
+import { DEFAULT_AGENT } from '../../src/config.js';
 import { CONVERSATION_ID_FIELD } from '../../src/registry/schema.js';
 
 /** What the rest of mam derives from the agent table (src/agents/index.ts), pinned to what it was when spelled out. */
 describe('the agent table', () => {
-  it('lists the four kinds, each id once', () => {
+  it('lists the four kinds, each id once; the default agent is one of them', () => {
     expect(AGENT_KINDS.map((kind) => kind.id)).toEqual(['claude', 'codex', 'gemini', 'agy']);
+    expect(AGENT_KINDS.map((kind) => kind.id)).toContain(DEFAULT_AGENT);
   });
 
   it('names each kind its own conversation id field, of the shape the registry checks (the names are a public contract)', () => {
