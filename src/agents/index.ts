@@ -16,7 +16,26 @@ const BUILT_IN = [claude, codex, gemini, agy] as const;
 /** The id of a kind in the table: `claude`, `codex`, `gemini`, `agy`. */
 export type AgentId = (typeof BUILT_IN)[number]['id'];
 
-export const AGENT_KINDS: readonly AgentKind[] = BUILT_IN;
+const kinds: AgentKind[] = [...BUILT_IN];
+
+/** Every kind in the table, read when asked, so a kind registered later is seen too. */
+export const AGENT_KINDS: readonly AgentKind[] = kinds;
+
+/**
+ * Adds a kind to the table until the returned function takes it out again: how a test shows that an agent needs
+ * nothing but its module (test/agents/throwaway-agent.test.ts). mam itself registers nothing; a real agent goes
+ * into BUILT_IN above, which also reaches `mam-hook`'s built-in event names (scripts/bundle-hook.mjs). Two kinds
+ * with one id or one conversation id field would be ambiguous, so that is refused.
+ */
+export function registerAgentKind(kind: AgentKind): () => void {
+  const clash = kinds.find((other) => other.id === kind.id || other.conversationIdField === kind.conversationIdField);
+  if (clash) throw new Error(`agent kind ${kind.id} clashes with ${clash.id} (same id or conversation id field)`);
+  kinds.push(kind);
+  return () => {
+    const index = kinds.indexOf(kind);
+    if (index >= 0) kinds.splice(index, 1);
+  };
+}
 
 export function agentKind(name: string): AgentKind | undefined {
   return AGENT_KINDS.find((kind) => kind.id === name);
