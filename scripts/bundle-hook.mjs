@@ -3,7 +3,7 @@
 // tsc's output, so there is one compiler; the registry and agent modules, needed only on a SessionStart in a
 // session mam started, stay separate files loaded by import(). What the hook needs from them on every event, each
 // agent's own hook event names (`hooks.eventAliases`), is read from the built agent table here and built in as the
-// constant MAM_HOOK_EVENT_ALIASES (src/facts/hook-events.ts).
+// constant MAM_HOOK_EVENT_ALIASES (hookEventAliases in src/facts/hook.ts).
 import { chmod } from 'node:fs/promises';
 import { build } from 'esbuild';
 

@@ -92,7 +92,7 @@ export type HookEvent =
 /**
  * One of the agent's own hook event names and the event it means. Plain data, not a function: `mam-hook` cannot
  * afford to load the agent modules on every event, so scripts/bundle-hook.mjs copies every agent's aliases into it
- * at build time (src/facts/hook-events.ts).
+ * at build time (hookEventAliases in src/facts/hook.ts).
  */
 export interface HookEventAlias {
   /** The agent's `hook_event_name`. */
@@ -106,7 +106,7 @@ export interface HookEventAlias {
  * Where an agent keeps its hook settings and the shape of one hook group there, for `mam hooks install` and
  * `mam create --hooks`. Only agents with hook events mam reads have one; the others are watched through the pane.
  * `mam hook` itself never loads this, so its start-up does not pay for loading the agent modules; it gets
- * `eventAliases` built in (src/facts/hook-events.ts).
+ * `eventAliases` built in (hookEventAliases in src/facts/hook.ts).
  */
 export interface AgentHooks {
   /** For messages: "running Codex sessions pick up …". */

@@ -27,7 +27,7 @@ export interface HookContext {
   readonly transcriptSize?: number | null;
   /** The tmux pane the hook ran in, when it ran in tmux. */
   readonly pane?: PaneAddress | null;
-  /** The agent's own event names (its module's `hooks.eventAliases`, via src/facts/hook-events.ts); none: Claude's. */
+  /** The agent's own event names (its module's `hooks.eventAliases`, via hookEventAliases in src/facts/hook.ts); none: Claude's. */
   readonly eventAliases?: readonly HookEventAlias[];
 }
 

@@ -6,8 +6,8 @@ import { paneFromEnv } from '../tmux/pane-address.js';
 import { errorMessage } from '../util/errors.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { FACT_ID_PATTERN } from './check.js';
-import { applyHook, type HookPayload } from './derive.js';
-import { hookEventAliases } from './hook-events.js';
+import type { HookEventAlias } from '../agents/types.js';
+import { applyHook, isHookEvent, type HookPayload } from './derive.js';
 import { readHookPayload } from './hook-stdin.js';
 import { updateFacts } from './store.js';
 import { ensureWatcher } from './watcher-pid.js';
@@ -83,6 +83,26 @@ async function record(env: NodeJS.ProcessEnv, dir: string, agent: string, text: 
   // session (SessionEnd, by whatever name the agent gives it) has none left.
   if (!ended) await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))], env);
   if (started && mamSession) await recordConversation(env, mamSession, agent, started.sessionId);
+}
+
+/**
+ * Each agent's own hook event names, by agent id. They are declared in the agent's module (`hooks.eventAliases` in
+ * src/agents/<agent>.ts), but loading the agent modules and what they import would cost every event
+ * (bench/hook.bench.ts), so `mam-hook`, what installed hooks run, has them built in: scripts/bundle-hook.mjs reads
+ * them from the built agent table and defines this constant.
+ */
+declare const MAM_HOOK_EVENT_ALIASES: Readonly<Record<string, readonly HookEventAlias[]>> | undefined;
+
+/**
+ * The aliases `agent` declares, for a payload reporting `event`. Unbundled (`mam hook` through main.js, tests), the
+ * agent modules are loaded, but only for an event mam does not know by name: an agent's aliases never rename one
+ * it knows (test/facts/hook-events.test.ts), so Claude's and Codex's events never pay for it.
+ */
+export async function hookEventAliases(agent: string, event: string): Promise<readonly HookEventAlias[]> {
+  if (typeof MAM_HOOK_EVENT_ALIASES !== 'undefined') return Object.hasOwn(MAM_HOOK_EVENT_ALIASES, agent) ? (MAM_HOOK_EVENT_ALIASES[agent] ?? []) : [];
+  if (isHookEvent(event)) return [];
+  const { agentKind } = await import('../agents/index.js');
+  return agentKind(agent)?.hooks?.eventAliases ?? [];
 }
 
 /** The registry entry mam started this agent for learns its conversation id at once — and again after /clear. */

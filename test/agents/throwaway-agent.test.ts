@@ -6,7 +6,7 @@ import { ArtifactFs } from '../../src/agents/fs.js';
 import { agentForPane, agentKind, AGENT_KINDS, artifactRoots, launcherFor, registerAgentKind } from '../../src/agents/index.js';
 import type { AgentKind, ArtifactRoots, Conversation } from '../../src/agents/types.js';
 import { applyHook, sessionStatus, type Facts, type HookPayload } from '../../src/facts/derive.js';
-import { hookEventAliases } from '../../src/facts/hook-events.js';
+import { hookEventAliases } from '../../src/facts/hook.js';
 import { hookSettingsFile, hookTarget, isHookAgent, mergeHooks } from '../../src/facts/hooks-install.js';
 import { observe } from '../../src/reconcile/observe.js';
 import { applyPatch } from '../../src/reconcile/pass.js';

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { AGENT_KINDS } from '../../src/agents/index.js';
 import { gemini } from '../../src/agents/gemini.js';
 import { isHookEvent } from '../../src/facts/derive.js';
-import { hookEventAliases } from '../../src/facts/hook-events.js';
+import { hookEventAliases } from '../../src/facts/hook.js';
 
 /**
  * Each agent declares its own hook event names in its module (`hooks.eventAliases`); `mam hook` gets them without
- * loading the agent modules (src/facts/hook-events.ts). What makes that shortcut sound is checked here.
+ * loading the agent modules (hookEventAliases in src/facts/hook.ts). What makes that shortcut sound is checked here.
  */
 describe("agents' hook event names", () => {
   const withHooks = AGENT_KINDS.flatMap((kind) => (kind.hooks ? [{ id: kind.id, hooks: kind.hooks }] : []));
