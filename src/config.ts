@@ -12,6 +12,11 @@ import type { TmuxServer } from './tmux/client.js';
 export const DEFAULT_REGISTRY = path.join('.hermes', 'agent-sessions.yaml');
 /** `mam`'s own tmux socket: sessions it creates live here, out of the user's own tmux. */
 export const MAM_TMUX_SERVER = 'mam';
+/**
+ * The agent a command means when it is not told (`mam hook`, `mam hooks`, `mam job submit`, `mam pane spawn`): the
+ * first `mam` supported. An id of the agent table (src/agents/index.ts; test/agents/table.test.ts checks it).
+ */
+export const DEFAULT_AGENT = 'claude';
 
 /**
  * The registry a command uses: `--registry`, else `$MAM_REGISTRY`, else the nearest

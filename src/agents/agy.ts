@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
+import { CONVERSATION_ID_PATTERN } from '../registry/patterns.js';
 import type { AgentKind, ArtifactQuery, Conversation } from './types.js';
 
 /**
@@ -42,7 +42,7 @@ async function lastConversationIds(workspace: string, query: ArtifactQuery): Pro
   return ids;
 }
 
-export const agy: AgentKind = {
+export const agy: AgentKind<'agy'> = {
   id: 'agy',
   conversationIdField: 'agy_conversation_id_own',
   command: 'agy',
@@ -53,6 +53,9 @@ export const agy: AgentKind = {
   // Closed source and no published screens (docs/agents.md, 'agy'): nothing to match, so its status is
   // "the screen moves" (working) or "the screen stopped changing" (waiting), from src/watch/pane.ts.
   panePatterns: { busy: [], approval: [], idle: [] },
+
+  // Under Gemini CLI's directory (docs/agents.md, 'agy'); no variable moves it.
+  filesDir: (_env, home) => path.join(home, '.gemini', 'antigravity-cli'),
 
   matchesPaneCommand(command) {
     return command === 'agy';

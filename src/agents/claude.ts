@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
+import { CONVERSATION_ID_PATTERN } from '../registry/patterns.js';
 import type { Head } from './jsonl.js';
 import { stringField, timeField } from './jsonl.js';
 import type { AgentKind, ArtifactQuery, Conversation } from './types.js';
@@ -57,7 +57,7 @@ async function liveSessions(query: ArtifactQuery): Promise<Map<string, number>> 
   return bySession;
 }
 
-export const claude: AgentKind = {
+export const claude: AgentKind<'claude'> = {
   id: 'claude',
   conversationIdField: 'claude_session_id_own',
   command: 'claude',
@@ -89,6 +89,8 @@ export const claude: AgentKind = {
     idle: [/^\s*❯(?:\s|$)/m, /\? for shortcuts/],
     inputBoxRule: /^\s*─{8,}$/,
   },
+
+  filesDir: (env, home) => env['CLAUDE_CONFIG_DIR'] || path.join(home, '.claude'),
 
   matchesPaneCommand(command) {
     // In tmux Claude's process often shows as its version number (e.g. `2.1.11`), not `claude`.
@@ -149,6 +151,7 @@ export const claude: AgentKind = {
   /** docs/agents.md, 'Claude hooks': settings.json, `{matcher, hooks:[{type, command, timeout (s)}]}` per event. */
   hooks: {
     label: 'Claude',
+    help: '$CLAUDE_CONFIG_DIR/settings.json or ~/.claude/settings.json; project: <project>/.claude/settings.json (matcher "*")',
     events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'PostToolUseFailure', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'SessionEnd'],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.claude', 'settings.json') : path.join(roots.claude, 'settings.json')),
     group: (command, timeoutSeconds) => ({ matcher: '*', hooks: [{ type: 'command', command, timeout: timeoutSeconds }] }),

@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
+import { CONVERSATION_ID_PATTERN } from '../registry/patterns.js';
 import type { ArtifactFs } from './fs.js';
 import type { Head, JsonRecord } from './jsonl.js';
 import { recordField, stringField, timeField } from './jsonl.js';
@@ -123,7 +123,7 @@ function uuidV7Days(id: string): string[] {
   });
 }
 
-export const codex: AgentKind = {
+export const codex: AgentKind<'codex'> = {
   id: 'codex',
   conversationIdField: 'codex_session_id_own',
   command: 'codex',
@@ -147,6 +147,8 @@ export const codex: AgentKind = {
     // Codex's hooks have no event for an exec or patch approval it shows (issue 6), so the screen says it.
     approvalOnlyOnScreen: true,
   },
+
+  filesDir: (env, home) => env['CODEX_HOME'] || path.join(home, '.codex'),
 
   matchesPaneCommand(command) {
     // No other process name (such as a platform-suffixed native binary) has been seen; stay exact.
@@ -213,6 +215,7 @@ export const codex: AgentKind = {
    */
   hooks: {
     label: 'Codex',
+    help: '$CODEX_HOME/hooks.json or ~/.codex/hooks.json; project: <project>/.codex/hooks.json (Codex reads it for trusted projects). Codex runs hooks only with `codex_hooks = true` under [features] in config.toml; mam says so when it is missing.',
     events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop'],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.codex', 'hooks.json') : path.join(roots.codex, 'hooks.json')),
     group: (command, timeoutSeconds) => ({ hooks: [{ type: 'command', command, timeout: timeoutSeconds }] }),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { CONVERSATION_ID_PATTERN } from '../registry/schema.js';
+import { CONVERSATION_ID_PATTERN } from '../registry/patterns.js';
 import type { ArtifactFs } from './fs.js';
 import type { Head, JsonRecord } from './jsonl.js';
 import { stringField, timeField } from './jsonl.js';
@@ -115,7 +115,7 @@ async function findIn(projectDir: string, id: string, fs: ArtifactFs): Promise<s
   return undefined;
 }
 
-export const gemini: AgentKind = {
+export const gemini: AgentKind<'gemini'> = {
   id: 'gemini',
   conversationIdField: 'gemini_session_id_own',
   command: 'gemini',
@@ -136,6 +136,8 @@ export const gemini: AgentKind = {
     ],
     idle: [/Type your message/, /^\s*gemini>/m],
   },
+
+  filesDir: (_env, home) => path.join(home, '.gemini'),
 
   matchesPaneCommand(command) {
     return command === 'gemini';
@@ -198,8 +200,19 @@ export const gemini: AgentKind = {
    */
   hooks: {
     label: 'Gemini CLI',
+    help: '~/.gemini/settings.json; project: <project>/.gemini/settings.json (the timeout is written in milliseconds)',
     events: ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'],
+    eventAliases: [
+      { event: 'BeforeAgent', means: 'UserPromptSubmit' },
+      { event: 'AfterAgent', means: 'Stop' },
+      { event: 'BeforeTool', means: 'PreToolUse' },
+      { event: 'AfterTool', means: 'PostToolUse' },
+      // A tool call waiting for the person's confirmation: Gemini asks before BeforeTool fires (docs/agents.md, 'Gemini CLI').
+      { event: 'Notification', when: { notification_type: 'ToolPermission' }, means: 'PermissionRequest' },
+    ],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.gemini', 'settings.json') : path.join(roots.gemini, 'settings.json')),
+    // Gemini CLI's settings.json may hold comments.
+    settingsMayHaveComments: true,
     group: (command, timeoutSeconds) => ({ hooks: [{ name: 'mam', type: 'command', command, timeout: timeoutSeconds * 1000 }] }),
   },
 };

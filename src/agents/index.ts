@@ -1,15 +1,41 @@
-import path from 'node:path';
 import { agy } from './agy.js';
 import { claude } from './claude.js';
 import { codex } from './codex.js';
 import { gemini } from './gemini.js';
 import type { AgentKind, AgentLauncher, ArtifactRoots } from './types.js';
 
-export type { AgentId, AgentKind, AgentLauncher, ArtifactQuery, ArtifactRoots, Conversation, KeyPress } from './types.js';
-export type { AgentHooks, HookScope, IdentityCommand, PanePatterns } from './types.js';
+export type { AgentKind, AgentLauncher, ArtifactQuery, ArtifactRoots, Conversation, KeyPress } from './types.js';
+export type { AgentHooks, HookEvent, HookEventAlias, HookScope, IdentityCommand, PanePatterns } from './types.js';
 
-/** The agent kinds `mam` knows. Any other `agent:` value is a plain command with no artifacts. */
-export const AGENT_KINDS: readonly AgentKind[] = [claude, codex, gemini, agy];
+/**
+ * The table: the agent kinds `mam` knows, one module each. Everything that lists agents (ids, roots, conversation id
+ * fields, hook targets) is derived from it. Any other `agent:` value is a plain command with no artifacts.
+ */
+const BUILT_IN = [claude, codex, gemini, agy] as const;
+
+/** The id of a kind in the table: `claude`, `codex`, `gemini`, `agy`. */
+export type AgentId = (typeof BUILT_IN)[number]['id'];
+
+const kinds: AgentKind[] = [...BUILT_IN];
+
+/** Every kind in the table, read when asked, so a kind registered later is seen too. */
+export const AGENT_KINDS: readonly AgentKind[] = kinds;
+
+/**
+ * Adds a kind to the table until the returned function takes it out again: how a test shows that an agent needs
+ * nothing but its module (test/agents/throwaway-agent.test.ts). mam itself registers nothing; a real agent goes
+ * into BUILT_IN above, which also reaches `mam-hook`'s built-in event names (scripts/bundle-hook.mjs). Two kinds
+ * with one id or one conversation id field would be ambiguous, so that is refused.
+ */
+export function registerAgentKind(kind: AgentKind): () => void {
+  const clash = kinds.find((other) => other.id === kind.id || other.conversationIdField === kind.conversationIdField);
+  if (clash) throw new Error(`agent kind ${kind.id} clashes with ${clash.id} (same id or conversation id field)`);
+  kinds.push(kind);
+  return () => {
+    const index = kinds.indexOf(kind);
+    if (index >= 0) kinds.splice(index, 1);
+  };
+}
 
 export function agentKind(name: string): AgentKind | undefined {
   return AGENT_KINDS.find((kind) => kind.id === name);
@@ -33,13 +59,8 @@ export function launcherFor(agent: string): AgentLauncher {
   );
 }
 
+/** Where every kind keeps its files, by id, each from its own `filesDir`. */
 export function artifactRoots(env: NodeJS.ProcessEnv, home: string): ArtifactRoots {
-  const gemini = path.join(home, '.gemini');
-  return {
-    home,
-    claude: env['CLAUDE_CONFIG_DIR'] || path.join(home, '.claude'),
-    codex: env['CODEX_HOME'] || path.join(home, '.codex'),
-    gemini,
-    agy: path.join(gemini, 'antigravity-cli'),
-  };
+  // Every kind in the table contributes its id, which is what ArtifactRoots promises.
+  return Object.fromEntries([['home', home], ...AGENT_KINDS.map((kind) => [kind.id, kind.filesDir(env, home)])]) as ArtifactRoots;
 }

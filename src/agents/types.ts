@@ -1,11 +1,11 @@
 import type { ConversationIdField } from '../registry/schema.js';
 import type { ArtifactFs } from './fs.js';
+import type { AgentId } from './index.js';
 
 /**
  * Everything `mam` knows about one kind of agent lives in one module implementing this interface, so
  * adding an agent touches one file (plus its line in `./index.ts`). Artifact access is read-only.
  */
-export type AgentId = 'claude' | 'codex' | 'gemini' | 'agy';
 
 export interface Conversation {
   readonly id: string;
@@ -18,18 +18,11 @@ export interface Conversation {
   readonly livePid?: number | undefined;
 }
 
-/** Where each agent keeps its files, resolved once from the environment (HOME and overrides). */
-export interface ArtifactRoots {
-  readonly home: string;
-  /** `CLAUDE_CONFIG_DIR` or `~/.claude`. */
-  readonly claude: string;
-  /** `CODEX_HOME` or `~/.codex`. */
-  readonly codex: string;
-  /** `~/.gemini` (Gemini CLI). */
-  readonly gemini: string;
-  /** `~/.gemini/antigravity-cli`. */
-  readonly agy: string;
-}
+/**
+ * Where each agent keeps its files, by agent id, resolved once from the environment (HOME and overrides) by each
+ * kind's `filesDir`. A kind registered at run time (`registerAgentKind`) is found under its id too, as a maybe.
+ */
+export type ArtifactRoots = { readonly home: string } & { readonly [Id in AgentId]: string } & { readonly [id: string]: string | undefined };
 
 export interface ArtifactQuery {
   readonly roots: ArtifactRoots;
@@ -80,16 +73,53 @@ export interface PanePatterns {
 export type HookScope = 'user' | 'project';
 
 /**
+ * The hook events `mam hook` turns into a status (src/facts/derive.ts), by Claude's names (docs/agents.md, 'Claude
+ * hooks'). Codex uses the same names; an agent with names of its own maps them onto these with `eventAliases`.
+ */
+export type HookEvent =
+  | 'SessionStart'
+  | 'UserPromptSubmit'
+  | 'PreToolUse'
+  | 'PermissionRequest'
+  | 'PostToolUse'
+  | 'PostToolUseFailure'
+  | 'Stop'
+  | 'StopFailure'
+  | 'SubagentStart'
+  | 'SubagentStop'
+  | 'SessionEnd';
+
+/**
+ * One of the agent's own hook event names and the event it means. Plain data, not a function: `mam-hook` cannot
+ * afford to load the agent modules on every event, so scripts/bundle-hook.mjs copies every agent's aliases into it
+ * at build time (hookEventAliases in src/facts/hook.ts).
+ */
+export interface HookEventAlias {
+  /** The agent's `hook_event_name`. */
+  readonly event: string;
+  /** Only when the payload's top-level fields have these values. */
+  readonly when?: Readonly<Record<string, string>>;
+  readonly means: HookEvent;
+}
+
+/**
  * Where an agent keeps its hook settings and the shape of one hook group there, for `mam hooks install` and
  * `mam create --hooks`. Only agents with hook events mam reads have one; the others are watched through the pane.
- * `mam hook` itself never reads this, so its start-up does not pay for loading the agent modules.
+ * `mam hook` itself never loads this, so its start-up does not pay for loading the agent modules; it gets
+ * `eventAliases` built in (hookEventAliases in src/facts/hook.ts).
  */
 export interface AgentHooks {
   /** For messages: "running Codex sessions pick up …". */
   readonly label: string;
+  /** For `mam hooks --help`: where its settings files are, and what else to know (the events are listed from `events`). */
+  readonly help: string;
   /** The events registered, each with its own group holding one `mam hook --agent <agent>` entry. */
   readonly events: readonly string[];
+  /** Its own names among `events`, mapped onto the events mam knows; absent when it uses Claude's names. */
+  readonly eventAliases?: readonly HookEventAlias[];
   settingsFile(scope: HookScope, roots: ArtifactRoots, projectDir: string): string;
+  /** The agent reads comments in its settings file, which mam cannot keep: a file that is not plain JSON says so. */
+  readonly settingsMayHaveComments?: boolean;
   /** The one matcher group added per event; the agent decides the unit `timeoutSeconds` is written in. */
   group(command: string, timeoutSeconds: number): Record<string, unknown>;
   /** What else the agent needs before it runs hooks at all, as lines for the user (none when ready). */
@@ -102,14 +132,17 @@ export interface IdentityCommand {
   readonly confirms: RegExp;
 }
 
-export interface AgentKind extends AgentLauncher {
-  readonly id: AgentId;
+export interface AgentKind<Id extends string = string> extends AgentLauncher {
+  /** What the registry's `agent:` says, `mam create --agent` takes, and session names end in (`-creator-<id>`). */
+  readonly id: Id;
   /** The registry field that holds the entry's current conversation id. */
   readonly conversationIdField: ConversationIdField;
   /** What its pane shows while busy, asking for approval, or idle; all empty: only "the screen stopped changing". */
   readonly panePatterns: PanePatterns;
   /** Whether tmux's `pane_current_command` looks like this agent running. */
   matchesPaneCommand(command: string): boolean;
+  /** Where the agent keeps its files (`CLAUDE_CONFIG_DIR` or `~/.claude`, …): its `ArtifactRoots` entry. */
+  filesDir(env: NodeJS.ProcessEnv, home: string): string;
   /** The directory whose absence means "this agent has never run here", for messages. */
   artifactRoot(roots: ArtifactRoots): string;
   /**

@@ -1,9 +1,9 @@
-import { statusDir } from '../config.js';
+import { DEFAULT_AGENT, statusDir } from '../config.js';
 import { runHook } from '../facts/hook.js';
 import { parseFlags, type Command } from './command.js';
 
 export const hookCommand: Command = {
-  help: `Usage: mam hook [--agent claude|codex|gemini]
+  help: `Usage: mam hook [--agent <agent>]
 
 Reads one hook payload (JSON) on stdin and records what it means in the session's fact files under
 \${MAM_STATUS_DIR:-~/.cache/mam/status}: working, needs_approval or waiting, per agent (main and subagents).
@@ -14,7 +14,8 @@ including a payload over 64 MB or cut short, which is not recorded.
 It never makes the agent wait long: it gives up silently after 2 s of silent stdin, 10 s for the payload,
 5 s to record it, 2 s per lock. MAM_HOOK_TIMEOUT (seconds to record, default 5) scales all of them, for a
 machine too loaded for these.
-Install it with \`mam hooks install\`.`,
+Install it with \`mam hooks install\`, which lists the agents with hooks (\`mam hooks --help\`); --agent defaults to
+${DEFAULT_AGENT}.`,
   async run(context) {
     await runHook({ env: context.env, stdin: process.stdin, stderr: context.stderr, dir: statusDir(context.env), agent: agentFlag(context.argv) });
     return 0;
@@ -26,7 +27,7 @@ Install it with \`mam hooks install\`.`,
  * agent event. Anything else goes through parseFlags, for its usage errors.
  */
 function agentFlag(argv: readonly string[]): string {
-  if (argv.length === 0) return 'claude';
+  if (argv.length === 0) return DEFAULT_AGENT;
   if (argv.length === 2 && argv[0] === '--agent' && argv[1] && !argv[1].startsWith('-')) return argv[1];
-  return parseFlags('hook', argv, { agent: { type: 'string' } }).values.agent ?? 'claude';
+  return parseFlags('hook', argv, { agent: { type: 'string' } }).values.agent ?? DEFAULT_AGENT;
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MamError, UsageError } from '../util/errors.js';
-import { registryPath, tmuxBin } from '../config.js';
+import { AGENT_KINDS } from '../agents/index.js';
+import { DEFAULT_AGENT, registryPath, tmuxBin } from '../config.js';
 import { AuditLog, listLogDirs } from '../jobs/audit.js';
 import { isTerminal } from '../jobs/events.js';
 import { JOB_EVENTS, JobEventName } from '../jobs/schema.js';
@@ -17,7 +18,7 @@ const HELP = `Usage: mam job <subcommand> [options]
 
 Delegate a task to an agent running interactively in tmux, and follow it through events.
 
-  submit --agent <claude|codex|gemini|agy|human|command> --prompt <text> [--workdir DIR] [--agent-session NAME]
+  submit --agent <${AGENT_KINDS.map((kind) => kind.id).join('|')}|human|command> --prompt <text> [--workdir DIR] [--agent-session NAME]
          [--timeout 3600] [--idle-timeout 120] [--validate SCRIPT] [--registry-dir DIR] [--dry-run] [-- agent args]
       register a job, start the agent in a new tmux session with an instruction header naming its fresh job id,
       wait for its completed/error event (or a timeout), run the validation script, and print the audit-log
@@ -100,7 +101,7 @@ async function submit(context: CliContext): Promise<number> {
     registry: { type: 'string' },
   });
   if (!values.prompt) throw new UsageError('job submit: --prompt is required');
-  const agent = values.agent ?? 'claude';
+  const agent = values.agent ?? DEFAULT_AGENT;
   const workdir = path.resolve(context.cwd, values.workdir ?? '.');
   if (!which('tmux', context.env) && agent !== 'human') throw new MamError('tmux is required for delegated jobs (agents run interactively in tmux): apt-get install tmux');
   const delegated = await prepareDelegatedJob(jobContext(context, values, ''), {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AGENT_KINDS } from '../agents/index.js';
 import { registryPath } from '../config.js';
 import type { JobContext } from '../jobs/service.js';
 import { UsageError } from '../util/errors.js';
@@ -17,7 +18,7 @@ import { parseFlags, positiveSeconds, untilStopped, writeLine, type CliContext, 
 const say = (context: CliContext) => (line: string) => writeLine(context.stderr, line);
 
 export const createCommand: Command = {
-  help: `Usage: mam create --agent claude|codex|gemini|agy|<command> --workspace DIR [--name N] [--tmux-server S]
+  help: `Usage: mam create --agent ${AGENT_KINDS.map((kind) => kind.id).join('|')}|<command> --workspace DIR [--name N] [--tmux-server S]
                   [--submit-job PROMPT] [--hooks] [--registry PATH] [--json] [-- agent args…]
 
 Start an agent in a new tmux session and register it. The name defaults to <workspace basename>-creator-<agent>;
@@ -26,9 +27,9 @@ and has MAM_SESSION=<name> in its environment. The registry records start_comman
 and created_at. A name already registered, or already a tmux session, is refused. --submit-job types PROMPT into
 the agent once it is ready and checks that it was submitted: it becomes a delegated job (a fresh job id in
 --registry-dir, default ./.mam/jobs; the agent gets the instruction header telling it how to report with
-\`mam job event\`), and the entry records delegate_job_id. --hooks (claude, codex, gemini) first installs mam's hooks
-in the workspace's .claude/settings.json, .codex/hooks.json or .gemini/settings.json, so the session reports working /
-needs approval / waiting from its first moment.
+\`mam job event\`), and the entry records delegate_job_id. --hooks (${AGENT_KINDS.filter((kind) => kind.hooks).map((kind) => kind.id).join(', ')}) first installs mam's hooks
+in the workspace's own settings file (\`mam hooks --help\` says which), so the session reports working / needs
+approval / waiting from its first moment.
 Arguments after -- go to the agent.`,
   async run(context) {
     // SIGINT/SIGTERM no longer end mam mid-create: create stops at its next step and undoes it, or finishes
@@ -65,14 +66,17 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
   const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
   if (values.hooks) {
     // Project-scope hooks, installed before the agent starts: an agent reads its hooks only at start.
-    const { hookCommand, hookTarget, installHooks, isHookAgent } = await import('../facts/hooks-install.js');
+    const { hookAgents, hookCommand, hookReadiness, hookSettingsFile, hookTarget, installHooks, isHookAgent } = await import('../facts/hooks-install.js');
     const agent = values.agent;
-    if (!isHookAgent(agent)) throw new UsageError(`create: --hooks installs Claude, Codex or Gemini hooks; ${agent} has none (its status comes from the pane)`);
+    if (!isHookAgent(agent)) {
+      const labels = hookAgents().map((id) => hookTarget(id).hooks.label);
+      throw new UsageError(`create: --hooks installs ${labels.slice(0, -1).join(', ')}${labels.length > 1 ? ' or ' : ''}${labels.at(-1) ?? ''} hooks; ${agent} has none (its status comes from the pane)`);
+    }
     const target = hookTarget(agent);
-    const file = target.settingsFile('project', context.env, path.resolve(context.cwd, values.workspace));
+    const file = hookSettingsFile(target, 'project', context.env, path.resolve(context.cwd, values.workspace));
     await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('./hook.cjs', import.meta.url)), agent));
     say(context)(`hooks installed in ${file}`);
-    for (const line of (await target.readiness?.(context.env)) ?? []) say(context)(line);
+    for (const line of await hookReadiness(target, context.env)) say(context)(line);
   }
   // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
   const delegated = values['submit-job'] === undefined

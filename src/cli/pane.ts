@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { agentForPane, launcherFor } from '../agents/index.js';
+import { DEFAULT_AGENT } from '../config.js';
 import { MamError, UsageError } from '../util/errors.js';
 import { lifecycleContext } from '../lifecycle/context.js';
 import { isoSeconds, TMUX_SERVER_PATTERN } from '../registry/schema.js';
@@ -16,7 +17,7 @@ spawning|active|ready-to-close|closed, report_back, task_done, session_id). Ever
 visible, text shown, input taken, process gone); none is a fixed sleep. Pane ids (%N) are per tmux server: inside
 tmux the current server is used, else pass --tmux-server S. Common options: --tmux-server S, --registry PATH, --json.
 
-  spawn --role R [--task TEXT] [--agent claude|…] [--master %N] [--window %N|@N] [--split h|v] [--color C]
+  spawn --role R [--task TEXT] [--agent ${DEFAULT_AGENT}|…] [--master %N] [--window %N|@N] [--split h|v] [--color C]
         [--cwd DIR] [--no-prompt] [-- agent args]
       Split, wait for the agent's prompt, send /color and /rename (each confirmed), allow-rename off, title
       <role>-<pane>, deliver the role prompt (spawner, registry, rules, task), main-vertical with the master
@@ -80,7 +81,7 @@ const SUBCOMMANDS: Record<string, (context: CliContext, argv: readonly string[])
       server,
       role: values.role,
       task: values.task,
-      agent: values.agent ?? 'claude',
+      agent: values.agent ?? DEFAULT_AGENT,
       agentArgs: rest,
       master: values.master,
       window: values.window,

@@ -1,12 +1,14 @@
 // FACT_ID_PATTERN from the zod-free module: `mam hook` loads this file, and zod would double its start-up.
 import { FACT_ID_PATTERN } from './check.js';
+import type { HookEvent, HookEventAlias } from '../agents/types.js';
 import type { PaneAddress } from '../tmux/pane-address.js';
 import type { AgentFact, AgentStatus, SessionFact, ToolFact } from './schema.js';
 
 /**
  * Hook event → status, as a pure function of the current facts, one payload and the clock (docs/status.md,
  * 'Hook events → status'; the payloads: docs/agents.md, 'Claude hooks'). Claude's event names; Codex uses the
- * same ones, and Gemini's are mapped onto them.
+ * same ones, and an agent with names of its own (Gemini) maps them in its module (`hooks.eventAliases`), which the
+ * caller passes in the context: this file knows no agent.
  */
 export interface Facts {
   readonly session: SessionFact | undefined;
@@ -25,6 +27,8 @@ export interface HookContext {
   readonly transcriptSize?: number | null;
   /** The tmux pane the hook ran in, when it ran in tmux. */
   readonly pane?: PaneAddress | null;
+  /** The agent's own event names (its module's `hooks.eventAliases`, via hookEventAliases in src/facts/hook.ts); none: Claude's. */
+  readonly eventAliases?: readonly HookEventAlias[];
 }
 
 export interface Applied {
@@ -37,20 +41,38 @@ export interface Applied {
 
 export type HookPayload = Readonly<Record<string, unknown>>;
 
-const GEMINI: Record<string, string> = {
-  BeforeAgent: 'UserPromptSubmit',
-  AfterAgent: 'Stop',
-  BeforeTool: 'PreToolUse',
-  AfterTool: 'PostToolUse',
+/** Every event applyHook handles; a Record, so a name added to HookEvent and not here fails to compile. */
+const KNOWN_EVENTS: Readonly<Record<HookEvent, true>> = {
+  SessionStart: true,
+  UserPromptSubmit: true,
+  PreToolUse: true,
+  PermissionRequest: true,
+  PostToolUse: true,
+  PostToolUseFailure: true,
+  Stop: true,
+  StopFailure: true,
+  SubagentStart: true,
+  SubagentStop: true,
+  SessionEnd: true,
 };
+
+export function isHookEvent(name: string): name is HookEvent {
+  return Object.hasOwn(KNOWN_EVENTS, name);
+}
+
+/** The event a payload reports, by mam's names: the first of the agent's aliases that fits it, else its own name. */
+export function hookEvent(payload: HookPayload, aliases: readonly HookEventAlias[] = []): string {
+  const raw = str(payload['hook_event_name']) ?? '';
+  const alias = aliases.find((candidate) => candidate.event === raw && Object.entries(candidate.when ?? {}).every(([field, value]) => payload[field] === value));
+  return alias?.means ?? raw;
+}
 
 /** Claude tools whose whole purpose is a dialog with the person (docs/status.md, 'Scenarios', case 5). */
 const ASKS_THE_PERSON = new Set(['AskUserQuestion', 'ExitPlanMode']);
 
 export function applyHook(facts: Facts, payload: HookPayload, context: HookContext): Applied {
   const at = new Date(context.now).toISOString();
-  const raw = str(payload['hook_event_name']) ?? '';
-  const event = GEMINI[raw] ?? (raw === 'Notification' && payload['notification_type'] === 'ToolPermission' ? 'PermissionRequest' : raw);
+  const event = hookEvent(payload, context.eventAliases);
   const sessionId = str(payload['session_id']) ?? '';
   const agentKey = str(payload['agent_id']) && FACT_ID_PATTERN.test(str(payload['agent_id'])!) ? str(payload['agent_id'])! : 'main';
   const agents: Record<string, AgentFact> = { ...facts.agents };

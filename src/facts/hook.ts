@@ -7,7 +7,8 @@ import { paneFromEnv } from '../tmux/pane-address.js';
 import { errorMessage } from '../util/errors.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { FACT_ID_PATTERN } from './check.js';
-import { applyHook, type HookPayload } from './derive.js';
+import type { HookEventAlias } from '../agents/types.js';
+import { applyHook, isHookEvent, type HookPayload } from './derive.js';
 import { readHookPayload } from './hook-stdin.js';
 import { updateFacts } from './store.js';
 import { ensureWatcher } from './watcher-pid.js';
@@ -61,20 +62,44 @@ async function record(env: NodeJS.ProcessEnv, dir: string, agent: string, text: 
   const agentProcess = agentAncestor(process.ppid);
   const transcript = typeof hook['transcript_path'] === 'string' ? hook['transcript_path'] : undefined;
   const transcriptSize = transcript ? (statSync(transcript, { throwIfNoEntry: false })?.size ?? null) : null;
+  const eventAliases = await hookEventAliases(agent, typeof hook['hook_event_name'] === 'string' ? hook['hook_event_name'] : '');
   let started: { sessionId: string; source: string } | undefined;
+  let ended = false;
   await updateFacts(
     dir,
     sessionId,
     (facts) => {
-      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: paneFromEnv(env) ?? null });
+      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: paneFromEnv(env) ?? null, eventAliases });
       started = applied.started;
+      ended = applied.ended;
       return applied;
     },
     limits.lockMs,
   );
-  // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job.
-  if (hook['hook_event_name'] !== 'SessionEnd') await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))], env);
+  // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job; an ended
+  // session (SessionEnd, by whatever name the agent gives it) has none left.
+  if (!ended) await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))], env);
   if (started && mamSession) await recordConversation(env, mamSession, agent, started.sessionId, limits.lockMs);
+}
+
+/**
+ * Each agent's own hook event names, by agent id. They are declared in the agent's module (`hooks.eventAliases` in
+ * src/agents/<agent>.ts), but loading the agent modules and what they import would cost every event
+ * (bench/hook.bench.ts), so `mam-hook`, what installed hooks run, has them built in: scripts/bundle-hook.mjs reads
+ * them from the built agent table and defines this constant.
+ */
+declare const MAM_HOOK_EVENT_ALIASES: Readonly<Record<string, readonly HookEventAlias[]>> | undefined;
+
+/**
+ * The aliases `agent` declares, for a payload reporting `event`. Unbundled (`mam hook` through main.js, tests), the
+ * agent modules are loaded, but only for an event mam does not know by name: an agent's aliases never rename one
+ * it knows (test/facts/hook-events.test.ts), so Claude's and Codex's events never pay for it.
+ */
+export async function hookEventAliases(agent: string, event: string): Promise<readonly HookEventAlias[]> {
+  if (typeof MAM_HOOK_EVENT_ALIASES !== 'undefined') return Object.hasOwn(MAM_HOOK_EVENT_ALIASES, agent) ? (MAM_HOOK_EVENT_ALIASES[agent] ?? []) : [];
+  if (isHookEvent(event)) return [];
+  const { agentKind } = await import('../agents/index.js');
+  return agentKind(agent)?.hooks?.eventAliases ?? [];
 }
 
 /** The registry entry mam started this agent for learns its conversation id at once — and again after /clear. */

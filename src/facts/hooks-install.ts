@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { AGENT_KINDS, artifactRoots, type AgentHooks, type AgentId, type ArtifactRoots, type HookScope } from '../agents/index.js';
+import { AGENT_KINDS, agentKind, artifactRoots, type AgentHooks, type AgentKind, type ArtifactRoots, type HookScope } from '../agents/index.js';
 import { homeDir } from '../config.js';
 import { MamError } from '../util/errors.js';
 import { writeFileAtomic } from '../registry/atomic.js';
@@ -12,63 +12,49 @@ type Json = unknown;
 type JsonObject = Record<string, Json>;
 
 /**
- * What `mam hooks install` needs to know about one agent: where its hook settings live, which of its events
- * `mam hook` listens to, and the shape of one hook group in its file. Each agent declares these in its own
- * module (`hooks` in src/agents/<agent>.ts), so adding an agent with hooks touches that file, plus its event
- * names in status/derive.ts if they differ from Claude's; this is their view with the environment resolved.
- * Only install/uninstall load it: `mam hook`, which runs on every agent event and must start fast, imports
- * neither this module nor the agent modules.
+ * An agent kind whose module declares hooks (`hooks` in src/agents/<agent>.ts: where its hook settings live, which
+ * of its events `mam hook` listens to and by what names, the shape of one hook group), so adding an agent with
+ * hooks touches that file alone. Only install/uninstall load this: `mam hook`, which runs on every agent event and
+ * must start fast, imports neither this module nor the agent modules.
  */
-export interface HookTarget {
-  readonly agent: HookAgent;
-  /** For messages: "running Codex sessions pick up …". */
-  readonly label: string;
-  /** The events registered, each with its own group holding one `mam hook --agent <agent>` entry. */
-  readonly events: readonly string[];
-  settingsFile(scope: Scope, env: NodeJS.ProcessEnv, projectDir: string): string;
-  /** The one matcher group we add per event. */
-  group(command: string): JsonObject;
-  /** What else the agent needs before it runs hooks at all, as lines for the user (none when ready). */
-  readiness?(env: NodeJS.ProcessEnv): Promise<string[]>;
-}
+export type HookTarget = AgentKind & { readonly hooks: AgentHooks };
 
-/** An agent id; `isHookAgent` says whether that agent's module declares hooks. */
-export type HookAgent = AgentId;
-
-/** Seconds for Claude and Codex, whose hooks settings share one format. */
+/** Written into every group; each agent's `group` decides the unit (Gemini's are milliseconds). */
 export const HOOK_TIMEOUT_SECONDS = 10;
 
-const roots = (env: NodeJS.ProcessEnv): ArtifactRoots => artifactRoots(env, homeDir(env));
+const hasHooks = (kind: AgentKind): kind is HookTarget => kind.hooks !== undefined;
 
-function targetOf(agent: HookAgent, hooks: AgentHooks): HookTarget {
-  const readiness = hooks.readiness?.bind(hooks);
-  return {
-    agent,
-    label: hooks.label,
-    events: hooks.events,
-    settingsFile: (scope, env, projectDir) => hooks.settingsFile(scope, roots(env), projectDir),
-    group: (command) => hooks.group(command, HOOK_TIMEOUT_SECONDS),
-    readiness: readiness && ((env: NodeJS.ProcessEnv) => readiness(roots(env))),
-  };
+/** The agents with hooks, in table order (the order `--agent all` installs in). */
+export function hookAgents(): string[] {
+  return AGENT_KINDS.filter(hasHooks).map((kind) => kind.id);
 }
 
-/** The agents with hooks, in AGENT_KINDS order (the order `--agent all` installs in). */
-export const HOOK_AGENTS: readonly HookAgent[] = AGENT_KINDS.filter((kind) => kind.hooks !== undefined).map((kind) => kind.id);
-
-export const HOOK_TARGETS: Readonly<Partial<Record<HookAgent, HookTarget>>> = Object.fromEntries(
-  AGENT_KINDS.flatMap((kind) => (kind.hooks ? [[kind.id, targetOf(kind.id, kind.hooks)]] : [])),
-);
-
-export function isHookAgent(agent: string): agent is HookAgent {
-  return (HOOK_AGENTS as readonly string[]).includes(agent);
+export function isHookAgent(agent: string): boolean {
+  const kind = agentKind(agent);
+  return kind !== undefined && hasHooks(kind);
 }
 
 /** The hook target of an agent `isHookAgent` accepted. */
-export function hookTarget(agent: HookAgent): HookTarget {
-  const target = HOOK_TARGETS[agent];
-  if (!target) throw new MamError(`${agent} has no hooks mam can install`);
-  return target;
+export function hookTarget(agent: string): HookTarget {
+  const kind = agentKind(agent);
+  if (!kind || !hasHooks(kind)) throw new MamError(`${agent} has no hooks mam can install`);
+  return kind;
 }
+
+const roots = (env: NodeJS.ProcessEnv): ArtifactRoots => artifactRoots(env, homeDir(env));
+
+/** The settings file `target`'s hooks go in for `scope`, with the environment's roots. */
+export function hookSettingsFile(target: HookTarget, scope: Scope, env: NodeJS.ProcessEnv, projectDir: string): string {
+  return target.hooks.settingsFile(scope, roots(env), projectDir);
+}
+
+/** What else the agent needs before it runs hooks at all, as lines for the user (none when ready). */
+export async function hookReadiness(target: HookTarget, env: NodeJS.ProcessEnv): Promise<string[]> {
+  return (await target.hooks.readiness?.(roots(env))) ?? [];
+}
+
+/** The one matcher group we add per event. */
+const groupOf = (target: HookTarget, command: string): JsonObject => target.hooks.group(command, HOOK_TIMEOUT_SECONDS);
 
 export interface HookChange {
   readonly added: number;
@@ -81,7 +67,7 @@ export interface HookChange {
  * (bare or by path), `<node> …/cli/hook.cjs --agent …` or `<node> …/cli/main.js hook --agent …`. Nothing else is
  * ever touched.
  */
-export function isOurCommand(command: unknown, agent: HookAgent): boolean {
+export function isOurCommand(command: unknown, agent: string): boolean {
   if (typeof command !== 'string' || !command.includes(`--agent ${agent}`)) return false;
   // Today's `mam-hook` / `…/cli/hook.cjs`, and the `mam hook` / `…/cli/main.js hook` that earlier versions installed.
   return new RegExp(`(?:(?:^|[\\s/'"])mam['"]? hook|/cli/main\\.js['"]? hook|(?:^|[\\s/'"])mam-hook['"]?|/cli/hook\\.cjs['"]?) --agent ${agent}(?:\\s|$)`).test(command);
@@ -97,7 +83,7 @@ function checkShape(settings: Json, file: string, target: HookTarget): asserts s
   const hooks = settings['hooks'];
   if (hooks === undefined) return;
   if (!isObject(hooks)) throw new MamError(`${file}: "hooks" is not an object; left unchanged (fix the file, then run again)`);
-  for (const event of target.events) {
+  for (const event of target.hooks.events) {
     if (hooks[event] !== undefined && !Array.isArray(hooks[event])) throw new MamError(`${file}: "hooks.${event}" is not an array; left unchanged (fix the file, then run again)`);
   }
 }
@@ -106,7 +92,7 @@ function checkShape(settings: Json, file: string, target: HookTarget): asserts s
  * Removes our entries from one event's matcher groups, dropping a group only when it became empty
  * because of us. Returns the new groups and how many entries were removed.
  */
-function stripOurs(groups: readonly Json[], agent: HookAgent): { groups: Json[]; removed: number } {
+function stripOurs(groups: readonly Json[], agent: string): { groups: Json[]; removed: number } {
   let removed = 0;
   const kept: Json[] = [];
   for (const group of groups) {
@@ -127,7 +113,7 @@ function stripOurs(groups: readonly Json[], agent: HookAgent): { groups: Json[];
   return { groups: kept, removed };
 }
 
-function oursIn(groups: readonly Json[], agent: HookAgent): number {
+function oursIn(groups: readonly Json[], agent: string): number {
   return groups.reduce<number>(
     (sum, group) => sum + (isObject(group) && Array.isArray(group['hooks']) ? (group['hooks'] as Json[]).filter((entry) => isObject(entry) && isOurCommand(entry['command'], agent)).length : 0),
     0,
@@ -140,16 +126,16 @@ export function mergeHooks(target: HookTarget, settings: JsonObject, command: st
   let added = 0;
   let removed = 0;
   let unchanged = 0;
-  const wanted = JSON.stringify(target.group(command));
-  for (const event of target.events) {
+  const wanted = JSON.stringify(groupOf(target, command));
+  for (const event of target.hooks.events) {
     const groups = Array.isArray(hooks[event]) ? (hooks[event] as Json[]) : [];
-    if (oursIn(groups, target.agent) === 1 && groups.some((group) => JSON.stringify(group) === wanted)) {
+    if (oursIn(groups, target.id) === 1 && groups.some((group) => JSON.stringify(group) === wanted)) {
       unchanged++;
       continue;
     }
-    const stripped = stripOurs(groups, target.agent);
+    const stripped = stripOurs(groups, target.id);
     removed += stripped.removed;
-    hooks[event] = [...stripped.groups, target.group(command)];
+    hooks[event] = [...stripped.groups, groupOf(target, command)];
     added++;
   }
   if (added === 0) return { settings, change: { added, removed, unchanged } };
@@ -167,7 +153,7 @@ export function unmergeHooks(target: HookTarget, settings: JsonObject): { settin
   for (const event of Object.keys(hooks)) {
     const groups = hooks[event];
     if (!Array.isArray(groups)) continue;
-    const stripped = stripOurs(groups, target.agent);
+    const stripped = stripOurs(groups, target.id);
     if (stripped.removed === 0) continue;
     removed += stripped.removed;
     if (stripped.groups.length === 0) delete hooks[event];
@@ -185,7 +171,7 @@ export function unmergeHooks(target: HookTarget, settings: JsonObject): { settin
  * --agent <agent>`. `mam-hook` is `mam hook` bundled into one CommonJS file, which starts ~10 ms sooner on every
  * agent event (bench/hook.bench.ts).
  */
-export function hookCommand(env: NodeJS.ProcessEnv, hookEntry: string, agent: HookAgent = 'claude', nodePath = process.execPath): string {
+export function hookCommand(env: NodeJS.ProcessEnv, hookEntry: string, agent: string, nodePath = process.execPath): string {
   return `${packageCommand('mam-hook', env, hookEntry, nodePath)} --agent ${agent}`;
 }
 
@@ -226,7 +212,7 @@ async function readSettings(file: string, target: HookTarget): Promise<Loaded> {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new MamError(`${file}: not valid JSON (${(error as Error).message}); left unchanged (fix the file${target.agent === 'gemini' ? ' — comments are not supported here' : ''}, then run again)`, { cause: error });
+    throw new MamError(`${file}: not valid JSON (${(error as Error).message}); left unchanged (fix the file${target.hooks.settingsMayHaveComments ? ' — comments are not supported here' : ''}, then run again)`, { cause: error });
   }
   checkShape(parsed, file, target);
   return { settings: parsed, exists: true, style: styleOf(text) };

@@ -1,4 +1,4 @@
-import { agentForPane, agentKind } from '../agents/index.js';
+import { AGENT_KINDS, agentForPane, agentKind } from '../agents/index.js';
 import type { Conversation } from '../agents/types.js';
 import type { EntryFields } from '../registry/document.js';
 import { AgentName, isoSeconds, SESSION_NAME_PATTERN, STARTING_STALE_MS, timestampMs, type RegistryEntry } from '../registry/schema.js';
@@ -400,8 +400,8 @@ function agentOf(panes: readonly TmuxPane[]): string | undefined {
 /** Every conversation id an entry records, in any of the places the registry keeps them. */
 export function recordedIds(entry: RegistryEntry): string[] {
   const ids = new Set<string>();
-  for (const field of ['claude_session_id_own', 'codex_session_id_own', 'gemini_session_id_own', 'agy_conversation_id_own'] as const) {
-    const value = entry[field];
+  for (const kind of AGENT_KINDS) {
+    const value = entry[kind.conversationIdField];
     if (value) ids.add(value);
   }
   for (const identity of Object.values(entry.agent_identities ?? {})) {

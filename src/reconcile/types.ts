@@ -1,4 +1,4 @@
-import type { AgentId, Conversation } from '../agents/types.js';
+import type { Conversation } from '../agents/types.js';
 import type { EntryFields } from '../registry/document.js';
 import type { PaneFacts, RegistryEntry } from '../registry/schema.js';
 import type { ServerSnapshot } from '../tmux/client.js';
@@ -36,7 +36,8 @@ export interface AgentExit {
 }
 
 export interface EntryArtifacts {
-  readonly agent: AgentId;
+  /** The agent kind's id. */
+  readonly agent: string;
   /** The agent's artifact directory, and whether it exists at all. */
   readonly root: string;
   readonly rootExists: boolean;

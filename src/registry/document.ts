@@ -1,7 +1,7 @@
 import { Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, YAMLMap, YAMLSeq, type Node as YamlNode } from 'yaml';
 import { RegistryError } from '../util/errors.js';
 import { itemMap, itemValue, joinLayout, parseItem, renderItem, splitLayout, type Layout, type LayoutItem } from './layout.js';
-import { RegistryEntry } from './schema.js';
+import { parseEntry, type RegistryEntry } from './schema.js';
 
 /**
  * The registry as the user wrote it (a yaml Document, so comments, key order and unknown fields survive
@@ -133,7 +133,7 @@ function validate(items: Iterable<{ line: number | undefined; raw: unknown }>): 
       names.add(rawName);
       nameCount.set(rawName, (nameCount.get(rawName) ?? 0) + 1);
     }
-    const parsed = RegistryEntry.safeParse(raw);
+    const parsed = parseEntry(raw);
     if (parsed.success) valid.push({ index, line, entry: parsed.data });
     else invalid.push({ index, name: rawName, line, reason: describeIssues(parsed.error.issues) });
   }

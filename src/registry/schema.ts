@@ -25,7 +25,7 @@ export const ConversationId = z
 
 export const AgentName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'agent is a kind (claude, codex, gemini, agy) or a command name' });
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'agent is an agent kind or a command name: 1–64 of A–Z a–z 0–9 _ . -, starting with a letter or digit' });
 
 /** YAML 1.2 reads timestamps as strings; a hand-edited file may still carry a YAML 1.1 date. */
 const Timestamp = z.union([z.string().min(1), z.date()]);
@@ -52,6 +52,17 @@ export const TerminationMode = z.enum(['graceful', 'forced', 'purge', 'auto-dete
 /** The rung of `mam stop`'s ladder that ended the agent. */
 export const StopRung = z.enum(['exit-keys', 'kill-session', 'sigkill']);
 
+/**
+ * The fields a conversation id is recorded in, one per agent kind, named by the kind's module (`conversationIdField`
+ * in src/agents/: claude_session_id_own, codex_session_id_own, gemini_session_id_own, agy_conversation_id_own;
+ * docs/registry.md, 'Fields'). The registry comes before the agents in the code map, so it knows them by this shape,
+ * not by name: every such field holds a conversation id or null, and a new agent's field needs nothing here.
+ */
+export type ConversationIdField = `${string}_session_id_own` | `${string}_conversation_id_own`;
+export const CONVERSATION_ID_FIELD = /_(?:session|conversation)_id_own$/;
+
+type ConversationIds = { [Field in ConversationIdField]?: string | null };
+
 export const RegistryEntry = z.looseObject({
   name: SessionName,
   agent: AgentName,
@@ -63,10 +74,7 @@ export const RegistryEntry = z.looseObject({
   /** The same command as an argv, so resume never has to re-parse a shell line. */
   start_argv: z.array(z.string()).nullish(),
   mcp_attachments: z.array(z.unknown()).nullish(),
-  claude_session_id_own: ConversationId.nullish(),
-  codex_session_id_own: ConversationId.nullish(),
-  gemini_session_id_own: ConversationId.nullish(),
-  agy_conversation_id_own: ConversationId.nullish(),
+  // The conversation id fields (claude_session_id_own, …) are checked by name below.
   agent_identities: z.record(z.string(), AgentIdentity.nullish()).nullish(),
   delegate_job_id: z.string().nullish(),
   /** Where that job's file lives (its --registry-dir), so stop and delete can report to it. */
@@ -87,21 +95,36 @@ export const RegistryEntry = z.looseObject({
   /** The mam process starting this session (while `status: starting`), and when it began. */
   starting_pid: z.number().int().nullish(),
   starting_at: Timestamp.nullish(),
-});
+}).superRefine(
+  (entry, context) => {
+    if (typeof entry !== 'object' || entry === null) return;
+    for (const [field, value] of Object.entries(entry)) {
+      if (!CONVERSATION_ID_FIELD.test(field) || value === null || value === undefined) continue;
+      const checked = ConversationId.safeParse(value);
+      for (const issue of checked.error?.issues ?? []) context.addIssue({ ...issue, path: [field, ...issue.path] });
+    }
+  },
+  // Also beside other broken fields, as when these were fields of the object: every problem is said at once.
+  { when: () => true },
+);
+
+/**
+ * One entry, read through `parseEntry`. Only the shape of the conversation id fields' names is known here
+ * (ConversationIdField); which agent uses which comes from its module.
+ */
+export type RegistryEntry = z.infer<typeof RegistryEntry> & ConversationIds;
+
+/** Checks one raw entry: a RegistryEntry, or the issues that make it invalid. */
+export function parseEntry(raw: unknown): z.ZodSafeParseResult<RegistryEntry> {
+  // The refinement above checked every conversation id field, which the zod type cannot name: the result is one.
+  return RegistryEntry.safeParse(raw) as z.ZodSafeParseResult<RegistryEntry>;
+}
 
 /** How long an entry may stay `starting` before a pass repairs it even though its creator still looks alive. */
 export const STARTING_STALE_MS = 120_000;
 
-export type RegistryEntry = z.infer<typeof RegistryEntry>;
 export type SessionStatus = z.infer<typeof SessionStatus>;
 export type PaneFacts = z.infer<typeof PaneFacts>;
-
-/** The fields a conversation id can be recorded in, one per agent kind (docs/registry.md, 'Fields'). */
-export type ConversationIdField =
-  | 'claude_session_id_own'
-  | 'codex_session_id_own'
-  | 'gemini_session_id_own'
-  | 'agy_conversation_id_own';
 
 /** Epoch milliseconds of a timestamp field, or undefined when absent or unreadable. */
 export function timestampMs(value: RegistryEntry['created_at']): number | undefined {

@@ -33,7 +33,7 @@ describe('mam create --hooks', () => {
 
     const other = await mam(['create', '--agent', 'agy', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
     expect(other.code).toBe(64);
-    expect(other.stderr).toMatch(/--hooks installs Claude, Codex or Gemini hooks; agy has none/);
+    expect(other.stderr).toMatch(/--hooks installs Claude, Codex or Gemini CLI hooks; agy has none/);
   });
 
   it('installs Codex hooks in <workspace>/.codex/hooks.json and Gemini hooks in <workspace>/.gemini/settings.json', async () => {

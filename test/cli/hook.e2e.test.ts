@@ -61,6 +61,34 @@ describe('mam hook', () => {
     expect(log).toMatch(/hook payload is empty: nothing on stdin within \d+ ms/);
   });
 
+  it("maps Gemini's own event names by the aliases its module declares: built into mam-hook, loaded by `mam hook`", async () => {
+    const env = box.env({ MAM_WATCH: '0' });
+    const dir = path.join(box.root, 'cache', 'mam', 'status');
+    const entries = { 'mam-hook': [path.join(REPO, 'dist/cli/hook.cjs')], 'mam hook': [MAM, 'hook'] };
+    for (const [index, argv] of Object.values(entries).entries()) {
+      const sid = `7d2c9f4e-3b1a-4c8e-9f00-00000000001${index}`;
+      const send = (payload: object): Promise<number | null> =>
+        new Promise((resolve) => {
+          const child = spawn(process.execPath, [...argv, '--agent', 'gemini'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+          child.once('exit', resolve);
+          child.stdin.end(JSON.stringify({ session_id: sid, cwd: box.root, ...payload }));
+        });
+      const ls = { tool_name: 'run_shell_command', tool_input: { command: 'ls' } };
+      const statuses: string[] = [];
+      for (const payload of [
+        { hook_event_name: 'BeforeAgent', prompt: 'list the files' },
+        { hook_event_name: 'BeforeTool', ...ls },
+        { hook_event_name: 'Notification', notification_type: 'ToolPermission', details: { type: 'exec', title: 'Shell', command: 'ls' } },
+        { hook_event_name: 'AfterAgent', prompt_response: 'Done.' },
+      ]) {
+        expect(await send(payload)).toBe(0);
+        statuses.push((JSON.parse(await readFile(path.join(dir, `${sid}.agent.main.json`), 'utf8')) as { status: string }).status);
+      }
+      expect({ entry: Object.keys(entries)[index], statuses }).toEqual({ entry: Object.keys(entries)[index], statuses: ['working', 'working', 'needs_approval', 'waiting'] });
+    }
+    expect(await readFile(path.join(dir, 'hook-errors.log'), 'utf8').catch(() => '')).toBe('');
+  });
+
   it('an unknown event or a missing transcript changes nothing and fails nothing; an unwritable status directory is said on stderr', async () => {
     const env = box.env({ MAM_WATCH: '0' });
     const dir = path.join(box.root, 'cache', 'mam', 'status');

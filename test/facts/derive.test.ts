@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { agentKind } from '../../src/agents/index.js';
 import { applyHook, sessionStatus, type Facts, type HookPayload } from '../../src/facts/derive.js';
 
 /** The scenarios of docs/status.md, 'Scenarios', driven event by event through the pure core. */
@@ -85,9 +86,9 @@ describe('hook events → status', () => {
     ).toEqual(['working', 'working', 'waiting']);
   });
 
-  it('maps Gemini events, and ignores Notification', () => {
+  it('maps Gemini events by the aliases its module declares, and ignores Notification', () => {
     expect(
-      run([
+      runAs('gemini', [
         { hook_event_name: 'BeforeAgent' },
         { hook_event_name: 'BeforeTool', tool_name: 'run_shell_command', tool_input: { command: 'ls' } },
         { hook_event_name: 'Notification', notification_type: 'ToolPermission', tool_name: 'run_shell_command', tool_input: { command: 'ls' } },
@@ -104,7 +105,7 @@ function runAs(agent: string, events: HookPayload[]): { facts: Facts; statuses: 
   const statuses: (string | undefined)[] = [];
   const ended: boolean[] = [];
   events.forEach((event, index) => {
-    const applied = applyHook(facts, { session_id: SID, cwd: '/home/u/x', ...event }, { now: T0 + index * 1000, agent, mamSession: null, pid: 100 });
+    const applied = applyHook(facts, { session_id: SID, cwd: '/home/u/x', ...event }, { now: T0 + index * 1000, agent, mamSession: null, pid: 100, eventAliases: agentKind(agent)?.hooks?.eventAliases });
     facts = applied.ended ? { session: undefined, agents: {} } : applied.facts;
     statuses.push(sessionStatus(facts.agents));
     ended.push(applied.ended);

@@ -99,6 +99,19 @@ describe('registry document', () => {
     expect(registry.invalid[0]?.reason).toMatch(/claude_session_id_own: conversation ids are letters/);
   });
 
+  it('knows the conversation id fields by their shape, not by agent: every `…_session_id_own` / `…_conversation_id_own`', () => {
+    const line = (fields: string): string => `  - {name: a, agent: claude, workspace: /w, ${fields.includes('status:') ? '' : 'status: running, '}${fields}}\n`;
+    const reason = (fields: string): string | undefined => parseRegistry('r.yaml', `tmux_sessions:\n${line(fields)}`).invalid[0]?.reason;
+    expect(reason('agy_conversation_id_own: a/b')).toBe('agy_conversation_id_own: conversation ids are letters, digits, _ and - only');
+    expect(reason('newagent_session_id_own: ../x')).toBe('newagent_session_id_own: conversation ids are letters, digits, _ and - only');
+    expect(reason('codex_session_id_own: 12')).toMatch(/^codex_session_id_own: Invalid input: expected string/);
+    // Said beside another broken field, as when they were the schema's own fields.
+    expect(reason('status: sleeping, gemini_session_id_own: ../x')).toMatch(/^status: .*; gemini_session_id_own: conversation ids are letters/);
+    const entry = parseRegistry('r.yaml', `tmux_sessions:\n${line('newagent_session_id_own: conv-1, codex_session_id_own: null')}`).entries[0];
+    expect(entry?.['newagent_session_id_own']).toBe('conv-1');
+    expect(entry?.codex_session_id_own).toBeNull();
+  });
+
   it('marks every entry sharing a duplicated name invalid', () => {
     const entry = '  - {name: twin, agent: claude, workspace: /w, status: running}\n';
     const registry = parseRegistry('r.yaml', `tmux_sessions:\n${entry}${entry}  - {name: single, agent: claude, workspace: /w, status: running}\n`);
