@@ -12,6 +12,7 @@ import { waitFor } from '../util/wait.js';
 import { writeFileAtomic } from '../registry/atomic.js';
 import { withLock } from '../registry/lock.js';
 import { parseJsonOrUndefined } from '../util/json.js';
+import { signalable } from '../proc/tree.js';
 
 /**
  * The embedded MQTT broker: aedes (MQTT 3.1.1 only) on a loopback TCP port, run as `mam broker` — in the
@@ -80,7 +81,7 @@ export async function startBroker(options: RunBrokerOptions = {}): Promise<Embed
   if (options.dir !== undefined) {
     await mkdir(options.dir, { recursive: true, mode: 0o700 });
     const other = await readBrokerRecord(options.dir);
-    if (other && other.pid !== process.pid && isAlive(other.pid) && (await canConnect(other.port, hostOf(other.url)))) {
+    if (other && other.pid !== process.pid && signalable(other.pid) && (await canConnect(other.port, hostOf(other.url)))) {
       throw new MamError(`a broker is already running for ${options.dir} (pid ${other.pid}, ${other.url}); stop it first or use another --dir`);
     }
   }
@@ -231,12 +232,12 @@ export async function ensureEmbeddedBroker(env: NodeJS.ProcessEnv, options: Ensu
 /** The embedded broker's URL if one is running for `$MAM_BROKER_DIR`; never starts one (for those who only listen or read). */
 export async function runningEmbeddedBroker(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const record = await readBrokerRecord(brokerDir(env));
-  return record && isAlive(record.pid) ? record.url : undefined;
+  return record && signalable(record.pid) ? record.url : undefined;
 }
 
 async function liveBroker(dir: string): Promise<BrokerRecord | undefined> {
   const record = await readBrokerRecord(dir);
-  if (!record || !isAlive(record.pid)) return undefined;
+  if (!record || !signalable(record.pid)) return undefined;
   return (await canConnect(record.port, hostOf(record.url))) ? record : undefined;
 }
 
@@ -288,15 +289,6 @@ async function lastLine(file: string): Promise<string> {
 async function removeOwnRecord(file: string): Promise<void> {
   const record = await readBrokerRecord(path.dirname(file));
   if (record?.pid === process.pid) await unlink(file).catch(() => undefined);
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Whether a TCP connect to host:port works, within `timeoutMs`. */
