@@ -66,12 +66,17 @@ describe('readHookPayload', () => {
     closed.end('{"hook_event_name":"PostToolUse","session_id":"x","tool_response":"abc');
     await expect(cut).rejects.toThrow(/hook payload is truncated: stdin closed after 70 bytes/);
 
+    // Nothing arrives after the write, so only the idle timer can end this read (maxMs is checked as data comes
+    // in): without it the read would hang until the test's own timeout. It waited out idleMs, not less.
     const quiet = stream();
-    const started = Date.now();
     const timedOut = readHookPayload(quiet, { idleMs: 200, maxMs: 60_000 });
     quiet.write('{"session_id":"x"');
-    await expect(timedOut).rejects.toThrow(/hook payload is truncated: no whole JSON object on stdin within \d+ ms \(17 bytes read, stdin still open\); not recorded/);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    const error = await timedOut.then(
+      () => expect.unreachable('a truncated payload resolved'),
+      (thrown: unknown) => thrown as Error,
+    );
+    expect(error.message).toMatch(/^hook payload is truncated: no whole JSON object on stdin within \d+ ms \(17 bytes read, stdin still open\); not recorded$/);
+    expect(Number(/within (\d+) ms/.exec(error.message)?.[1])).toBeGreaterThanOrEqual(190);
   });
 
   it('gives up on a payload still trickling in after maxMs, even though stdin never goes quiet', async () => {
