@@ -110,11 +110,10 @@ describe('mam pane on the real Claude Code CLI', () => {
     const ready = JSON.parse(registered.stdout) as PaneRecord;
     expect(ready).toMatchObject({ status: 'ready-to-close', report_back: true, task_done: true, session_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
 
-    const started = Date.now();
+    // Closed by Claude's own /exit, not by kill-pane after waiting that out: the mode says which rung did it.
     const killed = await run('kill', '--pane', pane);
     expect(killed.code, killed.stderr).toBe(0);
     expect(killed.stdout.trim()).toBe(`closed ${pane} (exit-keys), layout rebalanced`);
-    expect(Date.now() - started).toBeLessThan(10_000);
     const after = await layout();
     expect(after.map((item) => item.id)).not.toContain(pane);
     expect(after).toHaveLength(2);
