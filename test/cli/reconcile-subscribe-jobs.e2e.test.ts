@@ -42,11 +42,10 @@ describe('reconcile --subscribe with job events', () => {
     const jobs = path.join(box.root, 'jobs');
     const dry = await mam(['job', 'submit', '--agent', 'human', '--prompt', 'p', '--workdir', workspace, '--registry-dir', jobs, '--dry-run'], env);
     const job = /registered job: (j_[0-9a-f]{24})/.exec(dry.stdout)![1]!;
-    const sent = Date.now();
     const published = await mam(['job', 'event', '--job', job, '--event', 'started', '--registry-dir', jobs], env);
     expect(published.code, published.stderr).toBe(0);
-    await until(async () => (await readFile(box.registry, 'utf8')).includes(`claude_session_id_own: ${id}`), 'the id recorded', 60_000);
-    // The resync is 60 s away: only the job event can have triggered this pass.
-    expect(Date.now() - sent).toBeLessThan(5_000);
+    // --interval 3600 puts the resync an hour away, and nothing else (no tmux event, no registry write) announces a
+    // transcript: a pass within this bound, however slow the machine, can only have come from the job event.
+    await until(async () => (await readFile(box.registry, 'utf8')).includes(`claude_session_id_own: ${id}`), 'the id recorded', 120_000);
   });
 });
