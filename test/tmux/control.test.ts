@@ -46,7 +46,8 @@ function recorder(client: ControlClient): { events: ControlEvent[]; next(name: s
   });
   return {
     events,
-    async next(name, timeoutMs = 3_000) {
+    // A bound for a hang, not an expectation of speed: a loaded machine may take seconds to deliver one.
+    async next(name, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const index = events.findIndex((event, at) => !taken.has(at) && event.name === name);
@@ -180,11 +181,11 @@ describe('tmux control-mode client (real tmux)', () => {
     await seen.next('sessions-changed');
     await seen.next('unlinked-window-add');
 
-    const killedAt = Date.now();
+    // Pushed, not polled: the client sends nothing after the kill (it has no timer of its own), so these can only
+    // come from tmux's own notifications. Each is taken once, so they are the kill's, not the earlier create's.
     await box.killSession(server, 'agent-2');
     await seen.next('unlinked-window-close');
     await seen.next('sessions-changed');
-    expect(Date.now() - killedAt).toBeLessThan(1_000);
 
     await box.tmux(server, 'rename-session', '-t', '=keep', 'kept');
     expect(await seen.next('session-renamed')).toMatchObject({ args: [expect.stringMatching(/^\$\d+$/), 'kept'] });
