@@ -163,7 +163,8 @@ describe('mam job', () => {
     expect(created.code, created.stderr).toBe(0);
     const id = /delegated job (j_[0-9a-f]{24})/.exec(created.stderr)![1]!;
     const readJobFile = async () => JSON.parse((await job('status', '--job', id, '--json')).stdout) as { status: string; agent_session: string; events: { event: string; detail: string | null }[] };
-    await waitFor(async () => (await readJobFile()).status === 'running', 30_000, 100);
+    // Bounds for a hang, checked: a wait that ran out must fail here, not as a confusing mismatch further down.
+    expect(await waitFor(async () => (await readJobFile()).status === 'running', 120_000, 100), 'the job to be running').toBe(true);
     expect(await readJobFile()).toMatchObject({ status: 'running', agent_session: 'w-creator-reporter' });
     expect((await life('status')).stdout).toMatch(/w-creator-reporter\s+reporter\s+running\/job running/);
 
@@ -181,11 +182,12 @@ describe('mam job', () => {
     const orphanId = /delegated job (j_[0-9a-f]{24})/.exec(orphan.stderr)![1]!;
     await box.killSession(env['MAM_TMUX_SERVER']!, 'o-creator-mute');
     // Reconcile leaves a session created in the last 5 s alone (the user's action wins): poll past that window.
-    await waitFor(async () => {
+    const detected = await waitFor(async () => {
       if ((await readFile(registry, 'utf8')).includes('termination_mode: auto-detected')) return true;
       await mam(['reconcile', '--once', '--registry', registry, '--tmux-server', env['MAM_TMUX_SERVER']!], env, workdir);
       return false;
-    }, 30_000, 250);
+    }, 120_000, 250);
+    expect(detected, 'reconcile to mark o-creator-mute terminated (auto-detected)').toBe(true);
     expect((await life('delete', '--session', 'o-creator-mute')).code).toBe(0);
     const ended = JSON.parse((await job('status', '--job', orphanId, '--json')).stdout) as { status: string; reason: string };
     expect(ended).toMatchObject({ status: 'error', reason: 'session o-creator-mute was deleted' });
