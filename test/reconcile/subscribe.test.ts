@@ -4,6 +4,7 @@ import { buildPassOptions } from '../../src/reconcile/pass-options.js';
 import type { PassReport } from '../../src/reconcile/pass.js';
 import type { EventSource } from '../../src/reconcile/sources.js';
 import { runSubscribed } from '../../src/reconcile/subscribe.js';
+import { CachedRegistryReader } from '../../src/registry/store.js';
 import { Sandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
 
@@ -42,39 +43,47 @@ function options(box: Sandbox) {
 /** Only a hang reaches it; half the 60 s resync of the event tests, so their passes can only come from the events. */
 const BOUND_MS = 30_000;
 
-/** Waits until `count()` has not changed for 150 ms, and returns it. */
-async function quiet(count: () => number): Promise<number> {
-  let last = count();
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    if (count() === last) return last;
-    last = count();
+/** Counts pass starts (each pass reads the registry once, first thing), so a test can tell when none is pending. */
+class CountingReader extends CachedRegistryReader {
+  started = 0;
+  override read(file: string) {
+    this.started += 1;
+    return super.read(file);
   }
 }
 
 describe('runSubscribed', () => {
   it('runs a pass per job event, retries a source that cannot start, and stops it on abort', async () => {
     const jobs = new FakeSource(1);
+    const reader = new CountingReader();
     const reports: PassReport[] = [];
     const keys: string[] = [];
+    // Pass starts counted when the last key was enqueued: a pass that starts later drains it.
+    let startedAtLastKey = 0;
     const stop = new AbortController();
     const done = runSubscribed({
-      passOptions: options(box),
+      passOptions: { ...options(box), reader },
       sources: { tmux: false, jobs, registry: false },
       resyncMs: 60_000,
       onReport: (report) => reports.push(report),
-      onKey: (key) => keys.push(key),
+      onKey: (key) => {
+        keys.push(key);
+        startedAtLastKey = reader.started;
+      },
       signal: stop.signal,
     });
+    // Idle: every enqueued key has had a pass start after it, and every started pass has reported. No timing.
+    const idle = () => reader.started > startedAtLastKey && reader.started === reports.length;
     await until(() => reports.length >= 1, 'the start-up pass', BOUND_MS);
     await until(() => jobs.available, 'the second start, after a backoff', BOUND_MS);
     expect(jobs.starts).toBe(2);
-    await until(() => keys.includes('job:*'), 'the catch-up once the source is back', BOUND_MS);
-    const settled = await quiet(() => reports.length);
+    await until(() => keys.includes('job:*') && idle(), 'the catch-up pass once the source is back', BOUND_MS);
+    const settled = reports.length;
     jobs.emit!('job-42');
     jobs.emit!('job-42');
     jobs.emit!('job-43');
-    await until(() => reports.length === settled + 1, 'the pass for the burst', BOUND_MS);
+    await until(idle, 'the pass for the burst', BOUND_MS);
+    // A late extra pass could only come from a split burst (the resync is a minute away), so this wait cannot flake.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(reports.length).toBe(settled + 1); // one burst, one pass
     expect(keys).toEqual(expect.arrayContaining(['startup', 'job:job-42', 'job:job-43']));
