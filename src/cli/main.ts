@@ -20,17 +20,21 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: 'reconcile the registry against tmux and agent files (drift classes A–D)',
     load: async () => (await import('./reconcile.js')).reconcileCommand,
   },
-  ...(['create', 'resume', 'stop', 'delete', 'status'] as const).map((name) => ({
+  ...(['create', 'resume', 'stop', 'delete'] as const).map((name) => ({
     name,
     summary: {
       create: 'start an agent in a new tmux session and register it',
       resume: 'start a stopped session again in its conversation',
       stop: 'stop a session gracefully and record it (exit keys → kill-session → SIGKILL)',
       delete: 'remove a stopped or terminated session from the registry',
-      status: 'every session: registry status, live in tmux, conversation, age',
     }[name],
     load: async () => (await import('./lifecycle.js'))[`${name}Command`],
   })),
+  {
+    name: 'status',
+    summary: 'every session: registry status, live in tmux, conversation, age',
+    load: async () => (await import('./status.js')).statusCommand,
+  },
   {
     name: 'prune',
     summary: 'move ended sessions older than a bound (default 7d) into <registry>.history.jsonl',
