@@ -19,8 +19,9 @@ afterEach(async () => {
 });
 
 /** No broker: the job file is the whole story (which is exactly what must work when the broker is down). */
+/** The lock bound only catches a hang: 40 writers queue on one flock, and on a loaded machine each turn is slow. */
 function context(): JobContext {
-  return { dir: path.join(root, '.mam', 'jobs'), logsRoot: path.join(root, 'logs'), env: {}, now: () => now, lock: { timeoutMs: 10_000 }, transport: async () => undefined };
+  return { dir: path.join(root, '.mam', 'jobs'), logsRoot: path.join(root, 'logs'), env: {}, now: () => now, lock: { timeoutMs: 300_000 }, transport: async () => undefined };
 }
 
 const spec = { agent: 'claude', prompt: 'fix the flaky test', workdir: '/w', agentSession: null, timeoutS: 3600, idleTimeoutS: 120, validate: null };
