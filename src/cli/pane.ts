@@ -194,9 +194,10 @@ const SUBCOMMANDS: Record<string, (context: CliContext, argv: readonly string[])
   async kill(context, argv) {
     const { values } = parseFlags('pane kill', argv, { ...COMMON, pane: { type: 'string' }, force: { type: 'boolean' }, master: { type: 'string' } });
     if (!values.pane) throw new UsageError('pane kill: --pane %N is required');
-    const { server, lifecycle } = await setup(context, values);
+    const live = liveProgress(context);
+    const { server, lifecycle } = await setup(context, values, live);
     const { killAgentPane } = await import('../pane/kill.js');
-    const killed = await killAgentPane(lifecycle, { server, paneId: values.pane, force: values.force ?? false, master: values.master });
+    const killed = await killAgentPane(lifecycle, { server, paneId: values.pane, force: values.force ?? false, master: values.master }).finally(() => live.done());
     writeLine(context.stdout, values.json ? JSON.stringify(killed) : `closed ${killed.paneId} (${killed.mode})${killed.rebalanced ? ', layout rebalanced' : ''}`);
     return 0;
   },

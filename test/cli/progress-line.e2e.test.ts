@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import { joinWords } from '../../src/util/shell-words.js';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
-import { until, untilValue } from '../helpers/until.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The live progress line of a long wait, end to end: `mam stop` of an agent that ignores its exit keys and SIGHUP
@@ -75,14 +75,24 @@ describe('the live progress line', () => {
     const screen = (): Promise<string> => box.tmux(terminal, 'capture-pane', '-p', '-t', '=term:');
 
     // The ladder waits at least 3 s for the exit keys and 5 s after kill-session: the line is up all that time.
-    const live = await untilValue(async () => /^\S stopping slow: .* \(\d+ s\)$/m.exec(await screen())?.[0], 'the live line on the terminal', 60_000, { detail: screen });
-    expect(live).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] stopping slow: /);
-    // It moves on as the ladder does, with the seconds counting.
-    await until(async () => /stopping slow: still running after the exit keys; kill-session/.test(await screen()), 'the kill-session stage', 60_000, { detail: screen });
-    await until(async () => (await screen()).includes('EXIT 0'), 'the stop to finish', 120_000, { detail: screen });
+    // Every stage line seen until the stop is done is kept, and checked once it is.
+    const seen = new Set<string>();
+    await until(
+      async () => {
+        const text = await screen();
+        for (const line of text.split('\n')) if (line.includes('stopping slow')) seen.add(line.trim());
+        return /^EXIT \d+$/m.test(text);
+      },
+      'the stop to finish',
+      120_000,
+      { detail: screen },
+    );
     const final = await screen();
-    expect(final).toContain('stopped slow (sigkill)');
+    expect(final).toMatch(/^stopped slow \(sigkill\)\nEXIT 0$/m);
+    // The line is gone: the result took its place, with nothing of the line left over.
     expect(final).not.toContain('stopping slow');
+    expect(seen.size, 'the live line was on the terminal while the ladder ran').toBeGreaterThan(0);
+    for (const line of seen) expect(line).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] stopping slow: .+ \(\d+ s\)$/);
   });
 
   it('piped: the same stop writes no carriage return, no escape sequence, no stage text', async () => {
