@@ -18,9 +18,9 @@ const AGENTS = `${AGENT_KINDS.map((kind) => kind.id).join('|')}|human|command`;
 
 /** Each subcommand's own page (`mam job <sub> --help`). */
 const SUB_HELP: Readonly<Record<string, string>> = {
-  submit: `Usage: mam job submit --prompt TEXT [--agent ${AGENTS}] [--workdir DIR] [--agent-session NAME]
-                      [--timeout 3600] [--idle-timeout 120] [--validate SCRIPT] [--tmux-server S] [--dry-run] [--json]
-                      [--registry PATH] [--registry-dir DIR] [-- agent args…]
+  submit: `Usage: mam job submit --prompt TEXT [--agent ${AGENTS}] [--workdir DIR]
+                      [--agent-session NAME] [--timeout 3600] [--idle-timeout 120] [--validate SCRIPT] [--tmux-server S]
+                      [--dry-run] [--json] [--registry PATH] [--registry-dir DIR] [-- agent args…]
 
 Register a job, start the agent (default ${DEFAULT_AGENT}) in a new tmux session with an instruction header naming
 its fresh job id, wait for its completed or error event (or --timeout seconds in all, --idle-timeout seconds without
@@ -66,7 +66,8 @@ const HELP = `Usage: mam job <subcommand> [options]      (mam job <subcommand> -
 
 Delegate a task to an agent running interactively in tmux, and follow it through events.
 
-  submit --prompt TEXT [--agent ${AGENTS}] …   start an agent on a fresh job and follow it to its end
+  submit --prompt TEXT [--agent A] …
+                                  start an agent on a fresh job and follow it to its end
   event ID --event ${JOB_EVENTS.join('|')} [--detail TEXT]
                                   what the agent runs: record the event, then publish it (exit 2: not published)
   status ID [--json]              the job and its events

@@ -94,7 +94,7 @@ const EXIT_CODES: readonly (readonly [string, string])[] = [
   ['2', 'partly done: reconcile --once could not judge everything; job event recorded but not published'],
   ['3', 'job wait: still running after --timeout'],
   ['64', 'usage error: unknown flag or subcommand, missing or malformed argument (nothing was done)'],
-  ['75', 'the registry stayed locked by another writer past the lock timeout (retry); a dispatched monitor asks Hermes to requeue its card'],
+  ['75', 'the registry stayed locked by another writer (retry); a dispatched monitor asking Hermes to requeue'],
   ['130/143', 'create interrupted by SIGINT/SIGTERM (128 + the signal); it undid its step or registered the session'],
 ];
 

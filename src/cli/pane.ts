@@ -17,8 +17,9 @@ const PANE_READY_S = PANE_TIMEOUTS.ready / 1000;
 
 /** Each subcommand's own page (`mam pane spawn --help`). */
 const SUB_HELP: Readonly<Record<string, string>> = {
-  spawn: `Usage: mam pane spawn --role R [--task TEXT] [--agent ${AGENTS}] [--master %N] [--window %N|@N] [--split h|v]
-                      [--color C] [--cwd DIR] [--no-prompt] ${OPTIONS} [-- agent args…]
+  spawn: `Usage: mam pane spawn --role R [--task TEXT] [--agent ${AGENTS}] [--no-prompt] [--master %N]
+                      [--window %N|@N] [--split h|v] [--color C] [--cwd DIR] ${OPTIONS}
+                      [-- agent args…]
 
 Split a pane beside the master (or in --window), start the agent there (default ${DEFAULT_AGENT}) and wait for its
 prompt: up to ${PANE_READY_S} s, 3 attempts (a pane that never shows a prompt is closed and spawned again; one whose
@@ -39,7 +40,8 @@ line on stderr shows each wait and how long it has taken.
   --cwd DIR       where the agent starts (default: the master pane's directory)
 
 Prints the new pane id; --json prints {paneId, fields, readyMs, prompt} (prompt: the delivery receipt).`,
-  send: `Usage: mam pane send --pane %N (--message TEXT | --message-file F) [--token T] [--no-verify] [--agent A] ${OPTIONS}
+  send: `Usage: mam pane send --pane %N (--message TEXT | --message-file F) [--token T] [--no-verify] [--agent A]
+                     ${OPTIONS}
 
 Type a message into an agent's pane and confirm it: literal send (send-keys -l; long or multi-line text via a
 bracketed paste buffer), Enter in its own call, then the receipt queued → sent → submitted, retried per the retry
