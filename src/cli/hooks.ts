@@ -53,6 +53,7 @@ Options:
 
 export const hooksCommand: Command = {
   help: HELP,
+  subcommands: { install: HELP, uninstall: HELP },
   async run(context) {
     const [sub, ...rest] = context.argv;
     if (sub !== 'install' && sub !== 'uninstall') throw new UsageError('hooks: the subcommands are `install` and `uninstall`; see `mam hooks --help`');

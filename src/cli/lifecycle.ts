@@ -6,14 +6,17 @@ import type { JobContext } from '../jobs/service.js';
 import { UsageError } from '../util/errors.js';
 import { lifecycleContext, newSessionServer } from '../lifecycle/context.js';
 import { createSession, interruptedError } from '../lifecycle/create.js';
-import { deleteSession } from '../lifecycle/delete.js';
+import { deleteSession, historyFile } from '../lifecycle/delete.js';
 import { resumeSession } from '../lifecycle/resume.js';
 import { stopSession } from '../lifecycle/stop.js';
-import { parseFlags, writeLine, type CliContext, type Command } from './command.js';
+import { liveProgress, parseFlags, SESSION, type LiveProgress, subjectArg, writeLine, type CliContext, type Command } from './command.js';
 
 /** The session lifecycle commands: create, resume, stop, delete. Thin: the work is in lifecycle/. */
 
-const say = (context: CliContext) => (line: string) => writeLine(context.stderr, line);
+/** `mam stop NAME` as typed: a name that starts with `-` goes after `--`. */
+export function nameWord(name: string): string {
+  return name.startsWith('-') ? `-- ${name}` : name;
+}
 
 export const createCommand: Command = {
   help: `Usage: mam create --agent ${AGENT_KINDS.map((kind) => kind.id).join('|')}|<command> --workspace DIR [--name N] [--tmux-server S]
@@ -45,11 +48,8 @@ Arguments after -- go to the agent.`,
   },
 };
 
-async function create(context: CliContext, interrupt: AbortSignal): Promise<number> {
-  const split = context.argv.indexOf('--');
-  const own = split < 0 ? context.argv : context.argv.slice(0, split);
-  const agentArgs = split < 0 ? [] : context.argv.slice(split + 1);
-  const { values } = parseFlags('create', own, {
+function parseCreate(argv: readonly string[]) {
+  return parseFlags('create', argv, {
     agent: { type: 'string' },
     workspace: { type: 'string' },
     name: { type: 'string' },
@@ -60,29 +60,52 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
     registry: { type: 'string' },
     json: { type: 'boolean' },
   });
+}
+
+type CreateValues = ReturnType<typeof parseCreate>['values'];
+
+async function create(context: CliContext, interrupt: AbortSignal): Promise<number> {
+  const split = context.argv.indexOf('--');
+  const own = split < 0 ? context.argv : context.argv.slice(0, split);
+  const agentArgs = split < 0 ? [] : context.argv.slice(split + 1);
+  const { values } = parseCreate(own);
   if (!values.agent || !values.workspace) throw new UsageError('create: --agent and --workspace are required; see `mam create --help`');
-  const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
+  const live = liveProgress(context);
+  try {
+    return await createWith(context, values, { agent: values.agent, workspace: values.workspace, agentArgs }, interrupt, live);
+  } finally {
+    live.done();
+  }
+}
+
+async function createWith(
+  context: CliContext,
+  values: CreateValues,
+  { agent, workspace, agentArgs }: { agent: string; workspace: string; agentArgs: readonly string[] },
+  interrupt: AbortSignal,
+  live: LiveProgress,
+): Promise<number> {
+  const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: live.say, progress: live.progress });
   if (values.hooks) {
     // Project-scope hooks, installed before the agent starts: an agent reads its hooks only at start.
     const { hookAgents, hookCommand, hookReadiness, hookSettingsFile, hookTarget, installHooks, isHookAgent } = await import('../facts/hooks-install.js');
-    const agent = values.agent;
     if (!isHookAgent(agent)) {
       const labels = hookAgents().map((id) => hookTarget(id).hooks.label);
       throw new UsageError(`create: --hooks installs ${labels.slice(0, -1).join(', ')}${labels.length > 1 ? ' or ' : ''}${labels.at(-1) ?? ''} hooks; ${agent} has none (its status comes from the pane)`);
     }
     const target = hookTarget(agent);
-    const file = hookSettingsFile(target, 'project', context.env, path.resolve(context.cwd, values.workspace));
+    const file = hookSettingsFile(target, 'project', context.env, path.resolve(context.cwd, workspace));
     await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('./hook.cjs', import.meta.url)), agent));
-    say(context)(`hooks installed in ${file}`);
-    for (const line of await hookReadiness(target, context.env)) say(context)(line);
+    live.say(`hooks installed in ${file}`);
+    for (const line of await hookReadiness(target, context.env)) live.say(line);
   }
   // --submit-job goes through the job system: a fresh job id, and the agent is sent its instruction header.
   const delegated = values['submit-job'] === undefined
     ? undefined
-    : await (await import('../lifecycle/delegate.js')).prepareDelegatedJob(await delegationContext(context, values), { agent: values.agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, values.workspace) });
+    : await (await import('../lifecycle/delegate.js')).prepareDelegatedJob(await delegationContext(context, values), { agent, prompt: values['submit-job'], workdir: path.resolve(context.cwd, workspace) });
   const result = await createSession(lifecycle, {
-    agent: values.agent,
-    workspace: values.workspace,
+    agent,
+    workspace,
     name: values.name,
     server: newSessionServer(values['tmux-server'], context.env),
     agentArgs,
@@ -94,7 +117,7 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
   if (delegated) {
     const { attachSession } = await import('../lifecycle/delegate.js');
     await attachSession(delegated.jobs, delegated.job.job_id, result.entry.name);
-    say(context)(`delegated job ${delegated.job.job_id} (mam job status --job ${delegated.job.job_id})`);
+    live.say(`delegated job ${delegated.job.job_id} (mam job status ${delegated.job.job_id})`);
   }
   if (values.json) writeLine(context.stdout, JSON.stringify(result));
   else writeLine(context.stdout, result.entry.name);
@@ -103,29 +126,35 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
     return 1;
   }
   // Interrupted after the session was registered: it stays (it is recorded, `mam stop` ends it); the exit says so.
-  if (interrupt.aborted) throw interruptedError(interrupt, `${result.entry.name} was created and registered before it stopped; mam stop --session ${result.entry.name} ends it`);
+  if (interrupt.aborted) throw interruptedError(interrupt, `${result.entry.name} was created and registered before it stopped; mam stop ${nameWord(result.entry.name)} ends it`);
   return 0;
 }
 
 export const resumeCommand: Command = {
-  help: `Usage: mam resume --session N [--registry PATH] [--json]
+  help: `Usage: mam resume NAME [--registry PATH] [--json]      (or --session NAME; a NAME starting with - goes after --)
 
 Start a stopped (or dead) session again with its stored start command, in its conversation: first the recorded
 conversation id, else the newest conversation in its workspace that no other session records; when there is none,
 or the agent says it is gone, a fresh conversation — and it says which.`,
   async run(context) {
-    const { values } = parseFlags('resume', context.argv, { session: { type: 'string' }, registry: { type: 'string' }, json: { type: 'boolean' } });
-    if (!values.session) throw new UsageError('resume: --session NAME is required');
-    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
-    const result = await resumeSession(lifecycle, values.session);
-    writeLine(context.stdout, values.json ? JSON.stringify(result) : `${values.session}: ${result.note}`);
-    return 0;
+    const { values, positionals } = parseFlags('resume', context.argv, { session: { type: 'string' }, registry: { type: 'string' }, json: { type: 'boolean' } }, { positionals: true });
+    const session = subjectArg('resume', SESSION, values.session, positionals);
+    const live = liveProgress(context);
+    try {
+      const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: live.say, progress: live.progress });
+      const result = await resumeSession(lifecycle, session);
+      live.done();
+      writeLine(context.stdout, values.json ? JSON.stringify(result) : `${session}: ${result.note}`);
+      return 0;
+    } finally {
+      live.done();
+    }
   },
 };
 
 export const stopCommand: Command = {
-  help: `Usage: mam stop --session N [--reason R] [--purge-conversation --yes] [--force-no-yaml [--tmux-server S]]
-                [--registry PATH] [--json]
+  help: `Usage: mam stop NAME [--reason R] [--purge-conversation --yes] [--force-no-yaml [--tmux-server S]]
+                [--registry PATH] [--json]      (or --session NAME; a NAME starting with - goes after --)
 
 Stop a session gracefully and record it (skill: multi-agent-stop). Captures the last screen and the
 conversation id first, then: the agent's exit keys (/exit for Claude) and up to 3 s, kill-session and up to 5 s,
@@ -137,7 +166,7 @@ last_visible_status. With
 and that one conversation's files are deleted. Stopping a stopped session prints "already stopped (…)" and exits 0.
 An unregistered session is refused unless --force-no-yaml.`,
   async run(context) {
-    const { values } = parseFlags('stop', context.argv, {
+    const { values, positionals } = parseFlags('stop', context.argv, {
       session: { type: 'string' },
       reason: { type: 'string' },
       'purge-conversation': { type: 'boolean' },
@@ -146,38 +175,45 @@ An unregistered session is refused unless --force-no-yaml.`,
       'tmux-server': { type: 'string' },
       registry: { type: 'string' },
       json: { type: 'boolean' },
-    });
-    if (!values.session) throw new UsageError('stop: --session NAME is required');
+    }, { positionals: true });
+    const session = subjectArg('stop', SESSION, values.session, positionals);
     // Where an unregistered session is looked for (ownership, --force-no-yaml): the server new sessions go to.
     const server = newSessionServer(values['tmux-server'], context.env);
-    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
-    const outcome = await stopSession(lifecycle, {
-      session: values.session,
-      reason: values.reason,
-      purge: values['purge-conversation'] ?? false,
-      yes: values.yes ?? false,
-      forceNoYaml: values['force-no-yaml'] ?? false,
-      server,
-    });
+    const live = liveProgress(context);
+    let outcome: Awaited<ReturnType<typeof stopSession>>;
+    try {
+      const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: live.say, progress: live.progress });
+      outcome = await stopSession(lifecycle, {
+        session,
+        reason: values.reason,
+        purge: values['purge-conversation'] ?? false,
+        yes: values.yes ?? false,
+        forceNoYaml: values['force-no-yaml'] ?? false,
+        server,
+      });
+    } finally {
+      live.done();
+    }
     if (values.json) writeLine(context.stdout, JSON.stringify(outcome));
     else if (outcome.kind === 'already') writeLine(context.stdout, outcome.message);
-    else if (outcome.kind === 'forced') writeLine(context.stdout, `stopped ${values.session} (${outcome.rung}); not registered, nothing recorded`);
-    else writeLine(context.stdout, `${outcome.fields.status} ${values.session} (${outcome.rung})${outcome.purged.length ? `; purged ${outcome.purged.join(', ')}` : ''}`);
+    else if (outcome.kind === 'forced') writeLine(context.stdout, `stopped ${session} (${outcome.rung}); not registered, nothing recorded`);
+    else writeLine(context.stdout, `${outcome.fields.status} ${session} (${outcome.rung})${outcome.purged.length ? `; purged ${outcome.purged.join(', ')}` : ''}`);
     return 0;
   },
 };
 
 export const deleteCommand: Command = {
-  help: `Usage: mam delete --session N [--registry PATH]
+  help: `Usage: mam delete NAME [--registry PATH] [--json]      (or --session NAME; a NAME starting with - goes after --)
 
 Remove a stopped or terminated session from the registry (a running one is refused: stop it first). What was
-removed is appended to <registry>.history.jsonl beside it.`,
+removed is appended to <registry>.history.jsonl beside it. --json prints {"deleted": NAME, "history": FILE,
+"record": the history line}.`,
   async run(context) {
-    const { values } = parseFlags('delete', context.argv, { session: { type: 'string' }, registry: { type: 'string' } });
-    if (!values.session) throw new UsageError('delete: --session NAME is required');
-    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: say(context) });
-    await deleteSession(lifecycle, values.session);
-    writeLine(context.stdout, `deleted ${values.session}`);
+    const { values, positionals } = parseFlags('delete', context.argv, { session: { type: 'string' }, registry: { type: 'string' }, json: { type: 'boolean' } }, { positionals: true });
+    const session = subjectArg('delete', SESSION, values.session, positionals);
+    const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: (line) => writeLine(context.stderr, line) });
+    const record = await deleteSession(lifecycle, session);
+    writeLine(context.stdout, values.json ? JSON.stringify({ deleted: session, history: historyFile(lifecycle.registryFile), record }) : `deleted ${session}`);
     return 0;
   },
 };

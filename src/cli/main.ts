@@ -87,18 +87,48 @@ function version(): string {
   return manifest.version;
 }
 
+/** Every exit status `mam` uses on purpose, as docs/environment.md lists them. */
+const EXIT_CODES: readonly (readonly [string, string])[] = [
+  ['0', 'done'],
+  ['1', 'failed; the message on stderr says why and what to do'],
+  ['2', 'partly done: reconcile --once could not judge everything; job event recorded but not published'],
+  ['3', 'job wait: still running after --timeout'],
+  ['64', 'usage error: unknown flag or subcommand, missing or malformed argument (nothing was done)'],
+  ['75', 'the registry stayed locked by another writer (retry); a dispatched monitor asking Hermes to requeue'],
+  ['130/143', 'create interrupted by SIGINT/SIGTERM (128 + the signal); it undid its step or registered the session'],
+];
+
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
   return [
     'mam — keep many AI coding agents in tmux under one YAML registry, reconciled against reality',
     '',
-    'Usage: mam <command> [options]      mam <command> --help',
+    'Usage: mam <command> [options]      mam <command> --help      mam <command> <subcommand> --help',
     '',
     'Commands:',
     ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     '',
-    'Environment: MAM_REGISTRY, MAM_TMUX_SERVER, MAM_TMUX_BIN, MAM_LOG_LEVEL, MAM_LOG_FILE, CLAUDE_CONFIG_DIR, CODEX_HOME',
+    'Commands that act on one session take its name as a word (mam stop NAME) or as --session NAME; a name that',
+    'starts with "-" goes after -- (mam stop -- -x). Every command that prints data takes --json.',
+    '',
+    'Exit codes:',
+    ...EXIT_CODES.map(([code, meaning]) => `  ${code.padEnd(8)}  ${meaning}`),
+    '',
+    'Environment: MAM_REGISTRY, MAM_TMUX_SERVER, MAM_TMUX_BIN, MAM_LOG_LEVEL, MAM_LOG_FILE, CLAUDE_CONFIG_DIR, CODEX_HOME,',
+    'NO_COLOR',
   ].join('\n');
+}
+
+/**
+ * `--help` (or `-h`) among the command's own words — not after `--`, where words are an agent's arguments or a name
+ * — asks for its page: the subcommand's own when the first word names one (`mam job submit --help`).
+ */
+function helpPage(command: Command, argv: readonly string[]): string | undefined {
+  const split = argv.indexOf('--');
+  const own = split < 0 ? argv : argv.slice(0, split);
+  if (!own.includes('--help') && !own.includes('-h')) return undefined;
+  const sub = own[0] === undefined ? undefined : command.subcommands?.[own[0]];
+  return sub ?? command.help;
 }
 
 export async function main(context: CliContext): Promise<number> {
@@ -128,8 +158,9 @@ export async function main(context: CliContext): Promise<number> {
   }
   try {
     const command = await entry.load();
-    if (rest.includes('--help') || rest.includes('-h')) {
-      writeLine(context.stdout, command.help);
+    const help = helpPage(command, rest);
+    if (help !== undefined) {
+      writeLine(context.stdout, help);
       return 0;
     }
     return await command.run(withArgv(context, rest));

@@ -24,6 +24,7 @@ export async function dispatch(context: CliContext): Promise<number> {
     'goal-max-turns': { type: 'string' },
     'max-runtime': { type: 'string' },
     'max-retries': { type: 'string' },
+    json: { type: 'boolean' },
   });
   const turns = values['goal-max-turns'] ?? '100';
   if (!/^[1-9]\d*$/.test(turns)) throw new UsageError(`monitor dispatch: --goal-max-turns takes a positive whole number, not ${JSON.stringify(turns)}`);
@@ -50,13 +51,13 @@ export async function dispatch(context: CliContext): Promise<number> {
   ];
   const hermes = context.env['MAM_HERMES_BIN'] || 'hermes';
   if (!values.run) {
-    writeLine(context.stdout, [hermes, ...args].map(shellQuote).join(' '));
+    writeLine(context.stdout, values.json ? JSON.stringify({ argv: [hermes, ...args] }) : [hermes, ...args].map(shellQuote).join(' '));
     return 0;
   }
   const result = await execa(hermes, [...args, '--json'], { env: context.env, extendEnv: false, reject: false, timeout: 60_000 });
   if (result.exitCode !== 0) throw new MamError(`hermes kanban create failed (exit ${result.exitCode ?? 'none'}): ${String(result.stderr).trim() || result.shortMessage}`);
   const created = JSON.parse(String(result.stdout)) as { id: string; status: string; assignee: string };
-  writeLine(context.stdout, `Created ${created.id}  (${created.status}, assignee=${created.assignee})`);
+  writeLine(context.stdout, values.json ? JSON.stringify({ id: created.id, status: created.status, assignee: created.assignee }) : `Created ${created.id}  (${created.status}, assignee=${created.assignee})`);
   return 0;
 }
 

@@ -43,8 +43,9 @@ A dispatched run ends before its goal turn budget or --max-runtime does and hand
 cooldown, no failure counted). Whenever a run leaves the card blocked or parked, a comment says why and names the
 command that continues it.
 
-Subcommands:
+Subcommands (mam monitor <sub> --help: that subcommand's page):
   dispatch      print (or with --run, run) the \`hermes kanban create --goal …\` command that starts a monitor card
+  lane          claim ready cards assigned to a lane and monitor them (pull mode)
 
 Options:
   --card ID            a Hermes card to report to (default: $HERMES_KANBAN_TASK when dispatched, else the local board)
@@ -59,8 +60,27 @@ Options:
   --verbose            also report sessions other registries own (@mam_registry; problem kind owned-elsewhere)
   -h, --help           this text`;
 
+/** Each subcommand's own page (`mam monitor dispatch --help`). */
+const SUB_HELP: Readonly<Record<string, string>> = {
+  lane: `Usage: mam monitor lane --lane NAME [--ttl S] [--poll S] [--registry PATH] [--tmux-server NAME]... [--interval S]
+                         [--heartbeat S] [--approval-alert S] [--retention D] [--verbose]
+
+Pull mode: claim ready Hermes Kanban cards assigned to --lane (a name without a Hermes profile, so the dispatcher
+never starts them) with a long --ttl (default 86400 s), and monitor each as \`mam monitor --card ID\` would; look for
+the next one every --poll seconds (default 30). The other options are the monitor's (\`mam monitor --help\`).`,
+  dispatch: `Usage: mam monitor dispatch [--run] [--json] [--assignee PROFILE] [--title T] [--registry PATH] [--interval S]
+                             [--heartbeat S] [--goal-max-turns N] [--max-runtime D] [--max-retries N]
+
+Print the \`hermes kanban create --goal …\` command that starts a monitor card (assignee default, skill
+agent-sessions-monitor, the card body naming the registry, interval and heartbeat), so you see exactly what would
+run; --run runs it and prints the new card's id. Defaults: --goal-max-turns 100, --max-runtime 8h,
+--max-retries 1, --interval 30s, --heartbeat 5m. $MAM_HERMES_BIN names the hermes command (default hermes).
+--json prints {argv: [the command's words]}, or with --run {id, status, assignee}.`,
+};
+
 export const monitorCommand: Command = {
   help: HELP,
+  subcommands: SUB_HELP,
   async run(context) {
     const [sub] = context.argv;
     if (sub === 'dispatch') return (await import('./monitor-dispatch.js')).dispatch({ ...context, argv: context.argv.slice(1) });

@@ -7,7 +7,7 @@ import { INFORMATIONAL_PROBLEMS } from '../reconcile/types.js';
 import { buildPassOptions } from '../reconcile/pass-options.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type CliContext, type Command } from './command.js';
 
-const HELP = `Usage: mam reconcile [--once | --subscribe] [--emit-diff] [--dry-run] [--verbose] [--interval SECONDS]
+const HELP = `Usage: mam reconcile [--once | --subscribe] [--json | --emit-diff] [--dry-run] [--verbose] [--interval SECONDS]
                      [--registry PATH] [--tmux-server NAME]...
 
 Compare the session registry with live tmux and the agents' own files, and repair the registry:
@@ -31,7 +31,9 @@ Options:
                        its own, __monitor, which goes away with it) or the registry file changes, plus a
                        full pass every --interval seconds (±10 %). A server that is not running is never
                        started: it is polled until it appears, and the periodic pass covers the rest
-  --emit-diff          print one JSON object per pass on stdout: {"drifts":[{"class","session","message",…}],…}
+  --json, --emit-diff  print one JSON object per pass on stdout (the two are the same):
+                       {"at","registry","dry_run","written","drifts":[{"class","session","message",…}],"problems":[…]}
+                       (docs/reconcile.md lists every key); problems are also warned about on stderr
   --dry-run            compute drifts, write nothing
   --verbose            also list sessions other registries own (problems of kind owned-elsewhere; they never
                        make --once exit 2)
@@ -50,6 +52,7 @@ export const reconcileCommand: Command = {
     const { values } = parseFlags('reconcile', context.argv, {
       once: { type: 'boolean' },
       'emit-diff': { type: 'boolean' },
+      json: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       verbose: { type: 'boolean' },
       subscribe: { type: 'boolean' },
@@ -66,7 +69,9 @@ export const reconcileCommand: Command = {
       env: context.env,
       verbose: values.verbose ?? false,
     });
-    const emit = (report: PassReport): void => (values['emit-diff'] ? printJson(context, report) : printHuman(context, report));
+    // --json is the flag every command takes; --emit-diff, its older name here, stays as it was.
+    const json = values.json === true || values['emit-diff'] === true;
+    const emit = (report: PassReport): void => (json ? printJson(context, report) : printHuman(context, report));
 
     if (values.once) {
       const report = await runPass(options);
@@ -75,7 +80,7 @@ export const reconcileCommand: Command = {
     }
     // In a loop, people want to hear about change, not "no drift" every 30 s; scripts get every pass.
     const emitChanges = (report: PassReport): void => {
-      if (values['emit-diff'] || report.drifts.length > 0 || report.problems.length > 0) emit(report);
+      if (json || report.drifts.length > 0 || report.problems.length > 0) emit(report);
     };
     if (values.subscribe) return subscribed(context, options, intervalMs, emitChanges);
     return loop(context, options, intervalMs, emitChanges);

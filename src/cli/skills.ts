@@ -23,6 +23,7 @@ type Change = 'added' | 'updated' | 'unchanged';
 
 export const skillsCommand: Command = {
   help: HELP,
+  subcommands: { install: HELP },
   async run(context) {
     const [sub, ...rest] = context.argv;
     if (sub !== 'install') throw new UsageError('skills: the only subcommand is `install`; see `mam skills --help`');

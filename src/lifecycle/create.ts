@@ -11,7 +11,7 @@ import { refuseStarting, settleStart, startingFields } from './ownership.js';
 import { DuplicateSessionError, killSession, sessionOwner } from '../tmux/session.js';
 import { joinWords } from '../util/shell-words.js';
 import { which } from '../util/which.js';
-import type { LifecycleContext } from './context.js';
+import { attachHint, type LifecycleContext } from './context.js';
 import { startAgent } from './start.js';
 import { submitPrompt } from './submit.js';
 
@@ -140,7 +140,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
   const entry: RegistryEntry = { ...starting, ...running };
   delete entry.starting_pid;
   delete entry.starting_at;
-  context.say(`created ${name}: ${joinWords(argv)} in ${workspace} (tmux -L ${request.server} attach -t ${name})`);
+  context.say(`created ${name}: ${joinWords(argv)} in ${workspace} (${attachHint(name)})`);
 
   if (request.submitJob === undefined) return { entry };
   // The prompt (for a delegated job: its instruction header and task) is typed in, and its submission checked.
@@ -166,9 +166,9 @@ function refuseTaken(name: string, registry: { entries: readonly RegistryEntry[]
   if (existing?.status === 'starting') refuseStarting(existing, 'use this name (or pick another --name)');
   const advice =
     existing?.status === 'running'
-      ? 'it is running; stop it first (mam stop --session NAME) or pick another --name'
+      ? 'it is running; stop it first (mam stop NAME) or pick another --name'
       : existing
-        ? `it is ${existing.status}; resume it (mam resume --session NAME) or delete it first (mam delete --session NAME)`
+        ? `it is ${existing.status}; resume it (mam resume NAME) or delete it first (mam delete NAME)`
         : 'its registry entry is invalid; fix or remove it first';
   throw new MamError(`session ${name} is already in the registry: ${advice.replaceAll('NAME', name)}`);
 }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LifecycleContext } from './context.js';
+import { attachHint, type LifecycleContext } from './context.js';
 import { createSession } from './create.js';
 import { capturePane } from '../tmux/session.js';
 import { joinWords } from '../util/shell-words.js';
@@ -89,19 +89,23 @@ export async function runDelegatedJob(delegated: DelegatedJob, run: RunDelegated
     });
     session = { name: created.entry.name, server: run.server };
     await attachSession(jobs, job.job_id, created.entry.name);
-    say(`agent started in tmux session ${name} (tmux -L ${run.server} attach -t ${name})`);
+    say(`agent started in tmux session ${name} (${attachHint(name)})`);
     if (created.submitted && !created.submitted.ok) {
       await recordEvent(jobs, job.job_id, 'error', `instruction not delivered: ${created.submitted.detail}`);
     }
   }
 
+  const waiting = (status: string): void =>
+    run.lifecycle.progress(`job ${job.job_id} ${status}: waiting for its completed or error event (timeout ${job.timeout_s} s, idle ${job.idle_timeout_s} s)`);
+  waiting(job.status);
   const {
     jobs: [final],
   } = await waitForJobs(jobs, [job.job_id], {
-    onEvents: (_job, fresh) => {
+    onEvents: (current, fresh) => {
       for (const item of fresh) if (item.event !== 'submitted') say(`event: ${item.event}${item.detail ? ` — ${item.detail}` : ''}`);
+      waiting(current.status);
     },
-  });
+  }).finally(() => run.lifecycle.progress(undefined));
   if (session) {
     const screen = await capturePane(session.server, session.name, 200, { bin: run.tmuxBin });
     if (screen !== undefined) await audit.paneFinal(screen);

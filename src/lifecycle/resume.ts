@@ -6,7 +6,7 @@ import { readRegistry, updateRegistry } from '../registry/store.js';
 import { recordedIds } from '../reconcile/reconcile.js';
 import { killSession, sessionPane } from '../tmux/session.js';
 import { joinWords, splitWords } from '../util/shell-words.js';
-import { newSessionServer, type LifecycleContext } from './context.js';
+import { attachHint, newSessionServer, type LifecycleContext } from './context.js';
 import { refuseOwnedElsewhere, refuseStarting, settleStart, startingFields } from './ownership.js';
 import { startAgent, type Started } from './start.js';
 
@@ -39,7 +39,7 @@ export async function resumeSession(context: LifecycleContext, session: string):
   await refuseOwnedElsewhere(context, server, entry.name);
   const existing = await sessionPane(server, entry.name, context.tmux);
   if (entry.status === 'running' && existing && !existing.dead) {
-    throw new MamError(`${session} is already running (tmux -L ${server} attach -t ${session})`);
+    throw new MamError(`${session} is already running (${attachHint(session)})`);
   }
   // A session whose agent died with its pane kept (remain-on-exit, sessions mam starts) is gone in all but name:
   // close it, or the new session could not take the name.

@@ -45,6 +45,7 @@ export async function watchStart(context: LifecycleContext, spec: Omit<StartSpec
   let screen = '';
   let outcome: StartOutcome = 'still-starting';
   let stableSince = Date.now();
+  context.progress(`${spec.name}: waiting for ${spec.launcher.command} to show its prompt (up to ${Math.round(timeoutMs / 1000)} s)`);
   await waitFor(async () => {
     if (spec.interrupt?.aborted) return true;
     pane = await sessionPane(spec.server, spec.name, context.tmux);
@@ -57,7 +58,7 @@ export async function watchStart(context: LifecycleContext, spec: Omit<StartSpec
     screen = next;
     outcome = startOutcome(spec.launcher, screen, Date.now() - stableSince);
     return outcome !== 'still-starting';
-  }, timeoutMs, 100);
+  }, timeoutMs, 100).finally(() => context.progress(undefined));
   return { outcome, pane, screen };
 }
 

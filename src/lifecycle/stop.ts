@@ -205,19 +205,26 @@ async function ladder(context: LifecycleContext, server: TmuxServer, name: strin
   const shellRoot = look().length > 1 && SHELLS.has(commandOf(pid));
   const agentLeft = (): ProcessId[] => look().filter((id) => !(shellRoot && id.pid === leader.pid && id.start === leader.start));
 
-  await sendKeys(server, name, exitKeys, context.tmux);
-  const onKeys = await waitFor(() => agentLeft().length === 0, EXIT_KEYS_WAIT_MS, 100);
-  await killSession(server, name, context.tmux);
-  // Closing the session hangs up its terminal; what ignores SIGHUP is still there, and only SIGKILL ends it.
-  if (await waitFor(() => look().length === 0, KILL_SESSION_WAIT_MS, 100)) return onKeys ? 'exit-keys' : 'kill-session';
-  // Looked at again right before each SIGKILL: a process forked between the look and the signal is caught next round.
-  await waitFor(() => {
-    const left = look();
-    signalAll(left, 'SIGKILL');
-    return left.length === 0;
-  }, 2_000, 50);
-  if (await sessionExists(server, name, context.tmux)) await killSession(server, name, context.tmux);
-  return 'sigkill';
+  try {
+    context.progress(`stopping ${name}: exit keys sent, waiting for the agent to leave (up to ${EXIT_KEYS_WAIT_MS / 1000} s)`);
+    await sendKeys(server, name, exitKeys, context.tmux);
+    const onKeys = await waitFor(() => agentLeft().length === 0, EXIT_KEYS_WAIT_MS, 100);
+    if (!onKeys) context.progress(`stopping ${name}: still running after the exit keys; kill-session, waiting for it to end (up to ${KILL_SESSION_WAIT_MS / 1000} s)`);
+    await killSession(server, name, context.tmux);
+    // Closing the session hangs up its terminal; what ignores SIGHUP is still there, and only SIGKILL ends it.
+    if (await waitFor(() => look().length === 0, KILL_SESSION_WAIT_MS, 100)) return onKeys ? 'exit-keys' : 'kill-session';
+    context.progress(`stopping ${name}: processes outlived kill-session; SIGKILL`);
+    // Looked at again right before each SIGKILL: a process forked between the look and the signal is caught next round.
+    await waitFor(() => {
+      const left = look();
+      signalAll(left, 'SIGKILL');
+      return left.length === 0;
+    }, 2_000, 50);
+    if (await sessionExists(server, name, context.tmux)) await killSession(server, name, context.tmux);
+    return 'sigkill';
+  } finally {
+    context.progress(undefined);
+  }
 }
 
 /** The conversation the entry's agent is in, decided exactly as reconcile's class C decides it. */

@@ -80,7 +80,9 @@ export async function killAgentPane(context: LifecycleContext, request: KillRequ
     return !now || now.dead;
   };
   let mode: CloseMode = 'exit-keys';
-  if (!(await waitFor(gone, PANE_TIMEOUTS.exit))) {
+  context.progress(`pane ${request.paneId}: exit keys sent, waiting for the agent to end (up to ${PANE_TIMEOUTS.exit / 1000} s)`);
+  const exited = await waitFor(gone, PANE_TIMEOUTS.exit).finally(() => context.progress(undefined));
+  if (!exited) {
     mode = 'kill-pane';
     await killPane(server, request.paneId, context.tmux);
     if (!(await waitFor(gone, PANE_TIMEOUTS.killed))) throw new MamError(`pane ${request.paneId} is still there after /exit and kill-pane; its processes: ${agentProcesses.map((process) => process.pid).join(', ')}`);

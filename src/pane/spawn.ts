@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { launcherFor } from '../agents/index.js';
+import { AGENT_KINDS, agentKind, launcherFor, type AgentKind } from '../agents/index.js';
 import { MamError, UsageError } from '../util/errors.js';
 import type { LifecycleContext } from '../lifecycle/context.js';
 import { startOutcome } from '../lifecycle/start.js';
@@ -10,9 +10,10 @@ import { joinWords } from '../util/shell-words.js';
 import { waitFor } from '../util/wait.js';
 import { mamCommand, which } from '../util/which.js';
 import { deliverMessage, runSlashCommand, type DeliveryTarget, type Receipt } from '../deliver/deliver.js';
+import { checkAgentInPane, foregroundProcess } from './agent-check.js';
 import { identityCommands, isPaneColor, paneTitle, roleColor, type PaneColor } from './identity.js';
 import { rebalance } from './layout.js';
-import { decide, PANE_TIMEOUTS } from '../deliver/policy.js';
+import { decide, PANE_TIMEOUTS, RETRY_TABLE } from '../deliver/policy.js';
 import { ROLE_PATTERN, setPaneFields, type PaneFields } from './record.js';
 import { capturePaneById, killPane, PANE_ID_PATTERN, paneInfo, splitPane, tmuxMust, WINDOW_ID_PATTERN, type PaneServer } from '../tmux/panes.js';
 
@@ -62,6 +63,14 @@ export async function spawnPane(context: LifecycleContext, request: SpawnRequest
   const { run: server, name: serverName } = request.server;
   const masterInfo = await paneInfo(server, master, context.tmux);
   if (!masterInfo) throw new MamError(`master pane ${master} does not exist on tmux server ${serverName}; list panes with \`tmux list-panes -a -F '#{pane_id}'\` (pane ids are per server: --tmux-server)`);
+  const kind = agentKind(request.agent);
+  // Only an agent reads what is typed: into anything else (a shell above all) the role prompt would be run, not read.
+  if (!kind && request.prompt) {
+    throw new UsageError(
+      `pane spawn: --agent ${request.agent} is not an agent mam knows (${AGENT_KINDS.map((known) => known.id).join(', ')}), and the role prompt is typed into the pane as input — ` +
+        `a shell would run the commands in it. Nothing was spawned. Pass --no-prompt to run ${request.agent} in a pane with nothing typed into it`,
+    );
+  }
   const launcher = launcherFor(request.agent);
   if (!which(launcher.command, context.env)) throw new MamError(`${launcher.command} not found on PATH; install it (or pass the agent's command with --agent); nothing was spawned`);
 
@@ -94,7 +103,9 @@ export async function spawnPane(context: LifecycleContext, request: SpawnRequest
       task_done: false,
       created_at: isoSeconds(context.now()),
     });
+    context.progress(`pane ${paneId} (${request.role}): waiting for ${launcher.command} to show its prompt (attempt ${attempt} of ${RETRY_TABLE.spawn.maxAttempts}, up to ${PANE_TIMEOUTS.ready / 1000} s each)`);
     const outcome = await watchReady({ server, target: paneId, tmux }, launcher);
+    context.progress(undefined);
     readyMs = Date.now() - splitAt;
     const decision = decide(attempt, { operation: 'spawn', outcome: outcome.outcome });
     if (decision.action === 'done') break;
@@ -105,13 +116,17 @@ export async function spawnPane(context: LifecycleContext, request: SpawnRequest
     context.say(`pane ${paneId}: ${launcher.command} showed no prompt in time; spawning again (attempt ${attempt + 1})`);
   }
   const pane: DeliveryTarget = { server, target: paneId, tmux };
+  // Nothing is typed into the pane (identity, role prompt) unless the agent itself is there, at its prompt.
+  if (kind) await refuseUnlessAgent(context, pane, kind, { role: request.role, serverName, argv, cwd, withScreen: true });
 
   // Identity, sent by the spawner (never by the agent): each command its own send, each confirmed.
   const commands = identityCommands(request.agent, request.role, color as PaneColor);
   for (let attempt = 1; commands.length > 0; attempt += 1) {
     let missing: string | undefined;
     for (const { command, confirms } of commands) {
-      if (!(await runSlashCommand(pane, command, confirms))) {
+      context.progress(`pane ${paneId} (${request.role}): ${command}, waiting for ${launcher.command} to confirm`);
+      const confirmed = await runSlashCommand(pane, command, confirms).finally(() => context.progress(undefined));
+      if (!confirmed) {
         missing = command;
         break;
       }
@@ -128,8 +143,10 @@ export async function spawnPane(context: LifecycleContext, request: SpawnRequest
 
   let prompt: Receipt | undefined;
   if (request.prompt) {
+    if (kind) await refuseUnlessAgent(context, pane, kind, { role: request.role, serverName, argv, cwd, withScreen: false });
+    context.progress(`pane ${paneId} (${request.role}): delivering the role prompt`);
     const text = await rolePrompt({ role: request.role, pane: paneId, spawner, registry: context.registryFile, task: request.task, env: context.env });
-    prompt = await deliverMessage(pane, { text, launcher, verify: true, token: `You are the ${request.role} agent` });
+    prompt = await deliverMessage(pane, { text, launcher, verify: true, token: `You are the ${request.role} agent` }).finally(() => context.progress(undefined));
     if (!prompt.ok) {
       await record(context, serverName, paneId, { last_delivery: `${prompt.stage} ${isoSeconds(context.now())}: ${prompt.detail}` });
       throw new MamError(`pane ${paneId} (${request.role}): the role prompt was not delivered: ${prompt.detail} (stage ${prompt.stage})`);
@@ -148,6 +165,31 @@ export async function spawnPane(context: LifecycleContext, request: SpawnRequest
   };
   await record(context, serverName, paneId, fields);
   return { paneId, fields: { pane_id: paneId, tmux_server: serverName, ...fields }, readyMs, prompt };
+}
+
+/**
+ * Refuses, before anything is typed, a pane whose foreground process is not `kind` at its prompt (a shell, another
+ * program): the pane is closed and its row marked closed, so nothing half-spawned is left, and the error says what
+ * was there instead.
+ */
+async function refuseUnlessAgent(
+  context: LifecycleContext,
+  pane: DeliveryTarget,
+  kind: AgentKind,
+  spawned: { role: string; serverName: string; argv: readonly string[]; cwd: string; withScreen: boolean },
+): Promise<void> {
+  const info = await paneInfo(pane.server, pane.target, pane.tmux);
+  if (!info || info.dead) return; // gone: the next send fails and says so; nothing can be typed into it
+  const screen = spawned.withScreen ? ((await capturePaneById(pane.server, pane.target, false, pane.tmux)) ?? '') : undefined;
+  const check = checkAgentInPane(kind, { paneCommand: info.command, process: foregroundProcess(info.pid), screen });
+  if (check.ok) return;
+  const last = screen ?? (await capturePaneById(pane.server, pane.target, false, pane.tmux)) ?? '';
+  await killPane(pane.server, pane.target, pane.tmux);
+  await record(context, spawned.serverName, pane.target, { status: 'closed', closed_at: isoSeconds(context.now()), close_mode: 'kill-pane' });
+  throw new MamError(
+    `pane spawn: ${check.reason}; nothing was typed into it, and pane ${pane.target} was closed. ` +
+      `\`${joinWords(spawned.argv)}\` in ${spawned.cwd} must start ${kind.command} itself. Last screen:\n${last.trimEnd().split('\n').slice(-10).join('\n')}`,
+  );
 }
 
 async function record(context: LifecycleContext, server: string, paneId: string, fields: PaneFields): Promise<void> {
