@@ -64,6 +64,8 @@ describe('notifications from the watcher', () => {
 
     // Approved, and at once the next approval: a flap within the re-arm window (30 s), not news.
     await hook({ session_id: A, cwd: '/work/landing', hook_event_name: 'PostToolUse', ...bash, tool_use_id: 't1' });
+    // The watcher has seen it leave (its segment file shows the session working), so the next ask is a re-entry.
+    await until(async () => (await readFile(path.join(statusDir, 'tmux-status'), 'utf8').catch(() => '')).includes('●1'), 'the watcher to see the approval granted', 60_000);
     await askApproval(hook, A, '/work/landing', 't2');
     // Another session asks: announced — and anything wrongly queued for the flap would be sent before it or with it.
     await askApproval(hook, B, '/work/docs', 't3');
