@@ -57,15 +57,15 @@ describe('mam status --watch on a terminal', () => {
     const long = path.join(box.root, 'x'.repeat(60));
     await registry(long);
     await watchInPane(200, ['--interval', '0.2']);
-    await until(async () => (await screen()).includes(long), 'the long row', 30_000, shows);
+    await until(async () => (await screen()).includes(long), 'the long row', 60_000, shows);
     await registry('/w');
     const redrawn = await untilValue(async () => {
       const text = await screen();
       return /w-creator-claude\s+claude\s+running\s+alive\s+\S+\s+-\s+\S+\s+\/w\s*$/m.test(text) && text;
-    }, 'the short row', 30_000, shows);
+    }, 'the short row', 60_000, shows);
     expect(redrawn).not.toContain('xxxx');
     await box.killSession(agents, 'w-creator-claude');
-    await until(async () => /w-creator-claude\s+claude\s+running\s+GONE/.test(await screen()), 'the session shown gone', 30_000, shows);
+    await until(async () => /w-creator-claude\s+claude\s+running\s+GONE/.test(await screen()), 'the session shown gone', 60_000, shows);
   });
 
   it('rows are cut to a narrow pane, and a resize redraws at once (no interval to wait for)', async () => {
@@ -76,13 +76,13 @@ describe('mam status --watch on a terminal', () => {
     const narrow = await untilValue(async () => {
       const text = await screen();
       return /^w-creator-claude/m.test(text) && text;
-    }, 'the first frame', 30_000, shows);
+    }, 'the first frame', 60_000, shows);
     // Joined wrapped lines (-J) would be longer than the pane: every row was cut, none wrapped.
     for (const line of narrow.split('\n')) expect(line.length).toBeLessThanOrEqual(40);
     expect(narrow).toMatch(/^NAME\s+AGENT\s+STAT/m);
     expect(narrow).not.toContain('workspace-at-the-end');
     await box.tmux(view, 'resize-window', '-t', 'view', '-x', '200');
-    await until(async () => (await screen()).includes(long), 'the full row after the resize', 30_000, shows);
+    await until(async () => (await screen()).includes(long), 'the full row after the resize', 60_000, shows);
   });
 
   it('colour on a terminal: NEEDS APPROVAL in red, first; NO_COLOR gives none', async () => {
@@ -98,7 +98,7 @@ describe('mam status --watch on a terminal', () => {
     const colored = await untilValue(async () => {
       const text = await screen(true);
       return text.includes('NEEDS APPROVAL') && text;
-    }, 'the approval on screen', 30_000, shows);
+    }, 'the approval on screen', 60_000, shows);
     const before = colored.slice(0, colored.indexOf('NEEDS APPROVAL'));
     expect(before.match(/(?:\x1b\[[0-9;]*m)+$/)?.[0]).toMatch(/\x1b\[[0-9;]*\b31\b[0-9;]*m|\x1b\[31m/);
 
@@ -107,17 +107,17 @@ describe('mam status --watch on a terminal', () => {
     const plain = await untilValue(async () => {
       const text = await screen(true);
       return text.includes('NEEDS APPROVAL') && text;
-    }, 'the approval on screen without colour', 30_000, shows);
+    }, 'the approval on screen without colour', 60_000, shows);
     expect(plain).not.toMatch(/\x1b\[[0-9;]*m/);
   });
 
   it('Ctrl-C: exit 0, the cursor shown again and the table gone with the alternate screen', async () => {
     await registry('/w');
     await watchInPane(120, ['--interval', '0.2']);
-    await until(async () => /w-creator-claude/.test(await screen()), 'the table', 30_000, shows);
+    await until(async () => /w-creator-claude/.test(await screen()), 'the table', 60_000, shows);
     expect(await pane('#{alternate_on} #{cursor_flag}')).toBe('1 0');
     await box.tmux(view, 'send-keys', '-t', 'view', 'C-c');
-    await until(async () => (await screen()).includes('EXIT='), 'mam status to exit', 30_000, shows);
+    await until(async () => (await screen()).includes('EXIT='), 'mam status to exit', 60_000, shows);
     const after = await screen();
     expect(after).toContain('EXIT=0');
     expect(await pane('#{alternate_on} #{cursor_flag}')).toBe('0 1');
@@ -141,7 +141,7 @@ describe('mam status --watch when stdout is not a terminal', () => {
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await until(() => output.split('\n').filter(Boolean).length >= 2, 'two reports', 30_000, { detail: () => output });
+    await until(() => output.split('\n').filter(Boolean).length >= 2, 'two reports', 60_000, { detail: () => output });
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(output).not.toContain('\x1b');
