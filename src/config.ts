@@ -134,3 +134,47 @@ export function brokerDir(env: NodeJS.ProcessEnv): string {
   if (explicit) return path.resolve(explicit);
   return path.join(path.dirname(monitorStateDir(env)), 'mam', 'broker');
 }
+
+/** Where a notification goes (docs/status.md, 'Notifications'): the desktop, and tmux's attached clients. */
+export type NotifyChannel = 'desktop' | 'tmux';
+/** What is announced: an agent starts waiting for approval, finishes its turn, or dies. */
+export type NotifyEvent = 'approval' | 'done' | 'died';
+
+export interface NotifySettings {
+  /** Empty: notifications are off. */
+  readonly channels: ReadonlySet<NotifyChannel>;
+  readonly events: ReadonlySet<NotifyEvent>;
+  /** Words of MAM_NOTIFY / MAM_NOTIFY_EVENTS that mean nothing, for the watcher to log: it must not stop over them. */
+  readonly problems: readonly string[];
+}
+
+const NOTIFY_CHANNELS: readonly NotifyChannel[] = ['desktop', 'tmux'];
+const NOTIFY_EVENTS: readonly NotifyEvent[] = ['approval', 'done', 'died'];
+
+/**
+ * `MAM_NOTIFY`: `off` (also `0`, `none`), `on` (the default: every channel), or a comma list of channels;
+ * `MAM_NOTIFY_EVENTS`: a comma list of events, or `all` (default `approval`). `off` (the flag `mam watch --no-notify`)
+ * wins over everything. An unknown word is reported in `problems` and skipped; the rest still counts.
+ */
+export function notifySettings(env: NodeJS.ProcessEnv, off = false): NotifySettings {
+  const problems: string[] = [];
+  const words = (name: string): string[] => (env[name] ?? '').split(',').map((word) => word.trim().toLowerCase()).filter(Boolean);
+  const pick = <T extends string>(name: string, known: readonly T[], given: readonly string[]): Set<T> => {
+    const found = new Set<T>();
+    for (const word of given) {
+      if ((known as readonly string[]).includes(word)) found.add(word as T);
+      else problems.push(`${name}: ${JSON.stringify(word)} is not one of ${[...known, 'all'].join(', ')}; ignored`);
+    }
+    return found;
+  };
+  const channelWords = words('MAM_NOTIFY');
+  const channels =
+    off || channelWords.some((word) => ['off', '0', 'none', 'false', 'no'].includes(word))
+      ? new Set<NotifyChannel>()
+      : channelWords.length === 0 || channelWords.every((word) => ['on', '1', 'all', 'true', 'yes'].includes(word))
+        ? new Set(NOTIFY_CHANNELS)
+        : pick('MAM_NOTIFY', NOTIFY_CHANNELS, channelWords.filter((word) => !['on', '1', 'all', 'true', 'yes'].includes(word)));
+  const eventWords = words('MAM_NOTIFY_EVENTS');
+  const events = eventWords.length === 0 ? new Set<NotifyEvent>(['approval']) : eventWords.includes('all') ? new Set(NOTIFY_EVENTS) : pick('MAM_NOTIFY_EVENTS', NOTIFY_EVENTS, eventWords);
+  return { channels, events, problems };
+}

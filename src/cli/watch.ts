@@ -1,7 +1,9 @@
 import path from 'node:path';
-import { statusDir, tmuxBin } from '../config.js';
+import { notifySettings, statusDir, tmuxBin } from '../config.js';
 import { createLogger } from '../util/log.js';
 import { createStatusPublisher, publishOnChange } from '../mqtt/status-publisher.js';
+import { createNotifier } from '../notify/notifier.js';
+import { SegmentCache } from '../status/segment-file.js';
 import { runWatcher } from '../watch/watcher.js';
 import { claimWatcher, releaseWatcher, runningWatcher } from '../facts/watcher-pid.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type Command } from './command.js';
@@ -9,7 +11,7 @@ import { parseFlags, positiveSeconds, untilStopped, writeLine, type Command } fr
 const DEFAULT_IDLE_EXIT_S = 60;
 
 export const watchCommand: Command = {
-  help: `Usage: mam watch [--idle-exit SECONDS]
+  help: `Usage: mam watch [--idle-exit SECONDS] [--no-notify]
 
 The status watcher. \`mam hook\` starts it on demand (one per status directory); you rarely run it yourself.
 It resolves what agents' hooks never report: a rejected or interrupted tool and Esc while the model streams
@@ -19,12 +21,18 @@ a turn has been silent for 3 s), and an agent that died (its pid, checked with i
 It reacts to file changes within milliseconds and sweeps every second as a safety net.
 
   --idle-exit SECONDS   exit after this long with no session to watch (default ${DEFAULT_IDLE_EXIT_S}, or MAM_WATCH_IDLE_EXIT)
+  --no-notify           no notifications (as MAM_NOTIFY=off)
+
+While it runs it keeps <status dir>/tmux-status, the tmux status-line segment (\`mam status --tmux\`), and announces,
+once and debounced, an agent that starts waiting for approval: a desktop notification (notify-send, osascript) and
+a message to the clients attached to the agent's tmux server and the default one. MAM_NOTIFY (off, or channels:
+desktop,tmux) and MAM_NOTIFY_EVENTS (approval,done,died, or all) choose; see docs/status.md, 'Notifications'.
 
 Every status change is published, retained, on mam/v1/<host>/agents/<session>/status (MAM_MQTT_URL, or the
 embedded broker while it runs); \`mam status --all-hosts\` reads them. Logs go to MAM_LOG_FILE, by default
 <status dir>/watch.log. Exits 0.`,
   async run(context) {
-    const { values } = parseFlags('watch', context.argv, { 'idle-exit': { type: 'string' } });
+    const { values } = parseFlags('watch', context.argv, { 'idle-exit': { type: 'string' }, 'no-notify': { type: 'boolean' } });
     const idleExit = positiveSeconds('watch', 'idle-exit', values['idle-exit'] ?? context.env['MAM_WATCH_IDLE_EXIT'], DEFAULT_IDLE_EXIT_S);
     const dir = statusDir(context.env);
     if (!claimWatcher(dir)) {
@@ -35,6 +43,14 @@ embedded broker while it runs); \`mam status --all-hosts\` reads them. Logs go t
     // Every change is also the retained topic mam/v1/<host>/agents/<session>/status. With no broker configured
     // it goes to the embedded broker only while one runs: a status watcher alone never starts a broker.
     const publisher = createStatusPublisher({ env: context.env, dir, startEmbeddedBroker: false, log: (line) => log.info(line) });
+    const publish = publishOnChange(publisher);
+    const segment = new SegmentCache({ dir, warn: (message, error) => log.warn({ err: error }, message) });
+    const settings = notifySettings(context.env, values['no-notify']);
+    for (const problem of settings.problems) {
+      log.warn(problem);
+      writeLine(context.stderr, `mam watch: ${problem}`);
+    }
+    const notifier = createNotifier({ settings, env: context.env, log, tmuxBin: tmuxBin(context.env) });
     try {
       const outcome = await untilStopped((signal) =>
         runWatcher({
@@ -45,14 +61,23 @@ embedded broker while it runs); \`mam status --all-hosts\` reads them. Logs go t
           approvalPollMs: 250,
           tmuxBin: tmuxBin(context.env),
           signal,
-          onChange: publishOnChange(publisher),
-          onReady: (live) => publisher.sweep(live),
+          onChange: (sessionId, facts, ending) => {
+            segment.change(sessionId, facts);
+            notifier?.change(sessionId, facts, ending);
+            return publish(sessionId, facts);
+          },
+          onReady: (live) => {
+            segment.ready(live);
+            return publisher.sweep(live);
+          },
         }),
       );
       log.info({ outcome }, outcome === 'idle' ? `nothing to watch for ${idleExit} s: exiting` : 'stopped');
-      await publisher.flush(2_000);
+      await Promise.all([publisher.flush(2_000), notifier?.close(2_000)]);
       return 0;
     } finally {
+      segment.close();
+      await notifier?.close(0);
       await publisher.close();
       releaseWatcher(dir);
     }

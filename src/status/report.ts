@@ -15,6 +15,7 @@ import { capturePanes } from '../tmux/capture.js';
 import { serverKey, snapshotServer } from '../tmux/client.js';
 import type { LifecycleContext } from '../lifecycle/context.js';
 import { columnWidths, formatAge } from '../util/table.js';
+import { paint, type Style } from './terminal.js';
 
 /** One row per registered session: what the registry says beside what tmux shows right now. */
 export interface StatusRow {
@@ -142,9 +143,24 @@ async function sampledActivities(targets: readonly PaneTarget[], sampler: PaneSa
 }
 
 
-export function statusTable(report: StatusReport): string {
+/**
+ * Needs-you-first: sessions waiting for a person's approval lead, the rest keep the registry's order (a stable
+ * sort, so a large registry's order is otherwise untouched).
+ */
+export function needsYouFirst(rows: readonly StatusRow[]): StatusRow[] {
+  return [...rows].sort((a, b) => Number(b.activity === 'needs_approval') - Number(a.activity === 'needs_approval'));
+}
+
+/**
+ * The human table. `color` (only on a terminal and without NO_COLOR: terminal.ts colorWanted): NEEDS APPROVAL red
+ * and bold with its session's name bold, working yellow, waiting green, a running session gone from tmux red.
+ * Widths are measured before colouring, so the columns line up either way.
+ */
+export function statusTable(report: StatusReport, options: { readonly color?: boolean } = {}): string {
+  const color = options.color ?? false;
   const header = ['NAME', 'AGENT', 'STATUS', 'TMUX', 'ACTIVITY', 'CONVERSATION', 'AGE', 'WORKSPACE'];
-  const rows = report.sessions.map((row) => [
+  const sessions = needsYouFirst(report.sessions);
+  const rows = sessions.map((row) => [
     row.name,
     row.agent,
     // Session and job state in one column (docs/lifecycle.md, 'status').
@@ -156,9 +172,17 @@ export function statusTable(report: StatusReport): string {
     row.workspace,
   ]);
   const widths = columnWidths(header, rows);
-  const line = (cells: string[]): string => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ');
+  const line = (cells: readonly string[], styles: readonly (readonly Style[])[] = []): string =>
+    cells.map((cell, column) => `${paint(cell, styles[column] ?? [], color)}${column === cells.length - 1 ? '' : ' '.repeat(widths[column]! - cell.length)}`).join('  ');
   if (!report.registry_exists) return `no registry at ${report.registry} yet: nothing is registered`;
-  const lines = [`registry: ${report.registry}`, line(header), ...rows.map(line)];
+  const styles = (row: StatusRow): (readonly Style[])[] => [
+    row.activity === 'needs_approval' ? ['bold'] : [],
+    [],
+    [],
+    row.tmux === 'gone' && row.status === 'running' ? ['red'] : [],
+    row.activity === 'needs_approval' ? ['red', 'bold'] : row.activity === 'working' ? ['yellow'] : row.activity === 'waiting' ? ['green'] : [],
+  ];
+  const lines = [`registry: ${report.registry}`, line(header, header.map(() => ['bold'])), ...rows.map((cells, index) => line(cells, styles(sessions[index]!)))];
   if (rows.length === 0) lines.push(`(no sessions in ${report.registry})`);
   for (const bad of report.invalid) lines.push(`invalid entry${bad.name ? ` ${JSON.stringify(bad.name)}` : ''} at line ${bad.line ?? '?'}: ${bad.reason}`);
   return lines.join('\n');

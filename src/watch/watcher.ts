@@ -33,8 +33,11 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
   /** The tmux executable for reading a pane (`MAM_TMUX_BIN`). */
   readonly tmuxBin?: string;
-  /** Told whenever a session's facts change (by a hook or by the watcher); `undefined` when it ended. */
-  readonly onChange?: (sessionId: string, facts: Facts | undefined) => void | Promise<void>;
+  /**
+   * Told whenever a session's facts change (by a hook or by the watcher); `undefined` when it ended, and then why:
+   * `died` when the watcher found its agent process gone, `ended` otherwise (SessionEnd, /clear, files removed).
+   */
+  readonly onChange?: (sessionId: string, facts: Facts | undefined, ending?: 'ended' | 'died') => void | Promise<void>;
   /** Told once, after the first look at every session: the ones alive now (to retire what ended meanwhile). */
   readonly onReady?: (sessionIds: readonly string[]) => void | Promise<void>;
 }
@@ -112,7 +115,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     if (!facts.session) {
       if (tracked.has(sessionId)) {
         forget(sessionId);
-        await options.onChange?.(sessionId, undefined);
+        await options.onChange?.(sessionId, undefined, 'ended');
       }
       return;
     }
@@ -185,7 +188,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
 
     if (!current.session) {
       forget(sessionId);
-      await options.onChange?.(sessionId, undefined);
+      await options.onChange?.(sessionId, undefined, alive === false ? 'died' : 'ended');
       return;
     }
     // Statuses only: a hook that changes nothing a person sees must not reach subscribers.

@@ -51,6 +51,8 @@ export class Sandbox {
       MAM_LOG_LEVEL: 'warn',
       // Hooks start no status watcher unless a test asks for one (MAM_WATCH: '1'): a watcher outlives its hook.
       MAM_WATCH: '0',
+      // A watcher announces approvals on the desktop and to attached tmux clients; only the notification tests want that.
+      MAM_NOTIFY: 'off',
       // A hook gives up silently past its bounds (2 s of silent stdin, 5 s to record, 2 s per lock: src/config.ts
       // `hookTimeouts`), which a machine busy beside the suite can exceed; 60 s scales them all to minutes. A test of
       // the defaults themselves passes MAM_HOOK_TIMEOUT: undefined.
