@@ -1,0 +1,177 @@
+import { Box, render, Text, useInput, type Instance, type Key } from 'ink';
+import React from 'react';
+import { DEFAULT_AGENT, homeDir } from '../config.js';
+import { lifecycleContext } from '../lifecycle/context.js';
+import { statusHost } from '../mqtt/status-message.js';
+import { MamError } from '../util/errors.js';
+import { Dashboard } from './dashboard.js';
+import { FleetFeed } from './feed.js';
+import type { Frame, Segment } from './frame.js';
+import type { UiKey } from './view.js';
+
+/**
+ * `mam ui`'s terminal shell on ink: draws the dashboard's frames and turns key presses into its keys. Everything
+ * else is in ./dashboard.ts (headless) and the pure modules it joins. No JSX: `h` is React.createElement.
+ * The screen is the terminal's alternate screen, left for an attach (tmux draws there itself) and entered again
+ * after. ink writes a frame only when its text changed, erasing and rewriting it in one synchronized-output write;
+ * its incrementalRendering mode is off: in ink 6.8 it draws every frame one line lower (docs/ui.md, 'Rendering').
+ */
+const h = React.createElement;
+
+export interface DashboardRun {
+  readonly registry: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly stdin: NodeJS.ReadStream;
+  readonly stdout: NodeJS.WriteStream;
+}
+
+const ENTER_SCREEN = '\x1b[?1049h\x1b[H\x1b[2J';
+const LEAVE_SCREEN = '\x1b[?1049l';
+
+/** Runs the dashboard until the person quits; resolves the exit code. */
+export async function runDashboard(run: DashboardRun): Promise<number> {
+  const { stdin, stdout, env } = run;
+  if (!stdout.isTTY || !stdin.isTTY) throw new MamError('mam ui needs a terminal (stdin and stdout must be a TTY); for scripts, `mam status --json`');
+  // no-color.org: set and not empty turns colour off; a dumb terminal has none either.
+  const color = !env['NO_COLOR'] && env['TERM'] !== 'dumb';
+  let instance: Instance | undefined;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  let feed: FleetFeed | undefined;
+
+  const lifecycle = lifecycleContext({ registry: run.registry, env, cwd: run.cwd, say: () => undefined });
+  const dashboard = new Dashboard({
+    lifecycle,
+    host: statusHost(env),
+    home: homeDir(env),
+    cwd: run.cwd,
+    color,
+    size: () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 }),
+    defaults: { agent: DEFAULT_AGENT, workspace: run.cwd },
+    suspend: async (body) => {
+      unmount();
+      stdout.write(LEAVE_SCREEN);
+      try {
+        return await body();
+      } finally {
+        mount();
+      }
+    },
+    refresh: () => feed?.refresh(),
+    quit: () => finish(),
+  });
+  feed = new FleetFeed({ lifecycle, onSnapshot: (snapshot) => dashboard.onSnapshot(snapshot), onProblem: (text) => dashboard.say(text, 'error') });
+
+  let stoppedReading = false;
+  function mount(): void {
+    if (stoppedReading) resumeReading(stdin);
+    stoppedReading = false;
+    stdout.write(ENTER_SCREEN);
+    instance = render(h(App, { dashboard }), { stdout, stdin, exitOnCtrlC: false, patchConsole: false, incrementalRendering: false, maxFps: 30 });
+  }
+  function unmount(): void {
+    instance?.unmount();
+    instance = undefined;
+    stoppedReading = stopReading(stdin) || stoppedReading;
+  }
+  const onResize = (): void => {
+    // A full redraw after a resize: what the terminal did to the old lines is not known.
+    instance?.clear();
+    dashboard.redraw();
+  };
+
+  mount();
+  stdout.on('resize', onResize);
+  try {
+    await feed.start();
+    await finished;
+  } finally {
+    stdout.off('resize', onResize);
+    dashboard.close();
+    unmount();
+    stdout.write(LEAVE_SCREEN);
+    await feed.stop();
+  }
+  return 0;
+}
+
+type ReadHandle = { reading?: boolean; readStart?: () => number; readStop?: () => number };
+const handleOf = (stdin: NodeJS.ReadStream): ReadHandle | undefined => (stdin as unknown as { _handle?: ReadHandle })._handle;
+
+/**
+ * Nothing of ours may read the keys meant for the program the terminal is handed to. Once ink has let go of stdin,
+ * the stream is paused but its handle goes on reading into the stream's buffer (up to 16 KiB) — Node stops the
+ * handle in pause() only for sockets read with a buffer of their own — so every key typed into the attached
+ * session would land here. So the handle is stopped as net.Socket.pause() does it, and started again in
+ * {@link resumeReading} (the stream itself still counts its read as under way and would not start it).
+ */
+function stopReading(stdin: NodeJS.ReadStream): boolean {
+  stdin.pause();
+  const handle = handleOf(stdin);
+  if (!handle?.reading || !handle.readStop) return false;
+  handle.reading = false;
+  handle.readStop();
+  return true;
+}
+
+function resumeReading(stdin: NodeJS.ReadStream): void {
+  const handle = handleOf(stdin);
+  if (!handle || handle.reading || !handle.readStart) return;
+  handle.reading = true;
+  handle.readStart();
+}
+
+function App({ dashboard }: { readonly dashboard: Dashboard }): React.ReactElement {
+  const [frame, setFrame] = React.useState<Frame>(dashboard.frame);
+  React.useEffect(() => {
+    setFrame(dashboard.frame);
+    return dashboard.subscribe(setFrame);
+  }, [dashboard]);
+  useInput((input, key) => {
+    for (const pressed of uiKeys(input, key)) dashboard.key(pressed);
+  });
+  return h(
+    Box,
+    { flexDirection: 'column' },
+    frame.lines.map((line, index) => h(Text, { key: index, wrap: 'truncate-end' }, line.length === 0 ? ' ' : line.map(segment))),
+  );
+}
+
+function segment(part: Segment, index: number): React.ReactElement {
+  return h(Text, { key: index, color: part.color, bold: part.bold, dimColor: part.dim, inverse: part.inverse }, part.text);
+}
+
+/**
+ * ink's key → the dashboard's keys. ink hands plain text that arrives in one read (a paste, fast typing, tmux
+ * send-keys) over as one string, Enter included: that is taken apart here, one key per character. Terminals send
+ * DEL for Backspace, which ink calls `delete`.
+ */
+export function uiKeys(input: string, key: Key): UiKey[] {
+  if (input.length > 1 && !input.startsWith('\x1b')) return [...input].flatMap(plainKey);
+  if (key.ctrl && input === 'c') return [{ name: 'interrupt' }];
+  if (key.upArrow) return [{ name: 'up' }];
+  if (key.downArrow) return [{ name: 'down' }];
+  if (key.pageUp) return [{ name: 'pageup' }];
+  if (key.pageDown) return [{ name: 'pagedown' }];
+  if (key.home) return [{ name: 'home' }];
+  if (key.end) return [{ name: 'end' }];
+  if (key.return) return [{ name: 'enter' }];
+  if (key.escape) return [{ name: 'escape' }];
+  if (key.tab) return [{ name: key.shift ? 'backtab' : 'tab' }];
+  if (key.backspace || key.delete) return [{ name: 'backspace' }];
+  // Esc and a key in one read reach ink as Alt+key; nothing here is bound to Alt, so it is the two keys.
+  if (key.meta && !key.ctrl && input.length === 1) return [{ name: 'escape' }, ...plainKey(input)];
+  if (key.ctrl || key.meta || input === '') return [];
+  return plainKey(input);
+}
+
+function plainKey(char: string): UiKey[] {
+  if (char === '\r' || char === '\n') return [{ name: 'enter' }];
+  if (char === '\t') return [{ name: 'tab' }];
+  if (char === '\x7f' || char === '\b') return [{ name: 'backspace' }];
+  if (char === '\x03') return [{ name: 'interrupt' }];
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(char)) return [];
+  return [{ name: 'char', char }];
+}
