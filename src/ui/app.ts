@@ -131,15 +131,28 @@ function App({ dashboard }: { readonly dashboard: Dashboard }): React.ReactEleme
   useInput((input, key) => {
     for (const pressed of uiKeys(input, key)) dashboard.key(pressed);
   });
+  return h(FrameView, { frame });
+}
+
+/**
+ * One frame as ink elements: one <Text> per line, its styles already written as SGR escapes (ink measures and cuts
+ * styled text correctly), never wrapped — a wrapped line would push the frame past the screen. A <Text> per styled
+ * segment costs ink's layout four to five times as many nodes, which bench/ui.bench.ts showed in every redraw.
+ */
+export function FrameView({ frame }: { readonly frame: Frame }): React.ReactElement {
   return h(
     Box,
     { flexDirection: 'column' },
-    frame.lines.map((line, index) => h(Text, { key: index, wrap: 'truncate-end' }, line.length === 0 ? ' ' : line.map(segment))),
+    frame.lines.map((line, index) => h(Text, { key: index, wrap: 'truncate-end' }, line.length === 0 ? ' ' : line.map(sgr).join(''))),
   );
 }
 
-function segment(part: Segment, index: number): React.ReactElement {
-  return h(Text, { key: index, color: part.color, bold: part.bold, dimColor: part.dim, inverse: part.inverse }, part.text);
+const SGR_COLOR: Readonly<Record<NonNullable<Segment['color']>, number>> = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90 };
+
+/** A segment with its attributes as one SGR sequence, reset after it. */
+export function sgr(part: Segment): string {
+  const codes = [part.color === undefined ? undefined : SGR_COLOR[part.color], part.bold ? 1 : undefined, part.dim ? 2 : undefined, part.inverse ? 7 : undefined].filter((code) => code !== undefined);
+  return codes.length === 0 || part.text === '' ? part.text : `\x1b[${codes.join(';')}m${part.text}\x1b[0m`;
 }
 
 /**

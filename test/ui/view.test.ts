@@ -1,6 +1,6 @@
 import type { Key } from 'ink';
 import { describe, expect, it } from 'vitest';
-import { uiKeys } from '../../src/ui/app.js';
+import { sgr, uiKeys } from '../../src/ui/app.js';
 import { pressKey, selectedIndex, type UiKey, type ViewState } from '../../src/ui/view.js';
 import { fleetRow, view0 } from './fixtures.js';
 
@@ -163,5 +163,13 @@ describe("ink's key events", () => {
     expect(uiKeys('n', key({ meta: true }))).toEqual([{ name: 'escape' }, char('n')]);
     expect(uiKeys('', key({ escape: true, meta: true }))).toEqual([{ name: 'escape' }]);
     expect(uiKeys('x', key({ ctrl: true }))).toEqual([]);
+  });
+});
+
+describe('styled text for ink', () => {
+  it('writes a segment\'s attributes as one SGR sequence and resets after it; a plain segment stays plain', () => {
+    expect(sgr({ text: '! needs approval', color: 'red', bold: true })).toBe('\x1b[31;1m! needs approval\x1b[0m');
+    expect(sgr({ text: 'row', inverse: true, dim: true })).toBe('\x1b[2;7mrow\x1b[0m');
+    expect(sgr({ text: 'plain' })).toBe('plain');
   });
 });
