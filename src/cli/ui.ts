@@ -13,7 +13,7 @@ Keys: ↑↓/j k move · Enter attach (back here on detach) · n create · s sto
 a the pending approval's tool and command · ? help · q quit. More in docs/ui.md.`,
   async run(context) {
     const { values } = parseFlags('ui', context.argv, { registry: { type: 'string' } });
-    const { runDashboard } = await import('../ui/app.js');
+    const { runDashboard } = await import('../ui/run.js');
     return runDashboard({ registry: values.registry, env: context.env, cwd: context.cwd, stdin: process.stdin, stdout: process.stdout });
   },
 };

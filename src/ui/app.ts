@@ -1,99 +1,43 @@
-import { Box, render, Text, useInput, type Instance, type Key } from 'ink';
-import React from 'react';
-import { DEFAULT_AGENT, homeDir } from '../config.js';
-import { lifecycleContext } from '../lifecycle/context.js';
-import { statusHost } from '../mqtt/status-message.js';
-import { MamError } from '../util/errors.js';
-import { Dashboard } from './dashboard.js';
-import { FleetFeed } from './feed.js';
+import { Box, React, render, Text, useInput, type Instance, type Key } from './ink-vendor.js';
+import type { Dashboard } from './dashboard.js';
 import type { Frame, Segment } from './frame.js';
 import type { UiKey } from './view.js';
 
 /**
  * `mam ui`'s terminal shell on ink: draws the dashboard's frames and turns key presses into its keys. Everything
- * else is in ./dashboard.ts (headless) and the pure modules it joins. No JSX: `h` is React.createElement.
- * The screen is the terminal's alternate screen, left for an attach (tmux draws there itself) and entered again
- * after. ink writes a frame only when its text changed, erasing and rewriting it in one synchronized-output write;
- * its incrementalRendering mode is off: in ink 6.8 it draws every frame one line lower (docs/ui.md, 'Rendering').
+ * else is in ./dashboard.ts (headless), the pure modules it joins, and ./run.ts, which loads this module while the
+ * first read of the fleet is under way. No JSX: `h` is React.createElement.
+ * ink writes a frame only when its text changed, erasing and rewriting it in one synchronized-output write; its
+ * incrementalRendering mode is off: in ink 6.8 it draws every frame one line lower (docs/ui.md, 'Rendering').
  */
 const h = React.createElement;
 
-export interface DashboardRun {
-  readonly registry: string | undefined;
-  readonly env: NodeJS.ProcessEnv;
-  readonly cwd: string;
-  readonly stdin: NodeJS.ReadStream;
-  readonly stdout: NodeJS.WriteStream;
+/** The terminal as the dashboard uses it: drawn on, let go of for an attach, and taken back. */
+export interface Screen {
+  mount(): void;
+  unmount(): void;
+  /** Forget what is on screen and draw it all again (after a resize). */
+  clear(): void;
 }
 
-const ENTER_SCREEN = '\x1b[?1049h\x1b[H\x1b[2J';
-const LEAVE_SCREEN = '\x1b[?1049l';
-
-/** Runs the dashboard until the person quits; resolves the exit code. */
-export async function runDashboard(run: DashboardRun): Promise<number> {
-  const { stdin, stdout, env } = run;
-  if (!stdout.isTTY || !stdin.isTTY) throw new MamError('mam ui needs a terminal (stdin and stdout must be a TTY); for scripts, `mam status --json`');
-  // no-color.org: set and not empty turns colour off; a dumb terminal has none either.
-  const color = !env['NO_COLOR'] && env['TERM'] !== 'dumb';
+export function inkScreen(dashboard: Dashboard, stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): Screen {
   let instance: Instance | undefined;
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  let feed: FleetFeed | undefined;
-
-  const lifecycle = lifecycleContext({ registry: run.registry, env, cwd: run.cwd, say: () => undefined });
-  const dashboard = new Dashboard({
-    lifecycle,
-    host: statusHost(env),
-    home: homeDir(env),
-    cwd: run.cwd,
-    color,
-    size: () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 }),
-    defaults: { agent: DEFAULT_AGENT, workspace: run.cwd },
-    suspend: async (body) => {
-      unmount();
-      stdout.write(LEAVE_SCREEN);
-      try {
-        return await body();
-      } finally {
-        mount();
-      }
-    },
-    refresh: () => feed?.refresh(),
-    quit: () => finish(),
-  });
-  feed = new FleetFeed({ lifecycle, onSnapshot: (snapshot) => dashboard.onSnapshot(snapshot), onProblem: (text) => dashboard.say(text, 'error') });
-
   let stoppedReading = false;
-  function mount(): void {
-    if (stoppedReading) resumeReading(stdin);
-    stoppedReading = false;
-    stdout.write(ENTER_SCREEN);
-    instance = render(h(App, { dashboard }), { stdout, stdin, exitOnCtrlC: false, patchConsole: false, incrementalRendering: false, maxFps: 30 });
-  }
-  function unmount(): void {
-    instance?.unmount();
-    instance = undefined;
-    stoppedReading = stopReading(stdin) || stoppedReading;
-  }
-  const onResize = (): void => {
-    // A full redraw after a resize: what the terminal did to the old lines is not known.
-    instance?.clear();
-    dashboard.redraw();
+  return {
+    mount() {
+      if (stoppedReading) resumeReading(stdin);
+      stoppedReading = false;
+      instance = render(h(App, { dashboard }), { stdout, stdin, exitOnCtrlC: false, patchConsole: false, incrementalRendering: false, maxFps: 30 });
+    },
+    unmount() {
+      instance?.unmount();
+      instance = undefined;
+      stoppedReading = stopReading(stdin) || stoppedReading;
+    },
+    clear() {
+      instance?.clear();
+    },
   };
-
-  mount();
-  stdout.on('resize', onResize);
-  try {
-    await feed.start();
-    await finished;
-  } finally {
-    stdout.off('resize', onResize);
-    dashboard.close();
-    unmount();
-    stdout.write(LEAVE_SCREEN);
-    await feed.stop();
-  }
-  return 0;
 }
 
 type ReadHandle = { reading?: boolean; readStart?: () => number; readStop?: () => number };

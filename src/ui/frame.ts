@@ -81,9 +81,10 @@ function titleLine(input: FrameInput, style: Style): Line {
   const parts = (Object.keys(STATE_STYLE) as FleetState[])
     .filter((state) => counts.has(state))
     .flatMap((state, index) => [style(index === 0 ? '' : ' · '), style(`${counts.get(state)} ${STATE_STYLE[state].label}`, { color: STATE_STYLE[state].color })]);
-  if (input.loading) return [style('mam ui', { bold: true }), style('  reading the fleet…'), style(`   ${input.registry}`, { dim: true })];
+  const registry = tilde(input.registry, input.home);
+  if (input.loading) return [style('mam ui', { bold: true }), style('  reading the fleet…'), style(`   ${registry}`, { dim: true })];
   const shown = input.rows.length === input.total ? `${input.total} session${input.total === 1 ? '' : 's'}` : `${input.rows.length} of ${input.total} sessions`;
-  return [style('mam ui', { bold: true }), style(`  ${shown}${parts.length > 0 ? ': ' : ''}`), ...parts, style(`   ${input.registry}${input.hosts ? ` + ${input.hosts}` : ''}`, { dim: true })];
+  return [style('mam ui', { bold: true }), style(`  ${shown}${parts.length > 0 ? ': ' : ''}`), ...parts, style(`   ${registry}${input.hosts ? ` + ${input.hosts}` : ''}`, { dim: true })];
 }
 
 const HEADER = ['STATE', 'FOR', 'NAME', 'AGENT', 'WORKSPACE', 'JOB', 'HOST'] as const;
@@ -96,11 +97,16 @@ const SHRINK: readonly { readonly column: number; readonly min: number }[] = [
   { column: 3, min: 4 },
 ];
 
+/** `~` for the home directory, as a person writes a path. */
+function tilde(file: string, home: string): string {
+  return home !== '/' && home !== '' && (file === home || file.startsWith(`${home}/`)) ? `~${file.slice(home.length)}` : file;
+}
+
 function cells(row: FleetRow, input: FrameInput): string[] {
   const since = input.since(row);
   const age = since === undefined ? '-' : formatAge(Math.max(0, Math.floor((input.now - since) / 1000)));
   const look = STATE_STYLE[row.state];
-  const workspace = row.local && input.home !== '/' && (row.workspace === input.home || row.workspace.startsWith(`${input.home}/`)) ? `~${row.workspace.slice(input.home.length)}` : row.workspace;
+  const workspace = row.local ? tilde(row.workspace, input.home) : row.workspace;
   return [`${look.symbol} ${look.label}`, age, row.name, row.agent, workspace, row.job ?? '-', row.host];
 }
 

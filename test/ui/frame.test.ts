@@ -33,7 +33,7 @@ const fleet = [
 describe('a frame', () => {
   it('lists every row with symbol, state, age, name, agent, workspace (home as ~), job and host', () => {
     const text = frameText(buildFrame(input(fleet)));
-    expect(text[0]).toMatch(/^mam ui {2}3 sessions: 1 needs approval · 1 waiting · 1 working {3}\/home\/me\/\.hermes\/agent-sessions\.yaml$/);
+    expect(text[0]).toMatch(/^mam ui {2}3 sessions: 1 needs approval · 1 waiting · 1 working {3}~\/\.hermes\/agent-sessions\.yaml$/);
     expect(text[1]).toMatch(/^ {2}STATE +FOR +NAME +AGENT +WORKSPACE +JOB +HOST$/);
     expect(text[2]).toMatch(/^> ! needs approval +4m +api +claude +~\/lab\/api +job-7 running +here$/);
     expect(text[3]).toMatch(/^ {2}● working +12s +web +codex +~\/lab\/web +- +here$/);
