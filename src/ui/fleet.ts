@@ -116,11 +116,11 @@ export function localRows(sessions: readonly StatusRow[], facts: ReadonlyMap<str
 
 /** Other hosts' sessions from their retained status messages; this host's own are the local rows already. */
 export function remoteRows(messages: readonly AgentStatusMessage[], ownHost: string): FleetRow[] {
-  return messages
-    .filter((message) => message.host !== ownHost && message.status !== 'gone')
-    .map((message) => {
-      const state: FleetState = message.status === 'gone' ? 'gone' : message.status;
-      return {
+  return messages.flatMap((message): FleetRow[] => {
+    if (message.host === ownHost || message.status === 'gone') return [];
+    const state: FleetState = message.status;
+    return [
+      {
         key: rowKey(message.host, message.session),
         name: printable(message.session),
         agent: printable(message.agent),
@@ -131,9 +131,10 @@ export function remoteRows(messages: readonly AgentStatusMessage[], ownHost: str
         workspace: printable(message.cwd ?? '-'),
         job: null,
         approvals: [],
-        source: 'mqtt' as const,
-      };
-    });
+        source: 'mqtt',
+      },
+    ];
+  });
 }
 
 /** Other hosts write these strings: no terminal escapes or line breaks from them reach the screen. */

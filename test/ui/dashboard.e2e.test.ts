@@ -95,6 +95,24 @@ describe('mam ui in a real terminal', () => {
     expect(await box.tmux(agents, 'list-sessions', '-F', '#{session_name}')).not.toMatch(/^beta$/m);
   });
 
+  it("inside tmux on the sessions' own server, Enter switches this client to the session and prefix L comes back", async () => {
+    await fleet();
+    // The dashboard runs in a session of the agents' server; a person's terminal (the outer pane) is its client.
+    await box.tmux(agents, 'new-session', '-d', '-x', '120', '-y', '30', '-s', 'dash', `${process.execPath} ${MAM} ui --registry ${box.registry}; sleep 100000`);
+    await box.tmux(term, 'new-session', '-d', '-x', '120', '-y', '30', '-s', 'person', `env -u TMUX tmux -L ${agents} attach -t =dash`);
+    const person = (): Promise<string> => box.tmux(term, 'capture-pane', '-p', '-t', '=person:');
+    const sees = (pattern: RegExp) => async (): Promise<boolean> => pattern.test(await person());
+    const seen = { detail: async () => `screen:\n${await person()}` };
+    await until(sees(/3 sessions/), 'the dashboard through the client', BOUND, seen);
+    await box.tmux(agents, 'send-keys', '-t', '=dash:', '/', 'alpha', 'Enter');
+    await until(sees(/1 of 3 sessions/), 'the filter', BOUND, seen);
+    await box.tmux(agents, 'send-keys', '-t', '=dash:', 'Enter');
+    await until(sees(/ALPHA-INNER-SCREEN/), "alpha's screen in the person's terminal", BOUND, seen);
+    expect((await box.tmux(agents, 'list-clients', '-F', '#{client_session}')).split('\n')).toContain('alpha');
+    await box.tmux(term, 'send-keys', '-t', '=person:', 'C-b', 'L');
+    await until(sees(/switched to alpha \(prefix L comes back here\)/), 'the dashboard again, still running', BOUND, seen);
+  });
+
   it('with NO_COLOR draws no colour, and a shows the pending tool and command', async () => {
     await fleet();
     await startUi({ NO_COLOR: '1' });
