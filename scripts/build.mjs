@@ -10,7 +10,8 @@
 //   script, an interrupted build, no stamp at all) → dist/ is deleted and built from scratch. So is it with --clean.
 // - Only sources changed → `tsc --incremental` (its state in dist/.tsbuildinfo) compiles what they affect; outputs
 //   whose source is gone are deleted (tsc never deletes them); the hook bundle is redone only if one of its inputs
-//   changed (see scripts/bundle-hook.mjs).
+//   changed (see scripts/bundle-hook.mjs); `mam ui`'s vendor bundle only if tsc rewrote its file
+//   (scripts/bundle-ui.mjs).
 // - tsc runs with --noEmitOnError: a build that fails type checking writes nothing and exits non-zero, so
 //   `npm start` and `npm test` stop there instead of running an older dist/.
 import { spawnSync } from 'node:child_process';
@@ -59,6 +60,7 @@ function configuration() {
     esbuild: packageVersion('esbuild'),
     'scripts/build.mjs': hashOf('scripts/build.mjs'),
     'scripts/bundle-hook.mjs': hashOf('scripts/bundle-hook.mjs'),
+    'scripts/bundle-ui.mjs': hashOf('scripts/bundle-ui.mjs'),
   };
 }
 
@@ -139,6 +141,14 @@ async function hook(previous, force) {
   return { aliases, inputs };
 }
 
+/** `mam ui`'s React + ink bundle replaces tsc's re-export in place; redone whenever tsc wrote that file again. */
+async function uiVendor() {
+  const { bundleUi, isBundled, UI_VENDOR } = await import('./bundle-ui.mjs');
+  if (isBundled(ROOT)) return;
+  await bundleUi(ROOT);
+  say(`bundled ${UI_VENDOR} (React and ink in one file)`);
+}
+
 function writeStamp(stamp) {
   const file = path.join(ROOT, STAMP);
   writeFileSync(`${file}.tmp`, `${JSON.stringify(stamp, null, 1)}\n`);
@@ -162,6 +172,7 @@ if (reason !== undefined) {
   say(`building dist/ from scratch: ${reason}`);
   rmSync(path.join(ROOT, 'dist'), { recursive: true, force: true });
   compile();
+  await uiVendor();
   const hookRecord = await hook(undefined, true);
   writeStamp({ configuration: config, sources, hook: hookRecord, outputs: outputs() });
 } else {
@@ -173,6 +184,7 @@ if (reason !== undefined) {
   say(`compiling what changed since the last build: ${summary(changed)}`);
   compile();
   prune();
+  await uiVendor();
   const hookRecord = await hook(stamp.hook, false);
   writeStamp({ configuration: config, sources, hook: hookRecord, outputs: outputs() });
 }

@@ -36,6 +36,16 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./status.js')).statusCommand,
   },
   {
+    name: 'attach',
+    summary: 'put this terminal on a registered session (switch-client inside tmux, else attach until you detach)',
+    load: async () => (await import('./attach.js')).attachCommand,
+  },
+  {
+    name: 'ui',
+    summary: 'the live dashboard: every session, needs-you-first, with keys to attach, create, stop, resume, delete',
+    load: async () => (await import('./ui.js')).uiCommand,
+  },
+  {
     name: 'prune',
     summary: 'move ended sessions older than a bound (default 7d) into <registry>.history.jsonl',
     load: async () => (await import('./prune.js')).pruneCommand,
