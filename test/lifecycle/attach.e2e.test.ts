@@ -103,13 +103,13 @@ describe('mam attach refuses what it cannot attach to, and says what to do', () 
     await register([{ name: 'a', status: 'stopped' }]);
     const none = await mam(['attach', '--registry', box.registry], box.env());
     expect(none.code).toBe(64);
-    expect(none.stderr).toMatch(/attach: which session\? `mam attach NAME`/);
+    expect(none.stderr).toMatch(/attach: NAME is required: `mam attach NAME`/);
     const two = await mam(['attach', 'a', 'b', '--registry', box.registry], box.env());
     expect(two.code).toBe(64);
-    expect(two.stderr).toMatch(/one session name, not 2 \("a", "b"\)/);
+    expect(two.stderr).toMatch(/one NAME, not 2 \("a", "b"\)/);
     const both = await mam(['attach', 'a', '--session', 'b', '--registry', box.registry], box.env());
     expect(both.code).toBe(64);
-    expect(both.stderr).toMatch(/given twice, as "a" and as --session "b"/);
+    expect(both.stderr).toMatch(/NAME given twice, as "a" and as --session "b"/);
     const flag = await mam(['attach', '-x', '--registry', box.registry], box.env());
     expect(flag.code).toBe(64);
     expect(flag.stderr).toMatch(/a name that starts with "-" goes after --/);
