@@ -136,7 +136,10 @@ export const codex: AgentKind<'codex'> = {
   // whichever TUI started it, so MAM_SESSION and the pane are another session's (docs/agents.md, 'Codex').
   launchArgs: ['--no-daemon'],
   resumeArgs: (id) => ['resume', id],
-  exitKeys: [{ text: '/quit' }, { key: 'Enter' }],
+  // Ctrl-C twice quits an idle Codex, typed input or not. During a turn the first interrupts it and the second is lost,
+  // so /quit follows — with Enter twice, as keys that come in a burst are taken for a paste, whose Enter is a newline
+  // (0.171: /quit and one Enter left Codex running four times in six). docs/agents.md, 'Codex'.
+  exitKeys: [{ key: 'C-c' }, { key: 'C-c' }, { text: '/quit' }, { key: 'Enter' }, { key: 'Enter' }],
   conversationGone: /no (saved )?(session|rollout|thread)[^\n]*found|session[^\n]*not found/i,
   readyPattern: undefined,
   // docs/agents.md, 'Pane patterns' (codex-rs approval_overlay.rs via NTM, ccmanager).

@@ -279,8 +279,9 @@ describe('codex 0.171 rollouts', () => {
 });
 
 describe('codex launch and hooks', () => {
-  it('starts without the shared background server, and resumes by `resume <id>`', () => {
+  it('starts without the shared background server, stops with Ctrl-C twice and /quit, and resumes by `resume <id>`', () => {
     expect(codex.launchArgs).toEqual(['--no-daemon']);
+    expect(codex.exitKeys).toEqual([{ key: 'C-c' }, { key: 'C-c' }, { text: '/quit' }, { key: 'Enter' }, { key: 'Enter' }]);
     expect(codex.resumeArgs('01a23a2f-e6a2-7d60-9951-2b4eef12a40f')).toEqual(['resume', '01a23a2f-e6a2-7d60-9951-2b4eef12a40f']);
     // What 0.171 prints for an id it has no rollout for, with and without the thread database knowing it.
     expect(codex.conversationGone?.test('ERROR: No saved session found with ID 01a23a2f-0000-7000-8000-000000000000. Run `codex resume` without an ID')).toBe(true);

@@ -23,7 +23,7 @@ const RESUME_ARGS = { codex: (id: string) => ['resume', id], gemini: (id: string
 /** What mam always starts each kind with (`launchArgs` in its module). */
 const LAUNCH_ARGS: Record<(typeof KINDS)[number], string[]> = { codex: ['--no-daemon'], gemini: [], agy: [] };
 /** How each fake agent records that it left by its own exit keys (/quit typed, or Ctrl-D = end of file). */
-const EXIT_VIA = { codex: '/quit', gemini: '/quit', agy: 'eof' } as const;
+const EXIT_VIA = { codex: 'ctrl-c-twice', gemini: 'ctrl-c-twice', agy: 'eof' } as const;
 /** Text on each fake agent's screen once it waits for input. */
 const PROMPT_MARK = { codex: '›', gemini: 'Type your message', agy: '>' } as const;
 

@@ -1,9 +1,8 @@
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { binOnPath, stopPaneProcesses } from '../helpers/real-agent.js';
+import { binOnPath, stopPaneProcesses, submitLine, waitForScreen } from '../helpers/real-agent.js';
 import { mam, Sandbox } from '../helpers/sandbox.js';
-import { waitForScreen } from '../claude/tmux-screen.js';
 import { codexBin, prepareCodexHome } from './codex-home.js';
 import { startCodexModel, type ModelServer, type ScriptStep } from './model-server.js';
 
@@ -18,30 +17,11 @@ export function isCodexIdle(screen: string): boolean {
   return /\? for shortcuts/.test(screen) && !/esc to interrupt|Press enter to confirm|Hooks need review|Would you like to/i.test(screen);
 }
 
-/** The composer: the last `›` line on screen (in a dialog, its cursor line). */
+/** Codex's composer: the last `›` line on screen (in a dialog, its cursor line). */
 const composer = (screen: string): string => screen.split('\n').filter((line) => line.trimStart().startsWith('›')).at(-1) ?? '';
 
-/**
- * Types `text` into Codex's prompt and submits it, as mam's delivery does (docs/pane.md, 'Verification and retries'):
- * wait for the text to show in the composer, press Enter, and press it again while the text is still there. Codex
- * treats keys that arrive in a burst as a paste, in which an Enter is a newline, and a loaded machine can deliver the
- * typed text and the Enter as one burst.
- */
-export async function submit(box: Sandbox, server: string, target: string, text: string): Promise<void> {
-  await box.tmux(server, 'send-keys', '-t', target, '-l', text);
-  await waitForScreen(box, server, target, (screen) => composer(screen).includes(text), 30_000, `${JSON.stringify(text)} in the composer`);
-  for (let attempt = 1; ; attempt += 1) {
-    await box.tmux(server, 'send-keys', '-t', target, 'Enter');
-    const taken = await waitForScreen(box, server, target, (screen) => !composer(screen).includes(text), 10_000, `${JSON.stringify(text)} to be submitted`).then(
-      () => true,
-      (error: unknown) => {
-        if (attempt >= 3) throw error;
-        return false;
-      },
-    );
-    if (taken) return;
-  }
-}
+/** Types `text` into Codex's prompt and submits it (`submitLine`: Codex, too, takes a burst of keys for a paste). */
+export const submit = (box: Sandbox, server: string, target: string, text: string): Promise<void> => submitLine(box, server, target, text, composer);
 
 export interface CodexSessionOptions {
   /** Prefix of the sandbox's temp directory, so a leftover tells which test it came from. */

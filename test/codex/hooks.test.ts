@@ -2,9 +2,9 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
+import { capture, waitForScreen } from '../helpers/real-agent.js';
 import { mam } from '../helpers/sandbox.js';
 import { until, type UntilOptions } from '../helpers/until.js';
-import { capture, waitForScreen } from '../claude/tmux-screen.js';
 import { codexProblem } from './codex-home.js';
 import { APPROVAL_DIALOG, isCodexIdle, startCodexSession, submit, type CodexSession } from './fixture.js';
 import type { ScriptStep } from './model-server.js';
@@ -80,7 +80,7 @@ describe.skipIf(problem !== undefined)('hooks on the real Codex CLI', () => {
     await until(async () => (await main()) === 'waiting', 'Interrupt → waiting', 60_000, watching);
     await expect(stat(path.join(session.workspace, 'rejected'))).rejects.toThrow();
 
-    // mam stop types /quit; Codex fires SessionEnd on the way out, and the session's fact files go.
+    // mam stop presses Codex's exit keys; Codex fires SessionEnd on the way out, and the session's fact files go.
     const stopped = await mam(['stop', '--session', name, '--registry', box.registry], env);
     expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
     await until(async () => (await files()).length === 0, 'SessionEnd → the fact files removed', 60_000, watching);

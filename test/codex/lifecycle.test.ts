@@ -4,10 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import { waitFor } from '../../src/util/wait.js';
-import { isAlive } from '../helpers/real-agent.js';
+import { isAlive, waitForScreen } from '../helpers/real-agent.js';
 import { emitted, mam } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
-import { waitForScreen } from '../claude/tmux-screen.js';
 import { codexProblem } from './codex-home.js';
 import { APPROVAL_DIALOG, isCodexIdle, startCodexSession, submit, type CodexSession } from './fixture.js';
 import type { ScriptStep } from './model-server.js';
@@ -55,7 +54,7 @@ describe.skipIf(problem !== undefined)('session lifecycle on the real Codex CLI'
   };
   const run = (...args: string[]) => mam([...args, '--registry', session!.box.registry], session!.env);
 
-  it('create → prompt → id from the rollout (class C) → approval on the pane → stop by /quit → resume the same conversation → stop → delete', async () => {
+  it('create → prompt → id from the rollout (class C) → approval on the pane → stop by its exit keys → resume the same conversation → stop → delete', async () => {
     session = await startCodexSession({ prefix: 'mam-codex-life-', serverTag: 'cxlife', workspace: 'landing-page', script });
     const { box, server, workspace, name, target, codexHome } = session;
 
@@ -93,7 +92,7 @@ describe.skipIf(problem !== undefined)('session lifecycle on the real Codex CLI'
     expect((await stat(path.join(workspace, 'made'))).isFile()).toBe(true);
     await until(async () => (await activity()).activity !== 'needs_approval', 'the dialog to leave the status', 60_000);
 
-    // Graceful stop: /quit ends codex within the exit-keys rung.
+    // Graceful stop: Codex's exit keys (Ctrl-C twice, /quit) end it within the exit-keys rung.
     const pid = fresh!.pane!.pid!;
     const stopped = await run('stop', '--session', name, '--reason', 'end of day');
     expect(stopped.code, stopped.stderr).toBe(0);
