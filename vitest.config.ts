@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/claude/**'],
+          exclude: [...configDefaults.exclude, 'test/claude/**', 'test/codex/**', 'test/gemini/**'],
           // Bounds, not expectations: a test waits for its conditions, and only a hang should ever reach these
           // (the suite beside `npm run test:busy`'s burner runs several times slower than on a quiet machine).
           testTimeout: 300_000,
@@ -33,6 +33,20 @@ export default defineConfig({
           pool: 'forks',
           maxWorkers: 1,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // The real Codex and Gemini CLIs, each against its scripted model server (test/codex/, test/gemini/;
+        // docs/codex-gemini-harness.md). One agent at a time, after the Claude ones.
+        extends: true,
+        test: {
+          name: 'codex-gemini',
+          include: ['test/codex/**/*.test.ts', 'test/gemini/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -11,10 +11,14 @@ import type { AgentKind, Conversation } from './types.js';
  * OpenAI Codex CLI: rollouts at `<CODEX_HOME>/sessions/YYYY/MM/DD/rollout-<local time>-<id>.jsonl`, or
  * the directory layout `rollout-<local time>-<id>/rollout.jsonl` (docs/agents.md, 'Codex'). The first
  * line is `session_meta`, whose payload carries the thread id and the launch cwd; archived rollouts
- * move to `<CODEX_HOME>/archived_sessions/`, where only `locate` looks.
+ * move to `<CODEX_HOME>/archived_sessions/`, where only `locate` looks. Checked against the real CLI by
+ * test/codex/ (docs/codex-gemini-harness.md).
  */
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The longest SessionEnd hook Codex 0.171 lets run. */
+const SESSION_END_MAX_SECONDS = 3;
 
 /**
  * session_meta carries the whole base instructions (about 21 KB seen) and any dynamic tool specs, so
@@ -127,8 +131,15 @@ export const codex: AgentKind<'codex'> = {
   id: 'codex',
   conversationIdField: 'codex_session_id_own',
   command: 'codex',
+  // Without it, Codex (0.14x on) hands its threads to a shared background app-server that outlives the pane: /quit
+  // only disconnects ("any running work continues"), and every hook runs in that server with the environment of
+  // whichever TUI started it, so MAM_SESSION and the pane are another session's (docs/agents.md, 'Codex').
+  launchArgs: ['--no-daemon'],
   resumeArgs: (id) => ['resume', id],
-  exitKeys: [{ text: '/quit' }, { key: 'Enter' }],
+  // Ctrl-C twice quits an idle Codex, typed input or not. During a turn the first interrupts it and the second is lost,
+  // so /quit follows — with Enter twice, as keys that come in a burst are taken for a paste, whose Enter is a newline
+  // (0.171: /quit and one Enter left Codex running four times in six). docs/agents.md, 'Codex'.
+  exitKeys: [{ key: 'C-c' }, { key: 'C-c' }, { text: '/quit' }, { key: 'Enter' }, { key: 'Enter' }],
   conversationGone: /no (saved )?(session|rollout|thread)[^\n]*found|session[^\n]*not found/i,
   readyPattern: undefined,
   // docs/agents.md, 'Pane patterns' (codex-rs approval_overlay.rs via NTM, ccmanager).
@@ -144,7 +155,8 @@ export const codex: AgentKind<'codex'> = {
       /Press enter to confirm or esc to cancel/i,
     ],
     idle: [/^\s*›(?:\s|$)/m, /\? for shortcuts/, /\d+% context left/],
-    // Codex's hooks have no event for an exec or patch approval it shows (issue 6), so the screen says it.
+    // 0.171 fires PermissionRequest for a command approval; patch and network approvals, and older builds (issue 6),
+    // were not seen to fire one, so the screen is still looked at.
     approvalOnlyOnScreen: true,
   },
 
@@ -205,26 +217,41 @@ export const codex: AgentKind<'codex'> = {
     const rollout = await this.locate(id, workspace, query);
     if (!rollout) return [];
     // The directory layout keeps segments beside rollout.jsonl: the whole directory is this thread's.
-    return path.basename(rollout) === 'rollout.jsonl' ? [path.dirname(rollout)] : [rollout];
+    const paths = [path.basename(rollout) === 'rollout.jsonl' ? path.dirname(rollout) : rollout];
+    // Files named after the thread alone (0.171): its shell snapshots, and what the background server keeps per thread.
+    const root = query.roots.codex;
+    for (const entry of await query.fs.list(path.join(root, 'shell_snapshots'))) {
+      if (entry.isFile() && entry.name.startsWith(`${id}.`) && entry.name.endsWith('.sh')) paths.push(path.join(root, 'shell_snapshots', entry.name));
+    }
+    for (const file of [path.join(root, 'thread-writer-locks', `${id}.lock`), path.join(root, 'tui-thread-reference-capabilities', id)]) {
+      if ((await query.fs.stat(file))?.isFile()) paths.push(file);
+    }
+    return paths;
   },
 
   /**
-   * Claude-compatible hooks.json in `$CODEX_HOME` (user) or `<repo>/.codex/` (project), only the events Codex has
-   * (no PostToolUseFailure, SessionEnd or Notification). No matcher: Codex supports one only on some events, and an
-   * absent matcher matches everything. See docs/agents.md, 'Codex'.
+   * Claude-compatible hooks.json in `$CODEX_HOME` (user) or `<repo>/.codex/` (project). No matcher: Codex supports one
+   * only on some events, and an absent matcher matches everything. 0.171 runs a hook only once the person has trusted
+   * it, and knows no PostToolUseFailure or Notification; StopFailure (in newer sources) it ignores. See
+   * docs/agents.md, 'Codex'.
    */
   hooks: {
     label: 'Codex',
-    help: '$CODEX_HOME/hooks.json or ~/.codex/hooks.json; project: <project>/.codex/hooks.json (Codex reads it for trusted projects). Codex runs hooks only with `codex_hooks = true` under [features] in config.toml; mam says so when it is missing.',
-    events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop'],
+    help: '$CODEX_HOME/hooks.json or ~/.codex/hooks.json; project: <project>/.codex/hooks.json (Codex reads it for trusted projects). Codex runs a new or changed hook only once you trust it: at its next start choose "Trust all and continue" (or review them in /hooks).',
+    events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'Interrupt', 'SubagentStart', 'SubagentStop', 'SessionEnd'],
+    // An interrupted turn (Esc, or Esc in an approval dialog) fires Interrupt and no Stop: the turn is over all the same.
+    eventAliases: [{ event: 'Interrupt', means: 'Stop' }],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.codex', 'hooks.json') : path.join(roots.codex, 'hooks.json')),
-    group: (command, timeoutSeconds) => ({ hooks: [{ type: 'command', command, timeout: timeoutSeconds }] }),
+    // Codex cuts a SessionEnd hook off after 3 s and warns about any longer timeout in its hook list.
+    group: (command, timeoutSeconds, event) => ({ hooks: [{ type: 'command', command, timeout: event === 'SessionEnd' ? Math.min(timeoutSeconds, SESSION_END_MAX_SECONDS) : timeoutSeconds }] }),
     async readiness(roots) {
-      // Codex runs hooks only behind a feature flag in config.toml. We do not edit TOML; we say what to add.
+      // Trust is recorded per hook in config.toml, `[hooks.state."<hooks.json>:<event>:<group>:<hook>"]` with a
+      // `trusted_hash`; Codex computes the hash, so mam says what to do rather than writing it.
       const config = path.join(roots.codex, 'config.toml');
+      const hooksFile = path.join(roots.codex, 'hooks.json');
       const text = await readFile(config, 'utf8').catch(() => '');
-      if (/^\s*codex_hooks\s*=\s*true\b/m.test(text)) return [];
-      return [`note: Codex runs hooks only with \`codex_hooks = true\` under \`[features]\` in ${config}; add it there`];
+      if (text.includes(`[hooks.state.${JSON.stringify(`${hooksFile}:session_start:`).slice(0, -1)}`)) return [];
+      return [`note: Codex runs new or changed hooks only once you trust them: at its next start choose "Trust all and continue" (or review them in /hooks). Older builds also want \`codex_hooks = true\` under \`[features]\` in ${config}`];
     },
   },
 };

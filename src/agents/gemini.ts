@@ -12,7 +12,8 @@ import type { AgentKind, ArtifactQuery, Conversation } from './types.js';
  * (docs/agents.md, 'Gemini CLI'). `projectId` is the slug `projects.json` registers for the project root,
  * or, from older builds, the hex sha256 of the root. The first JSONL record is the session metadata;
  * older builds wrote one `.json` ConversationRecord instead. Subagent chats live one level deeper
- * (`chats/<parentSessionId>/`) and are never listed.
+ * (`chats/<parentSessionId>/`) and are never listed. One session can have several chat files: 0.61 starts a
+ * new one on every `--resume` and goes on writing to the old one. Checked against the real CLI by test/gemini/.
  */
 
 /** A legacy `.json` chat holds the whole conversation; beyond this we do not read it. */
@@ -105,14 +106,35 @@ async function chatFiles(projectDir: string, fs: ArtifactFs): Promise<ChatFile[]
   return files;
 }
 
-async function findIn(projectDir: string, id: string, fs: ArtifactFs): Promise<string | undefined> {
+/** Every chat file of session `id` in `projectDir`, newest first. */
+async function chatsIn(projectDir: string, id: string, fs: ArtifactFs): Promise<{ file: string; modifiedMs: number }[]> {
+  const found: { file: string; modifiedMs: number }[] = [];
   for (const { file, id8 } of await chatFiles(projectDir, fs)) {
     if (id8 !== id.slice(0, 8)) continue;
     const stats = await fs.stat(file);
     // Eight characters name the file; only the sessionId inside tells two sessions apart.
-    if (stats?.isFile() && (await chatSession(file, stats, fs))?.id === id) return file;
+    if (stats?.isFile() && (await chatSession(file, stats, fs))?.id === id) found.push({ file, modifiedMs: stats.mtimeMs });
   }
-  return undefined;
+  return found.sort((a, b) => b.modifiedMs - a.modifiedMs);
+}
+
+/** The project directories that hold chats of session `id`: the workspace's own first, then any other. */
+async function sessionChats(id: string, workspace: string, query: ArtifactQuery): Promise<string[]> {
+  const { fs } = query;
+  const own = await projectDirs(workspace, query);
+  for (const directory of own) {
+    const found = await chatsIn(directory, id, fs);
+    if (found.length > 0) return found.map((chat) => chat.file);
+  }
+  // The workspace may have moved or been re-registered under another slug since.
+  const tmp = path.join(query.roots.gemini, 'tmp');
+  for (const entry of await fs.list(tmp)) {
+    const directory = path.join(tmp, entry.name);
+    if (!entry.isDirectory() || own.includes(directory)) continue;
+    const found = await chatsIn(directory, id, fs);
+    if (found.length > 0) return found.map((chat) => chat.file);
+  }
+  return [];
 }
 
 export const gemini: AgentKind<'gemini'> = {
@@ -120,7 +142,9 @@ export const gemini: AgentKind<'gemini'> = {
   conversationIdField: 'gemini_session_id_own',
   command: 'gemini',
   resumeArgs: (id) => ['--resume', id],
-  exitKeys: [{ text: '/quit' }, { key: 'Enter' }],
+  // Ctrl-C twice within 3 s runs /quit (and cancels a turn in flight). Typing /quit is not reliable: its completion
+  // popup takes the Enter that follows it about two times in three (0.61.0).
+  exitKeys: [{ key: 'C-c' }, { key: 'C-c' }],
   conversationGone: /(no|invalid) session|session[^\n]*not found/i,
   readyPattern: /Type your message/,
   // docs/agents.md, 'Pane patterns' (ToolConfirmationMessage.tsx, LoadingIndicator.tsx, ccmanager, agent-deck).
@@ -137,7 +161,8 @@ export const gemini: AgentKind<'gemini'> = {
     idle: [/Type your message/, /^\s*gemini>/m],
   },
 
-  filesDir: (_env, home) => path.join(home, '.gemini'),
+  // GEMINI_CLI_HOME stands in for the home directory Gemini keeps `.gemini/` in.
+  filesDir: (env, home) => path.join(env['GEMINI_CLI_HOME'] || home, '.gemini'),
 
   matchesPaneCommand(command) {
     return command === 'gemini';
@@ -168,29 +193,16 @@ export const gemini: AgentKind<'gemini'> = {
 
   async locate(id, workspace, query) {
     if (!CONVERSATION_ID_PATTERN.test(id)) return null;
-    const { fs } = query;
-    const own = await projectDirs(workspace, query);
-    for (const directory of own) {
-      const found = await findIn(directory, id, fs);
-      if (found !== undefined) return found;
-    }
-    // The workspace may have moved or been re-registered under another slug since.
-    const tmp = path.join(query.roots.gemini, 'tmp');
-    for (const entry of await fs.list(tmp)) {
-      const directory = path.join(tmp, entry.name);
-      if (!entry.isDirectory() || own.includes(directory)) continue;
-      const found = await findIn(directory, id, fs);
-      if (found !== undefined) return found;
-    }
-    return null;
+    return (await sessionChats(id, workspace, query))[0] ?? null;
   },
 
   async purgePaths(id, workspace, query) {
-    const chat = await this.locate(id, workspace, query);
-    if (!chat) return [];
+    if (!CONVERSATION_ID_PATTERN.test(id)) return [];
+    const chats = await sessionChats(id, workspace, query);
+    if (chats.length === 0) return [];
     // Subagent chats of this session: chats/<sessionId>/.
-    const subagents = path.join(path.dirname(chat), id);
-    return (await query.fs.stat(subagents))?.isDirectory() ? [chat, subagents] : [chat];
+    const subagents = path.join(path.dirname(chats[0]!), id);
+    return (await query.fs.stat(subagents))?.isDirectory() ? [...chats, subagents] : chats;
   },
 
   /**
@@ -207,7 +219,7 @@ export const gemini: AgentKind<'gemini'> = {
       { event: 'AfterAgent', means: 'Stop' },
       { event: 'BeforeTool', means: 'PreToolUse' },
       { event: 'AfterTool', means: 'PostToolUse' },
-      // A tool call waiting for the person's confirmation: Gemini asks before BeforeTool fires (docs/agents.md, 'Gemini CLI').
+      // A tool call waiting for the person's confirmation; 0.61 fires it right after BeforeTool (docs/agents.md, 'Gemini CLI').
       { event: 'Notification', when: { notification_type: 'ToolPermission' }, means: 'PermissionRequest' },
     ],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.gemini', 'settings.json') : path.join(roots.gemini, 'settings.json')),

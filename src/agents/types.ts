@@ -39,6 +39,11 @@ export type KeyPress = { readonly text: string } | { readonly key: string };
 export interface AgentLauncher {
   /** The executable that starts the agent, looked up on PATH. */
   readonly command: string;
+  /**
+   * Arguments mam always starts it with, before the user's own (`mam create … -- <args>`); they are recorded in
+   * `start_argv`, so a resume keeps them. For what mam needs of the agent's process (Codex: `--no-daemon`).
+   */
+  readonly launchArgs?: readonly string[];
   /** Extra arguments that resume conversation `id`, or undefined when the agent cannot resume by id. */
   resumeArgs(id: string): readonly string[] | undefined;
   /** What to type to make the agent exit by itself, in order (the first rung of the stop ladder). */
@@ -120,8 +125,8 @@ export interface AgentHooks {
   settingsFile(scope: HookScope, roots: ArtifactRoots, projectDir: string): string;
   /** The agent reads comments in its settings file, which mam cannot keep: a file that is not plain JSON says so. */
   readonly settingsMayHaveComments?: boolean;
-  /** The one matcher group added per event; the agent decides the unit `timeoutSeconds` is written in. */
-  group(command: string, timeoutSeconds: number): Record<string, unknown>;
+  /** The one matcher group added for `event`; the agent decides the unit `timeoutSeconds` is written in. */
+  group(command: string, timeoutSeconds: number, event: string): Record<string, unknown>;
   /** What else the agent needs before it runs hooks at all, as lines for the user (none when ready). */
   readiness?(roots: ArtifactRoots): Promise<string[]>;
 }

@@ -53,8 +53,8 @@ export async function hookReadiness(target: HookTarget, env: NodeJS.ProcessEnv):
   return (await target.hooks.readiness?.(roots(env))) ?? [];
 }
 
-/** The one matcher group we add per event. */
-const groupOf = (target: HookTarget, command: string): JsonObject => target.hooks.group(command, HOOK_TIMEOUT_SECONDS);
+/** The one matcher group we add for `event`. */
+const groupOf = (target: HookTarget, command: string, event: string): JsonObject => target.hooks.group(command, HOOK_TIMEOUT_SECONDS, event);
 
 export interface HookChange {
   readonly added: number;
@@ -126,8 +126,8 @@ export function mergeHooks(target: HookTarget, settings: JsonObject, command: st
   let added = 0;
   let removed = 0;
   let unchanged = 0;
-  const wanted = JSON.stringify(groupOf(target, command));
   for (const event of target.hooks.events) {
+    const wanted = JSON.stringify(groupOf(target, command, event));
     const groups = Array.isArray(hooks[event]) ? (hooks[event] as Json[]) : [];
     if (oursIn(groups, target.id) === 1 && groups.some((group) => JSON.stringify(group) === wanted)) {
       unchanged++;
@@ -135,7 +135,7 @@ export function mergeHooks(target: HookTarget, settings: JsonObject, command: st
     }
     const stripped = stripOurs(groups, target.id);
     removed += stripped.removed;
-    hooks[event] = [...stripped.groups, groupOf(target, command)];
+    hooks[event] = [...stripped.groups, groupOf(target, command, event)];
     added++;
   }
   if (added === 0) return { settings, change: { added, removed, unchanged } };

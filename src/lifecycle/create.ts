@@ -70,7 +70,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
   };
   interrupted('');
 
-  const argv = [launcher.command, ...request.agentArgs];
+  const argv = [launcher.command, ...(launcher.launchArgs ?? []), ...request.agentArgs];
   const kind = agentKind(request.agent);
   const startingAt = context.now();
   const starting: RegistryEntry = {

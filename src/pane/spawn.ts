@@ -77,7 +77,7 @@ export async function spawnPane(context: LifecycleContext, request: SpawnRequest
   const target = request.window ?? master;
   const cwd = request.cwd ?? masterInfo.cwd;
   const spawner = request.callerPane ?? master;
-  const argv = [launcher.command, ...request.agentArgs];
+  const argv = [launcher.command, ...(launcher.launchArgs ?? []), ...request.agentArgs];
   const tmux = context.tmux;
 
   let paneId = '';

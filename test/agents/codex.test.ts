@@ -234,3 +234,76 @@ describe('codex.matchesPaneCommand', () => {
     expect(codex.conversationIdField).toBe('codex_session_id_own');
   });
 });
+
+describe('codex.purgePaths', () => {
+  it('takes the rollout and the files named after the thread alone (0.171: shell snapshots, writer lock, TUI capabilities)', async () => {
+    const now = Date.now();
+    const id = uuidV7(now, '5');
+    const other = uuidV7(now, '6');
+    const file = await rollout(id, workspace, { createdMs: now });
+    await rollout(other, workspace, { createdMs: now });
+    const root = path.join(home, '.codex');
+    for (const dir of ['shell_snapshots', 'thread-writer-locks', 'tui-thread-reference-capabilities']) await mkdir(path.join(root, dir), { recursive: true });
+    const own = [path.join(root, 'shell_snapshots', `${id}.1796273003930083624.sh`), path.join(root, 'thread-writer-locks', `${id}.lock`), path.join(root, 'tui-thread-reference-capabilities', id)];
+    const theirs = [path.join(root, 'shell_snapshots', `${other}.1.sh`), path.join(root, 'thread-writer-locks', `${other}.lock`), path.join(root, 'thread-writer-locks', '.coordination.lock'), path.join(root, 'session_index.jsonl'), path.join(root, 'history.jsonl')];
+    for (const path_ of [...own, ...theirs]) await writeFile(path_, 'x');
+    // A name that only starts like the id is another file.
+    await writeFile(path.join(root, 'shell_snapshots', `${id}x.1.sh`), 'x');
+    expect((await codex.purgePaths(id, workspace, query)).sort()).toEqual([file, ...own].sort());
+  });
+
+  it('takes the whole directory of the directory layout, and nothing for an id it cannot find', async () => {
+    const id = uuidV7(Date.now(), '4');
+    const file = await rollout(id, workspace, { layout: 'directory' });
+    expect(await codex.purgePaths(id, workspace, query)).toEqual([path.dirname(file)]);
+    expect(await codex.purgePaths(uuidV7(Date.now(), '3'), workspace, query)).toEqual([]);
+  });
+});
+
+describe('codex 0.171 rollouts', () => {
+  it('reads the session_meta 0.171.0 writes (ordinal, account_scoped, history_mode; source "cli" or "vscode")', async () => {
+    const id = uuidV7(Date.now(), 'a');
+    const meta = (source: string): string =>
+      JSON.stringify({
+        timestamp: '2026-12-03T04:35:57.680Z',
+        ordinal: 0,
+        type: 'session_meta',
+        payload: { account_scoped: true, session_id: id, id, timestamp: '2026-12-03T04:35:47.501Z', cwd: workspace, runtime_workspace_roots: [workspace], originator: 'codex-tui', cli_version: '0.171.0', source, thread_source: 'user', model_provider: 'scripted', base_instructions: 'You are a coding agent…', history_mode: 'paginated', context_window: { window_id: id } },
+      });
+    await rollout(id, workspace, { content: `${meta('cli')}\n${REST.join('\n')}\n` });
+    expect(await codex.conversations(workspace, query)).toEqual([expect.objectContaining({ id, startedMs: Date.parse('2026-12-03T04:35:47.501Z') })]);
+    const viaServer = uuidV7(Date.now(), 'b');
+    await rollout(viaServer, workspace, { content: `${meta('vscode').replaceAll(id, viaServer)}\n` });
+    expect((await ids(undefined, new ArtifactFs())).sort()).toEqual([id, viaServer].sort());
+  });
+});
+
+describe('codex launch and hooks', () => {
+  it('starts without the shared background server, stops with Ctrl-C twice and /quit, and resumes by `resume <id>`', () => {
+    expect(codex.launchArgs).toEqual(['--no-daemon']);
+    expect(codex.exitKeys).toEqual([{ key: 'C-c' }, { key: 'C-c' }, { text: '/quit' }, { key: 'Enter' }, { key: 'Enter' }]);
+    expect(codex.resumeArgs('01a23a2f-e6a2-7d60-9951-2b4eef12a40f')).toEqual(['resume', '01a23a2f-e6a2-7d60-9951-2b4eef12a40f']);
+    // What 0.171 prints for an id it has no rollout for, with and without the thread database knowing it.
+    expect(codex.conversationGone?.test('ERROR: No saved session found with ID 01a23a2f-0000-7000-8000-000000000000. Run `codex resume` without an ID')).toBe(true);
+    expect(codex.conversationGone?.test('thread/resume failed: no rollout found for thread id 01a23a35-88eb-7053-be76-0c9a4043b80b (code -32600)')).toBe(true);
+  });
+
+  it('registers Interrupt and SessionEnd, maps Interrupt onto Stop, and keeps a SessionEnd timeout within 3 s', () => {
+    const hooks = codex.hooks!;
+    expect(hooks.events).toEqual(expect.arrayContaining(['Interrupt', 'SessionEnd', 'PermissionRequest']));
+    expect(hooks.eventAliases).toEqual([{ event: 'Interrupt', means: 'Stop' }]);
+    expect(hooks.group('mam-hook --agent codex', 10, 'SessionEnd')).toEqual({ hooks: [{ type: 'command', command: 'mam-hook --agent codex', timeout: 3 }] });
+    expect(hooks.group('mam-hook --agent codex', 10, 'Stop')).toEqual({ hooks: [{ type: 'command', command: 'mam-hook --agent codex', timeout: 10 }] });
+  });
+
+  it('says the hooks need trusting until config.toml records a trusted hash for them', async () => {
+    const readiness = (): Promise<string[]> => codex.hooks!.readiness!(query.roots);
+    expect(await readiness()).toEqual([expect.stringContaining('Trust all and continue')]);
+    await mkdir(path.join(home, '.codex'), { recursive: true });
+    const hooksFile = path.join(home, '.codex', 'hooks.json');
+    await writeFile(path.join(home, '.codex', 'config.toml'), `[hooks.state."/elsewhere/hooks.json:session_start:0:0"]\ntrusted_hash = "sha256:1"\n`);
+    expect(await readiness()).toHaveLength(1);
+    await writeFile(path.join(home, '.codex', 'config.toml'), `model = "x"\n\n[hooks.state]\n\n[hooks.state."${hooksFile}:session_start:0:0"]\ntrusted_hash = "sha256:a94c"\n`);
+    expect(await readiness()).toEqual([]);
+  });
+});

@@ -193,3 +193,45 @@ describe('gemini identity', () => {
     expect(gemini.matchesPaneCommand('node')).toBe(false);
   });
 });
+
+describe('gemini: several chat files of one session (0.61 starts one on every --resume)', () => {
+  /** What `gemini --resume` leaves in a later minute: the session's metadata and its opening context, nothing more. */
+  const resumeStub = (sessionId: string): Promise<string> =>
+    chat('my-proj', sessionId, { name: `session-2026-08-01T11-47-${sessionId.slice(0, 8)}.jsonl`, content: `${metadata(sessionId, { startTime: '2026-08-01T11:47:00.000Z' })}\n`, mtime: new Date('2026-08-01T11:47:00Z') });
+
+  it('lists the session once, locates its newest file, and purges every file of it and its subagents', async () => {
+    await registerProjects({ [workspace]: 'my-proj' });
+    const original = await chat('my-proj', SID, { mtime: new Date('2026-08-01T12:00:00Z') });
+    const stub = await resumeStub(SID);
+    // Another session whose id starts with the same eight characters.
+    const other = await chat('my-proj', TWIN, { name: `session-2026-08-01T09-15-${TWIN.slice(0, 8)}.jsonl`, mtime: new Date('2026-08-01T09:15:00Z') });
+    const subagents = path.join(path.dirname(original), SID);
+    await mkdir(subagents, { recursive: true });
+    await writeFile(path.join(subagents, 'c0ffee00-0000-4000-8000-000000000009.jsonl'), metadata('c0ffee00-0000-4000-8000-000000000009', { kind: 'subagent' }));
+
+    expect(await gemini.conversations(workspace, query)).toEqual([
+      expect.objectContaining({ id: SID, path: original }),
+      expect.objectContaining({ id: TWIN, path: other }),
+    ]);
+    // The chat the conversation goes on in is the newest one written to.
+    expect(await gemini.locate(SID, workspace, query)).toBe(original);
+    expect((await gemini.purgePaths(SID, workspace, query)).sort()).toEqual([original, stub, subagents].sort());
+    expect(await gemini.purgePaths(TWIN, workspace, query)).toEqual([other]);
+    expect(await gemini.purgePaths(SID2, workspace, query)).toEqual([]);
+  });
+});
+
+describe('gemini launch and files', () => {
+  it('keeps its files under GEMINI_CLI_HOME when that is set, as Gemini CLI does', () => {
+    expect(gemini.filesDir({}, '/h')).toBe('/h/.gemini');
+    expect(gemini.filesDir({ GEMINI_CLI_HOME: '/g' }, '/h')).toBe('/g/.gemini');
+    expect(gemini.filesDir({ GEMINI_CLI_HOME: '' }, '/h')).toBe('/h/.gemini');
+  });
+
+  it('stops with Ctrl-C twice, resumes with --resume <id>, and knows 0.61\'s words for a session it cannot find', () => {
+    expect(gemini.exitKeys).toEqual([{ key: 'C-c' }, { key: 'C-c' }]);
+    expect(gemini.resumeArgs(SID)).toEqual(['--resume', SID]);
+    expect(gemini.conversationGone?.test('Error resuming session: Invalid session identifier "00000000-1111-4222-8333-444444444444".')).toBe(true);
+    expect(gemini.readyPattern?.test(' >   Type your message or @path/to/file')).toBe(true);
+  });
+});

@@ -50,9 +50,9 @@ describe('mam create --hooks', () => {
     const codex = await mam(['create', '--agent', 'codex', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
     expect(codex.code, codex.stderr).toBe(0);
     expect(codex.stderr).toContain(`hooks installed in ${path.join(workspace, '.codex', 'hooks.json')}`);
-    expect(codex.stderr).toContain('codex_hooks = true');
+    expect(codex.stderr).toContain('Trust all and continue');
     const codexHooks = JSON.parse(await readFile(path.join(workspace, '.codex', 'hooks.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
-    expect(Object.keys(codexHooks.hooks)).toHaveLength(9);
+    expect(Object.keys(codexHooks.hooks)).toHaveLength(11);
     expect(codexHooks.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/\/cli\/hook\.cjs --agent codex$/);
 
     const gemini = await mam(['create', '--agent', 'gemini', '--workspace', workspace, '--hooks', '--registry', box.registry], env);

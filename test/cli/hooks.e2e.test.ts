@@ -195,7 +195,7 @@ describe('mam hooks', () => {
 describe('mam hooks --agent codex|gemini|all', () => {
   const codexFile = (): string => path.join(box.home, '.codex', 'hooks.json');
   const geminiFile = (): string => path.join(box.home, '.gemini', 'settings.json');
-  const CODEX_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop'];
+  const CODEX_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'Interrupt', 'SubagentStart', 'SubagentStop', 'SessionEnd'];
   const GEMINI_EVENTS = ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'];
   const commandFor = (agent: string): string => `${process.execPath} ${HOOK_ENTRY} --agent ${agent}`;
   const count = (settings: Settings, agent: string): number =>
@@ -204,41 +204,43 @@ describe('mam hooks --agent codex|gemini|all', () => {
       .flatMap((group) => group.hooks)
       .filter((hook) => hook.command.includes(`--agent ${agent}`)).length;
 
-  it('codex: ~/.codex/hooks.json with Codex\'s events, no matcher, timeout in seconds; says how to enable hooks', async () => {
+  it('codex: ~/.codex/hooks.json with Codex\'s events, no matcher, timeout in seconds; says the hooks must be trusted', async () => {
     const result = await mam(['hooks', 'install', '--agent', 'codex'], env);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`installed 9 hooks in ${codexFile()}`);
-    expect(result.stdout).toContain('codex_hooks = true');
+    expect(result.stdout).toContain(`installed 11 hooks in ${codexFile()}`);
+    expect(result.stdout).toContain('Trust all and continue');
     expect(result.stdout).toContain('running Codex sessions pick up hook changes only after a restart');
     const settings = await readJson(codexFile());
     expect(Object.keys(settings.hooks)).toEqual(CODEX_EVENTS);
-    for (const event of CODEX_EVENTS) expect(settings.hooks[event]).toEqual([{ hooks: [{ type: 'command', command: commandFor('codex'), timeout: 10 }] }]);
+    // Codex cuts SessionEnd hooks off after 3 s and warns about a longer timeout.
+    for (const event of CODEX_EVENTS) expect(settings.hooks[event]).toEqual([{ hooks: [{ type: 'command', command: commandFor('codex'), timeout: event === 'SessionEnd' ? 3 : 10 }] }]);
 
-    // With the feature flag on, no note; twice = same bytes.
-    await writeFile(path.join(box.home, '.codex', 'config.toml'), 'model = "gpt-5.4"\n\n[features]\ncodex_hooks = true\n');
+    // Once Codex has recorded its trust in config.toml (the shape 0.171 writes), no note; twice = same bytes.
+    const trusted = `model = "gpt-5.4"\n\n[hooks.state."${codexFile()}:session_start:0:0"]\ntrusted_hash = "sha256:00"\n`;
+    await writeFile(path.join(box.home, '.codex', 'config.toml'), trusted);
     const before = await readFile(codexFile());
     const again = await mam(['hooks', 'install', '--agent', 'codex'], env);
-    expect(again.stdout).toContain('already installed: 9 hooks');
-    expect(again.stdout).not.toContain('codex_hooks');
+    expect(again.stdout).toContain('already installed: 11 hooks');
+    expect(again.stdout).not.toContain('Trust all');
     expect((await readFile(codexFile())).equals(before)).toBe(true);
 
-    // mam created the file, so uninstall removes it.
+    // mam created the file, so uninstall removes it, and leaves config.toml alone.
     const removed = await mam(['hooks', 'uninstall', '--agent', 'codex'], env);
-    expect(removed.stdout).toContain(`removed 9 hooks from ${codexFile()}`);
+    expect(removed.stdout).toContain(`removed 11 hooks from ${codexFile()}`);
     await expect(stat(codexFile())).rejects.toThrow();
-    expect(await readFile(path.join(box.home, '.codex', 'config.toml'), 'utf8')).toContain('codex_hooks = true');
+    expect(await readFile(path.join(box.home, '.codex', 'config.toml'), 'utf8')).toBe(trusted);
   });
 
   it('codex honours CODEX_HOME, and --scope project writes <project>/.codex/hooks.json', async () => {
     const codexHome = path.join(box.root, 'codex-home');
     expect((await mam(['hooks', 'install', '--agent', 'codex'], { ...env, CODEX_HOME: codexHome })).code).toBe(0);
-    expect(count(await readJson(path.join(codexHome, 'hooks.json')), 'codex')).toBe(9);
+    expect(count(await readJson(path.join(codexHome, 'hooks.json')), 'codex')).toBe(11);
     await expect(stat(codexFile())).rejects.toThrow();
 
     const project = path.join(box.root, 'proj');
     await mkdir(project, { recursive: true });
     expect((await mam(['hooks', 'install', '--agent', 'codex', '--scope', 'project'], env, project)).code).toBe(0);
-    expect(count(await readJson(path.join(project, '.codex', 'hooks.json')), 'codex')).toBe(9);
+    expect(count(await readJson(path.join(project, '.codex', 'hooks.json')), 'codex')).toBe(11);
     // Uninstall takes the file and the .codex directory it made, and nothing else.
     expect((await mam(['hooks', 'uninstall', '--agent', 'codex', '--scope', 'project'], env, project)).code).toBe(0);
     await expect(stat(path.join(project, '.codex'))).rejects.toThrow();
@@ -292,7 +294,7 @@ describe('mam hooks --agent codex|gemini|all', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
       { agent: 'claude', file: userFile(), added: 11, removed: 0, unchanged: 0 },
-      { agent: 'codex', file: codexFile(), added: 9, removed: 0, unchanged: 0 },
+      { agent: 'codex', file: codexFile(), added: 11, removed: 0, unchanged: 0 },
       { agent: 'gemini', file: geminiFile(), added: 7, removed: 0, unchanged: 0 },
     ]);
     expect(count(await readJson(userFile()), 'claude')).toBe(11);

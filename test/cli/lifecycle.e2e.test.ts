@@ -20,8 +20,10 @@ const KINDS = ['codex', 'gemini', 'agy'] as const;
 type Kind = (typeof KINDS)[number];
 const ID_FIELD = { codex: 'codex_session_id_own', gemini: 'gemini_session_id_own', agy: 'agy_conversation_id_own' } as const;
 const RESUME_ARGS = { codex: (id: string) => ['resume', id], gemini: (id: string) => ['--resume', id], agy: (id: string) => ['--conversation', id] };
+/** What mam always starts each kind with (`launchArgs` in its module). */
+const LAUNCH_ARGS: Record<(typeof KINDS)[number], string[]> = { codex: ['--no-daemon'], gemini: [], agy: [] };
 /** How each fake agent records that it left by its own exit keys (/quit typed, or Ctrl-D = end of file). */
-const EXIT_VIA = { codex: '/quit', gemini: '/quit', agy: 'eof' } as const;
+const EXIT_VIA = { codex: 'ctrl-c-twice', gemini: 'ctrl-c-twice', agy: 'eof' } as const;
 /** Text on each fake agent's screen once it waits for input. */
 const PROMPT_MARK = { codex: '›', gemini: 'Type your message', agy: '>' } as const;
 
@@ -258,12 +260,12 @@ describe.each(KINDS)('mam lifecycle with a fake %s', (kind) => {
       status: 'running',
       workspace: created.ws,
       tmux_server: server,
-      start_argv: [kind],
+      start_argv: [kind, ...LAUNCH_ARGS[kind]],
       [ID_FIELD[kind]]: null,
       pane: { pid: created.pid, cwd: created.ws },
     });
     const [start] = eventsOf(created.pid);
-    expect(start).toMatchObject({ event: 'start', args: [], cwd: created.ws, resume: null });
+    expect(start).toMatchObject({ event: 'start', args: LAUNCH_ARGS[kind], cwd: created.ws, resume: null });
 
     // a prompt typed: the conversation artifact appears; reconcile records its id (class C)
     const first = await prompt(created.name, created.pid, `first prompt for ${kind}`);
@@ -305,14 +307,14 @@ describe.each(KINDS)('mam lifecycle with a fake %s', (kind) => {
     // resume: the agent gets the resume argv for the same id and continues the same artifact
     const resume = await mamRun(['resume', '--session', created.name, '--json']);
     expect(resume.code, resume.stderr).toBe(0);
-    expect(JSON.parse(resume.stdout)).toMatchObject({ tier: 'recorded-id', conversationId: first.id, argv: [kind, ...RESUME_ARGS[kind](first.id)] });
+    expect(JSON.parse(resume.stdout)).toMatchObject({ tier: 'recorded-id', conversationId: first.id, argv: [kind, ...LAUNCH_ARGS[kind], ...RESUME_ARGS[kind](first.id)] });
     const resumed = entryOf(created.name);
     expect(resumed).toMatchObject({ status: 'running', [ID_FIELD[kind]]: first.id });
     expect(resumed.resumed_at).toBeTruthy();
     const resumedPid = resumed.pane!.pid!;
     expect(resumedPid).not.toBe(created.pid);
     expect(eventsOf(resumedPid).slice(0, 2)).toMatchObject([
-      { event: 'start', args: RESUME_ARGS[kind](first.id), cwd: created.ws, resume: first.id },
+      { event: 'start', args: [...LAUNCH_ARGS[kind], ...RESUME_ARGS[kind](first.id)], cwd: created.ws, resume: first.id },
       { event: 'resumed', id: first.id, file: first.file },
     ]);
     await until(async () => (await screen(created.name)).includes(PROMPT_MARK[kind]), 'the resumed prompt', 15_000);
@@ -370,7 +372,7 @@ describe.each(KINDS)('mam lifecycle with a fake %s', (kind) => {
     const result = await mamRun(['resume', '--session', stopped.name, '--json']);
     expect(result.code, result.stderr).toBe(0);
     const resumed = JSON.parse(result.stdout) as { tier: string; conversationId: string | null; argv: string[]; note: string };
-    expect(resumed).toMatchObject({ tier: 'fresh', conversationId: null, argv: [kind] });
+    expect(resumed).toMatchObject({ tier: 'fresh', conversationId: null, argv: [kind, ...LAUNCH_ARGS[kind]] });
     expect(resumed.note).toBe(`${kind} could not resume conversation ${stopped.id} (it says the conversation is gone); started fresh`);
     const starts = events().filter((event) => event.event === 'start').slice(1);
     expect(starts.map((event) => event.resume)).toEqual([stopped.id, null]);
@@ -619,12 +621,12 @@ describe('mam lifecycle: bad inputs and odd states', () => {
     const result = await mamRun(['resume', '--session', stopped.name, '--json']);
     expect(result.code, result.stderr).toBe(0);
     const resumed = JSON.parse(result.stdout) as { tier: string; conversationId: string | null; argv: string[]; note: string };
-    expect(resumed).toMatchObject({ tier: 'newest-artifact', conversationId: newer.id, argv: ['codex', 'resume', newer.id] });
+    expect(resumed).toMatchObject({ tier: 'newest-artifact', conversationId: newer.id, argv: ['codex', '--no-daemon', 'resume', newer.id] });
     expect(resumed.note).toBe(`resumed conversation ${newer.id} (newest-artifact)`);
     const entry = entryOf(stopped.name);
     expect(entry).toMatchObject({ status: 'running', codex_session_id_own: newer.id });
     expect(eventsOf(entry.pane!.pid!).slice(0, 2)).toMatchObject([
-      { event: 'start', args: ['resume', newer.id] },
+      { event: 'start', args: ['--no-daemon', 'resume', newer.id] },
       { event: 'resumed', id: newer.id, file: newer.file },
     ]);
   });

@@ -91,7 +91,7 @@ describe('create and the monitor never race (issue 11.3)', () => {
     const byName = new Map(entriesOf(box.registry).map((entry) => [entry.name, entry]));
     for (const name of names) {
       const entry = byName.get(name);
-      expect(entry, name).toMatchObject({ status: 'running', agent: 'codex', start_command: 'codex', last_visible_status: null, tmux_server: server });
+      expect(entry, name).toMatchObject({ status: 'running', agent: 'codex', start_command: 'codex --no-daemon', last_visible_status: null, tmux_server: server });
       expect(entry).not.toHaveProperty('starting_pid');
       expect(entry).not.toHaveProperty('starting_at');
       expect(await ownerOf(name)).toBe(box.registry);
