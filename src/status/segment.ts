@@ -11,11 +11,15 @@ export interface SegmentCounts {
   readonly waiting: number;
 }
 
-/** Most pressing first, as a person reads it: red needs you, yellow is busy, green is free for more work. */
+/**
+ * Most pressing first, as a person reads it: red needs you, yellow is busy, green is free for more work. Each part
+ * brings its own dark background: on tmux's default status bar (green) a green or yellow count would not be seen.
+ */
+const CHIP = 'bg=colour236';
 const PARTS: readonly { readonly status: AgentStatus; readonly symbol: string; readonly style: string }[] = [
-  { status: 'needs_approval', symbol: '⚠', style: 'fg=red,bold' },
-  { status: 'working', symbol: '●', style: 'fg=yellow' },
-  { status: 'waiting', symbol: '○', style: 'fg=green' },
+  { status: 'needs_approval', symbol: '⚠', style: `fg=red,bold,${CHIP}` },
+  { status: 'working', symbol: '●', style: `fg=yellow,${CHIP}` },
+  { status: 'waiting', symbol: '○', style: `fg=green,${CHIP}` },
 ];
 
 /** Sessions with no status yet (no agent fact) are not counted: they show nothing a person could act on. */
@@ -27,15 +31,16 @@ export function countStatuses(statuses: Iterable<AgentStatus | undefined>): Segm
 
 /**
  * `⚠2 ●3 ○1`; a state with no session is left out, and no session at all is the empty string, so status-right
- * stays clean. `color`: each part in tmux style syntax, reset with `#[default]` (the status line's own style).
+ * stays clean. `color`: each part a padded chip in tmux style syntax, reset with `#[default]` (the status line's
+ * own style).
  */
 export function tmuxSegment(counts: SegmentCounts, color: boolean): string {
   return PARTS.filter((part) => counts[part.status] > 0)
-    .map((part) => (color ? `#[${part.style}]${part.symbol}${counts[part.status]}#[default]` : `${part.symbol}${counts[part.status]}`))
-    .join(' ');
+    .map((part) => (color ? `#[${part.style}] ${part.symbol}${counts[part.status]} #[default]` : `${part.symbol}${counts[part.status]}`))
+    .join(color ? '' : ' ');
 }
 
 /** The segment without its `#[…]` styles (for NO_COLOR or --no-color), `##` back to `#`. */
 export function plainSegment(text: string): string {
-  return text.replace(/#\[[^\]]*\]/g, '').replace(/##/g, '#');
+  return text.replace(/#\[[^\]]*\]/g, '').replace(/##/g, '#').trim().replace(/ {2,}/g, ' ');
 }

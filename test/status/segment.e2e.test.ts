@@ -38,7 +38,7 @@ const bash = { tool_name: 'Bash', tool_input: { command: 'npm test' } };
 const S1 = '11111111-1111-4c8e-9f00-2a6b1c3d4e5f';
 const S2 = '22222222-2222-4c8e-9f00-2a6b1c3d4e5f';
 const S3 = '33333333-3333-4c8e-9f00-2a6b1c3d4e5f';
-const COLORED = '#[fg=red,bold]⚠1#[default] #[fg=yellow]●1#[default] #[fg=green]○1#[default]';
+const COLORED = '#[fg=red,bold,bg=colour236] ⚠1 #[default]#[fg=yellow,bg=colour236] ●1 #[default]#[fg=green,bg=colour236] ○1 #[default]';
 
 /** The README's status-right value, exactly as a person would paste it. */
 async function readmeStatusRight(): Promise<string> {
@@ -86,7 +86,7 @@ describe('the tmux status-line segment', () => {
 
     // Approved: the file follows within one change.
     await hook({ session_id: S2, cwd: '/w2', hook_event_name: 'PostToolUse', ...bash, tool_use_id: 't2' });
-    await until(async () => (await content()) === '#[fg=yellow]●2#[default] #[fg=green]○1#[default]\n', 'the approval to leave the segment', 60_000);
+    await until(async () => (await content()) === '#[fg=yellow,bg=colour236] ●2 #[default]#[fg=green,bg=colour236] ○1 #[default]\n', 'the approval to leave the segment', 60_000);
 
     // The agent dies: its sessions go, the segment is empty, and when the idle watcher exits the file goes with it.
     const watcher = runningWatcher(statusDir)!;
@@ -105,12 +105,12 @@ describe('the tmux status-line segment', () => {
     await doomed.hook({ session_id: S2, cwd: '/w2', hook_event_name: 'PermissionRequest', ...bash });
     expect((await mam(['status', '--tmux', '--no-color'], env)).stdout).toBe('⚠1 ●1\n');
     // A file no watcher keeps (one killed with SIGKILL left it) says nothing about now.
-    await writeFile(segmentFile, '#[fg=red]⚠9#[default]\n');
+    await writeFile(segmentFile, '#[fg=red,bg=colour236] ⚠9 #[default]\n');
     const exited = new Promise((resolve) => doomed.process.once('exit', resolve));
     doomed.process.kill('SIGKILL');
     await exited;
     expect((await mam(['status', '--tmux', '--no-color'], env)).stdout).toBe('●1\n');
-    expect((await mam(['status', '--tmux'], env)).stdout).toBe('#[fg=yellow]●1#[default]\n');
+    expect((await mam(['status', '--tmux'], env)).stdout).toBe('#[fg=yellow,bg=colour236] ●1 #[default]\n');
   });
 
   it('--tmux with flags it does not take is a usage error that names them', async () => {

@@ -6,12 +6,12 @@ describe('the tmux status-line segment', () => {
     const counts = countStatuses(['working', 'needs_approval', 'waiting', 'working', undefined, 'needs_approval', 'working']);
     expect(counts).toEqual({ needs_approval: 2, working: 3, waiting: 1 });
     expect(tmuxSegment(counts, false)).toBe('⚠2 ●3 ○1');
-    expect(tmuxSegment(counts, true)).toBe('#[fg=red,bold]⚠2#[default] #[fg=yellow]●3#[default] #[fg=green]○1#[default]');
+    expect(tmuxSegment(counts, true)).toBe('#[fg=red,bold,bg=colour236] ⚠2 #[default]#[fg=yellow,bg=colour236] ●3 #[default]#[fg=green,bg=colour236] ○1 #[default]');
     expect(plainSegment(tmuxSegment(counts, true))).toBe('⚠2 ●3 ○1');
   });
 
   it('a state with no session is left out, and no session at all is nothing', () => {
-    expect(tmuxSegment(countStatuses(['waiting', 'waiting']), true)).toBe('#[fg=green]○2#[default]');
+    expect(tmuxSegment(countStatuses(['waiting', 'waiting']), true)).toBe('#[fg=green,bg=colour236] ○2 #[default]');
     expect(tmuxSegment(countStatuses([]), true)).toBe('');
     expect(tmuxSegment(countStatuses([undefined]), false)).toBe('');
   });
