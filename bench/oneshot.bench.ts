@@ -13,6 +13,9 @@
  * read from their panes, as `mam status` does. Each iteration runs the four commands one after another, so noise
  * falls on all alike; medians and p90 over BENCH_ITERATIONS (default 30) after BENCH_WARMUP (3).
  *
+ * BENCH_COMPARE=<another build's dist/cli/main.js> adds its `status --json` and `job event` to each iteration (before
+ * and after a change, measured in the same run); BENCH_CPU_PROF=<dir> writes one `status --json` CPU profile there.
+ *
  * Isolation: temp HOME, registry, status, broker and job directories, a private TMUX_TMPDIR; only the tmux server and
  * broker this script started are stopped, and the temp tree is removed, on success, failure and SIGINT/SIGTERM.
  * Exit status 0 when the run completed (a missed target prints MISS).
@@ -165,6 +168,13 @@ try {
     },
     'job event': { argv: [process.execPath, MAM, 'job', 'event', job.job_id, '--event', 'progress', '--detail', 'bench', '--registry-dir', jobsDir], check: () => undefined },
   };
+  const compare = process.env['BENCH_COMPARE'];
+  if (compare) {
+    commands['status --json [compare]'] = { argv: [process.execPath, compare, 'status', '--json'], check };
+    commands['job event [compare]'] = { argv: [process.execPath, compare, 'job', 'event', job.job_id, '--event', 'progress', '--detail', 'bench', '--registry-dir', jobsDir], check: () => undefined };
+  }
+  const profiles = process.env['BENCH_CPU_PROF'];
+  if (profiles) run([process.execPath, '--cpu-prof', `--cpu-prof-dir=${path.resolve(profiles)}`, MAM, 'status', '--json']);
   const times = Object.fromEntries(Object.keys(commands).map((name) => [name, [] as number[]]));
   for (let iteration = 0; iteration < WARMUP + ITERATIONS; iteration += 1) {
     for (const [name, command] of Object.entries(commands)) {
@@ -177,7 +187,7 @@ try {
   const base = median(times['node -e 0']!);
   const cpu = (/model name\s*:\s*(.*)/.exec(await readFile('/proc/cpuinfo', 'utf8').catch(() => ''))?.[1] ?? 'unknown CPU').trim();
   console.log(`one-shot commands, ${SESSIONS} sessions (${ALIVE} alive, ${WITH_FACTS} with fact files), ${ITERATIONS} iterations — ${new Date().toISOString()}, ${cpu}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}, Node ${process.version}`);
-  console.log('command         median ms   p90 ms   ÷ node -e 0');
+  console.log(`${compare ? `[compare] is ${compare}\n` : ''}command         median ms   p90 ms   ÷ node -e 0`);
   for (const [name, values] of Object.entries(times)) console.log(`${name.padEnd(14)}  ${median(values).toFixed(1).padStart(9)}  ${p90(values).toFixed(1).padStart(7)}   ${(median(values) / base).toFixed(2).padStart(6)}`);
   const ratio = median(times['status --json']!) / base;
   console.log(`${ratio <= TARGET_RATIO ? 'PASS' : 'MISS'}: status --json at ${SESSIONS} sessions is ${ratio.toFixed(2)}× node -e 0, target ≤ ${TARGET_RATIO}×`);
