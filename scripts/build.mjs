@@ -10,8 +10,8 @@
 //   script, an interrupted build, no stamp at all) → dist/ is deleted and built from scratch. So is it with --clean.
 // - Only sources changed → `tsc --incremental` (its state in dist/.tsbuildinfo) compiles what they affect; outputs
 //   whose source is gone are deleted (tsc never deletes them); the hook bundle is redone only if one of its inputs
-//   changed (see scripts/bundle-hook.mjs); `mam ui`'s vendor bundle only if tsc rewrote its file
-//   (scripts/bundle-ui.mjs).
+//   changed (see scripts/bundle-hook.mjs); so is the CLI's bundle, dist/bundle/ (scripts/bundle-cli.mjs); `mam ui`'s
+//   vendor bundle only if tsc rewrote its file (scripts/bundle-ui.mjs).
 // - tsc runs with --noEmitOnError: a build that fails type checking writes nothing and exits non-zero, so
 //   `npm start` and `npm test` stop there instead of running an older dist/.
 import { spawnSync } from 'node:child_process';
@@ -25,6 +25,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STAMP = 'dist/.build-stamp.json';
 const TSBUILDINFO = 'dist/.tsbuildinfo';
 const HOOK = 'dist/cli/hook.cjs';
+const CLI_BUNDLE_DIR = 'dist/bundle';
 /** The build's own files in dist/: not outputs of a source, and not shipped (package.json "files"). */
 const BOOKKEEPING = new Set([STAMP, TSBUILDINFO]);
 const require = createRequire(import.meta.url);
@@ -61,6 +62,7 @@ function configuration() {
     'scripts/build.mjs': hashOf('scripts/build.mjs'),
     'scripts/bundle-hook.mjs': hashOf('scripts/bundle-hook.mjs'),
     'scripts/bundle-ui.mjs': hashOf('scripts/bundle-ui.mjs'),
+    'scripts/bundle-cli.mjs': hashOf('scripts/bundle-cli.mjs'),
   };
 }
 
@@ -110,6 +112,7 @@ function compile() {
 /** Outputs of sources that no longer exist (tsc writes outputs but never deletes one), and folders left empty. */
 function prune() {
   for (const file of filesUnder('dist')) {
+    if (file.startsWith(`${CLI_BUNDLE_DIR}/`)) continue; // the CLI bundle's files have no source of their own
     const stem = /^dist\/(.+?)\.(?:js|js\.map|d\.ts|d\.ts\.map)$/.exec(file)?.[1];
     if (stem === undefined || existsSync(path.join(ROOT, 'src', `${stem}.ts`)) || existsSync(path.join(ROOT, 'src', `${stem}.tsx`))) continue;
     rmSync(path.join(ROOT, file));
@@ -139,6 +142,19 @@ async function hook(previous, force) {
   const inputs = hashes(await bundleHook(ROOT, aliases));
   say(`bundled ${HOOK} from ${Object.keys(inputs).length} files`);
   return { aliases, inputs };
+}
+
+/** The CLI bundle (dist/bundle/), unless the files esbuild read for the previous one are unchanged. */
+async function cliBundle(previous, force) {
+  const { bundleCli, CLI_BUNDLE } = await import('./bundle-cli.mjs');
+  const unchanged = !force && previous !== undefined && existsSync(path.join(ROOT, CLI_BUNDLE)) && differences(previous.inputs, hashes(Object.keys(previous.inputs))).length === 0;
+  if (unchanged) {
+    say(`${CLI_BUNDLE_DIR}/ is up to date (none of its inputs changed)`);
+    return previous;
+  }
+  const inputs = hashes(await bundleCli(ROOT));
+  say(`bundled ${CLI_BUNDLE_DIR}/ (mam) from ${Object.keys(inputs).length} files`);
+  return { inputs };
 }
 
 /** `mam ui`'s React + ink bundle replaces tsc's re-export in place; redone whenever tsc wrote that file again. */
@@ -174,7 +190,8 @@ if (reason !== undefined) {
   compile();
   await uiVendor();
   const hookRecord = await hook(undefined, true);
-  writeStamp({ configuration: config, sources, hook: hookRecord, outputs: outputs() });
+  const cliRecord = await cliBundle(undefined, true);
+  writeStamp({ configuration: config, sources, hook: hookRecord, cli: cliRecord, outputs: outputs() });
 } else {
   const changed = differences(stamp.sources ?? {}, sources);
   if (changed.length === 0) {
@@ -186,6 +203,7 @@ if (reason !== undefined) {
   prune();
   await uiVendor();
   const hookRecord = await hook(stamp.hook, false);
-  writeStamp({ configuration: config, sources, hook: hookRecord, outputs: outputs() });
+  const cliRecord = await cliBundle(stamp.cli, false);
+  writeStamp({ configuration: config, sources, hook: hookRecord, cli: cliRecord, outputs: outputs() });
 }
 say(`done in ${seconds(performance.now() - started)}`);

@@ -117,6 +117,11 @@ export function statusDir(env: NodeJS.ProcessEnv): string {
   return env['MAM_STATUS_DIR'] || path.join(cacheHome(env), 'mam', 'status');
 }
 
+/** Read-only callers' cached parses of registries (src/registry/read-cache.ts): `<cache>/mam/registry`. */
+export function registryCacheDir(env: NodeJS.ProcessEnv): string {
+  return path.join(cacheHome(env), 'mam', 'registry');
+}
+
 /**
  * The monitor's per-workspace coalescing state: `$MAM_STATE_DIR`, else `<cache>/agent-sessions-monitor` (the
  * seed's name, which people's scripts know).

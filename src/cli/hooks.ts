@@ -7,7 +7,7 @@ import { HOOK_TIMEOUT_SECONDS, hookAgents, hookCommand, hookReadiness, hookSetti
 import { parseFlags, writeLine, type Command } from './command.js';
 
 /** The bundled hook entry beside this file (scripts/bundle-hook.mjs). */
-const HOOK_ENTRY = fileURLToPath(new URL('./hook.cjs', import.meta.url));
+const HOOK_ENTRY = fileURLToPath(new URL('../cli/hook.cjs', import.meta.url));
 
 const wrap = (text: string, indent: string, width = 118): string => {
   const lines: string[] = [];

@@ -95,7 +95,7 @@ async function createWith(
     }
     const target = hookTarget(agent);
     const file = hookSettingsFile(target, 'project', context.env, path.resolve(context.cwd, workspace));
-    await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('./hook.cjs', import.meta.url)), agent));
+    await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('../cli/hook.cjs', import.meta.url)), agent));
     live.say(`hooks installed in ${file}`);
     for (const line of await hookReadiness(target, context.env)) live.say(line);
   }

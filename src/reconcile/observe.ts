@@ -28,7 +28,7 @@ export interface ObserveOptions {
 /** Conversations looked at for an entry start this long before it was created (clock and precision). */
 const CANDIDATE_LOOKBACK_MS = 2_000;
 
-export function serversToObserve(registry: ReconcileInput, extra: readonly TmuxServer[]): TmuxServer[] {
+export function serversToObserve(registry: Pick<ReconcileInput, 'entries'>, extra: readonly TmuxServer[]): TmuxServer[] {
   const servers = new Map<string, TmuxServer>();
   for (const entry of registry.entries) servers.set(serverKey(entry.tmux_server ?? null), entry.tmux_server ?? null);
   for (const server of extra) servers.set(serverKey(server), server);

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { agentKind } from '../agents/index.js';
-import { statusDir } from '../config.js';
+import { registryCacheDir, statusDir } from '../config.js';
 import { sessionStatus as agentsActivity } from '../facts/derive.js';
 import type { AgentStatus } from '../facts/schema.js';
 import { classifyPane, combineActivity, type ActivitySource } from '../watch/pane.js';
 import { paneTarget, type PaneSampler, type PaneTarget } from '../watch/pane-sampler.js';
 import { listStatusDir, readAgentFacts } from '../facts/store.js';
 import { readJob } from '../jobs/store.js';
-import { readRegistry } from '../registry/store.js';
+import { readRegistryEntries } from '../registry/read-cache.js';
 import { timestampMs } from '../registry/schema.js';
 import { serversToObserve } from '../reconcile/observe.js';
 import { sessionLive } from '../reconcile/reconcile.js';
@@ -50,7 +50,7 @@ export interface StatusReport {
  * the monitor; without one, each pane is captured once.
  */
 export async function sessionStatus(context: LifecycleContext, panes?: PaneSampler): Promise<StatusReport> {
-  const registry = await readRegistry(context.registryFile);
+  const registry = await readRegistryEntries(context.registryFile, registryCacheDir(context.env));
   const snapshots = new Map((await Promise.all(serversToObserve(registry, []).map((server) => snapshotServer(server, context.tmux)))).map((snapshot) => [serverKey(snapshot.server), snapshot]));
   const now = context.now();
   const jobStates = new Map<string, string>();

@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAM, REPO, Sandbox } from '../helpers/sandbox.js';
+
+const run = promisify(execFile);
+
+/**
+ * What keeps one-shot commands fast (docs/development.md), checked by what they load rather than by a clock: `mam`
+ * runs from the bundle (scripts/bundle-cli.mjs), and `mam status` loads none of the modules only other commands use.
+ * A module-loader hook in the child writes every file it loads to a list.
+ */
+let box: Sandbox;
+let list: string;
+let hook: string;
+
+beforeEach(async () => {
+  box = await Sandbox.create('mam-oneshot-');
+  list = path.join(box.root, 'loaded.txt');
+  hook = path.join(box.root, 'hook.mjs');
+  const register = path.join(box.root, 'register.mjs');
+  await writeFile(hook, `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(list)}, url + '\\n'); return next(url, context); }\n`);
+  await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(new URL(`file://${hook}`).href)});\n`);
+});
+afterEach(async () => {
+  await box.dispose();
+});
+
+async function loadedBy(args: readonly string[]): Promise<{ stdout: string; loaded: string[] }> {
+  await writeFile(list, '');
+  const { stdout } = await run(process.execPath, ['--import', path.join(box.root, 'register.mjs'), MAM, ...args], { env: box.env({ MAM_REGISTRY: box.registry }), cwd: REPO });
+  return { stdout, loaded: (await readFile(list, 'utf8')).split('\n').filter(Boolean) };
+}
+
+/** Packages and command modules only other commands load: MQTT, logging, `mam ui`, the monitor, the broker, the watcher. */
+const OTHER_COMMANDS = /\/node_modules\/(?:mqtt|aedes|aedes-persistence|pino|pino-pretty|react|ink)\/|\/dist\/ui\/|\/dist\/bundle\/(?:ui|app|monitor|broker|watch|mqtt|connection|subscribe|log)-[A-Z0-9]{8}\.js$/;
+
+describe('one-shot commands load only what they use', () => {
+  it('mam status --json runs from the bundle and loads no MQTT, logging, UI or watcher module', async () => {
+    const server = box.serverName('oneshot');
+    const workspace = path.join(box.root, 'ws');
+    await mkdir(workspace, { recursive: true });
+    await box.startSession(server, 'o-creator-claude', workspace);
+    await box.writeRegistry(`tmux_sessions:\n  - {name: o-creator-claude, agent: claude, workspace: ${workspace}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z}\n  - {name: gone-creator-claude, agent: claude, workspace: ${workspace}, status: terminated, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, terminated_at: 2026-01-02T00:00:00Z}\n`);
+
+    const { stdout, loaded } = await loadedBy(['status', '--json']);
+    const report = JSON.parse(stdout) as { sessions: { name: string; tmux: string }[] };
+    expect(report.sessions.map((row) => [row.name, row.tmux])).toEqual([
+      ['o-creator-claude', 'alive'],
+      ['gone-creator-claude', 'gone'],
+    ]);
+    expect(loaded.some((url) => url.endsWith('/dist/bundle/mam.js'))).toBe(true);
+    // Only the bundle's files besides the entry point: no module of dist/ loaded file by file, no package from node_modules.
+    expect(loaded.filter((url) => url.startsWith('file:') && !url.includes('/dist/bundle/') && !url.endsWith('/dist/cli/main.js') && url !== `file://${hook}`)).toEqual([]);
+    expect(loaded.filter((url) => OTHER_COMMANDS.test(url))).toEqual([]);
+  });
+
+  it('mam status (the table) loads none of them either', async () => {
+    await box.writeRegistry('tmux_sessions: []\n');
+    const { stdout, loaded } = await loadedBy(['status']);
+    expect(stdout).toMatch(/^registry: /);
+    expect(loaded.filter((url) => OTHER_COMMANDS.test(url))).toEqual([]);
+  });
+});
