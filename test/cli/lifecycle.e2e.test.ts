@@ -190,14 +190,14 @@ async function create(kind: Kind, wsName = `ws-${kind}`, extraArgs: string[] = [
   const result = await mamRun(['create', '--agent', kind, '--workspace', ws, '--json', ...extraArgs]);
   expect(result.code, result.stderr).toBe(0);
   const { entry } = JSON.parse(result.stdout) as { entry: RegistryEntry };
-  await until(async () => (await screen(entry.name)).includes(PROMPT_MARK[kind]), `${kind}'s prompt`, 15_000);
+  await until(async () => (await screen(entry.name)).includes(PROMPT_MARK[kind]), `${kind}'s prompt`, 60_000);
   return { name: entry.name, ws, pid: entry.pane!.pid! };
 }
 
 /** Types a prompt and waits for the agent to have written it into its conversation artifact. */
 async function prompt(name: string, pid: number, text: string): Promise<{ id: string; file: string }> {
   await typeLine(name, text);
-  const appended = await untilValue(() => eventsOf(pid).find((event) => event.event === 'appended' && event.text === text), `${JSON.stringify(text)} in the artifact`, 15_000);
+  const appended = await untilValue(() => eventsOf(pid).find((event) => event.event === 'appended' && event.text === text), `${JSON.stringify(text)} in the artifact`, 60_000);
   return { id: appended.id!, file: appended.file! };
 }
 
@@ -232,11 +232,15 @@ async function conversationOutsideMam(kind: Kind, cwd: string, text = 'an unrela
   return { id: made.id!, file: made.file! };
 }
 
-/** Holds the registry's lock from a separate `flock … -c 'sleep 10'`, as another writer would. */
+/**
+ * Holds the registry's lock from a separate `flock`, as another writer would, until the test ends (afterEach ends
+ * its process group). A holder that let go after a fixed time raced the command under test on a loaded machine:
+ * a `create` that took longer than that to reach its registry write found the lock free and succeeded.
+ */
 async function holdRegistryLock(): Promise<string> {
   const lockFile = `${box.registry}.lock`;
   await mkdir(path.dirname(lockFile), { recursive: true });
-  const holder = spawn('flock', [lockFile, '-c', 'sleep 10'], { detached: true, stdio: 'ignore', env: env() });
+  const holder = spawn('flock', [lockFile, '-c', 'sleep 100000'], { detached: true, stdio: 'ignore', env: env() });
   holders.push(holder);
   await until(() => {
     try {
@@ -245,7 +249,7 @@ async function holdRegistryLock(): Promise<string> {
     } catch {
       return true; // exit 1: someone else holds it
     }
-  }, 'the lock holder to take the lock', 15_000);
+  }, 'the lock holder to take the lock', 60_000);
   return lockFile;
 }
 
@@ -317,7 +321,7 @@ describe.each(KINDS)('mam lifecycle with a fake %s', (kind) => {
       { event: 'start', args: [...LAUNCH_ARGS[kind], ...RESUME_ARGS[kind](first.id)], cwd: created.ws, resume: first.id },
       { event: 'resumed', id: first.id, file: first.file },
     ]);
-    await until(async () => (await screen(created.name)).includes(PROMPT_MARK[kind]), 'the resumed prompt', 15_000);
+    await until(async () => (await screen(created.name)).includes(PROMPT_MARK[kind]), 'the resumed prompt', 60_000);
     const second = await prompt(created.name, resumedPid, `second prompt for ${kind}`);
     expect(second).toEqual(first);
     expect(readFileSync(first.file, 'utf8')).toContain(`first prompt for ${kind}`);
@@ -498,7 +502,7 @@ describe('mam lifecycle: bad inputs and odd states', () => {
   it('stop of a session killed behind mam\'s back updates the registry and says the termination was auto-detected', async () => {
     const created = await create('gemini', 'killed');
     await box.killSession(server, created.name);
-    await until(() => !alive(created.pid), 'the agent to die with its tmux session', 15_000);
+    await until(() => !alive(created.pid), 'the agent to die with its tmux session', 60_000);
 
     const stop = await mamRun(['stop', '--session', created.name]);
     expect(stop.code, stop.stderr).toBe(0);
@@ -580,7 +584,7 @@ describe('mam lifecycle: bad inputs and odd states', () => {
     expect(await sessions()).toEqual([first.name]);
     // The agent that was started for it is gone again.
     for (const started of events().filter((event) => event.event === 'start' && event.cwd === ws)) {
-      await until(() => !alive(started.pid), 'the unregistered agent to be gone', 15_000);
+      await until(() => !alive(started.pid), 'the unregistered agent to be gone', 60_000);
     }
   });
 

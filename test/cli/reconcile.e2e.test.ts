@@ -307,8 +307,9 @@ describe('mam reconcile and the registry lock', () => {
   async function holdLock(): Promise<string> {
     const lockFile = `${box.registry}.lock`;
     await mkdir(path.dirname(lockFile), { recursive: true });
-    // Its own process group, so the kill above takes flock and its sleep together.
-    holders.push(spawn('flock', [lockFile, '-c', 'sleep 60'], { detached: true, stdio: 'ignore', env: box.env() }));
+    // Held until the test ends (a fixed hold races a slow command); its own process group, so the kill above takes
+    // flock and its sleep together.
+    holders.push(spawn('flock', [lockFile, '-c', 'sleep 100000'], { detached: true, stdio: 'ignore', env: box.env() }));
     await until(() => {
       try {
         execFileSync('flock', ['--nonblock', lockFile, 'true'], { stdio: 'ignore' });
@@ -316,7 +317,7 @@ describe('mam reconcile and the registry lock', () => {
       } catch {
         return true; // exit 1: the holder has it
       }
-    }, 'the holder to take the lock', 15_000);
+    }, 'the holder to take the lock', 60_000);
     return lockFile;
   }
 
