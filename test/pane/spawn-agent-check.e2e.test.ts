@@ -57,7 +57,8 @@ describe('mam pane spawn: nothing is typed into anything but the agent', () => {
   });
 
   it('an agent name that starts a shell (codex → bash): nothing typed, a clear error, the pane closed, the row never done', async () => {
-    await symlink(which('bash', process.env)!, path.join(bin, 'codex'));
+    // bash under the name codex, whatever arguments mam starts codex with (a bare symlink would refuse --no-daemon).
+    await writeFile(path.join(bin, 'codex'), `#!${which('bash', process.env)!}\nexec -a codex ${which('bash', process.env)!}\n`, { mode: 0o755 });
     const result = await spawn('--agent', 'codex');
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toMatch(/^mam: pane spawn: the pane runs a shell \(bash: codex\), not codex at its prompt; nothing was typed into it, and pane %\d+ was closed\./);
