@@ -106,6 +106,31 @@ export class Sandbox {
     await writeFile(file, text);
   }
 
+  /**
+   * kill-server, and then the server's own pid if it is still there: after a clean full run a server of this
+   * sandbox was once found alive, its folder deleted (the kill-server failed or raced, and its error is not ours
+   * to see). Nothing a test started may outlive it.
+   */
+  private async killServer(server: string): Promise<void> {
+    const env = this.env();
+    const pid = Number((await run('tmux', ['-L', server, 'display-message', '-p', '#{pid}'], { env }).catch(() => ({ stdout: '' }))).stdout.trim());
+    await run('tmux', ['-L', server, 'kill-server'], { env }).catch(() => undefined);
+    if (!Number.isInteger(pid) || pid <= 0) return;
+    for (let waited = 0; waited < 5_000; waited += 50) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return; // gone
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+
   async dispose(): Promise<void> {
     // An embedded MQTT broker a test's `mam job …` started on demand would otherwise idle on for minutes.
     const broker = await readFile(path.join(this.root, 'broker', 'broker.json'), 'utf8').catch(() => undefined);
@@ -125,9 +150,7 @@ export class Sandbox {
         // already gone
       }
     }
-    await Promise.all(
-      [...this.servers].map((server) => run('tmux', ['-L', server, 'kill-server'], { env: this.env() }).catch(() => undefined)),
-    );
+    await Promise.all([...this.servers].map((server) => this.killServer(server)));
     // A process that was just stopped may still be writing its last files: retry instead of failing on ENOTEMPTY.
     await rm(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
