@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,16 @@ import { promisify } from 'node:util';
 import { runningWatcher } from '../../src/facts/watcher-pid.js';
 
 const run = promisify(execFile);
+
+/** Alive and not a zombie: this machine's init reaps the exited tmux server slowly, and a zombie is gone for us. */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MAM = path.join(REPO, 'dist/cli/main.js');
 
@@ -117,11 +128,7 @@ export class Sandbox {
     await run('tmux', ['-L', server, 'kill-server'], { env }).catch(() => undefined);
     if (!Number.isInteger(pid) || pid <= 0) return;
     for (let waited = 0; waited < 5_000; waited += 50) {
-      try {
-        process.kill(pid, 0);
-      } catch {
-        return; // gone
-      }
+      if (!running(pid)) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     try {
