@@ -156,6 +156,9 @@ export class Sandbox {
       } catch {
         // already gone
       }
+      // Its last writes (the MQTT publisher's record) come on the way out: removing the folder before it is gone
+      // let them re-create the path, and /tmp kept mam-watch-* folders.
+      for (let waited = 0; waited < 10_000 && running(watcher.pid); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await Promise.all([...this.servers].map((server) => this.killServer(server)));
     // A process that was just stopped may still be writing its last files: retry instead of failing on ENOTEMPTY.
