@@ -71,7 +71,7 @@ export async function startScriptedHttp(handle: Handler): Promise<ScriptedHttp> 
   };
 }
 
-function readBody(incoming: IncomingMessage): Promise<string> {
+export function readBody(incoming: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -80,7 +80,7 @@ function readBody(incoming: IncomingMessage): Promise<string> {
   });
 }
 
-function parseBody(raw: string): unknown {
+export function parseBody(raw: string): unknown {
   if (raw === '') return undefined;
   try {
     return JSON.parse(raw) as unknown;
