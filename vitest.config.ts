@@ -3,9 +3,10 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
-    // Tests drive real tmux servers and subprocesses and mostly wait on them, so three test files at a time keep
-    // two cores busy without starving them (every test waits for its condition with a generous bound).
-    maxWorkers: 3,
+    // Tests drive real tmux servers and subprocesses and mostly wait on them (a quiet run keeps about one core of
+    // two busy), so three unit files and the two real-agent projects run side by side (every test waits for its
+    // condition with a generous bound).
+    maxWorkers: 5,
     projects: [
       {
         extends: true,
@@ -22,8 +23,8 @@ export default defineConfig({
         },
       },
       {
-        // The real Claude Code CLI against a scripted model server (test/claude/). One claude at a time, and
-        // only after the unit project, so start-up and screen timing don't compete with the fast suite.
+        // The real Claude Code CLI against a scripted model server (test/claude/). One claude at a time, beside the
+        // unit files: its waits are bounded for a loaded machine, and running it after them cost ~150 s of wall time.
         extends: true,
         test: {
           name: 'claude',
@@ -32,13 +33,11 @@ export default defineConfig({
           hookTimeout: 120_000,
           pool: 'forks',
           maxWorkers: 1,
-          sequence: { groupOrder: 1 },
         },
       },
       {
         // The real Codex and Gemini CLIs, each against its scripted model server (test/codex/, test/gemini/;
-        // docs/codex-gemini-harness.md). One at a time, beside the Claude ones (same group): two agents on two
-        // cores, which every real-agent test's bounds allow for, instead of ~100 s more of wall time.
+        // docs/codex-gemini-harness.md). One at a time, beside the Claude ones and the unit files.
         extends: true,
         test: {
           name: 'codex-gemini',
@@ -47,7 +46,6 @@ export default defineConfig({
           hookTimeout: 120_000,
           pool: 'forks',
           maxWorkers: 1,
-          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -83,6 +83,16 @@ export function lockTimeoutMs(env: NodeJS.ProcessEnv): number {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 30_000;
 }
 
+/**
+ * How long `stop` gives an agent to leave after its exit keys before it closes the session: `$MAM_STOP_GRACE`
+ * seconds, else 3. An agent that saves its conversation and runs its own exit hooks on the way out can need longer
+ * on a loaded machine; past the bound it is stopped anyway (kill-session), and the entry says `forced`.
+ */
+export function stopGraceMs(env: NodeJS.ProcessEnv): number {
+  const seconds = Number(env['MAM_STOP_GRACE'] ?? 3);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 3_000;
+}
+
 /** `mam hook`'s time bounds (src/facts/hook.ts); each ends the hook silently, as an agent waits on its hooks. */
 export interface HookTimeouts {
   /** stdin silent this long without a whole payload: an agent that never closes it. */

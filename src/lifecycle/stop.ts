@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { agentKind, launcherFor } from '../agents/index.js';
+import { stopGraceMs } from '../config.js';
 import { errorMessage, MamError, UsageError } from '../util/errors.js';
 import { setEntryFields, type EntryFields, type ParsedRegistry } from '../registry/document.js';
 import { isoSeconds, type RegistryEntry } from '../registry/schema.js';
@@ -39,7 +40,6 @@ export type StopOutcome =
 /** How far down the ladder the stop had to go; `already-gone` when tmux had no such session. */
 export type Rung = 'exit-keys' | 'kill-session' | 'sigkill' | 'already-gone';
 
-export const EXIT_KEYS_WAIT_MS = 3_000;
 export const KILL_SESSION_WAIT_MS = 5_000;
 const SHELLS = new Set(['bash', 'zsh', 'sh', 'dash', 'fish', 'ksh', 'tcsh', 'csh']);
 const SNAPSHOT_LINES = 40;
@@ -206,9 +206,10 @@ async function ladder(context: LifecycleContext, server: TmuxServer, name: strin
   const agentLeft = (): ProcessId[] => look().filter((id) => !(shellRoot && id.pid === leader.pid && id.start === leader.start));
 
   try {
-    context.progress(`stopping ${name}: exit keys sent, waiting for the agent to leave (up to ${EXIT_KEYS_WAIT_MS / 1000} s)`);
+    const graceMs = stopGraceMs(context.env);
+    context.progress(`stopping ${name}: exit keys sent, waiting for the agent to leave (up to ${graceMs / 1000} s)`);
     await sendKeys(server, name, exitKeys, context.tmux);
-    const onKeys = await waitFor(() => agentLeft().length === 0, EXIT_KEYS_WAIT_MS, 100);
+    const onKeys = await waitFor(() => agentLeft().length === 0, graceMs, 100);
     if (!onKeys) context.progress(`stopping ${name}: still running after the exit keys; kill-session, waiting for it to end (up to ${KILL_SESSION_WAIT_MS / 1000} s)`);
     await killSession(server, name, context.tmux);
     // Closing the session hangs up its terminal; what ignores SIGHUP is still there, and only SIGKILL ends it.

@@ -2,6 +2,7 @@ import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { mam, Sandbox } from '../helpers/sandbox.js';
+import { REAL_AGENT_ENV } from '../helpers/real-agent.js';
 import { claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } from './claude-home.js';
 import { startModelServer, type ModelServer, type ScriptFunction, type ScriptStep } from './model-server.js';
 import { isEmptyIdlePrompt, waitForScreen } from './tmux-screen.js';
@@ -62,7 +63,7 @@ export async function startClaudeSession(options: ClaudeSessionOptions): Promise
     model = await startModelServer(options.script(workspace));
     await prepareClaudeHome(box.home, { workspaces: [workspace] });
     const claude = { ...claudeEnv({ home: box.home, serverUrl: model.url }), PATH: await claudeOnPath(box.root) };
-    const env = box.env({ ...claude, ...options.env });
+    const env = box.env({ ...claude, ...REAL_AGENT_ENV, ...options.env });
     const target = `=${path.basename(workspace)}-creator-claude:`;
     if (options.hooks) {
       const installed = await mam(['hooks', 'install', '--scope', 'user'], env);

@@ -1,7 +1,7 @@
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { binOnPath, stopPaneProcesses, submitLine, waitForScreen } from '../helpers/real-agent.js';
+import { binOnPath, REAL_AGENT_ENV, stopPaneProcesses, submitLine, waitForScreen } from '../helpers/real-agent.js';
 import { mam, Sandbox } from '../helpers/sandbox.js';
 import { codexBin, prepareCodexHome } from './codex-home.js';
 import { startCodexModel, type ModelServer, type ScriptStep } from './model-server.js';
@@ -94,7 +94,7 @@ export async function startCodexSession(options: CodexSessionOptions): Promise<C
     await prepareCodexHome(box.home, { baseUrl: model.baseUrl, workspaces: [workspace] });
     const bin = codexBin();
     if (bin === undefined) throw new Error('no native codex binary (see codexProblem)');
-    const env = box.env({ PATH: await binOnPath(box.root, 'codex', bin), ...options.env });
+    const env = box.env({ PATH: await binOnPath(box.root, 'codex', bin), ...REAL_AGENT_ENV, ...options.env });
     const name = `${path.basename(workspace)}-creator-codex`;
     const target = `=${name}:`;
     if (options.hooks) {

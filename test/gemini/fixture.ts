@@ -1,7 +1,7 @@
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { binOnPath, stopPaneProcesses, submitLine, waitForScreen } from '../helpers/real-agent.js';
+import { binOnPath, REAL_AGENT_ENV, stopPaneProcesses, submitLine, waitForScreen } from '../helpers/real-agent.js';
 import { mam, Sandbox } from '../helpers/sandbox.js';
 import { geminiBin, geminiEnv, prepareGeminiHome } from './gemini-home.js';
 import { startGeminiModel, type ModelServer, type ScriptStep } from './model-server.js';
@@ -78,7 +78,7 @@ export async function startGeminiSession(options: GeminiSessionOptions): Promise
     await prepareGeminiHome(box.home, { workspaces: [workspace] });
     const bin = geminiBin();
     if (bin === undefined) throw new Error('no gemini package (see geminiProblem)');
-    const env = box.env({ ...geminiEnv(model.url), PATH: await binOnPath(box.root, 'gemini', bin), ...options.env });
+    const env = box.env({ ...geminiEnv(model.url), PATH: await binOnPath(box.root, 'gemini', bin), ...REAL_AGENT_ENV, ...options.env });
     const name = `${path.basename(workspace)}-creator-gemini`;
     const target = `=${name}:`;
     if (options.hooks) {

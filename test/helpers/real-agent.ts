@@ -12,6 +12,13 @@ import type { Sandbox } from './sandbox.js';
  * tmux server without leaving an agent process behind.
  */
 
+/**
+ * Environment every real-agent session's `mam` calls get. A real agent saves its conversation and runs its exit hooks
+ * (a `mam hook` process) between its exit keys and its end; at the load the suite runs at beside other work that took
+ * Gemini over the 3 s `mam stop` allows by default, and the tests are of the exit keys, not of the machine's speed.
+ */
+export const REAL_AGENT_ENV = { MAM_STOP_GRACE: '60' } as const;
+
 /** Running and not a zombie (an exited child stays one until its parent reaps it; kill(pid, 0) still succeeds then). */
 export function isAlive(pid: number): boolean {
   try {
