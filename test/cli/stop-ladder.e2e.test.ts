@@ -110,4 +110,26 @@ describe('mam stop ends the whole pane session (issue 13.1)', () => {
     expect(stop.stdout.trim()).toBe('stopped cat1 (exit-keys)');
     expect(entryOf('cat1')).toMatchObject({ status: 'stopped', stop_rung: 'exit-keys', termination_mode: 'graceful' });
   });
+
+  it('an agent that needs longer than 3 s to leave on its exit keys: forced by default, graceful with MAM_STOP_GRACE', async () => {
+    const ws = path.join(box.home, 'w3');
+    await mkdir(ws, { recursive: true });
+    // Ctrl-C starts a 4 s shutdown (an agent saving its conversation): always past the default 3 s, on any machine.
+    const slowExit = ['--', '-c', "trap 'sleep 4; exit 0' INT; while :; do sleep 1; done"];
+    for (const name of ['slow1', 'slow2']) {
+      const created = await run(['create', '--agent', 'bash', '--workspace', ws, '--name', name, '--tmux-server', server, '--registry', box.registry, ...slowExit]);
+      expect(created.code, created.stderr).toBe(0);
+      sessionIds.push(entryOf(name).pane!.pid!);
+    }
+
+    const hurried = await run(['stop', '--session', 'slow1', '--registry', box.registry]);
+    expect(hurried.code, hurried.stderr).toBe(0);
+    expect(hurried.stdout.trim()).toBe('stopped slow1 (kill-session)');
+    expect(entryOf('slow1')).toMatchObject({ stop_rung: 'kill-session', termination_mode: 'forced' });
+
+    const patient = await mam(['stop', '--session', 'slow2', '--registry', box.registry], box.env({ MAM_TMUX_SERVER: server, MAM_STOP_GRACE: '300' }));
+    expect(patient.code, patient.stderr).toBe(0);
+    expect(patient.stdout.trim()).toBe('stopped slow2 (exit-keys)');
+    expect(entryOf('slow2')).toMatchObject({ stop_rung: 'exit-keys', termination_mode: 'graceful' });
+  });
 });
