@@ -77,7 +77,7 @@ describe('create and the monitor never race (issue 11.3)', () => {
     let output = '';
     spawned.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     spawned.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    await until(() => output.includes('[heartbeat] started') && output.includes('tmux control-mode client attached'), 'the monitor to start and attach to tmux', 30_000);
+    await until(() => output.includes('[heartbeat] started') && output.includes('tmux control-mode client attached'), 'the monitor to start and attach to tmux', 180_000);
 
     const names = Array.from({ length: 20 }, (_, index) => `race${index}-creator-codex`);
     // Five at a time: concurrent enough that passes woken by one create land inside another's start-up.
@@ -99,9 +99,9 @@ describe('create and the monitor never race (issue 11.3)', () => {
 
     // The monitor was awake all along: an unmarked creator session started by hand is registered (class B) and commented.
     await box.startSession(server, 'manual-creator-codex', await workspace('manual'));
-    await until(() => output.includes('manual-creator-codex: tmux found but not in YAML'), 'the monitor to register the hand-made session', 30_000);
+    await until(() => output.includes('manual-creator-codex: tmux found but not in YAML'), 'the monitor to register the hand-made session', 180_000);
     spawned.stdin.write('stop\n');
-    await until(() => spawned.exitCode !== null, 'the monitor to stop', 30_000);
+    await until(() => spawned.exitCode !== null, 'the monitor to stop', 180_000);
 
     const directory = path.join(box.root, 'cache', 'agent-sessions-monitor');
     const logFile = (await readdir(directory)).find((name) => name.endsWith('.local.jsonl'))!;
