@@ -159,6 +159,8 @@ export const gemini: AgentKind<'gemini'> = {
       /waiting for user confirmation/i,
     ],
     idle: [/Type your message/, /^\s*gemini>/m],
+    // Esc in a confirmation dialog fires no hook at all (docs/agents.md, 'Gemini CLI').
+    approvalClosesUnseen: true,
   },
 
   // GEMINI_CLI_HOME stands in for the home directory Gemini keeps `.gemini/` in.

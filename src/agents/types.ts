@@ -72,6 +72,11 @@ export interface PanePatterns {
   readonly inputBoxRule?: RegExp;
   /** This agent's approval dialogs fire no hook mam reads, so the pane is looked at even when hooks report. */
   readonly approvalOnlyOnScreen?: boolean;
+  /**
+   * Answering this agent's approval dialog can fire no hook (Gemini 0.61: Esc), so while its facts say
+   * needs_approval the watcher reads the pane and ends the wait once the dialog is gone from it.
+   */
+  readonly approvalClosesUnseen?: boolean;
 }
 
 /** Where hooks go: the user's own settings, or a workspace's. */

@@ -133,7 +133,9 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
       // No tool_use_id: the open tool with this name and this very input, else the oldest of this name.
       const match =
         entries.find(([, tool]) => tool.tool_name === wanted.tool_name && tool.input !== null && tool.input === wanted.input) ??
-        entries.find(([, tool]) => tool.tool_name === wanted.tool_name && tool.status === 'working');
+        entries.find(([, tool]) => tool.tool_name === wanted.tool_name && tool.status === 'working') ??
+        // Gemini's Notification(ToolPermission) names no tool, only the command its BeforeTool carried.
+        entries.find(([, tool]) => wanted.command !== null && tool.command === wanted.command && tool.status === 'working');
       const id = match?.[0] ?? `permission:${wanted.tool_name}@${context.now}`;
       put(agentKey, { ...fact, tools: { ...fact.tools, [id]: { ...(match?.[1] ?? wanted), status: 'needs_approval', command: wanted.command ?? match?.[1].command ?? null } } });
       break;
@@ -147,9 +149,11 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
         put(agentKey, { ...fact, status: 'waiting', tools: {} });
         break;
       }
+      // Without an id: the running tools of this name, and the one of this very input that waited for approval (it ran).
+      const input = payload['tool_input'] === undefined ? null : canonical(payload['tool_input']);
       const tools = Object.fromEntries(
         Object.entries(fact.tools).filter(([key, tool]) =>
-          id !== undefined ? key !== id : !(tool.tool_name === str(payload['tool_name']) && tool.status === 'working'),
+          id !== undefined ? key !== id : !(tool.tool_name === str(payload['tool_name']) && (tool.status === 'working' || (input !== null && tool.input === input))),
         ),
       );
       put(agentKey, { ...fact, status: 'working', tools });

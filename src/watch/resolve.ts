@@ -11,7 +11,9 @@ import type { TranscriptEvent } from './transcript.js';
  *   back while the dialog is open) or its command appearing in the agent's process tree says so.
  * - A killed agent fires no SessionEnd; its pid (checked with its start time) says so.
  * - Esc before the model's first token ends the turn with no hook and no transcript line (Claude puts the prompt
- *   back in the input box); only the screen says so, and it is read for exactly that case (`screenCheckWanted`).
+ *   back in the input box); only the screen says so, and it is read for exactly that case (`screenWait`).
+ * - Esc in Gemini's confirmation dialog fires no hook either: for an agent whose patterns say so, an approval wait
+ *   is the other state the screen is read for.
  */
 export interface Observation {
   /** Whether the agent process is still the one the hooks recorded; undefined when there is no pid to check. */
@@ -21,8 +23,8 @@ export interface Observation {
   /** Ids of tools waiting for approval whose command is now running under the agent. */
   readonly running: ReadonlySet<string>;
   /**
-   * What the agent's pane showed on two reads in a row, when the watcher read it (see `screenCheckWanted`);
-   * undefined when it did not look, could not, or the two reads disagreed.
+   * What the agent's pane showed on two reads in a row, when the watcher read it (see `screenWait`); undefined
+   * when it did not look, could not, or the two reads disagreed.
    */
   readonly screen?: AgentStatus | undefined;
 }
@@ -31,20 +33,34 @@ export interface Observation {
 export const SCREEN_CHECK_QUIET_MS = 3_000;
 
 /**
- * Whether the main agent is in the one state only its screen can end: working with no tool open, alone, and
- * silent since `quietSince` for SCREEN_CHECK_QUIET_MS. A model that streams or thinks for minutes is silent too;
- * its screen shows the busy line, so a look changes nothing but costs one tmux call.
+ * A state only the agent's screen can end. `silent-turn`: the main agent working alone with no tool open (Claude's
+ * Esc before the first token); an idle screen ends it. `approval`: some agent waits on an approval whose dialog can
+ * close with no hook (`approvalClosesUnseen` in the agent's patterns: Gemini's Esc); a screen without the dialog
+ * ends it, idle → waiting, busy → working.
  */
-export function screenCheckWanted(facts: Facts, quietSince: number, now: number): boolean {
+export type ScreenWait = 'silent-turn' | 'approval';
+
+/** The state of `facts` that only the screen can end, if any; there is none without a pane to read. */
+export function screenWait(facts: Facts, approvalClosesUnseen: boolean): ScreenWait | undefined {
+  if (facts.session?.pane === null || facts.session?.pane === undefined) return undefined;
   const main = facts.agents['main'];
-  return (
-    facts.session?.pane !== null &&
-    facts.session?.pane !== undefined &&
-    main?.status === 'working' &&
-    Object.keys(main.tools).length === 0 &&
-    Object.keys(facts.agents).length === 1 &&
-    now - quietSince >= SCREEN_CHECK_QUIET_MS
-  );
+  if (main?.status === 'working' && Object.keys(main.tools).length === 0 && Object.keys(facts.agents).length === 1) return 'silent-turn';
+  if (approvalClosesUnseen && Object.values(facts.agents).some((fact) => fact.status === 'needs_approval')) return 'approval';
+  return undefined;
+}
+
+/**
+ * Whether the screen is worth a look: the facts are in a `screenWait` state and have been silent since
+ * `quietSince` for SCREEN_CHECK_QUIET_MS. A model that streams or thinks for minutes is silent too; its screen
+ * shows the busy line, so a look changes nothing but costs one tmux call.
+ */
+export function screenCheckWanted(facts: Facts, quietSince: number, now: number, approvalClosesUnseen = false): boolean {
+  return screenWait(facts, approvalClosesUnseen) !== undefined && now - quietSince >= SCREEN_CHECK_QUIET_MS;
+}
+
+/** What a screen read during `wait` must show, twice in a row, to end it. */
+export function screenEnds(wait: ScreenWait, seen: AgentStatus | undefined): boolean {
+  return seen === 'waiting' || (wait === 'approval' && seen === 'working');
 }
 
 export function resolveFacts(facts: Facts, observation: Observation, now: number): Applied {
@@ -102,8 +118,21 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
     }
   }
 
-  const main = agents['main'];
-  if (observation.screen === 'waiting' && main?.status === 'working' && Object.keys(main.tools).length === 0 && Object.keys(agents).length === 1) set('main', {}, 'waiting');
+  // The watcher reads the screen only in a `screenWait` state of this agent; the facts may have moved on since.
+  const wait = screenWait({ session: facts.session, agents }, true);
+  if (wait === 'silent-turn' && observation.screen === 'waiting') set('main', {}, 'waiting');
+  if (wait === 'approval' && observation.screen === 'waiting') {
+    // The dialog closed unanswered (Esc) and the agent is back at its prompt: the turn is over, as after an interrupt.
+    const main = agents['main'];
+    agents = main ? { main } : {};
+    set('main', {}, 'waiting');
+  }
+  if (wait === 'approval' && observation.screen === 'working') {
+    // The dialog closed and the agent is busy: allowed, the tool runs.
+    for (const [key, fact] of Object.entries(agents)) {
+      set(key, Object.fromEntries(Object.entries(fact.tools).map(([id, tool]) => [id, tool.status === 'needs_approval' ? { ...tool, status: 'working' as const } : tool])), fact.status === 'needs_approval' ? 'working' : fact.status);
+    }
+  }
 
   for (const [key, fact] of Object.entries(agents)) {
     const approved = Object.entries(fact.tools).filter(([id, tool]) => tool.status === 'needs_approval' && observation.running.has(id));
@@ -121,11 +150,14 @@ export function pendingCommands(facts: Facts): { readonly id: string; readonly c
 }
 
 /**
- * Whether one of these processes runs `command`: as its whole argv, as the whole script of a `sh -c`, or quoted
- * whole inside one (Claude runs Bash commands as `bash -c … eval '<command>' …`, single quotes escaped as '\''). A
+ * Whether one of these processes runs `command`: as its whole argv, as the whole script of a `sh -c`, quoted
+ * whole inside one (Claude runs Bash commands as `bash -c … eval '<command>' …`, single quotes escaped as '\''), or
+ * as a whole line of a multi-line one. A
  * mere substring is not enough: `ls` is in every path under `tools/`.
  */
 export function commandRunning(command: string, cmdlines: readonly (readonly string[])[]): boolean {
   const quoted = [`'${command.replace(/'/g, `'\\''`)}'`, `'${command.replace(/'/g, `'"'"'`)}'`, `"${command.replace(/(["\\$`])/g, '\\$1')}"`];
-  return cmdlines.some((argv) => argv.join(' ') === command || argv.some((arg) => arg === command || quoted.some((form) => arg.includes(form))));
+  // Gemini runs it as one line of a script of its own (`bash -c "_bgpids_file=…\n(\n  trap …\n<command>\n)…"`).
+  const aLine = (arg: string): boolean => arg.includes('\n') && arg.split('\n').some((line) => line.trim() === command);
+  return cmdlines.some((argv) => argv.join(' ') === command || argv.some((arg) => arg === command || quoted.some((form) => arg.includes(form)) || aLine(arg)));
 }

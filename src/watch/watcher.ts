@@ -8,7 +8,7 @@ import { capturePaneAt } from '../tmux/pane-address.js';
 import { sessionStatus, type Facts } from '../facts/derive.js';
 import type { AgentStatus } from '../facts/schema.js';
 import { classifyPane } from './pane.js';
-import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, type Observation } from './resolve.js';
+import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from '../facts/store.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
 
@@ -48,7 +48,7 @@ const FULL_SWEEP_EVERY = 60;
 /** A silent turn's screen is read again after this while it shows the agent busy, doubling up to the max. */
 const SCREEN_GAP_MS = 2_000;
 const SCREEN_MAX_GAP_MS = 8_000;
-/** A screen that looked idle is read once more this soon: two reads must agree before the turn is ended. */
+/** A screen that looked like the end of the wait is read once more this soon: two reads must agree before it counts. */
 const SCREEN_CONFIRM_MS = 1_000;
 const FACT_FILE = /^([A-Za-z0-9][A-Za-z0-9_-]{0,127})\.(?:session|agent\.[A-Za-z0-9_-]+)\.json$/;
 
@@ -68,7 +68,7 @@ interface Tracked {
   readonly before: Map<string, Set<string>>;
   /** When the main transcript last grew (epoch ms); with the newest hook, how long the turn has been silent. */
   grewAt: number;
-  /** While the main agent is in a silent turn: when its screen is next read, and what the last read showed. */
+  /** While the session is in a state only its screen can end (`screenWait`): when it is next read, and what the last read showed. */
   screen: { dueAt: number; gapMs: number; last: AgentStatus | undefined; quietSince: number } | undefined;
 }
 
@@ -178,13 +178,13 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const screen = alive === true && Object.keys(transcript).length === 0 ? await readScreen(entry, facts) : undefined;
     const observation: Observation = { alive, transcript, running, screen };
     let current = facts;
-    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen === 'waiting') {
+    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen !== undefined) {
       const now = Date.now();
       current = await updateFacts(dir, sessionId, (latest) => resolveFacts(latest, observation, now), 2_000);
       if (alive === false) log.info({ session: sessionId, pid: session.pid }, 'the agent is gone: its facts were removed');
     }
     for (const [file, next] of advanced) entry.offsets.set(file, next);
-    if (screen === 'waiting') log.info({ session: sessionId }, 'the turn ended with no hook (Esc before the reply?): the screen shows the agent idle');
+    if (screen !== undefined) log.info({ session: sessionId, screen }, 'no hook said so: the screen shows the agent idle (Esc?) or busy (allowed) again');
 
     if (!current.session) {
       forget(sessionId);
@@ -201,28 +201,35 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     scheduleScreen(entry, current);
   };
 
-  const quietSince = (entry: Tracked, facts: Facts): number => Math.max(entry.grewAt, Date.parse(facts.agents['main']?.updated_at ?? '') || 0);
+  /** When the session last said anything: its transcript grew, or a hook or the watcher wrote one of its agents. */
+  const quietSince = (entry: Tracked, facts: Facts): number => Math.max(entry.grewAt, ...Object.values(facts.agents).map((fact) => Date.parse(fact.updated_at) || 0));
+  const closesUnseen = (facts: Facts): boolean => (facts.session ? agentKind(facts.session.agent)?.panePatterns.approvalClosesUnseen === true : false);
 
-  /** The main agent's screen when its turn has been silent long enough to ask (two agreeing reads; see resolve.ts). */
+  /**
+   * The session's screen when it has been silent long enough in a state only the screen can end (two agreeing
+   * reads; see resolve.ts), or undefined. While the screen still shows what the state says (busy in a silent
+   * turn, the dialog in an approval wait), it is read ever less often.
+   */
   const readScreen = async (entry: Tracked, facts: Facts): Promise<AgentStatus | undefined> => {
     const now = Date.now();
     const kind = facts.session ? agentKind(facts.session.agent) : undefined;
     const pane = facts.session?.pane;
-    if (!kind || !pane || !screenCheckWanted(facts, quietSince(entry, facts), now)) return undefined;
+    const wait = screenWait(facts, closesUnseen(facts));
     const quiet = quietSince(entry, facts);
+    if (!kind || !pane || !wait || !screenCheckWanted(facts, quiet, now, closesUnseen(facts))) return undefined;
     const check = entry.screen?.quietSince === quiet ? entry.screen : { dueAt: 0, gapMs: SCREEN_GAP_MS, last: undefined, quietSince: quiet };
     if (now < check.dueAt) return undefined;
     const text = await capturePaneAt(pane, options.tmuxBin === undefined ? {} : { bin: options.tmuxBin });
     const seen = text === undefined ? undefined : classifyPane(kind.panePatterns, text);
-    entry.screen = { dueAt: now + (seen === 'waiting' ? SCREEN_CONFIRM_MS : check.gapMs), gapMs: seen === 'working' ? Math.min(check.gapMs * 2, SCREEN_MAX_GAP_MS) : check.gapMs, last: seen, quietSince: quiet };
-    return seen === 'waiting' && check.last === 'waiting' ? 'waiting' : undefined;
+    const unchanged = seen === (wait === 'approval' ? 'needs_approval' : 'working');
+    const ends = screenEnds(wait, seen);
+    entry.screen = { dueAt: now + (ends ? SCREEN_CONFIRM_MS : check.gapMs), gapMs: unchanged ? Math.min(check.gapMs * 2, SCREEN_MAX_GAP_MS) : check.gapMs, last: seen, quietSince: quiet };
+    return ends && check.last === seen ? seen : undefined;
   };
 
   /** Keeps (or drops) the session's next screen read, for the screen timer to pick up. */
   const scheduleScreen = (entry: Tracked, facts: Facts): void => {
-    const main = facts.agents['main'];
-    const silentTurn = facts.session?.pane && main?.status === 'working' && Object.keys(main.tools).length === 0 && Object.keys(facts.agents).length === 1;
-    if (!silentTurn) {
+    if (!screenWait(facts, closesUnseen(facts))) {
       entry.screen = undefined;
       return;
     }

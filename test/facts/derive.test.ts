@@ -193,6 +193,36 @@ describe('Gemini CLI hook events (own names, mapped onto Claude\'s)', () => {
     expect(whole.ended.slice(0, -1).every((value) => !value)).toBe(true);
   });
 
+  it('0.61\'s order, BeforeTool then Notification: the wait is the tool\'s own, and AfterTool ends it before AfterAgent', () => {
+    const { statuses, facts } = runAs('gemini', [
+      { ...gemini, hook_event_name: 'BeforeAgent', prompt: 'list the files' },
+      { ...gemini, hook_event_name: 'BeforeTool', ...ls },
+      askPermission,
+    ]);
+    expect(statuses).toEqual(['working', 'working', 'needs_approval']);
+    expect(Object.values(facts.agents['main']!.tools)).toEqual([expect.objectContaining({ status: 'needs_approval', tool_name: 'run_shell_command', command: 'ls -la' })]);
+    const after = runAs('gemini', [
+      { ...gemini, hook_event_name: 'BeforeAgent', prompt: 'list the files' },
+      { ...gemini, hook_event_name: 'BeforeTool', ...ls },
+      askPermission,
+      { ...gemini, hook_event_name: 'AfterTool', ...ls, tool_response: { llmContent: 'a b' } },
+      { ...gemini, hook_event_name: 'AfterAgent', prompt_response: 'Done.' },
+    ]);
+    // The model answers the tool's result between AfterTool and AfterAgent: working, not needs_approval.
+    expect(after.statuses).toEqual(['working', 'working', 'needs_approval', 'working', 'waiting']);
+    expect(after.facts.agents['main']!.tools).toEqual({});
+  });
+
+  it('AfterTool of another input leaves a pending approval of the same tool waiting', () => {
+    const { statuses } = runAs('gemini', [
+      { ...gemini, hook_event_name: 'BeforeAgent', prompt: 'list the files' },
+      { ...gemini, hook_event_name: 'BeforeTool', ...ls },
+      askPermission,
+      { ...gemini, hook_event_name: 'AfterTool', tool_name: 'run_shell_command', tool_input: { command: 'pwd' }, tool_response: {} },
+    ]);
+    expect(statuses.at(-1)).toBe('needs_approval');
+  });
+
   it('a tool that needs no approval keeps the agent working; other notifications say nothing', () => {
     const { statuses, facts } = runAs('gemini', [
       { ...gemini, hook_event_name: 'BeforeAgent' },

@@ -1,8 +1,6 @@
-import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { expect } from 'vitest';
-import { binOnPath, REAL_AGENT_ENV, stopPaneProcesses, submitLine, waitForScreen } from '../helpers/real-agent.js';
-import { mam, Sandbox } from '../helpers/sandbox.js';
+import { binOnPath, startRealAgentSession, submitLine, waitForScreen, type RealAgentAdapter, type RealAgentOptions, type RealAgentSession } from '../helpers/real-agent.js';
+import type { Sandbox } from '../helpers/sandbox.js';
 import { geminiBin, geminiEnv, prepareGeminiHome } from './gemini-home.js';
 import { startGeminiModel, type ModelServer, type ScriptStep } from './model-server.js';
 
@@ -20,79 +18,32 @@ const composer = (screen: string): string => screen.split('\n').filter((line) =>
 /** Types `text` into Gemini's prompt and submits it (`submitLine`). */
 export const submit = (box: Sandbox, server: string, target: string, text: string): Promise<void> => submitLine(box, server, target, text, composer);
 
-export interface GeminiSessionOptions {
-  /** Prefix of the sandbox's temp directory, so a leftover tells which test it came from. */
-  readonly prefix: string;
-  /** Tag of the private tmux server's name. */
-  readonly serverTag: string;
-  /** The workspace directory's name under the sandbox root; `mam create` names the session after it. */
-  readonly workspace?: string;
-  /** What the scripted model answers, given the workspace. */
-  readonly script: (workspace: string) => readonly ScriptStep[];
-  /** Added to the environment of everything the test runs. */
-  readonly env?: NodeJS.ProcessEnv;
-  /** `mam hooks install --agent gemini --scope user` first, so Gemini's real hooks run `mam hook`. */
-  readonly hooks?: boolean;
-  /** `mam create --agent gemini` in the workspace, then wait for the idle prompt. */
-  readonly create?: boolean;
-}
+export type GeminiSessionOptions = RealAgentOptions<readonly ScriptStep[]>;
 
-export interface GeminiSession {
-  readonly box: Sandbox;
-  readonly model: ModelServer;
-  /** The sandbox's environment with the `gemini` variables and the real `gemini` first on PATH. */
-  readonly env: NodeJS.ProcessEnv;
-  /** The workspace, real path. */
-  readonly workspace: string;
-  readonly server: string;
-  /** The session `mam create` names after the workspace, and its tmux target. */
-  readonly name: string;
-  readonly target: string;
+export interface GeminiSession extends RealAgentSession<ModelServer> {
   /** `~/.gemini` in the sandbox. */
   readonly geminiHome: string;
-  /** Ends every process in the test's panes, then removes it all. */
-  dispose(): Promise<void>;
 }
+
+/** Gemini's part of a real-agent session (test/helpers/real-agent.ts; docs/codex-gemini-harness.md). */
+const adapter: RealAgentAdapter<readonly ScriptStep[], ModelServer> = {
+  agent: 'gemini',
+  startModel: startGeminiModel,
+  async prepare(box, workspace, model) {
+    await prepareGeminiHome(box.home, { workspaces: [workspace] });
+    const bin = geminiBin();
+    if (bin === undefined) throw new Error('no gemini package (see geminiProblem)');
+    return { ...geminiEnv(model.url), PATH: await binOnPath(box.root, 'gemini', bin) };
+  },
+  hooksInstall: ['--agent', 'gemini', '--scope', 'user'],
+  ready: (box, server, target) => waitForScreen(box, server, target, isGeminiIdle, 120_000, 'the idle prompt').then(() => undefined),
+};
 
 /**
  * The real Gemini CLI against the scripted Gemini API, in a throw-away sandbox and home (docs/codex-gemini-harness.md):
  * the set-up every test in this directory shares. Cleans up after itself if the set-up fails.
  */
 export async function startGeminiSession(options: GeminiSessionOptions): Promise<GeminiSession> {
-  const box = await Sandbox.create(options.prefix);
-  let model: ModelServer | undefined;
-  const server = box.serverName(options.serverTag);
-  const dispose = async (): Promise<void> => {
-    try {
-      await stopPaneProcesses((...args) => box.tmux(server, ...args));
-      await model?.close();
-    } finally {
-      await box.dispose();
-    }
-  };
-  try {
-    const created = path.join(box.root, options.workspace ?? 'ws');
-    await mkdir(created, { recursive: true });
-    const workspace = await realpath(created);
-    model = await startGeminiModel(options.script(workspace));
-    await prepareGeminiHome(box.home, { workspaces: [workspace] });
-    const bin = geminiBin();
-    if (bin === undefined) throw new Error('no gemini package (see geminiProblem)');
-    const env = box.env({ ...geminiEnv(model.url), PATH: await binOnPath(box.root, 'gemini', bin), ...REAL_AGENT_ENV, ...options.env });
-    const name = `${path.basename(workspace)}-creator-gemini`;
-    const target = `=${name}:`;
-    if (options.hooks) {
-      const installed = await mam(['hooks', 'install', '--agent', 'gemini', '--scope', 'user'], env);
-      expect(installed.code, installed.stderr).toBe(0);
-    }
-    if (options.create) {
-      const made = await mam(['create', '--agent', 'gemini', '--workspace', workspace, '--tmux-server', server, '--registry', box.registry], env);
-      expect(made.code, made.stderr).toBe(0);
-      await waitForScreen(box, server, target, isGeminiIdle, 120_000, 'the idle prompt');
-    }
-    return { box, model, env, workspace, server, name, target, geminiHome: path.join(box.home, '.gemini'), dispose };
-  } catch (error) {
-    await dispose().catch(() => undefined);
-    throw error;
-  }
+  const session = await startRealAgentSession(adapter, options);
+  return { ...session, geminiHome: path.join(session.box.home, '.gemini') };
 }

@@ -1,4 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
@@ -22,6 +23,19 @@ if (problem) console.warn(`skipping the real-Gemini hook tests: ${problem}`);
 const script = (workspace: string): ScriptStep[] => [
   { trigger: 'say banana', reply: { text: 'BANANA-REPLY-42', delayMs: 2_000 } },
   { trigger: 'approve me', reply: { call: { name: 'run_shell_command', args: { command: `touch ${path.join(workspace, 'approved')}`, description: 'Make a file' } } }, then: { text: 'APPROVED-DONE' } },
+];
+
+/**
+ * Two confirmations: one to cancel, one allowed whose command runs until the test creates `go`. The allowed one is
+ * first: after a cancelled request Gemini sends the cancelled prompt again with the next one.
+ */
+const unseen = (workspace: string): ScriptStep[] => [
+  {
+    trigger: 'approve me',
+    reply: { call: { name: 'run_shell_command', args: { command: `until [ -e ${path.join(workspace, 'go')} ]; do sleep 0.2; done; touch ${path.join(workspace, 'approved')}`, description: 'Wait, then make a file' } } },
+    then: { stall: 'STILL-ANSWERING' },
+  },
+  { trigger: 'cancel me', reply: { call: { name: 'run_shell_command', args: { command: `touch ${path.join(workspace, 'cancelled')}`, description: 'Make a file' } } } },
 ];
 
 let session: GeminiSession | undefined;
@@ -79,8 +93,55 @@ describe.skipIf(problem !== undefined)('hooks on the real Gemini CLI', () => {
     await until(async () => (await files()).length === 0, 'SessionEnd → the fact files removed', 60_000, watching);
   });
 
-  // Esc in the confirmation dialog ("Request cancelled.") fires no hook in 0.61.0 — no AfterTool, no AfterAgent — so
-  // the facts keep needs_approval until the next prompt; nothing in mam reads Gemini's screen or chat file for it yet
-  // (docs/agents.md, 'Gemini CLI').
-  it.todo('Esc in the confirmation dialog ends the wait');
+  // Esc in the confirmation dialog ("Request cancelled.") fires no hook in 0.61.0 — no AfterTool, no AfterAgent — and
+  // Enter fires none until the tool has run (AfterTool): the watcher reads the pane for both (docs/status.md).
+  it('Esc in the confirmation dialog ends the wait, and an allowed tool is working while it runs', async () => {
+    session = await startGeminiSession({ prefix: 'mam-gemini-esc-', serverTag: 'gmesc', script: unseen, hooks: true, create: true, env: { MAM_WATCH: '1', MAM_LOG_LEVEL: 'info' } });
+    const { box, server, target, env, workspace } = session;
+    const statusDir = path.join(box.root, 'cache', 'mam', 'status');
+    const main = async (): Promise<{ status: string; tools: Record<string, { status: string }> } | undefined> => {
+      const file = (await readdir(statusDir).catch(() => [] as string[])).find((candidate) => candidate.endsWith('.agent.main.json'));
+      return file === undefined ? undefined : (JSON.parse(await readFile(path.join(statusDir, file), 'utf8').catch(() => 'null')) ?? undefined);
+    };
+    const watchLog = (): Promise<string> => readFile(path.join(statusDir, 'watch.log'), 'utf8').catch(() => '');
+    const sessionFact = async (): Promise<string> => {
+      const file = (await readdir(statusDir).catch(() => [] as string[])).find((candidate) => candidate.endsWith('.session.json'));
+      return file === undefined ? '(none)' : readFile(path.join(statusDir, file), 'utf8').catch(() => '');
+    };
+    const watching: UntilOptions = {
+      detail: async () => `facts: ${JSON.stringify(await main())}\nsession: ${await sessionFact()}\nwatch.log: ${(await watchLog()).slice(-2_000)}\n${await capture(box, server, target).catch(() => '')}`,
+    };
+    const activity = async (): Promise<unknown> => (JSON.parse((await mam(['status', '--json', '--registry', box.registry], env)).stdout) as { sessions: { activity?: string }[] }).sessions[0]?.activity;
+    await until(async () => (await main())?.status === 'waiting', 'SessionStart → waiting', 60_000, watching);
+
+    // Esc: "Request cancelled.", the prompt idle, and no hook; the watcher reads the screen and ends the wait.
+    await submit(box, server, target, 'please cancel me');
+    await waitForScreen(box, server, target, (text) => text.includes(APPROVAL_DIALOG), 120_000, 'the first confirmation dialog');
+    await until(async () => (await main())?.status === 'needs_approval', 'Notification(ToolPermission) → needs_approval', 60_000, watching);
+    await box.tmux(server, 'send-keys', '-t', target, 'Escape');
+    await waitForScreen(box, server, target, (text) => text.includes('Request cancelled') && isGeminiIdle(text), 60_000, 'the cancelled request');
+    await until(async () => (await main())?.status === 'waiting', 'the idle screen → waiting', 60_000, watching);
+    expect(await activity()).toBe('waiting');
+    expect(await watchLog()).toContain('"screen":"waiting"');
+    expect(existsSync(path.join(workspace, 'cancelled'))).toBe(false);
+
+    // Enter: the command runs — and waits for the test's go, so no AfterTool can have fired — and the agent is working.
+    await submit(box, server, target, 'please approve me');
+    await waitForScreen(box, server, target, (text) => text.includes(APPROVAL_DIALOG), 120_000, 'the second confirmation dialog');
+    await until(async () => (await main())?.status === 'needs_approval', 'the second dialog → needs_approval', 60_000, watching);
+    await box.tmux(server, 'send-keys', '-t', target, 'Enter');
+    await until(async () => (await main())?.status === 'working', 'Enter → working while the tool runs', 60_000, watching);
+    expect(existsSync(path.join(workspace, 'approved'))).toBe(false);
+    expect(await activity()).toBe('working');
+
+    // The tool ends (AfterTool) and the model answers it, never finishing: still working, the tool closed.
+    await writeFile(path.join(workspace, 'go'), '');
+    await waitForScreen(box, server, target, (text) => text.includes('STILL-ANSWERING'), 120_000, 'the answer to the tool');
+    await until(async () => (await main())?.status === 'working' && Object.keys((await main())?.tools ?? { x: 1 }).length === 0, 'AfterTool → working, no tool open', 60_000, watching);
+    expect(existsSync(path.join(workspace, 'approved'))).toBe(true);
+
+    // Esc while it streams fires AfterAgent.
+    await box.tmux(server, 'send-keys', '-t', target, 'Escape');
+    await until(async () => (await main())?.status === 'waiting', 'Esc while streaming → AfterAgent → waiting', 60_000, watching);
+  });
 });

@@ -1,15 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir, realpath, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { isAlive as isRunning, processTree, signalAll } from '../../src/proc/tree.js';
 import { waitFor } from '../../src/util/wait.js';
-import type { Sandbox } from './sandbox.js';
+import { mam, Sandbox } from './sandbox.js';
 
 /**
- * What the real-CLI harnesses of test/codex/ and test/gemini/ share (docs/codex-gemini-harness.md): putting
- * the npm package's executable on PATH under the agent's own name, telling why it cannot run here, and ending a test's
- * tmux server without leaving an agent process behind.
+ * What the real-CLI harnesses of test/claude/, test/codex/ and test/gemini/ share (docs/codex-gemini-harness.md): a
+ * session's set-up (`startRealAgentSession`), putting the npm package's executable on PATH under the agent's own name,
+ * telling why it cannot run here, and ending a test's tmux server without leaving an agent process behind.
  */
 
 /**
@@ -134,5 +134,97 @@ export async function submitLine(box: Sandbox, server: string, target: string, t
       },
     );
     if (taken) return;
+  }
+}
+
+/** What one agent's fixture (test/claude, test/codex, test/gemini) tells `startRealAgentSession`. */
+export interface RealAgentAdapter<Script, Model extends { close(): Promise<void> }> {
+  /** `mam create --agent <agent>`; the session is named `<workspace>-creator-<agent>`. */
+  readonly agent: string;
+  /** The scripted model server, answering `script`. */
+  startModel(script: Script): Promise<Model>;
+  /** Writes the agent's files under the sandbox's HOME; returns what its process needs in its environment (PATH first). */
+  prepare(box: Sandbox, workspace: string, model: Model): Promise<Record<string, string>>;
+  /** What follows `mam hooks install`. */
+  readonly hooksInstall: readonly string[];
+  /** After `mam create`: until the agent is idle at its prompt, answering what it asks first (`hooks`: they were installed). */
+  ready(box: Sandbox, server: string, target: string, hooks: boolean): Promise<void>;
+  /** Ends the test's tmux server and waits for the agent's processes (default: `stopPaneProcesses`). */
+  stop?(tmux: (...args: string[]) => Promise<string>): Promise<void>;
+}
+
+export interface RealAgentOptions<Script> {
+  /** Prefix of the sandbox's temp directory, so a leftover tells which test it came from. */
+  readonly prefix: string;
+  /** Tag of the private tmux server's name. */
+  readonly serverTag: string;
+  /** The workspace directory's name under the sandbox root; `mam create` names the session after it. */
+  readonly workspace?: string;
+  /** What the scripted model answers, given the workspace (a reply may name a path in it). */
+  readonly script: (workspace: string) => Script;
+  /** Added to the environment of everything the test runs. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** `mam hooks install … --scope user` first, so the agent's real hooks run `mam hook`. */
+  readonly hooks?: boolean;
+  /** `mam create --agent <agent>` in the workspace, then wait for the agent's idle prompt. */
+  readonly create?: boolean;
+}
+
+export interface RealAgentSession<Model> {
+  readonly box: Sandbox;
+  readonly model: Model;
+  /** The sandbox's environment with the agent's variables and the real agent first on PATH. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Only what the agent itself needs (the adapter's `prepare`), with PATH. */
+  readonly agentEnv: Readonly<Record<string, string>>;
+  /** The workspace, real path (agents record the resolved path; a symlinked tmp dir would not match). */
+  readonly workspace: string;
+  readonly server: string;
+  /** The session `mam create` names after the workspace, and its tmux target. */
+  readonly name: string;
+  readonly target: string;
+  /** Ends every process in the test's panes, then removes it all. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A real agent CLI against its scripted model server, in a throw-away sandbox and home: the set-up every real-agent
+ * test shares, the agent's part from its adapter. Cleans up after itself if the set-up fails.
+ */
+export async function startRealAgentSession<Script, Model extends { close(): Promise<void> }>(adapter: RealAgentAdapter<Script, Model>, options: RealAgentOptions<Script>): Promise<RealAgentSession<Model>> {
+  const box = await Sandbox.create(options.prefix);
+  let model: Model | undefined;
+  const server = box.serverName(options.serverTag);
+  const tmux = (...args: string[]): Promise<string> => box.tmux(server, ...args);
+  const dispose = async (): Promise<void> => {
+    try {
+      await (adapter.stop ?? stopPaneProcesses)(tmux);
+      await model?.close();
+    } finally {
+      await box.dispose();
+    }
+  };
+  try {
+    const created = path.join(box.root, options.workspace ?? 'ws');
+    await mkdir(created, { recursive: true });
+    const workspace = await realpath(created);
+    model = await adapter.startModel(options.script(workspace));
+    const agentEnv = await adapter.prepare(box, workspace, model);
+    const env = box.env({ ...agentEnv, ...REAL_AGENT_ENV, ...options.env });
+    const name = `${path.basename(workspace)}-creator-${adapter.agent}`;
+    const target = `=${name}:`;
+    if (options.hooks) {
+      const installed = await mam(['hooks', 'install', ...adapter.hooksInstall], env);
+      if (installed.code !== 0) throw new Error(`mam hooks install failed (${installed.code}): ${installed.stderr}`);
+    }
+    if (options.create) {
+      const made = await mam(['create', '--agent', adapter.agent, '--workspace', workspace, '--tmux-server', server, '--registry', box.registry], env);
+      if (made.code !== 0) throw new Error(`mam create failed (${made.code}): ${made.stderr}`);
+      await adapter.ready(box, server, target, options.hooks === true);
+    }
+    return { box, model, env, agentEnv, workspace, server, name, target, dispose };
+  } catch (error) {
+    await dispose().catch(() => undefined);
+    throw error;
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyHook, sessionStatus, type Facts, type HookPayload } from '../../src/facts/derive.js';
 import type { AgentStatus } from '../../src/facts/schema.js';
-import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted } from '../../src/watch/resolve.js';
+import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait } from '../../src/watch/resolve.js';
 import { parseTranscriptChunk, type TranscriptEvent } from '../../src/watch/transcript.js';
 
 /**
@@ -243,6 +243,41 @@ describe('fixture scenarios: hooks, transcript lines and processes → status', 
   });
 });
 
+describe('an approval whose dialog closes with no hook (Gemini\'s Esc): the screen ends the wait', () => {
+  const ask: Step[] = [
+    { hook: { hook_event_name: 'UserPromptSubmit', prompt: 'x' } },
+    { hook: { hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_g' } },
+    { hook: { hook_event_name: 'PermissionRequest', ...bash } },
+  ];
+
+  it('the dialog still up changes nothing; gone with the prompt idle → waiting, the turn over', () => {
+    const simulation = new Simulation();
+    expect(simulation.run([...ask, { screen: 'needs_approval' }, { screen: 'waiting' }])).toEqual(['working', 'working', 'needs_approval', 'needs_approval', 'waiting']);
+    expect(simulation.facts.agents['main']!.tools).toEqual({});
+  });
+
+  it('gone with the agent busy → working (allowed: the tool runs), and its PostToolUse closes it', () => {
+    const simulation = new Simulation();
+    expect(simulation.run([...ask, { screen: 'working' }])).toEqual(['working', 'working', 'needs_approval', 'working']);
+    expect(Object.values(simulation.facts.agents['main']!.tools)).toEqual([expect.objectContaining({ status: 'working', command: bash.tool_input.command })]);
+    expect(simulation.run([{ hook: { hook_event_name: 'PostToolUse', ...bash, tool_use_id: 'toolu_g' } }, { hook: { hook_event_name: 'Stop' } }])).toEqual(['working', 'waiting']);
+  });
+
+  it('only an approval wait or a silent turn is read, only with a pane, and only an agent that asks for it reads approvals', () => {
+    const simulation = new Simulation();
+    simulation.run(ask);
+    expect(screenWait(simulation.facts, true)).toBe('approval');
+    expect(screenWait(simulation.facts, false)).toBeUndefined();
+    expect(screenWait({ ...simulation.facts, session: { ...simulation.facts.session!, pane: null } }, true)).toBeUndefined();
+    simulation.run([{ screen: 'working' }]);
+    expect(screenWait(simulation.facts, true)).toBeUndefined();
+    expect(screenEnds('approval', 'working')).toBe(true);
+    expect(screenEnds('approval', 'needs_approval')).toBe(false);
+    expect(screenEnds('silent-turn', 'working')).toBe(false);
+    expect(screenEnds('silent-turn', 'waiting')).toBe(true);
+  });
+});
+
 describe('screenCheckWanted: when a silent turn is worth a look at the screen', () => {
   const at = T0 + 60_000;
   const working = (extra: Partial<Facts> = {}, tools = {}): Facts => ({
@@ -292,6 +327,12 @@ describe('commandRunning', () => {
     const wrapped = ['bash', '-c', `eval '${command.replace(/'/g, `'\\''`)}' < /dev/null`];
     expect(commandRunning(command, [wrapped])).toBe(true);
     expect(commandRunning(command, [['bash', '-c', "eval 'echo other'"]])).toBe(false);
+  });
+
+  it('finds a command as a whole line of Gemini\'s wrapper script, and not as part of a line', () => {
+    const script = (command: string): string[] => ['bash', '-c', `_bgpids_file='/tmp/shell_pgrep_1.tmp'\n(\n  trap 'jobs -p > "$_bgpids_file"' EXIT\n${command}\n)\n__code=$?\nexit $__code`];
+    expect(commandRunning('sleep 6; touch a', [script('sleep 6; touch a')])).toBe(true);
+    expect(commandRunning('touch a', [script('sleep 6; touch a')])).toBe(false);
   });
 
   it('a short command is not found inside an unrelated process, nor in a longer command', () => {
