@@ -251,6 +251,34 @@ describe('mam restore', () => {
     expect(report(again).plan).toEqual([]);
   }, 600_000);
 
+  it('refuses bad input with a clear error and changes nothing', async () => {
+    const ws = path.join(box.root, 'work', 'x');
+    await mkdir(ws, { recursive: true });
+    await box.writeRegistry(`# mine\ntmux_sessions:\n  - name: kept\n    agent: gemini\n    workspace: ${ws}\n    status: stopped\n    tmux_server: ${server}\n`);
+    const before = registryText();
+    const cases: [string[], RegExp][] = [
+      [['--parallel', '0'], /--parallel takes a whole number of at least 1, not "0"/],
+      [['--parallel', 'two'], /--parallel takes a whole number of at least 1, not "two"/],
+      [['--stagger', 'soon'], /--stagger takes a duration such as 2s, 500ms or 0, not "soon"/],
+      [['--bogus'], /Unknown option '--bogus'/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await mam(['restore', '--yes', ...args], restoreEnv());
+      expect(result.code, args.join(' ')).toBe(64);
+      expect(result.stderr).toMatch(message);
+    }
+    // A stopped session is not lost: naming it says what to do instead.
+    const named = await mam(['restore', '--yes', 'kept'], restoreEnv());
+    expect(named.code).toBe(1);
+    expect(named.stderr).toMatch(/kept: not a session lost with its tmux server .*mam restore --dry-run.*mam resume NAME/);
+    // Nothing lost at all: said, exit 0, no --yes needed.
+    const nothing = await mam(['restore'], restoreEnv());
+    expect(nothing.code, nothing.stderr).toBe(0);
+    expect(nothing.stdout).toMatch(/^nothing to restore: no session in .* went with its tmux server$/m);
+    expect(registryText()).toBe(before);
+    expect(await serverUp()).toBe(false);
+  });
+
   it('after a reboot (another boot id recorded), asks on a terminal: no starts nothing, yes restores', async () => {
     const made = await makeSession(0);
     const recorded = await mam(['reconcile', '--once', '--emit-diff'], createEnv());
