@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 /**
  * Which boot of this host we are in. Linux gives every boot a random id (/proc/sys/kernel/random/boot_id), so an id
  * recorded in a registry entry that differs from today's means the host rebooted since; `btime` in /proc/stat is when
- * this boot began, for entries recorded before mam wrote boot ids. Both are undefined where there is no /proc (then
- * a lost tmux server is never called a reboot: docs/lifecycle.md, 'restore').
+ * this boot began (what happened before it belongs to an earlier boot). Both are undefined where there is no /proc
+ * (then a lost tmux server is never called a reboot: docs/lifecycle.md, 'restore').
  */
 export interface HostBoot {
   readonly bootId: string | undefined;

@@ -358,8 +358,9 @@ const NO_BOOT: HostBoot = { bootId: undefined, bootedAtMs: undefined };
 function lossNote(snapshot: ServerSnapshot, lost: ServerLoss | undefined): string {
   const label = snapshot.server ?? 'default';
   const restore = '; `mam restore` brings it back';
+  const rebooted = lost === 'reboot' ? '; the host rebooted since it started' : '';
+  if (snapshot.state === 'absent') return ` (tmux server ${label} is not running${rebooted}${lost ? restore : ''})`;
   if (lost === 'reboot') return ` (the host rebooted since it started${restore})`;
-  if (snapshot.state === 'absent') return ` (tmux server ${label} is not running${lost ? restore : ''})`;
   return lost ? ` (tmux server ${label} was restarted${restore})` : '';
 }
 

@@ -19,7 +19,7 @@ export function runFields(boot: HostBoot, server: ServerProcess | undefined): En
 
 /**
  * Why the entry's session is gone, when its server went too: `reboot` when the host booted since the session last
- * started (another boot id; for an entry that records none, a boot after its last start), `crash` when on this boot
+ * started (another boot id than the one recorded), `crash` when on this boot
  * its server is not running or is another process than the one recorded. Undefined when the server that ran it is
  * still up (the session was ended on a live server: a person's kill-session, the agent's own exit) or cannot be
  * judged (the server could not be read, or nothing was recorded to compare).
@@ -39,11 +39,12 @@ export function serverLoss(entry: RegistryEntry, snapshot: ServerSnapshot | unde
   return now.pid === recordedPid && sameStart ? undefined : 'crash';
 }
 
+/**
+ * Only a recorded boot id tells: an entry written before mam recorded them (or where there is no /proc) is never
+ * called a reboot — its loss is judged by its server alone, and a server that is gone counts as a crash.
+ */
 function rebootedSince(entry: RegistryEntry, boot: HostBoot): boolean {
-  if (entry.boot_id && boot.bootId) return entry.boot_id !== boot.bootId;
-  if (entry.boot_id || boot.bootedAtMs === undefined) return false;
-  const starts = [entry.created_at, entry.resumed_at].map((value) => timestampMs(value ?? null)).filter((ms) => ms !== undefined);
-  return starts.length > 0 && Math.max(...starts) < boot.bootedAtMs;
+  return Boolean(entry.boot_id && boot.bootId && entry.boot_id !== boot.bootId);
 }
 
 /**

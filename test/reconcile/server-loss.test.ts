@@ -61,12 +61,12 @@ describe('serverLoss', () => {
     expect(serverLoss(entry({ tmux_server_pid: null }), up(), BOOT)).toBeUndefined();
   });
 
-  it('for an entry recorded before boot ids: a boot after its last start is a reboot', () => {
-    const old = entry({ boot_id: null, created_at: '2026-11-20T10:00:00Z' });
-    expect(serverLoss(old, absent, BOOT)).toBe('reboot');
-    expect(serverLoss({ ...old, resumed_at: '2026-11-22T09:00:00Z' }, absent, BOOT)).toBe('crash');
+  it('never calls a reboot without two boot ids to compare: an older entry with its server gone is a crash', () => {
+    const old = entry({ boot_id: null, tmux_server_pid: null, tmux_server_started_at: null, created_at: '2026-11-20T10:00:00Z' });
+    expect(serverLoss(old, absent, BOOT)).toBe('crash');
+    expect(serverLoss(old, up(), BOOT)).toBeUndefined();
     // Without /proc nothing can be called a reboot.
-    expect(serverLoss(old, absent, { bootId: undefined, bootedAtMs: undefined })).toBe('crash');
+    expect(serverLoss(entry({ boot_id: 'boot-yesterday' }), absent, { bootId: undefined, bootedAtMs: undefined })).toBe('crash');
   });
 });
 
@@ -78,7 +78,7 @@ describe('reconcile records a session lost with its server (class A, tmux_server
       NOW,
     );
     expect(result.drifts).toEqual([
-      expect.objectContaining({ class: 'A', session: 'r', tmux_server_lost: 'reboot', message: expect.stringMatching(/the host rebooted since it started; `mam restore` brings it back\)\. Marked terminated\.$/) }),
+      expect.objectContaining({ class: 'A', session: 'r', tmux_server_lost: 'reboot', message: expect.stringMatching(/\(tmux server srv is not running; the host rebooted since it started; `mam restore` brings it back\)\. Marked terminated\.$/) }),
       expect.objectContaining({ class: 'A', session: 'c', tmux_server_lost: 'crash', message: expect.stringMatching(/tmux server srv is not running; `mam restore` brings it back\)\. Marked terminated\.$/) }),
     ]);
     expect(result.patch.updates.map((update) => [update.session, update.set['status'], update.set['termination_mode'], update.set['tmux_server_lost']])).toEqual([
