@@ -91,6 +91,7 @@ export const claude: AgentKind<'claude'> = {
   },
 
   filesDir: (env, home) => env['CLAUDE_CONFIG_DIR'] || path.join(home, '.claude'),
+  environment: ['CLAUDE_', 'ANTHROPIC_'],
 
   matchesPaneCommand(command) {
     // In tmux Claude's process often shows as its version number (e.g. `2.1.11`), not `claude`.

@@ -161,6 +161,7 @@ export const codex: AgentKind<'codex'> = {
   },
 
   filesDir: (env, home) => env['CODEX_HOME'] || path.join(home, '.codex'),
+  environment: ['CODEX_', 'OPENAI_'],
 
   matchesPaneCommand(command) {
     // No other process name (such as a platform-suffixed native binary) has been seen; stay exact.

@@ -165,6 +165,7 @@ export const gemini: AgentKind<'gemini'> = {
 
   // GEMINI_CLI_HOME stands in for the home directory Gemini keeps `.gemini/` in.
   filesDir: (env, home) => path.join(env['GEMINI_CLI_HOME'] || home, '.gemini'),
+  environment: ['GEMINI_', 'GOOGLE_'],
 
   matchesPaneCommand(command) {
     return command === 'gemini';

@@ -64,3 +64,24 @@ export function artifactRoots(env: NodeJS.ProcessEnv, home: string): ArtifactRoo
   // Every kind in the table contributes its id, which is what ArtifactRoots promises.
   return Object.fromEntries([['home', home], ...AGENT_KINDS.map((kind) => [kind.id, kind.filesDir(env, home)])]) as ArtifactRoots;
 }
+
+/** What every agent's start needs besides its own variables: where to find programs, whose home, which locale. */
+const COMMON_ENVIRONMENT = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE'];
+
+/** A name that may hold a secret: never written into the registry, whatever an agent lists. */
+const SECRET_NAME = /KEY|TOKEN|SECRET|PASSW|CREDENTIAL|COOKIE|AUTH/i;
+
+/**
+ * The variables of `env` recorded as an entry's `start_env` and given to each start of its agent: the common ones
+ * and those the agent's module lists (`environment`), without any whose name looks like a secret — a key stays
+ * where the user keeps it, and a restore run without it fails loudly in the agent instead of leaking it to a file.
+ */
+export function startEnvironment(agent: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  const wanted = [...COMMON_ENVIRONMENT, ...(agentKind(agent)?.environment ?? [])];
+  const picked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+    if (value === undefined || SECRET_NAME.test(name)) continue;
+    if (wanted.some((item) => (item.endsWith('_') ? name.startsWith(item) : name === item))) picked[name] = value;
+  }
+  return picked;
+}

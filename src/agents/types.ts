@@ -153,6 +153,13 @@ export interface AgentKind<Id extends string = string> extends AgentLauncher {
   matchesPaneCommand(command: string): boolean;
   /** Where the agent keeps its files (`CLAUDE_CONFIG_DIR` or `~/.claude`, …): its `ArtifactRoots` entry. */
   filesDir(env: NodeJS.ProcessEnv, home: string): string;
+  /**
+   * Environment variables that decide where the agent keeps its files and which service it talks to: names, or
+   * prefixes ending in `_`. Their values at `mam create` are recorded in `start_env` and given to every start of the
+   * session, so a resume after a reboot (from cron, a bare shell) finds the same conversations. Names that look like
+   * secrets are never recorded (src/agents/index.ts, startEnvironment).
+   */
+  readonly environment?: readonly string[];
   /** The directory whose absence means "this agent has never run here", for messages. */
   artifactRoot(roots: ArtifactRoots): string;
   /**

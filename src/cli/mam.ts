@@ -30,6 +30,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./lifecycle.js'))[`${name}Command`],
   })),
   {
+    name: 'restore',
+    summary: 'after a reboot or a tmux crash: start the sessions that went with their tmux server again, throttled',
+    load: async () => (await import('./restore.js')).restoreCommand,
+  },
+  {
     name: 'status',
     summary: 'every session: registry status, live in tmux, conversation, age',
     load: async () => (await import('./status.js')).statusCommand,
@@ -100,7 +105,7 @@ function version(): string {
 const EXIT_CODES: readonly (readonly [string, string])[] = [
   ['0', 'done'],
   ['1', 'failed; the message on stderr says why and what to do'],
-  ['2', 'partly done: reconcile --once could not judge everything; job event recorded but not published'],
+  ['2', 'partly done: reconcile --once could not judge everything; job event recorded but not published; restore brought back only some'],
   ['3', 'job wait: still running after --timeout'],
   ['64', 'usage error: unknown flag or subcommand, missing or malformed argument (nothing was done)'],
   ['75', 'the registry stayed locked by another writer (retry); a dispatched monitor asking Hermes to requeue'],

@@ -52,6 +52,8 @@ export const MonitorState = z.object({
   lastBlockKind: z.string().nullable(),
   /** When ended sessions were last pruned (retention): the daily prune keeps its schedule across hand-overs. */
   lastPruneAt: z.string().nullable().optional(),
+  /** The boot whose lost sessions the card has been told about (`mam restore`): told once per reboot. */
+  rebootTold: z.string().nullable().optional(),
 });
 
 export type MonitorState = z.infer<typeof MonitorState>;
@@ -163,6 +165,16 @@ export function coalesce(state: MonitorState, observed: readonly Observed[], now
     driftsDetected: state.driftsDetected + newDrifts,
     lastDriftAt: newDrifts > 0 ? at : state.lastDriftAt,
   };
+}
+
+/**
+ * After a reboot, once: how many sessions went with it and the command that brings them back. Keyed by the boot id
+ * in the state, so neither a later pass, a restart nor a hand-over says it again; the next reboot is news again.
+ */
+export function rebootNotice(state: MonitorState, lost: { readonly bootId: string; readonly count: number } | undefined): MonitorState {
+  if (!lost || lost.count === 0 || state.rebootTold === lost.bootId) return state;
+  const line = `${lost.count} session${lost.count === 1 ? ' was' : 's were'} running before the reboot; \`mam restore\` brings ${lost.count === 1 ? 'it' : 'them'} back`;
+  return { ...state, rebootTold: lost.bootId, pending: foldPending([...state.pending, line]) };
 }
 
 /** When nothing is in flight, the pending lines become the next comment. */

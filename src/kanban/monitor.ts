@@ -6,8 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expandHome, monitorStateDir, registryPath } from '../config.js';
 import { jobEventSource } from '../jobs/event-source.js';
 import { pruneRegistry } from '../lifecycle/prune.js';
+import { hostBoot } from '../proc/boot.js';
 import { Controller } from '../reconcile/controller.js';
 import { runPass } from '../reconcile/pass.js';
+import { lostAtReboot } from '../reconcile/server-loss.js';
 import { buildPassOptions } from '../reconcile/pass-options.js';
 import { observedServers } from '../reconcile/subscribe.js';
 import { CachedRegistryReader } from '../registry/store.js';
@@ -312,6 +314,7 @@ async function work(
       log,
       signal,
       approvalWaits: () => approvalWaits(registryFile, reader, io.env, panes),
+      rebootLost: async () => lostAtReboot((await reader.read(registryFile)).entries, hostBoot()),
       prune: async (now, retentionMs) => {
         const report = await pruneRegistry({ registryFile, olderThanMs: retentionMs, dryRun: false, now: () => now, lock: passOptions.lock });
         return { pruned: report.pruned.length, history: report.history };

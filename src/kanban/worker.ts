@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../util/errors.js';
 import type { PassReport } from '../reconcile/pass.js';
 import { isoSeconds } from '../registry/schema.js';
-import { coalesce, commentSeq, freezePending, observedApprovals, observedFrom, progressNote, type ApprovalWait, type MonitorState } from './coalesce.js';
+import { coalesce, commentSeq, freezePending, observedApprovals, observedFrom, progressNote, rebootNotice, type ApprovalWait, type MonitorState } from './coalesce.js';
 import { formatDuration, type MonitorSettings } from './settings.js';
 import { loadState, saveState } from './state-file.js';
 import { isFromSomeoneElse, isStopRequest, nextBlockKind } from './stop.js';
@@ -36,6 +36,8 @@ export interface WorkerOptions {
   readonly approvalWaits?: () => Promise<readonly ApprovalWait[]>;
   /** Prunes ended sessions older than `retentionMs` as of `now` (`mam prune`); run once a day when retention is set. */
   readonly prune?: (now: number, retentionMs: number) => Promise<{ readonly pruned: number; readonly history: string }>;
+  /** Sessions the host's last reboot took down (marked by the pass), read each pass; told once per boot. */
+  readonly rebootLost?: () => Promise<{ readonly bootId: string; readonly count: number } | undefined>;
 }
 
 /** How often the monitor prunes: a registry grows by the day, so once a day keeps it small at no noticeable cost. */
@@ -111,6 +113,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> 
     const waits = (await options.approvalWaits?.().catch(() => [])) ?? [];
     const findings = [...observedFrom(outcome), ...observedApprovals(waits, now, settings.approvalAlertMs)];
     state = coalesce(state, findings, now);
+    state = rebootNotice(state, await options.rebootLost?.().catch(() => undefined));
     state = await pruneWhenDue(state, now);
     state = freezePending(state, now);
     state = await deliver(state, card !== undefined);

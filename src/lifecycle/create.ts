@@ -2,7 +2,9 @@ import { statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { agentKind, launcherFor } from '../agents/index.js';
+import { agentKind, launcherFor, startEnvironment } from '../agents/index.js';
+import { hostBoot } from '../proc/boot.js';
+import { runFields } from '../reconcile/server-loss.js';
 import { MamError, UsageError } from '../util/errors.js';
 import { appendEntry } from '../registry/document.js';
 import { AgentName, isoSeconds, SESSION_NAME_PATTERN, type RegistryEntry } from '../registry/schema.js';
@@ -72,6 +74,8 @@ export async function createSession(context: LifecycleContext, request: CreateRe
 
   const argv = [launcher.command, ...(launcher.launchArgs ?? []), ...request.agentArgs];
   const kind = agentKind(request.agent);
+  // Recorded and given to the agent alike, so every later start (a resume after a reboot) gets the same values.
+  const startEnv = startEnvironment(request.agent, context.env);
   const startingAt = context.now();
   const starting: RegistryEntry = {
     name,
@@ -83,6 +87,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
     pane: null,
     start_command: joinWords(argv),
     start_argv: argv,
+    start_env: startEnv,
     mcp_attachments: [],
     ...(kind ? { [kind.conversationIdField]: null } : {}),
     delegate_job_id: request.delegateJobId ?? null,
@@ -108,7 +113,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
 
   let started: Awaited<ReturnType<typeof startAgent>>;
   try {
-    started = await startAgent(context, { server: request.server, name, cwd: workspace, argv, launcher, interrupt: request.interrupt }, request.submitJob ? 60_000 : 1_000);
+    started = await startAgent(context, { server: request.server, name, cwd: workspace, argv, launcher, env: startEnv, interrupt: request.interrupt }, request.submitJob ? 60_000 : 1_000);
   } catch (error) {
     // A tmux session of that name already existed (someone else's: left alone), or tmux failed — possibly after it
     // made the session (its client killed by the same Ctrl-C that hit us): a session carrying our mark is ours to close.
@@ -130,7 +135,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
 
   const pane = { pid: started.pane.pid, cmd: started.pane.command, cwd: started.pane.cwd };
   // created_at is when the session was seen running: the grace window of a pass that looked at tmux earlier.
-  const running = { status: 'running', pane, created_at: isoSeconds(context.now()) } as const;
+  const running = { status: 'running', pane, created_at: isoSeconds(context.now()), ...runFields(hostBoot(), started.pane.server) } as const;
   try {
     await settleStart(context, name, { fields: running });
   } catch (error) {

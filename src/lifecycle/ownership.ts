@@ -51,7 +51,11 @@ export function startingFields(now: number): EntryFields {
  * and drops the starting bookkeeping. Throws when the entry is gone or someone else has settled it meanwhile;
  * `remove` deletes the entry instead (a create that failed: nothing ran, nothing to remember).
  */
-export async function settleStart(context: LifecycleContext, name: string, outcome: { readonly fields: EntryFields } | { readonly remove: true }): Promise<void> {
+export async function settleStart(
+  context: LifecycleContext,
+  name: string,
+  outcome: { readonly fields: EntryFields; readonly unset?: readonly (keyof RegistryEntry & string)[] } | { readonly remove: true },
+): Promise<void> {
   await updateRegistry(
     context.registryFile,
     (registry) => {
@@ -65,7 +69,7 @@ export async function settleStart(context: LifecycleContext, name: string, outco
       // A pass may have repaired a starting entry to running already (its creator looked stale): still ours.
       if (!ours) throw new MamError(`${name} was changed in the registry while it was starting (it is ${entry?.status ?? 'gone'}); the new tmux session was closed`);
       setEntryFields(registry.document, name, outcome.fields);
-      deleteEntryFields(registry.document, name, STARTING_FIELDS);
+      deleteEntryFields(registry.document, name, [...STARTING_FIELDS, ...(outcome.unset ?? [])]);
       return { changed: true, result: undefined };
     },
     context.lock,

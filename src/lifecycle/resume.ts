@@ -1,9 +1,12 @@
-import { agentKind, launcherFor } from '../agents/index.js';
+import { agentKind, artifactRoots, launcherFor, type ArtifactQuery } from '../agents/index.js';
+import { homeDir } from '../config.js';
 import { MamError } from '../util/errors.js';
 import { setEntryFields, type EntryFields } from '../registry/document.js';
 import { isoSeconds, timestampMs, type RegistryEntry } from '../registry/schema.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
+import { hostBoot } from '../proc/boot.js';
 import { recordedIds } from '../reconcile/reconcile.js';
+import { runFields } from '../reconcile/server-loss.js';
 import { killSession, sessionPane } from '../tmux/session.js';
 import { joinWords, splitWords } from '../util/shell-words.js';
 import { attachHint, newSessionServer, type LifecycleContext } from './context.js';
@@ -27,7 +30,28 @@ export interface ResumeResult {
 
 const START_TIMEOUT_MS = 30_000;
 
-export async function resumeSession(context: LifecycleContext, session: string): Promise<ResumeResult> {
+export interface ResumeOptions {
+  /**
+   * When the recorded conversation's files are gone (or the agent says so): `fallback` (`mam resume`) tries the
+   * newest unclaimed conversation in the workspace, else a fresh one; `refuse` starts nothing and throws
+   * ConversationMissingError (`mam restore`); `fresh` starts a fresh one (`mam restore --fresh-if-missing`).
+   */
+  readonly missing?: 'fallback' | 'refuse' | 'fresh';
+}
+
+/** The recorded conversation cannot be resumed and the caller did not allow a fresh one; nothing was started. */
+export class ConversationMissingError extends MamError {
+  constructor(
+    readonly session: string,
+    readonly conversationId: string,
+    why: string,
+  ) {
+    super(`${session}: conversation ${conversationId} cannot be resumed (${why}); nothing was started (--fresh-if-missing starts it fresh)`);
+  }
+}
+
+export async function resumeSession(context: LifecycleContext, session: string, options: ResumeOptions = {}): Promise<ResumeResult> {
+  const missing = options.missing ?? 'fallback';
   const registry = await readRegistry(context.registryFile);
   const entry = registry.entries.find((candidate) => candidate.name === session);
   if (!entry) {
@@ -48,7 +72,7 @@ export async function resumeSession(context: LifecycleContext, session: string):
   const launcher = launcherFor(entry.agent);
   const kind = agentKind(entry.agent);
   const base = startArgv(entry, launcher.command);
-  const plan = await chooseConversation(context, entry, registry.entries);
+  const plan = await chooseConversation(context, entry, registry.entries, missing);
   const resumeArgs = 'tier' in plan ? launcher.resumeArgs(plan.id) : undefined;
   let argv = resumeArgs ? [...base, ...resumeArgs] : base;
   let tier: ResumeTier = 'tier' in plan && resumeArgs ? plan.tier : 'fresh';
@@ -69,14 +93,17 @@ export async function resumeSession(context: LifecycleContext, session: string):
     context.lock,
   );
   try {
-    let started: Started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher }, START_TIMEOUT_MS);
+    const env = entry.start_env ?? undefined;
+    let started: Started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher, env }, START_TIMEOUT_MS);
     if (resumeArgs && (started.outcome === 'conversation-gone' || started.outcome === 'exited')) {
-      // The agent itself says the conversation cannot be resumed: start fresh, and say so.
+      // The agent itself says the conversation cannot be resumed: start fresh, and say so — unless not allowed to.
       await killSession(server, entry.name, context.tmux);
-      note = `${launcher.command} could not resume conversation ${plan.id} (${started.outcome === 'exited' ? 'it exited at once' : 'it says the conversation is gone'}); started fresh`;
+      const why = started.outcome === 'exited' ? 'it exited at once' : 'it says the conversation is gone';
+      if (missing === 'refuse') throw new ConversationMissingError(entry.name, plan.id ?? '', `${launcher.command} ${why}`);
+      note = `${launcher.command} could not resume conversation ${plan.id} (${why}); started fresh`;
       argv = base;
       tier = 'fresh';
-      started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher }, START_TIMEOUT_MS);
+      started = await startAgent(context, { server, name: entry.name, cwd: entry.workspace, argv, launcher, env }, START_TIMEOUT_MS);
     }
     if (started.outcome === 'exited' || !started.pane) {
       throw new MamError(`${launcher.command} exited right after it started in ${entry.workspace}; run \`${joinWords(argv)}\` there by hand to see why. The registry is unchanged`);
@@ -89,10 +116,12 @@ export async function resumeSession(context: LifecycleContext, session: string):
       pane: { pid: started.pane.pid, cmd: started.pane.command, cwd: started.pane.cwd },
       resumed_at: isoSeconds(context.now()),
       resumable: null,
+      ...runFields(hostBoot(), started.pane.server),
       ...(kind ? { [kind.conversationIdField]: conversationId } : {}),
     };
     try {
-      await settleStart(context, entry.name, { fields });
+      // Back, so no longer lost with a server: `mam restore` will not list it again.
+      await settleStart(context, entry.name, { fields, unset: ['tmux_server_lost'] });
     } catch (error) {
       await killSession(server, entry.name, context.tmux);
       throw error;
@@ -103,6 +132,24 @@ export async function resumeSession(context: LifecycleContext, session: string):
     await settleStart(context, entry.name, { fields: { status: previous } }).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Where the entry's agent keeps its files: as its recorded start environment says (`start_env`: HOME, CLAUDE_CONFIG_DIR,
+ * CODEX_HOME, …), over this process's — the agent is started with those values, so its conversations are there
+ * even when mam runs from another shell (cron after a reboot).
+ */
+export function entryArtifacts(context: LifecycleContext, entry: RegistryEntry): ArtifactQuery {
+  if (!entry.start_env || Object.keys(entry.start_env).length === 0) return context.artifacts;
+  const env = { ...context.env, ...entry.start_env };
+  return { roots: artifactRoots(env, homeDir(env)), fs: context.artifacts.fs };
+}
+
+/** The conversation id the entry records for its agent (its own field, else the older agent_identities). */
+export function recordedConversation(entry: RegistryEntry): string | undefined {
+  const kind = agentKind(entry.agent);
+  if (!kind) return undefined;
+  return entry[kind.conversationIdField] ?? entry.agent_identities?.[kind.id]?.session_id ?? undefined;
 }
 
 /** The stored command as an argv: `start_argv`, else the `start_command` line, else the bare agent. */
@@ -119,19 +166,23 @@ export function startArgv(entry: RegistryEntry, command: string): string[] {
   return [command];
 }
 
-async function chooseConversation(
+export async function chooseConversation(
   context: LifecycleContext,
   entry: RegistryEntry,
   all: readonly RegistryEntry[],
+  missing: NonNullable<ResumeOptions['missing']>,
 ): Promise<{ id: string; tier: Exclude<ResumeTier, 'fresh'> } | { id: undefined; why: string }> {
   const kind = agentKind(entry.agent);
   if (!kind) return { id: undefined, why: `${entry.agent} is not an agent mam can resume` };
-  const recorded = entry[kind.conversationIdField] ?? entry.agent_identities?.[kind.id]?.session_id ?? undefined;
+  const recorded = recordedConversation(entry);
   context.artifacts.fs.newPass();
-  if (recorded && (await kind.locate(recorded, entry.workspace, context.artifacts))) return { id: recorded, tier: 'recorded-id' };
+  const artifacts = entryArtifacts(context, entry);
+  if (recorded && (await kind.locate(recorded, entry.workspace, artifacts))) return { id: recorded, tier: 'recorded-id' };
+  if (recorded && missing === 'refuse') throw new ConversationMissingError(entry.name, recorded, `its files are gone from ${kind.artifactRoot(context.artifacts.roots)}`);
+  if (recorded && missing === 'fresh') return { id: undefined, why: `the artifact of ${recorded} is gone` };
   const others = new Set(all.filter((other) => other.name !== entry.name).flatMap(recordedIds));
   const since = timestampMs(entry.created_at);
-  const newest = (await kind.conversations(entry.workspace, context.artifacts, since)).find((conversation) => !others.has(conversation.id));
+  const newest = (await kind.conversations(entry.workspace, artifacts, since)).find((conversation) => !others.has(conversation.id));
   if (newest) return { id: newest.id, tier: 'newest-artifact' };
   return { id: undefined, why: recorded ? `the artifact of ${recorded} is gone` : 'none was recorded and none is on disk' };
 }

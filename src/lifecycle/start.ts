@@ -22,6 +22,8 @@ export interface StartSpec {
   readonly cwd: string;
   readonly argv: readonly string[];
   readonly launcher: AgentLauncher;
+  /** Environment the agent starts with (`start_env`), beside mam's own MAM_SESSION and MAM_REGISTRY. */
+  readonly env?: Readonly<Record<string, string>> | undefined;
   /** Ends the wait early (the caller was asked to stop: SIGINT/SIGTERM); the outcome is then still-starting. */
   readonly interrupt?: AbortSignal | undefined;
 }
@@ -33,7 +35,7 @@ export async function startAgent(context: LifecycleContext, spec: StartSpec, tim
   // The agent's hooks (`mam hook`) find their registry entry through these two.
   // Marked as this registry's from its first instant (`@mam_registry`), so no other registry ever registers it.
   await newSession(
-    { server: spec.server, name: spec.name, cwd: spec.cwd, argv: spec.argv, env: { MAM_SESSION: spec.name, MAM_REGISTRY: context.registryFile }, owner: context.registryFile },
+    { server: spec.server, name: spec.name, cwd: spec.cwd, argv: spec.argv, env: { ...spec.env, MAM_SESSION: spec.name, MAM_REGISTRY: context.registryFile }, owner: context.registryFile },
     context.tmux,
   );
   return watchStart(context, spec, timeoutMs);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { agentKind } from '../agents/index.js';
 import type { ArtifactQuery, Conversation } from '../agents/types.js';
 import { errorMessage } from '../util/errors.js';
+import { hostBoot } from '../proc/boot.js';
 import { parentPid, signalable } from '../proc/tree.js';
 import { timestampMs, type RegistryEntry } from '../registry/schema.js';
 import { serverKey, type ServerSnapshot, snapshotServer, type TmuxOptions, type TmuxServer } from '../tmux/client.js';
@@ -70,7 +71,7 @@ export async function observe(registry: ReconcileInput, options: ObserveOptions,
   for (const entry of registry.entries) {
     if (entry.status === 'starting' && entry.starting_pid != null && entry.starting_pid > 1) starters.set(entry.starting_pid, signalable(entry.starting_pid));
   }
-  return { at, servers, artifacts, processAncestry, problems, owners, starters, exits };
+  return { at, servers, artifacts, processAncestry, problems, owners, starters, exits, boot: hostBoot() };
 }
 
 /**

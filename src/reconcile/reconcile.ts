@@ -1,8 +1,10 @@
 import { AGENT_KINDS, agentForPane, agentKind } from '../agents/index.js';
 import type { Conversation } from '../agents/types.js';
 import type { EntryFields } from '../registry/document.js';
-import { AgentName, isoSeconds, SESSION_NAME_PATTERN, STARTING_STALE_MS, timestampMs, type RegistryEntry } from '../registry/schema.js';
+import type { HostBoot } from '../proc/boot.js';
+import { AgentName, isoSeconds, SESSION_NAME_PATTERN, STARTING_STALE_MS, timestampMs, type RegistryEntry, type ServerLoss } from '../registry/schema.js';
 import { serverKey, type ServerSnapshot, type TmuxPane, type TmuxServer } from '../tmux/client.js';
+import { runFields, serverLoss } from './server-loss.js';
 import type { Claim, Close, Drift, Observation, Problem, ReconcileResult, RegistryPatch } from './types.js';
 
 /**
@@ -102,8 +104,10 @@ export function reconcile(
     if (withinGrace(entry, now, graceMs)) continue;
     const pane = entry.pane ?? null;
     const was = pane?.pid != null || pane?.cmd != null ? ` (was pane ${pane?.pid ?? '?'}, cmd ${pane?.cmd ?? '?'})` : '';
-    const serverNote = snapshot.state === 'absent' ? ` (tmux server ${snapshot.server ?? 'default'} is not running)` : '';
     const exit = exited ? exitOf(snapshot, entry.name, panes) : undefined;
+    // Gone with its tmux server (a reboot, a crash): recorded, so `mam restore` finds it after this pass.
+    const lost = exit ? undefined : serverLoss(entry, snapshot, observation.boot ?? NO_BOOT);
+    const serverNote = lossNote(snapshot, lost);
     drifts.push({
       class: 'A',
       session: entry.name,
@@ -111,6 +115,7 @@ export function reconcile(
       tmux_server: entry.tmux_server ?? null,
       pane,
       ...exit?.drift,
+      ...(lost ? { tmux_server_lost: lost } : {}),
     });
     update(entry.name, {
       status: 'terminated',
@@ -118,6 +123,7 @@ export function reconcile(
       terminated_at_epoch: Math.floor(now / 1000),
       termination_mode: 'auto-detected',
       ...exit?.fields,
+      ...(lost ? { tmux_server_lost: lost } : {}),
     });
   }
   // A dead session mam started that an earlier pass (or a stop) already recorded, and could not close: close it now.
@@ -156,7 +162,7 @@ export function reconcile(
         workspace: entry.workspace,
         pane: facts,
       });
-      update(entry.name, { status: 'running', pane: facts }, unset);
+      update(entry.name, { status: 'running', pane: facts, ...runFields(observation.boot ?? NO_BOOT, snapshot.state === 'up' ? snapshot.process : undefined) }, unset);
       if (ownership(owner) !== 'ours') claims.push({ session: entry.name, tmux_server: snapshot.server, from: owner });
       continue;
     }
@@ -238,6 +244,7 @@ export function reconcile(
         delegate_job_id: null,
         last_visible_status: 'auto-registered',
         created_at: isoSeconds(now),
+        ...runFields(observation.boot ?? NO_BOOT, snapshot.process),
       };
       additions.push(entry);
       if (whose !== 'ours') claims.push({ session, tmux_server: snapshot.server, from: owner });
@@ -343,6 +350,18 @@ export function reconcile(
     additions,
   };
   return { drifts, patch, problems, claims, closes };
+}
+
+const NO_BOOT: HostBoot = { bootId: undefined, bootedAtMs: undefined };
+
+/** Why the server took the session along, for the drift message. */
+function lossNote(snapshot: ServerSnapshot, lost: ServerLoss | undefined): string {
+  const label = snapshot.server ?? 'default';
+  const restore = '; `mam restore` brings it back';
+  const rebooted = lost === 'reboot' ? '; the host rebooted since it started' : '';
+  if (snapshot.state === 'absent') return ` (tmux server ${label} is not running${rebooted}${lost ? restore : ''})`;
+  if (lost === 'reboot') return ` (the host rebooted since it started${restore})`;
+  return lost ? ` (tmux server ${label} was restarted${restore})` : '';
 }
 
 /** The key of `Observation.exits`. */

@@ -1,6 +1,7 @@
 import type { Conversation } from '../agents/types.js';
 import type { EntryFields } from '../registry/document.js';
-import type { PaneFacts, RegistryEntry } from '../registry/schema.js';
+import type { HostBoot } from '../proc/boot.js';
+import type { PaneFacts, RegistryEntry, ServerLoss } from '../registry/schema.js';
 import type { ServerSnapshot } from '../tmux/client.js';
 
 /** What one pass saw of reality. Plain data: the reconcile function does no I/O. */
@@ -26,6 +27,8 @@ export interface Observation {
    * registered sessions whose agent has exited, before the pass closes them.
    */
   readonly exits?: ReadonlyMap<string, AgentExit>;
+  /** This host's boot (id and start), to tell a reboot from a crashed tmux server (src/reconcile/server-loss.ts). */
+  readonly boot?: HostBoot;
 }
 
 export interface AgentExit {
@@ -70,6 +73,8 @@ export type Drift =
       /** When the agent's own exit was seen (its pane kept by mam): its exit status (null: unknown) and last lines. */
       readonly exit_status?: number | null;
       readonly last_lines?: readonly string[];
+      /** The session went with its tmux server: the host rebooted, or the server crashed (`mam restore` restarts it). */
+      readonly tmux_server_lost?: ServerLoss;
     })
   | (DriftBase & {
       readonly class: 'B';

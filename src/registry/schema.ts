@@ -51,6 +51,9 @@ export const SessionStatus = z.enum(['starting', 'running', 'stopped', 'terminat
 export const TerminationMode = z.enum(['graceful', 'forced', 'purge', 'auto-detected']);
 /** The rung of `mam stop`'s ladder that ended the agent. */
 export const StopRung = z.enum(['exit-keys', 'kill-session', 'sigkill']);
+/** How a session went with its tmux server: the host rebooted, or the server died (or was killed) on this boot. */
+export const ServerLoss = z.enum(['reboot', 'crash']);
+export type ServerLoss = z.infer<typeof ServerLoss>;
 
 /**
  * The fields a conversation id is recorded in, one per agent kind, named by the kind's module (`conversationIdField`
@@ -95,6 +98,18 @@ export const RegistryEntry = z.looseObject({
   /** The mam process starting this session (while `status: starting`), and when it began. */
   starting_pid: z.number().int().nullish(),
   starting_at: Timestamp.nullish(),
+  /**
+   * Where the session last ran, recorded when mam creates, resumes or registers it: the host's boot id and the tmux
+   * server process (pid, start). A later look tells a reboot (another boot id) from a crashed server (same boot,
+   * server gone or replaced) from a session ended on a live server (docs/lifecycle.md, 'restore').
+   */
+  boot_id: z.string().nullish(),
+  tmux_server_pid: z.number().int().nullish(),
+  tmux_server_started_at: Timestamp.nullish(),
+  /** Set by reconcile (A) when the session went with its tmux server; cleared when it is resumed. */
+  tmux_server_lost: ServerLoss.nullish(),
+  /** The environment variables the agent was started with that decide where its files are and what it talks to. */
+  start_env: z.record(z.string(), z.string()).nullish(),
 }).superRefine(
   (entry, context) => {
     if (typeof entry !== 'object' || entry === null) return;

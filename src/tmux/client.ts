@@ -40,9 +40,19 @@ export const STARTED_OPTION = '@mam_started';
  * nothing may be concluded from it — in particular no session may be declared gone.
  */
 export type ServerSnapshot =
-  | { readonly server: TmuxServer; readonly state: 'up'; readonly panes: readonly TmuxPane[] }
+  | { readonly server: TmuxServer; readonly state: 'up'; readonly panes: readonly TmuxPane[]; readonly process?: ServerProcess | undefined }
   | { readonly server: TmuxServer; readonly state: 'absent'; readonly panes: readonly []; readonly detail: string }
   | { readonly server: TmuxServer; readonly state: 'unknown'; readonly panes: readonly []; readonly error: string };
+
+/**
+ * The tmux server process itself (`#{pid}`, `#{start_time}`): recorded in each registry entry mam starts, so a later
+ * look can tell the server that ran the session from a new one on the same socket (docs/lifecycle.md, 'restore').
+ */
+export interface ServerProcess {
+  readonly pid: number;
+  /** Epoch seconds the server started. */
+  readonly startedAt: number;
+}
 
 export interface TmuxOptions {
   /** The tmux executable (`MAM_TMUX_BIN`, default `tmux`). */
@@ -73,6 +83,9 @@ export const PANE_FORMAT = [
   '#{@mam_registry}',
   '#{pane_dead_status}',
   '#{@mam_started}',
+  // Server-wide: the same on every line. Read here so knowing which server process answered costs no extra call.
+  '#{pid}',
+  '#{start_time}',
   '#{pane_title}',
 ].join(FIELD);
 
@@ -143,23 +156,25 @@ export function parseSnapshot(server: TmuxServer, result: TmuxResult): ServerSna
     return { server, state: 'unknown', panes: [], error: 'tmux reply was cut off (server died mid-answer?)' };
   }
   const panes: TmuxPane[] = [];
+  let serverProc: ServerProcess | undefined;
   for (const line of result.stdout.split('\n')) {
     if (line === '') continue;
-    const pane = parsePaneLine(line);
-    if (!pane) return { server, state: 'unknown', panes: [], error: `unexpected tmux output line: ${JSON.stringify(line.slice(0, 80))}` };
-    panes.push(pane);
+    const parsed = parsePaneLine(line);
+    if (!parsed) return { server, state: 'unknown', panes: [], error: `unexpected tmux output line: ${JSON.stringify(line.slice(0, 80))}` };
+    panes.push(parsed.pane);
+    serverProc ??= parsed.process;
   }
-  return { server, state: 'up', panes };
+  return { server, state: 'up', panes, process: serverProc };
 }
 
-function parsePaneLine(line: string): TmuxPane | undefined {
+function parsePaneLine(line: string): { pane: TmuxPane; process: ServerProcess | undefined } | undefined {
   const fields = line.split(FIELD);
-  if (fields.length < 12) return undefined;
-  const [session, windowIndex, paneIndex, paneId, pid, command, cwd, dead, owner, deadStatus, started] = fields as [string, string, string, string, string, string, string, string, string, string, string];
-  const title = fields.slice(11).join(FIELD);
+  if (fields.length < 14) return undefined;
+  const [session, windowIndex, paneIndex, paneId, pid, command, cwd, dead, owner, deadStatus, started, serverPid, serverStart] = fields as [string, string, string, string, string, string, string, string, string, string, string, string, string];
+  const title = fields.slice(13).join(FIELD);
   const numbers = [Number(windowIndex), Number(paneIndex), Number(pid)];
   if (numbers.some((value) => !Number.isInteger(value)) || !paneId.startsWith('%')) return undefined;
-  return {
+  return { pane: {
     session,
     windowIndex: numbers[0]!,
     paneIndex: numbers[1]!,
@@ -172,7 +187,13 @@ function parsePaneLine(line: string): TmuxPane | undefined {
     owner: owner === '' ? null : owner,
     deadStatus: /^\d+$/.test(deadStatus) ? Number(deadStatus) : null,
     mamStarted: started === '1',
-  };
+  }, process: serverProcess(serverPid, serverStart) };
+}
+
+/** `#{pid}` and `#{start_time}` as tmux printed them, or undefined when either is not a number. */
+export function serverProcess(pid: string | undefined, startedAt: string | undefined): ServerProcess | undefined {
+  if (!pid || !startedAt || !/^\d+$/.test(pid) || !/^\d+$/.test(startedAt)) return undefined;
+  return { pid: Number(pid), startedAt: Number(startedAt) };
 }
 
 function isNoServer(message: string): boolean {

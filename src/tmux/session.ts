@@ -1,6 +1,6 @@
 import type { KeyPress } from '../agents/types.js';
 import { MamError } from '../util/errors.js';
-import { literalArg, OWNER_OPTION, runTmux, STARTED_OPTION, serverLabel, sessionTarget, type TmuxOptions, type TmuxPane, type TmuxServer } from './client.js';
+import { literalArg, OWNER_OPTION, runTmux, serverProcess, STARTED_OPTION, serverLabel, sessionTarget, type ServerProcess, type TmuxOptions, type TmuxPane, type TmuxServer } from './client.js';
 
 /**
  * tmux operations on one named session, for the mutators (create, resume, stop). Every target is
@@ -40,8 +40,11 @@ export class DuplicateSessionError extends MamError {
 export async function newSession(spec: NewSession, options: TmuxOptions = {}): Promise<void> {
   // `env` as argv[0] keeps the command at two or more words even for a bare `claude`, so tmux execs it
   // without `sh -c` (no word splitting, no globbing), and `env` execs the agent in turn: same pid.
-  const argv = ['env', ...spec.argv];
-  const envFlags = Object.entries(spec.env).flatMap(([key, value]) => ['-e', literalArg(`${key}=${value}`)]);
+  // tmux (3.3a) gives a command started from a client that client's PATH, whatever `-e PATH=…` says; `env PATH=…`
+  // sets it for the agent's own lookup and environment instead (docs/tmux.md, 'PATH of a new session').
+  const { PATH: searchPath, ...variables } = spec.env;
+  const argv = ['env', ...(searchPath === undefined ? [] : [`PATH=${searchPath}`]), ...spec.argv];
+  const envFlags = Object.entries(variables).flatMap(([key, value]) => ['-e', literalArg(`${key}=${value}`)]);
   // A lone `;` argument chains a second command into the same invocation: tmux runs both before it serves any
   // other client, so no pass (and no other registry) can ever see this session unmarked. Every other argument
   // that ends in `;` is escaped so it cannot split the command line. A session mam starts for a registry keeps its
@@ -71,16 +74,26 @@ async function globalWindowSize(server: TmuxServer, options: TmuxOptions): Promi
   return result.exitCode === 0 ? result.stdout.trim() : undefined;
 }
 
-export type PaneFacts = Pick<TmuxPane, 'pid' | 'command' | 'cwd' | 'dead' | 'deadStatus'>;
+export type PaneFacts = Pick<TmuxPane, 'pid' | 'command' | 'cwd' | 'dead' | 'deadStatus'> & {
+  /** The tmux server process that holds the session, read in the same call. */
+  readonly server?: ServerProcess | undefined;
+};
 
 /** The session's first pane, or undefined when the session does not exist. */
 export async function sessionPane(server: TmuxServer, name: string, options: TmuxOptions = {}): Promise<PaneFacts | undefined> {
-  const result = await runTmux(server, ['display-message', '-p', '-t', sessionTarget(name), '#{pane_pid}\t#{pane_current_command}\t#{pane_current_path}\t#{pane_dead}\t#{pane_dead_status}'], options);
+  const result = await runTmux(server, ['display-message', '-p', '-t', sessionTarget(name), '#{pane_pid}\t#{pane_current_command}\t#{pane_current_path}\t#{pane_dead}\t#{pane_dead_status}\t#{pid}\t#{start_time}'], options);
   if (result.exitCode !== 0) return undefined;
-  const [pid, command, cwd, dead, deadStatus] = result.stdout.replace(/\n$/, '').split('\t');
+  const [pid, command, cwd, dead, deadStatus, serverPid, serverStart] = result.stdout.replace(/\n$/, '').split('\t');
   // An empty reply (a target that resolved to nothing) must never become pid 0: kill(0) is our group.
   if (!pid || !/^\d+$/.test(pid) || Number(pid) <= 1) return undefined;
-  return { pid: Number(pid), command: command ?? '', cwd: cwd ?? '', dead: dead === '1', deadStatus: deadStatus && /^\d+$/.test(deadStatus) ? Number(deadStatus) : null };
+  return {
+    pid: Number(pid),
+    command: command ?? '',
+    cwd: cwd ?? '',
+    dead: dead === '1',
+    deadStatus: deadStatus && /^\d+$/.test(deadStatus) ? Number(deadStatus) : null,
+    server: serverProcess(serverPid, serverStart),
+  };
 }
 
 export async function sessionExists(server: TmuxServer, name: string, options: TmuxOptions = {}): Promise<boolean> {

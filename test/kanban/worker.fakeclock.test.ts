@@ -333,3 +333,36 @@ describe('monitor worker over simulated time', () => {
     expect(await readFile(registryFile, 'utf8')).toMatch(/^# mine\n/);
   }, BOUND_MS);
 });
+
+describe('monitor worker after a reboot', () => {
+  it('says once per boot how many sessions the reboot took down and that `mam restore` brings them back, across a hand-over', async () => {
+    const id = await runningCard();
+    const stateFile = path.join(root, 'state', 'ws.state');
+    // The first pass marks three sessions lost at the reboot (class A); they stay lost for hours, then a second reboot.
+    let lost: { bootId: string; count: number } | undefined;
+    const pass = async (): Promise<PassReport> => {
+      const t = now - T0;
+      lost = t < 10 * HOUR ? { bootId: 'boot-1', count: 3 } : { bootId: 'boot-2', count: 1 };
+      return report(t < 30_000 ? [dead('a-creator-claude')] : []);
+    };
+    const run = (deadline: number | undefined, stopAt: number | undefined) =>
+      runWorker({
+        board: board(id),
+        pass,
+        clock: fakeClock(stopAt === undefined ? [] : [{ at: stopAt, run: () => hermes(['kanban', 'comment', id, 'stop'], { HERMES_PROFILE: 'default' }) }]),
+        settings: DEFAULT_SETTINGS,
+        stateFile,
+        deadline,
+        log: silent,
+        rebootLost: async () => lost,
+      });
+    expect((await run(T0 + 4 * HOUR, undefined)).kind).toBe('handover');
+    expect((await run(undefined, T0 + 12 * HOUR)).kind).toBe('stopped');
+    const lines = ourComments(await show(id)).flatMap((body) => body.split('\n').slice(1, -1));
+    expect(lines).toEqual([
+      '- A a-creator-claude: tmux gone (was pane 1, cmd claude). Marked terminated.',
+      '- 3 sessions were running before the reboot; `mam restore` brings them back',
+      '- 1 session was running before the reboot; `mam restore` brings it back',
+    ]);
+  }, BOUND_MS);
+});
