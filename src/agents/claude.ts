@@ -157,6 +157,19 @@ export const claude: AgentKind<'claude'> = {
     group: (command, timeoutSeconds) => ({ matcher: '*', hooks: [{ type: 'command', command, timeout: timeoutSeconds }] }),
   },
 
+  /**
+   * docs/agents.md, 'Claude session files': 2.1.197 keeps `status` there — `busy` in a turn or while a background
+   * subagent runs, `shell` when idle with a background shell running, `waiting` while a dialog shows, else `idle`.
+   */
+  liveState: {
+    file: (pid, roots) => path.join(roots.claude, 'sessions', `${pid}.json`),
+    parse(record) {
+      if (typeof record !== 'object' || record === null) return undefined;
+      const status = (record as { status?: unknown }).status;
+      return status === 'idle' ? 'idle' : status === 'busy' ? 'busy' : status === 'shell' ? 'background' : status === 'waiting' ? 'dialog' : undefined;
+    },
+  },
+
   // Claude 2.1.197 answers under each: `⎿  Session color set to: red`, `⎿  Session renamed to: dev-agent`.
   identity: (role, color) => [
     { command: `/color ${color}`, confirms: new RegExp(`Session color set to: ${color}\\b`) },

@@ -74,6 +74,19 @@ export interface PanePatterns {
   readonly approvalOnlyOnScreen?: boolean;
 }
 
+/**
+ * What an agent's own live record says its process is doing: at its prompt (`idle`), in a turn or running a
+ * background subagent (`busy`), idle but with a background shell running (`background`), or showing a dialog.
+ */
+export type LiveState = 'idle' | 'busy' | 'background' | 'dialog';
+
+/** Where an agent keeps a live record of its process, and how to read it (Claude: `<config>/sessions/<pid>.json`). */
+export interface LiveStateSource {
+  file(pid: number, roots: ArtifactRoots): string;
+  /** The record's state; undefined when it says none (an older version that writes no status). */
+  parse(record: unknown): LiveState | undefined;
+}
+
 /** Where hooks go: the user's own settings, or a workspace's. */
 export type HookScope = 'user' | 'project';
 
@@ -164,6 +177,8 @@ export interface AgentKind<Id extends string = string> extends AgentLauncher {
   purgePaths(id: string, workspace: string, query: ArtifactQuery): Promise<string[]>;
   /** Its hook settings, when it has hook events that `mam hook` reads. */
   readonly hooks?: AgentHooks;
+  /** Its live record of what its process does, where it keeps one (the watcher reads it for background work). */
+  readonly liveState?: LiveStateSource;
   /**
    * The slash commands that give a spawned pane its role's name and colour, in order: sent by the spawner, each
    * its own send (docs/pane.md, 'Where the pane commands come from'). Role and colour are validated before they get

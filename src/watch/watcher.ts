@@ -1,14 +1,17 @@
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { agentKind } from '../agents/index.js';
+import { agentKind, artifactRoots, type ArtifactRoots, type LiveState } from '../agents/index.js';
+import { homeDir } from '../util/home.js';
+import { readTextOrUndefined } from '../util/files.js';
+import { parseJsonOrUndefined } from '../util/json.js';
 import type { Logger } from '../util/log.js';
 import { commandLine, isAlive, processId, processTree, signalable } from '../proc/tree.js';
 import { capturePaneAt } from '../tmux/pane-address.js';
 import { sessionStatus, type Facts } from '../facts/derive.js';
 import type { AgentStatus } from '../facts/schema.js';
 import { classifyPane } from './pane.js';
-import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, type Observation } from './resolve.js';
+import { backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from '../facts/store.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
 
@@ -33,6 +36,8 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
   /** The tmux executable for reading a pane (`MAM_TMUX_BIN`). */
   readonly tmuxBin?: string;
+  /** Where the agents keep their files (their live records); default: from this process's environment. */
+  readonly roots?: ArtifactRoots;
   /**
    * Told whenever a session's facts change (by a hook or by the watcher); `undefined` when it ended, and then why:
    * `died` when the watcher found its agent process gone, `ended` otherwise (SessionEnd, /clear, files removed).
@@ -59,6 +64,8 @@ interface Tracked {
   /** What the last resolve saw, to tell onChange only about changes. */
   last: string;
   pendingApproval: boolean;
+  /** Background work is followed through the process tree (no live record says when it ends): poll like an approval. */
+  pollBackground: boolean;
   /** The agent process, as the facts last named it, for the cheap liveness check of the sweep. */
   agent: { pid: number; start: number | null } | undefined;
   /**
@@ -74,6 +81,7 @@ interface Tracked {
 
 export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopped'> {
   const { dir, log } = options;
+  const roots = options.roots ?? artifactRoots(process.env, homeDir(process.env));
   const tracked = new Map<string, Tracked>();
   const dirty = new Set<string>();
   let wake: (() => void) | undefined;
@@ -121,7 +129,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
     let entry = tracked.get(sessionId);
     if (!entry) {
-      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, agent: undefined, before: new Map(), grewAt: 0, screen: undefined };
+      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, pollBackground: false, agent: undefined, before: new Map(), grewAt: 0, screen: undefined };
       tracked.set(sessionId, entry);
     }
     const session = facts.session;
@@ -131,8 +139,18 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const transcript: Record<string, readonly TranscriptEvent[]> = {};
     const advanced = new Map<string, number>();
     const files = transcriptsOf(facts);
+    // The agent's live record says when background work starts and ends (docs/status.md, 'Background work'): watched
+    // while the agent works only on background work, or waits.
+    const main = facts.agents['main'];
+    const kind = agentKind(session.agent);
+    const wantsLive = alive === true && main !== undefined && Object.keys(main.tools).length === 0 && (main.status === 'working' ? main.background.length > 0 : main.status === 'waiting');
+    const liveFile = wantsLive && session.pid !== null && kind?.liveState ? kind.liveState.file(session.pid, roots) : undefined;
     // A subagent that finished takes its transcript's watch and offset along.
     const wanted = new Set(files.map(([, file]) => file));
+    if (liveFile) {
+      wanted.add(liveFile);
+      watchTranscript(sessionId, entry, liveFile);
+    }
     for (const [file, watcher] of entry.watchers) {
       if (wanted.has(file)) continue;
       watcher.close();
@@ -175,16 +193,24 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       }
     }
 
+    const live: LiveState | undefined = liveFile && kind?.liveState ? kind.liveState.parse(parseJsonOrUndefined(readTextOrUndefined(liveFile) ?? '')) : undefined;
+    // No live record (an older version, another agent): the background shells are looked for under the agent.
+    const commands = wantsLive && live === undefined && main?.status === 'working' && session.pid !== null ? backgroundCommands(main) : [];
+    const tree = commands.length > 0 ? processTree(session.pid!).slice(1).map((child) => commandLine(child.pid) ?? []) : [];
+    const backgroundRunning = commands.length > 0 ? commands.some((command) => commandRunning(command, tree)) : undefined;
+    entry.pollBackground = backgroundRunning === true;
     const screen = alive === true && Object.keys(transcript).length === 0 ? await readScreen(entry, facts) : undefined;
-    const observation: Observation = { alive, transcript, running, screen };
+    const observation: Observation = { alive, transcript, running, screen, live, backgroundRunning };
     let current = facts;
-    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen === 'waiting') {
+    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen === 'waiting' || backgroundChange(facts, observation) !== undefined) {
       const now = Date.now();
       current = await updateFacts(dir, sessionId, (latest) => resolveFacts(latest, observation, now), 2_000);
       if (alive === false) log.info({ session: sessionId, pid: session.pid }, 'the agent is gone: its facts were removed');
     }
     for (const [file, next] of advanced) entry.offsets.set(file, next);
     if (screen === 'waiting') log.info({ session: sessionId }, 'the turn ended with no hook (Esc before the reply?): the screen shows the agent idle');
+    const background = backgroundChange(facts, observation);
+    if (background) log.info({ session: sessionId, live, backgroundRunning }, background === 'ended' ? 'the background work ended: the agent waits' : 'the agent runs a background shell: working');
 
     if (!current.session) {
       forget(sessionId);
@@ -221,7 +247,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   /** Keeps (or drops) the session's next screen read, for the screen timer to pick up. */
   const scheduleScreen = (entry: Tracked, facts: Facts): void => {
     const main = facts.agents['main'];
-    const silentTurn = facts.session?.pane && main?.status === 'working' && Object.keys(main.tools).length === 0 && Object.keys(facts.agents).length === 1;
+    const silentTurn = facts.session?.pane && main?.status === 'working' && Object.keys(main.tools).length === 0 && main.background.length === 0 && Object.keys(facts.agents).length === 1;
     if (!silentTurn) {
       entry.screen = undefined;
       return;
@@ -264,8 +290,8 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   // The process-tree poll exists only while an approval is pending: an idle watcher has no timer but the sweep.
   let approvals: NodeJS.Timeout | undefined;
   const pollApprovals = (): void => {
-    const pending = [...tracked].filter(([, entry]) => entry.pendingApproval);
-    if (pending.length > 0 && !approvals) approvals = setInterval(() => tracked.forEach((entry, id) => entry.pendingApproval && enqueue(id)), options.approvalPollMs);
+    const pending = [...tracked].filter(([, entry]) => entry.pendingApproval || entry.pollBackground);
+    if (pending.length > 0 && !approvals) approvals = setInterval(() => tracked.forEach((entry, id) => (entry.pendingApproval || entry.pollBackground) && enqueue(id)), options.approvalPollMs);
     if (pending.length === 0 && approvals) {
       if (approvals) clearInterval(approvals);
       approvals = undefined;
