@@ -87,6 +87,9 @@ export const claude: AgentKind<'claude'> = {
     ],
     // The prompt box (`❯` with an NBSP after it, or typed text) and the hint below it.
     idle: [/^\s*❯(?:\s|$)/m, /\? for shortcuts/],
+    // 2.1.197 with an API key: `● API Error: Request rejected (429) · <the API's message>`; signed in to a plan:
+    // `You've hit your session limit · resets 3pm (Europe/Berlin)` (docs/agents.md, 'Claude usage limits').
+    limit: [/API Error: Request rejected \(429\)/, /usage limit reached/i, /You've hit your [^\n]*limit/, /Server is temporarily limiting requests/],
     inputBoxRule: /^\s*─{8,}$/,
   },
 

@@ -70,6 +70,11 @@ export interface PanePatterns {
    * patterns are looked for only above it, as ccmanager does: the box and its footer can hold stale hints.
    */
   readonly inputBoxRule?: RegExp;
+  /**
+   * The agent stopped on a usage or rate limit: its error, matched only in the last lines above its input box (an
+   * old error further up the conversation is history, not the state).
+   */
+  readonly limit?: readonly RegExp[];
   /** This agent's approval dialogs fire no hook mam reads, so the pane is looked at even when hooks report. */
   readonly approvalOnlyOnScreen?: boolean;
 }

@@ -14,7 +14,7 @@ export const FACT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 export const TOOL_FACT_KEYS = ['status', 'tool_name', 'input', 'command'] as const;
 export const AGENT_FACT_KEYS = ['status', 'tools', 'agent_type', 'needs_approval_since', 'background', 'limit', 'updated_at'] as const;
-export const SESSION_FACT_KEYS = ['session_id', 'agent', 'cwd', 'transcript_path', 'mam_session', 'pid', 'pid_start', 'transcript_offset', 'model', 'pane', 'started_at', 'updated_at'] as const;
+export const SESSION_FACT_KEYS = ['session_id', 'agent', 'cwd', 'transcript_path', 'mam_session', 'mam_registry', 'pid', 'pid_start', 'transcript_offset', 'model', 'pane', 'started_at', 'updated_at'] as const;
 
 type Record_ = Readonly<Record<string, unknown>>;
 
@@ -62,12 +62,14 @@ export function sessionFactOf(value: unknown): SessionFact | undefined {
   const pid_start = value['pid_start'] === undefined ? null : value['pid_start'];
   const transcript_offset = value['transcript_offset'] === undefined ? null : value['transcript_offset'];
   const pane = value['pane'] === undefined ? null : value['pane'];
+  const mamRegistry = value['mam_registry'];
   if (
     !isString(session_id) ||
     !isString(agent) ||
     !isNullableString(cwd) ||
     !isNullableString(transcript_path) ||
     !isNullableString(mam_session) ||
+    (mamRegistry !== undefined && !isNullableString(mamRegistry)) ||
     !isNullableInt(pid) ||
     !isNullableInt(pid_start) ||
     !isNullableInt(transcript_offset) ||
@@ -78,5 +80,5 @@ export function sessionFactOf(value: unknown): SessionFact | undefined {
   ) {
     return undefined;
   }
-  return { session_id, agent, cwd, transcript_path, mam_session, pid, pid_start, transcript_offset, model, pane: pane === null ? null : { socket: pane.socket, id: pane.id }, started_at, updated_at };
+  return { session_id, agent, cwd, transcript_path, mam_session, ...(mamRegistry === undefined ? {} : { mam_registry: mamRegistry as string | null }), pid, pid_start, transcript_offset, model, pane: pane === null ? null : { socket: pane.socket, id: pane.id }, started_at, updated_at };
 }

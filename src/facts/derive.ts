@@ -21,6 +21,8 @@ export interface HookContext {
   readonly now: number;
   readonly agent: string;
   readonly mamSession: string | null;
+  /** The registry that session is in (`MAM_REGISTRY`), when mam started it. */
+  readonly registry?: string | null;
   readonly pid: number | null;
   /** The agent's start time, for telling it from a later process that reuses its pid. */
   readonly pidStart?: number | null;
@@ -95,6 +97,7 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
     cwd: str(payload['cwd']) ?? facts.session?.cwd ?? null,
     transcript_path: str(payload['transcript_path']) ?? facts.session?.transcript_path ?? null,
     mam_session: context.mamSession ?? facts.session?.mam_session ?? null,
+    mam_registry: context.registry ?? facts.session?.mam_registry ?? null,
     pid: facts.session?.pid ?? context.pid,
     pid_start: facts.session?.pid ? facts.session.pid_start : (context.pidStart ?? null),
     transcript_offset: context.transcriptSize ?? facts.session?.transcript_offset ?? null,

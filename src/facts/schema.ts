@@ -52,6 +52,8 @@ export const SessionFact = z.object({
   transcript_path: z.string().nullable(),
   /** The registry entry (`MAM_SESSION`) this agent runs in, when mam started it. */
   mam_session: z.string().nullable(),
+  /** The registry that entry is in (`MAM_REGISTRY`), for what the watcher does on the entry's behalf (auto-resume). */
+  mam_registry: z.string().nullable().optional(),
   /** The agent process: the hook's parent, or the first non-shell above it (hooks often run through `sh -c`). */
   pid: z.number().int().nullable(),
   /** The agent's start time (/proc stat field 22), so a reused pid is never taken for the agent. */

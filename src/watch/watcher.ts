@@ -14,6 +14,16 @@ import { classifyPane } from './pane.js';
 import { backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from '../facts/store.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
+import { markResumeSent, resumeAt } from './limits.js';
+
+/**
+ * What the watcher needs to resume an agent after a usage limit (docs/status.md, 'Usage limits'): the text to send,
+ * or undefined when its registry entry does not ask for it, and the confirmed send itself (src/deliver/).
+ */
+export interface AutoResume {
+  text(facts: Facts): Promise<string | undefined>;
+  send(facts: Facts, text: string): Promise<{ readonly ok: boolean; readonly detail: string }>;
+}
 
 /**
  * `mam watch`: resolves what no hook reports (docs/status.md, 'What no hook reports'; the gaps of the design it
@@ -38,6 +48,8 @@ export interface WatchOptions {
   readonly tmuxBin?: string;
   /** Where the agents keep their files (their live records); default: from this process's environment. */
   readonly roots?: ArtifactRoots;
+  /** Sends `continue` when a usage limit resets; without it nothing is sent. */
+  readonly autoResume?: AutoResume;
   /**
    * Told whenever a session's facts change (by a hook or by the watcher); `undefined` when it ended, and then why:
    * `died` when the watcher found its agent process gone, `ended` otherwise (SessionEnd, /clear, files removed).
@@ -75,6 +87,8 @@ interface Tracked {
   readonly before: Map<string, Set<string>>;
   /** When the main transcript last grew (epoch ms); with the newest hook, how long the turn has been silent. */
   grewAt: number;
+  /** The wake-up at a usage limit's reset, and the reset a `text()` of undefined declined (asked once per limit). */
+  resume: { timer: NodeJS.Timeout | undefined; at: number | undefined; declined: number | undefined };
   /** While the main agent is in a silent turn: when its screen is next read, and what the last read showed. */
   screen: { dueAt: number; gapMs: number; last: AgentStatus | undefined; quietSince: number } | undefined;
 }
@@ -94,6 +108,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const entry = tracked.get(sessionId);
     if (!entry) return;
     for (const watcher of entry.watchers.values()) watcher.close();
+    if (entry.resume.timer) clearTimeout(entry.resume.timer);
     tracked.delete(sessionId);
   };
 
@@ -129,7 +144,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
     let entry = tracked.get(sessionId);
     if (!entry) {
-      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, pollBackground: false, agent: undefined, before: new Map(), grewAt: 0, screen: undefined };
+      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, pollBackground: false, agent: undefined, before: new Map(), grewAt: 0, screen: undefined, resume: { timer: undefined, at: undefined, declined: undefined } };
       tracked.set(sessionId, entry);
     }
     const session = facts.session;
@@ -225,6 +240,50 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       await options.onChange?.(sessionId, current);
     }
     scheduleScreen(entry, current);
+    await resumeWhenDue(sessionId, entry, current);
+  };
+
+  /**
+   * A limited agent whose reset time is known gets `continue` at that time, once: a timer wakes the session then;
+   * the send is recorded under the lock first (markResumeSent), so a second pass or a restarted watcher never repeats it.
+   */
+  const resumeWhenDue = async (sessionId: string, entry: Tracked, facts: Facts): Promise<void> => {
+    const at = options.autoResume ? resumeAt(facts) : undefined;
+    if (at !== entry.resume.at) {
+      if (entry.resume.timer) clearTimeout(entry.resume.timer);
+      entry.resume = { timer: undefined, at, declined: entry.resume.declined };
+    }
+    if (at === undefined || !options.autoResume || entry.resume.declined === at) return;
+    const now = Date.now();
+    if (now < at) {
+      // setTimeout's limit is about 24.8 days; a later reset is looked at again after this wait.
+      entry.resume.timer ??= setTimeout(() => {
+        entry.resume.timer = undefined;
+        enqueue(sessionId);
+      }, Math.min(at - now, 3_600_000));
+      return;
+    }
+    const text = await options.autoResume.text(facts);
+    if (text === undefined) {
+      entry.resume.declined = at;
+      log.info({ session: sessionId, until: new Date(at).toISOString() }, 'the usage limit reset; its entry does not ask for auto_resume');
+      return;
+    }
+    let marked = false;
+    await updateFacts(
+      dir,
+      sessionId,
+      (latest) => {
+        const applied = markResumeSent(latest, Date.now());
+        marked = applied.facts !== latest;
+        return applied;
+      },
+      2_000,
+    );
+    if (!marked) return;
+    const receipt = await options.autoResume.send(facts, text).catch((error: unknown) => ({ ok: false, detail: String(error) }));
+    if (receipt.ok) log.info({ session: sessionId, text }, `the usage limit reset: sent ${JSON.stringify(text)}`);
+    else log.warn({ session: sessionId, text, detail: receipt.detail }, 'the usage limit reset, but sending the resume text failed (it is not tried again)');
   };
 
   const quietSince = (entry: Tracked, facts: Facts): number => Math.max(entry.grewAt, Date.parse(facts.agents['main']?.updated_at ?? '') || 0);
