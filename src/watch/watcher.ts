@@ -281,9 +281,15 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       2_000,
     );
     if (!marked) return;
-    const receipt = await options.autoResume.send(facts, text).catch((error: unknown) => ({ ok: false, detail: String(error) }));
-    if (receipt.ok) log.info({ session: sessionId, text }, `the usage limit reset: sent ${JSON.stringify(text)}`);
-    else log.warn({ session: sessionId, text, detail: receipt.detail }, 'the usage limit reset, but sending the resume text failed (it is not tried again)');
+    // Not awaited: a confirmed send waits for the agent's prompt and may retry for seconds, and every other session
+    // must be resolved meanwhile. The agent's own hooks report what follows.
+    void options.autoResume
+      .send(facts, text)
+      .catch((error: unknown) => ({ ok: false, detail: String(error) }))
+      .then((receipt) => {
+        if (receipt.ok) log.info({ session: sessionId, text }, `the usage limit reset: sent ${JSON.stringify(text)}`);
+        else log.warn({ session: sessionId, text, detail: receipt.detail }, 'the usage limit reset, but sending the resume text failed (it is not tried again)');
+      });
   };
 
   const quietSince = (entry: Tracked, facts: Facts): number => Math.max(entry.grewAt, Date.parse(facts.agents['main']?.updated_at ?? '') || 0);
