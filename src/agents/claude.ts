@@ -87,6 +87,9 @@ export const claude: AgentKind<'claude'> = {
     ],
     // The prompt box (`❯` with an NBSP after it, or typed text) and the hint below it.
     idle: [/^\s*❯(?:\s|$)/m, /\? for shortcuts/],
+    // 2.1.197 with an API key: `● API Error: Request rejected (429) · <the API's message>`; signed in to a plan:
+    // `You've hit your session limit · resets 3pm (Europe/Berlin)` (docs/agents.md, 'Claude usage limits').
+    limit: [/API Error: Request rejected \(429\)/, /usage limit reached/i, /You've hit your [^\n]*limit/, /Server is temporarily limiting requests/],
     inputBoxRule: /^\s*─{8,}$/,
   },
 
@@ -156,6 +159,19 @@ export const claude: AgentKind<'claude'> = {
     events: ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'PostToolUseFailure', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'SessionEnd'],
     settingsFile: (scope, roots, projectDir) => (scope === 'project' ? path.join(projectDir, '.claude', 'settings.json') : path.join(roots.claude, 'settings.json')),
     group: (command, timeoutSeconds) => ({ matcher: '*', hooks: [{ type: 'command', command, timeout: timeoutSeconds }] }),
+  },
+
+  /**
+   * docs/agents.md, 'Claude session files': 2.1.197 keeps `status` there — `busy` in a turn or while a background
+   * subagent runs, `shell` when idle with a background shell running, `waiting` while a dialog shows, else `idle`.
+   */
+  liveState: {
+    file: (pid, roots) => path.join(roots.claude, 'sessions', `${pid}.json`),
+    parse(record) {
+      if (typeof record !== 'object' || record === null) return undefined;
+      const status = (record as { status?: unknown }).status;
+      return status === 'idle' ? 'idle' : status === 'busy' ? 'busy' : status === 'shell' ? 'background' : status === 'waiting' ? 'dialog' : undefined;
+    },
   },
 
   // Claude 2.1.197 answers under each: `⎿  Session color set to: red`, `⎿  Session renamed to: dev-agent`.

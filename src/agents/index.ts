@@ -5,7 +5,7 @@ import { gemini } from './gemini.js';
 import type { AgentKind, AgentLauncher, ArtifactRoots } from './types.js';
 
 export type { AgentKind, AgentLauncher, ArtifactQuery, ArtifactRoots, Conversation, KeyPress } from './types.js';
-export type { AgentHooks, HookEvent, HookEventAlias, HookScope, IdentityCommand, PanePatterns } from './types.js';
+export type { AgentHooks, HookEvent, HookEventAlias, HookScope, IdentityCommand, LiveState, LiveStateSource, PanePatterns } from './types.js';
 
 /**
  * The table: the agent kinds `mam` knows, one module each. Everything that lists agents (ids, roots, conversation id

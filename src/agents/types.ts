@@ -70,6 +70,11 @@ export interface PanePatterns {
    * patterns are looked for only above it, as ccmanager does: the box and its footer can hold stale hints.
    */
   readonly inputBoxRule?: RegExp;
+  /**
+   * The agent stopped on a usage or rate limit: its error, matched only in the last lines above its input box (an
+   * old error further up the conversation is history, not the state).
+   */
+  readonly limit?: readonly RegExp[];
   /** This agent's approval dialogs fire no hook mam reads, so the pane is looked at even when hooks report. */
   readonly approvalOnlyOnScreen?: boolean;
   /**
@@ -77,6 +82,19 @@ export interface PanePatterns {
    * needs_approval the watcher reads the pane and ends the wait once the dialog is gone from it.
    */
   readonly approvalClosesUnseen?: boolean;
+}
+
+/**
+ * What an agent's own live record says its process is doing: at its prompt (`idle`), in a turn or running a
+ * background subagent (`busy`), idle but with a background shell running (`background`), or showing a dialog.
+ */
+export type LiveState = 'idle' | 'busy' | 'background' | 'dialog';
+
+/** Where an agent keeps a live record of its process, and how to read it (Claude: `<config>/sessions/<pid>.json`). */
+export interface LiveStateSource {
+  file(pid: number, roots: ArtifactRoots): string;
+  /** The record's state; undefined when it says none (an older version that writes no status). */
+  parse(record: unknown): LiveState | undefined;
 }
 
 /** Where hooks go: the user's own settings, or a workspace's. */
@@ -176,6 +194,8 @@ export interface AgentKind<Id extends string = string> extends AgentLauncher {
   purgePaths(id: string, workspace: string, query: ArtifactQuery): Promise<string[]>;
   /** Its hook settings, when it has hook events that `mam hook` reads. */
   readonly hooks?: AgentHooks;
+  /** Its live record of what its process does, where it keeps one (the watcher reads it for background work). */
+  readonly liveState?: LiveStateSource;
   /**
    * The slash commands that give a spawned pane its role's name and colour, in order: sent by the spawner, each
    * its own send (docs/pane.md, 'Where the pane commands come from'). Role and colour are validated before they get

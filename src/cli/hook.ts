@@ -6,7 +6,8 @@ export const hookCommand: Command = {
   help: `Usage: mam hook [--agent <agent>]
 
 Reads one hook payload (JSON) on stdin and records what it means in the session's fact files under
-\${MAM_STATUS_DIR:-~/.cache/mam/status}: working, needs_approval or waiting, per agent (main and subagents).
+\${MAM_STATUS_DIR:-~/.cache/mam/status}: working, needs_approval, waiting or limited (a usage limit), per agent
+(main and subagents), with the work a finished turn left running in the background.
 A SessionStart in a session mam started (MAM_SESSION set) also records the conversation id in the registry
 (MAM_REGISTRY), which follows /clear and resumes that rotate it. Always exits 0; errors go to hook-errors.log,
 including a payload over 64 MB or cut short, which is not recorded.

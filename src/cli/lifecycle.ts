@@ -20,7 +20,8 @@ export function nameWord(name: string): string {
 
 export const createCommand: Command = {
   help: `Usage: mam create --agent ${AGENT_KINDS.map((kind) => kind.id).join('|')}|<command> --workspace DIR [--name N] [--tmux-server S]
-                  [--submit-job PROMPT] [--hooks] [--registry PATH] [--json] [-- agent args…]
+                  [--submit-job PROMPT] [--hooks] [--auto-resume [--auto-resume-text TEXT]] [--registry PATH] [--json]
+                  [-- agent args…]
 
 Start an agent in a new tmux session and register it. The name defaults to <workspace basename>-creator-<agent>;
 the session goes on mam's own tmux socket (-L mam) unless --tmux-server says otherwise, starts in the workspace,
@@ -30,7 +31,9 @@ the agent once it is ready and checks that it was submitted: it becomes a delega
 --registry-dir, default ./.mam/jobs; the agent gets the instruction header telling it how to report with
 \`mam job event\`), and the entry records delegate_job_id. --hooks (${AGENT_KINDS.filter((kind) => kind.hooks).map((kind) => kind.id).join(', ')}) first installs mam's hooks
 in the workspace's own settings file (\`mam hooks --help\` says which), so the session reports working / needs
-approval / waiting from its first moment.
+approval / waiting from its first moment. --auto-resume records auto_resume: true: when the agent stops on a
+usage limit and says when it resets, the status watcher types \`continue\` (or --auto-resume-text, one line) into it
+once at that time (docs/status.md, 'Usage limits').
 Arguments after -- go to the agent.`,
   async run(context) {
     // SIGINT/SIGTERM no longer end mam mid-create: create stops at its next step and undoes it, or finishes
@@ -56,6 +59,8 @@ function parseCreate(argv: readonly string[]) {
     'tmux-server': { type: 'string' },
     'submit-job': { type: 'string' },
     hooks: { type: 'boolean' },
+    'auto-resume': { type: 'boolean' },
+    'auto-resume-text': { type: 'string' },
     'registry-dir': { type: 'string' },
     registry: { type: 'string' },
     json: { type: 'boolean' },
@@ -70,6 +75,9 @@ async function create(context: CliContext, interrupt: AbortSignal): Promise<numb
   const agentArgs = split < 0 ? [] : context.argv.slice(split + 1);
   const { values } = parseCreate(own);
   if (!values.agent || !values.workspace) throw new UsageError('create: --agent and --workspace are required; see `mam create --help`');
+  const text = values['auto-resume-text'];
+  if (text !== undefined && !values['auto-resume']) throw new UsageError('create: --auto-resume-text goes with --auto-resume');
+  if (text !== undefined && (text.trim() === '' || /[\r\n]/.test(text))) throw new UsageError('create: --auto-resume-text must be one non-empty line (it is typed into the agent and submitted with Enter)');
   const live = liveProgress(context);
   try {
     return await createWith(context, values, { agent: values.agent, workspace: values.workspace, agentArgs }, interrupt, live);
@@ -112,6 +120,7 @@ async function createWith(
     submitJob: delegated?.instruction,
     delegateJobId: delegated?.job.job_id,
     delegateJobRegistry: delegated?.jobs.dir,
+    autoResume: values['auto-resume'] ? { text: values['auto-resume-text'] } : undefined,
     interrupt,
   });
   if (delegated) {

@@ -5,6 +5,7 @@ import { createStatusPublisher, publishOnChange } from '../mqtt/status-publisher
 import { createNotifier } from '../notify/notifier.js';
 import { SegmentCache } from '../status/segment-file.js';
 import { runWatcher } from '../watch/watcher.js';
+import { autoResumer } from '../deliver/auto-resume.js';
 import { claimWatcher, releaseWatcher, runningWatcher } from '../facts/watcher-pid.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type Command } from './command.js';
 
@@ -17,7 +18,9 @@ The status watcher. \`mam hook\` starts it on demand (one per status directory);
 It resolves what agents' hooks never report: a rejected or interrupted tool and Esc while the model streams
 (from the transcript, read as JSON lines from where it left off), an approved permission dialog (the
 command now running under the agent), Esc before the model's first token (the agent's pane, read only when
-a turn has been silent for 3 s), and an agent that died (its pid, checked with its start time).
+a turn has been silent for 3 s), an agent that died (its pid, checked with its start time), background work ending (the agent's live record, else
+its process tree), and the reset of a usage limit an agent stopped on: with auto_resume in its registry entry it
+types \`continue\` (auto_resume_text) into it once at that time.
 It reacts to file changes within milliseconds and sweeps every second as a safety net.
 
   --idle-exit SECONDS   exit after this long with no session to watch (default ${DEFAULT_IDLE_EXIT_S}, or MAM_WATCH_IDLE_EXIT)
@@ -60,6 +63,7 @@ embedded broker while it runs); \`mam status --all-hosts\` reads them. Logs go t
           sweepMs: 1_000,
           approvalPollMs: 250,
           tmuxBin: tmuxBin(context.env),
+          autoResume: autoResumer({ tmuxBin: tmuxBin(context.env), env: context.env }),
           signal,
           onChange: (sessionId, facts, ending) => {
             segment.change(sessionId, facts);

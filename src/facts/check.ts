@@ -1,19 +1,20 @@
-import type { AgentFact, AgentStatus, SessionFact, ToolFact } from './schema.js';
+import type { AgentFact, AgentStatus, LimitFact, SessionFact, ToolFact } from './schema.js';
 
 /**
  * Reading fact files without zod. `mam hook` runs on every agent event and its whole budget is Node's own
  * start-up (issue 6: at most 1.5× a bare `node -e 0`); importing zod alone costs more than that margin. So the
  * files are checked here by hand, field for field as the zod schemas in facts.ts define them (those stay the
  * format's definition, and test/facts/check.test.ts holds the two to the same answers). Like zod's
- * z.object, unknown keys are dropped and `pid_start` / `transcript_offset` / `pane` default to null.
+ * z.object, unknown keys are dropped and `pid_start` / `transcript_offset` / `pane` / `limit` default to null,
+ * `background` to [].
  */
 
 /** Ids that become file names: nothing but letters, digits, `_` and `-`. */
 export const FACT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 export const TOOL_FACT_KEYS = ['status', 'tool_name', 'input', 'command'] as const;
-export const AGENT_FACT_KEYS = ['status', 'tools', 'agent_type', 'needs_approval_since', 'updated_at'] as const;
-export const SESSION_FACT_KEYS = ['session_id', 'agent', 'cwd', 'transcript_path', 'mam_session', 'pid', 'pid_start', 'transcript_offset', 'model', 'pane', 'started_at', 'updated_at'] as const;
+export const AGENT_FACT_KEYS = ['status', 'tools', 'agent_type', 'needs_approval_since', 'background', 'limit', 'updated_at'] as const;
+export const SESSION_FACT_KEYS = ['session_id', 'agent', 'cwd', 'transcript_path', 'mam_session', 'mam_registry', 'pid', 'pid_start', 'transcript_offset', 'model', 'pane', 'started_at', 'updated_at'] as const;
 
 type Record_ = Readonly<Record<string, unknown>>;
 
@@ -22,7 +23,15 @@ const isString = (value: unknown): value is string => typeof value === 'string';
 const isNullableString = (value: unknown): value is string | null => value === null || typeof value === 'string';
 const isNullableInt = (value: unknown): value is number | null => value === null || Number.isSafeInteger(value);
 const isNullablePane = (value: unknown): value is { socket: string; id: string } | null => value === null || (isRecord(value) && isString(value['socket']) && isString(value['id']));
-const isAgentStatus = (value: unknown): value is AgentStatus => value === 'working' || value === 'needs_approval' || value === 'waiting';
+const isAgentStatus = (value: unknown): value is AgentStatus => value === 'working' || value === 'needs_approval' || value === 'waiting' || value === 'limited';
+
+function limitFactOf(value: unknown): LimitFact | null | undefined {
+  if (value === undefined || value === null) return null;
+  if (!isRecord(value)) return undefined;
+  const { until, message, resume_sent_at } = value;
+  if (!isNullableString(until) || !isNullableString(message) || !isNullableString(resume_sent_at)) return undefined;
+  return { until, message, resume_sent_at };
+}
 
 function toolFactOf(value: unknown): ToolFact | undefined {
   if (!isRecord(value)) return undefined;
@@ -34,14 +43,17 @@ function toolFactOf(value: unknown): ToolFact | undefined {
 export function agentFactOf(value: unknown): AgentFact | undefined {
   if (!isRecord(value)) return undefined;
   const { status, tools, agent_type, needs_approval_since, updated_at } = value;
+  const background = value['background'] === undefined ? [] : value['background'];
+  const limit = limitFactOf(value['limit']);
   if (!isAgentStatus(status) || !isRecord(tools) || !isNullableString(agent_type) || !isNullableString(needs_approval_since) || !isString(updated_at)) return undefined;
+  if (!Array.isArray(background) || !background.every(isString) || limit === undefined) return undefined;
   const checked: Record<string, ToolFact> = {};
   for (const [key, tool] of Object.entries(tools)) {
     const fact = toolFactOf(tool);
     if (!fact) return undefined;
     checked[key] = fact;
   }
-  return { status, tools: checked, agent_type, needs_approval_since, updated_at };
+  return { status, tools: checked, agent_type, needs_approval_since, background: [...background], limit, updated_at };
 }
 
 export function sessionFactOf(value: unknown): SessionFact | undefined {
@@ -50,12 +62,14 @@ export function sessionFactOf(value: unknown): SessionFact | undefined {
   const pid_start = value['pid_start'] === undefined ? null : value['pid_start'];
   const transcript_offset = value['transcript_offset'] === undefined ? null : value['transcript_offset'];
   const pane = value['pane'] === undefined ? null : value['pane'];
+  const mamRegistry = value['mam_registry'];
   if (
     !isString(session_id) ||
     !isString(agent) ||
     !isNullableString(cwd) ||
     !isNullableString(transcript_path) ||
     !isNullableString(mam_session) ||
+    (mamRegistry !== undefined && !isNullableString(mamRegistry)) ||
     !isNullableInt(pid) ||
     !isNullableInt(pid_start) ||
     !isNullableInt(transcript_offset) ||
@@ -66,5 +80,5 @@ export function sessionFactOf(value: unknown): SessionFact | undefined {
   ) {
     return undefined;
   }
-  return { session_id, agent, cwd, transcript_path, mam_session, pid, pid_start, transcript_offset, model, pane: pane === null ? null : { socket: pane.socket, id: pane.id }, started_at, updated_at };
+  return { session_id, agent, cwd, transcript_path, mam_session, ...(mamRegistry === undefined ? {} : { mam_registry: mamRegistry as string | null }), pid, pid_start, transcript_offset, model, pane: pane === null ? null : { socket: pane.socket, id: pane.id }, started_at, updated_at };
 }

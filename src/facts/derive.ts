@@ -2,7 +2,8 @@
 import { FACT_ID_PATTERN } from './check.js';
 import type { HookEvent, HookEventAlias } from '../agents/types.js';
 import type { PaneAddress } from '../tmux/pane-address.js';
-import type { AgentFact, AgentStatus, SessionFact, ToolFact } from './schema.js';
+import { limitReset } from './limit.js';
+import type { AgentFact, AgentStatus, LimitFact, SessionFact, ToolFact } from './schema.js';
 
 /**
  * Hook event → status, as a pure function of the current facts, one payload and the clock (docs/status.md,
@@ -20,6 +21,8 @@ export interface HookContext {
   readonly now: number;
   readonly agent: string;
   readonly mamSession: string | null;
+  /** The registry that session is in (`MAM_REGISTRY`), when mam started it. */
+  readonly registry?: string | null;
   readonly pid: number | null;
   /** The agent's start time, for telling it from a later process that reuses its pid. */
   readonly pidStart?: number | null;
@@ -76,11 +79,14 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
   const sessionId = str(payload['session_id']) ?? '';
   const agentKey = str(payload['agent_id']) && FACT_ID_PATTERN.test(str(payload['agent_id'])!) ? str(payload['agent_id'])! : 'main';
   const agents: Record<string, AgentFact> = { ...facts.agents };
-  const agentFact = (key: string): AgentFact => agents[key] ?? { status: 'working', tools: {}, agent_type: null, needs_approval_since: null, updated_at: at };
-  const put = (key: string, fact: Omit<AgentFact, 'updated_at' | 'needs_approval_since'> & { needs_approval_since?: string | null }): void => {
+  const agentFact = (key: string): AgentFact => agents[key] ?? { status: 'working', tools: {}, agent_type: null, needs_approval_since: null, background: [], limit: null, updated_at: at };
+  type Put = Omit<AgentFact, 'updated_at' | 'needs_approval_since' | 'background' | 'limit'> & Partial<Pick<AgentFact, 'needs_approval_since' | 'background' | 'limit'>>;
+  /** Background work and a limit are kept only where the event passes them on (`...fact`); a new turn drops both. */
+  const put = (key: string, fact: Put): void => {
     const status = derive(fact.tools, fact.status);
     const waitingSince = status === 'needs_approval' ? (fact.needs_approval_since ?? agents[key]?.needs_approval_since ?? at) : null;
-    agents[key] = { ...fact, status, needs_approval_since: waitingSince, updated_at: at };
+    const limit = status === 'limited' ? (fact.limit ?? null) : null;
+    agents[key] = { ...fact, status, needs_approval_since: waitingSince, background: fact.background ?? [], limit, updated_at: at };
   };
   const dropSubagents = (): void => {
     for (const key of Object.keys(agents)) if (key !== 'main') delete agents[key];
@@ -91,6 +97,7 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
     cwd: str(payload['cwd']) ?? facts.session?.cwd ?? null,
     transcript_path: str(payload['transcript_path']) ?? facts.session?.transcript_path ?? null,
     mam_session: context.mamSession ?? facts.session?.mam_session ?? null,
+    mam_registry: context.registry ?? facts.session?.mam_registry ?? null,
     pid: facts.session?.pid ?? context.pid,
     pid_start: facts.session?.pid ? facts.session.pid_start : (context.pidStart ?? null),
     transcript_offset: context.transcriptSize ?? facts.session?.transcript_offset ?? null,
@@ -159,12 +166,21 @@ export function applyHook(facts: Facts, payload: HookPayload, context: HookConte
       put(agentKey, { ...fact, status: 'working', tools });
       break;
     }
-    case 'Stop':
-    case 'StopFailure':
+    case 'Stop': {
       if (agentKey !== 'main') break;
       dropSubagents();
-      put('main', { status: 'waiting', tools: {}, agent_type: null });
+      // The turn is over, but what it started in the background runs on (docs/status.md, 'Background work').
+      const background = backgroundTasks(payload);
+      put('main', { status: background.length > 0 ? 'working' : 'waiting', tools: {}, agent_type: null, background });
       break;
+    }
+    case 'StopFailure': {
+      if (agentKey !== 'main') break;
+      dropSubagents();
+      const limit = limitOf(payload, context.now);
+      put('main', limit ? { status: 'limited', tools: {}, agent_type: null, limit } : { status: 'waiting', tools: {}, agent_type: null });
+      break;
+    }
     case 'SubagentStart':
       put(agentKey, { status: 'working', tools: {}, agent_type: str(payload['agent_type']) ?? null });
       break;
@@ -188,13 +204,37 @@ export function derive(tools: Readonly<Record<string, ToolFact>>, current: Agent
   return current;
 }
 
-const RANK: Record<AgentStatus, number> = { waiting: 0, working: 1, needs_approval: 2 };
+const RANK: Record<AgentStatus, number> = { waiting: 0, working: 1, limited: 2, needs_approval: 3 };
 
-/** A session's status is the most pressing of its agents': needs_approval > working > waiting. */
+/** A session's status is the most pressing of its agents': needs_approval > limited > working > waiting. */
 export function sessionStatus(agents: Readonly<Record<string, AgentFact>>): AgentStatus | undefined {
   const all = Object.values(agents);
   if (all.length === 0) return undefined;
   return all.reduce<AgentStatus>((best, fact) => (RANK[fact.status] > RANK[best] ? fact.status : best), 'waiting');
+}
+
+/**
+ * The Stop payload's `background_tasks` (Claude 2.1.197: `{id, type, status, description, command?}`, the work
+ * still in flight) as one line each, `shell: <command>` or `<type>: <description>`; none when absent or empty.
+ */
+export function backgroundTasks(payload: HookPayload): string[] {
+  const tasks = payload['background_tasks'];
+  if (!Array.isArray(tasks)) return [];
+  return tasks.flatMap((task: unknown) => {
+    if (typeof task !== 'object' || task === null) return [];
+    const { type, status, description, command } = task as Record<string, unknown>;
+    if (status === 'completed' || status === 'failed' || status === 'killed') return [];
+    const what = str(command) ?? str(description) ?? str((task as Record<string, unknown>)['id']) ?? 'task';
+    return [`${str(type) ?? 'task'}: ${what.length > 200 ? `${what.slice(0, 199)}…` : what}`];
+  });
+}
+
+/** A StopFailure that is a usage or rate limit (`error: "rate_limit"`), with its reset time where the text gives one. */
+export function limitOf(payload: HookPayload, now: number): LimitFact | undefined {
+  if (payload['error'] !== 'rate_limit') return undefined;
+  const message = [str(payload['last_assistant_message']), str(payload['error_details'])].filter((text): text is string => text !== undefined).join('\n') || null;
+  const until = message === null ? undefined : limitReset(message, now);
+  return { until: until === undefined ? null : new Date(until).toISOString(), message: message === null ? null : message.slice(0, 500), resume_sent_at: null };
 }
 
 function toolFact(payload: HookPayload, status: ToolFact['status']): ToolFact {

@@ -69,7 +69,7 @@ async function record(env: NodeJS.ProcessEnv, dir: string, agent: string, text: 
     dir,
     sessionId,
     (facts) => {
-      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: paneFromEnv(env) ?? null, eventAliases });
+      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: paneFromEnv(env) ?? null, eventAliases, registry: env['MAM_REGISTRY'] || null });
       started = applied.started;
       ended = applied.ended;
       return applied;

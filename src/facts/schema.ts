@@ -5,7 +5,7 @@ import { z } from 'zod';
  * `{session_id}.agent.{main|agent_id}.json` — plus `{session_id}.session.json` with what the session is.
  * Hooks and the watcher write them; `mam status`, the monitor and the watcher read them.
  */
-export const AgentStatus = z.enum(['working', 'needs_approval', 'waiting']);
+export const AgentStatus = z.enum(['working', 'needs_approval', 'waiting', 'limited']);
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
 export const ToolFact = z.object({
@@ -17,12 +17,30 @@ export const ToolFact = z.object({
 });
 export type ToolFact = z.infer<typeof ToolFact>;
 
+/**
+ * The agent stopped on a usage or rate limit (Claude's StopFailure `rate_limit`; docs/status.md, 'Usage limits'):
+ * when it resets, where known, what the agent said, and when `continue` was sent for it (so it is sent once).
+ */
+export const LimitFact = z.object({
+  until: z.string().nullable(),
+  message: z.string().nullable(),
+  resume_sent_at: z.string().nullable(),
+});
+export type LimitFact = z.infer<typeof LimitFact>;
+
 export const AgentFact = z.object({
   status: AgentStatus,
   tools: z.record(z.string(), ToolFact),
   agent_type: z.string().nullable(),
   /** Since when something has been waiting for a person's approval (for "needs approval for N minutes"). */
   needs_approval_since: z.string().nullable(),
+  /**
+   * Work the agent's turn left running (a `run_in_background` shell, a background subagent), one line each: while
+   * there is any, the agent counts as `working` though its turn ended (docs/status.md, 'Background work').
+   */
+  background: z.array(z.string()).default([]),
+  /** Set while `status` is `limited`. */
+  limit: LimitFact.nullable().default(null),
   updated_at: z.string(),
 });
 export type AgentFact = z.infer<typeof AgentFact>;
@@ -34,6 +52,8 @@ export const SessionFact = z.object({
   transcript_path: z.string().nullable(),
   /** The registry entry (`MAM_SESSION`) this agent runs in, when mam started it. */
   mam_session: z.string().nullable(),
+  /** The registry that entry is in (`MAM_REGISTRY`), for what the watcher does on the entry's behalf (auto-resume). */
+  mam_registry: z.string().nullable().optional(),
   /** The agent process: the hook's parent, or the first non-shell above it (hooks often run through `sh -c`). */
   pid: z.number().int().nullable(),
   /** The agent's start time (/proc stat field 22), so a reused pid is never taken for the agent. */

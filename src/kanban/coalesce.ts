@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { PassReport } from '../reconcile/pass.js';
 import { isoSeconds } from '../registry/schema.js';
-import type { ApprovalWait } from '../watch/approvals.js';
+import type { ApprovalWait, LimitedSession } from '../watch/approvals.js';
 
-export type { ApprovalWait };
+export type { ApprovalWait, LimitedSession };
 
 /**
  * Coalescing: what the monitor says on its card, decided as a pure function of the previous state,
@@ -133,6 +133,18 @@ export function observedApprovals(waits: readonly ApprovalWait[], now: number, a
       lasting: true,
       isDrift: false,
     }));
+}
+
+/**
+ * Sessions stopped on a usage limit: one comment per limit, when it is first seen (an event, not a lasting
+ * condition: the agent resuming is news its own status already tells, so no `resolved:` line follows).
+ */
+export function observedLimits(limits: readonly LimitedSession[]): Observed[] {
+  return limits.map((limit) => {
+    const resets = limit.until ? `; it resets at ${isoSeconds(Date.parse(limit.until))}` : '; it did not say when it resets';
+    const then = limit.resumeText === null ? ' (auto_resume is off: it waits for a prompt)' : limit.until ? ` (auto_resume: \`${limit.resumeText}\` is sent then)` : ' (auto_resume is on, but with no reset time it waits for a prompt)';
+    return { key: `limit:${limit.session}`, fingerprint: limit.since, line: `${limit.session}: stopped on a usage limit${resets}${then}`, lasting: false, isDrift: false };
+  });
 }
 
 /** Folds one pass's findings into the state: new, changed and cleared lines join `pending`. */

@@ -18,7 +18,7 @@ import { parseJsonOrUndefined } from '../util/json.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { untilStopped } from '../util/stop.js';
 import { writeLine } from '../util/write.js';
-import { approvalWaits } from '../watch/approvals.js';
+import { approvalWaits, limitedSessions } from '../watch/approvals.js';
 import { PaneSampler } from '../watch/pane-sampler.js';
 import { claimCard, execaRunner, HermesBoard, type HermesRunner } from './hermes-board.js';
 import { exitTrailer, isMonitorLaunch, parseDispatcherArgv, REQUEUE_EXIT_CODE, runDeadline, runLimits } from './launch.js';
@@ -315,6 +315,7 @@ async function work(
       signal,
       approvalWaits: () => approvalWaits(registryFile, reader, io.env, panes),
       rebootLost: async () => lostAtReboot((await reader.read(registryFile)).entries, hostBoot()),
+      limits: () => limitedSessions(registryFile, reader, io.env),
       prune: async (now, retentionMs) => {
         const report = await pruneRegistry({ registryFile, olderThanMs: retentionMs, dryRun: false, now: () => now, lock: passOptions.lock });
         return { pruned: report.pruned.length, history: report.history };

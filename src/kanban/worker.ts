@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../util/errors.js';
 import type { PassReport } from '../reconcile/pass.js';
 import { isoSeconds } from '../registry/schema.js';
-import { coalesce, commentSeq, freezePending, observedApprovals, observedFrom, progressNote, rebootNotice, type ApprovalWait, type MonitorState } from './coalesce.js';
+import { coalesce, commentSeq, freezePending, observedApprovals, observedFrom, observedLimits, progressNote, rebootNotice, type ApprovalWait, type LimitedSession, type MonitorState } from './coalesce.js';
 import { formatDuration, type MonitorSettings } from './settings.js';
 import { loadState, saveState } from './state-file.js';
 import { isFromSomeoneElse, isStopRequest, nextBlockKind } from './stop.js';
@@ -34,6 +34,8 @@ export interface WorkerOptions {
   readonly signal?: AbortSignal;
   /** Agents waiting on an approval, read each pass (from the hooks' fact files); told past `approvalAlertMs`. */
   readonly approvalWaits?: () => Promise<readonly ApprovalWait[]>;
+  /** Sessions stopped on a usage limit, read each pass; each limit is told once. */
+  readonly limits?: () => Promise<readonly LimitedSession[]>;
   /** Prunes ended sessions older than `retentionMs` as of `now` (`mam prune`); run once a day when retention is set. */
   readonly prune?: (now: number, retentionMs: number) => Promise<{ readonly pruned: number; readonly history: string }>;
   /** Sessions the host's last reboot took down (marked by the pass), read each pass; told once per boot. */
@@ -111,7 +113,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerOutcome> 
     if ('error' in outcome) warnOnce('pass', `reconcile pass failed: ${outcome.error}`);
     else warnOnce.clear('pass');
     const waits = (await options.approvalWaits?.().catch(() => [])) ?? [];
-    const findings = [...observedFrom(outcome), ...observedApprovals(waits, now, settings.approvalAlertMs)];
+    const limits = (await options.limits?.().catch(() => [])) ?? [];
+    const findings = [...observedFrom(outcome), ...observedApprovals(waits, now, settings.approvalAlertMs), ...observedLimits(limits)];
     state = coalesce(state, findings, now);
     state = rebootNotice(state, await options.rebootLost?.().catch(() => undefined));
     state = await pruneWhenDue(state, now);

@@ -27,6 +27,8 @@ export interface CreateRequest {
   /** The delegated job this session runs (`delegate_job_id`); the prompt then is its instruction. */
   readonly delegateJobId?: string | undefined;
   readonly delegateJobRegistry?: string | undefined;
+  /** `auto_resume: true` (and its text, when not `continue`): resume by itself after a usage limit resets. */
+  readonly autoResume?: { readonly text: string | undefined } | undefined;
   /**
    * Aborted when the user interrupts (SIGINT/SIGTERM, reason: the signal name): create then stops at its next step
    * and undoes what it did — no tmux session it started is left behind unregistered (issue 13.2).
@@ -92,6 +94,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
     ...(kind ? { [kind.conversationIdField]: null } : {}),
     delegate_job_id: request.delegateJobId ?? null,
     ...(request.delegateJobRegistry ? { delegate_job_registry: request.delegateJobRegistry } : {}),
+    ...(request.autoResume ? { auto_resume: true, ...(request.autoResume.text === undefined ? {} : { auto_resume_text: request.autoResume.text }) } : {}),
     last_visible_status: null,
     created_at: isoSeconds(startingAt),
   };

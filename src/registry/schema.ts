@@ -82,6 +82,9 @@ export const RegistryEntry = z.looseObject({
   delegate_job_id: z.string().nullish(),
   /** Where that job's file lives (its --registry-dir), so stop and delete can report to it. */
   delegate_job_registry: z.string().nullish(),
+  /** Sent `auto_resume_text` (default `continue`) when a usage limit it stopped on resets (docs/status.md, 'Usage limits'). */
+  auto_resume: z.boolean().nullish(),
+  auto_resume_text: z.string().min(1).refine((text) => !/[\r\n]/.test(text), { error: 'auto_resume_text must be one line' }).nullish(),
   last_visible_status: z.string().nullish(),
   created_at: Timestamp.nullish(),
   resumed_at: Timestamp.nullish(),

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { agentKind } from '../agents/index.js';
 import { registryCacheDir, statusDir } from '../config.js';
 import { sessionStatus as agentsActivity } from '../facts/derive.js';
-import type { AgentStatus } from '../facts/schema.js';
+import type { AgentFact, AgentStatus } from '../facts/schema.js';
 import { classifyPane, combineActivity, type ActivitySource } from '../watch/pane.js';
 import { paneTarget, type PaneSampler, type PaneTarget } from '../watch/pane-sampler.js';
 import { listStatusDir, readAgentFacts } from '../facts/store.js';
@@ -14,7 +14,7 @@ import { sessionLive } from '../reconcile/reconcile.js';
 import { capturePanes } from '../tmux/capture.js';
 import { serverKey, snapshotServer } from '../tmux/client.js';
 import type { LifecycleContext } from '../lifecycle/context.js';
-import { columnWidths, formatAge } from '../util/table.js';
+import { clockTime, columnWidths, formatAge } from '../util/table.js';
 import { paint, type Style } from './terminal.js';
 
 /** One row per registered session: what the registry says beside what tmux shows right now. */
@@ -35,6 +35,10 @@ export interface StatusRow {
   readonly activity: string | null;
   /** Where `activity` came from: the hooks' fact files, one capture of the pane, or nowhere (null). */
   readonly activity_source: ActivitySource;
+  /** Work its turn left running (`working (background)`), one line each; empty when none (docs/status.md, 'Background work'). */
+  readonly background: readonly string[];
+  /** With activity `limited`: when the limit resets, where the agent said (docs/status.md, 'Usage limits'). */
+  readonly limited_until: string | null;
 }
 
 export interface StatusReport {
@@ -62,6 +66,7 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
     }),
   );
   const activities = new Map<string, AgentStatus>();
+  const mains = new Map<string, AgentFact>();
   const factsDir = statusDir(context.env);
   const factNames = await listStatusDir(factsDir);
   await Promise.all(
@@ -69,8 +74,10 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
       const kind = agentKind(entry.agent);
       const id = kind ? entry[kind.conversationIdField] : undefined;
       if (entry.status !== 'running' || !id) return;
-      const activity = agentsActivity(await readAgentFacts(factsDir, id, factNames));
+      const agents = await readAgentFacts(factsDir, id, factNames);
+      const activity = agentsActivity(agents);
       if (activity) activities.set(entry.name, activity);
+      if (agents['main']) mains.set(entry.name, agents['main']);
     }),
   );
   const tmuxState = (entry: (typeof registry.entries)[number]): StatusRow['tmux'] => {
@@ -106,6 +113,8 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
       job: entry.delegate_job_id ? { id: entry.delegate_job_id, status: jobStates.get(entry.name) ?? 'unknown' } : null,
       activity: activity.activity,
       activity_source: activity.source,
+      background: activity.source === 'hooks' && activity.activity === 'working' ? (mains.get(entry.name)?.background ?? []) : [],
+      limited_until: activity.source === 'hooks' && activity.activity === 'limited' ? (mains.get(entry.name)?.limit?.until ?? null) : null,
     };
   });
   return { registry: context.registryFile, registry_exists: existsSync(context.registryFile), sessions, invalid: registry.invalid.map(({ name, line, reason }) => ({ name, line, reason })) };
@@ -151,6 +160,14 @@ export function needsYouFirst(rows: readonly StatusRow[]): StatusRow[] {
   return [...rows].sort((a, b) => Number(b.activity === 'needs_approval') - Number(a.activity === 'needs_approval'));
 }
 
+/** The ACTIVITY cell: `NEEDS APPROVAL`, `working (background)`, `limited until 15:05`, or the activity as it is. */
+export function activityCell(row: Pick<StatusRow, 'activity' | 'background' | 'limited_until'>): string {
+  if (row.activity === 'needs_approval') return 'NEEDS APPROVAL';
+  if (row.activity === 'working' && row.background.length > 0) return 'working (background)';
+  if (row.activity === 'limited' && row.limited_until) return `limited until ${clockTime(row.limited_until)}`;
+  return row.activity ?? '-';
+}
+
 /**
  * The human table. `color` (only on a terminal and without NO_COLOR: terminal.ts colorWanted): NEEDS APPROVAL red
  * and bold with its session's name bold, working yellow, waiting green, a running session gone from tmux red.
@@ -166,7 +183,7 @@ export function statusTable(report: StatusReport, options: { readonly color?: bo
     // Session and job state in one column (docs/lifecycle.md, 'status').
     row.job ? `${row.status}/job ${row.job.status}` : row.status,
     row.tmux === 'alive' ? 'alive' : row.tmux === 'gone' ? (row.status === 'running' ? 'GONE' : 'gone') : '?',
-    row.activity === 'needs_approval' ? 'NEEDS APPROVAL' : (row.activity ?? '-'),
+    activityCell(row),
     row.conversation_id ? row.conversation_id.slice(0, 8) : '-',
     formatAge(row.age_seconds),
     row.workspace,
@@ -180,7 +197,7 @@ export function statusTable(report: StatusReport, options: { readonly color?: bo
     [],
     [],
     row.tmux === 'gone' && row.status === 'running' ? ['red'] : [],
-    row.activity === 'needs_approval' ? ['red', 'bold'] : row.activity === 'working' ? ['yellow'] : row.activity === 'waiting' ? ['green'] : [],
+    row.activity === 'needs_approval' ? ['red', 'bold'] : row.activity === 'limited' ? ['magenta'] : row.activity === 'working' ? ['yellow'] : row.activity === 'waiting' ? ['green'] : [],
   ];
   const lines = [`registry: ${report.registry}`, line(header, header.map(() => ['bold'])), ...rows.map((cells, index) => line(cells, styles(sessions[index]!)))];
   if (rows.length === 0) lines.push(`(no sessions in ${report.registry})`);

@@ -1,12 +1,13 @@
 import type { AgentStatus } from '../facts/schema.js';
 
 /**
- * The tmux status-line segment (docs/status.md, 'The tmux status line'): how many sessions need approval, work and
- * wait, as `⚠2 ●3 ○1` in tmux's own `#[…]` style syntax, which status-right renders. Pure: the watcher keeps it in a
+ * The tmux status-line segment (docs/status.md, 'The tmux status line'): how many sessions need approval, are stopped on a
+ * usage limit, work and wait, as `⚠2 ⏸1 ●3 ○1` in tmux's own `#[…]` style syntax, which status-right renders. Pure: the watcher keeps it in a
  * file (segment-file.ts) and `mam status --tmux` prints it.
  */
 export interface SegmentCounts {
   readonly needs_approval: number;
+  readonly limited: number;
   readonly working: number;
   readonly waiting: number;
 }
@@ -18,13 +19,15 @@ export interface SegmentCounts {
 const CHIP = 'bg=colour236';
 const PARTS: readonly { readonly status: AgentStatus; readonly symbol: string; readonly style: string }[] = [
   { status: 'needs_approval', symbol: '⚠', style: `fg=red,bold,${CHIP}` },
+  // Stopped on a usage limit: nothing to do but wait for the reset (or switch models).
+  { status: 'limited', symbol: '⏸', style: `fg=magenta,${CHIP}` },
   { status: 'working', symbol: '●', style: `fg=yellow,${CHIP}` },
   { status: 'waiting', symbol: '○', style: `fg=green,${CHIP}` },
 ];
 
 /** Sessions with no status yet (no agent fact) are not counted: they show nothing a person could act on. */
 export function countStatuses(statuses: Iterable<AgentStatus | undefined>): SegmentCounts {
-  const counts = { needs_approval: 0, working: 0, waiting: 0 };
+  const counts = { needs_approval: 0, limited: 0, working: 0, waiting: 0 };
   for (const status of statuses) if (status) counts[status] += 1;
   return counts;
 }

@@ -9,7 +9,7 @@ export function colorWanted(env: NodeJS.ProcessEnv, isTerminal: boolean, noColor
   return isTerminal && !noColorFlag && !env['NO_COLOR'];
 }
 
-const SGR = { reset: '\x1b[0m', bold: '\x1b[1m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', dim: '\x1b[2m' } as const;
+const SGR = { reset: '\x1b[0m', bold: '\x1b[1m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', magenta: '\x1b[35m', dim: '\x1b[2m' } as const;
 export type Style = Exclude<keyof typeof SGR, 'reset'>;
 
 /** `text` in the given styles, reset after; unchanged when `on` is false. */

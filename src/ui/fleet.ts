@@ -1,13 +1,14 @@
 import type { AgentFact } from '../facts/schema.js';
 import type { AgentStatusMessage } from '../mqtt/status-message.js';
 import type { StatusRow } from '../status/report.js';
+import { clockTime } from '../util/table.js';
 
 /**
  * The dashboard's rows as plain data (docs/ui.md, 'What each state means'): one row per session from the local
  * status report and from other hosts' retained status messages, its state, since when, and the needs-you-first
  * order. Pure: no I/O and no clock but the `now` passed in.
  */
-export type FleetState = 'needs_approval' | 'gone' | 'dead' | 'unknown' | 'waiting' | 'running' | 'working' | 'starting' | 'stopped';
+export type FleetState = 'needs_approval' | 'limited' | 'gone' | 'dead' | 'unknown' | 'waiting' | 'running' | 'working' | 'starting' | 'stopped';
 
 export type StateColor = 'red' | 'magenta' | 'yellow' | 'cyan' | 'green' | 'blue' | 'gray';
 
@@ -25,11 +26,13 @@ export const STATE_STYLE: Readonly<Record<FleetState, StateStyle>> = {
   gone: { label: 'gone', symbol: '✗', color: 'red', rank: 1 },
   dead: { label: 'dead', symbol: '†', color: 'magenta', rank: 2 },
   unknown: { label: 'unknown', symbol: '?', color: 'yellow', rank: 3 },
-  waiting: { label: 'waiting', symbol: '…', color: 'cyan', rank: 4 },
-  running: { label: 'running', symbol: '○', color: 'blue', rank: 5 },
-  working: { label: 'working', symbol: '●', color: 'green', rank: 6 },
-  starting: { label: 'starting', symbol: '◌', color: 'blue', rank: 7 },
-  stopped: { label: 'stopped', symbol: '■', color: 'gray', rank: 8 },
+  // Stopped on a usage limit: after what is broken, before what merely waits (it may resume by itself).
+  limited: { label: 'limited', symbol: '∥', color: 'magenta', rank: 4 },
+  waiting: { label: 'waiting', symbol: '…', color: 'cyan', rank: 5 },
+  running: { label: 'running', symbol: '○', color: 'blue', rank: 6 },
+  working: { label: 'working', symbol: '●', color: 'green', rank: 7 },
+  starting: { label: 'starting', symbol: '◌', color: 'blue', rank: 8 },
+  stopped: { label: 'stopped', symbol: '■', color: 'gray', rank: 9 },
 };
 
 /** A tool call waiting on a person's approval, from the hooks' fact files. */
@@ -56,6 +59,8 @@ export interface FleetRow {
   readonly workspace: string;
   /** `<job id> <job state>` for a delegated job. */
   readonly job: string | null;
+  /** Said after the state's label: `background` (working only on what its turn left running), `until 15:05` (limited). */
+  readonly note?: string | null;
   readonly approvals: readonly PendingApproval[];
   /** Where the activity came from: hooks' fact files, the pane, another host's status message, or nowhere. */
   readonly source: 'hooks' | 'pane' | 'mqtt' | null;
@@ -70,7 +75,7 @@ export function stateOf(row: Pick<StatusRow, 'status' | 'tmux' | 'activity'>): F
   if (row.status === 'terminated') return 'dead';
   if (row.tmux === 'gone') return 'gone';
   if (row.tmux === 'unknown') return 'unknown';
-  if (row.activity === 'needs_approval' || row.activity === 'working' || row.activity === 'waiting') return row.activity;
+  if (row.activity === 'needs_approval' || row.activity === 'working' || row.activity === 'waiting' || row.activity === 'limited') return row.activity;
   return 'running';
 }
 
@@ -85,6 +90,8 @@ const epoch = (iso: string | null | undefined): number | undefined => {
  * for when its activity began); `host`: this machine's name.
  */
 export function localRows(sessions: readonly StatusRow[], facts: ReadonlyMap<string, Readonly<Record<string, AgentFact>>>, host: string): FleetRow[] {
+  const note = (row: StatusRow, state: FleetState): string | null =>
+    state === 'working' && (row.background ?? []).length > 0 ? 'background' : state === 'limited' && row.limited_until ? `until ${clockTime(row.limited_until)}` : null;
   return sessions.map((row) => {
     const state = stateOf(row);
     const agents = Object.entries(facts.get(row.name) ?? {});
@@ -96,7 +103,7 @@ export function localRows(sessions: readonly StatusRow[], facts: ReadonlyMap<str
     );
     let stateSince: number | undefined;
     if (state === 'needs_approval' && fromHooks) stateSince = min(agents.map(([, fact]) => epoch(fact.needs_approval_since)));
-    else if ((state === 'working' || state === 'waiting') && fromHooks) stateSince = max(agents.map(([, fact]) => epoch(fact.updated_at)));
+    else if ((state === 'working' || state === 'waiting' || state === 'limited') && fromHooks) stateSince = max(agents.map(([, fact]) => epoch(fact.updated_at)));
     else if (state === 'stopped' || state === 'dead' || state === 'starting' || state === 'running') stateSince = epoch(row.since);
     return {
       key: rowKey(host, row.name),
@@ -110,6 +117,7 @@ export function localRows(sessions: readonly StatusRow[], facts: ReadonlyMap<str
       job: row.job ? `${row.job.id} ${row.job.status}` : null,
       approvals: state === 'needs_approval' ? approvals : [],
       source: row.activity_source,
+      note: note(row, state),
     };
   });
 }

@@ -107,7 +107,7 @@ function cells(row: FleetRow, input: FrameInput): string[] {
   const age = since === undefined ? '-' : formatAge(Math.max(0, Math.floor((input.now - since) / 1000)));
   const look = STATE_STYLE[row.state];
   const workspace = row.local ? tilde(row.workspace, input.home) : row.workspace;
-  return [`${look.symbol} ${look.label}`, age, row.name, row.agent, workspace, row.job ?? '-', row.host];
+  return [`${look.symbol} ${look.label}${row.note ? ` (${row.note})` : ''}`, age, row.name, row.agent, workspace, row.job ?? '-', row.host];
 }
 
 function bodyLines(input: FrameInput, page: number, style: Style): { header: Line[]; lines: Line[]; scroll: number } {

@@ -18,3 +18,11 @@ export function formatAge(seconds: number | null): string {
   if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
   return `${Math.floor(seconds / 86_400)}d${Math.floor((seconds % 86_400) / 3600)}h`;
 }
+
+/** `15:05` in the local zone, or `Dec 4 15:05` when not today: when a limit resets. */
+export function clockTime(iso: string, now: number = Date.now()): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const time = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+  return at.toDateString() === new Date(now).toDateString() ? time : `${at.toLocaleString('en-US', { month: 'short', day: 'numeric' })} ${time}`;
+}

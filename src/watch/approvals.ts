@@ -11,6 +11,34 @@ export interface ApprovalWait {
   readonly since: string;
 }
 
+/** A running session stopped on a usage limit (docs/status.md, 'Usage limits'). */
+export interface LimitedSession {
+  readonly session: string;
+  /** When the limit was hit (the main agent's fact), and when it resets where known (ISO). */
+  readonly since: string;
+  readonly until: string | null;
+  /** What `mam watch` sends at the reset, when the entry asks for auto-resume. */
+  readonly resumeText: string | null;
+}
+
+/** Running sessions whose main agent is `limited`, for the monitor's comment: one listing, registered sessions only. */
+export async function limitedSessions(registryFile: string, reader: CachedRegistryReader, env: NodeJS.ProcessEnv): Promise<LimitedSession[]> {
+  const registry = await reader.read(registryFile);
+  const dir = statusDir(env);
+  const names = await listStatusDir(dir);
+  if (names.length === 0) return [];
+  const found: LimitedSession[] = [];
+  for (const entry of registry.entries) {
+    const kind = agentKind(entry.agent);
+    const id = kind ? entry[kind.conversationIdField] : undefined;
+    if (entry.status !== 'running' || !id) continue;
+    const main = (await readAgentFacts(dir, id, names))['main'];
+    if (main?.status !== 'limited') continue;
+    found.push({ session: entry.name, since: main.updated_at, until: main.limit?.until ?? null, resumeText: entry.auto_resume === true ? (entry.auto_resume_text ?? 'continue') : null });
+  }
+  return found;
+}
+
 /**
  * Running sessions whose agents wait on a person's approval, and since when (the earliest of their agents).
  * Runs every monitor pass: one listing of the status directory, and only the agent files of registered

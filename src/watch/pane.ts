@@ -50,10 +50,20 @@ function outsideInputBox(lines: readonly string[], rule: RegExp | undefined): re
   return borders.length >= 2 ? [...lines.slice(0, borders[borders.length - 2]), ...lines.slice(borders[borders.length - 1]! + 1)] : lines;
 }
 
+/** How many non-blank lines above the input box a limit's error is looked for in (the error, the turn's footer). */
+const LIMIT_LINES = 4;
+
+/** The last `count` non-blank lines above the input box (its second-to-last border), or of the screen without one. */
+function aboveInputBox(lines: readonly string[], rule: RegExp | undefined, count: number): string[] {
+  const borders = rule ? lines.flatMap((line, index) => (rule.test(line) ? [index] : [])) : [];
+  const above = borders.length >= 2 ? lines.slice(0, borders[borders.length - 2]) : lines;
+  return above.filter((line) => line.trim() !== '').slice(-count);
+}
+
 const anyMatch = (patterns: readonly RegExp[], text: string): boolean => patterns.some((pattern) => pattern.test(text));
 
 /**
- * What one screen shows: an approval dialog beats a busy indicator beats an idle prompt; undefined when
+ * What one screen shows: an approval dialog beats a busy indicator beats a usage limit's error beats an idle prompt; undefined when
  * none of the agent's patterns match (a screen mam cannot read: a shell, an unknown dialog, agy).
  */
 export function classifyPane(patterns: PanePatterns, text: string): AgentStatus | undefined {
@@ -61,6 +71,7 @@ export function classifyPane(patterns: PanePatterns, text: string): AgentStatus 
   const joined = bottom.join('\n');
   if (anyMatch(patterns.approval, joined)) return 'needs_approval';
   if (anyMatch(patterns.busy, outsideInputBox(bottom, patterns.inputBoxRule).join('\n'))) return 'working';
+  if (patterns.limit && anyMatch(patterns.limit, aboveInputBox(bottom, patterns.inputBoxRule, LIMIT_LINES).join('\n'))) return 'limited';
   if (anyMatch(patterns.idle, joined)) return 'waiting';
   return undefined;
 }
@@ -116,7 +127,7 @@ export function stepPane(track: PaneTrack, patterns: PanePatterns, sample: PaneS
   const looks = classifyPane(patterns, sample.screen);
 
   let status: AgentStatus | undefined;
-  if (looks === 'needs_approval' || looks === 'working') status = looks;
+  if (looks === 'needs_approval' || looks === 'working' || looks === 'limited') status = looks;
   else if (!first && now - changedAt >= PANE_IDLE_DEBOUNCE_MS) status = 'waiting';
   // Idle-looking (or unreadable) but not yet still for long enough. On a first look nothing can be said; an
   // unchanged screen keeps what it was; a screen that moves is an agent at work, except one already waiting

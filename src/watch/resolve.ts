@@ -1,4 +1,5 @@
 import { derive, type Applied, type Facts } from '../facts/derive.js';
+import type { LiveState } from '../agents/types.js';
 import type { AgentFact, AgentStatus, ToolFact } from '../facts/schema.js';
 import type { TranscriptEvent } from './transcript.js';
 
@@ -27,6 +28,35 @@ export interface Observation {
    * when it did not look, could not, or the two reads disagreed.
    */
   readonly screen?: AgentStatus | undefined;
+  /** What the agent's own live record says (Claude's `sessions/<pid>.json` `status`), where it keeps one. */
+  readonly live?: LiveState | undefined;
+  /**
+   * Without a live record: whether a background shell the main agent's last Stop named still runs under it (its
+   * command in the process tree); undefined when not looked or not known.
+   */
+  readonly backgroundRunning?: boolean | undefined;
+}
+
+/**
+ * Background work starting or ending, as the watcher sees it (docs/status.md, 'Background work'): `ended` when the
+ * main agent works only on what its turn left running and the agent's record says it is idle (or, with no record,
+ * none of those shells runs any more); `started` when it waits but its record says a background shell runs (a Stop
+ * that listed no `background_tasks`, as older Claude versions send). Pure, so the watcher writes only on a change.
+ */
+export function backgroundChange(facts: Facts, observation: Pick<Observation, 'live' | 'backgroundRunning'>): 'ended' | 'started' | undefined {
+  const main = facts.agents['main'];
+  if (!main || Object.keys(main.tools).length > 0) return undefined;
+  if (main.status === 'working' && main.background.length > 0) {
+    if (observation.live !== undefined) return observation.live === 'idle' ? 'ended' : undefined;
+    return observation.backgroundRunning === false ? 'ended' : undefined;
+  }
+  if (main.status === 'waiting' && main.background.length === 0 && observation.live === 'background') return 'started';
+  return undefined;
+}
+
+/** The shell commands among the main agent's background work (`shell: <command>`), for the process-tree check; cut ones are left out. */
+export function backgroundCommands(fact: AgentFact | undefined): string[] {
+  return (fact?.background ?? []).flatMap((line) => (line.startsWith('shell: ') && !line.endsWith('…') ? [line.slice('shell: '.length)] : []));
 }
 
 /** How long a turn must have been silent (no hook, no transcript line) before its screen is worth a look. */
@@ -44,7 +74,8 @@ export type ScreenWait = 'silent-turn' | 'approval';
 export function screenWait(facts: Facts, approvalClosesUnseen: boolean): ScreenWait | undefined {
   if (facts.session?.pane === null || facts.session?.pane === undefined) return undefined;
   const main = facts.agents['main'];
-  if (main?.status === 'working' && Object.keys(main.tools).length === 0 && Object.keys(facts.agents).length === 1) return 'silent-turn';
+  // A turn that ended with work in the background shows the idle prompt too, and rightly works on.
+  if (main?.status === 'working' && Object.keys(main.tools).length === 0 && main.background.length === 0 && Object.keys(facts.agents).length === 1) return 'silent-turn';
   if (approvalClosesUnseen && Object.values(facts.agents).some((fact) => fact.status === 'needs_approval')) return 'approval';
   return undefined;
 }
@@ -86,15 +117,18 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
   for (const [key, events] of Object.entries(observation.transcript)) {
     for (const event of events) {
       const fact = agents[key];
+      // A limit is left only by the next prompt (UserPromptSubmit): the failed turn's own lines change nothing.
+      if (key === 'main' && fact?.status === 'limited') continue;
       if (event.kind === 'interrupt' && key === 'main' && event.offset >= since) {
-        // Esc stops the foreground turn and every subagent in it; background ones re-appear with their next hook.
+        // Esc stops the foreground turn and every subagent in it; background ones re-appear with their next hook,
+        // and background shells run on.
         const main = agents['main'];
         agents = main ? { main } : {};
-        set('main', {}, 'waiting');
+        set('main', {}, afterTurn(main));
         continue;
       }
       if (event.kind === 'turn-end' && key === 'main' && event.offset >= since) {
-        set('main', {}, 'waiting');
+        set('main', {}, afterTurn(agents['main']));
         continue;
       }
       if (!fact) continue;
@@ -133,6 +167,11 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
       set(key, Object.fromEntries(Object.entries(fact.tools).map(([id, tool]) => [id, tool.status === 'needs_approval' ? { ...tool, status: 'working' as const } : tool])), fact.status === 'needs_approval' ? 'working' : fact.status);
     }
   }
+  const background = backgroundChange({ session: facts.session, agents }, observation);
+  if (background && agents['main']) {
+    // `started` has no list to show (the record says only that a shell runs), so it says just that.
+    agents['main'] = { ...agents['main'], status: background === 'ended' ? 'waiting' : 'working', background: background === 'ended' ? [] : ['shell: (running)'], updated_at: at };
+  }
 
   for (const [key, fact] of Object.entries(agents)) {
     const approved = Object.entries(fact.tools).filter(([id, tool]) => tool.status === 'needs_approval' && observation.running.has(id));
@@ -140,6 +179,11 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
     set(key, { ...fact.tools, ...Object.fromEntries(approved.map(([id, tool]) => [id, { ...tool, status: 'working' as const }])) }, fact.status);
   }
   return { facts: { session: facts.session, agents }, ended: false };
+}
+
+/** How a turn that ended leaves the agent: still working while work it started runs in the background. */
+function afterTurn(main: AgentFact | undefined): AgentStatus {
+  return main && main.background.length > 0 ? 'working' : 'waiting';
 }
 
 /** Tools waiting for approval that carry a command, for the process-tree check. */

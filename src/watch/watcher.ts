@@ -1,16 +1,29 @@
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { agentKind } from '../agents/index.js';
+import { agentKind, artifactRoots, type ArtifactRoots, type LiveState } from '../agents/index.js';
+import { homeDir } from '../util/home.js';
+import { readTextOrUndefined } from '../util/files.js';
+import { parseJsonOrUndefined } from '../util/json.js';
 import type { Logger } from '../util/log.js';
 import { commandLine, isAlive, processId, processTree, signalable } from '../proc/tree.js';
 import { capturePaneAt } from '../tmux/pane-address.js';
 import { sessionStatus, type Facts } from '../facts/derive.js';
 import type { AgentStatus } from '../facts/schema.js';
 import { classifyPane } from './pane.js';
-import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from './resolve.js';
+import { backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from '../facts/store.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
+import { markResumeSent, resumeAt } from './limits.js';
+
+/**
+ * What the watcher needs to resume an agent after a usage limit (docs/status.md, 'Usage limits'): the text to send,
+ * or undefined when its registry entry does not ask for it, and the confirmed send itself (src/deliver/).
+ */
+export interface AutoResume {
+  text(facts: Facts): Promise<string | undefined>;
+  send(facts: Facts, text: string): Promise<{ readonly ok: boolean; readonly detail: string }>;
+}
 
 /**
  * `mam watch`: resolves what no hook reports (docs/status.md, 'What no hook reports'; the gaps of the design it
@@ -33,6 +46,10 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
   /** The tmux executable for reading a pane (`MAM_TMUX_BIN`). */
   readonly tmuxBin?: string;
+  /** Where the agents keep their files (their live records); default: from this process's environment. */
+  readonly roots?: ArtifactRoots;
+  /** Sends `continue` when a usage limit resets; without it nothing is sent. */
+  readonly autoResume?: AutoResume;
   /**
    * Told whenever a session's facts change (by a hook or by the watcher); `undefined` when it ended, and then why:
    * `died` when the watcher found its agent process gone, `ended` otherwise (SessionEnd, /clear, files removed).
@@ -59,6 +76,8 @@ interface Tracked {
   /** What the last resolve saw, to tell onChange only about changes. */
   last: string;
   pendingApproval: boolean;
+  /** Background work is followed through the process tree (no live record says when it ends): poll like an approval. */
+  pollBackground: boolean;
   /** The agent process, as the facts last named it, for the cheap liveness check of the sweep. */
   agent: { pid: number; start: number | null } | undefined;
   /**
@@ -68,12 +87,15 @@ interface Tracked {
   readonly before: Map<string, Set<string>>;
   /** When the main transcript last grew (epoch ms); with the newest hook, how long the turn has been silent. */
   grewAt: number;
+  /** The wake-up at a usage limit's reset, and the reset a `text()` of undefined declined (asked once per limit). */
+  resume: { timer: NodeJS.Timeout | undefined; at: number | undefined; declined: number | undefined };
   /** While the session is in a state only its screen can end (`screenWait`): when it is next read, and what the last read showed. */
   screen: { dueAt: number; gapMs: number; last: AgentStatus | undefined; quietSince: number } | undefined;
 }
 
 export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopped'> {
   const { dir, log } = options;
+  const roots = options.roots ?? artifactRoots(process.env, homeDir(process.env));
   const tracked = new Map<string, Tracked>();
   const dirty = new Set<string>();
   let wake: (() => void) | undefined;
@@ -86,6 +108,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const entry = tracked.get(sessionId);
     if (!entry) return;
     for (const watcher of entry.watchers.values()) watcher.close();
+    if (entry.resume.timer) clearTimeout(entry.resume.timer);
     tracked.delete(sessionId);
   };
 
@@ -121,7 +144,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
     let entry = tracked.get(sessionId);
     if (!entry) {
-      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, agent: undefined, before: new Map(), grewAt: 0, screen: undefined };
+      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, pollBackground: false, agent: undefined, before: new Map(), grewAt: 0, screen: undefined, resume: { timer: undefined, at: undefined, declined: undefined } };
       tracked.set(sessionId, entry);
     }
     const session = facts.session;
@@ -131,8 +154,18 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const transcript: Record<string, readonly TranscriptEvent[]> = {};
     const advanced = new Map<string, number>();
     const files = transcriptsOf(facts);
+    // The agent's live record says when background work starts and ends (docs/status.md, 'Background work'): watched
+    // while the agent works only on background work, or waits.
+    const main = facts.agents['main'];
+    const kind = agentKind(session.agent);
+    const wantsLive = alive === true && main !== undefined && Object.keys(main.tools).length === 0 && (main.status === 'working' ? main.background.length > 0 : main.status === 'waiting');
+    const liveFile = wantsLive && session.pid !== null && kind?.liveState ? kind.liveState.file(session.pid, roots) : undefined;
     // A subagent that finished takes its transcript's watch and offset along.
     const wanted = new Set(files.map(([, file]) => file));
+    if (liveFile) {
+      wanted.add(liveFile);
+      watchTranscript(sessionId, entry, liveFile);
+    }
     for (const [file, watcher] of entry.watchers) {
       if (wanted.has(file)) continue;
       watcher.close();
@@ -175,16 +208,24 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       }
     }
 
+    const live: LiveState | undefined = liveFile && kind?.liveState ? kind.liveState.parse(parseJsonOrUndefined(readTextOrUndefined(liveFile) ?? '')) : undefined;
+    // No live record (an older version, another agent): the background shells are looked for under the agent.
+    const commands = wantsLive && live === undefined && main?.status === 'working' && session.pid !== null ? backgroundCommands(main) : [];
+    const tree = commands.length > 0 ? processTree(session.pid!).slice(1).map((child) => commandLine(child.pid) ?? []) : [];
+    const backgroundRunning = commands.length > 0 ? commands.some((command) => commandRunning(command, tree)) : undefined;
+    entry.pollBackground = backgroundRunning === true;
     const screen = alive === true && Object.keys(transcript).length === 0 ? await readScreen(entry, facts) : undefined;
-    const observation: Observation = { alive, transcript, running, screen };
+    const observation: Observation = { alive, transcript, running, screen, live, backgroundRunning };
     let current = facts;
-    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen !== undefined) {
+    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen !== undefined || backgroundChange(facts, observation) !== undefined) {
       const now = Date.now();
       current = await updateFacts(dir, sessionId, (latest) => resolveFacts(latest, observation, now), 2_000);
       if (alive === false) log.info({ session: sessionId, pid: session.pid }, 'the agent is gone: its facts were removed');
     }
     for (const [file, next] of advanced) entry.offsets.set(file, next);
     if (screen !== undefined) log.info({ session: sessionId, screen }, 'no hook said so: the screen shows the agent idle (Esc?) or busy (allowed) again');
+    const background = backgroundChange(facts, observation);
+    if (background) log.info({ session: sessionId, live, backgroundRunning }, background === 'ended' ? 'the background work ended: the agent waits' : 'the agent runs a background shell: working');
 
     if (!current.session) {
       forget(sessionId);
@@ -199,6 +240,56 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       await options.onChange?.(sessionId, current);
     }
     scheduleScreen(entry, current);
+    await resumeWhenDue(sessionId, entry, current);
+  };
+
+  /**
+   * A limited agent whose reset time is known gets `continue` at that time, once: a timer wakes the session then;
+   * the send is recorded under the lock first (markResumeSent), so a second pass or a restarted watcher never repeats it.
+   */
+  const resumeWhenDue = async (sessionId: string, entry: Tracked, facts: Facts): Promise<void> => {
+    const at = options.autoResume ? resumeAt(facts) : undefined;
+    if (at !== entry.resume.at) {
+      if (entry.resume.timer) clearTimeout(entry.resume.timer);
+      entry.resume = { timer: undefined, at, declined: entry.resume.declined };
+    }
+    if (at === undefined || !options.autoResume || entry.resume.declined === at) return;
+    const now = Date.now();
+    if (now < at) {
+      // setTimeout's limit is about 24.8 days; a later reset is looked at again after this wait.
+      entry.resume.timer ??= setTimeout(() => {
+        entry.resume.timer = undefined;
+        enqueue(sessionId);
+      }, Math.min(at - now, 3_600_000));
+      return;
+    }
+    const text = await options.autoResume.text(facts);
+    if (text === undefined) {
+      entry.resume.declined = at;
+      log.info({ session: sessionId, until: new Date(at).toISOString() }, 'the usage limit reset; its entry does not ask for auto_resume');
+      return;
+    }
+    let marked = false;
+    await updateFacts(
+      dir,
+      sessionId,
+      (latest) => {
+        const applied = markResumeSent(latest, Date.now());
+        marked = applied.facts !== latest;
+        return applied;
+      },
+      2_000,
+    );
+    if (!marked) return;
+    // Not awaited: a confirmed send waits for the agent's prompt and may retry for seconds, and every other session
+    // must be resolved meanwhile. The agent's own hooks report what follows.
+    void options.autoResume
+      .send(facts, text)
+      .catch((error: unknown) => ({ ok: false, detail: String(error) }))
+      .then((receipt) => {
+        if (receipt.ok) log.info({ session: sessionId, text }, `the usage limit reset: sent ${JSON.stringify(text)}`);
+        else log.warn({ session: sessionId, text, detail: receipt.detail }, 'the usage limit reset, but sending the resume text failed (it is not tried again)');
+      });
   };
 
   /** When the session last said anything: its transcript grew, or a hook or the watcher wrote one of its agents. */
@@ -271,8 +362,8 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   // The process-tree poll exists only while an approval is pending: an idle watcher has no timer but the sweep.
   let approvals: NodeJS.Timeout | undefined;
   const pollApprovals = (): void => {
-    const pending = [...tracked].filter(([, entry]) => entry.pendingApproval);
-    if (pending.length > 0 && !approvals) approvals = setInterval(() => tracked.forEach((entry, id) => entry.pendingApproval && enqueue(id)), options.approvalPollMs);
+    const pending = [...tracked].filter(([, entry]) => entry.pendingApproval || entry.pollBackground);
+    if (pending.length > 0 && !approvals) approvals = setInterval(() => tracked.forEach((entry, id) => (entry.pendingApproval || entry.pollBackground) && enqueue(id)), options.approvalPollMs);
     if (pending.length === 0 && approvals) {
       if (approvals) clearInterval(approvals);
       approvals = undefined;

@@ -14,7 +14,38 @@ export type Reply =
   | { readonly text: string; readonly delayMs?: number }
   | { readonly toolUse: { readonly name: string; readonly input: Record<string, unknown>; readonly id?: string }; readonly delayMs?: number }
   /** Streams `stall` as the start of a text reply, then never finishes: the model "still streaming" until the client hangs up. */
-  | { readonly stall: string };
+  | { readonly stall: string }
+  /** An API error instead of a reply: `status` with `{type: "error", error: {type, message}}` and these headers. */
+  | { readonly error: ApiError };
+
+/** An error response as the Anthropic API sends one (docs/claude-harness.md, 'Usage limits'). */
+export interface ApiError {
+  readonly status: number;
+  readonly type: string;
+  readonly message: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The 429 the API answers a usage limit with: `rate_limit_error`, the reset as epoch seconds after a `|` in the
+ * message, `retry-after` in seconds, the `anthropic-ratelimit-unified-*` headers, and `x-should-retry: false` (the
+ * client gives up at once instead of retrying).
+ */
+export function usageLimitError(resetMs: number, now: number = Date.now()): ApiError {
+  const reset = Math.ceil(resetMs / 1000);
+  return {
+    status: 429,
+    type: 'rate_limit_error',
+    message: `Claude AI usage limit reached|${reset}`,
+    headers: {
+      'retry-after': String(Math.max(1, reset - Math.floor(now / 1000))),
+      'anthropic-ratelimit-unified-status': 'rejected',
+      'anthropic-ratelimit-unified-reset': String(reset),
+      'anthropic-ratelimit-unified-representative-claim': 'five_hour',
+      'x-should-retry': 'false',
+    },
+  };
+}
 
 /**
  * One scripted exchange: when `trigger` appears in the current user turn, answer with `reply`. If `reply` is a
@@ -170,6 +201,7 @@ export async function startModelServer(script: readonly ScriptStep[] | ScriptFun
     record.reply = reply;
     const model = typeof body.model === 'string' ? body.model : 'claude-scripted';
     const send = (): void => {
+      if ('error' in reply) return sendJson(response, reply.error.status, { type: 'error', error: { type: reply.error.type, message: reply.error.message }, request_id: requestId() }, reply.error.headers);
       if ('stall' in reply) return stallReply(response, model, reply.stall);
       if (body.stream === true) streamReply(response, model, reply);
       else jsonReply(response, model, reply);
@@ -231,9 +263,9 @@ export async function startModelServer(script: readonly ScriptStep[] | ScriptFun
   };
 }
 
-function sendJson(response: ServerResponse, status: number, value: unknown): void {
+function sendJson(response: ServerResponse, status: number, value: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(value);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': requestId() });
+  response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': requestId() });
   response.end(text);
 }
 
@@ -244,6 +276,7 @@ const USAGE = { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens:
 function contentBlock(reply: Reply): ContentBlock {
   if ('stall' in reply) return { type: 'text', text: reply.stall };
   if ('text' in reply) return { type: 'text', text: reply.text };
+  if ('error' in reply) return { type: 'text', text: reply.error.message };
   return { type: 'tool_use', id: reply.toolUse.id, name: reply.toolUse.name, input: reply.toolUse.input };
 }
 

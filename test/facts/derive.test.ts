@@ -76,7 +76,12 @@ describe('hook events → status', () => {
   });
 
   it('9. StopFailure ends the turn; an interrupt reported on a running tool does too', () => {
-    expect(run([{ hook_event_name: 'UserPromptSubmit' }, { hook_event_name: 'StopFailure', error: 'rate_limit' }]).statuses).toEqual(['working', 'waiting']);
+    expect(run([{ hook_event_name: 'UserPromptSubmit' }, { hook_event_name: 'StopFailure', error: 'server_error' }]).statuses).toEqual(['working', 'waiting']);
+    // A rate or usage limit parks it: `limited`, with the reset when the text gives one.
+    const limited = run([{ hook_event_name: 'UserPromptSubmit' }, { hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: "You've hit your session limit · resets 3pm (UTC)" }]);
+    expect(limited.statuses).toEqual(['working', 'limited']);
+    expect(limited.facts.agents['main']?.limit).toEqual({ until: '2026-11-22T15:00:00.000Z', message: "You've hit your session limit · resets 3pm (UTC)", resume_sent_at: null });
+    expect(run([{ hook_event_name: 'UserPromptSubmit' }, { hook_event_name: 'StopFailure', error: 'rate_limit' }]).facts.agents['main']?.limit).toEqual({ until: null, message: null, resume_sent_at: null });
     expect(
       run([
         { hook_event_name: 'UserPromptSubmit' },
@@ -84,6 +89,24 @@ describe('hook events → status', () => {
         { hook_event_name: 'PostToolUseFailure', ...bash, tool_use_id: 't', is_interrupt: true },
       ]).statuses,
     ).toEqual(['working', 'working', 'waiting']);
+  });
+
+  it('11. a Stop with background tasks still in flight keeps the agent working, listing them; the next prompt drops them', () => {
+    const { facts, statuses } = run([
+      { hook_event_name: 'UserPromptSubmit' },
+      {
+        hook_event_name: 'Stop',
+        background_tasks: [
+          { id: 'b1', type: 'shell', status: 'running', description: 'Sleep', command: 'sleep 12 && echo done' },
+          { id: 'b2', type: 'local_agent', status: 'running', description: 'Look around' },
+          { id: 'b3', type: 'shell', status: 'completed', command: 'true' },
+        ],
+      },
+    ]);
+    expect(statuses).toEqual(['working', 'working']);
+    expect(facts.agents['main']?.background).toEqual(['shell: sleep 12 && echo done', 'local_agent: Look around']);
+    expect(run([{ hook_event_name: 'UserPromptSubmit' }, { hook_event_name: 'Stop', background_tasks: [] }]).statuses).toEqual(['working', 'waiting']);
+    expect(run([{ hook_event_name: 'Stop', background_tasks: [{ id: 'b1', type: 'shell', status: 'running', command: 'x' }] }, { hook_event_name: 'UserPromptSubmit' }]).facts.agents['main']?.background).toEqual([]);
   });
 
   it('maps Gemini events by the aliases its module declares, and ignores Notification', () => {

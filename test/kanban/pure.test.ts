@@ -7,6 +7,7 @@ import {
   MAX_PENDING_LINES,
   observedApprovals,
   observedFrom,
+  observedLimits,
   progressNote,
   type Observed,
 } from '../../src/kanban/coalesce.js';
@@ -190,6 +191,17 @@ describe('coalescing', () => {
     const later = new Date(T0 + 30 * 60_000).toISOString();
     state = coalesce({ ...state, pending: [] }, observedApprovals([{ session: 'w', since: later }], T0 + 41 * 60_000, 10 * 60_000), T0 + 41 * 60_000);
     expect(state.pending).toHaveLength(1);
+  });
+
+  it('tells a usage limit once, however many passes see it; nothing when it ends; a new limit again', () => {
+    const limit = { session: 'w', since: '2026-11-22T10:00:00.000Z', until: '2026-11-22T15:00:00.000Z', resumeText: 'continue' };
+    let state = initialState('t');
+    for (const minute of [0, 1, 2, 30]) state = coalesce(state, observedLimits([limit]), T0 + minute * 60_000);
+    expect(state.pending).toEqual(['w: stopped on a usage limit; it resets at 2026-11-22T15:00:00Z (auto_resume: `continue` is sent then)']);
+    state = coalesce({ ...state, pending: [] }, observedLimits([]), T0 + 31 * 60_000);
+    expect(state.pending).toEqual([]);
+    state = coalesce(state, observedLimits([{ ...limit, since: '2026-11-22T16:00:00.000Z', until: null, resumeText: null }]), T0 + 400 * 60_000);
+    expect(state.pending).toEqual(['w: stopped on a usage limit; it did not say when it resets (auto_resume is off: it waits for a prompt)']);
   });
 
   it('writes the heartbeat progress note', () => {

@@ -52,7 +52,7 @@ afterAll(async () => {
 
 const AT = Date.parse('2026-01-02T03:04:05.000Z');
 function agent(status: AgentStatus, since: string | null = null): AgentFact {
-  return { status, tools: {}, agent_type: null, needs_approval_since: status === 'needs_approval' ? (since ?? new Date(AT).toISOString()) : null, updated_at: new Date(AT).toISOString() };
+  return { status, tools: {}, agent_type: null, needs_approval_since: status === 'needs_approval' ? (since ?? new Date(AT).toISOString()) : null, background: [], limit: null, updated_at: new Date(AT).toISOString() };
 }
 function session(id: string, mamSession: string | null, cwd = '/work/project'): SessionFact {
   return { session_id: id, agent: 'claude', cwd, transcript_path: null, mam_session: mamSession, pid: null, pid_start: null, transcript_offset: null, model: null, started_at: new Date(AT).toISOString(), updated_at: new Date(AT).toISOString() } as SessionFact;

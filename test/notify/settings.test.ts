@@ -41,7 +41,7 @@ describe('notification words and commands', () => {
   const facts: Facts = {
     session: { session_id: 's', agent: 'claude', cwd: '/home/u/landing', transcript_path: null, mam_session: null, pid: null, pid_start: null, transcript_offset: null, model: null, pane: null, started_at: '', updated_at: '' },
     agents: {
-      main: { status: 'needs_approval', tools: { t1: { status: 'working', tool_name: 'Read', input: null, command: null }, t2: { status: 'needs_approval', tool_name: 'Bash', input: null, command: 'npm   test\n  --watch' } }, agent_type: null, needs_approval_since: null, updated_at: '' },
+      main: { status: 'needs_approval', tools: { t1: { status: 'working', tool_name: 'Read', input: null, command: null }, t2: { status: 'needs_approval', tool_name: 'Bash', input: null, command: 'npm   test\n  --watch' } }, agent_type: null, needs_approval_since: null, background: [], limit: null, updated_at: '' },
     },
   };
 

@@ -25,6 +25,8 @@ describe('status tables with a very large registry', () => {
       job: null,
       activity: null,
       activity_source: null,
+      background: [],
+      limited_until: null,
     });
     const report: StatusReport = { registry: '/r.yaml', registry_exists: true, sessions: Array.from({ length: ROWS }, (_, index) => row(index)), invalid: [] };
 

@@ -61,6 +61,8 @@ describe('the status table: needs you first, coloured on request', () => {
     job: null,
     activity,
     activity_source: activity ? 'hooks' : null,
+    background: [],
+    limited_until: null,
     ...extra,
   });
   const report: StatusReport = {

@@ -19,12 +19,14 @@ export function statusRow(name: string, fields: Partial<StatusRow> = {}): Status
     job: null,
     activity: null,
     activity_source: null,
+    background: [],
+    limited_until: null,
     ...fields,
   };
 }
 
 export function agentFact(fields: Partial<AgentFact> = {}): AgentFact {
-  return { status: 'working', tools: {}, agent_type: null, needs_approval_since: null, updated_at: '2026-01-01T00:00:00.000Z', ...fields };
+  return { status: 'working', tools: {}, agent_type: null, needs_approval_since: null, background: [], limit: null, updated_at: '2026-01-01T00:00:00.000Z', ...fields };
 }
 
 export function statusMessage(host: string, session: string, fields: Partial<AgentStatusMessage> = {}): AgentStatusMessage {

@@ -54,6 +54,28 @@ describe('local rows', () => {
     expect(row!.stateSince).toBe(Date.parse('2026-01-01T00:03:00.000Z'));
   });
 
+  it('say working (background) and limited (until …) in a note beside the state', () => {
+    const until = new Date(2026, 0, 1, 15, 5).toISOString();
+    const rows = localRows(
+      [
+        statusRow('bg', { activity: 'working', activity_source: 'hooks', background: ['shell: sleep 12'] }),
+        statusRow('fg', { activity: 'working', activity_source: 'hooks' }),
+        statusRow('lim', { activity: 'limited', activity_source: 'hooks', limited_until: until }),
+        statusRow('lim2', { activity: 'limited', activity_source: 'hooks' }),
+      ],
+      new Map(),
+      'here',
+    );
+    expect(rows.map((row) => [row.name, row.state, row.note])).toEqual([
+      ['bg', 'working', 'background'],
+      ['fg', 'working', null],
+      ['lim', 'limited', expect.stringMatching(/^until (?:Jan 1 )?15:05$/)],
+      ['lim2', 'limited', null],
+    ]);
+    expect(STATE_STYLE.limited.rank).toBeGreaterThan(STATE_STYLE.unknown.rank);
+    expect(STATE_STYLE.limited.rank).toBeLessThan(STATE_STYLE.waiting.rank);
+  });
+
   it('take working/waiting since from the last hook event, and registry states from the registry', () => {
     const facts = new Map([['w', { main: agentFact({ status: 'waiting', updated_at: '2026-01-01T01:00:00.000Z' }), sub: agentFact({ updated_at: '2026-01-01T00:30:00.000Z' }) }]]);
     const rows = localRows(

@@ -41,6 +41,12 @@ describe('a frame', () => {
     expect(text.at(-1)).toContain('Enter attach · n new · s stop · r resume · d delete · / filter · a approval · ? help · q quit');
   });
 
+  it("shows a row's note after its state: working (background), limited (until 15:05)", () => {
+    const text = frameText(buildFrame(input([fleetRow('bg', { state: 'working', note: 'background' }), fleetRow('lim', { state: 'limited', note: 'until 15:05' })])));
+    expect(text.some((line) => /● working \(background\) +/.test(line))).toBe(true);
+    expect(text.some((line) => /∥ limited \(until 15:05\) +/.test(line))).toBe(true);
+  });
+
   it('is one line shorter than the terminal and no line is wider than it, so ink never clears the screen', () => {
     for (const [width, height] of [
       [120, 20],

@@ -193,6 +193,18 @@ describe('classifyPane on the documented screens', () => {
     expect(classifyPane(claude.panePatterns, putBack)).toBe('waiting');
   });
 
+  it('Claude: a usage limit\'s error just above the prompt box is `limited`; the same error further up is history', () => {
+    // 2.1.197 with an API key, as test/claude/limits.test.ts sees it.
+    const limited = `❯ please hit the limit\n\n● API Error: Request rejected (429) · Claude AI usage limit reached|1796286153\n\n✻ Cogitated for 1s\n\n${RULE}\n❯${NBSP}\n${RULE}\n  ? for shortcuts · ← for agents`;
+    expect(classifyPane(claude.panePatterns, limited)).toBe('limited');
+    expect(classifyPane(claude.panePatterns, limited.replace(/● API Error.*/, "● You've hit your session limit · resets 3pm (Europe/Berlin)"))).toBe('limited');
+    // Continued since: the reply and its footer sit between the error and the box.
+    const continued = limited.replace('✻ Cogitated for 1s', '✻ Cogitated for 1s\n\n❯ continue\n\n● Picking up where I left off.\n\n✻ Brewed for 1s');
+    expect(classifyPane(claude.panePatterns, continued)).toBe('waiting');
+    // A limit never hides an open dialog or a busy turn.
+    expect(classifyPane(claude.panePatterns, `● API Error: Request rejected (429) · rate limited\n${CLAUDE_BASH_DIALOG}`)).toBe('needs_approval');
+  });
+
   it("Claude: its own finished message ending in an ellipsis is not a spinner (● and ⏺ start Claude's text)", () => {
     const screen = CLAUDE_IDLE.replace('● Done: the test is fixed.', '● Looking into it…');
     expect(classifyPane(claude.panePatterns, screen)).toBe('waiting');
@@ -256,6 +268,13 @@ describe('stepPane: debounce, rate limit, back-off', () => {
       [4_000, screen(CODEX_IDLE)],
     ]);
     expect(steps.map((step) => step.status)).toEqual(['working', 'working', 'working', 'waiting']);
+  });
+
+  it('a usage limit on screen counts at once, not debounced into waiting', () => {
+    const screen = `● API Error: Request rejected (429) · Claude AI usage limit reached|1796286153\n\n${RULE}\n❯${NBSP}\n${RULE}\n  ? for shortcuts`;
+    const first = stepPane(NEW_PANE_TRACK, claude.panePatterns, { screen }, 0);
+    expect(first.status).toBe('limited');
+    expect(stepPane(first.track, claude.panePatterns, { screen }, 60_000).status).toBe('limited');
   });
 
   it('an approval dialog counts at once, and its `since` is the first time it was seen', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { applyHook, sessionStatus, type Facts, type HookPayload } from '../../src/facts/derive.js';
+import type { LiveState } from '../../src/agents/types.js';
 import type { AgentStatus } from '../../src/facts/schema.js';
-import { commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait } from '../../src/watch/resolve.js';
+import { backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from '../../src/watch/resolve.js';
 import { parseTranscriptChunk, type TranscriptEvent } from '../../src/watch/transcript.js';
 
 /**
@@ -18,6 +19,8 @@ type Step =
   | { readonly lines: readonly unknown[]; readonly agent?: string }
   | { readonly processes: readonly (readonly string[])[] }
   | { readonly screen: AgentStatus }
+  | { readonly live: LiveState }
+  | { readonly backgroundRunning: boolean }
   | { readonly dead: true };
 
 class Simulation {
@@ -44,6 +47,10 @@ class Simulation {
       this.resolve({}, running, true);
     } else if ('screen' in step) {
       this.resolve({}, new Set(), true, step.screen);
+    } else if ('live' in step) {
+      this.resolve({}, new Set(), true, undefined, { live: step.live });
+    } else if ('backgroundRunning' in step) {
+      this.resolve({}, new Set(), true, undefined, { backgroundRunning: step.backgroundRunning });
     } else {
       this.resolve({}, new Set(), false);
     }
@@ -66,8 +73,8 @@ class Simulation {
     return parsed.events;
   }
 
-  private resolve(transcript: Record<string, TranscriptEvent[]>, running: ReadonlySet<string>, alive: boolean, screen?: AgentStatus): void {
-    const applied = resolveFacts(this.facts, { alive, transcript, running, screen }, this.clock);
+  private resolve(transcript: Record<string, TranscriptEvent[]>, running: ReadonlySet<string>, alive: boolean, screen?: AgentStatus, background: Pick<Observation, 'live' | 'backgroundRunning'> = {}): void {
+    const applied = resolveFacts(this.facts, { alive, transcript, running, screen, ...background }, this.clock);
     this.facts = applied.ended ? { session: undefined, agents: {} } : applied.facts;
   }
 }
@@ -222,10 +229,60 @@ describe('fixture scenarios: hooks, transcript lines and processes → status', 
     expect(
       new Simulation().run([
         { hook: { hook_event_name: 'UserPromptSubmit' } },
-        { hook: { hook_event_name: 'StopFailure', error: 'rate_limit' } },
-        { lines: [{ type: 'assistant', isApiErrorMessage: true, error: 'rate_limit', message: { model: '<synthetic>', content: [{ type: 'text', text: 'API Error' }] } }] },
+        { hook: { hook_event_name: 'StopFailure', error: 'server_error' } },
+        { lines: [{ type: 'assistant', isApiErrorMessage: true, error: 'server_error', message: { model: '<synthetic>', content: [{ type: 'text', text: 'API Error' }] } }] },
       ]),
     ).toEqual(['working', 'waiting', 'waiting']);
+  });
+
+  it('9b. a usage limit (StopFailure rate_limit) parks the agent until the next prompt; its own turn-end line changes nothing', () => {
+    const simulation = new Simulation();
+    expect(
+      simulation.run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: 'API Error: Request rejected (429) · Claude AI usage limit reached|1796292000' } },
+        { lines: [{ type: 'assistant', isApiErrorMessage: true, error: 'rate_limit', message: { model: '<synthetic>', content: [{ type: 'text', text: 'API Error' }] } }, turnDuration] },
+        { screen: 'waiting' },
+      ]),
+    ).toEqual(['working', 'limited', 'limited', 'limited']);
+    expect(simulation.facts.agents['main']?.limit).toEqual({ until: new Date(1796292000_000).toISOString(), message: 'API Error: Request rejected (429) · Claude AI usage limit reached|1796292000', resume_sent_at: null });
+    expect(simulation.step({ hook: { hook_event_name: 'UserPromptSubmit', prompt: 'continue' } })).toBe('working');
+    expect(simulation.facts.agents['main']?.limit).toBeNull();
+  });
+
+  it('11. background work: a Stop listing background tasks keeps the agent working until its live record says idle', () => {
+    const simulation = new Simulation();
+    const background = [{ id: 'b1', type: 'shell', status: 'running', description: 'Sleep', command: 'sleep 12 && echo done' }];
+    expect(
+      simulation.run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'Stop', background_tasks: background } },
+        // The turn's own end line, Claude still writing `busy`, then `shell`, and an idle-looking screen: still working.
+        { lines: [turnDuration] },
+        { live: 'busy' },
+        { live: 'background' },
+        { screen: 'waiting' },
+        { live: 'idle' },
+      ]),
+    ).toEqual(['working', 'working', 'working', 'working', 'working', 'working', 'waiting']);
+    expect(simulation.facts.agents['main']?.background).toEqual([]);
+    // Claude wakes the model when the work ends: a prompt, and a Stop with nothing in flight.
+    expect(simulation.run([{ hook: { hook_event_name: 'UserPromptSubmit', prompt: '<task-notification>' } }, { hook: { hook_event_name: 'Stop', background_tasks: [] } }])).toEqual(['working', 'waiting']);
+  });
+
+  it('11b. background work without a live record: the shell found in the process tree keeps it working; a waiting agent whose record shows a shell works', () => {
+    const simulation = new Simulation();
+    expect(
+      simulation.run([
+        { hook: { hook_event_name: 'UserPromptSubmit' } },
+        { hook: { hook_event_name: 'Stop', background_tasks: [{ id: 'b1', type: 'shell', status: 'running', description: 'x', command: 'sleep 12' }, { id: 'b2', type: 'shell', status: 'completed', command: 'true' }] } },
+        { backgroundRunning: true },
+        { backgroundRunning: false },
+      ]),
+    ).toEqual(['working', 'working', 'working', 'waiting']);
+    // An older Claude's Stop lists nothing: its record saying `shell` is all there is.
+    const older = new Simulation();
+    expect(older.run([{ hook: { hook_event_name: 'UserPromptSubmit' } }, { hook: { hook_event_name: 'Stop' } }, { live: 'background' }, { live: 'busy' }, { live: 'idle' }])).toEqual(['working', 'waiting', 'working', 'working', 'waiting']);
   });
 
   it('10. Esc before the first token (no hook, no transcript line): an idle screen ends the turn, a busy one or an open tool does not', () => {
@@ -278,11 +335,35 @@ describe('an approval whose dialog closes with no hook (Gemini\'s Esc): the scre
   });
 });
 
+describe('background work: the pure decisions', () => {
+  const facts = (status: AgentStatus, background: string[], tools = {}): Facts => ({
+    session: undefined,
+    agents: { main: { status, tools, agent_type: null, needs_approval_since: null, background, limit: null, updated_at: '' } },
+  });
+  it('ends only on an idle record (or, without one, no shell left running); starts only on a waiting agent whose record shows a shell', () => {
+    expect(backgroundChange(facts('working', ['shell: sleep 1']), { live: 'idle' })).toBe('ended');
+    expect(backgroundChange(facts('working', ['shell: sleep 1']), { live: 'busy' })).toBeUndefined();
+    expect(backgroundChange(facts('working', ['shell: sleep 1']), { live: 'background' })).toBeUndefined();
+    expect(backgroundChange(facts('working', ['shell: sleep 1']), { live: 'idle', backgroundRunning: true })).toBe('ended');
+    expect(backgroundChange(facts('working', ['shell: sleep 1']), { backgroundRunning: false })).toBe('ended');
+    expect(backgroundChange(facts('working', ['shell: sleep 1']), {})).toBeUndefined();
+    // A foreground turn (no background listed, or a tool open) is not the record's to end.
+    expect(backgroundChange(facts('working', []), { live: 'idle' })).toBeUndefined();
+    expect(backgroundChange(facts('working', ['shell: sleep 1'], { t: { status: 'working', tool_name: 'Bash', input: null, command: 'ls' } }), { live: 'idle' })).toBeUndefined();
+    expect(backgroundChange(facts('waiting', []), { live: 'background' })).toBe('started');
+    expect(backgroundChange(facts('waiting', []), { live: 'busy' })).toBeUndefined();
+    expect(backgroundChange(facts('limited', []), { live: 'background' })).toBeUndefined();
+  });
+  it('the shell commands to look for, leaving out subagents and commands cut short', () => {
+    expect(backgroundCommands(facts('working', ['shell: sleep 12 && echo done', 'local_agent: Look around', `shell: ${'x'.repeat(198)}…`]).agents['main'])).toEqual(['sleep 12 && echo done']);
+  });
+});
+
 describe('screenCheckWanted: when a silent turn is worth a look at the screen', () => {
   const at = T0 + 60_000;
   const working = (extra: Partial<Facts> = {}, tools = {}): Facts => ({
     session: { session_id: SID, agent: 'claude', cwd: null, transcript_path: null, mam_session: null, pid: 1, pid_start: 1, transcript_offset: 0, model: null, pane: PANE, started_at: '', updated_at: '' },
-    agents: { main: { status: 'working', tools, agent_type: null, needs_approval_since: null, updated_at: '' } },
+    agents: { main: { status: 'working', tools, agent_type: null, needs_approval_since: null, background: [], limit: null, updated_at: '' } },
     ...extra,
   });
   it('only after SCREEN_CHECK_QUIET_MS of silence, with a pane, the main agent alone and no tool open', () => {
@@ -292,6 +373,8 @@ describe('screenCheckWanted: when a silent turn is worth a look at the screen', 
     expect(screenCheckWanted(working({}, { toolu_1: { status: 'working', tool_name: 'Bash', input: null, command: 'ls' } }), 0, at)).toBe(false);
     expect(screenCheckWanted(working({ agents: { ...working().agents, sub: working().agents['main']! } }), 0, at)).toBe(false);
     expect(screenCheckWanted(working({ agents: { main: { ...working().agents['main']!, status: 'waiting' } } }), 0, at)).toBe(false);
+    // Working only on background work: the idle prompt is right, and the turn is not to be ended by it.
+    expect(screenCheckWanted(working({ agents: { main: { ...working().agents['main']!, background: ['shell: sleep 9'] } } }), 0, at)).toBe(false);
   });
 });
 
