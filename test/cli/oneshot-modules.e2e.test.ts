@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createJob } from '../../src/jobs/service.js';
 import { MAM, REPO, Sandbox } from '../helpers/sandbox.js';
 
 const run = promisify(execFile);
@@ -34,6 +35,14 @@ async function loadedBy(args: readonly string[]): Promise<{ stdout: string; load
   return { stdout, loaded: (await readFile(list, 'utf8')).split('\n').filter(Boolean) };
 }
 
+/** The files among `loaded` whose bundled code includes `pkg` (esbuild marks each bundled module with a `// path` line). */
+async function bundling(loaded: readonly string[], pkg: string): Promise<string[]> {
+  const marker = new RegExp(`^// .*node_modules/${pkg}/`, 'm');
+  const files = loaded.filter((url) => url.startsWith('file:')).map((url) => new URL(url).pathname);
+  const found = await Promise.all(files.map(async (file) => (marker.test(await readFile(file, 'utf8')) ? file : undefined)));
+  return found.filter((file) => file !== undefined);
+}
+
 /** Packages and command modules only other commands load: MQTT, logging, `mam ui`, the monitor, the broker, the watcher. */
 const OTHER_COMMANDS = /\/node_modules\/(?:mqtt|aedes|aedes-persistence|pino|pino-pretty|react|ink)\/|\/dist\/ui\/|\/dist\/bundle\/(?:ui|app|monitor|broker|watch|mqtt|connection|subscribe|log)-[A-Z0-9]{8}\.js$/;
 
@@ -55,12 +64,39 @@ describe('one-shot commands load only what they use', () => {
     // Only the bundle's files besides the entry point: no module of dist/ loaded file by file, no package from node_modules.
     expect(loaded.filter((url) => url.startsWith('file:') && !url.includes('/dist/bundle/') && !url.endsWith('/dist/cli/main.js') && url !== `file://${hook}`)).toEqual([]);
     expect(loaded.filter((url) => OTHER_COMMANDS.test(url))).toEqual([]);
+    // The first call parsed the registry (YAML and zod) and cached the parse; from the next call on, while the file is
+    // unchanged and no session has a job, neither parser nor validator is loaded.
+    const again = await loadedBy(['status', '--json']);
+    expect((JSON.parse(again.stdout) as typeof report).sessions.map((row) => [row.name, row.tmux])).toEqual(report.sessions.map((row) => [row.name, row.tmux]));
+    expect(await bundling(again.loaded, 'zod')).toEqual([]);
+    expect(await bundling(again.loaded, 'yaml')).toEqual([]);
+  });
+
+  it('mam status --json loads the job store when a session has a job, and shows its status', async () => {
+    const workspace = path.join(box.root, 'ws');
+    const jobsDir = path.join(box.root, 'jobs');
+    await mkdir(workspace, { recursive: true });
+    const job = await createJob(
+      { dir: jobsDir, logsRoot: path.join(box.root, 'logs'), env: box.env(), now: Date.now, lock: { timeoutMs: 10_000 }, transport: async () => undefined },
+      { agent: 'claude', prompt: 'p', workdir: workspace, agentSession: 'j-creator-claude', timeoutS: 3600, idleTimeoutS: 120, validate: null },
+    );
+    await box.writeRegistry(`tmux_sessions:\n  - {name: j-creator-claude, agent: claude, workspace: ${workspace}, status: terminated, tmux_server: ${box.serverName('jobs')}, delegate_job_id: ${job.job_id}, delegate_job_registry: ${jobsDir}, created_at: 2026-01-01T00:00:00Z, terminated_at: 2026-01-02T00:00:00Z}\n  - {name: k-creator-claude, agent: claude, workspace: ${workspace}, status: terminated, delegate_job_id: j_000000000000000000000000, delegate_job_registry: ${jobsDir}, created_at: 2026-01-01T00:00:00Z, terminated_at: 2026-01-02T00:00:00Z}\n`);
+
+    const { stdout, loaded } = await loadedBy(['status', '--json']);
+    const report = JSON.parse(stdout) as { sessions: { name: string; job: { id: string; status: string } | null }[] };
+    expect(report.sessions.map((row) => [row.name, row.job])).toEqual([
+      ['j-creator-claude', { id: job.job_id, status: 'pending' }],
+      ['k-creator-claude', { id: 'j_000000000000000000000000', status: 'unknown' }],
+    ]);
+    expect(await bundling(loaded, 'zod')).not.toEqual([]);
   });
 
   it('mam status (the table) loads none of them either', async () => {
     await box.writeRegistry('tmux_sessions: []\n');
+    await loadedBy(['status']);
     const { stdout, loaded } = await loadedBy(['status']);
     expect(stdout).toMatch(/^registry: /);
     expect(loaded.filter((url) => OTHER_COMMANDS.test(url))).toEqual([]);
+    expect(await bundling(loaded, 'zod')).toEqual([]);
   });
 });
