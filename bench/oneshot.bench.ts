@@ -5,8 +5,9 @@
  *   node -e 0          the baseline: Node's own start-up, which every `mam …` call pays before its first line.
  *   status --json      `node dist/cli/main.js status --json`: registry, tmux, fact files, pane captures. Target ≤ 3×.
  *   status             the same as the human table (stdout is a pipe here, so no colour).
- *   job event          `mam job event ID --event progress`: the job file updated under its lock, then published to
- *                      the embedded broker this script started.
+ *   job event          `mam job event ID --event progress`: handed to the job daemon (src/jobs/daemon.ts), which the
+ *                      first call (a warm-up) started; it records the event in the job file and publishes it to the
+ *                      embedded broker this script started, then answers.
  *   hook               `mam hook --agent claude` (the Node hook through the dispatcher) given a PostToolUse payload of
  *                      a session that works: its fact file rewritten under its lock.
  *
@@ -24,7 +25,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -66,6 +67,16 @@ let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     if (serverStarted) await execFileAsync('tmux', ['-L', server, 'kill-server'], { env }).catch(() => undefined);
+    // The job daemon the first `mam job event` started (src/jobs/daemon.ts), by the pid it recorded.
+    const jobd = path.join(root, 'cache', 'mam', 'jobd');
+    for (const name of await readdir(jobd).catch(() => [] as string[])) {
+      const pid = name.endsWith('.pid') ? (JSON.parse(await readFile(path.join(jobd, name), 'utf8').catch(() => '{}')) as { pid?: number }).pid : undefined;
+      try {
+        if (pid !== undefined) process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
     if (brokerPid !== undefined) {
       try {
         process.kill(brokerPid, 'SIGTERM');

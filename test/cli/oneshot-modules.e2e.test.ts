@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createJob } from '../../src/jobs/service.js';
 import { MAM, REPO, Sandbox } from '../helpers/sandbox.js';
+import { untilValue } from '../helpers/until.js';
 
 const run = promisify(execFile);
 
@@ -29,9 +30,9 @@ afterEach(async () => {
   await box.dispose();
 });
 
-async function loadedBy(args: readonly string[]): Promise<{ stdout: string; loaded: string[] }> {
+async function loadedBy(args: readonly string[], extra: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; loaded: string[] }> {
   await writeFile(list, '');
-  const { stdout } = await run(process.execPath, ['--import', path.join(box.root, 'register.mjs'), MAM, ...args], { env: box.env({ MAM_REGISTRY: box.registry }), cwd: REPO });
+  const { stdout } = await run(process.execPath, ['--import', path.join(box.root, 'register.mjs'), MAM, ...args], { env: box.env({ MAM_REGISTRY: box.registry, ...extra }), cwd: REPO });
   return { stdout, loaded: (await readFile(list, 'utf8')).split('\n').filter(Boolean) };
 }
 
@@ -89,6 +90,24 @@ describe('one-shot commands load only what they use', () => {
       ['k-creator-claude', { id: 'j_000000000000000000000000', status: 'unknown' }],
     ]);
     expect(await bundling(loaded, 'zod')).not.toEqual([]);
+  });
+
+  it('mam job event, answered by the job daemon, loads no zod, MQTT or job store', async () => {
+    const jobsDir = path.join(box.root, 'jobs');
+    const job = await createJob(
+      { dir: jobsDir, logsRoot: path.join(box.root, 'logs'), env: box.env(), now: Date.now, lock: { timeoutMs: 10_000 }, transport: async () => undefined },
+      { agent: 'claude', prompt: 'p', workdir: box.root, agentSession: null, timeoutS: 3600, idleTimeoutS: 120, validate: null },
+    );
+    const daemon = { MAM_JOB_DAEMON: '1', MAM_JOB_DAEMON_TIMEOUT: '120' };
+    // The first call finds no daemon: it records its event itself and starts one, which answers the next.
+    const first = await loadedBy(['job', 'event', job.job_id, '--event', 'started', '--json', '--registry-dir', jobsDir], daemon);
+    expect(JSON.parse(first.stdout)).toMatchObject({ seq: 2, published: true });
+    const socket = await untilValue(async () => (await readdir(path.join(box.root, 'cache', 'mam', 'jobd')).catch(() => [] as string[])).find((name) => name.endsWith('.sock')), 'the job daemon to listen', 60_000);
+    expect(socket).toMatch(/^jobd-[0-9a-f]{12}\.sock$/);
+    const { stdout, loaded } = await loadedBy(['job', 'event', job.job_id, '--event', 'progress', '--json', '--registry-dir', jobsDir], daemon);
+    expect(JSON.parse(stdout)).toMatchObject({ seq: 3, published: true });
+    expect(await bundling(loaded, 'zod')).toEqual([]);
+    expect(loaded.filter((url) => /\/node_modules\/(?:mqtt|aedes|pino)\//.test(url) || /\/dist\/bundle\/(?:job-commands|service|store|mqtt)-[A-Z0-9]{8}\.js$/.test(url))).toEqual([]);
   });
 
   it('mam status (the table) loads none of them either', async () => {
