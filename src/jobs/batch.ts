@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, MamError } from '../util/errors.js';
 import { withLock, type LockOptions } from '../registry/lock.js';
@@ -41,16 +42,14 @@ export async function recordBatch(requests: readonly EventRequest[], options: { 
     [...byDir].map(async ([dir, indices]) => {
       const byJob = new Map<string, number[]>();
       for (const index of indices) byJob.set(requests[index]!.id, [...(byJob.get(requests[index]!.id) ?? []), index]);
-      // Unknown jobs are said to be unknown, as updateJob says it, before any lock is taken in a folder that may not be one.
-      for (const [id, members] of [...byJob]) {
-        try {
-          await readJob(dir, id);
-        } catch (error) {
+      // A folder that is not one: its jobs are said to be unknown, as updateJob says it, rather than a lock failing there.
+      if (!(await isDirectory(dir))) {
+        for (const [id, members] of byJob) {
+          const error = await readJob(dir, id).then(() => new MamError(`${dir}: not a directory`), (failed: unknown) => failed);
           for (const index of members) outcomes[index] = failure(error);
-          byJob.delete(id);
         }
+        return;
       }
-      if (byJob.size === 0) return;
       try {
         await withLock(
           path.join(dir, '.lock'),
@@ -99,4 +98,8 @@ function applyAll(job: JobFile, members: readonly number[], requests: readonly E
 
 function failure(error: unknown): EventOutcome {
   return { error: errorMessage(error), exitCode: error instanceof MamError ? error.exitCode : 1 };
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return (await stat(dir).catch(() => undefined))?.isDirectory() === true;
 }

@@ -33,6 +33,8 @@ export interface JobDaemonOptions {
   readonly maxQueue?: number;
   /** Events recorded in one batch at most. */
   readonly maxBatch?: number;
+  /** How long a batch waits for more events before it starts, unless it is full (default 5 ms; 0: it starts at once). */
+  readonly gatherMs?: number;
   readonly lock: LockOptions;
   /** The broker connection, made on first use; undefined while no broker can be reached. */
   readonly transport: () => Promise<JobTransport | undefined>;
@@ -55,6 +57,7 @@ export async function runJobDaemon(options: JobDaemonOptions): Promise<DaemonExi
   const { files, log } = options;
   const maxQueue = options.maxQueue ?? 10_000;
   const maxBatch = options.maxBatch ?? 1_000;
+  const gatherMs = options.gatherMs ?? 5;
   const queue: Pending[] = [];
   const sockets = new Set<net.Socket>();
   let draining: Promise<void> | undefined;
@@ -117,6 +120,9 @@ export async function runJobDaemon(options: JobDaemonOptions): Promise<DaemonExi
 
   const drain = async (): Promise<void> => {
     while (queue.length > 0) {
+      // Callers answered by the last batch send their next events within a few ms: waiting that long for them makes
+      // one batch of what would be many, and each batch costs a lock (a `flock` process) and a write per job.
+      if (gatherMs > 0 && queue.length < maxBatch) await new Promise((resolve) => setTimeout(resolve, gatherMs));
       const batch = queue.splice(0, maxBatch);
       let replies: DaemonReply[];
       try {

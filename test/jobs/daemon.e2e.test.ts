@@ -165,11 +165,14 @@ async function waitingForLock(pid: number): Promise<boolean> {
   return false;
 }
 
-/** runJobDaemon in this process (so a test can fill its queue), publishing nowhere; stopped after the test. */
+/**
+ * runJobDaemon in this process (so a test can fill its queue), publishing nowhere; stopped after the test. A batch
+ * starts at once (gatherMs 0): the first event is in it before the next arrives, whatever the machine's speed.
+ */
 async function inProcessDaemon(maxQueue?: number): Promise<void> {
   const stop = new AbortController();
   let log = '';
-  const done = runJobDaemon({ files: daemonFiles(env), idleExitMs: 600_000, ...(maxQueue === undefined ? {} : { maxQueue }), lock: { timeoutMs: 60_000 }, transport: async () => undefined, now: Date.now, log: (line) => (log += `${line}\n`), signal: stop.signal });
+  const done = runJobDaemon({ files: daemonFiles(env), idleExitMs: 600_000, gatherMs: 0, ...(maxQueue === undefined ? {} : { maxQueue }), lock: { timeoutMs: 60_000 }, transport: async () => undefined, now: Date.now, log: (line) => (log += `${line}\n`), signal: stop.signal });
   closers.push(async () => {
     stop.abort();
     await done;
