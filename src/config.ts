@@ -150,6 +150,14 @@ export function brokerDir(env: NodeJS.ProcessEnv): string {
   return path.join(path.dirname(monitorStateDir(env)), 'mam', 'broker');
 }
 
+/**
+ * The job daemon's socket, pid file, lock and log (src/jobs/daemon.ts): `$MAM_JOB_DAEMON_DIR`, else
+ * `<cache>/mam/jobd`.
+ */
+export function jobDaemonDir(env: NodeJS.ProcessEnv): string {
+  return env['MAM_JOB_DAEMON_DIR'] || path.join(cacheHome(env), 'mam', 'jobd');
+}
+
 /** Where a notification goes (docs/status.md, 'Notifications'): the desktop, and tmux's attached clients. */
 export type NotifyChannel = 'desktop' | 'tmux';
 /** What is announced: an agent starts waiting for approval, finishes its turn, or dies. */

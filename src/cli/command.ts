@@ -105,6 +105,12 @@ export function subjectArg(command: string, subject: { readonly flag: string; re
 /** A session name: `mam stop NAME` or `mam stop --session NAME`. */
 export const SESSION = { flag: 'session', label: 'NAME' } as const;
 
+/** A job, named as a word (`mam job status ID`) or with --job ID. */
+export const JOB = { flag: 'job', label: 'ID' } as const;
+
+/** Where `mam job` subcommands find jobs: beside the session registry (--registry), or in --registry-dir. */
+export const JOB_WHERE = { registry: { type: 'string' }, 'registry-dir': { type: 'string' } } as const;
+
 function isOption(arg: string, options: Options): boolean {
   const name = arg.split('=', 1)[0]!;
   if (name === '--help' || name === '-h') return true;

@@ -19,8 +19,13 @@ export class AuditLog {
   }
 
   async event(event: JobEvent): Promise<void> {
+    await this.events([event]);
+  }
+
+  /** Several events in one append, in order. */
+  async events(events: readonly JobEvent[]): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await appendFile(path.join(this.dir, 'events.jsonl'), `${JSON.stringify(event)}\n`, { mode: 0o600 });
+    await appendFile(path.join(this.dir, 'events.jsonl'), events.map((event) => `${JSON.stringify(event)}\n`).join(''), { mode: 0o600 });
   }
 
   async validation(script: string, exitCode: number, output: string): Promise<void> {

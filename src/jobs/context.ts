@@ -20,11 +20,16 @@ export interface JobContextInput {
   readonly warn: (line: string) => void;
 }
 
+/** The jobs directory: `--registry-dir`, else beside the session registry. */
+export function jobsDir(input: Pick<JobContextInput, 'cwd' | 'registryFile' | 'registryDir'>): string {
+  return input.registryDir ? path.resolve(input.cwd, input.registryDir) : jobsDirFor(input.registryFile);
+}
+
 export function jobContext(input: JobContextInput): JobContext {
   let connecting: Promise<JobTransport | undefined> | undefined;
   const { env } = input;
   return {
-    dir: input.registryDir ? path.resolve(input.cwd, input.registryDir) : jobsDirFor(input.registryFile),
+    dir: jobsDir(input),
     logsRoot: jobLogsRootFor(input.registryFile, env),
     env,
     now: Date.now,

@@ -4,7 +4,7 @@ import { TERMINAL_STATUSES, type JobEvent, type JobEventName, type JobFile, type
  * What an event or the clock does to a job: pure functions of the job file's contents. The state
  * machine is `pending → running → completed | error | timeout`; once terminal, nothing changes it.
  */
-export type Applied = { readonly job: JobFile; readonly recorded: JobEvent } | { readonly job: JobFile; readonly ignored: string };
+export type Applied = { readonly job: JobFile; readonly recorded: JobEvent; readonly duplicate?: true } | { readonly job: JobFile; readonly ignored: string };
 
 const NEXT: Record<JobEventName, JobStatus> = {
   started: 'running',
@@ -18,10 +18,16 @@ export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
 
-export function applyEvent(job: JobFile, event: JobEventName, detail: string | null, now: number): Applied {
+/**
+ * `key` (src/jobs/names.ts) names the reporting call: an event with that key already in the file is that call
+ * retried, and comes back as recorded (`duplicate`) with the file unchanged — also when it ended the job.
+ */
+export function applyEvent(job: JobFile, event: JobEventName, detail: string | null, now: number, key?: string): Applied {
+  const earlier = key === undefined ? undefined : job.events.find((item) => item.key === key);
+  if (earlier) return { job, recorded: earlier, duplicate: true };
   if (isTerminal(job.status)) return { job, ignored: `job ${job.job_id} is already ${job.status}; ${event} ignored` };
   const at = new Date(now).toISOString();
-  const recorded: JobEvent = { seq: nextSeq(job), event, at, detail };
+  const recorded: JobEvent = { seq: nextSeq(job), event, at, detail, ...(key === undefined ? {} : { key }) };
   const status = NEXT[event];
   return {
     job: {

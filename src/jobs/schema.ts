@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { EVENT_KEY_PATTERN, JOB_EVENTS, JOB_ID_PATTERN } from './names.js';
+
+export { EVENT_KEY_PATTERN, JOB_EVENTS, JOB_ID_PATTERN } from './names.js';
 
 /**
  * A delegated job's file, `<registry dir>/jobs/<job_id>.json` (mode 600, directory 700): the record. An event is
@@ -6,11 +9,8 @@ import { z } from 'zod';
  * those of the delegate-job wrapper `mam job` replaces (docs/jobs.md, 'The job file is the record').
  */
 
-/** Fresh, unguessable ids: `j_` + 24 hex characters (96 random bits). Validated on every use. */
-export const JOB_ID_PATTERN = /^j_[0-9a-f]{24}$/;
 export const JobId = z.string().regex(JOB_ID_PATTERN, { error: 'job ids look like j_ followed by 24 hex digits' });
 
-export const JOB_EVENTS = ['started', 'permission_required', 'progress', 'completed', 'error'] as const;
 export const JobEventName = z.enum(JOB_EVENTS);
 export type JobEventName = z.infer<typeof JobEventName>;
 
@@ -24,6 +24,8 @@ export const JobEvent = z.object({
   event: z.union([JobEventName, z.enum(['submitted', 'timeout'])]),
   at: z.string(),
   detail: z.string().nullable(),
+  /** The id the reporting `mam job event` call gave it (src/jobs/names.ts): a retried call never records it twice. */
+  key: z.string().regex(EVENT_KEY_PATTERN).optional(),
 });
 export type JobEvent = z.infer<typeof JobEvent>;
 

@@ -64,18 +64,22 @@ export interface Recorded {
   readonly publishError: string | undefined;
 }
 
-export async function recordEvent(context: JobContext, id: string, event: JobEventName, detail: string | null): Promise<Recorded> {
+/**
+ * Records one event (the job file under its lock, then the audit log) and publishes it. `key`: see applyEvent; an
+ * event already recorded under it is published again (a subscriber tells the replay by its seq) and not re-logged.
+ */
+export async function recordEvent(context: JobContext, id: string, event: JobEventName, detail: string | null, key?: string): Promise<Recorded> {
   const applied = await updateJob<Applied>(
     context.dir,
     id,
     (job) => {
-      const result = applyEvent(job, event, detail, context.now());
-      return 'recorded' in result ? { job: result.job, result } : { job: undefined, result };
+      const result = applyEvent(job, event, detail, context.now(), key);
+      return 'recorded' in result && !result.duplicate ? { job: result.job, result } : { job: undefined, result };
     },
     context.lock,
   );
   if (!('recorded' in applied)) return { applied, publishError: undefined };
-  await new AuditLog(applied.job.logs_dir).event(applied.recorded);
+  if (!applied.duplicate) await new AuditLog(applied.job.logs_dir).event(applied.recorded);
   let publishError: string | undefined;
   try {
     const transport = await context.transport();

@@ -86,7 +86,8 @@ export async function listJobs(dir: string): Promise<JobFile[]> {
   return jobs.sort((a, b) => a.created_at.localeCompare(b.created_at));
 }
 
-async function writeJob(dir: string, job: JobFile): Promise<void> {
+/** Writes one job file atomically (fsynced); the caller holds the directory lock. */
+export async function writeJob(dir: string, job: JobFile): Promise<void> {
   const file = jobPath(dir, job.job_id);
   await writeFileAtomic(file, `${JSON.stringify(job, null, 2)}\n`, 0o600);
 }

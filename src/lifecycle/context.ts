@@ -3,7 +3,7 @@ import { artifactRoots, type ArtifactQuery } from '../agents/index.js';
 import { homeDir, lockTimeoutMs, MAM_TMUX_SERVER, registryPath, tmuxBin } from '../config.js';
 import { UsageError } from '../util/errors.js';
 import type { LockOptions } from '../registry/lock.js';
-import { TMUX_SERVER_PATTERN } from '../registry/schema.js';
+import { TMUX_SERVER_PATTERN } from '../registry/patterns.js';
 import type { TmuxOptions } from '../tmux/client.js';
 
 /** What every lifecycle command needs from its surroundings, resolved once from flags and environment. */

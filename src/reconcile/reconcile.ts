@@ -2,7 +2,9 @@ import { AGENT_KINDS, agentForPane, agentKind } from '../agents/index.js';
 import type { Conversation } from '../agents/types.js';
 import type { EntryFields } from '../registry/document.js';
 import type { HostBoot } from '../proc/boot.js';
-import { AgentName, isoSeconds, SESSION_NAME_PATTERN, STARTING_STALE_MS, timestampMs, type RegistryEntry, type ServerLoss } from '../registry/schema.js';
+import { AGENT_NAME_PATTERN, SESSION_NAME_PATTERN } from '../registry/patterns.js';
+import type { RegistryEntry, ServerLoss } from '../registry/schema.js';
+import { isoSeconds, STARTING_STALE_MS, timestampMs } from '../registry/time.js';
 import { serverKey, type ServerSnapshot, type TmuxPane, type TmuxServer } from '../tmux/client.js';
 import { runFields, serverLoss } from './server-loss.js';
 import type { Claim, Close, Drift, Observation, Problem, ReconcileResult, RegistryPatch } from './types.js';
@@ -413,7 +415,7 @@ function agentOf(panes: readonly TmuxPane[]): string | undefined {
     if (kind) return kind.id;
   }
   const command = ordered[0]?.command;
-  return command !== undefined && AgentName.safeParse(command).success ? command : undefined;
+  return command !== undefined && AGENT_NAME_PATTERN.test(command) ? command : undefined;
 }
 
 /** Every conversation id an entry records, in any of the places the registry keeps them. */

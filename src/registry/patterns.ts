@@ -18,3 +18,6 @@ export const CONVERSATION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 export const PANE_ID_PATTERN = /^%\d{1,9}$/;
 export const WINDOW_ID_PATTERN = /^@\d{1,9}$/;
 export const ROLE_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** An agent kind or a command name (`agent:`), checked before it is ever run or written. */
+export const AGENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { CONVERSATION_ID_PATTERN, PANE_ID_PATTERN, ROLE_PATTERN, SESSION_NAME_PATTERN, TMUX_SERVER_PATTERN, WINDOW_ID_PATTERN } from './patterns.js';
+import { AGENT_NAME_PATTERN, CONVERSATION_ID_PATTERN, PANE_ID_PATTERN, ROLE_PATTERN, SESSION_NAME_PATTERN, TMUX_SERVER_PATTERN, WINDOW_ID_PATTERN } from './patterns.js';
 
-export { CONVERSATION_ID_PATTERN, PANE_ID_PATTERN, ROLE_PATTERN, SESSION_NAME_PATTERN, TMUX_SERVER_PATTERN, WINDOW_ID_PATTERN } from './patterns.js';
+export { AGENT_NAME_PATTERN, CONVERSATION_ID_PATTERN, PANE_ID_PATTERN, ROLE_PATTERN, SESSION_NAME_PATTERN, TMUX_SERVER_PATTERN, WINDOW_ID_PATTERN } from './patterns.js';
+export { isoSeconds, STARTING_STALE_MS, timestampMs } from './time.js';
 
 /**
  * The one schema of `agent-sessions.yaml`. Field names are those of the scripts `mam` replaces, listed in
@@ -25,7 +26,7 @@ export const ConversationId = z
 
 export const AgentName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'agent is an agent kind or a command name: 1–64 of A–Z a–z 0–9 _ . -, starting with a letter or digit' });
+  .regex(AGENT_NAME_PATTERN, { error: 'agent is an agent kind or a command name: 1–64 of A–Z a–z 0–9 _ . -, starting with a letter or digit' });
 
 /** YAML 1.2 reads timestamps as strings; a hand-edited file may still carry a YAML 1.1 date. */
 const Timestamp = z.union([z.string().min(1), z.date()]);
@@ -138,23 +139,8 @@ export function parseEntry(raw: unknown): z.ZodSafeParseResult<RegistryEntry> {
   return RegistryEntry.safeParse(raw) as z.ZodSafeParseResult<RegistryEntry>;
 }
 
-/** How long an entry may stay `starting` before a pass repairs it even though its creator still looks alive. */
-export const STARTING_STALE_MS = 120_000;
-
 export type SessionStatus = z.infer<typeof SessionStatus>;
 export type PaneFacts = z.infer<typeof PaneFacts>;
-
-/** Epoch milliseconds of a timestamp field, or undefined when absent or unreadable. */
-export function timestampMs(value: RegistryEntry['created_at']): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** The ISO form written into the registry: second precision, UTC (docs/registry.md, 'Fields'). */
-export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
 
 /**
  * The registry's other section: agent panes under a top-level `tmux_panes:` list (docs/pane.md, 'The tmux_panes:

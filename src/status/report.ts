@@ -6,9 +6,8 @@ import type { AgentFact, AgentStatus } from '../facts/schema.js';
 import { classifyPane, combineActivity, type ActivitySource } from '../watch/pane.js';
 import { paneTarget, type PaneSampler, type PaneTarget } from '../watch/pane-sampler.js';
 import { listStatusDir, readAgentFacts } from '../facts/store.js';
-import { readJob } from '../jobs/store.js';
 import { readRegistryEntries } from '../registry/read-cache.js';
-import { timestampMs } from '../registry/schema.js';
+import { timestampMs } from '../registry/time.js';
 import { serversToObserve } from '../reconcile/observe.js';
 import { sessionLive } from '../reconcile/reconcile.js';
 import { capturePanes } from '../tmux/capture.js';
@@ -58,13 +57,17 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
   const snapshots = new Map((await Promise.all(serversToObserve(registry, []).map((server) => snapshotServer(server, context.tmux)))).map((snapshot) => [serverKey(snapshot.server), snapshot]));
   const now = context.now();
   const jobStates = new Map<string, string>();
-  await Promise.all(
-    registry.entries.map(async (entry) => {
-      if (!entry.delegate_job_id || !entry.delegate_job_registry) return;
-      const job = await readJob(entry.delegate_job_registry, entry.delegate_job_id).catch(() => undefined);
-      jobStates.set(entry.name, job?.status ?? 'unknown');
-    }),
-  );
+  const withJobs = registry.entries.flatMap((entry) => (entry.delegate_job_id && entry.delegate_job_registry ? [{ name: entry.name, id: entry.delegate_job_id, dir: entry.delegate_job_registry }] : []));
+  if (withJobs.length > 0) {
+    // The job store validates job files with zod: loaded only when some session has a job (bench/oneshot.bench.ts).
+    const { readJob } = await import('../jobs/store.js');
+    await Promise.all(
+      withJobs.map(async ({ name, id, dir }) => {
+        const job = await readJob(dir, id).catch(() => undefined);
+        jobStates.set(name, job?.status ?? 'unknown');
+      }),
+    );
+  }
   const activities = new Map<string, AgentStatus>();
   const mains = new Map<string, AgentFact>();
   const factsDir = statusDir(context.env);

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,8 @@ export class Sandbox {
       MAM_LOG_LEVEL: 'warn',
       // Hooks start no status watcher unless a test asks for one (MAM_WATCH: '1'): a watcher outlives its hook.
       MAM_WATCH: '0',
+      // \`mam job event\` starts no job daemon unless a test asks for one (MAM_JOB_DAEMON: '1'): it outlives the call.
+      MAM_JOB_DAEMON: '0',
       // A watcher announces approvals on the desktop and to attached tmux clients; only the notification tests want that.
       MAM_NOTIFY: 'off',
       // A hook gives up silently past its bounds (2 s of silent stdin, 5 s to record, 2 s per lock: src/config.ts
@@ -147,6 +149,20 @@ export class Sandbox {
       } catch {
         // already gone
       }
+    }
+    // Job daemons a test's \`mam job event\` started on demand (src/jobs/daemon.ts), by the pids they recorded; they
+    // finish what they accepted and exit on SIGTERM.
+    const jobd = path.join(this.root, 'cache', 'mam', 'jobd');
+    for (const name of await readdir(jobd).catch(() => [] as string[])) {
+      if (!name.endsWith('.pid')) continue;
+      const pid = (JSON.parse(await readFile(path.join(jobd, name), 'utf8').catch(() => '{}')) as { pid?: number }).pid;
+      if (pid === undefined) continue;
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      for (let waited = 0; waited < 10_000 && running(pid); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     // The status watcher a test's hooks started on demand (`mam watch`), by the pid it recorded.
     const watcher = runningWatcher(path.join(this.root, 'cache', 'mam', 'status'));
