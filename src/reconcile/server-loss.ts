@@ -1,6 +1,7 @@
 import type { HostBoot } from '../proc/boot.js';
 import type { EntryFields } from '../registry/document.js';
-import { isoSeconds, timestampMs, type RegistryEntry, type ServerLoss } from '../registry/schema.js';
+import type { RegistryEntry, ServerLoss } from '../registry/schema.js';
+import { isoSeconds, timestampMs } from '../registry/time.js';
 import type { ServerProcess, ServerSnapshot } from '../tmux/client.js';
 
 /**
