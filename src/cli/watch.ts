@@ -1,10 +1,11 @@
 import path from 'node:path';
-import { notifySettings, statusDir, tmuxBin } from '../config.js';
+import { hookTimeouts, notifySettings, statusDir, tmuxBin } from '../config.js';
 import { createLogger } from '../util/log.js';
 import { createStatusPublisher, publishOnChange } from '../mqtt/status-publisher.js';
 import { createNotifier } from '../notify/notifier.js';
 import { SegmentCache } from '../status/segment-file.js';
 import { runWatcher } from '../watch/watcher.js';
+import { pendingSpool, spoolDir } from '../facts/spool.js';
 import { claimWatcher, releaseWatcher, runningWatcher } from '../facts/watcher-pid.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type Command } from './command.js';
 
@@ -61,6 +62,11 @@ embedded broker while it runs); \`mam status --all-hosts\` reads them. Logs go t
           approvalPollMs: 250,
           tmuxBin: tmuxBin(context.env),
           signal,
+          hookLockMs: hookTimeouts(context.env).lockMs,
+          mayExitIdle: () => {
+            releaseWatcher(dir);
+            return pendingSpool(spoolDir(dir)).length === 0 || !claimWatcher(dir);
+          },
           onChange: (sessionId, facts, ending) => {
             segment.change(sessionId, facts);
             notifier?.change(sessionId, facts, ending);
