@@ -14,14 +14,15 @@ const DEFAULT_IDLE_EXIT_S = 60;
 export const watchCommand: Command = {
   help: `Usage: mam watch [--idle-exit SECONDS] [--no-notify]
 
-The status watcher. \`mam hook\` starts it on demand (one per status directory); you rarely run it yourself.
-It resolves what agents' hooks never report: a rejected or interrupted tool and Esc while the model streams
+The status watcher. The hooks start it on demand (one per status directory); you rarely run it yourself.
+It records the fast hook's payloads from <status dir>/spool/, in the order the hooks ran (docs/status.md,
+'The fast hook'), and resolves what agents' hooks never report: a rejected or interrupted tool and Esc while the model streams
 (from the transcript, read as JSON lines from where it left off), an approved permission dialog (the
 command now running under the agent), Esc before the model's first token (the agent's pane, read only when
 a turn has been silent for 3 s), and an agent that died (its pid, checked with its start time).
 It reacts to file changes within milliseconds and sweeps every second as a safety net.
 
-  --idle-exit SECONDS   exit after this long with no session to watch (default ${DEFAULT_IDLE_EXIT_S}, or MAM_WATCH_IDLE_EXIT)
+  --idle-exit SECONDS   exit after this long with no session to watch and nothing spooled (default ${DEFAULT_IDLE_EXIT_S}, or MAM_WATCH_IDLE_EXIT)
   --no-notify           no notifications (as MAM_NOTIFY=off)
 
 While it runs it keeps <status dir>/tmux-status, the tmux status-line segment (\`mam status --tmux\`), and announces,
