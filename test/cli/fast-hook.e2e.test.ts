@@ -105,16 +105,19 @@ describe('the fast hook', () => {
     const agent = agentWith(env, path.join(box.root, 'no-such-node'));
     await agent.hook({ session_id: SID, hook_event_name: 'SessionStart', source: 'startup', cwd: box.root });
     for (let index = 0; index < 10; index++) for (const payload of toolEvents(index)) await agent.hook(payload);
-    await agent.hook({ session_id: SID, hook_event_name: 'Stop' });
-    // Nothing recorded, nothing lost: 32 payloads wait, none of them a temp file.
-    expect((await spooled()).filter((name) => !name.startsWith('.'))).toHaveLength(32);
+    await agent.hook({ session_id: SID, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'last' }, tool_use_id: 'toolu_last' });
+    await agent.hook({ session_id: SID, hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command: 'last' } });
+    // Nothing recorded, nothing lost: 33 payloads wait, none of them a temp file.
+    expect((await spooled()).filter((name) => !name.startsWith('.'))).toHaveLength(33);
     expect(await main()).toBeUndefined();
     expect(await watcherPid()).toBeUndefined();
 
     const watcher = spawn(process.execPath, [MAM, 'watch'], { env: box.env({ MAM_WATCH_IDLE_EXIT: '2' }), stdio: 'ignore' });
     try {
-      await until(async () => (await main())?.status === 'waiting' && (await spooled()).length === 0, 'the spool recorded', LONG);
-      expect((await main())!.tools).toEqual({});
+      await until(async () => (await spooled()).length === 0, 'the spool recorded', LONG);
+      // In order: SessionStart first (else it would wipe what followed), every triple closed, the last tool waiting.
+      expect((await main())!.status).toBe('needs_approval');
+      expect(Object.keys((await main())!.tools)).toEqual(['toolu_last']);
     } finally {
       watcher.kill('SIGTERM');
     }
