@@ -96,22 +96,34 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   const hookLockMs = options.hookLockMs ?? 2_000;
   const conversations = conversationWriter(dir, hookLockMs);
   let spooled = true;
+  let draining: Promise<void> | undefined;
+  /**
+   * Records what is spooled, once at a time. Started from the spool's change notification as well as from the loop,
+   * so a payload is recorded (and `needs approval` visible) even while the loop awaits a slow look at another session.
+   */
+  const takeSpool = (): Promise<void> => {
+    draining ??= (async () => {
+      while (spooled) {
+        spooled = false;
+        await consumeSpool({
+          dir,
+          lockMs: hookLockMs,
+          recorded: (recorded) => {
+            enqueue(recorded.sessionId);
+            conversations.add(recorded);
+          },
+          warn: (message, error) => log.warn({ err: error }, message),
+        });
+      }
+    })().finally(() => {
+      draining = undefined;
+    });
+    return draining;
+  };
   const pokeSpool = (): void => {
     spooled = true;
+    void takeSpool().catch((error: unknown) => log.warn({ err: error }, 'reading the hook spool failed; retried on the next sweep'));
     wake?.();
-  };
-  const takeSpool = async (): Promise<void> => {
-    if (!spooled) return;
-    spooled = false;
-    await consumeSpool({
-      dir,
-      lockMs: hookLockMs,
-      recorded: (recorded) => {
-        enqueue(recorded.sessionId);
-        conversations.add(recorded);
-      },
-      warn: (message, error) => log.warn({ err: error }, message),
-    });
   };
 
   const forget = (sessionId: string): void => {
@@ -382,6 +394,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     dirWatcher?.close();
     spoolWatcher?.close();
     for (const id of [...tracked.keys()]) forget(id);
+    await draining?.catch(() => undefined);
     await conversations.idle();
   }
 }
