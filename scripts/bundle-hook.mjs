@@ -5,14 +5,19 @@
 // agent's own hook event names (`hooks.eventAliases`), is read from the built agent table here and built in as the
 // constant MAM_HOOK_EVENT_ALIASES (hookEventAliases in src/facts/hook.ts).
 //
+// The fast hook, src/facts/mam-hook.sh (a shell script, nothing to compile), is copied beside it as
+// dist/cli/mam-hook.sh and counted among the inputs, so editing it rebundles.
+//
 // scripts/build.mjs calls these two functions, and rebundles only when an input changed: a file esbuild read (the
 // list `bundleHook` returns) or the aliases. Run directly (`node scripts/bundle-hook.mjs`), it bundles once.
-import { chmod } from 'node:fs/promises';
+import { chmod, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 export const HOOK_OUTFILE = 'dist/cli/hook.cjs';
+const FAST_HOOK = 'src/facts/mam-hook.sh';
+export const FAST_HOOK_OUTFILE = 'dist/cli/mam-hook.sh';
 
 /** Each agent's hook event aliases by agent id, from the built agent table under `root`/dist. */
 export async function hookEventAliases(root) {
@@ -38,7 +43,9 @@ export async function bundleHook(root, eventAliases) {
     logLevel: 'warning',
   });
   await chmod(path.join(root, HOOK_OUTFILE), 0o755);
-  return Object.keys(result.metafile.inputs).sort();
+  await copyFile(path.join(root, FAST_HOOK), path.join(root, FAST_HOOK_OUTFILE));
+  await chmod(path.join(root, FAST_HOOK_OUTFILE), 0o755);
+  return [...Object.keys(result.metafile.inputs), FAST_HOOK].sort();
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -15,8 +15,10 @@ including a payload over 64 MB or cut short, which is not recorded.
 It never makes the agent wait long: it gives up silently after 2 s of silent stdin, 10 s for the payload,
 5 s to record it, 2 s per lock. MAM_HOOK_TIMEOUT (seconds to record, default 5) scales all of them, for a
 machine too loaded for these.
-Install it with \`mam hooks install\`, which lists the agents with hooks (\`mam hooks --help\`); --agent defaults to
-${DEFAULT_AGENT}.`,
+This is the Node hook: \`mam hooks install --node\` installs it (\`mam hooks --help\` lists the agents with hooks).
+\`mam hooks install\` installs the fast hook instead, a shell script that leaves each payload for the status watcher
+to record with this same derivation, and hands over to this one when no watcher may run (MAM_WATCH=0).
+--agent defaults to ${DEFAULT_AGENT}.`,
   async run(context) {
     await runHook({ env: context.env, stdin: process.stdin, stderr: context.stderr, dir: statusDir(context.env), agent: agentFlag(context.argv) });
     return 0;

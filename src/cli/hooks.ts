@@ -3,11 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../util/errors.js';
 import { AGENT_KINDS } from '../agents/index.js';
 import { DEFAULT_AGENT } from '../config.js';
-import { HOOK_TIMEOUT_SECONDS, hookAgents, hookCommand, hookReadiness, hookSettingsFile, hookTarget, isHookAgent, planInstall, planUninstall, type HookPlan, type Scope } from '../facts/hooks-install.js';
+import { HOOK_TIMEOUT_SECONDS, hookAgents, hookCommandOf, hookReadiness, hookSettingsFile, hookTarget, isHookAgent, planInstall, planUninstall, type HookPlan, type Scope } from '../facts/hooks-install.js';
 import { parseFlags, writeLine, type Command } from './command.js';
 
-/** The bundled hook entry beside this file (scripts/bundle-hook.mjs). */
-const HOOK_ENTRY = fileURLToPath(new URL('../cli/hook.cjs', import.meta.url));
+/** dist/cli/, where both hooks are built (scripts/bundle-hook.mjs): mam-hook.sh and hook.cjs. */
+const CLI_DIR = fileURLToPath(new URL('../cli/', import.meta.url));
 
 const wrap = (text: string, indent: string, width = 118): string => {
   const lines: string[] = [];
@@ -33,15 +33,19 @@ function agentsHelp(): string {
   return [...withHooks, '  all      every agent above', ...none].join('\n');
 }
 
-const HELP = `Usage: mam hooks install|uninstall [--agent ${[...hookAgents(), 'all'].join('|')}] [--scope user|project] [--project DIR] [--json]
+const HELP = `Usage: mam hooks install|uninstall [--agent ${[...hookAgents(), 'all'].join('|')}] [--scope user|project] [--project DIR] [--node] [--json]
 
-Merge \`mam hook --agent <agent>\` into the agent's hook settings, one group per event, so that \`mam status\`
-shows each session as working / needs approval / waiting. Your other hooks and settings are kept as they are.
-Install is idempotent (it replaces mam's entries, e.g. after the CLI moved, and never adds them twice); uninstall
-removes exactly mam's entries, keeps the file's indentation, and removes the file when mam's hooks were all it
-held. A settings file that is not valid JSON is never written; with --agent all no file is written unless every
-one can be. The command is \`mam hook --agent <agent>\` when \`mam\` is on PATH, else this node and this CLI's
-main.js by path. Running agents pick up hook changes only after a restart.
+Merge mam's hook into the agent's hook settings, one group per event, so that \`mam status\` shows each session as
+working / needs approval / waiting. Your other hooks and settings are kept as they are. Install is idempotent (it
+replaces mam's entries, e.g. after the CLI moved or to switch form, and never adds them twice); uninstall removes
+exactly mam's entries, keeps the file's indentation, and removes the file when mam's hooks were all it held. A
+settings file that is not valid JSON is never written; with --agent all no file is written unless every one can be.
+Running agents pick up hook changes only after a restart.
+
+The hook is the fast one: \`/bin/sh <dist>/cli/mam-hook.sh --agent <agent> --node <this node>\`, a shell script
+that leaves the payload in <status dir>/spool/ for the status watcher (\`mam watch\`, started on demand) and exits
+without starting Node. --node installs the Node hook instead: \`mam-hook --agent <agent>\` (or this node and
+dist/cli/hook.cjs by path when \`mam-hook\` is not on PATH), which records each event itself.
 
 Agents (default: ${DEFAULT_AGENT}):
 ${agentsHelp()}
@@ -49,6 +53,7 @@ ${agentsHelp()}
 Options:
   --scope user|project   user (default) or the project's own settings file
   --project DIR          the project for --scope project (default: the current directory)
+  --node                 install the Node hook (\`mam-hook\`) instead of the fast shell one
   --json                 print {agent, file, added, removed, unchanged} as one JSON line per agent`;
 
 export const hooksCommand: Command = {
@@ -61,6 +66,7 @@ export const hooksCommand: Command = {
       scope: { type: 'string' },
       project: { type: 'string' },
       agent: { type: 'string' },
+      node: { type: 'boolean' },
       json: { type: 'boolean' },
     });
     const scope = (values.scope ?? 'user') as Scope;
@@ -69,6 +75,7 @@ export const hooksCommand: Command = {
     const agent = values.agent ?? DEFAULT_AGENT;
     if (agent !== 'all' && !isHookAgent(agent)) throw new UsageError(`hooks ${sub}: --agent is ${hookAgents().join(', ')} or all, not ${JSON.stringify(agent)}`);
     if (values.project !== undefined && scope !== 'project') throw new UsageError(`hooks ${sub}: --project needs --scope project`);
+    if (values.node && sub !== 'install') throw new UsageError('hooks uninstall: --node is for install (uninstall removes either form)');
     const agents: readonly string[] = agent === 'all' ? hookAgents() : [agent];
     const projectDir = path.resolve(context.cwd, values.project ?? '.');
 
@@ -77,7 +84,7 @@ export const hooksCommand: Command = {
     for (const name of agents) {
       const target = hookTarget(name);
       const file = hookSettingsFile(target, scope, context.env, projectDir);
-      plans.push(sub === 'install' ? await planInstall(target, file, hookCommand(context.env, HOOK_ENTRY, name)) : await planUninstall(target, file));
+      plans.push(sub === 'install' ? await planInstall(target, file, hookCommandOf(values.node ? 'node' : 'fast', context.env, CLI_DIR, name)) : await planUninstall(target, file));
     }
     for (const plan of plans) await plan.apply();
 

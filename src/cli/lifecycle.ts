@@ -96,14 +96,14 @@ async function createWith(
   const lifecycle = lifecycleContext({ registry: values.registry, env: context.env, cwd: context.cwd, say: live.say, progress: live.progress });
   if (values.hooks) {
     // Project-scope hooks, installed before the agent starts: an agent reads its hooks only at start.
-    const { hookAgents, hookCommand, hookReadiness, hookSettingsFile, hookTarget, installHooks, isHookAgent } = await import('../facts/hooks-install.js');
+    const { hookAgents, hookCommandOf, hookReadiness, hookSettingsFile, hookTarget, installHooks, isHookAgent } = await import('../facts/hooks-install.js');
     if (!isHookAgent(agent)) {
       const labels = hookAgents().map((id) => hookTarget(id).hooks.label);
       throw new UsageError(`create: --hooks installs ${labels.slice(0, -1).join(', ')}${labels.length > 1 ? ' or ' : ''}${labels.at(-1) ?? ''} hooks; ${agent} has none (its status comes from the pane)`);
     }
     const target = hookTarget(agent);
     const file = hookSettingsFile(target, 'project', context.env, path.resolve(context.cwd, workspace));
-    await installHooks(target, file, hookCommand(context.env, fileURLToPath(new URL('../cli/hook.cjs', import.meta.url)), agent));
+    await installHooks(target, file, hookCommandOf('fast', context.env, fileURLToPath(new URL('../cli/', import.meta.url)), agent));
     live.say(`hooks installed in ${file}`);
     for (const line of await hookReadiness(target, context.env)) live.say(line);
   }

@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { notifySettings, statusDir, tmuxBin } from '../config.js';
+import { hookTimeouts, notifySettings, statusDir, tmuxBin } from '../config.js';
 import { createLogger } from '../util/log.js';
 import { createStatusPublisher, publishOnChange } from '../mqtt/status-publisher.js';
 import { createNotifier } from '../notify/notifier.js';
 import { SegmentCache } from '../status/segment-file.js';
 import { runWatcher } from '../watch/watcher.js';
 import { autoResumer } from '../deliver/auto-resume.js';
+import { pendingSpool, spoolDir } from '../facts/spool.js';
 import { claimWatcher, releaseWatcher, runningWatcher } from '../facts/watcher-pid.js';
 import { parseFlags, positiveSeconds, untilStopped, writeLine, type Command } from './command.js';
 
@@ -14,8 +15,9 @@ const DEFAULT_IDLE_EXIT_S = 60;
 export const watchCommand: Command = {
   help: `Usage: mam watch [--idle-exit SECONDS] [--no-notify]
 
-The status watcher. \`mam hook\` starts it on demand (one per status directory); you rarely run it yourself.
-It resolves what agents' hooks never report: a rejected or interrupted tool and Esc while the model streams
+The status watcher. The hooks start it on demand (one per status directory); you rarely run it yourself.
+It records the fast hook's payloads from <status dir>/spool/, in the order the hooks ran (docs/status.md,
+'The fast hook'), and resolves what agents' hooks never report: a rejected or interrupted tool and Esc while the model streams
 (from the transcript, read as JSON lines from where it left off), an approved permission dialog (the
 command now running under the agent), Esc before the model's first token (the agent's pane, read only when
 a turn has been silent for 3 s), an agent that died (its pid, checked with its start time), background work ending (the agent's live record, else
@@ -23,7 +25,7 @@ its process tree), and the reset of a usage limit an agent stopped on: with auto
 types \`continue\` (auto_resume_text) into it once at that time.
 It reacts to file changes within milliseconds and sweeps every second as a safety net.
 
-  --idle-exit SECONDS   exit after this long with no session to watch (default ${DEFAULT_IDLE_EXIT_S}, or MAM_WATCH_IDLE_EXIT)
+  --idle-exit SECONDS   exit after this long with no session to watch and nothing spooled (default ${DEFAULT_IDLE_EXIT_S}, or MAM_WATCH_IDLE_EXIT)
   --no-notify           no notifications (as MAM_NOTIFY=off)
 
 While it runs it keeps <status dir>/tmux-status, the tmux status-line segment (\`mam status --tmux\`), and announces,
@@ -65,6 +67,11 @@ embedded broker while it runs); \`mam status --all-hosts\` reads them. Logs go t
           tmuxBin: tmuxBin(context.env),
           autoResume: autoResumer({ tmuxBin: tmuxBin(context.env), env: context.env }),
           signal,
+          hookLockMs: hookTimeouts(context.env).lockMs,
+          mayExitIdle: () => {
+            releaseWatcher(dir);
+            return pendingSpool(spoolDir(dir)).length === 0 || !claimWatcher(dir);
+          },
           onChange: (sessionId, facts, ending) => {
             segment.change(sessionId, facts);
             notifier?.change(sessionId, facts, ending);

@@ -2,14 +2,14 @@ import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hookTimeouts, type HookTimeouts } from '../config.js';
-import { agentAncestor } from '../proc/tree.js';
-import { paneFromEnv } from '../tmux/pane-address.js';
+import { agentAncestor, type ProcessId } from '../proc/tree.js';
+import { paneFromEnv, type PaneAddress } from '../tmux/pane-address.js';
 import { errorMessage } from '../util/errors.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { FACT_ID_PATTERN } from './check.js';
 import type { HookEventAlias } from '../agents/types.js';
 import { applyHook, isHookEvent, type HookPayload } from './derive.js';
-import { readHookPayload } from './hook-stdin.js';
+import { HookPayloadError, readHookPayload } from './hook-stdin.js';
 import { updateFacts } from './store.js';
 import { ensureWatcher } from './watcher-pid.js';
 
@@ -53,33 +53,73 @@ export async function runHook(run: HookRun): Promise<void> {
 }
 
 async function record(env: NodeJS.ProcessEnv, dir: string, agent: string, text: string, limits: HookTimeouts): Promise<void> {
+  const recorded = await recordHook(dir, text, { ...hookOrigin(env, agent, agentAncestor(process.ppid), process.ppid), now: Date.now() }, limits.lockMs);
+  // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job; an ended
+  // session (SessionEnd, by whatever name the agent gives it) has none left.
+  if (!recorded.ended) await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))], env);
+  if (recorded.started && recorded.origin.mamSession) await recordConversation(recorded.origin.registry, recorded.origin.mamSession, agent, recorded.started.sessionId, limits.lockMs);
+}
+
+/**
+ * Where one hook call came from: what `mam hook` reads from its own environment and process tree, and what the fast
+ * hook (src/facts/mam-hook.sh) writes into its spool file's header for the watcher (src/facts/spool.ts).
+ */
+export interface HookOrigin {
+  readonly agent: string;
+  /** The registry entry mam started this agent for (`MAM_SESSION`), and the registry it is in (`MAM_REGISTRY`). */
+  readonly mamSession: string | null;
+  readonly registry: string | undefined;
+  readonly pane: PaneAddress | null;
+  /** The agent: the first process above the hook that is not a shell; undefined when it could not be read. */
+  readonly agentProcess: ProcessId | undefined;
+  /** The hook's parent, taken for the agent when agentProcess is unknown. */
+  readonly parentPid: number;
+  /** When the hook ran (epoch ms). */
+  readonly now: number;
+}
+
+/** The origin of a hook with environment `env` (all but the time). */
+export function hookOrigin(env: NodeJS.ProcessEnv, agent: string, agentProcess: ProcessId | undefined, parentPid: number): Omit<HookOrigin, 'now'> {
+  return { agent, mamSession: env['MAM_SESSION'] || null, registry: env['MAM_REGISTRY'] || undefined, pane: paneFromEnv(env) ?? null, agentProcess, parentPid };
+}
+
+export interface Recorded {
+  readonly sessionId: string;
+  readonly origin: HookOrigin;
+  readonly ended: boolean;
+  /** A SessionStart: the conversation id the registry entry (origin.mamSession) should record. */
+  readonly started: { readonly sessionId: string; readonly source: string } | undefined;
+}
+
+/**
+ * One payload (its JSON text) → the session's fact files, under the session's lock: the derivation both hooks share
+ * (`mam hook` records at once; the fast hook's payloads are recorded by the watcher, src/facts/spool.ts). Throws
+ * when the payload is not a JSON object with a usable session_id, or the lock is not had within `lockMs`.
+ */
+export async function recordHook(dir: string, text: string, origin: HookOrigin, lockMs: number): Promise<Recorded> {
   const payload = parseJsonOrUndefined(text);
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new Error('hook payload is not a JSON object');
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new HookPayloadError('hook payload is not a JSON object');
   const hook = payload as HookPayload;
   const sessionId = typeof hook['session_id'] === 'string' ? hook['session_id'] : '';
-  if (!FACT_ID_PATTERN.test(sessionId)) throw new Error(`hook payload has no usable session_id (${JSON.stringify(hook['session_id'])})`);
-  const mamSession = env['MAM_SESSION'] || null;
-  const agentProcess = agentAncestor(process.ppid);
+  if (!FACT_ID_PATTERN.test(sessionId)) throw new HookPayloadError(`hook payload has no usable session_id (${JSON.stringify(hook['session_id'])})`);
+  const { agent, agentProcess } = origin;
   const transcript = typeof hook['transcript_path'] === 'string' ? hook['transcript_path'] : undefined;
   const transcriptSize = transcript ? (statSync(transcript, { throwIfNoEntry: false })?.size ?? null) : null;
   const eventAliases = await hookEventAliases(agent, typeof hook['hook_event_name'] === 'string' ? hook['hook_event_name'] : '');
-  let started: { sessionId: string; source: string } | undefined;
+  let started: Recorded['started'];
   let ended = false;
   await updateFacts(
     dir,
     sessionId,
     (facts) => {
-      const applied = applyHook(facts, hook, { now: Date.now(), agent, mamSession, pid: agentProcess?.pid ?? process.ppid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: paneFromEnv(env) ?? null, eventAliases, registry: env['MAM_REGISTRY'] || null });
+      const applied = applyHook(facts, hook, { now: origin.now, agent, mamSession: origin.mamSession, pid: agentProcess?.pid ?? origin.parentPid, pidStart: agentProcess?.start ?? null, transcriptSize, pane: origin.pane, eventAliases, registry: origin.registry ?? null });
       started = applied.started;
       ended = applied.ended;
       return applied;
     },
-    limits.lockMs,
+    lockMs,
   );
-  // What no hook will report (a rejection, an interrupt, an approval, the agent dying) is the watcher's job; an ended
-  // session (SessionEnd, by whatever name the agent gives it) has none left.
-  if (!ended) await ensureWatcher(dir, [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))], env);
-  if (started && mamSession) await recordConversation(env, mamSession, agent, started.sessionId, limits.lockMs);
+  return { sessionId, origin, ended, started };
 }
 
 /**
@@ -103,8 +143,7 @@ export async function hookEventAliases(agent: string, event: string): Promise<re
 }
 
 /** The registry entry mam started this agent for learns its conversation id at once — and again after /clear. */
-async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent: string, conversationId: string, lockMs: number): Promise<void> {
-  const registry = env['MAM_REGISTRY'];
+export async function recordConversation(registry: string | undefined, session: string, agent: string, conversationId: string, lockMs: number): Promise<void> {
   if (!registry) return;
   const [{ agentKind }, { setEntryFields }, { updateRegistry }] = await Promise.all([import('../agents/index.js'), import('../registry/document.js'), import('../registry/store.js')]);
   const kind = agentKind(agent);
@@ -124,7 +163,7 @@ async function recordConversation(env: NodeJS.ProcessEnv, session: string, agent
  * A hook's problems go to `<status dir>/hook-errors.log`; when that directory cannot be written either, to
  * stderr, which agents show only in their debug output — the hook still exits 0.
  */
-function logError(dir: string, stderr: NodeJS.WritableStream, message: string): void {
+export function logError(dir: string, stderr: NodeJS.WritableStream, message: string): void {
   const line = `${new Date().toISOString()} ${message}\n`;
   try {
     mkdirSync(dir, { recursive: true });

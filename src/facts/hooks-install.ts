@@ -5,6 +5,7 @@ import { homeDir } from '../config.js';
 import { MamError } from '../util/errors.js';
 import { writeFileAtomic } from '../registry/atomic.js';
 import { packageCommand } from '../util/which.js';
+import { joinWords } from '../util/shell-words.js';
 
 export type Scope = HookScope;
 
@@ -63,14 +64,14 @@ export interface HookChange {
 }
 
 /**
- * A hook entry is ours when its command runs mam's hook for `<agent>`: `mam-hook --agent …` or `mam hook --agent …`
- * (bare or by path), `<node> …/cli/hook.cjs --agent …` or `<node> …/cli/main.js hook --agent …`. Nothing else is
- * ever touched.
+ * A hook entry is ours when its command runs mam's hook for `<agent>`: the fast hook (`/bin/sh …/cli/mam-hook.sh
+ * --agent …`), `mam-hook --agent …` or `mam hook --agent …` (bare or by path), `<node> …/cli/hook.cjs --agent …` or
+ * `<node> …/cli/main.js hook --agent …`. Nothing else is ever touched.
  */
 export function isOurCommand(command: unknown, agent: string): boolean {
   if (typeof command !== 'string' || !command.includes(`--agent ${agent}`)) return false;
   // Today's `mam-hook` / `…/cli/hook.cjs`, and the `mam hook` / `…/cli/main.js hook` that earlier versions installed.
-  return new RegExp(`(?:(?:^|[\\s/'"])mam['"]? hook|/cli/main\\.js['"]? hook|(?:^|[\\s/'"])mam-hook['"]?|/cli/hook\\.cjs['"]?) --agent ${agent}(?:\\s|$)`).test(command);
+  return new RegExp(`(?:(?:^|[\\s/'"])mam['"]? hook|/cli/main\\.js['"]? hook|(?:^|[\\s/'"])mam-hook['"]?|/cli/hook\\.cjs['"]?|/cli/mam-hook\\.sh['"]?) --agent ${agent}(?:\\s|$)`).test(command);
 }
 
 function isObject(value: Json): value is JsonObject {
@@ -173,6 +174,25 @@ export function unmergeHooks(target: HookTarget, settings: JsonObject): { settin
  */
 export function hookCommand(env: NodeJS.ProcessEnv, hookEntry: string, agent: string, nodePath = process.execPath): string {
   return `${packageCommand('mam-hook', env, hookEntry, nodePath)} --agent ${agent}`;
+}
+
+/**
+ * What an agent's hook runs in the fast form, the default (docs/status.md, 'The fast hook'): `/bin/sh <…/dist/cli/
+ * mam-hook.sh> --agent <agent> --node <node>`, which spools the payload for the watcher and exits — no Node start on
+ * the agent's path (bench/hook.bench.ts). Through /bin/sh, so the script needs no execute bit; `--node` is the Node
+ * it starts the watcher with (and hands over to `mam-hook` with, src/facts/mam-hook.sh says when), as that Node may
+ * not be on the agent's PATH.
+ */
+export function fastHookCommand(script: string, agent: string, nodePath = process.execPath): string {
+  return `${joinWords(['/bin/sh', script])} --agent ${agent} --node ${joinWords([nodePath])}`;
+}
+
+/** Which hook `mam hooks install` writes: the fast one (default), or the Node one (`--node`). */
+export type HookForm = 'fast' | 'node';
+
+/** The command of `form` for `agent`, the hook files found in `cliDir` (dist/cli/, where both are built). */
+export function hookCommandOf(form: HookForm, env: NodeJS.ProcessEnv, cliDir: string, agent: string): string {
+  return form === 'node' ? hookCommand(env, path.join(cliDir, 'hook.cjs'), agent) : fastHookCommand(path.join(cliDir, 'mam-hook.sh'), agent);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { agentKind, artifactRoots, type ArtifactRoots, type LiveState } from '../agents/index.js';
@@ -13,6 +13,7 @@ import type { AgentStatus } from '../facts/schema.js';
 import { classifyPane } from './pane.js';
 import { backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from '../facts/store.js';
+import { consumeSpool, conversationWriter, pendingSpool, spoolDir, sweepSpoolTemps } from '../facts/spool.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
 import { markResumeSent, resumeAt } from './limits.js';
 
@@ -57,6 +58,14 @@ export interface WatchOptions {
   readonly onChange?: (sessionId: string, facts: Facts | undefined, ending?: 'ended' | 'died') => void | Promise<void>;
   /** Told once, after the first look at every session: the ones alive now (to retire what ended meanwhile). */
   readonly onReady?: (sessionIds: readonly string[]) => void | Promise<void>;
+  /** How long recording a payload of the fast hook's spool waits for a session's lock, or the registry's. */
+  readonly hookLockMs?: number;
+  /**
+   * Asked when the watcher has been idle for idleExitMs with nothing spooled: true lets it exit. The caller gives up
+   * the pid file and then looks at the spool again (src/cli/watch.ts): a fast hook spools first and looks for a
+   * watcher after, so a payload spooled meanwhile is never left without one.
+   */
+  readonly mayExitIdle?: () => boolean;
 }
 
 /** Reading more than this in one go would stall every other session behind a huge backlog. */
@@ -101,6 +110,41 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   let wake: (() => void) | undefined;
   const enqueue = (sessionId: string): void => {
     dirty.add(sessionId);
+    wake?.();
+  };
+
+  // The fast hook's payloads (src/facts/spool.ts): recorded here, in the order the hooks ran, before anything else.
+  const spool = spoolDir(dir);
+  const hookLockMs = options.hookLockMs ?? 2_000;
+  const conversations = conversationWriter(dir, hookLockMs);
+  let spooled = true;
+  let draining: Promise<void> | undefined;
+  /**
+   * Records what is spooled, once at a time. Started from the spool's change notification as well as from the loop,
+   * so a payload is recorded (and `needs approval` visible) even while the loop awaits a slow look at another session.
+   */
+  const takeSpool = (): Promise<void> => {
+    draining ??= (async () => {
+      while (spooled) {
+        spooled = false;
+        await consumeSpool({
+          dir,
+          lockMs: hookLockMs,
+          recorded: (recorded) => {
+            enqueue(recorded.sessionId);
+            conversations.add(recorded);
+          },
+          warn: (message, error) => log.warn({ err: error }, message),
+        });
+      }
+    })().finally(() => {
+      draining = undefined;
+    });
+    return draining;
+  };
+  const pokeSpool = (): void => {
+    spooled = true;
+    void takeSpool().catch((error: unknown) => log.warn({ err: error }, 'reading the hook spool failed; retried on the next sweep'));
     wake?.();
   };
 
@@ -342,13 +386,26 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     log.warn({ err: error, dir }, 'cannot watch the status directory; relying on the sweep');
   }
 
+  let spoolWatcher: FSWatcher | undefined;
+  try {
+    mkdirSync(spool, { recursive: true });
+    spoolWatcher = watch(spool, { persistent: false }, (_event, name) => {
+      if (typeof name !== 'string' || !name.startsWith('.')) pokeSpool();
+    });
+    spoolWatcher.on('error', (error) => log.warn({ err: error }, 'watching the hook spool failed; the sweep carries on'));
+  } catch (error) {
+    log.warn({ err: error, spool }, 'cannot watch the hook spool; relying on the sweep');
+  }
+
   // Most sweeps only look for what notifications can miss — a dead agent, a transcript grown unseen — with one
   // /proc read and one stat per file; every FULL_SWEEP_EVERY-th (a minute) re-resolves everything, so an idle watcher of
   // fifty sessions stays near zero CPU.
   let sweeps = 0;
   const sweep = setInterval(() => {
     sweeps += 1;
+    if (pendingSpool(spool).length > 0) pokeSpool();
     if (sweeps % FULL_SWEEP_EVERY === 0) {
+      sweepSpoolTemps(dir);
       void scan().then(() => tracked.forEach((_entry, id) => enqueue(id)));
       return;
     }
@@ -387,9 +444,12 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   let idleSince = Date.now();
   let ready = false;
   try {
+    sweepSpoolTemps(dir);
+    await takeSpool();
     await scan();
     for (;;) {
       if (options.signal?.aborted) return 'stopped';
+      await takeSpool();
       // One listing for the whole batch: a full sweep of fifty sessions must not list the directory fifty times.
       const names = dirty.size > 1 ? await listStatusDir(dir) : undefined;
       for (const sessionId of [...dirty]) {
@@ -403,8 +463,13 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
         await options.onReady?.([...tracked.keys()]);
       }
       if (tracked.size > 0) idleSince = Date.now();
-      else if (Date.now() - idleSince >= options.idleExitMs) return 'idle';
-      if (dirty.size > 0) continue;
+      else if (Date.now() - idleSince >= options.idleExitMs && pendingSpool(spool).length === 0) {
+        if (options.mayExitIdle?.() ?? true) return 'idle';
+        // A payload came in as it was about to go (and this watcher is the one again): take it.
+        idleSince = Date.now();
+        spooled = true;
+      }
+      if (dirty.size > 0 || spooled) continue;
       // An abort during the awaits above fired before the listener below exists: look again first.
       if (options.signal?.aborted) return 'stopped';
       await new Promise<void>((resume) => {
@@ -425,7 +490,10 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     if (approvals) clearInterval(approvals);
     if (screens) clearInterval(screens);
     dirWatcher?.close();
+    spoolWatcher?.close();
     for (const id of [...tracked.keys()]) forget(id);
+    await draining?.catch(() => undefined);
+    await conversations.idle();
   }
 }
 

@@ -8,7 +8,7 @@ import { startClaudeSession, type ClaudeSession } from './fixture.js';
 import { isEmptyIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
 
 /**
- * `mam hooks install` + the real Claude Code CLI: its real hooks run `mam hook`, and the fact files follow
+ * `mam hooks install` + the real Claude Code CLI: its real hooks run the fast hook (the default), and the fact files follow
  * what the person sees — a reply (waiting) and a real permission dialog (needs approval).
  */
 let session: ClaudeSession | undefined;
@@ -25,6 +25,8 @@ beforeEach(async () => {
       { trigger: 'say banana', reply: { text: 'BANANA-REPLY-42' } },
       { trigger: 'touch a file', reply: { toolUse: { name: 'Bash', input: { command: `touch ${path.join(workspace, 'made-by-claude')}`, description: 'Create a file' } } } },
     ],
+    // The fast hook installed (the default) records through the watcher: one must be allowed to start.
+    env: { MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' },
     hooks: true,
     create: true,
   });
@@ -59,5 +61,8 @@ describe('agent hooks on the real Claude Code CLI', () => {
     await until(async () => (await mainStatus()) === 'needs_approval', 'PermissionRequest → needs_approval', 20_000);
     const status = JSON.parse((await mam(['status', '--json', '--registry', box.registry], env)).stdout) as { sessions: { name: string; activity?: string }[] };
     expect(status.sessions[0]).toMatchObject({ name: 'ws-creator-claude', activity: 'needs_approval' });
+    // It all came through the fast hook's spool (the Node hook never makes one), and the watcher took every payload.
+    const spool = path.join(box.root, 'cache', 'mam', 'status', 'spool');
+    await until(async () => (await readdir(spool).catch(() => ['(no spool)'])).length === 0, 'the spool emptied by the watcher', 20_000);
   });
 });

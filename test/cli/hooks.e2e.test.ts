@@ -23,7 +23,7 @@ let box: Sandbox;
 let env: NodeJS.ProcessEnv;
 beforeEach(async () => {
   box = await Sandbox.create();
-  // A PATH without any `mam-hook`, so the command is node + dist/cli/hook.cjs by absolute path.
+  // A PATH without any `mam-hook`, so the Node hook's command (--node) is node + dist/cli/hook.cjs by absolute path.
   env = box.env({ PATH: '/usr/bin:/bin' });
 });
 afterEach(async () => {
@@ -33,7 +33,11 @@ afterEach(async () => {
 const userFile = (): string => path.join(box.home, '.claude', 'settings.json');
 const readJson = async (file: string): Promise<Settings> => JSON.parse(await readFile(file, 'utf8')) as Settings;
 const HOOK_ENTRY = path.join(path.dirname(MAM), 'hook.cjs');
-const ourCommand = `${process.execPath} ${HOOK_ENTRY} --agent claude`;
+const FAST_HOOK = path.join(path.dirname(MAM), 'mam-hook.sh');
+/** What `mam hooks install` writes by default: the fast hook. */
+const fastCommand = (agent: string): string => `/bin/sh ${FAST_HOOK} --agent ${agent} --node ${process.execPath}`;
+const ourCommand = fastCommand('claude');
+const nodeCommand = `${process.execPath} ${HOOK_ENTRY} --agent claude`;
 
 function ours(settings: Settings): number {
   return Object.values(settings.hooks ?? {})
@@ -55,19 +59,23 @@ describe('mam hooks', () => {
     }
   });
 
-  it('uses `mam-hook` when it is on PATH, and replaces hooks an earlier version installed as `mam hook`', async () => {
+  it('--node installs the Node hook: `mam-hook` when it is on PATH, else by path; either form replaces the other, and hooks an earlier version installed as `mam hook`', async () => {
     const bin = path.join(box.root, 'bin');
     await mkdir(bin, { recursive: true });
     await writeFile(path.join(bin, 'mam-hook'), '#!/bin/sh\n');
     await chmod(path.join(bin, 'mam-hook'), 0o755);
-    const result = await mam(['hooks', 'install'], box.env({ PATH: `${bin}:/usr/bin:/bin` }));
+    const result = await mam(['hooks', 'install', '--node'], box.env({ PATH: `${bin}:/usr/bin:/bin` }));
     expect(result.code, result.stderr).toBe(0);
     expect((await readJson(userFile())).hooks['Stop']![0]!.hooks[0]!.command).toBe('mam-hook --agent claude');
-    // Switching to the path form replaces the entries instead of adding a second set.
+    // Switching to the path form replaces the entries instead of adding a second set; so does switching to the fast form.
+    expect((await mam(['hooks', 'install', '--node'], env)).code).toBe(0);
+    expect(ours(await readJson(userFile()))).toBe(11);
+    expect((await readJson(userFile())).hooks['Stop']![0]!.hooks[0]!.command).toBe(nodeCommand);
     expect((await mam(['hooks', 'install'], env)).code).toBe(0);
     const settings = await readJson(userFile());
     expect(ours(settings)).toBe(11);
     expect(settings.hooks['Stop']![0]!.hooks[0]!.command).toBe(ourCommand);
+    expect((await mam(['hooks', 'uninstall', '--node'], env)).stderr).toMatch(/--node is for install/);
     // The `mam hook` / `…/cli/main.js hook` forms of earlier versions are ours too: upgraded in place, or removed.
     for (const old of ['mam hook --agent claude', `${process.execPath} ${MAM} hook --agent claude`]) {
       await writeFile(userFile(), JSON.stringify({ hooks: { Stop: [{ matcher: '*', hooks: [{ type: 'command', command: old, timeout: 10 }] }] } }));
@@ -197,7 +205,7 @@ describe('mam hooks --agent codex|gemini|all', () => {
   const geminiFile = (): string => path.join(box.home, '.gemini', 'settings.json');
   const CODEX_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'StopFailure', 'Interrupt', 'SubagentStart', 'SubagentStop', 'SessionEnd'];
   const GEMINI_EVENTS = ['SessionStart', 'SessionEnd', 'BeforeAgent', 'AfterAgent', 'BeforeTool', 'AfterTool', 'Notification'];
-  const commandFor = (agent: string): string => `${process.execPath} ${HOOK_ENTRY} --agent ${agent}`;
+  const commandFor = fastCommand;
   const count = (settings: Settings, agent: string): number =>
     Object.values(settings.hooks ?? {})
       .flat()

@@ -155,7 +155,7 @@ function mostStartingAtOnce(pids: ReadonlySet<number>): number {
  * its way); on a quiet machine the last sessions are that young when their server is killed. Waits it out.
  */
 async function pastGrace(): Promise<void> {
-  const newest = Math.max(...entries().flatMap((entry) => [entry.created_at, entry.resumed_at, entry.stopped_at].map((at) => (at ? Date.parse(at) : 0))));
+  const newest = Math.max(...entries().flatMap((entry) => [entry.created_at, entry.resumed_at, entry.stopped_at].map((at) => (at ? new Date(at).getTime() : 0))));
   await until(() => Date.now() - newest > DEFAULT_GRACE_MS + 1_000, 'the pass grace window of the newest session to pass', 60_000);
 }
 

@@ -34,7 +34,7 @@ afterEach(async () => {
 
 describe.skipIf(problem !== undefined)('hooks on the real Codex CLI', () => {
   it('trusted hooks report a reply, an approval (yes and Esc) and the end, from inside the pane', async () => {
-    session = await startCodexSession({ prefix: 'mam-codex-hooks-', serverTag: 'cxhooks', script, hooks: true, create: true });
+    session = await startCodexSession({ prefix: 'mam-codex-hooks-', serverTag: 'cxhooks', script, env: { MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' }, hooks: true, create: true });
     const { box, server, name, target, env } = session;
     const statusDir = path.join(box.root, 'cache', 'mam', 'status');
     const files = async (): Promise<string[]> => (await readdir(statusDir).catch(() => [] as string[])).filter((file) => file.endsWith('.json') && !file.startsWith('hook'));
@@ -84,5 +84,7 @@ describe.skipIf(problem !== undefined)('hooks on the real Codex CLI', () => {
     const stopped = await mam(['stop', '--session', name, '--registry', box.registry], env);
     expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
     await until(async () => (await files()).length === 0, 'SessionEnd → the fact files removed', 60_000, watching);
+    // Every payload came through the fast hook's spool (the Node hook never makes one), and the watcher took them all.
+    await until(async () => (await readdir(path.join(statusDir, 'spool')).catch(() => ['(no spool)'])).length === 0, 'the spool emptied by the watcher', 60_000, watching);
   });
 });

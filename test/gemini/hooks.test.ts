@@ -47,7 +47,7 @@ afterEach(async () => {
 
 describe.skipIf(problem !== undefined)('hooks on the real Gemini CLI', () => {
   it('report the session, a reply, a confirmation allowed once, and the end', async () => {
-    session = await startGeminiSession({ prefix: 'mam-gemini-hooks-', serverTag: 'gmhooks', script, hooks: true, create: true });
+    session = await startGeminiSession({ prefix: 'mam-gemini-hooks-', serverTag: 'gmhooks', script, env: { MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' }, hooks: true, create: true });
     const { box, server, name, target, env } = session;
     const statusDir = path.join(box.root, 'cache', 'mam', 'status');
     const files = async (): Promise<string[]> => (await readdir(statusDir).catch(() => [] as string[])).filter((file) => file.endsWith('.json') && !file.startsWith('hook'));
@@ -91,6 +91,8 @@ describe.skipIf(problem !== undefined)('hooks on the real Gemini CLI', () => {
     const stopped = await mam(['stop', '--session', name, '--registry', box.registry], env);
     expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
     await until(async () => (await files()).length === 0, 'SessionEnd → the fact files removed', 60_000, watching);
+    // Every payload came through the fast hook's spool (the Node hook never makes one), and the watcher took them all.
+    await until(async () => (await readdir(path.join(statusDir, 'spool')).catch(() => ['(no spool)'])).length === 0, 'the spool emptied by the watcher', 60_000, watching);
   });
 
   // Esc in the confirmation dialog ("Request cancelled.") fires no hook in 0.61.0 — no AfterTool, no AfterAgent — and

@@ -2,20 +2,25 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { MAM } from './sandbox.js';
 
 /**
- * A stand-in agent: a long-lived process that runs `mam hook` as its own child once per payload, as Claude does, so
- * the hook records this process as the agent (its pid and start time) and — with `TMUX`/`TMUX_PANE` in `env` — its
- * pane. `hook` resolves once that hook call has exited. Kill `process` to make the agent die.
+ * A stand-in agent: a long-lived process that runs a hook as its own child once per payload, one after another, as
+ * Claude does, so the hook records this process as the agent (its pid and start time) and — with `TMUX`/`TMUX_PANE`
+ * in `env` — its pane. `hook` resolves once that hook call has exited. Kill `process` to make the agent die.
+ *
+ * The hook is `mam hook`, or `shellCommand` run through `/bin/sh -c` as agents run the command a settings file names
+ * (e.g. the fast hook's `/bin/sh …/mam-hook.sh --agent claude --node …`).
  */
 export interface HookAgent {
   readonly process: ChildProcess;
   hook(payload: Record<string, unknown>): Promise<void>;
 }
 
-export function startHookAgent(env: NodeJS.ProcessEnv, cwd: string): HookAgent {
+export function startHookAgent(env: NodeJS.ProcessEnv, cwd: string, shellCommand?: string): HookAgent {
+  const argv = shellCommand === undefined ? [process.execPath, MAM, 'hook'] : ['/bin/sh', '-c', shellCommand];
   const script = `
     const { spawnSync } = require('node:child_process');
-    require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
-      spawnSync(process.execPath, [${JSON.stringify(MAM)}, 'hook'], { input: line, stdio: ['pipe', 'ignore', 'ignore'] });
+    const argv = ${JSON.stringify(argv)};
+    require('node:readline').createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', (line) => {
+      spawnSync(argv[0], argv.slice(1), { input: line, stdio: ['pipe', 'ignore', 'ignore'], maxBuffer: 1 << 30 });
       process.stdout.write('done\\n');
     });`;
   const agent = spawn(process.execPath, ['-e', script], { env, cwd, stdio: ['pipe', 'pipe', 'inherit'] });

@@ -1,0 +1,44 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseSpoolFile, pendingSpool } from '../../src/facts/spool.js';
+
+/** The fast hook's spool format (src/facts/spool.ts), as src/facts/mam-hook.sh writes it. */
+const header = (fields: Record<string, string>): string => `mam-hook-spool 1\0${Object.entries(fields).map(([key, value]) => `${key}=${value}\0`).join('')}\0`;
+const FIELDS = { agent: 'codex', pid: '4242', start: '777', ppid: '4243', MAM_SESSION: 'w-creator-codex', MAM_REGISTRY: '/r.yaml', TMUX: '/tmp/tmux-1/default,9,0', TMUX_PANE: '%3' };
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mam-spool-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the spool', () => {
+  it('lists payloads in the order the hooks ran: boot clock, then pid, both as numbers; temp files and strays are not payloads', async () => {
+    await mkdir(dir, { recursive: true });
+    for (const name of ['100-10', '99-500', '100-2', '.100-3.tmp', '101-1', 'notes.txt', '100-9x']) await writeFile(path.join(dir, name), '');
+    expect(pendingSpool(dir)).toEqual(['99-500', '100-2', '100-10', '101-1']);
+    expect(pendingSpool(path.join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('reads who ran the hook from the header and the payload up to its closing brace', () => {
+    const payload = JSON.stringify({ session_id: 's', hook_event_name: 'Stop', text: 'a "quoted" } brace' });
+    const entry = parseSpoolFile(Buffer.from(`${header(FIELDS)}${payload}\ntrailing`));
+    expect(entry.payload).toBe(payload);
+    expect(entry.origin).toMatchObject({ agent: 'codex', agentProcess: { pid: 4242, start: 777 }, parentPid: 4243, mamSession: 'w-creator-codex', registry: '/r.yaml', pane: { socket: '/tmp/tmux-1/default', id: '%3' } });
+    // No start time (the agent could not be read): the hook's parent, as `mam hook` takes it; no tmux, no mam session.
+    const bare = parseSpoolFile(Buffer.from(`${header({ ...FIELDS, start: '', MAM_SESSION: '', MAM_REGISTRY: '', TMUX: '', TMUX_PANE: '' })}{"session_id":"s"}`));
+    expect(bare.origin).toMatchObject({ agentProcess: undefined, parentPid: 4243, mamSession: null, registry: undefined, pane: null });
+  });
+
+  it('refuses what it cannot record, saying why', () => {
+    expect(() => parseSpoolFile(Buffer.from('{"session_id":"s"}'))).toThrow(/no header/);
+    expect(() => parseSpoolFile(Buffer.from('mam-hook-spool 9\0agent=x\0\0{}'))).toThrow(/not in a format this mam reads/);
+    expect(() => parseSpoolFile(Buffer.from(`${header(FIELDS)}`))).toThrow(/payload is empty/);
+    expect(() => parseSpoolFile(Buffer.from(`${header(FIELDS)}[1,2]`))).toThrow(/not a JSON object/);
+    expect(() => parseSpoolFile(Buffer.from(`${header(FIELDS)}{"session_id":"s","x":"cut sh`))).toThrow(/truncated/);
+  });
+});
