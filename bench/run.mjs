@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The cheap, whole-system ones first; the real-agent ones (minutes each) last.
-const LAST = ['status-latency', 'restore'];
+const LAST = ['approval', 'lane', 'restore', 'status-latency'];
 const all = readdirSync(here)
   .filter((file) => file.endsWith('.bench.ts'))
   .map((file) => file.slice(0, -'.bench.ts'.length))
