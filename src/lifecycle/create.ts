@@ -25,6 +25,8 @@ export interface CreateRequest {
   /** The delegated job this session runs (`delegate_job_id`); the prompt then is its instruction. */
   readonly delegateJobId?: string | undefined;
   readonly delegateJobRegistry?: string | undefined;
+  /** More registry fields, written with the entry's first write (the Kanban lane's `kanban_card`). */
+  readonly extraFields?: Readonly<Record<string, string | number | boolean | null>> | undefined;
   /**
    * Aborted when the user interrupts (SIGINT/SIGTERM, reason: the signal name): create then stops at its next step
    * and undoes what it did — no tmux session it started is left behind unregistered (issue 13.2).
@@ -89,6 +91,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
     ...(request.delegateJobRegistry ? { delegate_job_registry: request.delegateJobRegistry } : {}),
     last_visible_status: null,
     created_at: isoSeconds(startingAt),
+    ...request.extraFields,
   };
   // The entry first, then the session: a reconcile pass (a monitor woken by tmux within a second) that sees the new
   // session finds it registered and leaves it alone, instead of auto-registering it as class B under our feet.

@@ -79,6 +79,8 @@ export const RegistryEntry = z.looseObject({
   delegate_job_id: z.string().nullish(),
   /** Where that job's file lives (its --registry-dir), so stop and delete can report to it. */
   delegate_job_registry: z.string().nullish(),
+  /** The Kanban card this session works (`mam lane`): at most one session per card and agent. */
+  kanban_card: z.string().nullish(),
   last_visible_status: z.string().nullish(),
   created_at: Timestamp.nullish(),
   resumed_at: Timestamp.nullish(),
