@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentKind, launcherFor } from '../agents/index.js';
 import { monitorStateDir, statusDir } from '../config.js';
@@ -318,7 +319,10 @@ export async function runLaneCard(run: LaneRun): Promise<LaneOutcome> {
       `${label} started in tmux session ${name} (workspace ${run.workspace}). Watch it live: \`${attachHint(name)}\` or \`tmux -L ${server} attach -t ${name}\`. ` +
         'Comment on this card to talk to it (a comment starting with / is a slash command; `stop` stops it).',
     );
-    if (created.submitted && !created.submitted.ok) {
+    // An agent that died on its first prompt is the death check's to resume (with the prompt again); a live one that
+    // did not take it blocks the card with why.
+    const alive = await sessionPane(server, name, lifecycle.tmux).then((facts) => facts !== undefined && !facts.dead);
+    if (created.submitted && !created.submitted.ok && alive) {
       state = { ...state, finish: { kind: 'block', reason: `the card was not delivered to ${agent}: ${created.submitted.detail}`, blockKind: nextBlockKind(current.comments) } };
     }
   }
@@ -327,10 +331,13 @@ export async function runLaneCard(run: LaneRun): Promise<LaneOutcome> {
   async function resumeAgent(entry: RegistryEntry, why: string): Promise<void> {
     const resumed = await resumeSession(lifecycle, name);
     let { jobId, jobDir } = jobOf(entry);
-    const open = jobId && jobDir ? await readJob(jobDir, jobId).then((job) => !isTerminal(job.status), () => false) : false;
+    const job = jobId && jobDir ? await readJob(jobDir, jobId).catch(() => undefined) : undefined;
+    const open = job !== undefined && !isTerminal(job.status);
     let prompt: string;
     if (open && jobId && jobDir) {
-      prompt = `You were restarted (${why}). Go on with Kanban card ${board.cardId}; report as before with ${eventCommand(jobDir, jobId, io.env)} --event progress|completed|error.`;
+      // Died before it reported anything: it may never have seen the card, so it gets the whole instruction again.
+      const instruction = job.events.every((event) => event.event === 'submitted') ? await readFile(path.join(job.logs_dir, 'instruction.txt'), 'utf8').catch(() => undefined) : undefined;
+      prompt = instruction ?? `You were restarted (${why}). Go on with Kanban card ${board.cardId}; report as before with ${eventCommand(jobDir, jobId, io.env)} --event progress|completed|error.`;
     } else {
       // The last job ended (a stop reports it completed): a new one carries this stretch of work.
       const delegated = await prepareDelegatedJob(jobs(jobContextDir()), {

@@ -16,6 +16,11 @@ import { until, untilValue } from '../helpers/until.js';
 const HERMES = process.env['MAM_TEST_HERMES'] || path.join(REPO, 'test', 'hermes', 'hermes');
 const FAKE_AGENT = path.join(REPO, 'test/fixtures/fake-agent.mjs');
 const LOOK = { intervalMs: 250 } as const;
+/** LOOK, and on a timeout the card's comments and the agent's log: usually all it takes to see why. */
+const looking = (id: string) => ({
+  ...LOOK,
+  detail: async () => `comments:\n${(await show(id)).comments.map((comment) => `${comment.author}: ${comment.body}`).join('\n')}\nagent log:\n${logged().map((event) => `${event.event} ${event.pid}`).join('\n')}`,
+});
 
 let box: Sandbox;
 let hermesHome: string;
@@ -166,9 +171,11 @@ describe('a card assigned to codex-tmux, dispatched to mam', () => {
   it('an agent that dies is resumed once, then the card is blocked with its exit status and last screen', async () => {
     const id = await createCard('Build it.\ninterval: 1s');
     const name = await started(id);
+    // Once it is under way (its first prompt confirmed, the watch comment out).
+    await until(async () => hasComment(await show(id), /Watch it live/), 'the watch comment', 180_000, LOOK);
     const firstPid = entry(name)!.pane!.pid;
     killPids([logged().find((event) => event.event === 'start')!.pid]);
-    await until(async () => hasComment(await show(id), /codex exited( with status \d+)?; resumed once into its conversation/), 'the resume after death', 180_000, LOOK);
+    await until(async () => hasComment(await show(id), /codex exited( with status \d+)?; resumed once into its conversation/), 'the resume after death', 180_000, looking(id));
     const second = await untilValue(async () => (entry(name)?.status === 'running' && entry(name)!.pane!.pid !== firstPid ? entry(name) : undefined), 'the resumed agent', 60_000, LOOK);
     await until(() => logged().filter((event) => event.event === 'start').length === 2, 'the second start', 60_000, LOOK);
     killPids([logged().filter((event) => event.event === 'start')[1]!.pid]);
