@@ -90,10 +90,18 @@ export interface LiveStatus {
   readonly job: string | null;
 }
 
+/** How long something has waited, as a person reads it: `45 s`, `12 min`, `3 h 5 min`. */
+export function waitedFor(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
+}
+
 /** The heartbeat's note: the agent's live status as a person reads it. */
 export function heartbeatNote(agent: string, session: string, live: LiveStatus, now: number): string {
   const status = live.approval
-    ? `needs approval for ${Math.max(0, Math.floor((now - live.approval.sinceMs) / 60_000))} min (${live.approval.what})`
+    ? `needs approval for ${waitedFor(now - live.approval.sinceMs)} (${live.approval.what})`
     : live.activity === 'working'
       ? 'working'
       : live.activity === 'waiting'

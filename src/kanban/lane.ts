@@ -27,7 +27,7 @@ import type { Logger } from '../util/log.js';
 import { PaneSampler, paneTarget } from '../watch/pane-sampler.js';
 import type { HermesBoard } from './hermes-board.js';
 import { laneSessionName } from './lane-launch.js';
-import { applyJobEvents, commentAction, firstPrompt, heartbeatNote, isForAgent, lastScreenLines, type LiveStatus } from './lane-policy.js';
+import { applyJobEvents, commentAction, firstPrompt, heartbeatNote, isForAgent, lastScreenLines, waitedFor, type LiveStatus } from './lane-policy.js';
 import { enqueue, freezeProgress, initialLaneState, laneStateFile, loadLaneState, saveLaneState, settleSent, type LaneState } from './lane-state.js';
 import { DEFAULT_SETTINGS, parseDuration, settingsFromCard } from './settings.js';
 import { nextBlockKind } from './stop.js';
@@ -443,7 +443,7 @@ export async function runLaneCard(run: LaneRun): Promise<LaneOutcome> {
     const waited = now - approval.sinceMs;
     if (waited >= settings.approvalAlertMs && state.approvalTold !== since) {
       state = {
-        ...enqueue(state, `${label} has been waiting ${Math.floor(waited / 60_000)} min for approval (since ${since}): ${approval.what}. Attach to answer it: \`${attachHint(name)}\`.`),
+        ...enqueue(state, `${label} has been waiting ${waitedFor(waited)} for approval (since ${since}): ${approval.what}. Attach to answer it: \`${attachHint(name)}\`.`),
         approvalTold: since,
       };
     }
@@ -451,7 +451,7 @@ export async function runLaneCard(run: LaneRun): Promise<LaneOutcome> {
       state = {
         ...state,
         approvalBlocked: since,
-        finish: { kind: 'block', reason: `${agent} has waited ${Math.floor(waited / 60_000)} min for approval (${approval.what}) and nobody is attached. \`${attachHint(name)}\` to answer, then \`hermes kanban unblock ${board.cardId}\``, blockKind: 'needs_input' },
+        finish: { kind: 'block', reason: `${agent} has waited ${waitedFor(waited)} for approval (${approval.what}) and nobody is attached. \`${attachHint(name)}\` to answer, then \`hermes kanban unblock ${board.cardId}\``, blockKind: 'needs_input' },
       };
     }
   }

@@ -110,7 +110,7 @@ describe('a card assigned to claude-tmux, worked by the real Claude Code CLI', (
       // Should Claude ask about the report command after all, a person lets it through: only the edit is waited on.
       const screen = await capture(box, server, target).catch(() => '');
       if (/Do you want to proceed\?/.test(screen) && /job event/.test(screen) && !/echo hello/.test(screen)) await box.tmux(server, 'send-keys', '-t', target, 'Enter');
-      return (await show(id)).comments.find((comment) => /waiting \d+ min for approval/.test(comment.body) && comment.body.includes('echo hello'));
+      return (await show(id)).comments.find((comment) => /waiting \d+ (?:s|min) for approval/.test(comment.body) && comment.body.includes('echo hello'));
     }, 'the approval comment', 240_000, LOOK);
     expect(approval.body).toContain('Bash: echo hello > notes.txt');
     expect(approval.body).toContain(`mam attach ${id}-claude`);

@@ -184,6 +184,23 @@ describe('a card assigned to codex-tmux, dispatched to mam', () => {
     expect(second.name).toBe(name);
   });
 
+  it('a slash command is typed as such; a long approval wait is commented once, then blocks the card when nobody is attached', async () => {
+    const id = await createCard('Clean up.\ninterval: 1s\napproval_alert: 1s\napproval_block: 8s');
+    const name = await started(id);
+    await until(async () => hasComment(await show(id), /Watch it live/), 'the watch comment', 180_000, LOOK);
+    // The fake agent's Codex approval dialog, asked for by a slash command on the card.
+    expect((await hermes(['kanban', 'comment', id, '/fake-approval rm -rf build'])).code).toBe(0);
+    await until(() => logged().some((event) => event.event === 'approval-asked'), 'the approval dialog', 180_000, LOOK);
+    const told = await untilValue(async () => (await show(id)).comments.find((comment) => /has been waiting \d+ (?:s|min) for approval/.test(comment.body)), 'the approval comment', 180_000, looking(id));
+    expect(told.body).toContain('rm -rf build');
+    expect(told.body).toContain(`mam attach ${name}`);
+    const blocked = await untilValue(async () => ((await show(id)).task.status === 'blocked' ? show(id) : undefined), 'the needs_input block', 180_000, looking(id));
+    expect(blocked.comments.at(-1)!.body).toMatch(/^BLOCKED: codex has waited \d+ (?:s|min) for approval \(.*rm -rf build.*\) and nobody is attached/);
+    expect(blocked.comments.filter((comment) => /has been waiting \d+ (?:s|min) for approval/.test(comment.body))).toHaveLength(1);
+    // The agent is left waiting for its person, alive.
+    expect(entry(name)!.status).toBe('running');
+  });
+
   it('hands over before the run budget ends, and the next run re-attaches to the same live agent', async () => {
     // 65 s of runtime leaves 35 s to a run (TERMINAL_TIMEOUT), which hands over 31 s before that.
     const id = await createCard('Long job.\ninterval: 1s', ['--max-runtime', '65s']);
@@ -232,7 +249,7 @@ describe('a card assigned to codex-tmux, dispatched to mam', () => {
 });
 
 describe('mam lane from the command line', () => {
-  it('pull mode: claims a ready card of a lane without a Hermes profile, works it, and gives it back on SIGTERM', async () => {
+  it('pull mode: claims a ready card of a lane without a Hermes profile, works it to done, and exits 0 on SIGTERM', async () => {
     const id = (JSON.parse((await hermes(['kanban', 'create', 'pulled', '--assignee', 'pull-tmux', '--body', 'Pull me.\ninterval: 1s', '--json'])).stdout) as { id: string }).id;
     cardIds.push(id);
     // No profile: the dispatcher leaves the card alone.

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { laneAgent, laneProfiles, laneSessionName } from '../../src/kanban/lane-launch.js';
-import { applyJobEvents, commentAction, firstPrompt, heartbeatNote, isForAgent } from '../../src/kanban/lane-policy.js';
+import { applyJobEvents, commentAction, firstPrompt, heartbeatNote, isForAgent, waitedFor } from '../../src/kanban/lane-policy.js';
 import { addProgress, enqueue, freezeProgress, initialLaneState, laneStateFile, loadLaneState, MAX_PENDING, saveLaneState, settleSent } from '../../src/kanban/lane-state.js';
 import { laneSettings } from '../../src/kanban/lane.js';
 import type { JobEvent } from '../../src/jobs/schema.js';
@@ -126,6 +126,7 @@ describe('settings and heartbeats', () => {
   it('says the live status as a person reads it', () => {
     expect(heartbeatNote('claude', 's', { activity: 'working', job: 'running' }, 0)).toBe('claude in s: working; job running');
     expect(heartbeatNote('claude', 's', { activity: 'waiting', job: null }, 0)).toBe('claude in s: waiting for input');
+    expect([waitedFor(45_900), waitedFor(60_000), waitedFor(3 * 3_600_000 + 5 * 60_000), waitedFor(7_200_000), waitedFor(-5)]).toEqual(['45 s', '1 min', '3 h 5 min', '2 h', '0 s']);
     expect(heartbeatNote('codex', 's', { activity: 'needs_approval', approval: { sinceMs: 0, what: 'Bash: rm -rf build' }, job: 'running' }, 12 * 60_000 + 5)).toBe('codex in s: needs approval for 12 min (Bash: rm -rf build); job running');
   });
 });
