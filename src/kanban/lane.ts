@@ -19,6 +19,7 @@ import { submitPrompt } from '../lifecycle/submit.js';
 import { deliverMessage } from '../deliver/deliver.js';
 import { setEntryFields } from '../registry/document.js';
 import { isoSeconds, type RegistryEntry } from '../registry/schema.js';
+import { acquireLock } from '../registry/lock.js';
 import { readRegistry, updateRegistry } from '../registry/store.js';
 import { runTmux, sessionTarget } from '../tmux/client.js';
 import { capturePane, deadPane, sessionPane } from '../tmux/session.js';
@@ -104,7 +105,26 @@ const TICK_MS = 1_000;
 const HANDOVER_MARGIN_MS = 30_000;
 const SCREEN_LINES = 15;
 
+/** How long a run waits for another run of the same card (a hand-over's predecessor finishing its step) to let go. */
+const CARD_LOCK_WAIT_MS = 60_000;
+
 export async function runLaneCard(run: LaneRun): Promise<LaneOutcome> {
+  // One run per card on this host, whatever started it: the state file is that run's, and so is the agent.
+  const lockFile = `${laneStateFile(monitorStateDir(run.io.env), run.board.cardId)}.lock`;
+  await mkdir(path.dirname(lockFile), { recursive: true });
+  const held = await acquireLock(lockFile, { timeoutMs: CARD_LOCK_WAIT_MS }).catch(() => undefined);
+  if (!held) {
+    run.log.warn({ card: run.board.cardId }, 'another lane run is working this card; leaving it to that run');
+    return { kind: 'card-closed', status: 'worked by another lane run' };
+  }
+  try {
+    return await workCard(run);
+  } finally {
+    await held.release();
+  }
+}
+
+async function workCard(run: LaneRun): Promise<LaneOutcome> {
   const { io, board, agent, log } = run;
   await mkdir(run.workspace, { recursive: true });
   const lifecycle = lifecycleContext({ registry: run.flags.registry, env: io.env, cwd: run.workspace, say: (line) => log.info(line) });
@@ -183,7 +203,8 @@ export async function runLaneCard(run: LaneRun): Promise<LaneOutcome> {
       }
     }
     // 2. The card: its status, people's comments, whether our comments landed.
-    if (now >= nextCardRead || (state.finish && now >= nextFinishTry)) {
+    // Before a retried finish too: the earlier try may have landed. A first try goes straight to the board.
+    if (now >= nextCardRead || (state.finish && nextFinishTry > 0 && now >= nextFinishTry)) {
       nextCardRead = now + settings.intervalMs;
       const read = await board.read().then(
         (snapshot) => {

@@ -98,7 +98,7 @@ describe('a card assigned to claude-tmux, worked by the real Claude Code CLI', (
     const hermes = (args: string[]): Promise<HermesCall> => hermesCli(HERMES, args, env);
     const show = (id: string): Promise<ShownCard> => showCard(HERMES, id, env);
 
-    const created = await hermes(['kanban', 'create', 'write the notes', '--assignee', 'claude-tmux', '--workspace', `dir:${workspace}`, '--body', 'Write notes.txt.\ninterval: 1s\napproval_alert: 2s\nprogress_every: 1s', '--json']);
+    const created = await hermes(['kanban', 'create', 'write the notes', '--assignee', 'claude-tmux', '--workspace', `dir:${workspace}`, '--body', 'Write notes.txt.\ninterval: 1s\nheartbeat: 3s\napproval_alert: 2s\nprogress_every: 1s', '--json']);
     expect(created.code, created.stderr).toBe(0);
     const id = (cardId = (JSON.parse(created.stdout) as { id: string }).id);
     const dispatched = Date.now();
@@ -117,6 +117,9 @@ describe('a card assigned to claude-tmux, worked by the real Claude Code CLI', (
     const card = await show(id);
     expect(card.comments.some((comment) => comment.body.includes('Watch it live') && comment.body.includes(`tmux -L ${server} attach -t ${id}-claude`))).toBe(true);
     expect(card.comments.some((comment) => /progress: writing notes\.txt/.test(comment.body))).toBe(true);
+    const heartbeatNotes = (shown: ShownCard): string[] => shown.events.filter((event) => event.kind === 'heartbeat').map((event) => String((event.payload as { note?: unknown } | null)?.note ?? ''));
+    const waitingNote = new RegExp(`^claude in ${id}-claude: needs approval for \\d+ (?:s|min) \\(Bash: echo hello > notes\\.txt\\)`);
+    await until(async () => heartbeatNotes(await show(id)).some((note) => waitingNote.test(note)), 'a heartbeat telling the approval wait', 120_000, LOOK);
     await box.tmux(server, 'send-keys', '-t', target, 'Enter');
     await until(async () => existsSync(path.join(workspace, 'notes.txt')), 'the file Claude writes', 120_000, LOOK);
 
@@ -132,6 +135,9 @@ describe('a card assigned to claude-tmux, worked by the real Claude Code CLI', (
     expect(done.runs.at(-1)!.outcome).toBe('completed');
     expect(JSON.stringify(done)).toContain('notes.txt has hello and BANANA');
     expect(await readFile(path.join(workspace, 'notes.txt'), 'utf8')).toBe('hello\nBANANA\n');
+    // Heartbeats carried the live status from Claude's hooks, the approval wait included.
+    const notes = heartbeatNotes(done);
+    expect(notes.some((note) => new RegExp(`^claude in ${id}-claude: (?:working|waiting for input)`).test(note))).toBe(true);
     console.log(`lane with claude: dispatch → done in ${Math.round((Date.now() - dispatched) / 1000)} s`);
   }, 900_000);
 });

@@ -201,6 +201,30 @@ describe('a card assigned to codex-tmux, dispatched to mam', () => {
     expect(entry(name)!.status).toBe('running');
   });
 
+  it('two runs of the same card at once start one agent, and one watch comment', async () => {
+    const id = await createCard('Once only.\ninterval: 1s');
+    // Claimed as the dispatcher does, then two worker runs side by side, as two dispatches of the card would start.
+    const claimed = await hermes(['kanban', 'claim', id]);
+    expect(claimed.code, claimed.stderr).toBe(0);
+    const workspace = /^Workspace: (.+)$/m.exec(claimed.stdout)![1]!.trim();
+    const { spawn } = await import('node:child_process');
+    const runEnv = { ...env, HERMES_KANBAN_TASK: id, HERMES_KANBAN_WORKSPACE: workspace, HERMES_PROFILE: 'codex-tmux' };
+    const runs = [0, 1].map(() => spawn(process.execPath, [MAM, '-p', 'codex-tmux', 'chat', '-q', `work kanban task ${id}`], { env: runEnv, cwd: workspace, stdio: 'ignore' }));
+    try {
+      const name = `${id}-codex`;
+      await until(() => entry(name)?.status === 'running' && typed(/Your job_id is/), 'the agent and its first prompt', 180_000, LOOK);
+      await until(async () => hasComment(await show(id), /Watch it live/), 'the watch comment', 180_000, LOOK);
+      await report(name, 'completed', 'done once');
+      await until(async () => (await show(id)).task.status === 'done', 'the card done', 180_000, LOOK);
+      await until(() => runs.every((child) => child.exitCode !== null), 'both runs to end', 180_000, LOOK);
+    } finally {
+      for (const child of runs) if (child.exitCode === null) child.kill('SIGTERM');
+    }
+    expect(runs.map((child) => child.exitCode)).toEqual([0, 0]);
+    expect(logged().filter((event) => event.event === 'start')).toHaveLength(1);
+    expect((await show(id)).comments.filter((comment) => comment.body.includes('Watch it live'))).toHaveLength(1);
+  });
+
   it('hands over before the run budget ends, and the next run re-attaches to the same live agent', async () => {
     // 65 s of runtime leaves 35 s to a run (TERMINAL_TIMEOUT), which hands over 31 s before that.
     const id = await createCard('Long job.\ninterval: 1s', ['--max-runtime', '65s']);
