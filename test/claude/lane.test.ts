@@ -116,7 +116,8 @@ describe('a card assigned to claude-tmux, worked by the real Claude Code CLI', (
     expect(approval.body).toContain(`mam attach ${id}-claude`);
     const card = await show(id);
     expect(card.comments.some((comment) => comment.body.includes('Watch it live') && comment.body.includes(`tmux -L ${server} attach -t ${id}-claude`))).toBe(true);
-    expect(card.comments.some((comment) => /progress: writing notes\.txt/.test(comment.body))).toBe(true);
+    // Claude's progress report, as a comment (coalesced: it may trail the approval comment by an interval).
+    await until(async () => (await show(id)).comments.some((comment) => /progress:[\s\S]*writing notes\.txt/.test(comment.body)), 'the progress comment', 120_000, LOOK);
     const heartbeatNotes = (shown: ShownCard): string[] => shown.events.filter((event) => event.kind === 'heartbeat').map((event) => String((event.payload as { note?: unknown } | null)?.note ?? ''));
     const waitingNote = new RegExp(`^claude in ${id}-claude: needs approval for \\d+ (?:s|min) \\(Bash: echo hello > notes\\.txt\\)`);
     await until(async () => heartbeatNotes(await show(id)).some((note) => waitingNote.test(note)), 'a heartbeat telling the approval wait', 120_000, LOOK);
