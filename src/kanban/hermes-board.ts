@@ -73,7 +73,8 @@ export async function claimCard(run: HermesRunner, cardId: string, ttlS: number)
   const shown = await run(['kanban', 'show', cardId, '--json']);
   const card = shown.exitCode === 0 ? ShowJson.safeParse(parseJsonOrUndefined(shown.stdout)) : undefined;
   const parsed = card?.success ? card.data : undefined;
-  if (claimed.exitCode !== 0) return { kind: 'not-ready', status: parsed?.task.status ?? 'unknown', detail: claimed.stderr.trim() };
+  // The success line too: Hermes 0.16's CLI exits 0 after a refusal (`kanban: cannot claim …` on stderr).
+  if (claimed.exitCode !== 0 || !/^Claimed /m.test(claimed.stdout)) return { kind: 'not-ready', status: parsed?.task.status ?? 'unknown', detail: claimed.stderr.trim() || claimed.stdout.trim() };
   const lastClaim = [...(parsed?.events ?? [])].reverse().find((event) => event.kind === 'claimed');
   // `Claimed ID` then `Workspace: <path>` (docs/hermes-kanban.md, 'The CLI'): where the card's worker works.
   const workspace = /^Workspace: (.+)$/m.exec(claimed.stdout)?.[1]?.trim();
