@@ -75,6 +75,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./monitor.js')).monitorCommand,
   },
   {
+    name: 'lane',
+    summary: 'the Kanban lane: a card assigned to claude-tmux (…) is worked by that agent in tmux, and the card follows it',
+    load: async () => (await import('./lane.js')).laneCommand,
+  },
+  {
     name: 'broker',
     summary: 'run the embedded MQTT broker for delegated-job events in the foreground',
     load: async () => (await import('./broker.js')).brokerCommand,

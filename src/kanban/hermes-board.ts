@@ -62,7 +62,7 @@ const ShowJson = z.object({
   events: z.array(z.looseObject({ kind: z.string(), payload: z.looseObject({ run_id: z.number().optional() }).nullish() })).optional(),
 });
 
-export type Claim = { readonly kind: 'claimed'; readonly runId: number | undefined } | { readonly kind: 'not-ready'; readonly status: string; readonly detail: string };
+export type Claim = { readonly kind: 'claimed'; readonly runId: number | undefined; readonly workspace?: string | undefined } | { readonly kind: 'not-ready'; readonly status: string; readonly detail: string };
 
 /**
  * `hermes kanban claim` for an outside worker (`mam monitor --card`, the lane), and the run it opened: the newest
@@ -73,9 +73,12 @@ export async function claimCard(run: HermesRunner, cardId: string, ttlS: number)
   const shown = await run(['kanban', 'show', cardId, '--json']);
   const card = shown.exitCode === 0 ? ShowJson.safeParse(parseJsonOrUndefined(shown.stdout)) : undefined;
   const parsed = card?.success ? card.data : undefined;
-  if (claimed.exitCode !== 0) return { kind: 'not-ready', status: parsed?.task.status ?? 'unknown', detail: claimed.stderr.trim() };
+  // The success line too: Hermes 0.16's CLI exits 0 after a refusal (`kanban: cannot claim …` on stderr).
+  if (claimed.exitCode !== 0 || !/^Claimed /m.test(claimed.stdout)) return { kind: 'not-ready', status: parsed?.task.status ?? 'unknown', detail: claimed.stderr.trim() || claimed.stdout.trim() };
   const lastClaim = [...(parsed?.events ?? [])].reverse().find((event) => event.kind === 'claimed');
-  return { kind: 'claimed', runId: lastClaim?.payload?.run_id };
+  // `Claimed ID` then `Workspace: <path>` (docs/hermes-kanban.md, 'The CLI'): where the card's worker works.
+  const workspace = /^Workspace: (.+)$/m.exec(claimed.stdout)?.[1]?.trim();
+  return { kind: 'claimed', runId: lastClaim?.payload?.run_id, ...(workspace ? { workspace } : {}) };
 }
 
 export class HermesBoard implements Board {

@@ -22,6 +22,7 @@ import { approvalWaits, limitedSessions } from '../watch/approvals.js';
 import { PaneSampler } from '../watch/pane-sampler.js';
 import { claimCard, execaRunner, HermesBoard, type HermesRunner } from './hermes-board.js';
 import { exitTrailer, isMonitorLaunch, parseDispatcherArgv, REQUEUE_EXIT_CODE, runDeadline, runLimits } from './launch.js';
+import { laneAgent } from './lane-launch.js';
 import { LocalBoard } from './local-board.js';
 import { DEFAULT_SETTINGS, settingsFromCard, type MonitorSettings } from './settings.js';
 import { workspaceName } from './state-file.js';
@@ -77,7 +78,12 @@ export function monitorOwnRun(io: MonitorIo, flags: MonitorFlags, cardId: string
 export async function hermesBinLaunch(io: MonitorIo, argv: readonly string[]): Promise<number | undefined> {
   const launch = parseDispatcherArgv(argv);
   if (!launch) return undefined;
-  if (!isMonitorLaunch(launch, io.env)) return handOff(io, argv);
+  if (!isMonitorLaunch(launch, io.env)) {
+    // A card assigned to an agent lane (claude-tmux, …): an interactive agent in tmux works it (docs/lane.md).
+    const agent = laneAgent(launch.profile, io.env);
+    if (agent) return (await import('./lane-run.js')).laneDispatched(io, launch, agent);
+    return handOff(io, argv);
+  }
   const cardId = io.env['HERMES_KANBAN_TASK'] ?? launch.taskId;
   const log = createLogger(io.env, 'mam-monitor');
   let code = 1;

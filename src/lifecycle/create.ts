@@ -29,6 +29,8 @@ export interface CreateRequest {
   readonly delegateJobRegistry?: string | undefined;
   /** `auto_resume: true` (and its text, when not `continue`): resume by itself after a usage limit resets. */
   readonly autoResume?: { readonly text: string | undefined } | undefined;
+  /** More registry fields, written with the entry's first write (the Kanban lane's `kanban_card`). */
+  readonly extraFields?: Readonly<Record<string, string | number | boolean | null>> | undefined;
   /**
    * Aborted when the user interrupts (SIGINT/SIGTERM, reason: the signal name): create then stops at its next step
    * and undoes what it did — no tmux session it started is left behind unregistered (issue 13.2).
@@ -97,6 +99,7 @@ export async function createSession(context: LifecycleContext, request: CreateRe
     ...(request.autoResume ? { auto_resume: true, ...(request.autoResume.text === undefined ? {} : { auto_resume_text: request.autoResume.text }) } : {}),
     last_visible_status: null,
     created_at: isoSeconds(startingAt),
+    ...request.extraFields,
   };
   // The entry first, then the session: a reconcile pass (a monitor woken by tmux within a second) that sees the new
   // session finds it registered and leaves it alone, instead of auto-registering it as class B under our feet.

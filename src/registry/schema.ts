@@ -86,6 +86,8 @@ export const RegistryEntry = z.looseObject({
   /** Sent `auto_resume_text` (default `continue`) when a usage limit it stopped on resets (docs/status.md, 'Usage limits'). */
   auto_resume: z.boolean().nullish(),
   auto_resume_text: z.string().min(1).refine((text) => !/[\r\n]/.test(text), { error: 'auto_resume_text must be one line' }).nullish(),
+  /** The Kanban card this session works (`mam lane`): at most one session per card and agent. */
+  kanban_card: z.string().nullish(),
   last_visible_status: z.string().nullish(),
   created_at: Timestamp.nullish(),
   resumed_at: Timestamp.nullish(),

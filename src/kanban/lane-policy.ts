@@ -1,0 +1,121 @@
+import type { JobEvent } from '../jobs/schema.js';
+import { isStopRequest } from './stop.js';
+import { addProgress, laneCommentSeq, type LaneState } from './lane-state.js';
+import type { BlockKind, CardComment, CardSnapshot } from './types.js';
+
+/**
+ * The lane's decisions as pure functions of data: which comments are for the agent and what they ask, what the
+ * agent's job events mean for the card, and the words of the first prompt and the heartbeat (docs/lane.md).
+ */
+
+/** Hermes writes these echoes under the acting profile's name; they are status, not conversation. */
+const ECHO = /^(?:BLOCKED|UNBLOCK|SCHEDULED):/;
+
+/** A comment a person (or another tool) wrote: neither one of this lane's (author and marker) nor a Hermes echo. */
+export function isForAgent(comment: CardComment, self: string): boolean {
+  if (ECHO.test(comment.body)) return false;
+  return comment.author !== self || laneCommentSeq(comment.body) === undefined;
+}
+
+export type CommentAction = { readonly kind: 'stop' } | { readonly kind: 'slash'; readonly command: string } | { readonly kind: 'message'; readonly text: string };
+
+/** `stop` (as the monitor reads it) stops the agent; a comment starting with `/` is a slash command; anything else is typed. */
+export function commentAction(comment: CardComment): CommentAction {
+  const body = comment.body.trim();
+  if (isStopRequest(body)) return { kind: 'stop' };
+  if (body.startsWith('/')) return { kind: 'slash', command: body.split('\n', 1)[0]!.trim() };
+  return { kind: 'message', text: `Comment from ${comment.author} on the Kanban card: ${oneLine(body)}` };
+}
+
+/** One line: an agent without bracketed paste takes each newline as a submit. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** The lane's own settings lines (docs/lane.md, 'Settings'): for the lane, not the agent. */
+const SETTING_LINE = /^\s*(?:[-*]\s+)?`?(?:interval|heartbeat|approval_alert|approval_block|progress_every)`?\s*[:=]/i;
+
+/** What the card tells the agent first: its title, body (without the lane's settings lines), and what people already commented. */
+export function firstPrompt(card: Pick<CardSnapshot, 'id' | 'title' | 'body' | 'comments'>, self: string): string {
+  const earlier = card.comments.filter((comment) => isForAgent(comment, self)).map((comment) => `${comment.author}: ${oneLine(comment.body)}`);
+  const body = oneLine(card.body.split('\n').filter((line) => !SETTING_LINE.test(line)).join('\n'));
+  return [
+    `Kanban card ${card.id}: ${card.title}.`,
+    body,
+    earlier.length > 0 ? `Comments so far — ${earlier.join(' | ')}` : '',
+    'People may send you more through comments on the card; they arrive here as "Comment from …".',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** Folds new job events into the state: progress lines to coalesce, and the finish that completed/error mean. */
+export function applyJobEvents(state: LaneState, events: readonly JobEvent[], blockKind: BlockKind): LaneState {
+  let next = state;
+  for (const event of events) {
+    if (event.seq <= next.jobSeq) continue;
+    next = { ...next, jobSeq: event.seq };
+    if (next.finish || next.stopping) continue;
+    const detail = event.detail?.trim() || null;
+    switch (event.event) {
+      case 'started':
+        next = addProgress(next, detail ? `started: ${detail}` : 'started');
+        break;
+      case 'progress':
+        if (detail) next = addProgress(next, detail);
+        break;
+      case 'permission_required':
+        next = addProgress(next, `waiting for permission${detail ? `: ${detail}` : ''}`);
+        break;
+      case 'completed':
+        next = { ...next, finish: { kind: 'complete', summary: detail ?? `${next.agent} reported the card done` } };
+        break;
+      case 'error':
+        next = { ...next, finish: { kind: 'block', reason: `${next.agent} reported an error: ${detail ?? 'no reason given'}`, blockKind } };
+        break;
+      case 'timeout':
+        next = { ...next, finish: { kind: 'block', reason: `the agent's job timed out: ${detail ?? 'no event in time'}`, blockKind } };
+        break;
+      default:
+        break;
+    }
+  }
+  return next;
+}
+
+export interface LiveStatus {
+  readonly activity: string | null;
+  /** Since when (epoch ms) it has waited on an approval, and for what. */
+  readonly approval?: { readonly sinceMs: number; readonly what: string } | undefined;
+  readonly job: string | null;
+}
+
+/** How long something has waited, as a person reads it: `45 s`, `12 min`, `3 h 5 min`. */
+export function waitedFor(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
+}
+
+/** The heartbeat's note: the agent's live status as a person reads it. */
+export function heartbeatNote(agent: string, session: string, live: LiveStatus, now: number): string {
+  const status = live.approval
+    ? `needs approval for ${waitedFor(now - live.approval.sinceMs)} (${live.approval.what})`
+    : live.activity === 'working'
+      ? 'working'
+      : live.activity === 'waiting'
+        ? 'waiting for input'
+        : live.activity ?? 'status unknown';
+  return `${agent} in ${session}: ${status}${live.job ? `; job ${live.job}` : ''}`;
+}
+
+/** The last `count` non-empty lines of a screen, for a comment (each cut to 200 characters). */
+export function lastScreenLines(screen: string, count: number): string[] {
+  return screen
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== '')
+    .slice(-count)
+    .map((line) => (line.length > 200 ? `${line.slice(0, 200)}…` : line));
+}
