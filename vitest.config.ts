@@ -3,10 +3,10 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
-    // Tests drive real tmux servers and subprocesses and mostly wait on them (a quiet run keeps about one core of
-    // two busy), so three unit files and the two real-agent projects run side by side (every test waits for its
-    // condition with a generous bound).
-    maxWorkers: 5,
+    // Tests drive real tmux servers and subprocesses and mostly wait on them (a quiet run kept about one core of two
+    // busy), so four unit files and the two real-agent projects run side by side (every test waits for its condition
+    // with a generous bound).
+    maxWorkers: 6,
     projects: [
       {
         extends: true,
@@ -19,7 +19,7 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           pool: 'forks',
-          maxWorkers: 3,
+          maxWorkers: 4,
         },
       },
       {

@@ -103,6 +103,9 @@ describe('mam status --watch on a terminal', () => {
     expect(before.match(/(?:\x1b\[[0-9;]*m)+$/)?.[0]).toMatch(/\x1b\[[0-9;]*\b31\b[0-9;]*m|\x1b\[31m/);
 
     await box.tmux(view, 'kill-server').catch(() => undefined);
+    // A fresh server: kill-server returns before the old one is gone, and a client of the same socket that reaches it
+    // meanwhile dies with it ("server exited unexpectedly").
+    view = box.serverName('view');
     await watchInPane(160, ['--interval', '0.2'], { NO_COLOR: '1' });
     const plain = await untilValue(async () => {
       const text = await screen(true);
