@@ -198,3 +198,15 @@ function checkResult(args: readonly string[], result: HermesResult, expect?: Reg
     throw new BoardError(`${verb}: unexpected reply ${JSON.stringify(result.stdout.trim().slice(0, 120))}`, true, 0);
   }
 }
+
+/** The `hermes` this process calls: `$MAM_HERMES_BIN` (else `hermes` on PATH), each call bounded by `$MAM_HERMES_TIMEOUT_MS`. */
+export function hermesRunner(env: NodeJS.ProcessEnv): HermesRunner {
+  return execaRunner(env['MAM_HERMES_BIN'] || 'hermes', env, Number(env['MAM_HERMES_TIMEOUT_MS']) || 30_000);
+}
+
+/** The environment without this run's worker variables: Hermes then takes a call as an outside automation's. */
+export function outsideWorkerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const outside = { ...env };
+  for (const key of ['HERMES_KANBAN_TASK', 'HERMES_KANBAN_RUN_ID', 'HERMES_KANBAN_CLAIM_LOCK']) delete outside[key];
+  return outside;
+}

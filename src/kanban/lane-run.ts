@@ -6,7 +6,7 @@ import { parseJsonOrUndefined } from '../util/json.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { untilStopped } from '../util/stop.js';
 import { writeLine } from '../util/write.js';
-import { claimCard, execaRunner, HermesBoard, type HermesRunner } from './hermes-board.js';
+import { claimCard, HermesBoard, hermesRunner, outsideWorkerEnv } from './hermes-board.js';
 import { exitTrailer, REQUEUE_EXIT_CODE, runDeadline, runLimits, type DispatcherArgv } from './launch.js';
 import { laneAgent, type LaneProfile } from './lane-launch.js';
 import { runLaneCard, type LaneFlags, type LaneOutcome } from './lane.js';
@@ -164,17 +164,6 @@ export function laneFor(profile: string, agent: string | undefined, env: NodeJS.
   const resolved = agent ?? laneAgent(profile, env);
   if (!resolved) throw new MamError(`lane ${JSON.stringify(profile)} is not one of MAM_LANE_PROFILES; pass --agent AGENT, or name it NAME-tmux`, { exitCode: 64 });
   return { profile, agent: resolved };
-}
-
-function hermesRunner(env: NodeJS.ProcessEnv): HermesRunner {
-  return execaRunner(env['MAM_HERMES_BIN'] || 'hermes', env, Number(env['MAM_HERMES_TIMEOUT_MS']) || 30_000);
-}
-
-/** The environment without this run's worker variables: Hermes then takes a call as an outside automation's. */
-function outsideWorkerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const outside = { ...env };
-  for (const key of ['HERMES_KANBAN_TASK', 'HERMES_KANBAN_RUN_ID', 'HERMES_KANBAN_CLAIM_LOCK']) delete outside[key];
-  return outside;
 }
 
 function parseIds(stdout: string): string[] {

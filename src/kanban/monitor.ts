@@ -20,7 +20,7 @@ import { untilStopped } from '../util/stop.js';
 import { writeLine } from '../util/write.js';
 import { approvalWaits, limitedSessions } from '../watch/approvals.js';
 import { PaneSampler } from '../watch/pane-sampler.js';
-import { claimCard, execaRunner, HermesBoard, type HermesRunner } from './hermes-board.js';
+import { claimCard, HermesBoard, hermesRunner, outsideWorkerEnv, type HermesRunner } from './hermes-board.js';
 import { exitTrailer, isMonitorLaunch, parseDispatcherArgv, REQUEUE_EXIT_CODE, runDeadline, runLimits } from './launch.js';
 import { laneAgent } from './lane-launch.js';
 import { LocalBoard } from './local-board.js';
@@ -429,17 +429,6 @@ function realClock(local: LocalBoard | undefined, signal: AbortSignal | undefine
         signal?.addEventListener('abort', done, { once: true });
       }),
   };
-}
-
-function hermesRunner(env: NodeJS.ProcessEnv): HermesRunner {
-  return execaRunner(env['MAM_HERMES_BIN'] || 'hermes', env, Number(env['MAM_HERMES_TIMEOUT_MS']) || 30_000);
-}
-
-/** The environment without this run's worker variables: Hermes then takes a call as an outside automation's. */
-function outsideWorkerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const outside = { ...env };
-  for (const key of ['HERMES_KANBAN_TASK', 'HERMES_KANBAN_RUN_ID', 'HERMES_KANBAN_CLAIM_LOCK']) delete outside[key];
-  return outside;
 }
 
 /** Another profile's worker: run the real hermes with the same argv, as if we were not here. */
