@@ -87,6 +87,8 @@ export interface LiveStatus {
   readonly activity: string | null;
   /** Since when (epoch ms) it has waited on an approval, and for what. */
   readonly approval?: { readonly sinceMs: number; readonly what: string } | undefined;
+  /** When the usage limit the agent stopped on resets (ISO time), where it said so. */
+  readonly limitedUntil?: string | null | undefined;
   readonly job: string | null;
 }
 
@@ -106,7 +108,9 @@ export function heartbeatNote(agent: string, session: string, live: LiveStatus, 
       ? 'working'
       : live.activity === 'waiting'
         ? 'waiting for input'
-        : live.activity ?? 'status unknown';
+        : live.activity === 'limited'
+          ? `stopped on a usage limit${live.limitedUntil ? `, resets at ${live.limitedUntil}` : ''}`
+          : live.activity ?? 'status unknown';
   return `${agent} in ${session}: ${status}${live.job ? `; job ${live.job}` : ''}`;
 }
 

@@ -512,16 +512,19 @@ async function workCard(run: LaneRun): Promise<LaneOutcome> {
     const kind = entry ? agentKind(entry.agent) : undefined;
     const id = entry && kind ? entry[kind.conversationIdField] : undefined;
     let activity: string | null = null;
+    let limitedUntil: string | null = null;
     if (id) {
       const dir = statusDir(io.env);
-      activity = agentsActivity(await readAgentFacts(dir, id, await listStatusDir(dir))) ?? null;
+      const agents = await readAgentFacts(dir, id, await listStatusDir(dir));
+      activity = agentsActivity(agents) ?? null;
+      limitedUntil = agents['main']?.limit?.until ?? null;
     }
     if (!activity && entry) {
       const target = paneTarget(entry, undefined);
       if (target) activity = (await panes.sample([target])).get(name)?.status ?? null;
     }
     const job = state.jobId && state.jobDir ? await readJob(state.jobDir, state.jobId).then((file) => file.status, () => null) : null;
-    return { activity, approval: await approvalOf(), job };
+    return { activity, approval: await approvalOf(), limitedUntil: activity === 'limited' ? limitedUntil : null, job };
   }
 
   async function sendOutbox(cardChecked: boolean): Promise<void> {

@@ -128,5 +128,7 @@ describe('settings and heartbeats', () => {
     expect(heartbeatNote('claude', 's', { activity: 'waiting', job: null }, 0)).toBe('claude in s: waiting for input');
     expect([waitedFor(45_900), waitedFor(60_000), waitedFor(3 * 3_600_000 + 5 * 60_000), waitedFor(7_200_000), waitedFor(-5)]).toEqual(['45 s', '1 min', '3 h 5 min', '2 h', '0 s']);
     expect(heartbeatNote('codex', 's', { activity: 'needs_approval', approval: { sinceMs: 0, what: 'Bash: rm -rf build' }, job: 'running' }, 12 * 60_000 + 5)).toBe('codex in s: needs approval for 12 min (Bash: rm -rf build); job running');
+    expect(heartbeatNote('claude', 's', { activity: 'limited', limitedUntil: '2026-12-03T15:00:00Z', job: 'running' }, 0)).toBe('claude in s: stopped on a usage limit, resets at 2026-12-03T15:00:00Z; job running');
+    expect(heartbeatNote('claude', 's', { activity: 'limited', limitedUntil: null, job: null }, 0)).toBe('claude in s: stopped on a usage limit');
   });
 });
