@@ -53,6 +53,12 @@ export const LaneState = z.object({
   /** A person's `stop` is being carried out: the job's `completed` from the stop is not the agent's. */
   stopping: z.boolean(),
   finish: Finish.nullable(),
+  /** Goal cards: the summary of a `completed` the judge has not answered yet (docs/lane.md, 'Goal cards'). */
+  judging: z.string().nullable().default(null),
+  /** Goal cards: completions the judge rejected so far, each one turn of the card's goal budget. */
+  goalTurns: z.number().int().nonnegative().default(0),
+  /** Goal cards: the rejection's prompt (with its new job's report commands) still to be delivered to the agent. */
+  goalPrompt: z.string().nullable().default(null),
 });
 export type LaneState = z.infer<typeof LaneState>;
 export type LaneFinish = z.infer<typeof Finish>;
@@ -74,6 +80,9 @@ export function initialLaneState(fields: { card: string; agent: string; session:
     resumed: 0,
     stopping: false,
     finish: null,
+    judging: null,
+    goalTurns: 0,
+    goalPrompt: null,
   };
 }
 
