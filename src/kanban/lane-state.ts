@@ -134,11 +134,15 @@ export function freezeProgress(state: LaneState, now: number, everyMs: number, l
   return { ...enqueue(state, text), pending: [], lastProgressAt: now };
 }
 
-/** Comments whose send had an unknown outcome are done when the card shows them. */
+/**
+ * Comments whose send had an unknown outcome, against a fresh read of the card: done when it shows them, else free to
+ * send again (a run killed mid-send leaves its try marked, and the next run must neither drop nor double it).
+ */
 export function settleSent(state: LaneState, card: CardSnapshot, self: string): LaneState {
+  if (!state.outbox.some((comment) => comment.tried)) return state;
   const landed = new Set(card.comments.filter((comment) => comment.author === self).map((comment) => laneCommentSeq(comment.body)));
-  const outbox = state.outbox.filter((comment) => !(comment.tried && landed.has(comment.seq)));
-  return outbox.length === state.outbox.length ? state : { ...state, outbox };
+  const outbox = state.outbox.filter((comment) => !(comment.tried && landed.has(comment.seq))).map((comment) => (comment.tried ? { ...comment, tried: false } : comment));
+  return { ...state, outbox };
 }
 
 /** More pending progress lines than this are folded: an agent reporting in a loop cannot grow the state. */

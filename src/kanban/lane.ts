@@ -253,8 +253,8 @@ async function workCard(run: LaneRun): Promise<LaneOutcome> {
     state = freezeProgress(state, now, settings.progressEveryMs, label);
     await sendOutbox(cardChecked);
     await save();
-    // 6. The card's end.
-    if (state.finish && Date.now() >= nextFinishTry) {
+    // 6. The card's end, after the comments before it: one whose send had an unknown outcome waits for a card read.
+    if (state.finish && Date.now() >= nextFinishTry && !state.outbox.some((comment) => comment.tried)) {
       if (await finish()) {
         await afterFinish();
         await sendOutbox(false);

@@ -83,6 +83,8 @@ describe('the outbox', () => {
     const settled = settleSent(state, { id: 't_1', title: '', body: '', status: 'running', comments: [comment('claude-tmux', 'x progress: c\n[mam-lane #2]'), comment('ana', 'y\n[mam-lane #1]')] }, 'claude-tmux');
     // #2 landed (ours); #1 was not seen under our name; #3 was never tried.
     expect(settled.outbox.map((item) => item.seq)).toEqual([1, 3]);
+    // The card was read after #1's try and it is not there: #1 is free to send again (once), not dropped.
+    expect(settled.outbox.map((item) => item.tried)).toEqual([false, false]);
   });
 
   it('folds a flood of progress so the state stays small', () => {
