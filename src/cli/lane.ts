@@ -27,6 +27,9 @@ interactively in tmux, and the card follows it:
   end          the agent's completed event completes the card with its summary (then the agent is stopped;
                mam resume <name> brings it back); error blocks it with the reason; an agent that dies is resumed
                once into its conversation, then the card is blocked with its exit status and last screen
+  goal cards   on a --goal card the completion goes to the judge in $MAM_LANE_JUDGE (stdin {"card","goal","response"},
+               answer {"done": true|false, "reason": "..."}); a rejection is typed back into the agent with the reason
+               and the card keeps running, until the goal turns are spent (then it is blocked needs_input)
   hand-over    before the run budget (--max-runtime, goal turns, claim TTL) runs out the card is handed over; the
                agent keeps running and the next run re-attaches to the same session. Unblocking a blocked or stopped
                card resumes the same conversation.

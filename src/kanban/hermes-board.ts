@@ -59,7 +59,7 @@ const ShowJson = z.object({
   task: z.looseObject({ id: z.string(), title: z.string().nullish(), body: z.string().nullish(), status: z.string() }),
   comments: z.array(z.looseObject({ author: z.string(), body: z.string(), created_at: z.number() })),
   runs: z.array(z.looseObject({ id: z.number() })).optional(),
-  events: z.array(z.looseObject({ kind: z.string(), payload: z.looseObject({ run_id: z.number().optional() }).nullish() })).optional(),
+  events: z.array(z.looseObject({ kind: z.string(), payload: z.looseObject({ run_id: z.number().optional(), goal_mode: z.boolean().nullish(), goal_max_turns: z.number().nullish() }).nullish() })).optional(),
 });
 
 export type Claim = { readonly kind: 'claimed'; readonly runId: number | undefined; readonly workspace?: string | undefined } | { readonly kind: 'not-ready'; readonly status: string; readonly detail: string };
@@ -79,6 +79,14 @@ export async function claimCard(run: HermesRunner, cardId: string, ttlS: number)
   // `Claimed ID` then `Workspace: <path>` (docs/hermes-kanban.md, 'The CLI'): where the card's worker works.
   const workspace = /^Workspace: (.+)$/m.exec(claimed.stdout)?.[1]?.trim();
   return { kind: 'claimed', runId: lastClaim?.payload?.run_id, ...(workspace ? { workspace } : {}) };
+}
+
+/** A goal card says so only in its `created` event (docs/hermes-kanban.md): `goal_mode` and `goal_max_turns`. */
+function goalOf(events: z.infer<typeof ShowJson>['events']): Pick<CardSnapshot, 'goal'> {
+  const created = events?.find((event) => event.kind === 'created');
+  if (created?.payload?.goal_mode !== true) return {};
+  const turns = created.payload.goal_max_turns;
+  return { goal: { maxTurns: typeof turns === 'number' && Number.isInteger(turns) && turns > 0 ? turns : undefined } };
 }
 
 export class HermesBoard implements Board {
@@ -115,6 +123,7 @@ export class HermesBoard implements Board {
       body: parsed.task.body ?? '',
       status: this.superseded(parsed.runs) ? 'superseded' : parsed.task.status,
       comments: parsed.comments.map((comment) => ({ author: comment.author, body: comment.body, createdAt: comment.created_at })),
+      ...goalOf(parsed.events),
     };
   }
 

@@ -1,6 +1,7 @@
 import type { JobEvent } from '../jobs/schema.js';
 import { isStopRequest } from './stop.js';
 import { addProgress, laneCommentSeq, type LaneState } from './lane-state.js';
+import type { JudgeAnswer } from './lane-judge.js';
 import type { BlockKind, CardComment, CardSnapshot } from './types.js';
 
 /**
@@ -50,12 +51,12 @@ export function firstPrompt(card: Pick<CardSnapshot, 'id' | 'title' | 'body' | '
 }
 
 /** Folds new job events into the state: progress lines to coalesce, and the finish that completed/error mean. */
-export function applyJobEvents(state: LaneState, events: readonly JobEvent[], blockKind: BlockKind): LaneState {
+export function applyJobEvents(state: LaneState, events: readonly JobEvent[], blockKind: BlockKind, goal = false): LaneState {
   let next = state;
   for (const event of events) {
     if (event.seq <= next.jobSeq) continue;
     next = { ...next, jobSeq: event.seq };
-    if (next.finish || next.stopping) continue;
+    if (next.finish || next.stopping || next.judging !== null) continue;
     const detail = event.detail?.trim() || null;
     switch (event.event) {
       case 'started':
@@ -67,9 +68,12 @@ export function applyJobEvents(state: LaneState, events: readonly JobEvent[], bl
       case 'permission_required':
         next = addProgress(next, `waiting for permission${detail ? `: ${detail}` : ''}`);
         break;
-      case 'completed':
-        next = { ...next, finish: { kind: 'complete', summary: detail ?? `${next.agent} reported the card done` } };
+      case 'completed': {
+        const summary = detail ?? `${next.agent} reported the card done`;
+        // A goal card's completion is the judge's to accept first.
+        next = goal ? { ...next, judging: summary } : { ...next, finish: { kind: 'complete', summary } };
         break;
+      }
       case 'error':
         next = { ...next, finish: { kind: 'block', reason: `${next.agent} reported an error: ${detail ?? 'no reason given'}`, blockKind } };
         break;
@@ -122,4 +126,41 @@ export function lastScreenLines(screen: string, count: number): string[] {
     .filter((line) => line.trim() !== '')
     .slice(-count)
     .map((line) => (line.length > 200 ? `${line.slice(0, 200)}…` : line));
+}
+
+/** A goal card's budget: completions the judge may reject before the card is blocked (Hermes' goal turns). */
+export interface GoalBudget {
+  readonly maxTurns: number;
+}
+
+/** What the lane does with the judge's answer to a goal card's completion. */
+export type GoalStep =
+  | { readonly kind: 'complete'; readonly note?: string }
+  | { readonly kind: 'retry'; readonly turn: number; readonly prompt: string; readonly comment: string }
+  | { readonly kind: 'block'; readonly reason: string };
+
+/**
+ * The judge's answer applied as Hermes' goal loop does: `done` completes; `continue` sends the agent back with the
+ * reason until the turn budget is spent, then blocks for review; a judge that could not answer fails open (the
+ * completion stands), as Hermes' own completion gate does.
+ */
+export function goalStep(state: Pick<LaneState, 'card' | 'agent' | 'goalTurns'>, budget: GoalBudget, answer: JudgeAnswer, label: string): GoalStep {
+  if (answer.kind === 'done') return { kind: 'complete' };
+  if (answer.kind === 'unavailable') return { kind: 'complete', note: `${label}: the goal judge could not be asked (${answer.reason}); the completion stands.` };
+  const turn = state.goalTurns + 1;
+  if (turn >= budget.maxTurns) {
+    return { kind: 'block', reason: `Goal-mode worker exhausted its turn budget (${turn}/${budget.maxTurns}) without completing the task. Last judge verdict: ${clip(answer.reason, 300)}` };
+  }
+  return {
+    kind: 'retry',
+    turn,
+    prompt:
+      `[Continuing Kanban card ${state.card}: the judge says it is not done yet] Reason: ${oneLine(clip(answer.reason, 400))}. ` +
+      'Take the next concrete step toward completing the card. When the work is genuinely finished, report completed again with a summary; if you are blocked and need a person, report error with the reason.',
+    comment: `${label} reported the card done; the goal judge disagreed (turn ${turn}/${budget.maxTurns}): ${oneLine(clip(answer.reason, 400))}. Sent back to ${state.agent} to go on.`,
+  };
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

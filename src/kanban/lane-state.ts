@@ -53,6 +53,12 @@ export const LaneState = z.object({
   /** A person's `stop` is being carried out: the job's `completed` from the stop is not the agent's. */
   stopping: z.boolean(),
   finish: Finish.nullable(),
+  /** Goal cards: the summary of a `completed` the judge has not answered yet (docs/lane.md, 'Goal cards'). */
+  judging: z.string().nullable().default(null),
+  /** Goal cards: completions the judge rejected so far, each one turn of the card's goal budget. */
+  goalTurns: z.number().int().nonnegative().default(0),
+  /** Goal cards: the rejection's prompt (with its new job's report commands) still to be delivered to the agent. */
+  goalPrompt: z.string().nullable().default(null),
 });
 export type LaneState = z.infer<typeof LaneState>;
 export type LaneFinish = z.infer<typeof Finish>;
@@ -74,6 +80,9 @@ export function initialLaneState(fields: { card: string; agent: string; session:
     resumed: 0,
     stopping: false,
     finish: null,
+    judging: null,
+    goalTurns: 0,
+    goalPrompt: null,
   };
 }
 
@@ -125,11 +134,15 @@ export function freezeProgress(state: LaneState, now: number, everyMs: number, l
   return { ...enqueue(state, text), pending: [], lastProgressAt: now };
 }
 
-/** Comments whose send had an unknown outcome are done when the card shows them. */
+/**
+ * Comments whose send had an unknown outcome, against a fresh read of the card: done when it shows them, else free to
+ * send again (a run killed mid-send leaves its try marked, and the next run must neither drop nor double it).
+ */
 export function settleSent(state: LaneState, card: CardSnapshot, self: string): LaneState {
+  if (!state.outbox.some((comment) => comment.tried)) return state;
   const landed = new Set(card.comments.filter((comment) => comment.author === self).map((comment) => laneCommentSeq(comment.body)));
-  const outbox = state.outbox.filter((comment) => !(comment.tried && landed.has(comment.seq)));
-  return outbox.length === state.outbox.length ? state : { ...state, outbox };
+  const outbox = state.outbox.filter((comment) => !(comment.tried && landed.has(comment.seq))).map((comment) => (comment.tried ? { ...comment, tried: false } : comment));
+  return { ...state, outbox };
 }
 
 /** More pending progress lines than this are folded: an agent reporting in a loop cannot grow the state. */

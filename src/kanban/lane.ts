@@ -28,7 +28,9 @@ import type { Logger } from '../util/log.js';
 import { PaneSampler, paneTarget } from '../watch/pane-sampler.js';
 import type { HermesBoard } from './hermes-board.js';
 import { laneSessionName } from './lane-launch.js';
-import { applyJobEvents, commentAction, firstPrompt, heartbeatNote, isForAgent, lastScreenLines, waitedFor, type LiveStatus } from './lane-policy.js';
+import { askJudge } from './lane-judge.js';
+import { applyJobEvents, commentAction, firstPrompt, goalStep, heartbeatNote, isForAgent, lastScreenLines, waitedFor, type GoalBudget, type LiveStatus } from './lane-policy.js';
+import { runLimits } from './launch.js';
 import { enqueue, freezeProgress, initialLaneState, laneStateFile, loadLaneState, saveLaneState, settleSent, type LaneState } from './lane-state.js';
 import { DEFAULT_SETTINGS, parseDuration, settingsFromCard } from './settings.js';
 import { nextBlockKind } from './stop.js';
@@ -170,6 +172,7 @@ async function workCard(run: LaneRun): Promise<LaneOutcome> {
   let card: CardSnapshot = first;
   if (card.status !== 'running') return { kind: 'card-closed', status: card.status };
   const settings = laneSettings(card, board.self, run.flags);
+  const goal = goalBudget(io.env, card);
   await heartbeat(`starting ${agent} in ${name}`);
   state = settleSent(state, card, board.self);
 
@@ -183,6 +186,7 @@ async function workCard(run: LaneRun): Promise<LaneOutcome> {
   let nextCardRead = Date.now() + settings.intervalMs;
   let nextHeartbeat = Date.now() + settings.heartbeatMs;
   let nextFinishTry = 0;
+  let nextGoalPromptTry = 0;
 
   for (;;) {
     if (run.signal.aborted) {
@@ -199,8 +203,14 @@ async function workCard(run: LaneRun): Promise<LaneOutcome> {
       });
       if (job) {
         clear('job');
-        state = applyJobEvents(state, job.events, nextBlockKind(card.comments));
+        state = applyJobEvents(state, job.events, nextBlockKind(card.comments), goal !== undefined);
       }
+    }
+    // 1b. A goal card's completion goes to the judge; a rejection goes back to the agent.
+    if (state.judging !== null && !state.finish && !state.stopping) await judge(goal ?? { maxTurns: 1 });
+    if (state.goalPrompt !== null && !state.finish && now >= nextGoalPromptTry) {
+      await sendGoalPrompt();
+      if (state.goalPrompt !== null) nextGoalPromptTry = Date.now() + settings.intervalMs;
     }
     // 2. The card: its status, people's comments, whether our comments landed.
     // Before a retried finish too: the earlier try may have landed. A first try goes straight to the board.
@@ -243,8 +253,8 @@ async function workCard(run: LaneRun): Promise<LaneOutcome> {
     state = freezeProgress(state, now, settings.progressEveryMs, label);
     await sendOutbox(cardChecked);
     await save();
-    // 6. The card's end.
-    if (state.finish && Date.now() >= nextFinishTry) {
+    // 6. The card's end, after the comments before it: one whose send had an unknown outcome waits for a card read.
+    if (state.finish && Date.now() >= nextFinishTry && !state.outbox.some((comment) => comment.tried)) {
       if (await finish()) {
         await afterFinish();
         await sendOutbox(false);
@@ -361,23 +371,60 @@ async function workCard(run: LaneRun): Promise<LaneOutcome> {
       prompt = instruction ?? `You were restarted (${why}). Go on with Kanban card ${board.cardId}; report as before with ${eventCommand(jobDir, jobId, io.env)} --event progress|completed|error.`;
     } else {
       // The last job ended (a stop reports it completed): a new one carries this stretch of work.
-      const delegated = await prepareDelegatedJob(jobs(jobContextDir()), {
-        agent,
-        prompt: `Continue Kanban card ${board.cardId} (${card.title}) where you left off (${why}).`,
-        workdir: run.workspace,
-        timeoutS: JOB_LIMIT_S,
-        idleTimeoutS: JOB_LIMIT_S,
-      });
-      jobId = delegated.job.job_id;
-      jobDir = delegated.jobs.dir;
-      await attachSession(delegated.jobs, jobId, name);
-      await updateRegistry(lifecycle.registryFile, (registry) => ({ changed: setEntryFields(registry.document, name, { delegate_job_id: jobId, delegate_job_registry: jobDir }), result: undefined }), lifecycle.lock);
-      prompt = delegated.instruction;
+      const next = await newJob(`Continue Kanban card ${board.cardId} (${card.title}) where you left off (${why}).`);
+      ({ jobId, jobDir } = next);
+      prompt = next.instruction;
     }
     state = { ...state, jobId, jobDir, jobSeq: open ? state.jobSeq : 0, commentCursor: state.commentCursor ?? card.comments.length, stopping: false };
     await save();
     const submitted = await submitPrompt(lifecycle, { server, name, launcher, prompt, ready: false });
     state = enqueue(state, `${label}: ${why}; ${resumed.note}. Watch it live: \`${attachHint(name)}\`${submitted.ok ? '' : ` (the prompt to go on was not confirmed: ${submitted.detail})`}.`);
+  }
+
+  /** A new delegated job for the live agent (its last one ended): the registry entry follows it to the new job. */
+  async function newJob(prompt: string): Promise<{ jobId: string; jobDir: string; instruction: string }> {
+    const delegated = await prepareDelegatedJob(jobs(jobContextDir()), { agent, prompt, workdir: run.workspace, timeoutS: JOB_LIMIT_S, idleTimeoutS: JOB_LIMIT_S });
+    const jobId = delegated.job.job_id;
+    const jobDir = delegated.jobs.dir;
+    await attachSession(delegated.jobs, jobId, name);
+    await updateRegistry(lifecycle.registryFile, (registry) => ({ changed: setEntryFields(registry.document, name, { delegate_job_id: jobId, delegate_job_registry: jobDir }), result: undefined }), lifecycle.lock);
+    return { jobId, jobDir, instruction: delegated.instruction };
+  }
+
+  /**
+   * The goal judge's answer to the agent's completion (docs/lane.md, 'Goal cards'), saved before it is acted on: done
+   * completes; a rejection gets a new job (the completed one is closed) whose prompt says why, delivered next.
+   */
+  async function judge(budget: GoalBudget): Promise<void> {
+    const summary = state.judging!;
+    const command = io.env['MAM_LANE_JUDGE']?.trim();
+    const answer = command
+      ? await askJudge(command, { card: board.cardId, goal: `${card.title}\n\n${card.body}`, response: summary }, { env: io.env, cwd: run.workspace })
+      : ({ kind: 'done', reason: 'no judge configured (MAM_LANE_JUDGE)' } as const);
+    log.info({ card: board.cardId, verdict: answer.kind, reason: answer.reason }, 'goal judge answered');
+    const step = goalStep(state, budget, answer, label);
+    if (step.kind === 'complete') {
+      state = { ...(step.note ? enqueue(state, step.note) : state), judging: null, finish: { kind: 'complete', summary } };
+    } else if (step.kind === 'block') {
+      state = { ...state, judging: null, finish: { kind: 'block', reason: step.reason, blockKind: 'needs_input' } };
+    } else {
+      const next = await newJob(step.prompt);
+      state = { ...enqueue(state, step.comment), judging: null, goalTurns: step.turn, goalPrompt: next.instruction, jobId: next.jobId, jobDir: next.jobDir, jobSeq: 0 };
+    }
+    await save();
+  }
+
+  /** The rejection's prompt, typed into the agent with a receipt; kept (and tried again) until it is confirmed. */
+  async function sendGoalPrompt(): Promise<void> {
+    const submitted = await submitPrompt(lifecycle, { server, name, launcher, prompt: state.goalPrompt!, ready: true });
+    if (!submitted.ok) {
+      warnOnce('goal-prompt', `the judge's answer was not delivered to ${name} yet (kept, will retry): ${submitted.detail}`);
+      return;
+    }
+    clear('goal-prompt');
+    log.info({ session: name }, "the judge's answer was delivered to the agent");
+    state = { ...state, goalPrompt: null };
+    await save();
   }
 
   /** People's comments since the cursor, in order; returns the state with a stop under way when one asks to stop. */
@@ -581,6 +628,17 @@ async function workCard(run: LaneRun): Promise<LaneOutcome> {
   function jobContextDir(): string {
     return jobContext({ env: io.env, cwd: run.workspace, registryFile: lifecycle.registryFile, registryDir: undefined, clientId: '', warn: () => undefined }).dir;
   }
+}
+
+/**
+ * A goal card's budget: the dispatcher's `HERMES_KANBAN_GOAL_MAX_TURNS` for the card it spawned us for, else what the
+ * card's `created` event says; Hermes' default of 20 turns when unset. Not a goal card: undefined.
+ */
+export function goalBudget(env: NodeJS.ProcessEnv, card: Pick<CardSnapshot, 'id' | 'goal'>): GoalBudget | undefined {
+  const limits = runLimits(env);
+  if (limits.goalMode && env['HERMES_KANBAN_TASK'] === card.id) return { maxTurns: limits.goalMaxTurns };
+  if (!card.goal) return undefined;
+  return { maxTurns: card.goal.maxTurns ?? runLimits({}).goalMaxTurns };
 }
 
 /** The card's lane settings: `interval:`, `heartbeat:`, `approval_alert:`, `approval_block:`, `progress_every:` lines. */

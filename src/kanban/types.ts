@@ -17,6 +17,8 @@ export interface CardSnapshot {
   readonly status: string;
   /** Every comment, oldest first. Comments carry no id: a cursor is a count. */
   readonly comments: readonly CardComment[];
+  /** A goal card (Hermes `--goal`), and its turn budget when the card set one. */
+  readonly goal?: { readonly maxTurns: number | undefined };
 }
 
 export type BlockKind = 'needs_input' | 'transient' | 'capability' | 'dependency';

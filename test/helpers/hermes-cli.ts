@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
+import { MAM, REPO, type Sandbox } from './sandbox.js';
 
 const run = promisify(execFile);
 
@@ -41,4 +44,39 @@ export function killPids(pids: readonly number[], signal: NodeJS.Signals = 'SIGK
       // already gone
     }
   }
+}
+
+/** The `hermes` the tests drive: the stand-in (test/hermes), unless MAM_TEST_HERMES names a real Hermes launcher. */
+export const HERMES = process.env['MAM_TEST_HERMES'] || path.join(REPO, 'test', 'hermes', 'hermes');
+
+export interface HermesSetup {
+  /** HERMES_HOME: the board and the profiles. */
+  readonly home: string;
+  /** On PATH first; holds `mam`, the HERMES_BIN the dispatcher spawns. */
+  readonly bin: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * A Hermes home in the sandbox, and `mam` as the dispatcher's HERMES_BIN. HERMES_BIN must be one executable: a shim
+ * for the built CLI (npm would link the same). The workers' `hermes` is MAM_HERMES_BIN; a crashed worker is
+ * reclaimed at once (no crash grace).
+ */
+export async function hermesSetup(box: Sandbox, extra: NodeJS.ProcessEnv = {}): Promise<HermesSetup> {
+  const home = path.join(box.root, 'hermes');
+  const bin = path.join(box.root, 'bin');
+  await mkdir(bin, { recursive: true });
+  await mkdir(home, { recursive: true });
+  await writeFile(path.join(bin, 'mam'), `#!/bin/sh\nexec "${process.execPath}" "${MAM}" "$@"\n`);
+  await chmod(path.join(bin, 'mam'), 0o755);
+  const env = box.env({
+    PATH: `${bin}:${process.env['PATH']}`,
+    HERMES_HOME: home,
+    HERMES_BIN: path.join(bin, 'mam'),
+    MAM_HERMES_BIN: HERMES,
+    HERMES_KANBAN_CRASH_GRACE_SECONDS: '0',
+    MAM_LOG_LEVEL: 'info',
+    ...extra,
+  });
+  return { home, bin, env };
 }

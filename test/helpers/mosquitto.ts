@@ -8,12 +8,15 @@ import { until } from './until.js';
 export const MOSQUITTO = ['mosquitto', '/usr/sbin/mosquitto'].find((bin) => !spawnSync(bin, ['-h']).error);
 export const MOSQUITTO_MISSING = MOSQUITTO ? undefined : 'mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients)';
 
-/** An anonymous mosquitto on a free loopback port, for tests that need "a real broker". Kill it with stop(). */
-export async function startMosquitto(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+/**
+ * An anonymous mosquitto on a free loopback port (or on `port`: a broker started again where it was), for tests that
+ * need "a real broker". Kill it with stop().
+ */
+export async function startMosquitto(dir: string, port?: number): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
   if (!MOSQUITTO) throw new Error(MOSQUITTO_MISSING);
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
-  const port = await new Promise<number>((resolve) => {
+  port ??= await new Promise<number>((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const { port: free } = server.address() as { port: number };
       server.close(() => resolve(free));
@@ -32,6 +35,7 @@ export async function startMosquitto(dir: string): Promise<{ url: string; stop: 
   );
   return {
     url: `mqtt://127.0.0.1:${port}`,
+    port,
     stop: async () => {
       if (child.exitCode !== null) return;
       const gone = new Promise((resolve) => child.once('exit', resolve));

@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { laneAgent, laneProfiles, laneSessionName } from '../../src/kanban/lane-launch.js';
-import { applyJobEvents, commentAction, firstPrompt, heartbeatNote, isForAgent, waitedFor } from '../../src/kanban/lane-policy.js';
+import { applyJobEvents, commentAction, firstPrompt, goalStep, heartbeatNote, isForAgent, waitedFor } from '../../src/kanban/lane-policy.js';
+import { askJudge, parseVerdict } from '../../src/kanban/lane-judge.js';
 import { addProgress, enqueue, freezeProgress, initialLaneState, laneStateFile, loadLaneState, MAX_PENDING, saveLaneState, settleSent } from '../../src/kanban/lane-state.js';
-import { laneSettings } from '../../src/kanban/lane.js';
+import { goalBudget, laneSettings } from '../../src/kanban/lane.js';
 import type { JobEvent } from '../../src/jobs/schema.js';
 
 /** The lane's pure parts (docs/lane.md): profiles, comments, job events, the outbox and its state file. */
@@ -82,6 +83,8 @@ describe('the outbox', () => {
     const settled = settleSent(state, { id: 't_1', title: '', body: '', status: 'running', comments: [comment('claude-tmux', 'x progress: c\n[mam-lane #2]'), comment('ana', 'y\n[mam-lane #1]')] }, 'claude-tmux');
     // #2 landed (ours); #1 was not seen under our name; #3 was never tried.
     expect(settled.outbox.map((item) => item.seq)).toEqual([1, 3]);
+    // The card was read after #1's try and it is not there: #1 is free to send again (once), not dropped.
+    expect(settled.outbox.map((item) => item.tried)).toEqual([false, false]);
   });
 
   it('folds a flood of progress so the state stays small', () => {
@@ -130,5 +133,68 @@ describe('settings and heartbeats', () => {
     expect(heartbeatNote('codex', 's', { activity: 'needs_approval', approval: { sinceMs: 0, what: 'Bash: rm -rf build' }, job: 'running' }, 12 * 60_000 + 5)).toBe('codex in s: needs approval for 12 min (Bash: rm -rf build); job running');
     expect(heartbeatNote('claude', 's', { activity: 'limited', limitedUntil: '2026-12-03T15:00:00Z', job: 'running' }, 0)).toBe('claude in s: stopped on a usage limit, resets at 2026-12-03T15:00:00Z; job running');
     expect(heartbeatNote('claude', 's', { activity: 'limited', limitedUntil: null, job: null }, 0)).toBe('claude in s: stopped on a usage limit');
+  });
+});
+
+describe('goal cards and the judge', () => {
+  it('a goal card\'s completed waits for the judge instead of finishing; other cards finish at once', () => {
+    const events = [event(1, 'started'), event(2, 'completed', 'all done'), event(3, 'progress', 'after')];
+    expect(applyJobEvents(fresh(), events, 'needs_input', true)).toMatchObject({ judging: 'all done', finish: null, jobSeq: 3 });
+    expect(applyJobEvents(fresh(), events, 'needs_input', false)).toMatchObject({ judging: null, finish: { kind: 'complete', summary: 'all done' } });
+  });
+
+  it('done completes, continue goes back with the reason until the budget is spent, an unavailable judge fails open', () => {
+    const budget = { maxTurns: 3 };
+    expect(goalStep(fresh(), budget, { kind: 'done', reason: 'ok' }, 'L')).toEqual({ kind: 'complete' });
+    expect(goalStep(fresh(), budget, { kind: 'unavailable', reason: 'exit status 2' }, 'L')).toEqual({ kind: 'complete', note: 'L: the goal judge could not be asked (exit status 2); the completion stands.' });
+    const retry = goalStep(fresh(), budget, { kind: 'continue', reason: 'tests\nmissing' }, 'L');
+    expect(retry).toMatchObject({ kind: 'retry', turn: 1 });
+    expect(retry.kind === 'retry' && retry.prompt).toMatch(/^\[Continuing Kanban card t_1: the judge says it is not done yet\] Reason: tests missing\. /);
+    expect(retry.kind === 'retry' && retry.comment).toBe('L reported the card done; the goal judge disagreed (turn 1/3): tests missing. Sent back to claude to go on.');
+    expect(goalStep({ ...fresh(), goalTurns: 1 }, budget, { kind: 'continue', reason: 'x' }, 'L')).toMatchObject({ kind: 'retry', turn: 2 });
+    expect(goalStep({ ...fresh(), goalTurns: 2 }, budget, { kind: 'continue', reason: 'still x' }, 'L')).toEqual({
+      kind: 'block',
+      reason: 'Goal-mode worker exhausted its turn budget (3/3) without completing the task. Last judge verdict: still x',
+    });
+  });
+
+  it('reads the verdict in the judge model\'s shape, after any log lines; anything else is unavailable', () => {
+    expect(parseVerdict('{"done": false, "reason": "no tests"}')).toEqual({ kind: 'continue', reason: 'no tests' });
+    expect(parseVerdict('thinking...\n{"done": "yes"}\n')).toEqual({ kind: 'done', reason: 'no reason provided' });
+    expect(parseVerdict('maybe').kind).toBe('unavailable');
+    expect(parseVerdict('{"verdict": "done"}').kind).toBe('unavailable');
+  });
+
+  it('asks the judge command with the question on stdin; a failing or silent judge is unavailable, never a throw', async () => {
+    const question = { card: 't_1', goal: 'write\n\nNOTES', response: 'written' };
+    const echo = `node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const q=JSON.parse(s);console.log(JSON.stringify({done:false,reason:q.card+"|"+q.goal+"|"+q.response}))})'`;
+    expect(await askJudge(echo, question, { env: process.env, cwd: os.tmpdir() })).toEqual({ kind: 'continue', reason: 't_1|write\n\nNOTES|written' });
+    const failed = await askJudge('echo no model >&2; exit 3', question, { env: process.env, cwd: os.tmpdir() });
+    expect(failed).toEqual({ kind: 'unavailable', reason: 'the judge command failed (exit status 3): no model' });
+    const slow = await askJudge('sleep 30', question, { env: process.env, cwd: os.tmpdir(), timeoutMs: 200 });
+    expect(slow.kind).toBe('unavailable');
+    expect(slow.reason).toMatch(/killed by SIGKILL/);
+  });
+
+  it('knows a goal card from the dispatcher\'s env for its own card, or from the card; Hermes\' 20 turns by default', () => {
+    const card = { id: 't_1' };
+    expect(goalBudget({}, card)).toBeUndefined();
+    expect(goalBudget({ HERMES_KANBAN_GOAL_MODE: '1', HERMES_KANBAN_GOAL_MAX_TURNS: '4', HERMES_KANBAN_TASK: 't_1' }, card)).toEqual({ maxTurns: 4 });
+    // The env names another card (a pull lane started from a worker's shell): the card decides.
+    expect(goalBudget({ HERMES_KANBAN_GOAL_MODE: '1', HERMES_KANBAN_TASK: 't_9' }, card)).toBeUndefined();
+    expect(goalBudget({}, { ...card, goal: { maxTurns: undefined } })).toEqual({ maxTurns: 20 });
+    expect(goalBudget({}, { ...card, goal: { maxTurns: 2 } })).toEqual({ maxTurns: 2 });
+  });
+
+  it('a state file written before goal cards still loads', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mam-lane-goal-'));
+    try {
+      const file = laneStateFile(dir, 't_1');
+      const { judging: _j, goalTurns: _t, goalPrompt: _p, ...old } = fresh();
+      await writeFile(file, JSON.stringify(old));
+      expect((await loadLaneState(file, 't_1')).state).toMatchObject({ judging: null, goalTurns: 0, goalPrompt: null });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
