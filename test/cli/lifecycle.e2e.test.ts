@@ -4,9 +4,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
-import { emitted, mam, REPO, Sandbox, type MamResult } from '../helpers/sandbox.js';
+import { alive, FakeAgents } from '../helpers/fake-agents.js';
+import { emitted, mam, Sandbox, type MamResult } from '../helpers/sandbox.js';
 import { until, untilValue } from '../helpers/until.js';
 
 /**
@@ -15,7 +15,6 @@ import { until, untilValue } from '../helpers/until.js';
  * conversation artifacts in the real agents' on-disk formats under a temporary HOME and CODEX_HOME.
  */
 
-const FAKE_AGENT = path.join(REPO, 'test/fixtures/fake-agent.mjs');
 const KINDS = ['codex', 'gemini', 'agy'] as const;
 type Kind = (typeof KINDS)[number];
 const ID_FIELD = { codex: 'codex_session_id_own', gemini: 'gemini_session_id_own', agy: 'agy_conversation_id_own' } as const;
@@ -41,21 +40,17 @@ interface AgentEvent {
   readonly code?: number;
 }
 
+let agents: FakeAgents;
 let box: Sandbox;
 let server: string;
 let bin: string;
-let agentLog: string;
 let codexHome: string;
 const holders: ChildProcess[] = [];
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-lifecycle-');
-  server = box.serverName('life');
-  bin = path.join(box.root, 'bin');
-  agentLog = path.join(box.root, 'agent.log');
+  agents = await FakeAgents.create('mam-lifecycle-', 'life', KINDS);
+  ({ box, server, bin } = agents);
   codexHome = path.join(box.root, 'codex-home');
-  await mkdir(bin, { recursive: true });
-  for (const kind of KINDS) await symlink(FAKE_AGENT, path.join(bin, kind));
 });
 
 afterEach(async () => {
@@ -69,18 +64,14 @@ afterEach(async () => {
       }
     }
   }
-  // Agents still running when the test ends write their exit to the log: let them finish before the
-  // sandbox is removed. kill-server hangs each pane up; wait for every agent that logged a start.
-  await box.tmux(server, 'kill-server').catch(() => undefined);
-  const started = events().filter((event) => event.event === 'start').map((event) => event.pid);
-  await until(() => started.every((pid) => !alive(pid)), 'every fake agent to exit', 5_000).catch(() => undefined);
-  await box.dispose();
+  // kill-server hangs each pane up; the agents' exits reach the log before the sandbox is removed.
+  await agents.dispose(5_000);
 });
 
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return box.env({
-    PATH: `${bin}${path.delimiter}${process.env['PATH'] ?? ''}`,
-    FAKE_AGENT_LOG: agentLog,
+    PATH: agents.path,
+    FAKE_AGENT_LOG: agents.log,
     CODEX_HOME: codexHome,
     MAM_TMUX_SERVER: server,
     MAM_REGISTRY: box.registry,
@@ -92,34 +83,11 @@ function mamRun(args: readonly string[], extra: NodeJS.ProcessEnv = {}): Promise
   return mam(args, env(extra));
 }
 
-async function workspace(name: string): Promise<string> {
-  const dir = path.join(box.root, 'work', name);
-  await mkdir(dir, { recursive: true });
-  return dir;
-}
-
-function registryText(): string {
-  return existsSync(box.registry) ? readFileSync(box.registry, 'utf8') : '';
-}
-
-function entries(): readonly RegistryEntry[] {
-  const text = registryText();
-  return text ? parseRegistry(box.registry, text).entries : [];
-}
-
-function entryOf(name: string): RegistryEntry {
-  const found = entries().find((entry) => entry.name === name);
-  if (!found) throw new Error(`${name} is not in the registry:\n${registryText()}`);
-  return found;
-}
-
-function events(): AgentEvent[] {
-  if (!existsSync(agentLog)) return [];
-  return readFileSync(agentLog, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as AgentEvent);
-}
+const workspace = (name: string): Promise<string> => agents.workspace(name);
+const registryText = (): string => agents.registryText();
+const entries = (): readonly RegistryEntry[] => agents.entries();
+const entryOf = (name: string): RegistryEntry => agents.entryOf(name);
+const events = (): AgentEvent[] => agents.events<AgentEvent>();
 
 const eventsOf = (pid: number): AgentEvent[] => events().filter((event) => event.pid === pid);
 
@@ -131,13 +99,7 @@ async function sessions(): Promise<string[]> {
   }
 }
 
-async function screen(name: string): Promise<string> {
-  try {
-    return await box.tmux(server, 'capture-pane', '-p', '-J', '-t', `=${name}:`);
-  } catch {
-    return '';
-  }
-}
+const screen = (name: string): Promise<string> => agents.screen(name);
 
 async function typeLine(name: string, text: string): Promise<void> {
   await box.tmux(server, 'send-keys', '-t', `=${name}:`, '-l', text);
@@ -145,15 +107,6 @@ async function typeLine(name: string, text: string): Promise<void> {
 }
 
 /** Running and not a zombie: the same test mam's stop ladder applies. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 /** Every file under `root`, with a hash of its content. */
 function fileHashes(root: string): Map<string, string> {
   const files = new Map<string, string>();

@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseRegistry } from '../../src/registry/document.js';
 import { DEFAULT_GRACE_MS } from '../../src/reconcile/reconcile.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import type { RestoreReport } from '../../src/lifecycle/restore.js';
+import { alive, FakeAgents } from '../helpers/fake-agents.js';
 import { emitted, mam, REPO, Sandbox, type MamResult } from '../helpers/sandbox.js';
 import { until, untilValue } from '../helpers/until.js';
 
@@ -17,7 +17,6 @@ import { until, untilValue } from '../helpers/until.js';
  * not started; --dry-run and a refusal off a terminal change nothing.
  */
 
-const FAKE_AGENT = path.join(REPO, 'test/fixtures/fake-agent.mjs');
 const PROMPT_MARK = 'Type your message';
 
 interface AgentEvent {
@@ -32,30 +31,24 @@ interface AgentEvent {
   readonly text?: string;
 }
 
+let agents: FakeAgents;
 let box: Sandbox;
 let server: string;
 let bin: string;
 let agentLog: string;
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-restore-');
-  server = box.serverName('restore');
-  bin = path.join(box.root, 'bin');
-  agentLog = path.join(box.root, 'agent.log');
-  await mkdir(bin, { recursive: true });
-  await symlink(FAKE_AGENT, path.join(bin, 'gemini'));
+  agents = await FakeAgents.create('mam-restore-', 'restore', ['gemini']);
+  ({ box, server, bin, log: agentLog } = agents);
 });
 
 afterEach(async () => {
-  await box.tmux(server, 'kill-server').catch(() => undefined);
-  const started = events().filter((event) => event.event === 'start').map((event) => event.pid);
-  await until(() => started.every((pid) => !alive(pid)), 'every fake agent to exit', 10_000).catch(() => undefined);
-  await box.dispose();
+  await agents.dispose(10_000);
 });
 
 /** What `mam create` ran with: the fake agents on PATH, the sandbox's HOME. */
 function createEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return box.env({ PATH: `${bin}${path.delimiter}${process.env['PATH'] ?? ''}`, FAKE_AGENT_LOG: agentLog, MAM_TMUX_SERVER: server, MAM_REGISTRY: box.registry, ...extra });
+  return box.env({ PATH: agents.path, FAKE_AGENT_LOG: agentLog, MAM_TMUX_SERVER: server, MAM_REGISTRY: box.registry, ...extra });
 }
 
 /**
@@ -68,45 +61,16 @@ function restoreEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return box.env({ HOME: path.join(box.root, 'elsewhere'), PATH: bare, FAKE_AGENT_LOG: agentLog, MAM_REGISTRY: box.registry, ...extra });
 }
 
-function registryText(): string {
-  return existsSync(box.registry) ? readFileSync(box.registry, 'utf8') : '';
-}
-
-function entries(): readonly RegistryEntry[] {
-  const text = registryText();
-  return text ? parseRegistry(box.registry, text).entries : [];
-}
-
-function entryOf(name: string): RegistryEntry {
-  const found = entries().find((entry) => entry.name === name);
-  if (!found) throw new Error(`${name} is not in the registry:\n${registryText()}`);
-  return found;
-}
-
-function events(): AgentEvent[] {
-  if (!existsSync(agentLog)) return [];
-  return readFileSync(agentLog, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as AgentEvent);
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const registryText = (): string => agents.registryText();
+const entries = (): readonly RegistryEntry[] => agents.entries();
+const entryOf = (name: string): RegistryEntry => agents.entryOf(name);
+const events = (): AgentEvent[] => agents.events<AgentEvent>();
 
 async function serverUp(): Promise<boolean> {
   return box.tmux(server, 'list-sessions').then(() => true, () => false);
 }
 
-async function screen(name: string): Promise<string> {
-  return box.tmux(server, 'capture-pane', '-p', '-J', '-t', `=${name}:`).catch(() => '');
-}
+const screen = (name: string): Promise<string> => agents.screen(name);
 
 interface Made {
   readonly name: string;

@@ -48,7 +48,8 @@ afterEach(async () => {
  */
 const BOUND_MS = 1_800_000;
 
-const hermes = (args: string[], as: Record<string, string> = {}) => runHermes(args, { ...env, ...as }, { now: () => now });
+// The board's only user is this process, so the stand-in serialises its updates in-process (no `flock` per call).
+const hermes = (args: string[], as: Record<string, string> = {}) => runHermes(args, { ...env, ...as }, { now: () => now, soleUser: true });
 
 async function runningCard(): Promise<string> {
   const created = await hermes(['kanban', 'create', 'agent-sessions monitor', '--assignee', SELF, '--goal', '--json']);

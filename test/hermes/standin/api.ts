@@ -15,6 +15,12 @@ export interface HermesOptions {
   signal?: AbortSignal;
   /** Called with every chunk as it is produced (the CLI streams through it); the result still has it all. */
   onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /**
+   * This process is the board's only user (a fake-clock test driving thousands of calls): board updates are
+   * serialised in-process instead of each taking the flock through a spawned `flock` (~15 ms and a process per call).
+   * Never set it when another process (a `hermes` executable, a dispatched worker) may touch the same board.
+   */
+  soleUser?: boolean;
 }
 
 export interface HermesResult {

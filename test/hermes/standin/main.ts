@@ -85,7 +85,7 @@ async function main(ctx: Ctx, argv: string[]): Promise<number> {
   const args = parseArgs(prog, spec, rest);
   if (board !== null && board.trim() === '') throw kanbanError('--board requires a slug', 2);
   const bp = resolveBoardPaths(ctx.env, board);
-  const store = new Store(bp.file, lockSettings(ctx.env));
+  const store = new Store(bp.file, { ...lockSettings(ctx.env), inProcess: ctx.options.soleUser === true });
   try {
     await store.ensure();
   } catch (error) {
