@@ -1,9 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { hermesCli, killPids, showCard, type HermesCall, type ShownCard } from './hermes-cli.js';
-import { MAM, REPO, Sandbox } from './sandbox.js';
+import { HERMES, hermesCli, hermesSetup, killPids, showCard, type HermesCall, type ShownCard } from './hermes-cli.js';
+import { Sandbox } from './sandbox.js';
 import { untilValue } from './until.js';
 
 /**
@@ -14,7 +13,7 @@ import { untilValue } from './until.js';
  * `hermes` is the faithful stand-in (test/hermes) unless MAM_TEST_HERMES names a real Hermes launcher (the real
  * kanban code, run as docs/hermes-kanban.md describes); the same assertions hold for both.
  */
-export const HERMES = process.env['MAM_TEST_HERMES'] || path.join(REPO, 'test', 'hermes', 'hermes');
+export { HERMES };
 
 /** Each look runs the stand-in CLI, a Node process: look no more often than that, on a loaded machine. */
 export const LOOK = { intervalMs: 200 } as const;
@@ -36,22 +35,8 @@ export class Doors {
 
   static async create(): Promise<Doors> {
     const box = await Sandbox.create('mam-doors-');
-    const hermesHome = path.join(box.root, 'hermes');
-    const bin = path.join(box.root, 'bin');
-    await mkdir(bin, { recursive: true });
-    await mkdir(hermesHome, { recursive: true });
-    // HERMES_BIN must be one executable: a shim for the built CLI (npm would link the same).
-    await writeFile(path.join(bin, 'mam'), `#!/bin/sh\nexec "${process.execPath}" "${MAM}" "$@"\n`);
-    await chmod(path.join(bin, 'mam'), 0o755);
-    const env = box.env({
-      PATH: `${bin}:${process.env['PATH']}`,
-      HERMES_HOME: hermesHome,
-      HERMES_BIN: path.join(bin, 'mam'),
-      MAM_HERMES_BIN: HERMES,
-      HERMES_KANBAN_CRASH_GRACE_SECONDS: '0',
-      MAM_LOG_LEVEL: 'info',
-    });
-    return new Doors(box, hermesHome, bin, env);
+    const { home, bin, env } = await hermesSetup(box);
+    return new Doors(box, home, bin, env);
   }
 
   async dispose(): Promise<void> {
