@@ -83,11 +83,28 @@ header() {
 # The file is opened before anything is read from stdin: if that fails, the Node hook still gets the whole payload.
 [ -d "$spool" ] || mkdir -p "$spool"
 command exec 3>"$temp" || node_hook
-{ header && cat; } >&3 || {
+header >&3 || {
   rm -f "$temp"
   exit 0
 }
-exec 3>&-
+# stdin is read to its end: the agents close it after the payload. One that keeps it open would hold this hook until
+# its own hook timeout ends it (the Node hook stops at the end of the JSON object instead; sh has no timed read). So
+# the payload is read in the background and waited for, and the signal that timeout sends (SIGTERM; HUP and INT too)
+# puts what was read into the spool before the hook ends: the watcher takes the first whole JSON object of it, and a
+# payload cut short is logged, not recorded. `wait` returns at once on a trapped signal; a foreground `cat` would not.
+exec 4<&0
+cat <&4 >&3 &
+reader=$!
+cut=
+trap 'cut=1; kill "$reader"' TERM HUP INT
+wait "$reader"
+read_status=$?
+trap - TERM HUP INT
+if [ -z "$cut" ] && [ "$read_status" -ne 0 ]; then
+  rm -f "$temp"
+  exit 0
+fi
+exec 3>&- 4<&-
 mv -f "$temp" "$spool/$name" || exit 0
 
 # The watcher, if alive, reads it within milliseconds (inotify). Looked for only after the payload is in place: a
