@@ -7,8 +7,10 @@
  *   dialog opens → needs approval    the permission dialog on screen → the fact file says `needs_approval`
  *   approval given → working         Enter on "1. Yes" → the fact file leaves `needs_approval`
  *
- * "Visible to `mam status`" is the fact file: `mam status` and `mam ui` read nothing else for a hooked session. The
- * screen is read with `tmux capture-pane` in a tight loop (each read takes a few ms, so a screen event is seen up to
+ * "Visible to `mam status`" is what `mam status` and `mam ui` read for a hooked session: the fact files, with a
+ * PermissionRequest the fast hook spooled and the watcher has not recorded yet counted as needs approval
+ * (src/facts/pending-approval.ts) — read here in-process with the same functions, so no Node start is timed. The
+ * moment the watcher has recorded it in the fact file is printed beside it. The screen is read with `tmux capture-pane` in a tight loop (each read takes a few ms, so a screen event is seen up to
  * one read late: the figures err towards mam being slower); the fact file is read every 2 ms. A negative figure
  * means the status was there before the screen showed the event.
  *
@@ -34,6 +36,9 @@ import { claudeBin, claudeEnv, claudeOnPath, prepareClaudeHome, stopClaudes } fr
 import { startModelServer, type Reply } from '../test/claude/model-server.js';
 import { capture, isEmptyIdlePrompt, isIdlePrompt, typeLine } from '../test/claude/tmux-screen.js';
 import { mam, Sandbox } from '../test/helpers/sandbox.js';
+import { sessionStatus } from '../src/facts/derive.js';
+import { pendingApprovals, withPendingApprovals } from '../src/facts/pending-approval.js';
+import { listStatusDir, readAgentFacts } from '../src/facts/store.js';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env['BENCH_APPROVAL_ROUNDS'] ?? 8);
@@ -116,8 +121,11 @@ async function main(): Promise<void> {
     const withNodeHooks = await create(nodeHooked, false);
     const screen = (target: string) => capture(box, server, target).catch(() => '');
 
-    /** The fast-hooked session's main agent status, from its fact file (what `mam status` reads). */
+    /** The fast-hooked session's status as `mam status` reads it: its fact files and a spooled approval. */
     const status = async (): Promise<string | undefined> =>
+      sessionStatus(withPendingApprovals(await readAgentFacts(statusDir, sessionId, await listStatusDir(statusDir)), pendingApprovals(statusDir).get(sessionId)));
+    /** The main agent's status in its fact file alone: what the watcher has recorded. */
+    const recorded = async (): Promise<string | undefined> =>
       readFile(path.join(statusDir, `${sessionId}.agent.main.json`), 'utf8').then(
         (text) => (JSON.parse(text) as { status?: string }).status,
         () => undefined,
@@ -127,6 +135,7 @@ async function main(): Promise<void> {
     const toWaiting: number[] = [];
     const toNeedsApproval: number[] = [];
     const toWorking: number[] = [];
+    const toRecorded: number[] = [];
     const dialogHooked: number[] = [];
     const dialogPlain: number[] = [];
     const dialogNode: number[] = [];
@@ -146,9 +155,10 @@ async function main(): Promise<void> {
       // 2. A permission dialog: drawn → needs_approval; and the same in the session without hooks.
       const ask = `a${round}`;
       await typeLine(box, server, withHooks, `please approve me ${ask}`);
-      const [dialogDrawn, needsAt] = await Promise.all([
+      const [dialogDrawn, needsAt, recordedAt] = await Promise.all([
         firstTime(async () => (await screen(withHooks)).includes(DIALOG), 0, 60_000, 'the dialog (hooks)'),
         firstTime(async () => (await status()) === 'needs_approval', 2, 60_000, 'PermissionRequest → needs_approval'),
+        firstTime(async () => (await recorded()) === 'needs_approval', 2, 60_000, 'PermissionRequest recorded by the watcher'),
       ]);
       // 3. Enter on "1. Yes" → anything but needs_approval (working while the command's 2 s run).
       const pressed = performance.now();
@@ -177,6 +187,7 @@ async function main(): Promise<void> {
       if (!counted) continue;
       toWaiting.push(waitingAt - replyDrawn);
       toNeedsApproval.push(needsAt - dialogDrawn);
+      toRecorded.push(recordedAt - dialogDrawn);
       toWorking.push(workingAt - pressed);
       dialogHooked.push(dialogDrawn - answered.get(ask)!);
       dialogPlain.push(plainDrawn - answered.get(plainAsk)!);
@@ -191,6 +202,7 @@ async function main(): Promise<void> {
       console.log(`  ${label.padEnd(44)} ${median(values).toFixed(0).padStart(6)}  (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})${extra}`);
     line('reply drawn → waiting', toWaiting, `   ccmanager: ≥ ${CCM_IDLE_DEBOUNCE_MS} analytic (idle debounce), ${CCM_MEASURED.waiting} measured`);
     line('dialog drawn → needs approval', toNeedsApproval, `   ccmanager: ~${CCM_POLL_MS / 2}–${CCM_POLL_MS} analytic (poll), ${CCM_MEASURED.needsApproval} measured`);
+    line('dialog drawn → recorded by the watcher', toRecorded);
     line('Enter on "Yes" → working', toWorking, `   ccmanager: ~${CCM_POLL_MS / 2}–${CCM_POLL_MS} analytic (poll), ${CCM_MEASURED.working} measured`);
     line('model answered → dialog drawn, with hooks', dialogHooked);
     line('model answered → dialog drawn, no hooks', dialogPlain);

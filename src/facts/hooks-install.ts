@@ -6,6 +6,7 @@ import { MamError } from '../util/errors.js';
 import { writeFileAtomic } from '../registry/atomic.js';
 import { packageCommand } from '../util/which.js';
 import { joinWords } from '../util/shell-words.js';
+import { APPROVAL_EVENT } from './spool-file.js';
 
 export type Scope = HookScope;
 
@@ -55,7 +56,15 @@ export async function hookReadiness(target: HookTarget, env: NodeJS.ProcessEnv):
 }
 
 /** The one matcher group we add for `event`. */
-const groupOf = (target: HookTarget, command: string, event: string): JsonObject => target.hooks.group(command, HOOK_TIMEOUT_SECONDS, event);
+/**
+ * The fast hook is told the events a reader of status looks at before the watcher records them (it names the spool
+ * file after the event: src/facts/pending-approval.ts); every other event, and the Node hook, run the command as is.
+ */
+export function eventCommand(command: string, event: string): string {
+  return event === APPROVAL_EVENT && FAST_HOOK.test(command) ? `${command} --event ${event}` : command;
+}
+const FAST_HOOK = /\/cli\/mam-hook\.sh['"]? --agent /;
+const groupOf = (target: HookTarget, command: string, event: string): JsonObject => target.hooks.group(eventCommand(command, event), HOOK_TIMEOUT_SECONDS, event);
 
 export interface HookChange {
   readonly added: number;

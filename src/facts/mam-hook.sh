@@ -1,12 +1,13 @@
 #!/bin/sh
 # mam's fast hook (docs/status.md, 'The fast hook'): what `mam hooks install` registers by default, as
-#   /bin/sh /…/dist/cli/mam-hook.sh --agent <agent> --node /…/node
+#   /bin/sh /…/dist/cli/mam-hook.sh --agent <agent> --node /…/node [--event PermissionRequest]
 # An agent runs its hooks one after another and waits for each, so this does the least it can: it writes the payload
 # (stdin) into <status dir>/spool/ and exits; the resident watcher (`mam watch`) records it with the same derivation
 # `mam hook` runs (src/facts/spool.ts), and is started here when none is alive. A payload is written to a dot-named temp
 # file and renamed into place once whole, so a hook killed mid-write leaves nothing the watcher would read.
 # Spool names sort in the order the hooks ran: <boot clock in 1/100 s>-<pid>, the pid breaking ties (a later hook
-# forks later). Each file: a NUL-separated header (who ran the hook: the agent process, MAM_SESSION, MAM_REGISTRY, the
+# forks later), then `.<event>` when the install named the event: readers of status count a spooled PermissionRequest
+# as needs approval before the watcher records it (src/facts/pending-approval.ts). Each file: a NUL-separated header (who ran the hook: the agent process, MAM_SESSION, MAM_REGISTRY, the
 # tmux pane), an empty field, then the payload as it came.
 # With MAM_WATCH=0 (no watcher wanted), without /proc, or when the spool cannot be written, it hands the payload to
 # the Node hook instead (`mam-hook`, dist/cli/hook.cjs beside this file), which records it itself.
@@ -16,10 +17,12 @@ set -f
 exec 2>/dev/null
 agent=claude
 node=
+event=
 while [ $# -gt 0 ]; do
   case $1 in
     --agent) agent=${2-}; [ $# -ge 2 ] && shift ;;
     --node) node=${2-}; [ $# -ge 2 ] && shift ;;
+    --event) event=${2-}; [ $# -ge 2 ] && shift ;;
   esac
   shift
 done
@@ -68,6 +71,10 @@ while [ $depth -lt 8 ] && IFS= read -r stat <"/proc/$pid/stat"; do
 done
 
 name=${clock%.*}${clock#*.}-$$
+case $event in
+  '' | *[!A-Za-z]*) ;;
+  *) name=$name.$event ;;
+esac
 temp=$spool/.$name.tmp
 header() {
   printf 'mam-hook-spool 1\0agent=%s\0pid=%s\0start=%s\0ppid=%s\0' "$agent" "$agent_pid" "$agent_start" "$PPID"
@@ -76,11 +83,28 @@ header() {
 # The file is opened before anything is read from stdin: if that fails, the Node hook still gets the whole payload.
 [ -d "$spool" ] || mkdir -p "$spool"
 command exec 3>"$temp" || node_hook
-{ header && cat; } >&3 || {
+header >&3 || {
   rm -f "$temp"
   exit 0
 }
-exec 3>&-
+# stdin is read to its end: the agents close it after the payload. One that keeps it open would hold this hook until
+# its own hook timeout ends it (the Node hook stops at the end of the JSON object instead; sh has no timed read). So
+# the payload is read in the background and waited for, and the signal that timeout sends (SIGTERM; HUP and INT too)
+# puts what was read into the spool before the hook ends: the watcher takes the first whole JSON object of it, and a
+# payload cut short is logged, not recorded. `wait` returns at once on a trapped signal; a foreground `cat` would not.
+exec 4<&0
+cat <&4 >&3 &
+reader=$!
+cut=
+trap 'cut=1; kill "$reader"' TERM HUP INT
+wait "$reader"
+read_status=$?
+trap - TERM HUP INT
+if [ -z "$cut" ] && [ "$read_status" -ne 0 ]; then
+  rm -f "$temp"
+  exit 0
+fi
+exec 3>&- 4<&-
 mv -f "$temp" "$spool/$name" || exit 0
 
 # The watcher, if alive, reads it within milliseconds (inotify). Looked for only after the payload is in place: a

@@ -5,9 +5,10 @@ import { errorMessage } from '../util/errors.js';
 import { removeIfPresent } from '../util/files.js';
 import { HookPayloadError, JsonObjectScanner, PAYLOAD_LIMIT_BYTES } from './hook-stdin.js';
 import { hookOrigin, logError, recordConversation, recordHook, type HookOrigin, type Recorded } from './hook.js';
+import { headerNumber, SPOOL_MAGIC, spoolHeader, spoolNames } from './spool-file.js';
 
 /**
- * The fast hook's hand-over (src/facts/mam-hook.sh writes, the watcher reads): `<status dir>/spool/<clock>-<pid>`,
+ * The fast hook's hand-over (src/facts/mam-hook.sh writes, the watcher reads): `<status dir>/spool/<clock>-<pid>[.<event>]`,
  * one file per hook call, renamed into place once whole from a dot-named temp file. `<clock>` is the boot clock in
  * 1/100 s when the hook ran and `<pid>` the hook's, so sorting by both numbers gives the order the hooks ran in —
  * which is the order a session's payloads are recorded in (an agent runs a session's hooks one after another).
@@ -18,8 +19,6 @@ import { hookOrigin, logError, recordConversation, recordHook, type HookOrigin, 
  * mid-read reads it again on its next start: the last payload may be applied twice, which leaves the same facts.
  */
 export const SPOOL_DIR = 'spool';
-const MAGIC = 'mam-hook-spool 1';
-const NAME = /^(\d+)-(\d+)$/;
 const TEMP = /^\.(\d+)-(\d+)\.tmp$/;
 /** A temp file whose hook is still alive is being written; past this age it is dropped anyway (pid reused). */
 const TEMP_STALE_MS = 10 * 60_000;
@@ -32,17 +31,7 @@ export function spoolDir(statusDir: string): string {
 
 /** The payload files waiting in `spool`, oldest hook first; temp files are not among them. */
 export function pendingSpool(spool: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(spool);
-  } catch {
-    return [];
-  }
-  const keyed = names.flatMap((name) => {
-    const match = NAME.exec(name);
-    return match ? [{ name, clock: Number(match[1]), pid: Number(match[2]) }] : [];
-  });
-  return keyed.sort((a, b) => a.clock - b.clock || a.pid - b.pid).map((entry) => entry.name);
+  return spoolNames(spool).map((entry) => entry.name);
 }
 
 export interface SpoolEntry {
@@ -52,22 +41,18 @@ export interface SpoolEntry {
 
 /** One spool file's bytes → who ran the hook and the payload's JSON text (the first whole object). */
 export function parseSpoolFile(bytes: Buffer): SpoolEntry {
-  const end = bytes.indexOf('\0\0');
-  if (end < 0) throw new HookPayloadError('spool file has no header (not written by mam-hook.sh)');
-  const [magic, ...fields] = bytes.subarray(0, end).toString('utf8').split('\0');
-  if (magic !== MAGIC) throw new HookPayloadError(`spool file is not in a format this mam reads (${JSON.stringify(magic?.slice(0, 40))})`);
-  const header = new Map(fields.map((field): [string, string] => [field.slice(0, Math.max(0, field.indexOf('='))), field.slice(field.indexOf('=') + 1)]));
-  const body = bytes.subarray(end + 2);
+  const split = spoolHeader(bytes);
+  if (!split) throw new HookPayloadError('spool file has no header (not written by mam-hook.sh)');
+  if (split.magic !== SPOOL_MAGIC) throw new HookPayloadError(`spool file is not in a format this mam reads (${JSON.stringify(split.magic.slice(0, 40))})`);
+  const header = split.fields;
+  const body = bytes.subarray(split.bodyStart);
   if (body.length > PAYLOAD_LIMIT_BYTES) throw new HookPayloadError(`hook payload is larger than ${PAYLOAD_LIMIT_BYTES / (1024 * 1024)} MB (${body.length} bytes); not recorded`);
   const scanner = new JsonObjectScanner();
   scanner.push(body);
   if (scanner.state === 'start') throw new HookPayloadError('hook payload is empty: stdin closed with nothing on it');
   if (scanner.state === 'not-object') throw new HookPayloadError(`hook payload is not a JSON object (starts with ${JSON.stringify(body.toString('utf8').trimStart().slice(0, 20))})`);
   if (scanner.state !== 'complete') throw new HookPayloadError(`hook payload is truncated: stdin closed after ${body.length} bytes, before the JSON object closed; not recorded`);
-  const number = (key: string): number | undefined => {
-    const value = Number(header.get(key) || NaN);
-    return Number.isInteger(value) && value > 0 ? value : undefined;
-  };
+  const number = (key: string): number | undefined => headerNumber(header, key);
   const env = { MAM_SESSION: header.get('MAM_SESSION'), MAM_REGISTRY: header.get('MAM_REGISTRY'), TMUX: header.get('TMUX'), TMUX_PANE: header.get('TMUX_PANE') };
   const pid = number('pid');
   const start = number('start');

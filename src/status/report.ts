@@ -6,6 +6,7 @@ import type { AgentFact, AgentStatus } from '../facts/schema.js';
 import { classifyPane, combineActivity, type ActivitySource } from '../watch/pane.js';
 import { paneTarget, type PaneSampler, type PaneTarget } from '../watch/pane-sampler.js';
 import { listStatusDir, readAgentFacts } from '../facts/store.js';
+import { pendingApprovals, withPendingApprovals } from '../facts/pending-approval.js';
 import { readRegistryEntries } from '../registry/read-cache.js';
 import { timestampMs } from '../registry/time.js';
 import { serversToObserve } from '../reconcile/observe.js';
@@ -72,12 +73,14 @@ export async function sessionStatus(context: LifecycleContext, panes?: PaneSampl
   const mains = new Map<string, AgentFact>();
   const factsDir = statusDir(context.env);
   const factNames = await listStatusDir(factsDir);
+  // Approvals the fast hook spooled that the watcher has not recorded yet (src/facts/pending-approval.ts).
+  const approvals = pendingApprovals(factsDir);
   await Promise.all(
     registry.entries.map(async (entry) => {
       const kind = agentKind(entry.agent);
       const id = kind ? entry[kind.conversationIdField] : undefined;
       if (entry.status !== 'running' || !id) return;
-      const agents = await readAgentFacts(factsDir, id, factNames);
+      const agents = withPendingApprovals(await readAgentFacts(factsDir, id, factNames), approvals.get(id));
       const activity = agentsActivity(agents);
       if (activity) activities.set(entry.name, activity);
       if (agents['main']) mains.set(entry.name, agents['main']);

@@ -4,6 +4,7 @@ import type { Facts } from '../facts/derive.js';
 import { sessionStatus } from '../facts/derive.js';
 import type { AgentStatus } from '../facts/schema.js';
 import { listStatusDir, readAgentFacts } from '../facts/store.js';
+import { pendingApprovals, withPendingApprovals } from '../facts/pending-approval.js';
 import { sessionFactOf } from '../facts/check.js';
 import { runningWatcher } from '../facts/watcher-pid.js';
 import { isAlive, processId } from '../proc/tree.js';
@@ -44,7 +45,7 @@ export function writeSegment(dir: string, text: string): void {
  * agents' files. A session whose recorded agent process is gone is not counted: without a watcher nobody has
  * removed its facts yet.
  */
-export async function countsFromFacts(dir: string): Promise<SegmentCounts> {
+export async function countsFromFacts(dir: string, approvals = pendingApprovals(dir)): Promise<SegmentCounts> {
   const names = await listStatusDir(dir);
   const statuses: (AgentStatus | undefined)[] = [];
   for (const name of names) {
@@ -52,7 +53,8 @@ export async function countsFromFacts(dir: string): Promise<SegmentCounts> {
     const session = sessionFactOf(parseJsonOrUndefined(readTextOrUndefined(path.join(dir, name)) ?? ''));
     if (!session) continue;
     if (session.pid !== null && !(session.pid_start !== null ? isAlive({ pid: session.pid, start: session.pid_start }) : processId(session.pid) !== undefined)) continue;
-    statuses.push(sessionStatus(await readAgentFacts(dir, name.slice(0, -'.session.json'.length), names)));
+    const id = name.slice(0, -'.session.json'.length);
+    statuses.push(sessionStatus(withPendingApprovals(await readAgentFacts(dir, id, names), approvals.get(id))));
   }
   return countStatuses(statuses);
 }
@@ -62,12 +64,14 @@ export async function countsFromFacts(dir: string): Promise<SegmentCounts> {
  * computed from the fact files. `source` says which.
  */
 export async function currentSegment(dir: string, color: boolean): Promise<{ readonly text: string; readonly source: 'watcher' | 'facts' }> {
-  const cached = runningWatcher(dir) ? readTextOrUndefined(segmentPath(dir)) : undefined;
+  // An approval the watcher has not recorded yet is not in its file: counted from the facts then.
+  const approvals = pendingApprovals(dir);
+  const cached = runningWatcher(dir) && approvals.size === 0 ? readTextOrUndefined(segmentPath(dir)) : undefined;
   if (cached !== undefined) {
     const line = cached.split('\n', 1)[0]!;
     return { text: color ? line : plainSegment(line), source: 'watcher' };
   }
-  return { text: tmuxSegment(await countsFromFacts(dir), color), source: 'facts' };
+  return { text: tmuxSegment(await countsFromFacts(dir, approvals), color), source: 'facts' };
 }
 
 export interface SegmentCacheOptions {

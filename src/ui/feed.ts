@@ -3,6 +3,7 @@ import path from 'node:path';
 import { statusDir } from '../config.js';
 import type { AgentFact } from '../facts/schema.js';
 import { listStatusDir, readAgentFacts } from '../facts/store.js';
+import { pendingApprovals, withPendingApprovals } from '../facts/pending-approval.js';
 import type { LifecycleContext } from '../lifecycle/context.js';
 import type { AgentStatusMessage, ReceivedStatus } from '../mqtt/status-message.js';
 import { Controller } from '../reconcile/controller.js';
@@ -111,9 +112,10 @@ export class FleetFeed {
     const dir = statusDir(lifecycle.env);
     const names = await listStatusDir(dir);
     const facts = new Map<string, Readonly<Record<string, AgentFact>>>();
+    const approvals = pendingApprovals(dir);
     for (const row of report.sessions) {
       if (row.status !== 'running' || !row.conversation_id || names.length === 0) continue;
-      facts.set(row.name, await readAgentFacts(dir, row.conversation_id, names));
+      facts.set(row.name, withPendingApprovals(await readAgentFacts(dir, row.conversation_id, names), approvals.get(row.conversation_id)));
     }
     this.servers = [...new Map(report.sessions.map((row) => [row.tmux_server ?? '', row.tmux_server])).values()];
     this.latest = { report, facts };

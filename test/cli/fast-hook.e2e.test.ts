@@ -206,4 +206,30 @@ describe('the fast hook', () => {
     expect(await spooled()).toEqual([]);
     expect(await watcherPid()).toBeUndefined();
   });
+
+  it('an agent that keeps stdin open holds the hook only until its hook timeout: the SIGTERM spools the payload, and it is recorded', async () => {
+    const env = box.env({ MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '30' });
+    const hook = spawn('/bin/sh', [FAST_HOOK, '--agent', 'claude', '--node', process.execPath], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+    const exited = new Promise<number | null>((resolve) => hook.once('exit', resolve));
+    try {
+      // The whole payload, and the pipe left open: sh cannot tell where the JSON object ends, so it waits for more.
+      hook.stdin.write(JSON.stringify({ session_id: SID, hook_event_name: 'UserPromptSubmit', prompt: 'kept open' }));
+      await until(async () => {
+        const temp = (await spooled()).find((name) => name.endsWith('.tmp'));
+        return temp !== undefined && (await readFile(path.join(dir, 'spool', temp), 'utf8').catch(() => '')).includes('kept open');
+      }, 'the payload read into the temp file', LONG);
+      expect(hook.exitCode).toBeNull();
+      expect(await main()).toBeUndefined();
+      // What an agent's hook timeout sends.
+      hook.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await until(async () => (await main())?.status === 'working' && (await spooled()).length === 0, 'the payload recorded', LONG, {
+        detail: async () => `spool: ${(await spooled()).join(', ')}; errors: ${await readFile(path.join(dir, 'hook-errors.log'), 'utf8').catch(() => '')}`,
+      });
+      expect(await readFile(path.join(dir, 'hook-errors.log'), 'utf8').catch(() => '')).toBe('');
+    } finally {
+      hook.stdin.destroy();
+      hook.kill('SIGKILL');
+    }
+  });
 });

@@ -37,6 +37,8 @@ const FAST_HOOK = path.join(path.dirname(MAM), 'mam-hook.sh');
 /** What `mam hooks install` writes by default: the fast hook. */
 const fastCommand = (agent: string): string => `/bin/sh ${FAST_HOOK} --agent ${agent} --node ${process.execPath}`;
 const ourCommand = fastCommand('claude');
+/** The fast hook is told one event, PermissionRequest, so readers count it before the watcher records it. */
+const fastEventCommand = (agent: string, event: string): string => (event === 'PermissionRequest' ? `${fastCommand(agent)} --event ${event}` : fastCommand(agent));
 const nodeCommand = `${process.execPath} ${HOOK_ENTRY} --agent claude`;
 
 function ours(settings: Settings): number {
@@ -55,7 +57,7 @@ describe('mam hooks', () => {
     const settings = await readJson(userFile());
     expect(Object.keys(settings.hooks)).toEqual(EVENTS);
     for (const event of EVENTS) {
-      expect(settings.hooks[event]).toEqual([{ matcher: '*', hooks: [{ type: 'command', command: ourCommand, timeout: 10 }] }]);
+      expect(settings.hooks[event]).toEqual([{ matcher: '*', hooks: [{ type: 'command', command: fastEventCommand('claude', event), timeout: 10 }] }]);
     }
   });
 
@@ -221,7 +223,7 @@ describe('mam hooks --agent codex|gemini|all', () => {
     const settings = await readJson(codexFile());
     expect(Object.keys(settings.hooks)).toEqual(CODEX_EVENTS);
     // Codex cuts SessionEnd hooks off after 3 s and warns about a longer timeout.
-    for (const event of CODEX_EVENTS) expect(settings.hooks[event]).toEqual([{ hooks: [{ type: 'command', command: commandFor('codex'), timeout: event === 'SessionEnd' ? 3 : 10 }] }]);
+    for (const event of CODEX_EVENTS) expect(settings.hooks[event]).toEqual([{ hooks: [{ type: 'command', command: fastEventCommand('codex', event), timeout: event === 'SessionEnd' ? 3 : 10 }] }]);
 
     // Once Codex has recorded its trust in config.toml (the shape 0.171 writes), no note; twice = same bytes.
     const trusted = `model = "gpt-5.4"\n\n[hooks.state."${codexFile()}:session_start:0:0"]\ntrusted_hash = "sha256:00"\n`;

@@ -14,12 +14,17 @@ export interface HookAgent {
   hook(payload: Record<string, unknown>): Promise<void>;
 }
 
-export function startHookAgent(env: NodeJS.ProcessEnv, cwd: string, shellCommand?: string): HookAgent {
-  const argv = shellCommand === undefined ? [process.execPath, MAM, 'hook'] : ['/bin/sh', '-c', shellCommand];
+export function startHookAgent(env: NodeJS.ProcessEnv, cwd: string, shellCommand?: string | Readonly<Record<string, string>>): HookAgent {
+  const argvOf = (command: string): string[] => ['/bin/sh', '-c', command];
+  const byEvent = typeof shellCommand === 'object' ? Object.fromEntries(Object.entries(shellCommand).map(([event, command]) => [event, argvOf(command)])) : {};
+  const fixed = shellCommand === undefined ? [process.execPath, MAM, 'hook'] : typeof shellCommand === 'string' ? argvOf(shellCommand) : undefined;
   const script = `
     const { spawnSync } = require('node:child_process');
-    const argv = ${JSON.stringify(argv)};
+    const fixed = ${JSON.stringify(fixed ?? null)};
+    const byEvent = ${JSON.stringify(byEvent)};
     require('node:readline').createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', (line) => {
+      const argv = fixed ?? byEvent[JSON.parse(line).hook_event_name];
+      if (!argv) throw new Error('no hook command for ' + line);
       spawnSync(argv[0], argv.slice(1), { input: line, stdio: ['pipe', 'ignore', 'ignore'], maxBuffer: 1 << 30 });
       process.stdout.write('done\\n');
     });`;
