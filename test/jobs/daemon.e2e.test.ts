@@ -153,14 +153,20 @@ describe('mam job event through the job daemon', () => {
   });
 });
 
-/** Whether `pid` has a child running `flock`: the daemon (or this process) waiting for a jobs directory's lock. */
-async function waitingForLock(pid: number): Promise<boolean> {
-  const { readdir } = await import('node:fs/promises');
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(stat.indexOf('(') + 1, close) === 'flock' && Number(stat.slice(close + 2).split(' ')[1]) === pid) return true;
+/**
+ * Whether a child of `pid` (the daemon's lock helper, src/registry/lock-keeper.ts, or a `flock` of lock.ts) is
+ * blocked waiting for flock(2) on `lockFile`: a `->` line of /proc/locks naming the file's inode.
+ */
+async function waitingForLock(pid: number, lockFile: string): Promise<boolean> {
+  const { stat } = await import('node:fs/promises');
+  const inode = (await stat(lockFile)).ino;
+  const waiters = (await readFile('/proc/locks', 'utf8'))
+    .split('\n')
+    .map((line) => /->\s+FLOCK\s+\S+\s+\S+\s+(\d+)\s+[0-9a-f]+:[0-9a-f]+:(\d+)/.exec(line))
+    .flatMap((match) => (match && Number(match[2]) === inode ? [Number(match[1])] : []));
+  for (const waiter of waiters) {
+    const stat = await readFile(`/proc/${waiter}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return true;
   }
   return false;
 }
@@ -189,7 +195,7 @@ describe('the job daemon loses nothing and records nothing twice', () => {
     const lock = await acquireLock(path.join(jobs.dir, '.lock'));
     const counter = { calls: 0 };
     const calls = Array.from({ length: 20 }, (_, index) => reportEvent(unreachable, { dir: jobs.dir, id: job.job_id, event: 'progress', detail: `e${index}` }, directCounting(job.job_id, 'progress', `e${index}`, counter)));
-    await until(() => waitingForLock(daemon.pid!), 'the daemon to be inside a batch, waiting for the lock', 60_000);
+    await until(() => waitingForLock(daemon.pid!, path.join(jobs.dir, '.lock')), 'the daemon to be inside a batch, waiting for the lock', 60_000);
     daemon.kill('SIGKILL');
     await until(() => daemon.signalCode !== null, 'the daemon to die', 60_000);
     await until(() => counter.calls === 20, 'every caller to record its event itself', 60_000);
