@@ -34,6 +34,8 @@ const DAEMON_EVENTS = Number(process.env['BENCH_JOB_DAEMON_EVENTS'] ?? 5000);
 const DAEMON_CLIENTS = Number(process.env['BENCH_JOB_DAEMON_CLIENTS'] ?? 100);
 const DAEMON_JOBS = Number(process.env['BENCH_JOB_DAEMON_JOBS'] ?? 10);
 const MAM = path.resolve('dist/cli/main.js');
+/** Extra node flags for the daemon, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes. */
+const DAEMON_NODE_ARGS = (process.env['BENCH_JOB_DAEMON_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 
 const percentile = (values: number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
 const fmt = (values: number[]): string => `median ${percentile(values, 0.5).toFixed(2)} ms, p95 ${percentile(values, 0.95).toFixed(2)} ms`;
@@ -92,7 +94,7 @@ async function main(): Promise<void> {
     }
 
     // The job daemon, started as `mam job event` starts it, and held until the end.
-    daemon = spawn(process.execPath, [MAM, 'job', 'daemon', '--idle-exit', '3600'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    daemon = spawn(process.execPath, [...DAEMON_NODE_ARGS, MAM, 'job', 'daemon', '--idle-exit', '3600'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       daemon!.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening on') && resolve());
       daemon!.once('exit', (code) => reject(new Error(`mam job daemon exited (${code})`)));

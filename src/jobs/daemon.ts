@@ -2,8 +2,10 @@ import { chmod, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { errorMessage } from '../util/errors.js';
 import { withLock, type LockOptions } from '../registry/lock.js';
+import { lockKeeper } from '../registry/lock-keeper.js';
 import { brokerOptionsFromEnv } from '../mqtt/options.js';
-import { recordBatch, type EventOutcome, type EventRequest } from './batch.js';
+import { recordBatch, type BatchResult, type EventOutcome, type EventRequest } from './batch.js';
+import { JobFileCache } from './job-cache.js';
 import type { DaemonFiles, DaemonReply } from './daemon-client.js';
 import { DaemonRequest } from './daemon-request.js';
 import { stateOf } from './service.js';
@@ -59,6 +61,9 @@ export async function runJobDaemon(options: JobDaemonOptions): Promise<DaemonExi
   const maxBatch = options.maxBatch ?? 1_000;
   const gatherMs = options.gatherMs ?? 5;
   const queue: Pending[] = [];
+  // Jobs directories' locks taken without a fork per batch, and job files kept between batches.
+  const keeper = lockKeeper();
+  const cache = new JobFileCache();
   const sockets = new Set<net.Socket>();
   let draining: Promise<void> | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -119,20 +124,32 @@ export async function runJobDaemon(options: JobDaemonOptions): Promise<DaemonExi
   };
 
   const drain = async (): Promise<void> => {
+    // Batch N+1 is recorded while batch N is being published; publishing stays one batch at a time, in batch order,
+    // so subscribers still get every job's events in seq order, and each caller is answered after its own publish.
+    let publishing: Promise<void> | undefined;
     while (queue.length > 0) {
       // Callers answered by the last batch send their next events within a few ms: waiting that long for them makes
-      // one batch of what would be many, and each batch costs a lock (a `flock` process) and a write per job.
+      // one batch of what would be many, and each batch costs a lock and a write per job.
       if (gatherMs > 0 && queue.length < maxBatch) await new Promise((resolve) => setTimeout(resolve, gatherMs));
       const batch = queue.splice(0, maxBatch);
-      let replies: DaemonReply[];
+      const requests = batch.map((item) => item.request);
+      const answerAll = (replies: readonly DaemonReply[]): void => batch.forEach((item, index) => item.answer(replies[index]!));
+      // recordBatch answers per event; the catches are for the unforeseen, which must still answer every caller.
+      const unforeseen = (error: unknown): DaemonReply[] => batch.map(() => ({ error: `job daemon: ${errorMessage(error)}`, exit_code: 1 }));
+      let recorded: BatchResult;
       try {
-        replies = await recordAndPublish(batch.map((item) => item.request), options);
+        recorded = await recordBatch(requests, { now: options.now, lock: options.lock, withLock: keeper.withLock, cache });
       } catch (error) {
-        // recordBatch answers per event; this is for the unforeseen, which must still answer every caller.
-        replies = batch.map(() => ({ error: `job daemon: ${errorMessage(error)}`, exit_code: 1 }));
+        answerAll(unforeseen(error));
+        continue;
       }
-      batch.forEach((item, index) => item.answer(replies[index]!));
+      const previous = publishing;
+      publishing = (async () => {
+        await previous;
+        answerAll(await publishAndReply(requests, recorded, options.transport).catch(unforeseen));
+      })();
     }
+    await publishing;
   };
 
   await mkdir(files.dir, { recursive: true, mode: 0o700 });
@@ -172,16 +189,16 @@ export async function runJobDaemon(options: JobDaemonOptions): Promise<DaemonExi
   await removeOwn(files);
   while (draining) await draining;
   for (const socket of sockets) socket.destroy();
+  keeper.close();
   await closed;
   await (await options.transport().catch(() => undefined))?.close().catch(() => undefined);
   log(`mam job daemon: stopped (${reason}), pid ${process.pid}`);
   return reason;
 }
 
-/** Records a batch, publishes what it recorded, and says to each caller what happened to its event. */
-async function recordAndPublish(requests: readonly EventRequest[], options: Pick<JobDaemonOptions, 'lock' | 'now' | 'transport'>): Promise<DaemonReply[]> {
-  const { outcomes, jobs } = await recordBatch(requests, { now: options.now, lock: options.lock });
-  const publishErrors = await publish(requests, outcomes, jobs, options.transport);
+/** Publishes what a batch recorded, and says to each caller what happened to its event. */
+async function publishAndReply(requests: readonly EventRequest[], { outcomes, jobs }: BatchResult, transport: JobDaemonOptions['transport']): Promise<DaemonReply[]> {
+  const publishErrors = await publish(requests, outcomes, jobs, transport);
   return outcomes.map((outcome, index): DaemonReply => {
     if ('error' in outcome) return { error: outcome.error, exit_code: outcome.exitCode };
     const { applied } = outcome;

@@ -86,8 +86,11 @@ export async function listJobs(dir: string): Promise<JobFile[]> {
   return jobs.sort((a, b) => a.created_at.localeCompare(b.created_at));
 }
 
-/** Writes one job file atomically (fsynced); the caller holds the directory lock. */
-export async function writeJob(dir: string, job: JobFile): Promise<void> {
+/**
+ * Writes one job file atomically (fsynced); the caller holds the directory lock. Answers the directory the file was
+ * renamed in: with `deferDirectorySync` the caller must fsync it (registry/atomic.ts syncDirectory) before it lets go.
+ */
+export async function writeJob(dir: string, job: JobFile, options: { readonly deferDirectorySync?: boolean } = {}): Promise<string> {
   const file = jobPath(dir, job.job_id);
-  await writeFileAtomic(file, `${JSON.stringify(job, null, 2)}\n`, 0o600);
+  return writeFileAtomic(file, `${JSON.stringify(job, null, 2)}\n`, 0o600, options);
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
  * renamed over that (a rename over the link itself would turn it into a plain file and leave the target stale).
  * The temp file's name carries our pid, so a later writer can tell a dead writer's leftover from a live one's.
  */
-export async function writeFileAtomic(given: string, content: string, newFileMode = 0o644): Promise<void> {
+export async function writeFileAtomic(given: string, content: string, newFileMode = 0o644, options: { readonly deferDirectorySync?: boolean } = {}): Promise<string> {
   const file = await writeTarget(given);
   const directory = path.dirname(file);
   const temp = path.join(directory, `${tempPrefix(file)}${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -38,7 +38,9 @@ export async function writeFileAtomic(given: string, content: string, newFileMod
     await unlink(temp).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(directory);
+  // Deferred by a caller that writes many files in one directory and syncs it once afterwards (src/jobs/batch.ts).
+  if (!options.deferDirectorySync) await syncDirectory(directory);
+  return directory;
 }
 
 /**
@@ -99,7 +101,8 @@ function tempPrefix(file: string): string {
   return `.${path.basename(file)}.tmp-`;
 }
 
-async function syncDirectory(directory: string): Promise<void> {
+/** fsync of a directory, so the renames in it survive a power loss. */
+export async function syncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, 'r');
   try {
     await handle.sync();

@@ -55,6 +55,16 @@ async function startDaemon(extra: NodeJS.ProcessEnv = {}): Promise<ChildProcess>
   return child;
 }
 
+/** A subscriber to one job's events on the sandbox's broker, closed after the test: the seqs it has received so far. */
+async function subscribeTo(jobId: string): Promise<number[]> {
+  const subscriber: MqttJobTransport = await connectTransport({ ...brokerOptionsFromEnv(env), clientId: `test-sub-${process.pid}`, env });
+  closers.push(() => subscriber.close());
+  const seen: number[] = [];
+  subscriber.onEvent((message) => seen.push(message.event.seq));
+  await subscriber.subscribe(jobId);
+  return seen;
+}
+
 /** The events a job's file holds beyond `submitted`, checked for what must always hold: seq 1…n, keys unique. */
 function checked(job: JobFile): JobFile['events'] {
   expect(job.events.map((item) => item.seq)).toEqual(job.events.map((_, index) => index + 1));
@@ -77,11 +87,7 @@ describe('mam job event through the job daemon', () => {
   it('records and publishes through a running daemon, and keeps every exit code', async () => {
     await startDaemon();
     const job = await newJob();
-    const subscriber: MqttJobTransport = await connectTransport({ ...brokerOptionsFromEnv(env), clientId: `test-sub-${process.pid}`, env });
-    closers.push(() => subscriber.close());
-    const seen: number[] = [];
-    subscriber.onEvent((message) => seen.push(message.event.seq));
-    await subscriber.subscribe(job.job_id);
+    const seen = await subscribeTo(job.job_id);
 
     const where = ['--registry-dir', jobs.dir];
     const first = await mam(['job', 'event', job.job_id, '--event', 'started', '--json', ...where], env);
@@ -153,14 +159,20 @@ describe('mam job event through the job daemon', () => {
   });
 });
 
-/** Whether `pid` has a child running `flock`: the daemon (or this process) waiting for a jobs directory's lock. */
-async function waitingForLock(pid: number): Promise<boolean> {
-  const { readdir } = await import('node:fs/promises');
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(stat.indexOf('(') + 1, close) === 'flock' && Number(stat.slice(close + 2).split(' ')[1]) === pid) return true;
+/**
+ * Whether a child of `pid` (the daemon's lock helper, src/registry/lock-keeper.ts, or a `flock` of lock.ts) is
+ * blocked waiting for flock(2) on `lockFile`: a `->` line of /proc/locks naming the file's inode.
+ */
+async function waitingForLock(pid: number, lockFile: string): Promise<boolean> {
+  const { stat } = await import('node:fs/promises');
+  const inode = (await stat(lockFile)).ino;
+  const waiters = (await readFile('/proc/locks', 'utf8'))
+    .split('\n')
+    .map((line) => /->\s+FLOCK\s+\S+\s+\S+\s+(\d+)\s+[0-9a-f]+:[0-9a-f]+:(\d+)/.exec(line))
+    .flatMap((match) => (match && Number(match[2]) === inode ? [Number(match[1])] : []));
+  for (const waiter of waiters) {
+    const stat = await readFile(`/proc/${waiter}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return true;
   }
   return false;
 }
@@ -189,7 +201,7 @@ describe('the job daemon loses nothing and records nothing twice', () => {
     const lock = await acquireLock(path.join(jobs.dir, '.lock'));
     const counter = { calls: 0 };
     const calls = Array.from({ length: 20 }, (_, index) => reportEvent(unreachable, { dir: jobs.dir, id: job.job_id, event: 'progress', detail: `e${index}` }, directCounting(job.job_id, 'progress', `e${index}`, counter)));
-    await until(() => waitingForLock(daemon.pid!), 'the daemon to be inside a batch, waiting for the lock', 60_000);
+    await until(() => waitingForLock(daemon.pid!, path.join(jobs.dir, '.lock')), 'the daemon to be inside a batch, waiting for the lock', 60_000);
     daemon.kill('SIGKILL');
     await until(() => daemon.signalCode !== null, 'the daemon to die', 60_000);
     await until(() => counter.calls === 20, 'every caller to record its event itself', 60_000);
@@ -252,11 +264,7 @@ describe('the job daemon loses nothing and records nothing twice', () => {
   it('out of order: a completed among events in flight ends the job; what came after it is refused, the rest kept in seq order', async () => {
     await startDaemon();
     const job = await newJob();
-    const subscriber: MqttJobTransport = await connectTransport({ ...brokerOptionsFromEnv(env), clientId: `test-sub-${process.pid}`, env });
-    closers.push(() => subscriber.close());
-    const seen: number[] = [];
-    subscriber.onEvent((message) => seen.push(message.event.seq));
-    await subscriber.subscribe(job.job_id);
+    const seen = await subscribeTo(job.job_id);
     const names: JobEventName[] = ['progress', 'progress', 'started', 'progress', 'completed', 'progress', 'permission_required', 'progress'];
     const counter = { calls: 0 };
     const reports = await Promise.all(names.map((name, index) => reportEvent(env, { dir: jobs.dir, id: job.job_id, event: name, detail: `${name}-${index}` }, directCounting(job.job_id, name, `${name}-${index}`, counter))));
@@ -275,5 +283,92 @@ describe('the job daemon loses nothing and records nothing twice', () => {
     });
     await until(() => seen.length === events.length, 'the subscriber to receive every recorded event', 60_000);
     expect(seen).toEqual(events.map((item) => item.seq));
+  });
+});
+
+describe('the fast path under pressure and beside other writers', () => {
+  it('many callers at once: every event recorded exactly once, whichever path took it', async () => {
+    await startDaemon();
+    const job = await newJob();
+    const counter = { calls: 0 };
+    const count = 300;
+    const reports = await Promise.all(
+      Array.from({ length: count }, (_, index) => reportEvent(env, { dir: jobs.dir, id: job.job_id, event: 'progress', detail: `m${index}` }, directCounting(job.job_id, 'progress', `m${index}`, counter))),
+    );
+    expect(reports.every((report) => 'recorded' in report && report.published)).toBe(true);
+    const events = checked(await readJobFile(job.job_id));
+    expect(events.map((item) => item.detail).sort()).toEqual(Array.from({ length: count }, (_, index) => `m${index}`).sort());
+    // Each answer names the seq the file gave its event.
+    reports.forEach((report, index) => 'recorded' in report && expect(events.find((item) => item.detail === `m${index}`)?.seq).toBe(report.recorded.seq));
+    expect((await auditLines(job)).length).toBe(count + 1);
+  });
+
+  it('a frozen daemon (SIGSTOP) with its socket full of requests: callers time out and record themselves, and the daemon, thawed, records none twice', async () => {
+    const daemon = await startDaemon();
+    const job = await newJob();
+    const socket = daemonFiles(env).socket;
+    expect(await askDaemon(socket, { v: 1, dir: jobs.dir, id: job.job_id, event: 'progress', detail: 'before', key: 'before-freeze' }, 60_000)).toMatchObject({ recorded: { seq: 2 } });
+    daemon.kill('SIGSTOP');
+    const frozen = { ...env, MAM_JOB_DAEMON_TIMEOUT: '1' };
+    const counter = { calls: 0 };
+    const count = 30;
+    const reports = await Promise.all(
+      Array.from({ length: count }, (_, index) => reportEvent(frozen, { dir: jobs.dir, id: job.job_id, event: 'progress', detail: `f${index}` }, directCounting(job.job_id, 'progress', `f${index}`, counter))),
+    );
+    expect(counter.calls).toBe(count);
+    expect(reports.every((report) => 'recorded' in report && !report.duplicate)).toBe(true);
+    daemon.kill('SIGCONT');
+    // The thawed daemon accepts the connections its socket held, in order, then this probe's behind them; it reads
+    // their requests (already there) with the probe's at the latest, so it has recorded them — finding each there
+    // already — by the time it answers the probe, and surely by a second probe in a later batch.
+    expect(await askDaemon(socket, { v: 1, dir: jobs.dir, id: job.job_id, event: 'progress', detail: 'after', key: 'after-thaw-1' }, 60_000)).toMatchObject({ recorded: { seq: count + 3 }, duplicate: false });
+    expect(await askDaemon(socket, { v: 1, dir: jobs.dir, id: job.job_id, event: 'progress', detail: 'after 2', key: 'after-thaw-2' }, 60_000)).toMatchObject({ recorded: { seq: count + 4 }, duplicate: false });
+    const events = checked(await readJobFile(job.job_id));
+    expect(events.map((item) => item.detail).sort()).toEqual(['before', ...Array.from({ length: count }, (_, index) => `f${index}`), 'after', 'after 2'].sort());
+    expect((await auditLines(job)).length).toBe(count + 4);
+  });
+
+  it('interleaves with direct writers: bash `flock` editing the file in place and mam recording directly, none lost', async () => {
+    await startDaemon();
+    const job = await newJob();
+    // A script following the documented locking: under `flock <jobs dir>/.lock`, read the file, add an event, write
+    // it back in place (same inode, so only size and times tell the daemon's cache it changed).
+    const edit = `const fs = require('node:fs'); const f = process.env.FILE; const j = JSON.parse(fs.readFileSync(f, 'utf8'));
+      j.events.push({ seq: j.events.at(-1).seq + 1, event: 'progress', at: new Date().toISOString(), detail: 'bash-' + process.env.I, key: 'bash-key-' + process.env.I });
+      fs.writeFileSync(f, JSON.stringify(j, null, 2) + '\\n');`;
+    const bashWrites = 8;
+    const script = `for I in $(seq 1 ${bashWrites}); do export I; flock "$DIR/.lock" node -e "$EDIT" || exit 1; done`;
+    const writer = spawn('bash', ['-c', script], { env: { PATH: process.env['PATH'], DIR: jobs.dir, FILE: path.join(jobs.dir, `${job.job_id}.json`), EDIT: edit }, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(writer);
+    let writerErrors = '';
+    writer.stderr!.on('data', (chunk: Buffer) => (writerErrors += chunk.toString()));
+    const writerDone = new Promise<number | null>((resolve) => writer.once('close', resolve));
+    const counter = { calls: 0 };
+    const viaDaemon = Array.from({ length: 60 }, (_, index) => reportEvent(env, { dir: jobs.dir, id: job.job_id, event: 'progress', detail: `d${index}` }, directCounting(job.job_id, 'progress', `d${index}`, counter)));
+    const direct = Array.from({ length: 10 }, (_, index) => recordEvent(jobs, job.job_id, 'progress', `m${index}`, `mam-direct-${index}`));
+    await Promise.all([...viaDaemon, ...direct]);
+    expect(await writerDone, writerErrors).toBe(0);
+    const events = checked(await readJobFile(job.job_id));
+    const expected = [...Array.from({ length: bashWrites }, (_, index) => `bash-${index + 1}`), ...Array.from({ length: 60 }, (_, index) => `d${index}`), ...Array.from({ length: 10 }, (_, index) => `m${index}`)];
+    expect(events.map((item) => item.detail).sort()).toEqual(expected.sort());
+    // Once more through the daemon after the last in-place edit: it reads the edited file, not what it cached.
+    const last = await askDaemon(daemonFiles(env).socket, { v: 1, dir: jobs.dir, id: job.job_id, event: 'progress', detail: 'last', key: 'last-event-1' }, 60_000);
+    expect(last).toMatchObject({ recorded: { seq: expected.length + 2 } });
+    expect(checked(await readJobFile(job.job_id)).length).toBe(expected.length + 1);
+  });
+
+  it('with the daemon down, the call falls back and every exit code holds: 0, 2, 1', async () => {
+    const job = await newJob();
+    const where = ['--registry-dir', jobs.dir];
+    const recorded = await mam(['job', 'event', job.job_id, '--event', 'progress', '--json', ...where], env);
+    expect([recorded.code, JSON.parse(recorded.stdout)]).toEqual([0, { job_id: job.job_id, event: 'progress', seq: 2, status: 'running', published: true, publish_error: null }]);
+    // No broker for this setting, and no daemon for it either (the digest differs): recorded, not published.
+    const unreachable = { ...env, MAM_MQTT_URL: 'mqtt://127.0.0.1:1' };
+    const unpublished = await mam(['job', 'event', job.job_id, '--event', 'completed', '--json', ...where], unreachable);
+    expect(unpublished.code).toBe(2);
+    expect(JSON.parse(unpublished.stdout)).toMatchObject({ seq: 3, status: 'completed', published: false });
+    const late = await mam(['job', 'event', job.job_id, '--event', 'progress', ...where], { ...env, MAM_JOB_DAEMON_DIR: path.join(box.root, 'no-daemon-here') });
+    expect([late.code, late.stderr.trim()]).toEqual([1, `mam: job ${job.job_id} is already completed; progress ignored`]);
+    expect(checked(await readJobFile(job.job_id)).map((item) => item.event)).toEqual(['progress', 'completed']);
   });
 });
