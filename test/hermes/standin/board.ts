@@ -215,7 +215,10 @@ export class Store {
    * machine, which a fake-clock test's board need not survive, and cost a few ms on each of thousands of writes.
    */
   private async write(content: string): Promise<void> {
-    if (!this.lock.inProcess) return writeFileAtomic(this.file, content);
+    if (!this.lock.inProcess) {
+      await writeFileAtomic(this.file, content);
+      return;
+    }
     const temp = `${this.file}.sole-user-tmp`;
     await writeFile(temp, content);
     await rename(temp, this.file);
