@@ -17,7 +17,8 @@ import { claudeBin, claudeEnv, prepareClaudeHome } from '../test/claude/claude-h
 import { startModelServer } from '../test/claude/model-server.js';
 import { capture, isEmptyIdlePrompt } from '../test/claude/tmux-screen.js';
 import { mam } from '../test/helpers/sandbox.js';
-import { inBenchSandbox, median, until } from './sandbox.js';
+import { median, until } from './measure.js';
+import { inBenchSandbox } from './sandbox.js';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env['BENCH_LIFECYCLE_RUNS'] ?? 7);

@@ -12,7 +12,8 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { mam, REPO } from '../test/helpers/sandbox.js';
-import { inBenchSandbox, median, until } from './sandbox.js';
+import { median, until } from './measure.js';
+import { inBenchSandbox } from './sandbox.js';
 
 const RUNS = Number(process.env['BENCH_RESTORE_RUNS'] ?? 3);
 const SESSIONS = 10;

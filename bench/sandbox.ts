@@ -1,9 +1,13 @@
 /**
- * What the agent benches share (bench/run.mjs runs only *.bench.ts, so this is no bench itself): a throw-away sandbox
- * (test/helpers/sandbox.ts) with one private tmux server and an agent's executable first on PATH, removed with all it
- * started whatever the bench does; the median they report; and a wait that looks every 20 ms, fine enough for a
- * figure in tens of milliseconds.
+ * Where the benches run (bench/run.mjs runs only *.bench.ts, so this is no bench itself), removed with all they
+ * started whatever the bench does: for the agent benches a throw-away sandbox (test/helpers/sandbox.ts) with one
+ * private tmux server and the agent's executable first on PATH; for the watcher benches a temp folder and the
+ * `mam watch` they started.
  */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { binOnPath } from '../test/helpers/real-agent.js';
 import { Sandbox } from '../test/helpers/sandbox.js';
 
@@ -27,16 +31,29 @@ export async function inBenchSandbox<T>(prefix: string, agent: { readonly name: 
   }
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
+/**
+ * A temp folder for a bench that runs a `mam watch` of its own (`watcher`): `cleanup` stops that watcher (SIGTERM,
+ * then waits for it: its last writes land in the folder) and removes the folder; a SIGINT or SIGTERM of the bench
+ * does the same before it exits 130. Only the watcher the bench started is stopped.
+ */
+export class WatcherScratch {
+  watcher: ChildProcess | undefined;
 
-/** Waits for `condition`, looking every 20 ms; throws naming `what` after `timeoutMs`. */
-export async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  private constructor(readonly root: string) {}
+
+  static async create(prefix: string): Promise<WatcherScratch> {
+    const scratch = new WatcherScratch(await mkdtemp(path.join(os.tmpdir(), prefix)));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void scratch.cleanup().finally(() => process.exit(130)));
+    return scratch;
+  }
+
+  async cleanup(): Promise<void> {
+    const watcher = this.watcher;
+    if (watcher && watcher.exitCode === null) {
+      const exited = new Promise((resolve) => watcher.once('exit', resolve));
+      watcher.kill('SIGTERM');
+      await exited;
+    }
+    await rm(this.root, { recursive: true, force: true });
   }
 }
