@@ -34,10 +34,11 @@ export class WatchWorld {
 
   /**
    * A stand-in agent in the sandbox (the commands it runs, e.g. `touch made`, must not land in the repository) whose
-   * every payload carries `defaults` (session id, cwd, transcript) under what the test gives.
+   * every payload carries `defaults` (session id, cwd, transcript) under what the test gives; `env` is its
+   * environment when the test wants another than the world's.
    */
-  startAgent(defaults: Record<string, unknown>): HookAgent {
-    const agent = startHookAgent(this.env, this.box.root);
+  startAgent(defaults: Record<string, unknown>, env: NodeJS.ProcessEnv = this.env): HookAgent {
+    const agent = startHookAgent(env, this.box.root);
     this.track(agent.process);
     return { ...agent, hook: (payload) => agent.hook({ ...defaults, ...payload }) };
   }
