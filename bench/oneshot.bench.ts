@@ -23,7 +23,7 @@
  * broker this script started are stopped, and the temp tree is removed, on success, failure and SIGINT/SIGTERM.
  * Exit status 0 when the run completed (a missed target prints MISS).
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -36,6 +36,7 @@ import { createJob, type JobContext } from '../src/jobs/service.js';
 import { ensureEmbeddedBroker } from '../src/mqtt/broker.js';
 import { processId } from '../src/proc/tree.js';
 import { MAM } from '../test/helpers/sandbox.js';
+import { median, p90, timedRun } from './measure.js';
 
 const SESSIONS = 100;
 const ALIVE = 60;
@@ -90,16 +91,7 @@ function cleanup(): Promise<void> {
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 
-function run(argv: readonly string[], input?: string): { ms: number; stdout: string } {
-  const start = performance.now();
-  const result = spawnSync(argv[0]!, argv.slice(1), { env, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, ...(input === undefined ? {} : { input }) });
-  const ms = performance.now() - start;
-  if (result.status !== 0) throw new Error(`${argv.join(' ')} failed (${result.status}): ${result.stderr}`);
-  return { ms, stdout: result.stdout };
-}
-
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const p90 = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.9))]!;
+const run = (argv: readonly string[], input?: string): { ms: number; stdout: string } => timedRun(argv, env, input);
 
 try {
   await mkdir(env['HOME']!, { recursive: true });

@@ -9,35 +9,19 @@
  * FAKE_AGENT_READY_DELAY_MS (default 1000 ms, about what the real Claude Code CLI takes to show its prompt:
  * BENCHMARKS.md, 'Session lifecycle') to show its prompt. BENCH_RESTORE_RUNS (default 3) runs of each, medians.
  */
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { mam, REPO, Sandbox } from '../test/helpers/sandbox.js';
+import { mam, REPO } from '../test/helpers/sandbox.js';
+import { median, until } from './measure.js';
+import { inBenchSandbox } from './sandbox.js';
 
 const RUNS = Number(process.env['BENCH_RESTORE_RUNS'] ?? 3);
 const SESSIONS = 10;
 const READY_DELAY_MS = process.env['FAKE_AGENT_READY_DELAY_MS'] ?? '1000';
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 async function main(): Promise<void> {
-  const box = await Sandbox.create('mam-bench-restore-');
-  const server = box.serverName('bench');
-  try {
-    const bin = path.join(box.root, 'bin');
-    await mkdir(bin, { recursive: true });
-    await symlink(path.join(REPO, 'test/fixtures/fake-agent.mjs'), path.join(bin, 'gemini'));
-    const env = box.env({ PATH: `${bin}:${process.env['PATH']}`, MAM_REGISTRY: box.registry, MAM_TMUX_SERVER: server, FAKE_AGENT_READY_DELAY_MS: READY_DELAY_MS });
+  await inBenchSandbox('mam-bench-restore-', { name: 'gemini', target: path.join(REPO, 'test/fixtures/fake-agent.mjs') }, async ({ box, server, path: PATH }) => {
+    const env = box.env({ PATH, MAM_REGISTRY: box.registry, MAM_TMUX_SERVER: server, FAKE_AGENT_READY_DELAY_MS: READY_DELAY_MS });
     const names = Array.from({ length: SESSIONS }, (_, index) => `b${index}`);
     const screen = (name: string) => box.tmux(server, 'capture-pane', '-p', '-t', `=${name}:`).catch(() => '');
     for (const name of names) {
@@ -88,10 +72,7 @@ async function main(): Promise<void> {
     console.log(line('baseline: 10 sequential `mam resume`', figures.baseline));
     console.log(line('`mam restore --yes` (3 at a time, 2 s stagger)', figures.defaults));
     console.log(line('`mam restore --yes --parallel 10 --stagger 0`', figures.unthrottled));
-  } finally {
-    await box.tmux(server, 'kill-server').catch(() => undefined);
-    await box.dispose();
-  }
+  });
 }
 
 await main();

@@ -17,50 +17,32 @@
  * BENCH_WARMUP (5). Target: cat under 15 ms per call. Isolation: a temp HOME and status directories; only the watcher
  * this script started is stopped. Exit status 0 when the run completed (a missed target prints MISS).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { applyHook } from '../src/facts/derive.js';
 import { readFacts, updateFacts } from '../src/facts/store.js';
 import { processId } from '../src/proc/tree.js';
+import { tmuxSegment } from '../src/status/segment.js';
 import { countsFromFacts, SegmentCache, segmentPath } from '../src/status/segment-file.js';
 import { waitFor } from '../src/util/wait.js';
 import { MAM } from '../test/helpers/sandbox.js';
+import { median, p90, timedRun } from './measure.js';
+import { WatcherScratch } from './sandbox.js';
 
 const SESSIONS = 100;
 const ITERATIONS = Math.max(25, Number(process.env['BENCH_ITERATIONS'] ?? 30));
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 5);
 const TARGET_MS = 15;
 
-const root = await mkdtemp(path.join(os.tmpdir(), 'mam-bench-segment-'));
+const scratch = await WatcherScratch.create('mam-bench-segment-');
+const root = scratch.root;
 const cached = path.join(root, 'cached');
 const computed = path.join(root, 'computed');
-let watcher: ChildProcess | undefined;
-
-async function cleanup(): Promise<void> {
-  if (watcher && watcher.exitCode === null) {
-    const exited = new Promise((resolve) => watcher!.once('exit', resolve));
-    watcher.kill('SIGTERM');
-    await exited;
-  }
-  await rm(root, { recursive: true, force: true });
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 
 const env = (dir: string): NodeJS.ProcessEnv => ({ PATH: process.env['PATH'], HOME: path.join(root, 'home'), MAM_STATUS_DIR: dir, MAM_NOTIFY: 'off', MAM_WATCH: '0', MAM_LOG_LEVEL: 'warn', LANG: 'C.UTF-8' });
 
-function run(argv: readonly string[], childEnv: NodeJS.ProcessEnv): { ms: number; stdout: string } {
-  const start = performance.now();
-  const result = spawnSync(argv[0]!, argv.slice(1), { env: childEnv, encoding: 'utf8' });
-  const ms = performance.now() - start;
-  if (result.status !== 0) throw new Error(`${argv.join(' ')} failed (${result.status}): ${result.stderr}`);
-  return { ms, stdout: result.stdout };
-}
-
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const p90 = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.9))]!;
 
 try {
   // The fixture, through the hook's own code: PreToolUse + PermissionRequest, UserPromptSubmit, or SessionStart.
@@ -73,9 +55,10 @@ try {
     }
   }
   cpSync(cached, computed, { recursive: true });
-  const expected = '#[fg=red,bold]⚠10#[default] #[fg=yellow]●60#[default] #[fg=green]○30#[default]';
+  // The fixture's counts in the segment's current style (src/status/segment.ts), so a restyle does not stop the bench.
+  const expected = tmuxSegment({ needs_approval: 10, limited: 0, working: 60, waiting: 30 }, true);
 
-  watcher = spawn(process.execPath, [MAM, 'watch', '--no-notify'], { env: env(cached), stdio: 'ignore' });
+  scratch.watcher = spawn(process.execPath, [MAM, 'watch', '--no-notify'], { env: env(cached), stdio: 'ignore' });
   const ready = await waitFor(() => (readFileSafe(segmentPath(cached)) ?? '').trim() === expected, 120_000);
   if (!ready) throw new Error(`the watcher did not write the segment: ${JSON.stringify(readFileSafe(segmentPath(cached)))}`);
 
@@ -89,7 +72,7 @@ try {
   const times = Object.fromEntries(Object.keys(commands).map((name) => [name, [] as number[]])) as Record<keyof typeof commands, number[]>;
   for (let iteration = 0; iteration < WARMUP + ITERATIONS; iteration++) {
     for (const [name, command] of Object.entries(commands) as [keyof typeof commands, (typeof commands)[keyof typeof commands]][]) {
-      const { ms, stdout } = run(command.argv, command.env);
+      const { ms, stdout } = timedRun(command.argv, command.env);
       if (stdout !== command.expect) throw new Error(`${name} printed ${JSON.stringify(stdout)}, not ${JSON.stringify(command.expect)}`);
       if (iteration >= WARMUP) times[name].push(ms);
     }
@@ -126,7 +109,7 @@ try {
   const cat = median(times.cat);
   console.log(`${cat < TARGET_MS ? 'PASS' : 'MISS'}: the status-right line (cat of the watcher's file) ${cat.toFixed(2)} ms per call, target < ${TARGET_MS} ms`);
 } finally {
-  await cleanup();
+  await scratch.cleanup();
 }
 
 function readFileSafe(file: string): string | undefined {

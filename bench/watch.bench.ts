@@ -16,9 +16,9 @@
  * directory and transcript; only the watcher this script started is stopped.
  * Target: watch median under 200 ms. Exit status 0 when the run completed (a missed target prints MISS).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, watch } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { processId } from '../src/proc/tree.js';
@@ -26,6 +26,7 @@ import { applyHook } from '../src/facts/derive.js';
 import { updateFacts } from '../src/facts/store.js';
 import { waitFor } from '../src/util/wait.js';
 import { MAM } from '../test/helpers/sandbox.js';
+import { WatcherScratch } from './sandbox.js';
 
 const EVENTS = Math.max(10, Number(process.env['BENCH_WATCH_EVENTS'] ?? 40));
 const SEED_EVENTS = Number(process.env['BENCH_SEED_EVENTS'] ?? 8);
@@ -44,20 +45,10 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-const root = await mkdtemp(path.join(os.tmpdir(), 'mam-bench-watch-'));
+const scratch = await WatcherScratch.create('mam-bench-watch-');
+const root = scratch.root;
 const dir = path.join(root, 'status');
 const transcript = path.join(root, 'transcript.jsonl');
-let watcher: ChildProcess | undefined;
-
-async function cleanup(): Promise<void> {
-  if (watcher && watcher.exitCode === null) {
-    const exited = new Promise((resolve) => watcher!.once('exit', resolve));
-    watcher.kill('SIGTERM');
-    await exited;
-  }
-  await rm(root, { recursive: true, force: true });
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 
 const me = processId(process.pid)!;
 const line = (record: unknown): string => `${JSON.stringify(record)}\n`;
@@ -126,7 +117,7 @@ try {
   await mkdir(dir, { recursive: true });
   await writeFile(transcript, filler);
   await promptSubmitted();
-  watcher = spawn(process.execPath, [MAM, 'watch', '--idle-exit', '600'], { env: { ...process.env, MAM_STATUS_DIR: dir, MAM_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  let watcher = (scratch.watcher = spawn(process.execPath, [MAM, 'watch', '--idle-exit', '600'], { env: { ...process.env, MAM_STATUS_DIR: dir, MAM_LOG_LEVEL: 'warn' }, stdio: 'ignore' }));
   if (!(await waitFor(async () => (await readFile(path.join(dir, 'watch.pid'), 'utf8').catch(() => '')) !== '', 10_000))) throw new Error('mam watch did not start');
   const ours: number[] = [];
   for (let index = 0; index < WARMUP + EVENTS; index++) {
@@ -135,7 +126,7 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
   }
   watcher.kill('SIGTERM');
-  await new Promise((resolve) => watcher!.once('exit', resolve));
+  await new Promise((resolve) => watcher.once('exit', resolve));
 
   const seed: number[] = [];
   if (SEED_EVENTS > 0) {
@@ -155,7 +146,7 @@ try {
     await writeFile(file, filler);
     await updateFacts(dir, sid, (facts) => applyHook(facts, { session_id: sid, transcript_path: file, hook_event_name: 'SessionStart' }, { now: Date.now(), agent: 'claude', mamSession: null, pid: me.pid, pidStart: me.start, transcriptSize: filler.length }), 2_000);
   }
-  watcher = spawn(process.execPath, [MAM, 'watch', '--idle-exit', '600'], { env: { ...process.env, MAM_STATUS_DIR: dir, MAM_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  watcher = scratch.watcher = spawn(process.execPath, [MAM, 'watch', '--idle-exit', '600'], { env: { ...process.env, MAM_STATUS_DIR: dir, MAM_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
   const floor = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   const before = [cpuTicks(watcher.pid!), cpuTicks(floor.pid!)];
@@ -175,5 +166,5 @@ try {
   process.stdout.write(`  target      median < ${TARGET_MEDIAN_MS} ms: ${median < TARGET_MEDIAN_MS ? 'ok' : 'MISS'}\n`);
   process.stdout.write(`idle mam watch, ${IDLE_SESSIONS} sessions, ${IDLE_WINDOW_MS / 1000} s: ${percent(0).toFixed(3)} % of a core; bare node with a timer: ${percent(1).toFixed(3)} % (target < 1 %: ${percent(0) < 1 ? 'ok' : 'MISS'})\n`);
 } finally {
-  await cleanup();
+  await scratch.cleanup();
 }

@@ -1,8 +1,9 @@
-import { accessSync, closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { waitFor } from '../../src/util/wait.js';
+import { isNativeExecutable } from '../helpers/real-agent.js';
 import { REPO } from '../helpers/sandbox.js';
 
 /** Any string works as a key against the scripted server; its last 20 characters are what gets approved. */
@@ -97,24 +98,6 @@ export function claudeBin(): string {
     if (isNativeExecutable(candidate)) return (resolved = candidate);
   }
   throw new Error(`no native claude binary found (tried ${candidates.join(', ')}); run npm install`);
-}
-
-function isNativeExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    const head = Buffer.alloc(4);
-    const fd = openSync(file, 'r');
-    try {
-      readSync(fd, head, 0, 4, 0);
-    } finally {
-      closeSync(fd);
-    }
-    // ELF or Mach-O (either byte order, or fat); the stub is a Node script.
-    const magic = head.toString('hex');
-    return magic === '7f454c46' || ['feedfacf', 'cffaedfe', 'feedface', 'cefaedfe', 'cafebabe'].includes(magic);
-  } catch {
-    return false;
-  }
 }
 
 /** A `bin/` directory in the sandbox with `claude` → the npm package's native binary; returns a PATH that has it first. */

@@ -1,43 +1,26 @@
-import { readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { claudeProjectKey } from '../../src/agents/claude.js';
-import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
-import { waitFor } from '../../src/util/wait.js';
-import { emitted, mam, type Sandbox } from '../helpers/sandbox.js';
+import { isAlive } from '../helpers/real-agent.js';
+import { emitted, type Sandbox } from '../helpers/sandbox.js';
+import { FRUIT_SCRIPT, firstExchange, registryEntry, registryRun, secondExchange } from './conversation.js';
 import { startClaudeSession, type ClaudeSession } from './fixture.js';
-import { capture, isEmptyIdlePrompt, typeLine, waitForScreen } from './tmux-screen.js';
+import { waitForScreen } from './tmux-screen.js';
 
 /**
  * The session lifecycle on the real Claude Code CLI (scripted model): mam create → prompt → transcript →
  * reconcile records the id (C) → mam stop (graceful, every field docs/lifecycle.md lists for stop) → mam resume into the
  * same conversation → stop → delete.
  */
-const SCRIPT = [
-  { trigger: 'say banana', reply: { text: 'BANANA-REPLY-42' } },
-  { trigger: 'say cherry', reply: { text: 'CHERRY-REPLY-7' } },
-];
-
 let session: ClaudeSession | undefined;
 let box: Sandbox;
 let workspace: string;
 let server: string;
-let env: NodeJS.ProcessEnv;
-/** Running and not a zombie (an exited child stays one until tmux reaps it; kill(pid, 0) still succeeds then). */
-const isAlive = (pid: number): boolean => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 beforeEach(async () => {
-  session = await startClaudeSession({ prefix: 'mam-claude-life-', serverTag: 'life', workspace: 'landing-page', script: () => SCRIPT });
-  ({ box, workspace, server, env } = session);
+  session = await startClaudeSession({ prefix: 'mam-claude-life-', serverTag: 'life', workspace: 'landing-page', script: () => FRUIT_SCRIPT });
+  ({ box, workspace, server } = session);
 });
 
 afterEach(async () => {
@@ -45,11 +28,8 @@ afterEach(async () => {
   session = undefined;
 });
 
-async function entry(name: string): Promise<RegistryEntry | undefined> {
-  return parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries.find((item) => item.name === name);
-}
-
-const run = (...args: string[]) => mam([...args, '--registry', box.registry], env);
+const entry = (name: string): Promise<RegistryEntry | undefined> => registryEntry(session!, name);
+const run = (...args: string[]) => registryRun(session!)(args);
 
 describe('session lifecycle on the real Claude Code CLI', () => {
   it('create → prompt → id recorded → graceful stop → resume the same conversation → stop → delete', async () => {
@@ -63,14 +43,10 @@ describe('session lifecycle on the real Claude Code CLI', () => {
     expect(fresh).toMatchObject({ agent: 'claude', workspace, status: 'running', tmux_server: server, start_command: 'claude', claude_session_id_own: null, pane: { cmd: 'claude', cwd: workspace } });
     expect(await box.tmux(server, 'show-environment', '-t', name, 'MAM_SESSION')).toBe(`MAM_SESSION=${name}\n`);
 
-    await waitForScreen(box, server, target, isEmptyIdlePrompt, 30_000, 'the idle prompt');
-    await typeLine(box, server, target, 'please say banana');
-    await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isEmptyIdlePrompt(text), 30_000, 'the scripted reply');
+    const conversation = await firstExchange(session!, target);
+    const { sessionId } = conversation;
 
     // The transcript exists now; reconcile records its id (class C).
-    const projectDir = path.join(box.home, '.claude', 'projects', claudeProjectKey(workspace));
-    const [transcriptName] = (await readdir(projectDir)).filter((file) => file.endsWith('.jsonl'));
-    const sessionId = transcriptName!.replace(/\.jsonl$/, '');
     const reconciled = emitted(await run('reconcile', '--once', '--emit-diff', '--tmux-server', server));
     expect(reconciled.drifts).toEqual([expect.objectContaining({ class: 'C', session: name, conversation_id: sessionId })]);
     expect(await entry(name)).toMatchObject({ claude_session_id_own: sessionId });
@@ -102,17 +78,9 @@ describe('session lifecycle on the real Claude Code CLI', () => {
     const resumed = await run('resume', '--session', name);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout.trim()).toBe(`${name}: resumed conversation ${sessionId} (recorded-id)`);
-    await waitForScreen(box, server, target, isEmptyIdlePrompt, 30_000, 'the idle prompt after resume');
-    expect(await capture(box, server, target)).toContain('BANANA-REPLY-42');
-    await typeLine(box, server, target, 'now say cherry');
-    await waitForScreen(box, server, target, (text) => text.includes('CHERRY-REPLY-7') && isEmptyIdlePrompt(text), 30_000, 'the reply after resume');
-    // The screen shows the reply a moment before the transcript line lands: poll the file.
-    const file = path.join(projectDir, `${sessionId}.jsonl`);
-    await waitFor(async () => (await readFile(file, 'utf8')).includes('CHERRY-REPLY-7'), 10_000, 100);
-    const transcript = await readFile(file, 'utf8');
+    const transcript = await secondExchange(session!, target, conversation, 'resume');
     expect(transcript).toContain('BANANA-REPLY-42');
     expect(transcript).toContain('CHERRY-REPLY-7');
-    expect((await readdir(projectDir)).filter((name) => name.endsWith('.jsonl'))).toEqual([`${sessionId}.jsonl`]);
     expect(await entry(name)).toMatchObject({ status: 'running', claude_session_id_own: sessionId, resumed_at: expect.any(String) });
 
     expect((await run('stop', '--session', name)).code).toBe(0);
@@ -132,14 +100,11 @@ describe('session lifecycle on the real Claude Code CLI', () => {
   it('purges exactly the stopped conversation\'s files', async () => {
     const name = 'purge-creator-claude';
     expect((await run('create', '--agent', 'claude', '--workspace', workspace, '--tmux-server', server, '--name', name)).code).toBe(0);
-    await waitForScreen(box, server, `=${name}:`, isEmptyIdlePrompt, 30_000, 'the idle prompt');
-    await typeLine(box, server, `=${name}:`, 'please say banana');
-    await waitForScreen(box, server, `=${name}:`, (text) => text.includes('BANANA-REPLY-42') && isEmptyIdlePrompt(text), 30_000, 'the reply');
-    const projectDir = path.join(box.home, '.claude', 'projects', claudeProjectKey(workspace));
-    const [own] = (await readdir(projectDir)).filter((file) => file.endsWith('.jsonl'));
+    const { projectDir, sessionId } = await firstExchange(session!, `=${name}:`);
+    const own = `${sessionId}.jsonl`;
     // Another conversation of the same project, which must survive.
     const bystander = path.join(projectDir, '00000000-aaaa-4bbb-8ccc-dddddddddddd.jsonl');
-    await writeFile(bystander, await readFile(path.join(projectDir, own!)));
+    await writeFile(bystander, await readFile(path.join(projectDir, own)));
     const before = (await readdir(projectDir)).sort();
     expect(before).toEqual(expect.arrayContaining([own, path.basename(bystander)]));
 

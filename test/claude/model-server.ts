@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { parseBody, readBody } from '../helpers/scripted-http.js';
+import { listenLocally, parseBody, readBody } from '../helpers/scripted-http.js';
 
 /**
  * A scripted stand-in for the Anthropic Messages API, for driving the real `claude` CLI offline
@@ -242,24 +241,10 @@ export async function startModelServer(script: readonly ScriptStep[] | ScriptFun
       () => sendJson(response, 400, { type: 'error', error: { type: 'invalid_request_error', message: 'unreadable body' } }),
     );
   });
-  // Keep-alive sockets would hold close() open until the client disconnects.
-  server.keepAliveTimeout = 1_000;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
   return {
-    url: `http://127.0.0.1:${port}`,
+    ...(await listenLocally(server)),
     requests,
     messages: (kind = 'main') => requests.filter((request) => request.path === '/v1/messages' && request.kind === kind),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
   };
 }
 

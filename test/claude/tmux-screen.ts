@@ -1,50 +1,7 @@
-import { waitFor } from '../../src/util/wait.js';
 import type { Sandbox } from '../helpers/sandbox.js';
 
-/** The visible pane as text, wrapped lines joined (`capture-pane -p -J`). */
-export async function capture(box: Sandbox, server: string, target: string): Promise<string> {
-  return box.tmux(server, 'capture-pane', '-p', '-J', '-t', target);
-}
-
-export class ScreenTimeout extends Error {
-  constructor(
-    message: string,
-    readonly screen: string,
-  ) {
-    super(`${message}\n--- last screen ---\n${screen}\n--- end ---`);
-  }
-}
-
-/**
- * Polls the pane every 100 ms until `predicate(screen)` holds; returns that screen. On timeout throws with the last
- * screen in the message, which is usually all it takes to see why.
- */
-export async function waitForScreen(
-  box: Sandbox,
-  server: string,
-  target: string,
-  predicate: (screen: string) => boolean,
-  timeoutMs = 30_000,
-  what = 'screen condition',
-): Promise<string> {
-  let screen = '';
-  const shown = await waitFor(
-    async () => {
-      try {
-        screen = await capture(box, server, target);
-        return predicate(screen);
-      } catch (error) {
-        // The pane may not exist yet or just went away; only give up at the deadline.
-        screen = `(capture failed: ${(error as Error).message})`;
-        return false;
-      }
-    },
-    timeoutMs,
-    100,
-  );
-  if (!shown) throw new ScreenTimeout(`timed out after ${timeoutMs} ms waiting for ${what}`, screen);
-  return screen;
-}
+// The screen helpers every real-agent harness shares, under the names these tests import them by.
+export { capture, waitForScreen } from '../helpers/real-agent.js';
 
 const RULE = /^─{10,}\s*$/;
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeClaudeTranscript } from '../helpers/claude-fixtures.js';
 import { refusingTmux } from '../helpers/refusing-tmux.js';
+import { startMonitor, type MonitorProcess } from '../helpers/monitor-process.js';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
 
@@ -26,13 +27,10 @@ afterEach(async () => {
   await box.dispose();
 });
 
-function start(args: string[], env: NodeJS.ProcessEnv = {}): { output: () => string; exited: Promise<number | null> } {
-  const spawned = spawn(process.execPath, [MAM, 'monitor', ...args], { env: box.env({ MAM_MONITOR_STDIN: '1', ...env }) });
-  child = spawned;
-  let output = '';
-  spawned.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  spawned.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  return { output: () => output, exited: new Promise((resolve) => spawned.once("exit", (code) => resolve(code))) };
+function start(args: string[], env: NodeJS.ProcessEnv = {}): MonitorProcess {
+  const monitor = startMonitor(args, box.env(env));
+  child = monitor.process;
+  return monitor;
 }
 
 async function localLog(): Promise<{ kind: string; text: string }[]> {

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
-import { MAM, Sandbox } from '../helpers/sandbox.js';
+import { startMonitor } from '../helpers/monitor-process.js';
+import { Sandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
 
 let box: Sandbox;
@@ -25,22 +26,17 @@ describe('mam monitor retention', () => {
         `  - {name: alive-creator-claude, agent: claude, workspace: ${box.root}, status: running, tmux_server: ${server}, created_at: 2026-01-01T00:00:00Z, claude_session_id_own: null}\n`,
     );
     await box.startSession(server, 'alive-creator-claude', box.root);
-    const spawned = spawn(process.execPath, [MAM, 'monitor', '--registry', box.registry, '--tmux-server', server, '--interval', '0.2', '--retention', '1h'], {
-      env: box.env({ MAM_MONITOR_STDIN: '1' }),
-    });
-    child = spawned;
-    let output = '';
-    spawned.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    spawned.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const exited = new Promise((resolve) => spawned.once('exit', resolve));
+    const monitor = startMonitor(['--registry', box.registry, '--tmux-server', server, '--interval', '0.2', '--retention', '1h'], box.env());
+    child = monitor.process;
+    const { output, exited } = monitor;
 
     const history = box.registry.replace(/\.yaml$/, '.history.jsonl');
-    await until(() => output.includes(`pruned 1 ended session older than 1h into ${history}`), 'the prune comment', 60_000);
+    await until(() => output().includes(`pruned 1 ended session older than 1h into ${history}`), 'the prune comment', 60_000);
     // More passes go by without another prune: once a day.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    spawned.stdin.write('stop\n');
+    child.stdin.write('stop\n');
     expect(await exited).toBe(0);
-    expect(output.split('pruned 1 ended session').length - 1).toBe(1);
+    expect(output().split('pruned 1 ended session').length - 1).toBe(1);
     expect(parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries.map((entry) => entry.name)).toEqual(['alive-creator-claude']);
     expect(JSON.parse((await readFile(history, 'utf8')).trim())).toMatchObject({ action: 'prune', entry: { name: 'old-creator-claude' } });
   });

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
-import { emitted, mam, MAM, REPO, Sandbox, type MamResult } from '../helpers/sandbox.js';
+import { startMonitor } from '../helpers/monitor-process.js';
+import { emitted, mam, REPO, Sandbox, type MamResult } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -70,14 +71,10 @@ describe('create and the monitor never race (issue 11.3)', () => {
     // A session on the server first, so the monitor's control-mode client can attach before the creates begin.
     await box.startSession(server, 'placeholder', box.root);
     await box.writeRegistry('tmux_sessions: []\n');
-    const spawned = spawn(process.execPath, [MAM, 'monitor', '--registry', box.registry, '--tmux-server', server, '--interval', '60', '--heartbeat', '600'], {
-      env: env({ MAM_MONITOR_STDIN: '1', MAM_LOG_LEVEL: 'info' }),
-    });
-    monitor = spawned;
-    let output = '';
-    spawned.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    spawned.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    await until(() => output.includes('[heartbeat] started') && output.includes('tmux control-mode client attached'), 'the monitor to start and attach to tmux', 180_000);
+    const started = startMonitor(['--registry', box.registry, '--tmux-server', server, '--interval', '60', '--heartbeat', '600'], env({ MAM_LOG_LEVEL: 'info' }));
+    const spawned = (monitor = started.process);
+    const { output } = started;
+    await until(() => output().includes('[heartbeat] started') && output().includes('tmux control-mode client attached'), 'the monitor to start and attach to tmux', 180_000);
 
     const names = Array.from({ length: 20 }, (_, index) => `race${index}-creator-codex`);
     // Five at a time: concurrent enough that passes woken by one create land inside another's start-up.
@@ -99,7 +96,7 @@ describe('create and the monitor never race (issue 11.3)', () => {
 
     // The monitor was awake all along: an unmarked creator session started by hand is registered (class B) and commented.
     await box.startSession(server, 'manual-creator-codex', await workspace('manual'));
-    await until(() => output.includes('manual-creator-codex: tmux found but not in YAML'), 'the monitor to register the hand-made session', 180_000);
+    await until(() => output().includes('manual-creator-codex: tmux found but not in YAML'), 'the monitor to register the hand-made session', 180_000);
     spawned.stdin.write('stop\n');
     await until(() => spawned.exitCode !== null, 'the monitor to stop', 180_000);
 
@@ -114,7 +111,7 @@ describe('create and the monitor never race (issue 11.3)', () => {
       .join('\n');
     expect(comments).toContain('manual-creator-codex: tmux found but not in YAML');
     for (const name of names) expect(comments).not.toContain(name);
-    for (const name of names) expect(output).not.toContain(`${name}: tmux found`);
+    for (const name of names) expect(output()).not.toContain(`${name}: tmux found`);
     expect(await ownerOf('manual-creator-codex')).toBe(box.registry);
     expect(await ownerOf('placeholder')).toBe('');
   });

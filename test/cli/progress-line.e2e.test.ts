@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import { joinWords } from '../../src/util/shell-words.js';
 import { mam, MAM, Sandbox } from '../helpers/sandbox.js';
+import { SessionReaper } from '../helpers/session-members.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -14,7 +15,7 @@ import { until } from '../helpers/until.js';
 let box: Sandbox;
 let server: string;
 /** Pane pids (= session ids) of the agents started here: what is left of them is killed by pid afterwards. */
-const sessionIds: number[] = [];
+const leftovers = new SessionReaper();
 
 beforeEach(async () => {
   box = await Sandbox.create('mam-progress-');
@@ -22,33 +23,9 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const sid of sessionIds.splice(0)) {
-    for (const pid of members(sid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
+  leftovers.killAll();
   await box.dispose();
 });
-
-/** Live (not zombie) processes whose session id is `sid`. */
-function members(sid: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] !== 'Z' && Number(fields[3]) === sid) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 const env = (): NodeJS.ProcessEnv => box.env({ MAM_TMUX_SERVER: server, MAM_REGISTRY: box.registry });
 
@@ -59,7 +36,7 @@ async function stubborn(name: string): Promise<void> {
   const created = await mam(['create', '--agent', 'bash', '--workspace', ws, '--name', name, '--', '-c', "trap '' TERM INT HUP; while :; do sleep 1; done"], env());
   expect(created.code, created.stderr).toBe(0);
   const entry = parseRegistry(box.registry, readFileSync(box.registry, 'utf8')).entries.find((candidate) => candidate.name === name);
-  sessionIds.push(entry!.pane!.pid!);
+  leftovers.track(entry!.pane!.pid!);
 }
 
 describe('the live progress line', () => {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import { waitFor } from '../../src/util/wait.js';
 import { mam, Sandbox, type MamResult } from '../helpers/sandbox.js';
+import { SessionReaper, sessionMembers } from '../helpers/session-members.js';
 
 /**
  * Issue 13.1 on real tmux (a private socket) with real processes: `mam stop` ends everything the agent runs, even
@@ -16,7 +17,7 @@ import { mam, Sandbox, type MamResult } from '../helpers/sandbox.js';
 let box: Sandbox;
 let server: string;
 /** Pane pids (= session ids) of agents this test started: their leftovers are killed by pid afterwards. */
-const sessionIds: number[] = [];
+const leftovers = new SessionReaper();
 
 beforeEach(async () => {
   box = await Sandbox.create('mam-stop-ladder-');
@@ -25,15 +26,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   // Only processes of the sessions this test started, found by their session id, never by name.
-  for (const sid of sessionIds.splice(0)) {
-    for (const pid of members(sid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
+  leftovers.killAll();
   await box.dispose();
 });
 
@@ -47,22 +40,6 @@ function entryOf(name: string): RegistryEntry {
   return found;
 }
 
-/** Live (not zombie) processes whose session id is `sid`. */
-function members(sid: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] !== 'Z' && Number(fields[3]) === sid) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
 function argvOf(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').replaceAll('\0', ' ');
@@ -71,7 +48,7 @@ function argvOf(pid: number): string {
   }
 }
 
-const marked = (sid: number): number[] => members(sid).filter((pid) => argvOf(pid) === 'sleep 771');
+const marked = (sid: number): number[] => sessionMembers(sid).filter((pid) => argvOf(pid) === 'sleep 771');
 
 describe('mam stop ends the whole pane session (issue 13.1)', () => {
   it('an agent that ignores TERM/INT/HUP and keeps starting children: nothing of it survives; stop_rung sigkill, forced', async () => {
@@ -83,7 +60,7 @@ describe('mam stop ends the whole pane session (issue 13.1)', () => {
     ]);
     expect(created.code, created.stderr).toBe(0);
     const sid = entryOf('sp').pane!.pid!;
-    sessionIds.push(sid);
+    leftovers.track(sid);
     // The repro let it run 6 s; what matters is that several children exist before the stop begins.
     expect(await waitFor(() => marked(sid).length >= 4, 30_000, 100), 'the agent to start its children').toBe(true);
 
@@ -92,7 +69,7 @@ describe('mam stop ends the whole pane session (issue 13.1)', () => {
     expect(stop.stdout.trim()).toBe('stopped sp (sigkill)');
     // Checked at once: the stop itself waits until every process it signalled is gone.
     expect(marked(sid)).toEqual([]);
-    expect(members(sid)).toEqual([]);
+    expect(sessionMembers(sid)).toEqual([]);
     expect(entryOf('sp')).toMatchObject({ status: 'stopped', stop_rung: 'sigkill', termination_mode: 'forced', resumable: true });
     expect(existsSync(box.registry)).toBe(true);
   });
@@ -103,7 +80,7 @@ describe('mam stop ends the whole pane session (issue 13.1)', () => {
     // `cat` ends on Ctrl-C, the exit keys of an agent mam knows nothing about.
     const created = await run(['create', '--agent', 'cat', '--workspace', ws, '--name', 'cat1', '--tmux-server', server, '--registry', box.registry]);
     expect(created.code, created.stderr).toBe(0);
-    sessionIds.push(entryOf('cat1').pane!.pid!);
+    leftovers.track(entryOf('cat1').pane!.pid!);
 
     const stop = await run(['stop', '--session', 'cat1', '--registry', box.registry]);
     expect(stop.code, stop.stderr).toBe(0);
@@ -119,7 +96,7 @@ describe('mam stop ends the whole pane session (issue 13.1)', () => {
     for (const name of ['slow1', 'slow2']) {
       const created = await run(['create', '--agent', 'bash', '--workspace', ws, '--name', name, '--tmux-server', server, '--registry', box.registry, ...slowExit]);
       expect(created.code, created.stderr).toBe(0);
-      sessionIds.push(entryOf(name).pane!.pid!);
+      leftovers.track(entryOf(name).pane!.pid!);
     }
 
     const hurried = await run(['stop', '--session', 'slow1', '--registry', box.registry]);

@@ -1,76 +1,39 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAlive, processTree, signalAll } from '../../src/proc/tree.js';
+import { isAlive } from '../../src/proc/tree.js';
 import { runningWatcher } from '../../src/facts/watcher-pid.js';
 import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
-import { MAM, mam, Sandbox } from '../helpers/sandbox.js';
+import type { HookAgent } from '../helpers/hook-agent.js';
+import { MAM, mam } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
+import { WatchWorld } from '../helpers/watch-world.js';
 
 /**
  * `mam watch` as the hooks start it: a stand-in agent process runs `mam hook` as its child (so the hook's
  * parent is the agent, as with Claude), the transcript is a real file, and the watcher is the real
  * detached daemon. What it must resolve arrives with no hook at all.
  */
-let box: Sandbox;
-let env: NodeJS.ProcessEnv;
-let statusDir: string;
+let world: WatchWorld;
 let transcript: string;
-const agents: ChildProcess[] = [];
 const SID = '5f0c2a8e-1111-4c8e-9f00-2a6b1c3d4e5f';
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-watch-');
-  env = box.env({ MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '2' });
-  statusDir = path.join(box.root, 'cache', 'mam', 'status');
-  transcript = path.join(box.home, '.claude', 'projects', '-w', `${SID}.jsonl`);
+  world = await WatchWorld.create('mam-watch-');
+  transcript = path.join(world.box.home, '.claude', 'projects', '-w', `${SID}.jsonl`);
   await mkdir(path.dirname(transcript), { recursive: true });
   await writeFile(transcript, `${JSON.stringify({ type: 'user', message: { role: 'user', content: 'hello' } })}\n`);
 });
 
-afterEach(async () => {
-  // Each stand-in agent with whatever it started (the 'approved' bash and its sleep), by pid and start time.
-  for (const agent of agents.splice(0)) if (agent.pid) signalAll(processTree(agent.pid), 'SIGKILL');
-  await box.dispose();
-});
+// Each stand-in agent with whatever it started (the 'approved' bash and its sleep), by pid and start time.
+afterEach(() => world.dispose());
 
 /** A long-lived process that runs `mam hook` once per payload it reads on stdin, like an agent does. */
-function startAgent(): { agent: ChildProcess; hook: (payload: Record<string, unknown>) => Promise<void>; run: (argv: string[]) => Promise<void> } {
-  const script = `
-    const { spawnSync } = require('node:child_process');
-    const readline = require('node:readline');
-    const { spawn } = require('node:child_process');
-    readline.createInterface({ input: process.stdin }).on('line', (line) => {
-      const message = JSON.parse(line);
-      if (message.run) spawn(message.run[0], message.run.slice(1), { stdio: 'ignore' });
-      else spawnSync(process.execPath, [${JSON.stringify(MAM)}, 'hook'], { input: line, stdio: ['pipe', 'ignore', 'ignore'] });
-      process.stdout.write('done\\n');
-    });`;
-  // In the sandbox: the commands it runs (`touch made`) must not land in the repository.
-  const agent = spawn(process.execPath, ['-e', script], { env, cwd: box.root, stdio: ['pipe', 'pipe', 'inherit'] });
-  agents.push(agent);
-  let pending: (() => void)[] = [];
-  agent.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    for (let count = chunk.split('done').length - 1; count > 0; count--) pending.shift()?.();
-  });
-  const send = (message: unknown): Promise<void> =>
-    new Promise<void>((resolve) => {
-      pending = [...pending, resolve];
-      agent.stdin!.write(`${JSON.stringify(message)}\n`);
-    });
-  return {
-    agent,
-    hook: (payload) => send({ session_id: SID, transcript_path: transcript, cwd: '/w', ...payload }),
-    run: (argv) => send({ run: argv }),
-  };
-}
+const startAgent = (): HookAgent => world.startAgent({ session_id: SID, transcript_path: transcript, cwd: '/w' });
 
-async function mainFact(): Promise<{ status: string; tools: Record<string, { status: string }> } | undefined> {
-  const text = await readFile(path.join(statusDir, `${SID}.agent.main.json`), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : (JSON.parse(text) as { status: string; tools: Record<string, { status: string }> });
-}
+const mainFact = (): Promise<{ status: string; tools: Record<string, { status: string }> } | undefined> => world.mainFact(SID);
 
 const line = (record: unknown): string => `${JSON.stringify(record)}\n`;
 const bash = { tool_name: 'Bash', tool_input: { command: 'touch made && sleep 30', description: 'make a file' } };
@@ -82,7 +45,7 @@ describe('mam watch (started by the hooks)', () => {
     await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_w1' });
     await hook({ hook_event_name: 'PermissionRequest', ...bash });
     expect((await mainFact())?.status).toBe('needs_approval');
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher the hooks started', 60_000);
+    await world.watcher();
 
     // Exactly what Claude writes on Esc in the dialog, four lines in one flush (docs/agents.md, 'Claude interrupts
     // and rejections').
@@ -102,13 +65,13 @@ describe('mam watch (started by the hooks)', () => {
   it('Esc while streaming, a torn line and non-UTF-8 bytes before it: still resolved, nothing else touched', async () => {
     const { hook } = startAgent();
     await hook({ hook_event_name: 'UserPromptSubmit', prompt: 'write a poem' });
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher', 60_000);
+    await world.watcher();
     await appendFile(transcript, Buffer.concat([Buffer.from('{"type":"assistant","message":{"content":"\xff'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]));
     await appendFile(transcript, line({ type: 'user', message: { role: 'user', content: '[Request interrupted by user]' } }).slice(0, 30));
     expect((await mainFact())?.status).toBe('working');
     await appendFile(transcript, line({ type: 'user', message: { role: 'user', content: '[Request interrupted by user]' } }).slice(30));
     await until(async () => (await mainFact())?.status === 'waiting', 'the interrupt to be resolved', 60_000);
-    const log = await readFile(path.join(statusDir, 'watch.log'), 'utf8');
+    const log = await readFile(path.join(world.statusDir, 'watch.log'), 'utf8');
     expect(log).toContain('not JSON were skipped');
   });
 
@@ -118,11 +81,11 @@ describe('mam watch (started by the hooks)', () => {
     await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_w2' });
     await hook({ hook_event_name: 'PermissionRequest', ...bash });
     expect((await mainFact())?.status).toBe('needs_approval');
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher', 60_000);
+    await world.watcher();
     const wrapped = ['bash', '-c', `eval '${bash.tool_input.command}' < /dev/null`];
     // The same command elsewhere on the machine is not this agent's approval.
-    const elsewhere = spawn(wrapped[0]!, wrapped.slice(1), { cwd: box.root, stdio: 'ignore' });
-    agents.push(elsewhere);
+    const elsewhere = spawn(wrapped[0]!, wrapped.slice(1), { cwd: world.box.root, stdio: 'ignore' });
+    world.track(elsewhere);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect((await mainFact())?.status).toBe('needs_approval');
     // Under the agent, as Claude starts an approved Bash command.
@@ -132,55 +95,53 @@ describe('mam watch (started by the hooks)', () => {
   });
 
   it('the agent killed: its facts are removed within a sweep, and the watcher exits once idle', async () => {
-    const { agent, hook } = startAgent();
+    const { process: agent, hook } = startAgent();
     await hook({ hook_event_name: 'SessionStart', source: 'startup' });
     await hook({ hook_event_name: 'UserPromptSubmit' });
     await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_w3' });
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher', 60_000);
-    const watcher = runningWatcher(statusDir)!;
+    const watcher = await world.watcher();
     agent.kill('SIGKILL');
-    await until(async () => (await readdir(statusDir)).every((name) => !name.startsWith(SID)), 'the dead agent to be cleaned up', 60_000);
+    await until(async () => (await readdir(world.statusDir)).every((name) => !name.startsWith(SID)), 'the dead agent to be cleaned up', 60_000);
     // Nothing left to watch: gone after the idle time (2 s here), and its pid file with it.
     await until(async () => !isAlive(watcher), 'the idle watcher to exit', 60_000);
-    expect(runningWatcher(statusDir)).toBeUndefined();
+    expect(runningWatcher(world.statusDir)).toBeUndefined();
   });
 
   it('many hooks at once start one watcher; a second `mam watch` leaves the first alone', async () => {
     const payload = JSON.stringify({ session_id: SID, transcript_path: transcript, hook_event_name: 'UserPromptSubmit' });
     await Promise.all(
       Array.from({ length: 6 }, () => new Promise<void>((resolve) => {
-        const child = spawn(process.execPath, [MAM, 'hook'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+        const child = spawn(process.execPath, [MAM, 'hook'], { env: world.env, stdio: ['pipe', 'ignore', 'ignore'] });
         child.on('exit', () => resolve());
         child.stdin!.end(payload);
       })),
     );
-    await until(async () => runningWatcher(statusDir) !== undefined, 'a watcher', 60_000);
-    const first = runningWatcher(statusDir)!;
-    const second = await mam(['watch'], env);
+    const first = await world.watcher('a watcher');
+    const second = await mam(['watch'], world.env);
     expect(second.code).toBe(0);
-    expect(second.stderr).toContain(`already running for ${statusDir} (pid ${first.pid})`);
+    expect(second.stderr).toContain(`already running for ${world.statusDir} (pid ${first.pid})`);
     // The other five started too, found the claim taken and exit (on a loaded machine some are still starting):
     // in the end only the first is left.
     const ours = (): string[] =>
       spawnSync('pgrep', ['-f', `${MAM} watch`], { encoding: 'utf8' })
         .stdout.trim()
         .split('\n')
-        .filter((pid) => pid !== '' && readFileSafe(`/proc/${pid}/environ`).includes(box.root));
+        .filter((pid) => pid !== '' && readFileSafe(`/proc/${pid}/environ`).includes(world.box.root));
     await until(async () => ours().length === 1, 'the losing watchers to exit', 60_000);
     expect(ours()).toEqual([String(first.pid)]);
-    expect(runningWatcher(statusDir)).toEqual(first);
+    expect(runningWatcher(world.statusDir)).toEqual(first);
   });
 
   it('a transcript that does not exist yet is not an error, and is read once it appears; `--idle-exit abc` is a usage error', async () => {
     await rmTranscript();
     const { hook } = startAgent();
     await hook({ hook_event_name: 'UserPromptSubmit' });
-    await until(async () => runningWatcher(statusDir) !== undefined, 'the watcher', 60_000);
+    await world.watcher();
     expect((await mainFact())?.status).toBe('working');
     // Claude creates the transcript with the first message, after the hooks began: the sweep finds it.
     await writeFile(transcript, line({ type: 'user', message: { role: 'user', content: '[Request interrupted by user]' } }));
     await until(async () => (await mainFact())?.status === 'waiting', 'the interrupt in a transcript created late', 60_000);
-    const usage = await mam(['watch', '--idle-exit', 'abc'], env);
+    const usage = await mam(['watch', '--idle-exit', 'abc'], world.env);
     expect(usage.code).toBe(64);
     expect(usage.stderr).toContain('--idle-exit takes a positive number of seconds');
   });
@@ -190,15 +151,15 @@ if (MOSQUITTO_MISSING) console.warn(`skipping the watcher → retained MQTT stat
 
 describe.skipIf(MOSQUITTO_MISSING !== undefined)('mam watch publishes every change on the retained status topic', () => {
   it('working → needs_approval → waiting (resolved by the watcher) → gone, as `mam status --all-hosts` sees it', async () => {
-    const broker = await startMosquitto(path.join(box.root, 'mosquitto'));
+    const broker = await startMosquitto(path.join(world.box.root, 'mosquitto'));
     try {
-      env = { ...env, MAM_MQTT_URL: broker.url, MAM_HOST: 'lab-1' };
+      world.env = { ...world.env, MAM_MQTT_URL: broker.url, MAM_HOST: 'lab-1' };
       const hosts = async (): Promise<{ host: string; session: string; status: string; seq: number }[]> => {
-        const result = await mam(['status', '--all-hosts', '--json'], env);
+        const result = await mam(['status', '--all-hosts', '--json'], world.env);
         if (result.code !== 0) throw new Error(result.stderr);
         return (JSON.parse(result.stdout) as { sessions: { host: string; session: string; status: string; seq: number }[] }).sessions;
       };
-      const { agent, hook } = startAgent();
+      const { process: agent, hook } = startAgent();
       await hook({ hook_event_name: 'UserPromptSubmit' });
       await until(async () => (await hosts()).some((row) => row.session === SID && row.status === 'working'), 'working on the topic', 60_000);
       await hook({ hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_m1' });

@@ -95,7 +95,14 @@ export async function capture(box: Sandbox, server: string, target: string): Pro
  * Polls the pane every 100 ms until `predicate(screen)` holds and returns that screen; at `timeoutMs` throws with the
  * last screen in the message, which is usually all it takes to see why.
  */
-export async function waitForScreen(box: Sandbox, server: string, target: string, predicate: (screen: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+export async function waitForScreen(
+  box: Sandbox,
+  server: string,
+  target: string,
+  predicate: (screen: string) => boolean,
+  timeoutMs = 30_000,
+  what = 'screen condition',
+): Promise<string> {
   let screen = '';
   const shown = await waitFor(
     async () => {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -53,7 +53,14 @@ export async function startScriptedHttp(handle: Handler): Promise<ScriptedHttp> 
       () => sendJson(response, 400, { error: { message: 'unreadable body' } }),
     );
   });
-  // Keep-alive sockets would hold close() open until the client disconnects.
+  return { ...(await listenLocally(server)), requests };
+}
+
+/**
+ * Starts `server` on a free port of 127.0.0.1; `close` ends it with every connection it still has. Keep-alive
+ * sockets time out after a second, which would otherwise hold close() open until the client disconnects.
+ */
+export async function listenLocally(server: Server): Promise<{ readonly url: string; close(): Promise<void> }> {
   server.keepAliveTimeout = 1_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -62,7 +69,6 @@ export async function startScriptedHttp(handle: Handler): Promise<ScriptedHttp> 
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

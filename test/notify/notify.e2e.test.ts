@@ -2,41 +2,35 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { processTree, signalAll } from '../../src/proc/tree.js';
-import { startHookAgent, type HookAgent } from '../helpers/hook-agent.js';
-import { MAM, Sandbox } from '../helpers/sandbox.js';
+import type { HookAgent } from '../helpers/hook-agent.js';
+import { MAM, type Sandbox } from '../helpers/sandbox.js';
 import { until, untilValue } from '../helpers/until.js';
+import { WatchWorld } from '../helpers/watch-world.js';
 
 /**
  * Notifications end to end: real `mam hook` calls from stand-in agents, the real watcher, a stand-in `notify-send` on
  * PATH that records its argv, and a real tmux client (in a pane of another server) whose screen shows the message.
  */
+let world: WatchWorld;
 let box: Sandbox;
 let bin: string;
 let calls: string;
 let statusDir: string;
-const agents: HookAgent[] = [];
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-notify-');
+  world = await WatchWorld.create('mam-notify-');
+  ({ box, statusDir } = world);
   bin = path.join(box.root, 'bin');
   calls = path.join(box.root, 'notify-send.calls');
-  statusDir = path.join(box.root, 'cache', 'mam', 'status');
   await mkdir(bin, { recursive: true });
   // One record per call (a body may span lines), its arguments separated by the unit separator.
   await writeFile(path.join(bin, 'notify-send'), `#!/bin/sh\n{ for arg in "$@"; do printf '%s\\037' "$arg"; done; printf '\\036'; } >> '${calls}'\n`);
   await chmod(path.join(bin, 'notify-send'), 0o755);
 });
-afterEach(async () => {
-  for (const agent of agents.splice(0)) if (agent.process.pid) signalAll(processTree(agent.process.pid), 'SIGKILL');
-  await box.dispose();
-});
+// Each stand-in agent with whatever it started, then the sandbox and the watcher.
+afterEach(() => world.dispose());
 
-function agent(env: NodeJS.ProcessEnv): HookAgent {
-  const started = startHookAgent(env, box.root);
-  agents.push(started);
-  return started;
-}
+const agent = (env: NodeJS.ProcessEnv): HookAgent => world.startAgent({}, env);
 
 /** Each notify-send call's argv. */
 async function desktop(): Promise<string[][]> {

@@ -3,36 +3,31 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runningWatcher } from '../../src/facts/watcher-pid.js';
-import { isAlive, processTree, signalAll } from '../../src/proc/tree.js';
-import { startHookAgent, type HookAgent } from '../helpers/hook-agent.js';
-import { mam, REPO, Sandbox } from '../helpers/sandbox.js';
+import { isAlive } from '../../src/proc/tree.js';
+import type { HookAgent } from '../helpers/hook-agent.js';
+import { mam, REPO, type Sandbox } from '../helpers/sandbox.js';
 import { until, untilValue } from '../helpers/until.js';
+import { WatchWorld } from '../helpers/watch-world.js';
 
 /**
  * The tmux status-line segment end to end: real `mam hook` calls from stand-in agents, the real watcher they start
  * keeping `<status dir>/tmux-status`, `mam status --tmux`, and a real tmux client drawing the README's status-right
  * line (the client runs in a pane of another tmux server, whose capture is what a person would see).
  */
+let world: WatchWorld;
 let box: Sandbox;
 let statusDir: string;
 let segmentFile: string;
-const agents: HookAgent[] = [];
 
 beforeEach(async () => {
-  box = await Sandbox.create('mam-segment-');
-  statusDir = path.join(box.root, 'cache', 'mam', 'status');
+  world = await WatchWorld.create('mam-segment-');
+  ({ box, statusDir } = world);
   segmentFile = path.join(statusDir, 'tmux-status');
 });
-afterEach(async () => {
-  for (const agent of agents.splice(0)) if (agent.process.pid) signalAll(processTree(agent.process.pid), 'SIGKILL');
-  await box.dispose();
-});
+// Each stand-in agent with whatever it started, then the sandbox and the watcher.
+afterEach(() => world.dispose());
 
-function agent(env: NodeJS.ProcessEnv): HookAgent {
-  const started = startHookAgent(env, box.root);
-  agents.push(started);
-  return started;
-}
+const agent = (env: NodeJS.ProcessEnv): HookAgent => world.startAgent({}, env);
 
 const bash = { tool_name: 'Bash', tool_input: { command: 'npm test' } };
 const S1 = '11111111-1111-4c8e-9f00-2a6b1c3d4e5f';
