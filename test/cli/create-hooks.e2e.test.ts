@@ -27,7 +27,7 @@ describe('mam create --hooks', () => {
     expect(created.code, created.stderr).toBe(0);
     const settings = JSON.parse(await readFile(path.join(workspace, '.claude', 'settings.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
     expect(Object.keys(settings.hooks)).toHaveLength(11);
-    expect(settings.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/^\/bin\/sh \S+\/cli\/mam-hook\.sh --agent claude --node \S+$/);
+    expect(settings.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/^\/bin\/sh \S+\/cli\/mam-hook\.sh --agent claude --node \S+ --event PermissionRequest$/);
     await waitFor(async () => (await readFile(path.join(box.home, 'hooks-at-start'), 'utf8').catch(() => '')) !== '', 30_000);
     expect(await readFile(path.join(box.home, 'hooks-at-start'), 'utf8')).toBe('present\n');
 
@@ -53,7 +53,7 @@ describe('mam create --hooks', () => {
     expect(codex.stderr).toContain('Trust all and continue');
     const codexHooks = JSON.parse(await readFile(path.join(workspace, '.codex', 'hooks.json'), 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
     expect(Object.keys(codexHooks.hooks)).toHaveLength(11);
-    expect(codexHooks.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/^\/bin\/sh \S+\/cli\/mam-hook\.sh --agent codex --node \S+$/);
+    expect(codexHooks.hooks['PermissionRequest']![0]!.hooks[0]!.command).toMatch(/^\/bin\/sh \S+\/cli\/mam-hook\.sh --agent codex --node \S+ --event PermissionRequest$/);
 
     const gemini = await mam(['create', '--agent', 'gemini', '--workspace', workspace, '--hooks', '--registry', box.registry], env);
     expect(gemini.code, gemini.stderr).toBe(0);
