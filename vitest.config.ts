@@ -4,8 +4,10 @@ export default defineConfig({
   test: {
     pool: 'forks',
     // Tests drive real tmux servers and subprocesses and mostly wait on them (a quiet run kept about one core of two
-    // busy), so four unit files and the two real-agent projects run side by side (every test waits for its condition
-    // with a generous bound).
+    // busy), so six files run side by side, real-agent ones among them (every test waits for its condition with a
+    // generous bound). Every project has the same maxWorkers on purpose: vitest runs projects whose maxWorkers differ
+    // in separate groups one after another, and a project with maxWorkers 1 after all the others, one file at a time —
+    // which is how the real-agent files once ran, ~320 s after the unit files instead of beside them.
     maxWorkers: 6,
     projects: [
       {
@@ -19,12 +21,11 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           pool: 'forks',
-          maxWorkers: 4,
         },
       },
       {
-        // The real Claude Code CLI against a scripted model server (test/claude/). One claude at a time, beside the
-        // unit files: its waits are bounded for a loaded machine, and running it after them cost ~150 s of wall time.
+        // The real Claude Code CLI against a scripted model server (test/claude/), beside the unit files: its waits are
+        // bounded for a loaded machine.
         extends: true,
         test: {
           name: 'claude',
@@ -32,12 +33,11 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           pool: 'forks',
-          maxWorkers: 1,
         },
       },
       {
         // The real Codex and Gemini CLIs, each against its scripted model server (test/codex/, test/gemini/;
-        // docs/codex-gemini-harness.md). One at a time, beside the Claude ones and the unit files.
+        // docs/codex-gemini-harness.md), beside the Claude ones and the unit files.
         extends: true,
         test: {
           name: 'codex-gemini',
@@ -45,7 +45,6 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           pool: 'forks',
-          maxWorkers: 1,
         },
       },
     ],

@@ -46,7 +46,8 @@ export interface ClaudeEnvOptions {
  * The environment the `claude` process needs to talk to the scripted server from a throw-away home: the five
  * variables of docs/claude-harness.md, plus `CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1`, without which
  * 2.1.197 starts a `git clone` of the official plugin marketplace (from GitHub) into `$HOME/.claude/plugins` at
- * start-up.
+ * start-up. `CLAUDE_CODE_TMPDIR` keeps its scratch folder (`<tmp>/claude-<uid>/<project>/…`: task outputs, shell
+ * snapshots) in the throw-away home; left at the default it is under /tmp, and outlives the test.
  */
 export function claudeEnv(options: ClaudeEnvOptions): Record<string, string> {
   return {
@@ -54,6 +55,7 @@ export function claudeEnv(options: ClaudeEnvOptions): Record<string, string> {
     ANTHROPIC_BASE_URL: options.serverUrl,
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL: '1',
+    CLAUDE_CODE_TMPDIR: path.join(options.home, '.tmp'),
     DISABLE_AUTOUPDATER: '1',
     HOME: options.home,
   };
