@@ -141,21 +141,14 @@ export class Sandbox {
   }
 
   async dispose(): Promise<void> {
-    // An embedded MQTT broker a test's `mam job …` started on demand would otherwise idle on for minutes.
-    const broker = await readFile(path.join(this.root, 'broker', 'broker.json'), 'utf8').catch(() => undefined);
-    if (broker) {
-      try {
-        process.kill((JSON.parse(broker) as { pid: number }).pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
     // Job daemons a test's \`mam job event\` started on demand (src/jobs/daemon.ts), by the pids they recorded; they
     // finish what they accepted and exit on SIGTERM.
-    const jobd = path.join(this.root, 'cache', 'mam', 'jobd');
-    for (const name of await readdir(jobd).catch(() => [] as string[])) {
-      if (!name.endsWith('.pid')) continue;
-      const pid = (JSON.parse(await readFile(path.join(jobd, name), 'utf8').catch(() => '{}')) as { pid?: number }).pid;
+    // A test that points MAM_JOB_DAEMON_DIR elsewhere keeps it beside the default, as cache/mam/jobd-<something>.
+    const cache = path.join(this.root, 'cache', 'mam');
+    const daemonDirs = (await readdir(cache).catch(() => [] as string[])).filter((name) => name.startsWith('jobd')).map((name) => path.join(cache, name));
+    const pidFiles = (await Promise.all(daemonDirs.map(async (dir) => (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.pid')).map((name) => path.join(dir, name))))).flat();
+    for (const file of pidFiles) {
+      const pid = (JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as { pid?: number }).pid;
       if (pid === undefined) continue;
       try {
         process.kill(pid, 'SIGTERM');
@@ -175,6 +168,16 @@ export class Sandbox {
       // Its last writes (the MQTT publisher's record) come on the way out: removing the folder before it is gone
       // let them re-create the path, and /tmp kept mam-watch-* folders.
       for (let waited = 0; waited < 10_000 && running(watcher.pid); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // An embedded MQTT broker a test's `mam job …` started on demand would otherwise idle on for minutes. Looked for
+    // last: a job daemon or watcher that publishes on its way out starts one, which then re-created the removed folder.
+    const broker = await readFile(path.join(this.root, 'broker', 'broker.json'), 'utf8').catch(() => undefined);
+    if (broker) {
+      try {
+        process.kill((JSON.parse(broker) as { pid: number }).pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
     }
     await Promise.all([...this.servers].map((server) => this.killServer(server)));
     // A process that was just stopped may still be writing its last files: retry instead of failing on ENOTEMPTY.

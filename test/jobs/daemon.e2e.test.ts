@@ -367,7 +367,7 @@ describe('the fast path under pressure and beside other writers', () => {
     const unpublished = await mam(['job', 'event', job.job_id, '--event', 'completed', '--json', ...where], unreachable);
     expect(unpublished.code).toBe(2);
     expect(JSON.parse(unpublished.stdout)).toMatchObject({ seq: 3, status: 'completed', published: false });
-    const late = await mam(['job', 'event', job.job_id, '--event', 'progress', ...where], { ...env, MAM_JOB_DAEMON_DIR: path.join(box.root, 'no-daemon-here') });
+    const late = await mam(['job', 'event', job.job_id, '--event', 'progress', ...where], { ...env, MAM_JOB_DAEMON_DIR: path.join(box.root, 'cache', 'mam', 'jobd-none-here') });
     expect([late.code, late.stderr.trim()]).toEqual([1, `mam: job ${job.job_id} is already completed; progress ignored`]);
     expect(checked(await readJobFile(job.job_id)).map((item) => item.event)).toEqual(['progress', 'completed']);
   });
