@@ -4,10 +4,10 @@ export default defineConfig({
   test: {
     pool: 'forks',
     // Tests drive real tmux servers and subprocesses and mostly wait on them (a quiet run kept about one core of two
-    // busy), so six files run side by side, real-agent ones among them (every test waits for its condition with a
-    // generous bound). Every project has the same maxWorkers on purpose: vitest runs projects whose maxWorkers differ
-    // in separate groups one after another, and a project with maxWorkers 1 after all the others, one file at a time —
-    // which is how the real-agent files once ran, ~320 s after the unit files instead of beside them.
+    // busy), so four unit files run side by side (every test waits for its condition with a generous bound).
+    // The real-agent projects have maxWorkers 1, and vitest runs such projects after all the others, one file at a
+    // time (~320 s of a quiet run's 1000 s). Giving every project the same maxWorkers puts them all in one pool; tried
+    // with six workers, several real CLIs at once beside four unit files made the whole run slower, not faster.
     maxWorkers: 6,
     projects: [
       {
@@ -21,11 +21,11 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           pool: 'forks',
+          maxWorkers: 4,
         },
       },
       {
-        // The real Claude Code CLI against a scripted model server (test/claude/), beside the unit files: its waits are
-        // bounded for a loaded machine.
+        // The real Claude Code CLI against a scripted model server (test/claude/), one file at a time.
         extends: true,
         test: {
           name: 'claude',
@@ -33,11 +33,12 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           pool: 'forks',
+          maxWorkers: 1,
         },
       },
       {
         // The real Codex and Gemini CLIs, each against its scripted model server (test/codex/, test/gemini/;
-        // docs/codex-gemini-harness.md), beside the Claude ones and the unit files.
+        // docs/codex-gemini-harness.md), one file at a time.
         extends: true,
         test: {
           name: 'codex-gemini',
@@ -45,6 +46,7 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           pool: 'forks',
+          maxWorkers: 1,
         },
       },
     ],
