@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chmod, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HERMES } from '../helpers/hermes-cli.js';
 import { mam, MAM } from '../helpers/sandbox.js';
-import { hasComment, LaneFixture, LOOK, type Logged } from '../helpers/lane-e2e.js';
+import { hasComment, laneEachTest, LOOK } from '../helpers/lane-e2e.js';
 import { until, untilValue } from '../helpers/until.js';
 
 /**
@@ -13,23 +13,7 @@ import { until, untilValue } from '../helpers/until.js';
  * stand-in (test/hermes) unless MAM_TEST_HERMES names a real Hermes launcher.
  * This file: runs (two at once, hand-over, a Hermes outage) and the command line; lane.e2e: the card's life.
  */
-let lane: LaneFixture;
-beforeEach(async () => {
-  lane = await LaneFixture.create('mam-lane-');
-});
-afterEach(async () => {
-  await lane.dispose();
-});
-
-const hermes = (args: string[], as: NodeJS.ProcessEnv = {}) => lane.hermes(args, as);
-const show = (id: string) => lane.show(id);
-const dispatch = () => lane.dispatch();
-const createCard = (body: string, extra: string[] = []) => lane.createCard(body, extra);
-const logged = (): Logged[] => lane.logged();
-const typed = (pattern: RegExp): boolean => lane.typed(pattern);
-const entry = (name: string) => lane.entry(name);
-const report = (name: string, event: string, detail?: string) => lane.report(name, event, detail);
-const started = (id: string) => lane.started(id);
+const { lane, hermes, show, dispatch, createCard, logged, typed, entry, report, started } = laneEachTest();
 
 describe('runs of a card dispatched to mam', () => {
   it('two runs of the same card at once start one agent, and one watch comment', async () => {
@@ -39,7 +23,7 @@ describe('runs of a card dispatched to mam', () => {
     expect(claimed.code, claimed.stderr).toBe(0);
     const workspace = /^Workspace: (.+)$/m.exec(claimed.stdout)![1]!.trim();
     const { spawn } = await import('node:child_process');
-    const runEnv = { ...lane.env, HERMES_KANBAN_TASK: id, HERMES_KANBAN_WORKSPACE: workspace, HERMES_PROFILE: 'codex-tmux' };
+    const runEnv = { ...lane().env, HERMES_KANBAN_TASK: id, HERMES_KANBAN_WORKSPACE: workspace, HERMES_PROFILE: 'codex-tmux' };
     const runs = [0, 1].map(() => spawn(process.execPath, [MAM, '-p', 'codex-tmux', 'chat', '-q', `work kanban task ${id}`], { env: runEnv, cwd: workspace, stdio: 'ignore' }));
     try {
       const name = `${id}-codex`;
@@ -81,11 +65,11 @@ describe('runs of a card dispatched to mam', () => {
 
   it('loses nothing while Hermes is down: the completion and the comments wait, and land once', async () => {
     // The worker's hermes: the real one, unless the outage flag file exists.
-    const down = path.join(lane.box.root, 'hermes-down');
-    const flaky = path.join(lane.bin, 'flaky-hermes');
+    const down = path.join(lane().box.root, 'hermes-down');
+    const flaky = path.join(lane().bin, 'flaky-hermes');
     await writeFile(flaky, `#!/bin/sh\nif [ -e '${down}' ]; then echo 'hermes: connection refused' >&2; exit 3; fi\nexec '${HERMES}' "$@"\n`);
     await chmod(flaky, 0o755);
-    lane.env = { ...lane.env, MAM_HERMES_BIN: flaky };
+    lane().env = { ...lane().env, MAM_HERMES_BIN: flaky };
     const id = await createCard('Survive.\ninterval: 1s\nprogress_every: 1s');
     const name = await started(id);
     await until(async () => hasComment(await show(id), /Watch it live/), 'the watch comment', 180_000, LOOK);
@@ -106,11 +90,11 @@ describe('runs of a card dispatched to mam', () => {
 describe('mam lane from the command line', () => {
   it('pull mode: claims a ready card of a lane without a Hermes profile, works it to done, and exits 0 on SIGTERM', async () => {
     const id = (JSON.parse((await hermes(['kanban', 'create', 'pulled', '--assignee', 'pull-tmux', '--body', 'Pull me.\ninterval: 1s', '--json'])).stdout) as { id: string }).id;
-    lane.track(id);
+    lane().track(id);
     // No profile: the dispatcher leaves the card alone.
     expect(JSON.parse((await dispatch()).stdout).spawned).toEqual([]);
     const { spawn } = await import('node:child_process');
-    const puller = spawn(process.execPath, [MAM, 'lane', '--lane', 'pull-tmux', '--agent', 'codex', '--poll', '1'], { env: lane.env, stdio: 'ignore' });
+    const puller = spawn(process.execPath, [MAM, 'lane', '--lane', 'pull-tmux', '--agent', 'codex', '--poll', '1'], { env: lane().env, stdio: 'ignore' });
     try {
       const name = `${id}-codex`;
       await until(() => entry(name)?.status === 'running' && typed(/Your job_id is/), 'the pulled card\'s agent', 180_000, LOOK);
@@ -132,14 +116,14 @@ describe('mam lane from the command line', () => {
       [['lane', '--agent', 'codex'], /--agent goes with one --lane/],
     ];
     for (const [args, message] of cases) {
-      const result = await mam(args, lane.env);
+      const result = await mam(args, lane().env);
       expect(result.code, args.join(' ')).toBe(64);
       expect(result.stderr).toMatch(message);
     }
     // A card that is not ready is not claimed: exit 1, and it says why.
     const id = await createCard('x');
     await hermes(['kanban', 'block', id, 'waiting']);
-    const result = await mam(['lane', '--card', id, '--lane', 'codex-tmux'], lane.env);
+    const result = await mam(['lane', '--card', id, '--lane', 'codex-tmux'], lane().env);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`card ${id} is blocked; only a ready card can be claimed`));
     expect(entry(`${id}-codex`)).toBeUndefined();

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { killPids } from '../helpers/hermes-cli.js';
-import { hasComment, LaneFixture, LOOK, type Logged } from '../helpers/lane-e2e.js';
+import { hasComment, laneEachTest, LOOK, type Logged } from '../helpers/lane-e2e.js';
 import { until, untilValue } from '../helpers/until.js';
 
 /**
@@ -10,24 +10,7 @@ import { until, untilValue } from '../helpers/until.js';
  * stand-in (test/hermes) unless MAM_TEST_HERMES names a real Hermes launcher.
  * This file: the card's life (main path, stop and unblock, death, the approval block); lane-runs.e2e: runs and the CLI.
  */
-let lane: LaneFixture;
-beforeEach(async () => {
-  lane = await LaneFixture.create('mam-lane-');
-});
-afterEach(async () => {
-  await lane.dispose();
-});
-
-const hermes = (args: string[], as: NodeJS.ProcessEnv = {}) => lane.hermes(args, as);
-const show = (id: string) => lane.show(id);
-const dispatch = () => lane.dispatch();
-const createCard = (body: string, extra: string[] = []) => lane.createCard(body, extra);
-const logged = (): Logged[] => lane.logged();
-const typed = (pattern: RegExp): boolean => lane.typed(pattern);
-const entry = (name: string) => lane.entry(name);
-const report = (name: string, event: string, detail?: string) => lane.report(name, event, detail);
-const started = (id: string) => lane.started(id);
-const looking = (id: string) => lane.looking(id);
+const { lane, hermes, show, dispatch, createCard, logged, typed, entry, report, started, looking } = laneEachTest();
 
 describe('a card assigned to codex-tmux, dispatched to mam', () => {
   it('starts the agent, says how to watch it, types comments in, comments progress, and completes with the summary', async () => {
@@ -38,7 +21,7 @@ describe('a card assigned to codex-tmux, dispatched to mam', () => {
     expect(typed(new RegExp(`Kanban card ${id}: write the notes\\. Write NOTES\\.md for the release\\.`))).toBe(true);
     const watch = await untilValue(async () => (await show(id)).comments.find((comment) => comment.body.includes('Watch it live')), 'the watch comment', 180_000, LOOK);
     expect(watch.body).toContain(`\`mam attach ${name}\``);
-    expect(watch.body).toContain(`\`tmux -L ${lane.server} attach -t ${name}\``);
+    expect(watch.body).toContain(`\`tmux -L ${lane().server} attach -t ${name}\``);
     expect(watch.author).toBe('codex-tmux');
 
     expect((await hermes(['kanban', 'comment', id, 'please add a line BANANA'])).code).toBe(0);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { HERMES, hermesCli, hermesSetup, killPids, showCard, type HermesCall, type ShownCard } from './hermes-cli.js';
 import { mam, REPO, Sandbox } from './sandbox.js';
 import { until } from './until.js';
@@ -140,3 +140,35 @@ export class LaneFixture {
 }
 
 export const hasComment = (card: ShownCard, pattern: RegExp): boolean => card.comments.some((comment) => pattern.test(comment.body));
+
+/**
+ * A fresh LaneFixture for each test of the calling file (made before it, disposed after it), and the fixture's methods
+ * bound to whichever one is current, for the files that drive one card at a time.
+ */
+export function laneEachTest(prefix = 'mam-lane-') {
+  let current: LaneFixture | undefined;
+  beforeEach(async () => {
+    current = await LaneFixture.create(prefix);
+  });
+  afterEach(async () => {
+    await current?.dispose();
+    current = undefined;
+  });
+  const lane = (): LaneFixture => {
+    if (!current) throw new Error('the lane fixture exists only while a test runs');
+    return current;
+  };
+  return {
+    lane,
+    hermes: (args: string[], as: NodeJS.ProcessEnv = {}) => lane().hermes(args, as),
+    show: (id: string) => lane().show(id),
+    dispatch: () => lane().dispatch(),
+    createCard: (body: string, extra: string[] = []) => lane().createCard(body, extra),
+    logged: (): Logged[] => lane().logged(),
+    typed: (pattern: RegExp): boolean => lane().typed(pattern),
+    entry: (name: string) => lane().entry(name),
+    report: (name: string, event: string, detail?: string) => lane().report(name, event, detail),
+    started: (id: string) => lane().started(id),
+    looking: (id: string) => lane().looking(id),
+  };
+}
