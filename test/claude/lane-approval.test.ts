@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { HERMES, hermesCli, hermesSetup, killPids, showCard, type HermesCall, type ShownCard } from '../helpers/hermes-cli.js';
+import { describe, expect, it } from 'vitest';
+import type { ShownCard } from '../helpers/hermes-cli.js';
 import { until, untilValue } from '../helpers/until.js';
-import { startClaudeSession, type ClaudeSession } from './fixture.js';
+import { claudeLaneEachTest } from './lane-card.js';
 import type { MessagesRequest, Reply } from './model-server.js';
 import { capture } from './tmux-screen.js';
 
@@ -16,19 +15,7 @@ import { capture } from './tmux-screen.js';
  */
 const LOOK = { intervalMs: 300 } as const;
 
-let session: ClaudeSession | undefined;
-let cardId: string | undefined;
-let hermesEnv: NodeJS.ProcessEnv = {};
-
-afterEach(async () => {
-  if (cardId) {
-    const card = await showCard(HERMES, cardId, hermesEnv).catch(() => undefined);
-    killPids(card?.runs.flatMap((run) => (run.worker_pid ? [run.worker_pid] : [])) ?? []);
-  }
-  cardId = undefined;
-  await session?.dispose();
-  session = undefined;
-});
+const claudeLane = claudeLaneEachTest();
 
 function model(): (request: MessagesRequest) => Reply | undefined {
   let report = '';
@@ -60,28 +47,10 @@ function model(): (request: MessagesRequest) => Reply | undefined {
 
 describe('an approval nobody answers, with the real Claude Code CLI', () => {
   it('is commented once, blocks the card needs_input, and after an unblock the same Claude goes on to done', async () => {
-    session = await startClaudeSession({ prefix: 'mam-claude-lane-approval-', serverTag: 'clapp', workspace: 'app', hooks: true, script: () => model() });
+    const { session, hermes, show, createCard } = await claudeLane.start({ prefix: 'mam-claude-lane-approval-', serverTag: 'clapp', workspace: 'app', hooks: true, script: () => model() });
     const { box, workspace, server } = session;
-    const settingsFile = path.join(box.home, '.claude', 'settings.json');
-    const settings = JSON.parse(await readFile(settingsFile, 'utf8').catch(() => '{}')) as Record<string, unknown>;
-    await writeFile(settingsFile, JSON.stringify({ ...settings, permissions: { allow: ['Bash(mam job event:*)'] } }));
-    const setup = await hermesSetup(box);
-    await mkdir(path.join(setup.home, 'profiles', 'claude-tmux'), { recursive: true });
-    const hermesKeys = ['HERMES_HOME', 'HERMES_BIN', 'MAM_HERMES_BIN', 'HERMES_KANBAN_CRASH_GRACE_SECONDS', 'MAM_LOG_LEVEL'];
-    const env = (hermesEnv = {
-      ...session.env,
-      ...Object.fromEntries(hermesKeys.map((key) => [key, setup.env[key]])),
-      PATH: `${setup.bin}:${session.env['PATH']}`,
-      MAM_TMUX_SERVER: server,
-      MAM_REGISTRY: box.registry,
-    });
-    const hermes = (args: string[]): Promise<HermesCall> => hermesCli(HERMES, args, env);
-    const show = (id: string): Promise<ShownCard> => showCard(HERMES, id, env);
-    const target = (): string => `=${cardId ?? "none"}-claude:`;
-
-    const created = await hermes(['kanban', 'create', 'write the notes', '--assignee', 'claude-tmux', '--workspace', `dir:${workspace}`, '--body', 'Write notes.txt.\ninterval: 1s\napproval_alert: 2s\napproval_block: 6s', '--json']);
-    expect(created.code, created.stderr).toBe(0);
-    const id = (cardId = (JSON.parse(created.stdout) as { id: string }).id);
+    const id = await createCard('write the notes', 'Write notes.txt.\ninterval: 1s\napproval_alert: 2s\napproval_block: 6s');
+    const target = (): string => `=${id}-claude:`;
     expect((await hermes(['kanban', 'dispatch', '--json'])).code).toBe(0);
     const approvalComments = (card: ShownCard) => card.comments.filter((comment) => /waiting \d+ (?:s|min) for approval/.test(comment.body));
 

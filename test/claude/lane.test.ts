@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { hermesCli, killPids, showCard, type HermesCall, type ShownCard } from '../helpers/hermes-cli.js';
-import { MAM, REPO } from '../helpers/sandbox.js';
+import { describe, expect, it } from 'vitest';
+import type { ShownCard } from '../helpers/hermes-cli.js';
 import { until, untilValue } from '../helpers/until.js';
-import { startClaudeSession, type ClaudeSession } from './fixture.js';
+import { claudeLaneEachTest } from './lane-card.js';
 import type { MessagesRequest, Reply } from './model-server.js';
 import { capture } from './tmux-screen.js';
 
@@ -17,22 +16,8 @@ import { capture } from './tmux-screen.js';
  * edits a file in the card's workspace, gets a person's comment typed in, and reports completed: the card is done
  * with its summary.
  */
-const HERMES = process.env['MAM_TEST_HERMES'] || path.join(REPO, 'test', 'hermes', 'hermes');
 const LOOK = { intervalMs: 300 } as const;
-
-let session: ClaudeSession | undefined;
-let cardId: string | undefined;
-let hermesEnv: NodeJS.ProcessEnv = {};
-
-afterEach(async () => {
-  if (cardId) {
-    const card = await showCard(HERMES, cardId, hermesEnv).catch(() => undefined);
-    killPids(card?.runs.flatMap((run) => (run.worker_pid ? [run.worker_pid] : [])) ?? []);
-  }
-  cardId = undefined;
-  await session?.dispose();
-  session = undefined;
-});
+const claudeLane = claudeLaneEachTest();
 
 /** The model's side of the card, step by step. */
 function model(): (request: MessagesRequest) => Reply | undefined {
@@ -72,35 +57,9 @@ function model(): (request: MessagesRequest) => Reply | undefined {
 
 describe('a card assigned to claude-tmux, worked by the real Claude Code CLI', () => {
   it('is dispatched, edits a file, hears a comment, has its approval wait commented, and ends done with the summary', async () => {
-    session = await startClaudeSession({ prefix: 'mam-claude-lane-', serverTag: 'clane', workspace: 'app', hooks: true, script: () => model() });
+    const { session, hermes, show, createCard } = await claudeLane.start({ prefix: 'mam-claude-lane-', serverTag: 'clane', workspace: 'app', hooks: true, script: () => model() });
     const { box, workspace, server } = session;
-    const bin = path.join(box.root, 'bin');
-    const hermesHome = path.join(box.root, 'hermes');
-    await mkdir(bin, { recursive: true });
-    await mkdir(path.join(hermesHome, 'profiles', 'claude-tmux'), { recursive: true });
-    await writeFile(path.join(bin, 'mam'), `#!/bin/sh\nexec "${process.execPath}" "${MAM}" "$@"\n`);
-    await chmod(path.join(bin, 'mam'), 0o755);
-    // The user allows the report command (so it needs no approval) — and nothing else.
-    const settingsFile = path.join(box.home, '.claude', 'settings.json');
-    const settings = JSON.parse(await readFile(settingsFile, 'utf8').catch(() => '{}')) as Record<string, unknown>;
-    await writeFile(settingsFile, JSON.stringify({ ...settings, permissions: { allow: ['Bash(mam job event:*)'] } }));
-    const env = (hermesEnv = {
-      ...session.env,
-      PATH: `${bin}:${session.env['PATH']}`,
-      HERMES_HOME: hermesHome,
-      HERMES_BIN: path.join(bin, 'mam'),
-      MAM_HERMES_BIN: HERMES,
-      HERMES_KANBAN_CRASH_GRACE_SECONDS: '0',
-      MAM_TMUX_SERVER: server,
-      MAM_REGISTRY: box.registry,
-      MAM_LOG_LEVEL: 'info',
-    });
-    const hermes = (args: string[]): Promise<HermesCall> => hermesCli(HERMES, args, env);
-    const show = (id: string): Promise<ShownCard> => showCard(HERMES, id, env);
-
-    const created = await hermes(['kanban', 'create', 'write the notes', '--assignee', 'claude-tmux', '--workspace', `dir:${workspace}`, '--body', 'Write notes.txt.\ninterval: 1s\nheartbeat: 3s\napproval_alert: 2s\nprogress_every: 1s', '--json']);
-    expect(created.code, created.stderr).toBe(0);
-    const id = (cardId = (JSON.parse(created.stdout) as { id: string }).id);
+    const id = await createCard('write the notes', 'Write notes.txt.\ninterval: 1s\nheartbeat: 3s\napproval_alert: 2s\nprogress_every: 1s');
     const dispatched = Date.now();
     expect((await hermes(['kanban', 'dispatch', '--json'])).code).toBe(0);
     const target = `=${id}-claude:`;
