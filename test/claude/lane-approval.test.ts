@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ShownCard } from '../helpers/hermes-cli.js';
 import { until, untilValue } from '../helpers/until.js';
-import { claudeLaneEachTest } from './lane-card.js';
+import { cardReportCommand, claudeLaneEachTest, reportCompleted, WRITE_NOTES } from './lane-card.js';
 import type { MessagesRequest, Reply } from './model-server.js';
 import { capture } from './tmux-screen.js';
 
@@ -23,22 +23,20 @@ function model(): (request: MessagesRequest) => Reply | undefined {
   return (request) => {
     if (request.kind !== 'main') return undefined;
     if (request.toolResults.length === 0) {
-      const command = /on start: (.+? --registry-dir \S+) --event started/.exec(request.turnText)?.[1];
-      if (command && /Kanban card/.test(request.turnText)) {
-        report = command;
-        phase = 'started';
-        return { toolUse: { name: 'Bash', input: { command: `${report} --event started`, description: 'Report the start' } } };
-      }
-      return undefined;
+      const command = cardReportCommand(request);
+      if (!command) return undefined;
+      report = command;
+      phase = 'started';
+      return { toolUse: { name: 'Bash', input: { command: `${report} --event started`, description: 'Report the start' } } };
     }
     switch (phase) {
       case 'started':
         phase = 'edit';
-        // Not allowed by the settings: Claude asks, and nobody answers for a while.
-        return { toolUse: { name: 'Bash', input: { command: 'echo hello > notes.txt', description: 'Write the notes' } } };
+        // Nobody answers its approval for a while.
+        return WRITE_NOTES;
       case 'edit':
         phase = 'reporting';
-        return { toolUse: { name: 'Bash', input: { command: `${report} --event completed --detail 'notes.txt written after the unblock'`, description: 'Report completion' } } };
+        return reportCompleted(report, 'notes.txt written after the unblock');
       default:
         return { text: 'Done.' };
     }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach } from 'vitest';
 import { HERMES, hermesCli, hermesSetup, killPids, showCard, type HermesCall, type ShownCard } from '../helpers/hermes-cli.js';
 import { startClaudeSession, type ClaudeSession, type ClaudeSessionOptions } from './fixture.js';
+import type { MessagesRequest, Reply } from './model-server.js';
 
 /**
  * What the lane tests with the real Claude Code CLI share (test/claude/lane*.test.ts): a Claude session whose user
@@ -66,3 +67,21 @@ export function claudeLaneEachTest(): { start(options: ClaudeSessionOptions): Pr
     },
   };
 }
+
+/**
+ * The scripted model's side of a lane card. The card's first prompt names the report command (`mam job event …
+ * --registry-dir <dir>`, docs/lane.md): this is it when `request` is that prompt's main turn, else undefined.
+ */
+export function cardReportCommand(request: MessagesRequest): string | undefined {
+  if (request.kind !== 'main' || request.toolResults.length > 0) return undefined;
+  const command = /on start: (.+? --registry-dir \S+) --event started/.exec(request.turnText)?.[1];
+  return command && /Kanban card/.test(request.turnText) ? command : undefined;
+}
+
+/** The edit the lane tests wait on: not allowed by the user's settings, so Claude asks for approval. */
+export const WRITE_NOTES: Reply = { toolUse: { name: 'Bash', input: { command: 'echo hello > notes.txt', description: 'Write the notes' } } };
+
+/** Claude reporting the card done, with its summary, through the report command. */
+export const reportCompleted = (report: string, summary: string): Reply => ({
+  toolUse: { name: 'Bash', input: { command: `${report} --event completed --detail '${summary}'`, description: 'Report completion' } },
+});

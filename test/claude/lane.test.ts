@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ShownCard } from '../helpers/hermes-cli.js';
 import { until, untilValue } from '../helpers/until.js';
-import { claudeLaneEachTest } from './lane-card.js';
+import { cardReportCommand, claudeLaneEachTest, reportCompleted, WRITE_NOTES } from './lane-card.js';
 import type { MessagesRequest, Reply } from './model-server.js';
 import { capture } from './tmux-screen.js';
 
@@ -26,8 +26,8 @@ function model(): (request: MessagesRequest) => Reply | undefined {
   return (request) => {
     if (request.kind !== 'main') return undefined;
     if (request.toolResults.length === 0) {
-      const command = /on start: (.+? --registry-dir \S+) --event started/.exec(request.turnText)?.[1];
-      if (command && /Kanban card/.test(request.turnText)) {
+      const command = cardReportCommand(request);
+      if (command) {
         report = command;
         phase = 'started';
         return { toolUse: { name: 'Bash', input: { command: `${report} --event started && ${report} --event progress --detail 'writing notes.txt'`, description: 'Report the start' } } };
@@ -41,14 +41,13 @@ function model(): (request: MessagesRequest) => Reply | undefined {
     switch (phase) {
       case 'started':
         phase = 'edit';
-        // Not allowed by the project's settings: Claude asks for approval.
-        return { toolUse: { name: 'Bash', input: { command: 'echo hello > notes.txt', description: 'Write the notes' } } };
+        return WRITE_NOTES;
       case 'edit':
         phase = 'waiting';
         return { text: 'Wrote notes.txt. Anything else? Comment on the card.' };
       case 'banana':
         phase = 'reporting';
-        return { toolUse: { name: 'Bash', input: { command: `${report} --event completed --detail 'notes.txt has hello and BANANA'`, description: 'Report completion' } } };
+        return reportCompleted(report, 'notes.txt has hello and BANANA');
       default:
         return { text: 'Done.' };
     }
