@@ -19,7 +19,7 @@ import { headerNumber, SPOOL_MAGIC, spoolHeader, spoolNames } from './spool-file
  * mid-read reads it again on its next start: the last payload may be applied twice, which leaves the same facts.
  */
 export const SPOOL_DIR = 'spool';
-const TEMP = /^\.(\d+)-(\d+)\.tmp$/;
+const TEMP = /^\.(\d+)-(\d+)(?:\.[A-Za-z]+)?\.tmp$/;
 /** A temp file whose hook is still alive is being written; past this age it is dropped anyway (pid reused). */
 const TEMP_STALE_MS = 10 * 60_000;
 /** A payload that fails for another reason than its content (a lock held too long) is retried until this old. */
@@ -65,8 +65,8 @@ export interface ConsumeOptions {
   /** The status directory. */
   readonly dir: string;
   readonly lockMs: number;
-  /** Told about each payload recorded, in order. */
-  readonly recorded: (recorded: Recorded) => void;
+  /** Told about each payload recorded, in order, with its spool file's name. */
+  readonly recorded: (recorded: Recorded, name: string) => void;
   /** Problems that are not one payload's (kept for later, retried): the watcher's log. */
   readonly warn: (message: string, error: unknown) => void;
 }
@@ -94,7 +94,7 @@ export async function consumeSpool(options: ConsumeOptions): Promise<number> {
     }
     try {
       const entry = parseSpoolFile(bytes);
-      options.recorded(await recordHook(options.dir, entry.payload, { ...entry.origin, now: Math.round(now) }, options.lockMs));
+      options.recorded(await recordHook(options.dir, entry.payload, { ...entry.origin, now: Math.round(now) }, options.lockMs), name);
     } catch (error) {
       if (!(error instanceof HookPayloadError) && Date.now() - now < RETRY_FOR_MS) {
         options.warn(`recording ${file} failed; retried on the next sweep`, error);

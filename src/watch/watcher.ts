@@ -130,7 +130,8 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
         await consumeSpool({
           dir,
           lockMs: hookLockMs,
-          recorded: (recorded) => {
+          recorded: (recorded, name) => {
+            log.debug({ session: recorded.sessionId, spool: name }, 'a spooled hook was recorded');
             enqueue(recorded.sessionId);
             conversations.add(recorded);
           },

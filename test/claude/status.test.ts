@@ -48,7 +48,7 @@ function script(workspace: string): ScriptFunction {
 }
 
 beforeEach(async () => {
-  session = await startClaudeSession({ prefix: 'mam-claude-status-', serverTag: 'status', script, env: { MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' }, hooks: true, create: true });
+  session = await startClaudeSession({ prefix: 'mam-claude-status-', serverTag: 'status', script, env: { MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5', MAM_LOG_LEVEL: 'debug' }, hooks: true, create: true });
   ({ box, model, env, workspace, server } = session);
   statusDir = path.join(box.root, 'cache', 'mam', 'status');
   await until(async () => (await facts()).main === 'waiting', 'SessionStart → waiting', 60_000, WATCHING);
@@ -86,8 +86,17 @@ async function mainTools(): Promise<string[]> {
 /** Status changes are timed (the log line at the end): look every 20 ms, and show the facts and screen on failure. */
 const WATCHING: UntilOptions = {
   intervalMs: 20,
-  detail: async () => `facts: ${JSON.stringify(await facts())}\n${await capture(box, server, TARGET).catch(() => '')}`,
+  detail: async () => `facts: ${JSON.stringify(await facts())}\n${await capture(box, server, TARGET).catch(() => '')}\n${await watcherState()}`,
 };
+
+/** What the watcher saw and did, for a failure's message: the status directory, the spool, and the tails of its logs. */
+async function watcherState(): Promise<string> {
+  const names = await readdir(statusDir).catch(() => [] as string[]);
+  const spool = await readdir(path.join(statusDir, 'spool')).catch(() => [] as string[]);
+  const tail = async (name: string, lines: number): Promise<string> => (await readFile(path.join(statusDir, name), 'utf8').catch(() => '')).split('\n').slice(-lines).join('\n');
+  const main = names.find((name) => name.endsWith('.agent.main.json'));
+  return [`status dir: ${names.join(' ')}`, `spool: ${spool.join(' ')}`, `main fact: ${main ? await tail(main, 50) : '-'}`, `watch.log:\n${await tail('watch.log', 40)}`, `hook-errors.log:\n${await tail('hook-errors.log', 20)}`].join('\n');
+}
 
 /** Records every distinct main status seen until `done` holds. */
 async function trace(done: (status: string | undefined) => boolean, what: string): Promise<string[]> {

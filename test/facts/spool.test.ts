@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseSpoolFile, pendingSpool } from '../../src/facts/spool.js';
+import { parseSpoolFile, pendingSpool, spoolDir, sweepSpoolTemps } from '../../src/facts/spool.js';
 
 /** The fast hook's spool format (src/facts/spool.ts), as src/facts/mam-hook.sh writes it. */
 const header = (fields: Record<string, string>): string => `mam-hook-spool 1\0${Object.entries(fields).map(([key, value]) => `${key}=${value}\0`).join('')}\0`;
@@ -22,6 +22,20 @@ describe('the spool', () => {
     for (const name of ['100-10', '99-500', '100-2', '.100-3.tmp', '101-1', 'notes.txt', '100-9x']) await writeFile(path.join(dir, name), '');
     expect(pendingSpool(dir)).toEqual(['99-500', '100-2', '100-10', '101-1']);
     expect(pendingSpool(path.join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('sweeps the temp files of hooks that died mid-write, with or without an event in the name, and keeps the rest', async () => {
+    const spool = spoolDir(dir);
+    await mkdir(spool, { recursive: true });
+    // A pid no process has (above any pid_max), and this process's own: its temp file is still being written.
+    const dead = 4_194_999;
+    const names = [`.100-${dead}.tmp`, `.101-${dead}.PermissionRequest.tmp`, `.102-${process.pid}.tmp`, `.103-${process.pid}.PermissionRequest.tmp`, '104-1', '105-2.PermissionRequest'];
+    for (const name of names) await writeFile(path.join(spool, name), '');
+    // A live hook's temp file gone stale (its pid reused by a long-lived process) goes too.
+    const old = new Date(Date.now() - 11 * 60_000);
+    await utimes(path.join(spool, `.103-${process.pid}.PermissionRequest.tmp`), old, old);
+    sweepSpoolTemps(dir);
+    expect((await readdir(spool)).sort()).toEqual([`.102-${process.pid}.tmp`, '104-1', '105-2.PermissionRequest']);
   });
 
   it('reads who ran the hook from the header and the payload up to its closing brace', () => {
