@@ -8,8 +8,10 @@ import type { TranscriptEvent } from './transcript.js';
  * from what the watcher observed. Pure: facts + observation + clock → facts.
  *
  * - A rejected or interrupted tool, and Esc while streaming, leave no hook behind; the transcript says so.
- * - An approved permission dialog fires no hook either; the tool's line reaching the transcript (it is held
- *   back while the dialog is open) or its command appearing in the agent's process tree says so.
+ * - An approved permission dialog fires no hook either; the tool's line reaching the transcript (usually held
+ *   back while the dialog is open) or its command appearing in the agent's process tree says so. On a loaded machine
+ *   Claude writes that line while the dialog is still up, so a line that arrives while the pane still shows the
+ *   dialog (`dialogOpen`) says nothing; the screen is then read until the dialog closes (`tracksDialog`).
  * - A killed agent fires no SessionEnd; its pid (checked with its start time) says so.
  * - Esc before the model's first token ends the turn with no hook and no transcript line (Claude puts the prompt
  *   back in the input box); only the screen says so, and it is read for exactly that case (`screenWait`).
@@ -30,6 +32,11 @@ export interface Observation {
   readonly screen?: AgentStatus | undefined;
   /** What the agent's own live record says (Claude's `sessions/<pid>.json` `status`), where it keeps one. */
   readonly live?: LiveState | undefined;
+  /**
+   * Whether the agent's pane still showed its approval dialog when a transcript line naming a tool that waits for
+   * approval arrived; undefined when the watcher did not look (no such line, or no pane to read).
+   */
+  readonly dialogOpen?: boolean | undefined;
   /**
    * Without a live record: whether a background shell the main agent's last Stop named still runs under it (its
    * command in the process tree); undefined when not looked or not known.
@@ -142,7 +149,7 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
         }
         const tool = tools[event.id];
         // Only the main transcript is known to hold the line back, and only its offsets compare with the hooks'.
-        if (tool?.status === 'needs_approval' && key === 'main' && event.offset >= since) tools[event.id] = { ...tool, status: 'working' };
+        if (tool?.status === 'needs_approval' && key === 'main' && event.offset >= since && observation.dialogOpen !== true) tools[event.id] = { ...tool, status: 'working' };
         set(key, tools, fact.status);
       } else if (event.kind === 'tool-result' && fact.tools[event.id]) {
         const { [event.id]: _closed, ...tools } = fact.tools;
@@ -179,6 +186,17 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
     set(key, { ...fact.tools, ...Object.fromEntries(approved.map(([id, tool]) => [id, { ...tool, status: 'working' as const }])) }, fact.status);
   }
   return { facts: { session: facts.session, agents }, ended: false };
+}
+
+/**
+ * Whether this transcript read could end an approval wait of the main agent by a tool's line alone (see
+ * `resolveFacts`): the case where the watcher first looks at the pane for the dialog.
+ */
+export function approvalLineArrived(facts: Facts, transcript: Observation['transcript']): boolean {
+  const main = facts.agents['main'];
+  if (!main || main.status !== 'needs_approval') return false;
+  const since = facts.session?.transcript_offset ?? 0;
+  return (transcript['main'] ?? []).some((event) => event.kind === 'tool-use' && event.offset >= since && (main.tools[event.id]?.status === 'needs_approval' || Object.keys(main.tools).some((id) => id.startsWith(`permission:${event.name}@`))));
 }
 
 /** How a turn that ended leaves the agent: still working while work it started runs in the background. */

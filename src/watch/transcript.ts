@@ -4,7 +4,7 @@
  * out of range and an id inside a quoted string fools. Pure: bytes in, events out.
  */
 export type TranscriptEvent =
-  /** The model called a tool. While a permission dialog is open this line is held back; its arrival means the dialog closed. */
+  /** The model called a tool. While a permission dialog is open this line is usually held back (not always: src/watch/resolve.ts). */
   | { readonly kind: 'tool-use'; readonly offset: number; readonly id: string; readonly name: string }
   /** A tool finished, failed or was rejected. */
   | { readonly kind: 'tool-result'; readonly offset: number; readonly id: string; readonly rejected: boolean }

@@ -11,7 +11,7 @@ import { capturePaneAt } from '../tmux/pane-address.js';
 import { sessionStatus, type Facts } from '../facts/derive.js';
 import type { AgentStatus } from '../facts/schema.js';
 import { classifyPane } from './pane.js';
-import { backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from './resolve.js';
+import { approvalLineArrived, backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from '../facts/store.js';
 import { consumeSpool, conversationWriter, pendingSpool, spoolDir, sweepSpoolTemps } from '../facts/spool.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
@@ -98,6 +98,11 @@ interface Tracked {
   grewAt: number;
   /** The wake-up at a usage limit's reset, and the reset a `text()` of undefined declined (asked once per limit). */
   resume: { timer: NodeJS.Timeout | undefined; at: number | undefined; declined: number | undefined };
+  /**
+   * A tool's transcript line came while its approval dialog was still on screen (src/watch/resolve.ts): until the
+   * approval wait ends, the screen is read for the dialog closing, as for an agent whose dialogs close unseen.
+   */
+  tracksDialog: boolean;
   /** While the session is in a state only its screen can end (`screenWait`): when it is next read, and what the last read showed. */
   screen: { dueAt: number; gapMs: number; last: AgentStatus | undefined; quietSince: number } | undefined;
 }
@@ -189,7 +194,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
     let entry = tracked.get(sessionId);
     if (!entry) {
-      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, pollBackground: false, agent: undefined, before: new Map(), grewAt: 0, screen: undefined, resume: { timer: undefined, at: undefined, declined: undefined } };
+      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, pollBackground: false, agent: undefined, before: new Map(), grewAt: 0, tracksDialog: false, screen: undefined, resume: { timer: undefined, at: undefined, declined: undefined } };
       tracked.set(sessionId, entry);
     }
     const session = facts.session;
@@ -260,7 +265,12 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const backgroundRunning = commands.length > 0 ? commands.some((command) => commandRunning(command, tree)) : undefined;
     entry.pollBackground = backgroundRunning === true;
     const screen = alive === true && Object.keys(transcript).length === 0 ? await readScreen(entry, facts) : undefined;
-    const observation: Observation = { alive, transcript, running, screen, live, backgroundRunning };
+    const dialogOpen = alive === true && approvalLineArrived(facts, transcript) ? await dialogOnScreen(facts) : undefined;
+    if (dialogOpen) {
+      entry.tracksDialog = true;
+      log.info({ session: sessionId }, "a tool's transcript line came while its approval dialog is still on screen: still needs approval");
+    }
+    const observation: Observation = { alive, transcript, running, screen, live, backgroundRunning, dialogOpen };
     let current = facts;
     if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen !== undefined || backgroundChange(facts, observation) !== undefined) {
       const now = Date.now();
@@ -269,6 +279,8 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
     for (const [file, next] of advanced) entry.offsets.set(file, next);
     if (screen !== undefined) log.info({ session: sessionId, screen }, 'no hook said so: the screen shows the agent idle (Esc?) or busy (allowed) again');
+    if (running.size > 0) log.info({ session: sessionId, tools: [...running] }, 'an approved command runs under the agent: working');
+    if (!Object.values(current.agents).some((fact) => fact.status === 'needs_approval')) entry.tracksDialog = false;
     const background = backgroundChange(facts, observation);
     if (background) log.info({ session: sessionId, live, backgroundRunning }, background === 'ended' ? 'the background work ended: the agent waits' : 'the agent runs a background shell: working');
 
@@ -339,7 +351,16 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
 
   /** When the session last said anything: its transcript grew, or a hook or the watcher wrote one of its agents. */
   const quietSince = (entry: Tracked, facts: Facts): number => Math.max(entry.grewAt, ...Object.values(facts.agents).map((fact) => Date.parse(fact.updated_at) || 0));
-  const closesUnseen = (facts: Facts): boolean => (facts.session ? agentKind(facts.session.agent)?.panePatterns.approvalClosesUnseen === true : false);
+  const closesUnseen = (entry: Tracked, facts: Facts): boolean => entry.tracksDialog || (facts.session ? agentKind(facts.session.agent)?.panePatterns.approvalClosesUnseen === true : false);
+
+  /** Whether the session's pane shows an approval dialog now; undefined when there is no pane to read. */
+  const dialogOnScreen = async (facts: Facts): Promise<boolean | undefined> => {
+    const kind = facts.session ? agentKind(facts.session.agent) : undefined;
+    const pane = facts.session?.pane;
+    if (!kind || !pane) return undefined;
+    const text = await capturePaneAt(pane, options.tmuxBin === undefined ? {} : { bin: options.tmuxBin });
+    return text === undefined ? undefined : classifyPane(kind.panePatterns, text) === 'needs_approval';
+  };
 
   /**
    * The session's screen when it has been silent long enough in a state only the screen can end (two agreeing
@@ -350,9 +371,9 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const now = Date.now();
     const kind = facts.session ? agentKind(facts.session.agent) : undefined;
     const pane = facts.session?.pane;
-    const wait = screenWait(facts, closesUnseen(facts));
+    const wait = screenWait(facts, closesUnseen(entry, facts));
     const quiet = quietSince(entry, facts);
-    if (!kind || !pane || !wait || !screenCheckWanted(facts, quiet, now, closesUnseen(facts))) return undefined;
+    if (!kind || !pane || !wait || !screenCheckWanted(facts, quiet, now, closesUnseen(entry, facts))) return undefined;
     const check = entry.screen?.quietSince === quiet ? entry.screen : { dueAt: 0, gapMs: SCREEN_GAP_MS, last: undefined, quietSince: quiet };
     if (now < check.dueAt) return undefined;
     const text = await capturePaneAt(pane, options.tmuxBin === undefined ? {} : { bin: options.tmuxBin });
@@ -365,7 +386,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
 
   /** Keeps (or drops) the session's next screen read, for the screen timer to pick up. */
   const scheduleScreen = (entry: Tracked, facts: Facts): void => {
-    if (!screenWait(facts, closesUnseen(facts))) {
+    if (!screenWait(facts, closesUnseen(entry, facts))) {
       entry.screen = undefined;
       return;
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyHook, sessionStatus, type Facts, type HookPayload } from '../../src/facts/derive.js';
 import type { LiveState } from '../../src/agents/types.js';
 import type { AgentStatus } from '../../src/facts/schema.js';
-import { backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from '../../src/watch/resolve.js';
+import { approvalLineArrived, backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from '../../src/watch/resolve.js';
 import { parseTranscriptChunk, type TranscriptEvent } from '../../src/watch/transcript.js';
 
 /**
@@ -16,7 +16,7 @@ const REJECT = "The user doesn't want to proceed with this tool use. The tool us
 
 type Step =
   | { readonly hook: HookPayload }
-  | { readonly lines: readonly unknown[]; readonly agent?: string }
+  | { readonly lines: readonly unknown[]; readonly agent?: string; readonly dialogOpen?: boolean }
   | { readonly processes: readonly (readonly string[])[] }
   | { readonly screen: AgentStatus }
   | { readonly live: LiveState }
@@ -41,7 +41,10 @@ class Simulation {
     } else if ('lines' in step) {
       const key = step.agent ?? 'main';
       this.transcripts.set(key, Buffer.concat([this.transcript(key), Buffer.from(step.lines.map((line) => `${typeof line === 'string' ? line : JSON.stringify(line)}\n`).join(''))]));
-      this.resolve({ [key]: this.read(key) }, new Set(), true);
+      const events = this.read(key);
+      // The watcher looks at the pane only when a line could end an approval wait.
+      const dialogOpen = approvalLineArrived(this.facts, { [key]: events }) ? step.dialogOpen : undefined;
+      this.resolve({ [key]: events }, new Set(), true, undefined, { dialogOpen });
     } else if ('processes' in step) {
       const running = new Set(pendingCommands(this.facts).flatMap(({ id, command }) => (commandRunning(command, step.processes) ? [id] : [])));
       this.resolve({}, running, true);
@@ -73,7 +76,7 @@ class Simulation {
     return parsed.events;
   }
 
-  private resolve(transcript: Record<string, TranscriptEvent[]>, running: ReadonlySet<string>, alive: boolean, screen?: AgentStatus, background: Pick<Observation, 'live' | 'backgroundRunning'> = {}): void {
+  private resolve(transcript: Record<string, TranscriptEvent[]>, running: ReadonlySet<string>, alive: boolean, screen?: AgentStatus, background: Pick<Observation, 'live' | 'backgroundRunning' | 'dialogOpen'> = {}): void {
     const applied = resolveFacts(this.facts, { alive, transcript, running, screen, ...background }, this.clock);
     this.facts = applied.ended ? { session: undefined, agents: {} } : applied.facts;
   }
@@ -128,6 +131,43 @@ describe('fixture scenarios: hooks, transcript lines and processes → status', 
         { lines: [toolUse('toolu_e', 'Edit')] },
       ]),
     ).toEqual(['working', 'working', 'needs_approval', 'working']);
+  });
+
+  it('2c. a tool line that comes while its dialog is still on screen (Claude on a loaded machine) says nothing; the screen then says when it closes', () => {
+    const simulation = new Simulation();
+    const steps: Step[] = [
+      { hook: { hook_event_name: 'UserPromptSubmit' } },
+      { hook: { hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: '/w/a' }, tool_use_id: 'toolu_e' } },
+      { hook: { hook_event_name: 'PermissionRequest', tool_name: 'Edit', tool_input: { file_path: '/w/a' } } },
+      { lines: [toolUse('toolu_e', 'Edit')], dialogOpen: true },
+    ];
+    expect(simulation.run(steps)).toEqual(['working', 'working', 'needs_approval', 'needs_approval']);
+    // Read until the dialog closes: the approval wait is one only the screen can end now.
+    expect(screenWait(simulation.facts, true)).toBe('approval');
+    expect(simulation.step({ screen: 'working' })).toBe('working');
+    // Not on screen any more when the line came: allowed, as in 2b.
+    expect(new Simulation().run([...steps.slice(0, 3), { lines: [toolUse('toolu_e', 'Edit')], dialogOpen: false }]).at(-1)).toBe('working');
+  });
+
+  it('2d. only a line that could end an approval wait makes the watcher look at the pane', () => {
+    const simulation = new Simulation();
+    simulation.run([
+      { hook: { hook_event_name: 'UserPromptSubmit' } },
+      { hook: { hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_b' } },
+    ]);
+    const line = (id: string, name = 'Bash'): Observation['transcript'] => ({ main: [{ kind: 'tool-use', offset: 10_000, id, name }] });
+    expect(approvalLineArrived(simulation.facts, line('toolu_b'))).toBe(false);
+    simulation.step({ hook: { hook_event_name: 'PermissionRequest', ...bash } });
+    expect(approvalLineArrived(simulation.facts, line('toolu_b'))).toBe(true);
+    expect(approvalLineArrived(simulation.facts, line('toolu_other'))).toBe(false);
+    expect(approvalLineArrived(simulation.facts, { sub: line('toolu_b')['main']! })).toBe(false);
+    // Older than the newest hook: that hook saw it already.
+    expect(approvalLineArrived(simulation.facts, { main: [{ kind: 'tool-use', offset: -1, id: 'toolu_b', name: 'Bash' }] })).toBe(false);
+    // A PermissionRequest no PreToolUse matched is filed under a made-up key that the line renames.
+    const orphan = new Simulation();
+    orphan.run([{ hook: { hook_event_name: 'UserPromptSubmit' } }, { hook: { hook_event_name: 'PermissionRequest', ...bash } }]);
+    expect(approvalLineArrived(orphan.facts, line('toolu_new'))).toBe(true);
+    expect(approvalLineArrived(orphan.facts, line('toolu_new', 'Edit'))).toBe(false);
   });
 
   it('3. approval rejected: no hook follows; the rejection and interrupt lines end the turn', () => {
