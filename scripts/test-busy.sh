@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 node scripts/cpu-burner.mjs --workers "${MAM_BURNER_WORKERS:-8}" --seconds "${MAM_BURNER_SECONDS:-2400}" &
 burner=$!
 trap 'kill "$burner" 2>/dev/null; wait "$burner" 2>/dev/null' EXIT
-npx vitest run "$@"
+node scripts/test.mjs "$@"

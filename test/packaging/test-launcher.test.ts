@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
+
+/**
+ * `npm test` (scripts/test.mjs) with a stand-in vitest (MAM_TEST_VITEST): it writes `<pid>.json` with its arguments
+ * when it starts, `<pid>.end` with the signal when one ends it, and exits with the code its project is told to.
+ */
+const LAUNCHER = path.resolve('scripts/test.mjs');
+const STAND_IN = `
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+const dir = process.env.STAND_IN_DIR;
+const args = process.argv.slice(2);
+writeFileSync(path.join(dir, process.pid + '.json'), JSON.stringify(args));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { writeFileSync(path.join(dir, process.pid + '.end'), signal); process.exit(130); });
+console.log('line one of ' + args.join(' '));
+const code = Number(process.env[args.includes('unit') ? 'STAND_IN_UNIT_EXIT' : 'STAND_IN_AGENTS_EXIT'] ?? 0);
+// STAND_IN_TOGETHER: exit 9 unless the other one is seen running within a minute.
+const deadline = Date.now() + 60_000;
+const both = () => readdirSync(dir).filter((name) => name.endsWith('.json')).length >= 2;
+const wait = () => (!process.env.STAND_IN_TOGETHER || both() ? setTimeout(() => process.exit(code), Number(process.env.STAND_IN_MS ?? 0)) : Date.now() > deadline ? process.exit(9) : setTimeout(wait, 20));
+wait();
+`;
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mam-test-launcher-'));
+  await writeFile(path.join(dir, 'vitest.mjs'), STAND_IN);
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function launch(args: string[], env: Record<string, string> = {}): { exited: Promise<number | null>; output: () => string; pid: number } {
+  const child = spawn(process.execPath, [LAUNCHER, ...args], { env: { ...process.env, MAM_TEST_VITEST: path.join(dir, 'vitest.mjs'), STAND_IN_DIR: dir, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { exited, output: () => output, pid: child.pid! };
+}
+
+const started = async (): Promise<string[][]> => {
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.json'));
+  return Promise.all(names.map(async (name) => JSON.parse(await readFile(path.join(dir, name), 'utf8')) as string[]));
+};
+
+describe('npm test (scripts/test.mjs)', () => {
+  it('runs the unit project and the real-agent projects as two vitest processes at once, the second one prefixed', async () => {
+    // Each stand-in fails unless it sees the other one running: only a launcher that starts them side by side passes.
+    const run = launch([], { STAND_IN_TOGETHER: '1' });
+    expect(await run.exited).toBe(0);
+    expect((await started()).map((args) => args.join(' ')).sort()).toEqual(['run --project claude --project codex-gemini', 'run --project unit']);
+    expect(run.output()).toContain('[agents] line one of run --project claude --project codex-gemini');
+    expect(run.output()).toMatch(/^line one of run --project unit$/m);
+    expect(run.output()).toContain('unit passed; real agents passed');
+  });
+
+  it('fails when either fails, with that one named', async () => {
+    const agents = launch([], { STAND_IN_AGENTS_EXIT: '3' });
+    expect(await agents.exited).toBe(3);
+    expect(agents.output()).toContain('unit passed; real agents failed (exit 3)');
+    const unit = launch([], { STAND_IN_UNIT_EXIT: '1' });
+    expect(await unit.exited).toBe(1);
+    expect(unit.output()).toContain('unit failed (exit 1); real agents passed');
+  });
+
+  it('with arguments, one vitest run with exactly them', async () => {
+    const run = launch(['test/facts', '-t', 'spool']);
+    expect(await run.exited).toBe(0);
+    expect(await started()).toEqual([['run', 'test/facts', '-t', 'spool']]);
+  });
+
+  it('SIGTERM reaches both vitest processes and neither outlives the launcher', async () => {
+    const run = launch([], { STAND_IN_MS: '600000', STAND_IN_TOGETHER: '1' });
+    await until(async () => (await started()).length === 2, 'both vitest processes started', 30_000);
+    process.kill(run.pid, 'SIGTERM');
+    expect(await run.exited).not.toBe(0);
+    const pids = (await readdir(dir)).filter((name) => name.endsWith('.json')).map((name) => Number(name.slice(0, -'.json'.length)));
+    expect((await readdir(dir)).filter((name) => name.endsWith('.end')).sort()).toEqual(pids.map((pid) => `${pid}.end`).sort());
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('says to run npm ci when vitest is not installed', async () => {
+    const run = launch([], { MAM_TEST_VITEST: path.join(dir, 'missing.mjs') });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(/vitest is not installed .*run `npm ci` first/);
+  });
+});
