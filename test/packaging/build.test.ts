@@ -10,26 +10,73 @@ import { cleanCopy, cleanEnv, run, stopAll, type Ran } from './clean-copy.js';
  * does only the work a change needs (nothing when nothing changed), and never leaves a dist/ that does not match the
  * sources — a deleted source's outputs go, a hand-edited dist/ or a changed tsconfig.json means a build from scratch,
  * a type error writes nothing. Each step asserts on what is in dist/ afterwards, not on how long it took.
+ *
+ * One clean copy is built from scratch once (beforeAll; the second test asserts on that build). Every test that
+ * starts from a built tree gets its own `cp -a` of it (mtimes, the stamp and tsc's state kept), so the tests share
+ * no state, run side by side, and none pays for a from-scratch build it is not about.
  */
+// A full tsc on a 2-core machine loaded to ~8 takes minutes, not seconds; these bounds only catch a hang.
+const FULL = 900_000;
+
 let root: string;
-let repo: string;
+/** The clean copy, never built. */
+let clean: string;
+/** The clean copy after one from-scratch build; only ever copied. */
+let built: string;
+/** That from-scratch build. */
+let scratch: Ran;
+let home: string;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'mam-build-'));
-  repo = path.join(root, 'repo');
-  await cleanCopy(repo);
-  await mkdir(path.join(root, 'home'));
-}, 120_000);
+  clean = path.join(root, 'clean');
+  built = path.join(root, 'built');
+  home = path.join(root, 'home');
+  await cleanCopy(clean);
+  await mkdir(home);
+  await copyTree(clean, built);
+  scratch = await build(built);
+}, FULL);
 
 afterAll(async () => {
   stopAll();
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-const build = (...args: string[]): Promise<Ran> => run(process.execPath, ['scripts/build.mjs', ...args], { cwd: repo, env: cleanEnv(path.join(root, 'home')) });
+async function copyTree(from: string, to: string): Promise<void> {
+  const copied = await run('cp', ['-a', from, to], { cwd: root, env: cleanEnv(home) });
+  if (copied.code !== 0) throw new Error(`cp -a ${from} ${to} failed: ${copied.stderr}`);
+}
+
+let copies = 0;
+/** A copy of `from` (the built tree unless said) that only the calling test touches. */
+async function copyOf(from = built): Promise<string> {
+  const repo = path.join(root, `test-${++copies}`);
+  await copyTree(from, repo);
+  return repo;
+}
+
+/**
+ * At most two builds at a time: the tests run side by side, and more than two tsc runs on a 2-core machine only
+ * trade waiting for CPU for memory.
+ */
+const BUILD_SLOTS = 2;
+let buildsRunning = 0;
+const waitingForSlot: Array<() => void> = [];
+async function build(repo: string, ...args: string[]): Promise<Ran> {
+  if (buildsRunning >= BUILD_SLOTS) await new Promise<void>((resolve) => waitingForSlot.push(resolve));
+  else buildsRunning += 1;
+  try {
+    return await run(process.execPath, ['scripts/build.mjs', ...args], { cwd: repo, env: cleanEnv(home) });
+  } finally {
+    const next = waitingForSlot.shift();
+    if (next) next(); // the slot passes on
+    else buildsRunning -= 1;
+  }
+}
 
 /** Every file under dist/ (the build's own bookkeeping included) → its content hash and modification time. */
-async function snapshot(): Promise<Record<string, string>> {
+async function snapshot(repo: string): Promise<Record<string, string>> {
   const walk = async (dir: string): Promise<string[]> =>
     (await Promise.all((await readdir(dir, { withFileTypes: true })).map((entry) => (entry.isDirectory() ? walk(path.join(dir, entry.name)) : [path.join(dir, entry.name)])))).flat();
   const entries = await Promise.all(
@@ -41,15 +88,20 @@ async function snapshot(): Promise<Record<string, string>> {
   return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
 }
 
-const exists = (relative: string): Promise<boolean> => stat(path.join(repo, relative)).then(() => true, () => false);
-const text = (relative: string): Promise<string> => readFile(path.join(repo, relative), 'utf8');
+/** The helpers of one test, bound to its own copy. */
+function inCopy(repo: string) {
+  return {
+    build: (...args: string[]): Promise<Ran> => build(repo, ...args),
+    snapshot: (): Promise<Record<string, string>> => snapshot(repo),
+    exists: (relative: string): Promise<boolean> => stat(path.join(repo, relative)).then(() => true, () => false),
+    text: (relative: string): Promise<string> => readFile(path.join(repo, relative), 'utf8'),
+  };
+}
 const said = (ran: Ran): string => `exit ${ran.code}\n${ran.stdout}${ran.stderr}`;
 
-// A full tsc on a 2-core machine loaded to ~8 takes minutes, not seconds; these bounds only catch a hang.
-const FULL = 900_000;
-
-describe('scripts/build.mjs on a clean copy', () => {
+describe.concurrent('scripts/build.mjs on a clean copy', () => {
   it('refuses an unknown argument with its usage, building nothing', async () => {
+    const { build, exists } = inCopy(await copyOf(clean));
     const ran = await build('--fast');
     expect(ran.code).toBe(2);
     expect(ran.stderr).toMatch(/unknown argument "--fast"\. Usage: node scripts\/build\.mjs \[--clean\]/);
@@ -57,12 +109,13 @@ describe('scripts/build.mjs on a clean copy', () => {
   });
 
   it('builds a clean clone from scratch: both entry points, the hook bundle with the agents\' aliases, a stamp', async () => {
-    const ran = await build();
+    const { exists, text } = inCopy(built);
+    const ran = scratch; // built from scratch in beforeAll, the tree every other test copies
     expect(ran.code, said(ran)).toBe(0);
     expect(ran.stdout).toMatch(/building dist\/ from scratch: there is no dist\/ yet/);
     expect(ran.stdout).toMatch(/bundled dist\/cli\/hook\.cjs/);
     const version = (JSON.parse(await text('package.json')) as { version: string }).version;
-    const printed = await run(process.execPath, ['dist/cli/main.js', '--version'], { cwd: repo, env: cleanEnv(path.join(root, 'home')) });
+    const printed = await run(process.execPath, ['dist/cli/main.js', '--version'], { cwd: built, env: cleanEnv(home) });
     expect(printed.stdout.trim()).toBe(version);
     expect(await text('dist/cli/hook.cjs')).toMatch(/BeforeAgent/); // Gemini's alias, built in
     expect(await exists('dist/.build-stamp.json')).toBe(true);
@@ -70,15 +123,19 @@ describe('scripts/build.mjs on a clean copy', () => {
   }, FULL);
 
   it('with nothing changed, runs neither tsc nor esbuild and leaves every file in dist/ as it was', async () => {
+    const repo = await copyOf();
+    const { build, snapshot } = inCopy(repo);
     const before = await snapshot();
     const ran = await build();
     expect(ran.code, said(ran)).toBe(0);
     expect(ran.stdout).toMatch(/dist\/ is up to date \(\d+ source files unchanged\)/);
     expect(ran.stdout).not.toMatch(/tsc compiled|bundled/);
     expect(await snapshot()).toEqual(before);
-  });
+  }, FULL);
 
   it('compiles a new source without rebundling the hook, which does not read it; deleting it deletes its outputs and folder', async () => {
+    const repo = await copyOf();
+    const { build, snapshot, exists, text } = inCopy(repo);
     const hookBefore = (await snapshot())['dist/cli/hook.cjs'];
     await mkdir(path.join(repo, 'src/zzprobe'));
     await writeFile(path.join(repo, 'src/zzprobe/probe.ts'), "export const probe = 'zz';\n");
@@ -98,6 +155,8 @@ describe('scripts/build.mjs on a clean copy', () => {
   }, FULL);
 
   it('rebundles the hook when a file it bundles changes, and when an agent\'s event aliases (loaded, not bundled) change', async () => {
+    const repo = await copyOf();
+    const { build, text } = inCopy(repo);
     const hookSource = path.join(repo, 'src/cli/hook.ts');
     await writeFile(hookSource, (await readFile(hookSource, 'utf8')).replace('Usage: mam hook [--agent <agent>]', 'Usage: mam hook [--agent <agent>] PROBE-HELP'));
     const bundled = await build();
@@ -116,6 +175,8 @@ describe('scripts/build.mjs on a clean copy', () => {
   }, FULL);
 
   it('a type error fails the build with a clear message and writes nothing; once fixed, the build goes through', async () => {
+    const repo = await copyOf();
+    const { build, snapshot, text } = inCopy(repo);
     const before = await snapshot();
     await writeFile(path.join(repo, 'src/util/zz-broken.ts'), "export const count: number = 'three';\n");
     const failed = await build();
@@ -134,6 +195,8 @@ describe('scripts/build.mjs on a clean copy', () => {
   }, FULL);
 
   it('a file in dist/ edited or added by hand means a build from scratch, which puts dist/ right', async () => {
+    const repo = await copyOf();
+    const { build, exists, text } = inCopy(repo);
     const config = await text('dist/config.js');
     await appendFile(path.join(repo, 'dist/config.js'), '\nconsole.log("edited by hand");\n');
     await writeFile(path.join(repo, 'dist/stray.js'), 'export {};\n');
@@ -145,6 +208,8 @@ describe('scripts/build.mjs on a clean copy', () => {
   }, FULL);
 
   it('a changed tsconfig.json means a build from scratch with it', async () => {
+    const repo = await copyOf();
+    const { build, snapshot } = inCopy(repo);
     const tsconfig = path.join(repo, 'tsconfig.json');
     const parsed = JSON.parse(await readFile(tsconfig, 'utf8')) as { compilerOptions: Record<string, unknown> };
     expect(parsed.compilerOptions['sourceMap']).toBe(true);
