@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chmod, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HERMES } from '../helpers/hermes-cli.js';
-import { mam, MAM } from '../helpers/sandbox.js';
+import { MAM } from '../helpers/sandbox.js';
 import { hasComment, laneEachTest, LOOK } from '../helpers/lane-e2e.js';
 import { until, untilValue } from '../helpers/until.js';
 
@@ -11,7 +11,7 @@ import { until, untilValue } from '../helpers/until.js';
  * dispatched by Hermes's dispatcher to `mam` as its HERMES_BIN, and this test plays both the person (comments on
  * the card) and the agent's reports (`mam job event`, the commands its first prompt names). `hermes` is the
  * stand-in (test/hermes) unless MAM_TEST_HERMES names a real Hermes launcher.
- * This file: runs (two at once, hand-over, a Hermes outage) and the command line; lane.e2e: the card's life.
+ * This file: runs (two at once, hand-over, a Hermes outage); lane-cli.e2e: the command line; lane.e2e: the card's life.
  */
 const { lane, hermes, show, dispatch, createCard, logged, typed, entry, report, started } = laneEachTest();
 
@@ -84,48 +84,5 @@ describe('runs of a card dispatched to mam', () => {
     expect(JSON.stringify(done)).toContain('finished while hermes was down');
     expect(done.comments.filter((comment) => /during the outage/.test(comment.body))).toHaveLength(1);
     expect(done.comments.filter((comment) => comment.body.includes('Watch it live'))).toHaveLength(1);
-  });
-});
-
-describe('mam lane from the command line', () => {
-  it('pull mode: claims a ready card of a lane without a Hermes profile, works it to done, and exits 0 on SIGTERM', async () => {
-    const id = (JSON.parse((await hermes(['kanban', 'create', 'pulled', '--assignee', 'pull-tmux', '--body', 'Pull me.\ninterval: 1s', '--json'])).stdout) as { id: string }).id;
-    lane().track(id);
-    // No profile: the dispatcher leaves the card alone.
-    expect(JSON.parse((await dispatch()).stdout).spawned).toEqual([]);
-    const { spawn } = await import('node:child_process');
-    const puller = spawn(process.execPath, [MAM, 'lane', '--lane', 'pull-tmux', '--agent', 'codex', '--poll', '1'], { env: lane().env, stdio: 'ignore' });
-    try {
-      const name = `${id}-codex`;
-      await until(() => entry(name)?.status === 'running' && typed(/Your job_id is/), 'the pulled card\'s agent', 180_000, LOOK);
-      await until(async () => hasComment(await show(id), /Watch it live/), 'the watch comment', 180_000, LOOK);
-      await report(name, 'completed', 'pulled and done');
-      await until(async () => (await show(id)).task.status === 'done', 'the card done', 180_000, LOOK);
-    } finally {
-      puller.kill('SIGTERM');
-      await until(() => puller.exitCode !== null || puller.signalCode !== null, 'the lane to exit', 60_000, LOOK);
-    }
-    expect(puller.exitCode).toBe(0);
-  });
-
-  it('refuses bad input with a usage error and does nothing', async () => {
-    const cases: [string[], RegExp][] = [
-      [['lane', '--card', 't_1'], /--card needs --lane PROFILE or --agent AGENT/],
-      [['lane', '--lane', 'odd'], /lane "odd" is not one of MAM_LANE_PROFILES; pass --agent AGENT/],
-      [['lane', '--interval', 'soon'], /--interval takes a duration/],
-      [['lane', '--agent', 'codex'], /--agent goes with one --lane/],
-    ];
-    for (const [args, message] of cases) {
-      const result = await mam(args, lane().env);
-      expect(result.code, args.join(' ')).toBe(64);
-      expect(result.stderr).toMatch(message);
-    }
-    // A card that is not ready is not claimed: exit 1, and it says why.
-    const id = await createCard('x');
-    await hermes(['kanban', 'block', id, 'waiting']);
-    const result = await mam(['lane', '--card', id, '--lane', 'codex-tmux'], lane().env);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`card ${id} is blocked; only a ready card can be claimed`));
-    expect(entry(`${id}-codex`)).toBeUndefined();
   });
 });
