@@ -6,9 +6,10 @@
 # `mam hook` runs (src/facts/spool.ts), and is started here when none is alive. A payload is written to a dot-named temp
 # file and renamed into place once whole, so a hook killed mid-write leaves nothing the watcher would read.
 # Spool names sort in the order the hooks ran: <boot clock in 1/100 s>-<pid>, the pid breaking ties (a later hook
-# forks later), then `.<event>` when the install named the event: readers of status count a spooled PermissionRequest
-# as needs approval before the watcher records it (src/facts/pending-approval.ts). Each file: a NUL-separated header (who ran the hook: the agent process, MAM_SESSION, MAM_REGISTRY, the
-# tmux pane), an empty field, then the payload as it came.
+# forks later; src/facts/spool-file.ts undoes a wrap of pid_max), then `.<event>` when the install named the event:
+# readers of status count a spooled PermissionRequest as needs approval before the watcher records it
+# (src/facts/pending-approval.ts). Each file: a NUL-separated header (who ran the hook: the agent process,
+# MAM_SESSION, MAM_REGISTRY, the tmux pane), an empty field, then the payload as it came.
 # With MAM_WATCH=0 (no watcher wanted), without /proc, or when the spool cannot be written, it hands the payload to
 # the Node hook instead (`mam-hook`, dist/cli/hook.cjs beside this file), which records it itself.
 # POSIX sh with builtins only, but for cat and mv (and setsid when it starts the watcher): it runs on every event.

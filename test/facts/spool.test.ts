@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSpoolFile, pendingSpool, spoolDir, sweepSpoolTemps } from '../../src/facts/spool.js';
+import { pidOrder, spoolNames } from '../../src/facts/spool-file.js';
 
 /** The fast hook's spool format (src/facts/spool.ts), as src/facts/mam-hook.sh writes it. */
 const header = (fields: Record<string, string>): string => `mam-hook-spool 1\0${Object.entries(fields).map(([key, value]) => `${key}=${value}\0`).join('')}\0`;
@@ -22,6 +23,18 @@ describe('the spool', () => {
     for (const name of ['100-10', '99-500', '100-2', '.100-3.tmp', '101-1', 'notes.txt', '100-9x']) await writeFile(path.join(dir, name), '');
     expect(pendingSpool(dir)).toEqual(['99-500', '100-2', '100-10', '101-1']);
     expect(pendingSpool(path.join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('keeps the order of one tick\'s hooks whose pids wrapped around pid_max', async () => {
+    await mkdir(dir, { recursive: true });
+    // PreToolUse got pid 32760, then the counter wrapped and PermissionRequest got 300, in the same 1/100 s.
+    for (const name of ['100-300.PermissionRequest', '100-32760', '100-32700', '99-32767', '101-2']) await writeFile(path.join(dir, name), '');
+    expect(spoolNames(dir, 32_768).map((entry) => entry.name)).toEqual(['99-32767', '100-32700', '100-32760', '100-300.PermissionRequest', '101-2']);
+    // With Linux's largest pid_max the same pids are close together and not a wrap.
+    expect(spoolNames(dir, 4_194_304).map((entry) => entry.name)).toEqual(['99-32767', '100-300.PermissionRequest', '100-32700', '100-32760', '101-2']);
+    expect(pidOrder(10, 20, 32_768)).toBeLessThan(0);
+    expect(pidOrder(32_000, 20, 32_768)).toBeLessThan(0);
+    expect(pidOrder(20, 32_000, 32_768)).toBeGreaterThan(0);
   });
 
   it('sweeps the temp files of hooks that died mid-write, with or without an event in the name, and keeps the rest', async () => {
