@@ -69,6 +69,11 @@ export interface ConsumeOptions {
   readonly recorded: (recorded: Recorded, name: string) => void;
   /** Problems that are not one payload's (kept for later, retried): the watcher's log. */
   readonly warn: (message: string, error: unknown) => void;
+  /**
+   * Asked before each file: true ends the pass there. A watcher that has given up `watch.pid` stops, so it never
+   * records a session's payloads beside the watcher that took its place (the two could interleave them).
+   */
+  readonly stop?: () => boolean;
 }
 
 /**
@@ -81,6 +86,7 @@ export async function consumeSpool(options: ConsumeOptions): Promise<number> {
   const spool = spoolDir(options.dir);
   let taken = 0;
   for (const name of pendingSpool(spool)) {
+    if (options.stop?.()) return taken;
     const file = path.join(spool, name);
     let bytes: Buffer;
     let now: number;

@@ -123,6 +123,8 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   const hookLockMs = options.hookLockMs ?? 2_000;
   const conversations = conversationWriter(dir, hookLockMs);
   let spooled = true;
+  /** Set once the loop has ended: with watch.pid given up, another watcher may be recording the spool already. */
+  let closing = false;
   let draining: Promise<void> | undefined;
   /**
    * Records what is spooled, once at a time. Started from the spool's change notification as well as from the loop,
@@ -130,11 +132,12 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
    */
   const takeSpool = (): Promise<void> => {
     draining ??= (async () => {
-      while (spooled) {
+      while (spooled && !closing) {
         spooled = false;
         await consumeSpool({
           dir,
           lockMs: hookLockMs,
+          stop: () => closing,
           recorded: (recorded, name) => {
             log.debug({ session: recorded.sessionId, spool: name }, 'a spooled hook was recorded');
             enqueue(recorded.sessionId);
@@ -508,6 +511,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       });
     }
   } finally {
+    closing = true;
     clearInterval(sweep);
     if (approvals) clearInterval(approvals);
     if (screens) clearInterval(screens);

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseSpoolFile, pendingSpool, spoolDir, sweepSpoolTemps } from '../../src/facts/spool.js';
+import { consumeSpool, parseSpoolFile, pendingSpool, spoolDir, sweepSpoolTemps } from '../../src/facts/spool.js';
 import { pidOrder, spoolNames } from '../../src/facts/spool-file.js';
 
 /** The fast hook's spool format (src/facts/spool.ts), as src/facts/mam-hook.sh writes it. */
@@ -49,6 +49,24 @@ describe('the spool', () => {
     await utimes(path.join(spool, `.103-${process.pid}.PermissionRequest.tmp`), old, old);
     sweepSpoolTemps(dir);
     expect((await readdir(spool)).sort()).toEqual([`.102-${process.pid}.tmp`, '104-1', '105-2.PermissionRequest']);
+  });
+
+  it('records the payloads oldest first, removing each, and stops between two files when told to', async () => {
+    const spool = spoolDir(dir);
+    await mkdir(spool, { recursive: true });
+    const events = ['UserPromptSubmit', 'Stop', 'UserPromptSubmit'];
+    for (const [index, event] of events.entries()) await writeFile(path.join(spool, `10${index}-5`), `${header({ ...FIELDS, MAM_SESSION: '', MAM_REGISTRY: '' })}${JSON.stringify({ session_id: `s${index}`, hook_event_name: event })}`);
+    const recorded: string[] = [];
+    const warn = (message: string): never => {
+      throw new Error(message);
+    };
+    const taken = await consumeSpool({ dir, lockMs: 2_000, warn, recorded: (one, name) => recorded.push(`${name} ${one.sessionId}`), stop: () => recorded.length === 2 });
+    expect(taken).toBe(2);
+    expect(recorded).toEqual(['100-5 s0', '101-5 s1']);
+    expect(pendingSpool(spool)).toEqual(['102-5']);
+    expect(await consumeSpool({ dir, lockMs: 2_000, warn, recorded: (one, name) => recorded.push(`${name} ${one.sessionId}`) })).toBe(1);
+    expect(pendingSpool(spool)).toEqual([]);
+    expect((await readdir(dir)).filter((name) => name.endsWith('.agent.main.json')).sort()).toEqual(['s0.agent.main.json', 's1.agent.main.json', 's2.agent.main.json']);
   });
 
   it('reads who ran the hook from the header and the payload up to its closing brace', () => {
