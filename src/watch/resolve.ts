@@ -11,7 +11,8 @@ import type { TranscriptEvent } from './transcript.js';
  * - An approved permission dialog fires no hook either; the tool's line reaching the transcript (usually held
  *   back while the dialog is open) or its command appearing in the agent's process tree says so. On a loaded machine
  *   Claude writes that line while the dialog is still up, so a line that arrives while the pane still shows the
- *   dialog (`dialogOpen`) says nothing; the screen is then read until the dialog closes (`tracksDialog`).
+ *   dialog (`dialogOpen`) says nothing; the screen is then read until the dialog closes (`tracksDialog`). Claude's
+ *   live record says it first: `waiting` while a dialog shows, `busy` as it closes allowed (`dialogAnswered`).
  * - A killed agent fires no SessionEnd; its pid (checked with its start time) says so.
  * - Esc before the model's first token ends the turn with no hook and no transcript line (Claude puts the prompt
  *   back in the input box); only the screen says so, and it is read for exactly that case (`screenWait`).
@@ -37,6 +38,11 @@ export interface Observation {
    * approval arrived; undefined when the watcher did not look (no such line, or no pane to read).
    */
   readonly dialogOpen?: boolean | undefined;
+  /**
+   * The agent's live record said a dialog showed during this approval wait and now says busy: the dialog was answered
+   * yes (Claude writes `busy` the moment the dialog closes).
+   */
+  readonly dialogAnswered?: boolean | undefined;
   /**
    * Without a live record: whether a background shell the main agent's last Stop named still runs under it (its
    * command in the process tree); undefined when not looked or not known.
@@ -180,8 +186,11 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
     agents['main'] = { ...agents['main'], status: background === 'ended' ? 'waiting' : 'working', background: background === 'ended' ? [] : ['shell: (running)'], updated_at: at };
   }
 
+  // The record does not say which dialog was answered: with more than one approval waiting, the other signals decide.
+  const waitingTools = Object.entries(agents).flatMap(([key, fact]) => Object.entries(fact.tools).flatMap(([id, tool]) => (tool.status === 'needs_approval' ? [{ key, id }] : [])));
+  const answered = observation.dialogAnswered === true && waitingTools.length === 1 ? waitingTools[0] : undefined;
   for (const [key, fact] of Object.entries(agents)) {
-    const approved = Object.entries(fact.tools).filter(([id, tool]) => tool.status === 'needs_approval' && observation.running.has(id));
+    const approved = Object.entries(fact.tools).filter(([id, tool]) => tool.status === 'needs_approval' && (observation.running.has(id) || (answered?.key === key && answered.id === id)));
     if (approved.length === 0) continue;
     set(key, { ...fact.tools, ...Object.fromEntries(approved.map(([id, tool]) => [id, { ...tool, status: 'working' as const }])) }, fact.status);
   }

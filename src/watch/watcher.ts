@@ -103,6 +103,8 @@ interface Tracked {
    * approval wait ends, the screen is read for the dialog closing, as for an agent whose dialogs close unseen.
    */
   tracksDialog: boolean;
+  /** The tools waiting for approval when the agent's live record last said a dialog shows (their ids, joined). */
+  liveDialog: string | undefined;
   /** While the session is in a state only its screen can end (`screenWait`): when it is next read, and what the last read showed. */
   screen: { dueAt: number; gapMs: number; last: AgentStatus | undefined; quietSince: number } | undefined;
 }
@@ -197,7 +199,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
     let entry = tracked.get(sessionId);
     if (!entry) {
-      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, pollBackground: false, agent: undefined, before: new Map(), grewAt: 0, tracksDialog: false, screen: undefined, resume: { timer: undefined, at: undefined, declined: undefined } };
+      entry = { offsets: new Map(), watchers: new Map(), last: '', pendingApproval: false, pollBackground: false, agent: undefined, before: new Map(), grewAt: 0, tracksDialog: false, liveDialog: undefined, screen: undefined, resume: { timer: undefined, at: undefined, declined: undefined } };
       tracked.set(sessionId, entry);
     }
     const session = facts.session;
@@ -207,11 +209,14 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const transcript: Record<string, readonly TranscriptEvent[]> = {};
     const advanced = new Map<string, number>();
     const files = transcriptsOf(facts);
-    // The agent's live record says when background work starts and ends (docs/status.md, 'Background work'): watched
-    // while the agent works only on background work, or waits.
+    // The agent's live record says when background work starts and ends (docs/status.md, 'Background work'), and when
+    // an approval dialog closes allowed: watched while the agent works only on background work, waits, or waits on an
+    // approval.
     const main = facts.agents['main'];
     const kind = agentKind(session.agent);
-    const wantsLive = alive === true && main !== undefined && Object.keys(main.tools).length === 0 && (main.status === 'working' ? main.background.length > 0 : main.status === 'waiting');
+    const waitingIds = Object.values(facts.agents).flatMap((fact) => Object.entries(fact.tools).flatMap(([id, tool]) => (tool.status === 'needs_approval' ? [id] : [])));
+    const approvalWait = waitingIds.length > 0;
+    const wantsLive = alive === true && main !== undefined && (approvalWait || (Object.keys(main.tools).length === 0 && (main.status === 'working' ? main.background.length > 0 : main.status === 'waiting')));
     const liveFile = wantsLive && session.pid !== null && kind?.liveState ? kind.liveState.file(session.pid, roots) : undefined;
     // A subagent that finished takes its transcript's watch and offset along.
     const wanted = new Set(files.map(([, file]) => file));
@@ -262,6 +267,14 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     }
 
     const live: LiveState | undefined = liveFile && kind?.liveState ? kind.liveState.parse(parseJsonOrUndefined(readTextOrUndefined(liveFile) ?? '')) : undefined;
+    // Only a dialog seen in this very wait and then gone counts: the record says busy before the dialog shows too.
+    const waitKey = waitingIds.sort().join(' ');
+    if (!approvalWait) entry.liveDialog = undefined;
+    else if (live === 'dialog' && entry.liveDialog !== waitKey) {
+      entry.liveDialog = waitKey;
+      log.debug({ session: sessionId }, "the agent's live record says its dialog shows");
+    }
+    const dialogAnswered = approvalWait && entry.liveDialog === waitKey && live === 'busy';
     // No live record (an older version, another agent): the background shells are looked for under the agent.
     const commands = wantsLive && live === undefined && main?.status === 'working' && session.pid !== null ? backgroundCommands(main) : [];
     const tree = commands.length > 0 ? processTree(session.pid!).slice(1).map((child) => commandLine(child.pid) ?? []) : [];
@@ -273,9 +286,9 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
       entry.tracksDialog = true;
       log.info({ session: sessionId }, "a tool's transcript line came while its approval dialog is still on screen: still needs approval");
     }
-    const observation: Observation = { alive, transcript, running, screen, live, backgroundRunning, dialogOpen };
+    const observation: Observation = { alive, transcript, running, screen, live, backgroundRunning, dialogOpen, dialogAnswered };
     let current = facts;
-    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen !== undefined || backgroundChange(facts, observation) !== undefined) {
+    if (alive === false || Object.keys(transcript).length > 0 || running.size > 0 || screen !== undefined || dialogAnswered || backgroundChange(facts, observation) !== undefined) {
       const now = Date.now();
       current = await updateFacts(dir, sessionId, (latest) => resolveFacts(latest, observation, now), 2_000);
       if (alive === false) log.info({ session: sessionId, pid: session.pid }, 'the agent is gone: its facts were removed');
@@ -283,6 +296,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     for (const [file, next] of advanced) entry.offsets.set(file, next);
     if (screen !== undefined) log.info({ session: sessionId, screen }, 'no hook said so: the screen shows the agent idle (Esc?) or busy (allowed) again');
     if (running.size > 0) log.info({ session: sessionId, tools: [...running] }, 'an approved command runs under the agent: working');
+    if (dialogAnswered) log.info({ session: sessionId }, "the agent's live record says its dialog closed and it is busy: approved, working");
     if (!Object.values(current.agents).some((fact) => fact.status === 'needs_approval')) entry.tracksDialog = false;
     const background = backgroundChange(facts, observation);
     if (background) log.info({ session: sessionId, live, backgroundRunning }, background === 'ended' ? 'the background work ended: the agent waits' : 'the agent runs a background shell: working');

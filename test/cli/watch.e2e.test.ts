@@ -94,6 +94,49 @@ describe('mam watch (started by the hooks)', () => {
     expect(Object.values((await mainFact())!.tools).map((tool) => tool.status)).toEqual(['working']);
   });
 
+  it("Claude's live record: a dialog shown in this wait and then busy is an approval; busy from before the dialog is not", async () => {
+    world.env = { ...world.env, MAM_LOG_LEVEL: 'debug' };
+    const { process: agent, hook } = startAgent();
+    const edit = { tool_name: 'Edit', tool_input: { file_path: '/w/a', old_string: 'a', new_string: 'b' } };
+    await world.liveRecord(agent.pid!, SID, 'busy');
+    await hook({ hook_event_name: 'UserPromptSubmit' });
+    await hook({ hook_event_name: 'PreToolUse', ...edit, tool_use_id: 'toolu_live' });
+    await hook({ hook_event_name: 'PermissionRequest', ...edit });
+    await world.watcher();
+    // The record said busy before the dialog showed: that says nothing about the dialog (an edit runs no command).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await mainFact())?.status).toBe('needs_approval');
+    await world.liveRecord(agent.pid!, SID, 'waiting');
+    await until(async () => (await world.log()).includes("live record says its dialog shows"), 'the watcher to read the dialog in the record', 60_000);
+    expect((await mainFact())?.status).toBe('needs_approval');
+    await world.liveRecord(agent.pid!, SID, 'busy');
+    await until(async () => (await mainFact())?.status === 'working', 'the approval read from the record', 60_000, { detail: async () => (await world.log()).slice(-2000) });
+    expect(Object.values((await mainFact())!.tools).map((tool) => tool.status)).toEqual(['working']);
+    expect(await world.log()).toContain('its dialog closed and it is busy: approved');
+  });
+
+  it("a tool's transcript line that comes while its dialog is still on the agent's pane is not the approval; the pane then says when it closes", async () => {
+    const server = world.box.serverName('dialog');
+    const dialog = "printf 'Bash command\\n\\n Do you want to proceed?\\n ❯ 1. Yes\\n   2. No\\n\\n Esc to cancel\\n'; exec sleep 100000";
+    await world.box.startSession(server, 'agent', world.box.root, dialog);
+    const [socket, serverPid, paneId] = (await world.box.tmux(server, 'display-message', '-p', '-t', '=agent:', '#{socket_path} #{pid} #{pane_id}')).trim().split(' ');
+    await until(async () => (await world.box.tmux(server, 'capture-pane', '-p', '-t', '=agent:')).includes('Esc to cancel'), 'the dialog on the pane', 60_000);
+    world.env = { ...world.env, TMUX: `${socket},${serverPid},0`, TMUX_PANE: paneId!, MAM_LOG_LEVEL: 'info' };
+    const { hook } = startAgent();
+    const edit = { tool_name: 'Edit', tool_input: { file_path: '/w/a', old_string: 'a', new_string: 'b' } };
+    await hook({ hook_event_name: 'UserPromptSubmit' });
+    await hook({ hook_event_name: 'PreToolUse', ...edit, tool_use_id: 'toolu_early' });
+    await hook({ hook_event_name: 'PermissionRequest', ...edit });
+    await world.watcher();
+    // What Claude does on a loaded machine: the tool's line reaches the transcript while the dialog is still up.
+    await appendFile(transcript, line({ type: 'assistant', message: { content: [{ type: 'tool_use', id: 'toolu_early', name: 'Edit', input: edit.tool_input }], stop_reason: 'tool_use' } }));
+    await until(async () => (await world.log()).includes('while its approval dialog is still on screen'), 'the watcher to look at the pane', 60_000, { detail: async () => `${JSON.stringify(await mainFact())}\n${(await world.log()).slice(-2000)}` });
+    expect((await mainFact())?.status).toBe('needs_approval');
+    // Allowed: the dialog goes and the agent is busy. No hook and no line say so; the pane does.
+    await world.box.tmux(server, 'respawn-pane', '-k', '-t', '=agent:', "printf '✶ Editing… (esc to interrupt)\\n'; exec sleep 100000");
+    await until(async () => (await mainFact())?.status === 'working', 'the pane read until the dialog closed', 60_000, { detail: async () => (await world.log()).slice(-2000) });
+  });
+
   it('the agent killed: its facts are removed within a sweep, and the watcher exits once idle', async () => {
     const { process: agent, hook } = startAgent();
     await hook({ hook_event_name: 'SessionStart', source: 'startup' });

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runningWatcher } from '../../src/facts/watcher-pid.js';
 import { processTree, signalAll, type ProcessId } from '../../src/proc/tree.js';
@@ -52,6 +52,17 @@ export class WatchWorld {
   async mainFact<T>(sid: string): Promise<T | undefined> {
     const text = await readFile(path.join(this.statusDir, `${sid}.agent.main.json`), 'utf8').catch(() => undefined);
     return text === undefined ? undefined : (JSON.parse(text) as T);
+  }
+
+  /**
+   * Claude's live record for agent process `pid` of session `sid`, as 2.1.197 writes it (docs/agents.md, 'Claude
+   * session files'), with `status`; undefined removes it.
+   */
+  async liveRecord(pid: number, sid: string, status: string | undefined): Promise<void> {
+    const file = path.join(this.box.home, '.claude', 'sessions', `${pid}.json`);
+    if (status === undefined) return rm(file, { force: true });
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify({ pid, sessionId: sid, cwd: '/w', startedAt: Date.now(), kind: 'interactive', status, updatedAt: Date.now(), statusUpdatedAt: Date.now() }));
   }
 
   /** The watcher the hooks started, once it has claimed the status folder. */

@@ -1,5 +1,3 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commandLine, processTree, signalAll } from '../../src/proc/tree.js';
 import type { HookAgent } from '../helpers/hook-agent.js';
@@ -27,13 +25,7 @@ function startAgent(): { pid: number; hook: HookAgent['hook']; run: HookAgent['r
 
 const mainFact = (): Promise<{ status?: string; background?: string[] } | undefined> => world.mainFact(SID);
 
-/** Claude's live record, as 2.1.197 writes it (docs/agents.md, 'Claude session files'). */
-async function record(pid: number, status: string | undefined): Promise<void> {
-  const file = path.join(world.box.home, '.claude', 'sessions', `${pid}.json`);
-  if (status === undefined) return rm(file, { force: true });
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify({ pid, sessionId: SID, cwd: '/w', startedAt: Date.now(), kind: 'interactive', status, updatedAt: Date.now(), statusUpdatedAt: Date.now() }));
-}
+const record = (pid: number, status: string | undefined): Promise<void> => world.liveRecord(pid, SID, status);
 
 const detail = { detail: async () => `main: ${JSON.stringify(await mainFact())}` };
 

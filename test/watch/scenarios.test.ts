@@ -149,6 +149,29 @@ describe('fixture scenarios: hooks, transcript lines and processes → status', 
     expect(new Simulation().run([...steps.slice(0, 3), { lines: [toolUse('toolu_e', 'Edit')], dialogOpen: false }]).at(-1)).toBe('working');
   });
 
+  it("2e. Claude's live record saying its dialog closed busy is the approval, only while exactly one approval waits", () => {
+    const one = new Simulation();
+    one.run([
+      { hook: { hook_event_name: 'UserPromptSubmit' } },
+      { hook: { hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: '/w/a' }, tool_use_id: 'toolu_e' } },
+      { hook: { hook_event_name: 'PermissionRequest', tool_name: 'Edit', tool_input: { file_path: '/w/a' } } },
+    ]);
+    const answered = resolveFacts(one.facts, { alive: true, transcript: {}, running: new Set(), dialogAnswered: true }, T0 + 60_000).facts;
+    expect(sessionStatus(answered.agents)).toBe('working');
+    expect(answered.agents['main']?.tools['toolu_e']?.status).toBe('working');
+    // Two dialogs waiting (parallel tool calls): the record does not say which one was answered.
+    const two = new Simulation();
+    two.run([
+      { hook: { hook_event_name: 'UserPromptSubmit' } },
+      { hook: { hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'toolu_1' } },
+      { hook: { hook_event_name: 'PreToolUse', tool_name: 'Edit', tool_input: { file_path: '/w/a' }, tool_use_id: 'toolu_2' } },
+      { hook: { hook_event_name: 'PermissionRequest', ...bash } },
+      { hook: { hook_event_name: 'PermissionRequest', tool_name: 'Edit', tool_input: { file_path: '/w/a' } } },
+    ]);
+    expect(sessionStatus(two.facts.agents)).toBe('needs_approval');
+    expect(resolveFacts(two.facts, { alive: true, transcript: {}, running: new Set(), dialogAnswered: true }, T0 + 60_000).facts).toEqual(two.facts);
+  });
+
   it('2d. only a line that could end an approval wait makes the watcher look at the pane', () => {
     const simulation = new Simulation();
     simulation.run([
