@@ -1,7 +1,7 @@
 /**
  * ccmanager 4.2.3 (npm `ccmanager`, a dev dependency) driven side by side with mam for bench/approval.bench.ts: its
  * ink TUI runs in a pane of the bench's private tmux server, in a git repository of the sandbox, with a throw-away
- * `~/.config/ccmanager/config.json` (the path its src/services/config/globalConfigManager.ts reads) holding
+ * `~/.config/ccmanager/config.json` (where its global config manager reads it on Linux) holding
  *
  *   - one command preset: the real `claude` (claudeBin()), which ccmanager starts in a PTY of its own with its own
  *     environment — the pane's, which the caller gives the harness variables (claudeEnv());
@@ -9,8 +9,8 @@
  *     `echo <state> $(date +%s%N) >> <states file>`.
  *
  * How ccmanager sees a state: every 100 ms it runs regexes over an xterm-headless copy of Claude's screen; `idle` is
- * believed only after that screen has stayed the same 1.5 s (src/services/stateDetector/claude.ts). On a change it
- * runs `git worktree list`, then the hook through a shell (src/utils/hookExecutor.ts). The time a state is "seen"
+ * believed only after that screen has stayed the same 1.5 s (its Claude state detector). On a change it runs
+ * `git worktree list`, then the hook through a shell (its hook executor). The time a state is "seen"
  * here is the hook's `date`: the poll, the debounce, that git call and the hook's own spawn all count, as they do for
  * a ccmanager user whose hooks notify them. `date +%s%N` is the wall clock; it is turned into the bench's
  * performance.now() by subtracting performance.timeOrigin (the wall clock when the bench started, in ms with µs
@@ -19,7 +19,7 @@
  *
  * The npm package's `bin/cli.js` only launches a prebuilt binary from a per-platform package, and the registry has
  * none for 4.2.3 (only `@kodaikabasawa/ccmanager-linux-x64@4.4.3`). The binary is the package's own `dist/` compiled
- * by Bun, which it needs at run time (its PTY is Bun's built-in Terminal, src/services/bunTerminal.ts); so the
+ * by Bun, which it needs at run time (its PTYs are Bun's built-in `Bun.Terminal`, no node-pty); so the
  * bench runs `dist/cli.js` with Bun from npm (`bun`, a dev dependency), as the package's own `start` script does.
  */
 import { execFile } from 'node:child_process';
@@ -133,12 +133,19 @@ export class Ccmanager {
 
   /** The performance.now() at which ccmanager's hook recorded `state` after `mark`, polling the file every 2 ms. */
   async stateAt(state: CcmState, mark: number, timeoutMs = 60_000): Promise<number> {
+    const at = await this.stateWithin(state, mark, timeoutMs);
+    if (at !== undefined) return at;
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ccmanager's ${state} hook; its hooks wrote:\n${await readFile(this.states, 'utf8')}`);
+  }
+
+  /** As stateAt, but undefined when the hook has not recorded `state` within `timeoutMs`. */
+  async stateWithin(state: CcmState, mark: number, timeoutMs: number): Promise<number | undefined> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const text = (await readFile(this.states)).subarray(mark).toString('utf8');
       const line = text.split('\n').find((entry) => entry.startsWith(`${state} `));
       if (line !== undefined) return Number(BigInt(line.slice(state.length + 1)) / 1000n) / 1000 - performance.timeOrigin;
-      if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ccmanager's ${state} hook; its hooks wrote:\n${text}`);
+      if (performance.now() > deadline) return undefined;
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
   }
