@@ -143,7 +143,8 @@ export class Ccmanager {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const text = (await readFile(this.states)).subarray(mark).toString('utf8');
-      const line = text.split('\n').find((entry) => entry.startsWith(`${state} `));
+      // Only whole lines: the hook's append may be read half-written.
+      const line = text.split('\n').slice(0, -1).find((entry) => entry.startsWith(`${state} `));
       if (line !== undefined) return Number(BigInt(line.slice(state.length + 1)) / 1000n) / 1000 - performance.timeOrigin;
       if (performance.now() > deadline) return undefined;
       await new Promise((resolve) => setTimeout(resolve, 2));
