@@ -1,12 +1,12 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import { waitFor } from '../../src/util/wait.js';
-import { isAlive, waitForScreen, type RealAgentSession } from './real-agent.js';
+import { capture, isAlive, waitForScreen, type RealAgentSession } from './real-agent.js';
 import { emitted, mam, type MamResult, type Sandbox } from './sandbox.js';
-import { until } from './until.js';
+import { until, type UntilOptions } from './until.js';
 
 /**
  * The steps the real-Codex and real-Gemini lifecycle and hook tests take alike (test/codex, test/gemini), over one
@@ -159,6 +159,58 @@ export function agentSteps(traits: AgentTraits, current: () => Session) {
     /** The entry after a purge: terminated, by purge, not resumable. */
     async purged(): Promise<void> {
       expect(await entry(current().name)).toMatchObject({ status: 'terminated', termination_mode: 'purge', resumable: false });
+    },
+  };
+}
+
+/**
+ * The fact files `mam hook` writes for a session under the sandbox's status folder, as the hook tests watch them:
+ * `files()` the session's (not the hook's own), `main()` the main agent's status, `watching` what a timed-out wait
+ * prints (the facts, the files and the screen); and the hook tests' steps both agents take alike.
+ */
+export function hookFacts(traits: AgentTraits, session: Session) {
+  const { box, server, target, name, env, workspace } = session;
+  const statusDir = path.join(box.root, 'cache', 'mam', 'status');
+  const files = async (): Promise<string[]> => (await readdir(statusDir).catch(() => [] as string[])).filter((file) => file.endsWith('.json') && !file.startsWith('hook'));
+  const main = async (): Promise<string | undefined> => {
+    const file = (await files()).find((candidate) => candidate.endsWith('.agent.main.json'));
+    return file && (JSON.parse(await readFile(path.join(statusDir, file), 'utf8')) as { status: string }).status;
+  };
+  const watching: UntilOptions = { detail: async () => `facts: ${await main()}; files: ${(await files()).join(', ')}\n${await capture(box, server, target).catch(() => '')}` };
+  const untilMain = (status: string, what: string): Promise<number> => until(async () => (await main()) === status, what, 60_000, watching);
+  return {
+    statusDir,
+    files,
+    main,
+    watching,
+    untilMain,
+
+    /**
+     * `prompt` makes the model ask to run a command that makes `made` in the workspace, then say `done`: while the
+     * dialog is up the hooks say needs approval (`asked`: the event that does it, for a timed-out wait) and `mam status`
+     * takes it from them; allowed once, the turn ends, the hooks say waiting again (`after`) and the file is made.
+     */
+    async approvedByHooks(prompt: string, made: string, done: string, asked: string, after: string): Promise<void> {
+      await traits.submit(box, server, target, prompt);
+      await waitForScreen(box, server, target, (text) => text.includes(traits.approvalDialog), traits.screenMs, 'the approval dialog');
+      await untilMain('needs_approval', asked);
+      const status = JSON.parse((await mam(['status', '--json', '--registry', box.registry], env)).stdout) as { sessions: Activity[] };
+      expect(status.sessions[0]).toMatchObject({ activity: 'needs_approval', activity_source: 'hooks' });
+      await box.tmux(server, 'send-keys', '-t', target, traits.approveKey);
+      await waitForScreen(box, server, target, (text) => text.includes(done) && traits.isIdle(text), traits.screenMs, 'the approved turn to end');
+      await untilMain('waiting', after);
+      expect((await stat(path.join(workspace, made))).isFile()).toBe(true);
+    },
+
+    /**
+     * `mam stop` presses the agent's exit keys; it fires SessionEnd on the way out and the session's fact files go.
+     * Every payload came through the fast hook's spool (the Node hook never makes one), and the watcher took them all.
+     */
+    async endsClean(): Promise<void> {
+      const stopped = await mam(['stop', '--session', name, '--registry', box.registry], env);
+      expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
+      await until(async () => (await files()).length === 0, 'SessionEnd → the fact files removed', 60_000, watching);
+      await until(async () => (await readdir(path.join(statusDir, 'spool')).catch(() => ['(no spool)'])).length === 0, 'the spool emptied by the watcher', 60_000, watching);
     },
   };
 }
