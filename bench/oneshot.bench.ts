@@ -36,6 +36,7 @@ import { createJob, type JobContext } from '../src/jobs/service.js';
 import { ensureEmbeddedBroker } from '../src/mqtt/broker.js';
 import { processId } from '../src/proc/tree.js';
 import { MAM } from '../test/helpers/sandbox.js';
+import { fleetEntry, startSleepSessions } from './fleet.js';
 import { median, p90, timedRun } from './measure.js';
 
 const SESSIONS = 100;
@@ -109,21 +110,7 @@ try {
     const name = `proj${index}-creator-claude`;
     const alive = index < ALIVE;
     const id = randomUUID();
-    entries.push({
-      name,
-      agent: 'claude',
-      workspace,
-      status: alive ? 'running' : 'terminated',
-      tmux_server: server,
-      pane: { pid: null, cmd: 'sleep', cwd: workspace },
-      start_command: 'sleep 100000',
-      mcp_attachments: [],
-      claude_session_id_own: id,
-      delegate_job_id: null,
-      last_visible_status: alive ? 'working' : 'terminated',
-      created_at: '2026-01-01T00:00:00Z',
-      ...(alive ? {} : { terminated_at: '2026-01-02T00:00:00Z', terminated_at_epoch: Math.floor(Date.parse('2026-01-02T00:00:00Z') / 1000), termination_mode: 'auto-detected' }),
-    });
+    entries.push(fleetEntry({ name, workspace, server, alive, id, createdAt: '2026-01-01T00:00:00Z' }));
     if (alive) live.push({ name, cwd: workspace });
     if (index === WITH_FACTS - 1) hookPayload = JSON.stringify({ session_id: id, cwd: workspace, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'npm test' }, tool_use_id: `t${index}` });
     if (index < WITH_FACTS) {
@@ -135,21 +122,7 @@ try {
   }
   await writeFile(env['MAM_REGISTRY']!, stringify({ tmux_sessions: entries }, { lineWidth: 0 }));
   serverStarted = true;
-  // Chains of new-session cut at ~8 KiB: tmux takes one command line of at most ~16 KiB.
-  let chain: string[] = [];
-  let first = true;
-  const flush = async (): Promise<void> => {
-    if (chain.length === 0) return;
-    await execFileAsync('tmux', ['-L', server, ...(first ? ['-f', '/dev/null'] : []), ...chain], { env });
-    first = false;
-    chain = [];
-  };
-  for (const { name, cwd } of live) {
-    if (chain.join(' ').length > 8 * 1024) await flush();
-    if (chain.length > 0) chain.push(';');
-    chain.push('new-session', '-d', '-s', name, '-c', cwd, 'sleep 100000');
-  }
-  await flush();
+  await startSleepSessions((args) => execFileAsync('tmux', ['-L', server, ...args], { env }), live);
 
   // A job for `mam job event`, and the broker it publishes to.
   await ensureEmbeddedBroker(env);

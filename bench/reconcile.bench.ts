@@ -47,6 +47,7 @@ import { timestampMs, type RegistryEntry } from '../src/registry/schema.js';
 import { CachedRegistryReader, readRegistry } from '../src/registry/store.js';
 import { PANE_FORMAT, snapshotServer } from '../src/tmux/client.js';
 import { writeClaudeTranscript } from '../test/helpers/claude-fixtures.js';
+import { fleetEntry, startSleepSessions } from './fleet.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MAM = path.join(REPO, 'dist/cli/main.js');
@@ -166,54 +167,15 @@ async function buildFixture(n: number, home: string): Promise<Fixture> {
       await writeClaudeTranscript(home, workspace, id, { at: new Date(Date.parse(createdAt) + 60_000) });
       transcripts += 1;
     }
-    const entry: Record<string, unknown> = {
-      name,
-      agent: 'claude',
-      workspace,
-      status: alive ? 'running' : 'terminated',
-      tmux_server: server,
-      pane: { pid: null, cmd: 'sleep', cwd: workspace },
-      start_command: 'sleep 100000',
-      mcp_attachments: [],
-      claude_session_id_own: id,
-      delegate_job_id: null,
-      last_visible_status: alive ? 'working' : 'terminated',
-      created_at: createdAt,
-    };
-    if (!alive) {
-      entry['terminated_at'] = '2026-01-02T00:00:00Z';
-      entry['terminated_at_epoch'] = Math.floor(Date.parse('2026-01-02T00:00:00Z') / 1000);
-      entry['termination_mode'] = 'auto-detected';
-    }
-    entries.push(entry);
+    entries.push(fleetEntry({ name, workspace, server, alive, id, createdAt }));
     if (alive) aliveSpecs.push({ name, cwd: workspace });
   }
   await mkdir(path.dirname(registryFile), { recursive: true });
   await writeFile(registryFile, stringify({ tmux_sessions: entries }, { lineWidth: 0 }));
 
-  // Sessions: chains of `new-session -d … \; new-session -d …`. tmux sends a command line to its server
-  // in one message of at most ~16 KiB (a 300-session chain fails), so chains are cut at ~8 KiB.
+  // Sessions: `sleep` panes, started in chains (bench/fleet.ts).
   startedServers.add(server);
-  const MAX_CHAIN_BYTES = 8 * 1024;
-  let chain: string[] = [];
-  let chainBytes = 0;
-  let first = true;
-  const flush = async (): Promise<void> => {
-    if (chain.length === 0) return;
-    await tmux(server, first ? ['-f', '/dev/null', ...chain] : chain);
-    first = false;
-    chain = [];
-    chainBytes = 0;
-  };
-  for (const { name, cwd } of aliveSpecs) {
-    const command = ['new-session', '-d', '-s', name, '-c', cwd, 'sleep 100000'];
-    const bytes = command.reduce((sum, arg) => sum + Buffer.byteLength(arg) + 1, 2);
-    if (chainBytes + bytes > MAX_CHAIN_BYTES) await flush();
-    if (chain.length > 0) chain.push(';');
-    chain.push(...command);
-    chainBytes += bytes;
-  }
-  await flush();
+  await startSleepSessions((args) => tmux(server, args), aliveSpecs);
   const listed = (await tmux(server, ['list-sessions', '-F', '#{session_name}'])).split('\n').filter(Boolean);
   if (listed.length !== aliveSpecs.length) throw new Error(`N=${n}: expected ${aliveSpecs.length} tmux sessions, found ${listed.length}`);
   return { n, server, registryFile, names: entries.map((entry) => entry['name'] as string), alive: aliveSpecs.length, transcripts };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import { listenLocally, parseBody, readBody } from '../helpers/scripted-http.js';
+import { createServer, type ServerResponse } from 'node:http';
+import { listenLocally, parseBody, readBody, type RecordedRequest as HttpRequest } from '../helpers/scripted-http.js';
 
 /**
  * A scripted stand-in for the Anthropic Messages API, for driving the real `claude` CLI offline
@@ -79,22 +79,12 @@ export interface ContentBlock {
   readonly [key: string]: unknown;
 }
 
-/** Every request the server saw, in arrival order. */
-export interface RecordedRequest {
-  readonly method: string;
-  /** Path without the query string, e.g. `/v1/messages`. */
-  readonly path: string;
-  /** Path with the query string, e.g. `/v1/messages?beta=true`. */
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  /** Parsed JSON body, the raw text if it is not JSON, or undefined when empty. */
-  readonly body: unknown;
+/** Every request the server saw, in arrival order: scripted-http.ts's record, with Claude's kinds and replies. */
+export interface RecordedRequest extends Omit<HttpRequest, 'kind' | 'reply'> {
   /** For `POST /v1/messages`: `title` (session-title generation), `main` (a conversation turn) or `other`. */
   readonly kind?: 'title' | 'main' | 'other';
   /** What the server answered to a messages request. */
   reply?: Reply;
-  /** The HTTP status the server answered with. */
-  status?: number;
 }
 
 /** A messages request as handed to a scripting function. */

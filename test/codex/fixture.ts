@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { AgentTraits } from '../helpers/agent-lifecycle.js';
 import { binOnPath, startRealAgentSession, submitLine, waitForScreen, type RealAgentAdapter, type RealAgentOptions, type RealAgentSession } from '../helpers/real-agent.js';
 import type { Sandbox } from '../helpers/sandbox.js';
 import { codexBin, prepareCodexHome } from './codex-home.js';
@@ -20,6 +21,9 @@ const composer = (screen: string): string => screen.split('\n').filter((line) =>
 
 /** Types `text` into Codex's prompt and submits it (`submitLine`: Codex, too, takes a burst of keys for a paste). */
 export const submit = (box: Sandbox, server: string, target: string, text: string): Promise<void> => submitLine(box, server, target, text, composer);
+
+/** What the steps the Codex and Gemini tests share (test/helpers/agent-lifecycle.ts) need of Codex; the `y` of its dialog allows once. */
+export const CODEX: AgentTraits = { agent: 'codex', idField: 'codex_session_id_own', isIdle: isCodexIdle, submit, screenMs: 60_000, approvalDialog: APPROVAL_DIALOG, approveKey: 'y' };
 
 export type CodexSessionOptions = RealAgentOptions<readonly ScriptStep[]>;
 

@@ -1,12 +1,12 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
-import { capture, waitForScreen } from '../helpers/real-agent.js';
-import { mam } from '../helpers/sandbox.js';
-import { until, type UntilOptions } from '../helpers/until.js';
+import { hookFacts } from '../helpers/agent-lifecycle.js';
+import { waitForScreen } from '../helpers/real-agent.js';
+import { until } from '../helpers/until.js';
 import { codexProblem } from './codex-home.js';
-import { APPROVAL_DIALOG, isCodexIdle, startCodexSession, submit, type CodexSession } from './fixture.js';
+import { APPROVAL_DIALOG, CODEX, isCodexIdle, startCodexSession, submit, type CodexSession } from './fixture.js';
 import type { ScriptStep } from './model-server.js';
 
 /**
@@ -35,19 +35,13 @@ afterEach(async () => {
 describe.skipIf(problem !== undefined)('hooks on the real Codex CLI', () => {
   it('trusted hooks report a reply, an approval (yes and Esc) and the end, from inside the pane', async () => {
     session = await startCodexSession({ prefix: 'mam-codex-hooks-', serverTag: 'cxhooks', script, env: { MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' }, hooks: true, create: true });
-    const { box, server, name, target, env } = session;
-    const statusDir = path.join(box.root, 'cache', 'mam', 'status');
-    const files = async (): Promise<string[]> => (await readdir(statusDir).catch(() => [] as string[])).filter((file) => file.endsWith('.json') && !file.startsWith('hook'));
-    const main = async (): Promise<string | undefined> => {
-      const file = (await files()).find((candidate) => candidate.endsWith('.agent.main.json'));
-      return file && (JSON.parse(await readFile(path.join(statusDir, file), 'utf8')) as { status: string }).status;
-    };
-    const watching: UntilOptions = { detail: async () => `facts: ${await main()}; files: ${(await files()).join(', ')}\n${await capture(box, server, target).catch(() => '')}` };
+    const { box, server, name, target } = session;
+    const { statusDir, files, watching, untilMain, approvedByHooks, endsClean } = hookFacts(CODEX, session);
 
     // Codex 0.171 fires SessionStart with the first prompt, not at launch.
     await submit(box, server, target, 'please say banana');
     await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isCodexIdle(text), 60_000, 'the reply');
-    await until(async () => (await main()) === 'waiting', 'SessionStart … Stop → waiting', 60_000, watching);
+    await untilMain('waiting', 'SessionStart … Stop → waiting');
 
     // The hook ran in the pane's own codex process: its facts name that process, this session and its pane, and
     // SessionStart put the conversation id in the registry, no reconcile needed.
@@ -61,30 +55,18 @@ describe.skipIf(problem !== undefined)('hooks on the real Codex CLI', () => {
     await until(async () => (await registry()) === id, 'the id in the registry', 60_000, watching);
 
     // A command approval: PermissionRequest fires while the dialog is up.
-    await submit(box, server, target, 'please approve me');
-    await waitForScreen(box, server, target, (text) => text.includes(APPROVAL_DIALOG), 60_000, 'the approval dialog');
-    await until(async () => (await main()) === 'needs_approval', 'PermissionRequest → needs_approval', 60_000, watching);
-    const status = JSON.parse((await mam(['status', '--json', '--registry', box.registry], env)).stdout) as { sessions: { activity?: string; activity_source?: string }[] };
-    expect(status.sessions[0]).toMatchObject({ activity: 'needs_approval', activity_source: 'hooks' });
-    await box.tmux(server, 'send-keys', '-t', target, 'y');
-    await waitForScreen(box, server, target, (text) => text.includes('APPROVED-DONE') && isCodexIdle(text), 60_000, 'the approved turn to end');
-    await until(async () => (await main()) === 'waiting', 'PostToolUse … Stop → waiting', 60_000, watching);
-    expect((await stat(path.join(session.workspace, 'approved'))).isFile()).toBe(true);
+    await approvedByHooks('please approve me', 'approved', 'APPROVED-DONE', 'PermissionRequest → needs_approval', 'PostToolUse … Stop → waiting');
 
     // Esc in the dialog: no PostToolUse and no Stop, only Interrupt — which ends the turn all the same.
     await submit(box, server, target, 'please reject me');
     await waitForScreen(box, server, target, (text) => text.includes(APPROVAL_DIALOG), 60_000, 'the second dialog');
-    await until(async () => (await main()) === 'needs_approval', 'needs_approval again', 60_000, watching);
+    await untilMain('needs_approval', 'needs_approval again');
     await box.tmux(server, 'send-keys', '-t', target, 'Escape');
     await waitForScreen(box, server, target, (text) => /Conversation interrupted/.test(text), 60_000, 'the interrupted notice');
-    await until(async () => (await main()) === 'waiting', 'Interrupt → waiting', 60_000, watching);
+    await untilMain('waiting', 'Interrupt → waiting');
     await expect(stat(path.join(session.workspace, 'rejected'))).rejects.toThrow();
 
     // mam stop presses Codex's exit keys; Codex fires SessionEnd on the way out, and the session's fact files go.
-    const stopped = await mam(['stop', '--session', name, '--registry', box.registry], env);
-    expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
-    await until(async () => (await files()).length === 0, 'SessionEnd → the fact files removed', 60_000, watching);
-    // Every payload came through the fast hook's spool (the Node hook never makes one), and the watcher took them all.
-    await until(async () => (await readdir(path.join(statusDir, 'spool')).catch(() => ['(no spool)'])).length === 0, 'the spool emptied by the watcher', 60_000, watching);
+    await endsClean();
   });
 });

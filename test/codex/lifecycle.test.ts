@@ -1,14 +1,9 @@
 import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseRegistry } from '../../src/registry/document.js';
-import type { RegistryEntry } from '../../src/registry/schema.js';
-import { waitFor } from '../../src/util/wait.js';
-import { isAlive, waitForScreen } from '../helpers/real-agent.js';
-import { emitted, mam } from '../helpers/sandbox.js';
-import { until } from '../helpers/until.js';
+import { agentSteps } from '../helpers/agent-lifecycle.js';
 import { codexProblem } from './codex-home.js';
-import { APPROVAL_DIALOG, isCodexIdle, startCodexSession, submit, type CodexSession } from './fixture.js';
+import { CODEX, startCodexSession, type CodexSession } from './fixture.js';
 import type { ScriptStep } from './model-server.js';
 
 /**
@@ -48,66 +43,37 @@ async function rollouts(codexHome: string): Promise<string[]> {
 const idOf = (rollout: string): string => /rollout-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-(.+)\.jsonl$/.exec(rollout)![1]!;
 
 describe.skipIf(problem !== undefined)('session lifecycle on the real Codex CLI', () => {
-  const entry = async (name: string): Promise<RegistryEntry | undefined> => {
-    const { box } = session!;
-    return parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries.find((item) => item.name === name);
-  };
-  const run = (...args: string[]) => mam([...args, '--registry', session!.box.registry], session!.env);
+  const steps = agentSteps(CODEX, () => session!);
+  const { entry, run } = steps;
 
   it('create → prompt → id from the rollout (class C) → approval on the pane → stop by its exit keys → resume the same conversation → stop → delete', async () => {
     session = await startCodexSession({ prefix: 'mam-codex-life-', serverTag: 'cxlife', workspace: 'landing-page', script });
-    const { box, server, workspace, name, target, codexHome } = session;
+    const { workspace, name, codexHome } = session;
 
-    const created = await run('create', '--agent', 'codex', '--workspace', workspace, '--tmux-server', server);
-    expect(created.code, created.stderr).toBe(0);
-    expect(created.stdout.trim()).toBe(name);
-    const fresh = await entry(name);
+    const fresh = await steps.create();
     // mam starts Codex without its shared background server, so the agent and all it runs live in the pane.
     expect(fresh).toMatchObject({ agent: 'codex', workspace, status: 'running', start_command: 'codex --no-daemon', start_argv: ['codex', '--no-daemon'], codex_session_id_own: null, pane: { cmd: 'codex', cwd: workspace } });
-    await waitForScreen(box, server, target, isCodexIdle, 60_000, 'the idle prompt');
+    await steps.idle();
     // Codex writes no rollout before the first prompt.
     expect(await rollouts(codexHome)).toEqual([]);
 
-    await submit(box, server, target, 'please say banana');
-    await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isCodexIdle(text), 60_000, 'the scripted reply');
+    await steps.say('please say banana', 'BANANA-REPLY-42', 'the scripted reply');
     const [rollout, ...more] = await rollouts(codexHome);
     expect(more).toEqual([]);
     const id = idOf(rollout!);
     // The first line is session_meta, naming the thread and the launch cwd, as src/agents/codex.ts reads it.
     const meta = JSON.parse((await readFile(rollout!, 'utf8')).split('\n')[0]!) as { type: string; payload: { id: string; cwd: string; cli_version: string } };
     expect(meta).toMatchObject({ type: 'session_meta', payload: { id, cwd: workspace } });
-
-    const reconciled = emitted(await run('reconcile', '--once', '--emit-diff', '--tmux-server', server));
-    expect(reconciled.drifts).toEqual([expect.objectContaining({ class: 'C', session: name, conversation_id: id })]);
-    expect(await entry(name)).toMatchObject({ codex_session_id_own: id });
+    await steps.recordsId(id);
 
     // An approval dialog, and no hooks installed: the pane says it.
-    await submit(box, server, target, 'please make a file');
-    await waitForScreen(box, server, target, (text) => text.includes(APPROVAL_DIALOG), 60_000, 'the approval dialog');
-    const activity = async (): Promise<{ activity?: string; activity_source?: string }> =>
-      (JSON.parse((await run('status', '--json')).stdout) as { sessions: { activity?: string; activity_source?: string }[] }).sessions[0] ?? {};
-    expect(await activity()).toMatchObject({ activity: 'needs_approval', activity_source: 'pane' });
-    await box.tmux(server, 'send-keys', '-t', target, 'y');
-    await waitForScreen(box, server, target, (text) => text.includes('FILE-MADE') && isCodexIdle(text), 60_000, 'the approved turn to end');
-    expect((await stat(path.join(workspace, 'made'))).isFile()).toBe(true);
-    await until(async () => (await activity()).activity !== 'needs_approval', 'the dialog to leave the status', 60_000);
+    await steps.approvedOnPane('please make a file', 'FILE-MADE');
 
     // Graceful stop: Codex's exit keys (Ctrl-C twice, /quit) end it within the exit-keys rung.
-    const pid = fresh!.pane!.pid!;
-    const stopped = await run('stop', '--session', name, '--reason', 'end of day');
-    expect(stopped.code, stopped.stderr).toBe(0);
-    expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
-    expect(isAlive(pid)).toBe(false);
-    expect(await entry(name)).toMatchObject({ status: 'stopped', termination_mode: 'graceful', stop_rung: 'exit-keys', stop_reason: 'end of day', codex_session_id_own: id, resumable: true });
+    await steps.stopsGracefully(fresh!.pane!.pid!, id);
 
     // Resume: `codex --no-daemon resume <id>`, the same conversation, continued in the same rollout.
-    const resumed = await run('resume', '--session', name, '--json');
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(JSON.parse(resumed.stdout)).toMatchObject({ tier: 'recorded-id', conversationId: id, argv: ['codex', '--no-daemon', 'resume', id] });
-    await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isCodexIdle(text), 60_000, 'the old conversation on screen after resume');
-    await submit(box, server, target, 'now say cherry');
-    await waitForScreen(box, server, target, (text) => text.includes('CHERRY-REPLY-7') && isCodexIdle(text), 60_000, 'the reply after resume');
-    await waitFor(async () => (await readFile(rollout!, 'utf8')).includes('CHERRY-REPLY-7'), 30_000, 100);
+    await steps.resumes(id, ['codex', '--no-daemon', 'resume', id], 'BANANA-REPLY-42', 'now say cherry', 'CHERRY-REPLY-7', rollout!);
     const text = await readFile(rollout!, 'utf8');
     expect(text).toContain('BANANA-REPLY-42');
     expect(text).toContain('CHERRY-REPLY-7');
@@ -116,17 +82,13 @@ describe.skipIf(problem !== undefined)('session lifecycle on the real Codex CLI'
     expect(await rollouts(codexHome)).toEqual([rollout]);
     expect(await entry(name)).toMatchObject({ status: 'running', codex_session_id_own: id, resumed_at: expect.any(String) });
 
-    expect((await run('stop', '--session', name)).stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
-    const deleted = await run('delete', '--session', name);
-    expect(deleted.code, deleted.stderr).toBe(0);
-    expect(await entry(name)).toBeUndefined();
+    await steps.stopsAndDeletes();
   });
 
   it('stop --purge-conversation --yes deletes exactly that conversation\'s files', async () => {
     session = await startCodexSession({ prefix: 'mam-codex-purge-', serverTag: 'cxpurge', script, create: true });
-    const { box, server, name, target, codexHome } = session;
-    await submit(box, server, target, 'please say banana');
-    await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isCodexIdle(text), 60_000, 'the reply');
+    const { server, name, codexHome } = session;
+    await steps.say('please say banana', 'BANANA-REPLY-42');
     const [own] = await rollouts(codexHome);
     const id = idOf(own!);
     expect((await run('reconcile', '--once', '--tmux-server', server)).code).toBe(0);
@@ -145,15 +107,9 @@ describe.skipIf(problem !== undefined)('session lifecycle on the real Codex CLI'
     const shared = ['history.jsonl', 'session_index.jsonl', 'config.toml', 'state_5.sqlite'].map((file) => path.join(codexHome, file));
     for (const file of shared) expect((await stat(file)).isFile(), file).toBe(true);
 
-    const refused = await run('stop', '--session', name, '--purge-conversation');
-    expect(refused.code).toBe(64);
-    expect(await rollouts(codexHome)).toEqual([own, bystander].sort());
-
-    const purged = await run('stop', '--session', name, '--purge-conversation', '--yes');
-    expect(purged.code, purged.stderr).toBe(0);
-    expect(await rollouts(codexHome)).toEqual([bystander]);
+    await steps.purges(() => rollouts(codexHome), [own!, bystander].sort(), [bystander]);
     expect((await readdir(snapshots)).sort()).toEqual([`${otherId}.1.sh`]);
     for (const file of shared) expect((await stat(file)).isFile(), file).toBe(true);
-    expect(await entry(name)).toMatchObject({ status: 'terminated', termination_mode: 'purge', resumable: false });
+    await steps.purged();
   });
 });

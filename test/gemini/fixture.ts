@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { AgentTraits } from '../helpers/agent-lifecycle.js';
 import { binOnPath, startRealAgentSession, submitLine, waitForScreen, type RealAgentAdapter, type RealAgentOptions, type RealAgentSession } from '../helpers/real-agent.js';
 import type { Sandbox } from '../helpers/sandbox.js';
 import { geminiBin, geminiEnv, prepareGeminiHome } from './gemini-home.js';
@@ -17,6 +18,9 @@ const composer = (screen: string): string => screen.split('\n').filter((line) =>
 
 /** Types `text` into Gemini's prompt and submits it (`submitLine`). */
 export const submit = (box: Sandbox, server: string, target: string, text: string): Promise<void> => submitLine(box, server, target, text, composer);
+
+/** What the steps the Codex and Gemini tests share (test/helpers/agent-lifecycle.ts) need of Gemini; its dialog has "1. Allow once" selected: Enter allows it. */
+export const GEMINI: AgentTraits = { agent: 'gemini', idField: 'gemini_session_id_own', isIdle: isGeminiIdle, submit, screenMs: 120_000, approvalDialog: APPROVAL_DIALOG, approveKey: 'Enter' };
 
 export type GeminiSessionOptions = RealAgentOptions<readonly ScriptStep[]>;
 

@@ -1,14 +1,15 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRegistry } from '../../src/registry/document.js';
 import { parentPid } from '../../src/proc/tree.js';
+import { hookFacts } from '../helpers/agent-lifecycle.js';
 import { capture, waitForScreen } from '../helpers/real-agent.js';
 import { mam } from '../helpers/sandbox.js';
 import { until, type UntilOptions } from '../helpers/until.js';
 import { geminiProblem } from './gemini-home.js';
-import { APPROVAL_DIALOG, isGeminiIdle, startGeminiSession, submit, type GeminiSession } from './fixture.js';
+import { APPROVAL_DIALOG, GEMINI, isGeminiIdle, startGeminiSession, submit, type GeminiSession } from './fixture.js';
 import type { ScriptStep } from './model-server.js';
 
 /**
@@ -48,17 +49,11 @@ afterEach(async () => {
 describe.skipIf(problem !== undefined)('hooks on the real Gemini CLI', () => {
   it('report the session, a reply, a confirmation allowed once, and the end', async () => {
     session = await startGeminiSession({ prefix: 'mam-gemini-hooks-', serverTag: 'gmhooks', script, env: { MAM_WATCH: '1', MAM_WATCH_IDLE_EXIT: '5' }, hooks: true, create: true });
-    const { box, server, name, target, env } = session;
-    const statusDir = path.join(box.root, 'cache', 'mam', 'status');
-    const files = async (): Promise<string[]> => (await readdir(statusDir).catch(() => [] as string[])).filter((file) => file.endsWith('.json') && !file.startsWith('hook'));
-    const main = async (): Promise<string | undefined> => {
-      const file = (await files()).find((candidate) => candidate.endsWith('.agent.main.json'));
-      return file && (JSON.parse(await readFile(path.join(statusDir, file), 'utf8')) as { status: string }).status;
-    };
-    const watching: UntilOptions = { detail: async () => `facts: ${await main()}; files: ${(await files()).join(', ')}\n${await capture(box, server, target).catch(() => '')}` };
+    const { box, server, name, target } = session;
+    const { statusDir, files, watching, untilMain, approvedByHooks, endsClean } = hookFacts(GEMINI, session);
 
     // Gemini fires SessionStart at start-up: the session is waiting, and its id is in the registry before any prompt.
-    await until(async () => (await main()) === 'waiting', 'SessionStart → waiting', 60_000, watching);
+    await untilMain('waiting', 'SessionStart → waiting');
     const sessionFile = (await files()).find((file) => file.endsWith('.session.json'))!;
     const id = sessionFile.slice(0, -'.session.json'.length);
     const registry = async (): Promise<string | null | undefined> => parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries[0]?.gemini_session_id_own;
@@ -72,27 +67,15 @@ describe.skipIf(problem !== undefined)('hooks on the real Gemini CLI', () => {
 
     // A reply that takes 2 s: BeforeAgent → working while the model answers, AfterAgent → waiting.
     await submit(box, server, target, 'please say banana');
-    await until(async () => (await main()) === 'working', 'BeforeAgent → working', 60_000, watching);
+    await untilMain('working', 'BeforeAgent → working');
     await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isGeminiIdle(text), 120_000, 'the reply');
-    await until(async () => (await main()) === 'waiting', 'AfterAgent → waiting', 60_000, watching);
+    await untilMain('waiting', 'AfterAgent → waiting');
 
     // A confirmation: BeforeTool, then Notification (ToolPermission) while the dialog is up.
-    await submit(box, server, target, 'please approve me');
-    await waitForScreen(box, server, target, (text) => text.includes(APPROVAL_DIALOG), 120_000, 'the confirmation dialog');
-    await until(async () => (await main()) === 'needs_approval', 'Notification(ToolPermission) → needs_approval', 60_000, watching);
-    const status = JSON.parse((await mam(['status', '--json', '--registry', box.registry], env)).stdout) as { sessions: { activity?: string; activity_source?: string }[] };
-    expect(status.sessions[0]).toMatchObject({ activity: 'needs_approval', activity_source: 'hooks' });
-    await box.tmux(server, 'send-keys', '-t', target, 'Enter');
-    await waitForScreen(box, server, target, (text) => text.includes('APPROVED-DONE') && isGeminiIdle(text), 120_000, 'the allowed turn to end');
-    await until(async () => (await main()) === 'waiting', 'AfterTool … AfterAgent → waiting', 60_000, watching);
-    expect((await stat(path.join(session.workspace, 'approved'))).isFile()).toBe(true);
+    await approvedByHooks('please approve me', 'approved', 'APPROVED-DONE', 'Notification(ToolPermission) → needs_approval', 'AfterTool … AfterAgent → waiting');
 
     // mam stop: Ctrl-C twice; Gemini fires SessionEnd on the way out, and the session's fact files go.
-    const stopped = await mam(['stop', '--session', name, '--registry', box.registry], env);
-    expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
-    await until(async () => (await files()).length === 0, 'SessionEnd → the fact files removed', 60_000, watching);
-    // Every payload came through the fast hook's spool (the Node hook never makes one), and the watcher took them all.
-    await until(async () => (await readdir(path.join(statusDir, 'spool')).catch(() => ['(no spool)'])).length === 0, 'the spool emptied by the watcher', 60_000, watching);
+    await endsClean();
   });
 
   // Esc in the confirmation dialog ("Request cancelled.") fires no hook in 0.61.0 — no AfterTool, no AfterAgent — and

@@ -1,14 +1,12 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseRegistry } from '../../src/registry/document.js';
-import type { RegistryEntry } from '../../src/registry/schema.js';
-import { waitFor } from '../../src/util/wait.js';
-import { isAlive, waitForScreen } from '../helpers/real-agent.js';
-import { emitted, mam } from '../helpers/sandbox.js';
+import { agentSteps } from '../helpers/agent-lifecycle.js';
+import { waitForScreen } from '../helpers/real-agent.js';
+import { emitted } from '../helpers/sandbox.js';
 import { until, untilValue } from '../helpers/until.js';
 import { geminiProblem } from './gemini-home.js';
-import { APPROVAL_DIALOG, isGeminiIdle, startGeminiSession, submit, type GeminiSession } from './fixture.js';
+import { GEMINI, isGeminiIdle, startGeminiSession, type GeminiSession } from './fixture.js';
 import type { ScriptStep } from './model-server.js';
 
 /**
@@ -43,23 +41,17 @@ async function chats(geminiHome: string, workspace: string): Promise<string[]> {
 const sessionIdOf = async (chat: string): Promise<string> => (JSON.parse((await readFile(chat, 'utf8')).split('\n')[0]!) as { sessionId: string }).sessionId;
 
 describe.skipIf(problem !== undefined)('session lifecycle on the real Gemini CLI', () => {
-  const entry = async (name: string): Promise<RegistryEntry | undefined> => {
-    const { box } = session!;
-    return parseRegistry(box.registry, await readFile(box.registry, 'utf8')).entries.find((item) => item.name === name);
-  };
-  const run = (...args: string[]) => mam([...args, '--registry', session!.box.registry], session!.env);
+  const steps = agentSteps(GEMINI, () => session!);
+  const { entry, run } = steps;
 
   it('create → id from the chat file (class C) → prompt → approval on the pane → stop by Ctrl-C twice → resume the same session → stop → delete', async () => {
     session = await startGeminiSession({ prefix: 'mam-gemini-life-', serverTag: 'gmlife', workspace: 'landing-page', script });
-    const { box, server, workspace, name, target, geminiHome } = session;
+    const { server, workspace, name, geminiHome } = session;
 
-    const created = await run('create', '--agent', 'gemini', '--workspace', workspace, '--tmux-server', server);
-    expect(created.code, created.stderr).toBe(0);
-    expect(created.stdout.trim()).toBe(name);
-    const fresh = await entry(name);
+    const fresh = await steps.create();
     // Gemini CLI is a Node script that re-runs itself in a child Node with a larger heap: tmux sees `node`.
     expect(fresh).toMatchObject({ agent: 'gemini', workspace, status: 'running', start_command: 'gemini', gemini_session_id_own: null, pane: { cmd: 'node', cwd: workspace } });
-    await waitForScreen(box, server, target, isGeminiIdle, 120_000, 'the idle prompt');
+    await steps.idle();
 
     // Unlike Codex, Gemini writes its chat file at start-up (just after the prompt shows): the session id is on disk
     // before the first prompt.
@@ -70,43 +62,20 @@ describe.skipIf(problem !== undefined)('session lifecycle on the real Gemini CLI
     expect(more).toEqual([]);
     const id = await sessionIdOf(chat!);
     expect(path.basename(chat!)).toMatch(new RegExp(`^session-\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-${id.slice(0, 8)}\\.jsonl$`));
-    const reconciled = emitted(await run('reconcile', '--once', '--emit-diff', '--tmux-server', server));
-    expect(reconciled.drifts).toEqual([expect.objectContaining({ class: 'C', session: name, conversation_id: id })]);
-    expect(await entry(name)).toMatchObject({ gemini_session_id_own: id });
+    await steps.recordsId(id);
 
-    await submit(box, server, target, 'please say banana');
-    await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isGeminiIdle(text), 120_000, 'the scripted reply');
+    await steps.say('please say banana', 'BANANA-REPLY-42', 'the scripted reply');
 
-    // A confirmation dialog, and no hooks installed: the pane says it.
-    await submit(box, server, target, 'please make a file');
-    await waitForScreen(box, server, target, (text) => text.includes(APPROVAL_DIALOG), 120_000, 'the confirmation dialog');
-    const activity = async (): Promise<{ activity?: string; activity_source?: string }> =>
-      (JSON.parse((await run('status', '--json')).stdout) as { sessions: { activity?: string; activity_source?: string }[] }).sessions[0] ?? {};
-    expect(await activity()).toMatchObject({ activity: 'needs_approval', activity_source: 'pane' });
-    // "1. Allow once" is selected: Enter allows it.
-    await box.tmux(server, 'send-keys', '-t', target, 'Enter');
-    await waitForScreen(box, server, target, (text) => text.includes('FILE-MADE') && isGeminiIdle(text), 120_000, 'the allowed turn to end');
-    expect((await stat(path.join(workspace, 'made'))).isFile()).toBe(true);
-    await until(async () => (await activity()).activity !== 'needs_approval', 'the dialog to leave the status', 60_000);
+    // A confirmation dialog, and no hooks installed: the pane says it. "1. Allow once" is selected: Enter allows it.
+    await steps.approvedOnPane('please make a file', 'FILE-MADE');
 
     // Graceful stop: Ctrl-C twice ends gemini (both of its Node processes) within the exit-keys rung.
-    const pid = fresh!.pane!.pid!;
-    const stopped = await run('stop', '--session', name, '--reason', 'end of day');
-    expect(stopped.code, stopped.stderr).toBe(0);
-    expect(stopped.stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
-    expect(isAlive(pid)).toBe(false);
-    expect(await entry(name)).toMatchObject({ status: 'stopped', termination_mode: 'graceful', stop_rung: 'exit-keys', gemini_session_id_own: id, resumable: true });
+    await steps.stopsGracefully(fresh!.pane!.pid!, id);
 
     // Resume: `gemini --resume <id>` shows the old conversation and goes on writing to the same chat file. It also
     // starts a chat file for the same session as a fresh start would: a second file when the UTC minute in the name
     // has changed since, else more lines appended to the first (the purge test below makes the second file).
-    const resumed = await run('resume', '--session', name, '--json');
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(JSON.parse(resumed.stdout)).toMatchObject({ tier: 'recorded-id', conversationId: id, argv: ['gemini', '--resume', id] });
-    await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isGeminiIdle(text), 120_000, 'the old conversation on screen after resume');
-    await submit(box, server, target, 'now say cherry');
-    await waitForScreen(box, server, target, (text) => text.includes('CHERRY-REPLY-7') && isGeminiIdle(text), 120_000, 'the reply after resume');
-    await waitFor(async () => (await readFile(chat!, 'utf8')).includes('CHERRY-REPLY-7'), 30_000, 100);
+    await steps.resumes(id, ['gemini', '--resume', id], 'BANANA-REPLY-42', 'now say cherry', 'CHERRY-REPLY-7', chat!);
     const text = await readFile(chat!, 'utf8');
     expect(text).toContain('BANANA-REPLY-42');
     const after = await chats(geminiHome, workspace);
@@ -116,17 +85,13 @@ describe.skipIf(problem !== undefined)('session lifecycle on the real Gemini CLI
     expect(emitted(await run('reconcile', '--once', '--emit-diff', '--tmux-server', server)).drifts).toEqual([]);
     expect(await entry(name)).toMatchObject({ status: 'running', gemini_session_id_own: id, resumed_at: expect.any(String) });
 
-    expect((await run('stop', '--session', name)).stdout.trim()).toBe(`stopped ${name} (exit-keys)`);
-    const deleted = await run('delete', '--session', name);
-    expect(deleted.code, deleted.stderr).toBe(0);
-    expect(await entry(name)).toBeUndefined();
+    await steps.stopsAndDeletes();
   });
 
   it('stop --purge-conversation --yes deletes every chat file of that session and nothing else', async () => {
     session = await startGeminiSession({ prefix: 'mam-gemini-purge-', serverTag: 'gmpurge', script, create: true });
     const { box, server, workspace, name, target, geminiHome } = session;
-    await submit(box, server, target, 'please say banana');
-    await waitForScreen(box, server, target, (text) => text.includes('BANANA-REPLY-42') && isGeminiIdle(text), 120_000, 'the reply');
+    await steps.say('please say banana', 'BANANA-REPLY-42');
     expect((await run('reconcile', '--once', '--tmux-server', server)).code).toBe(0);
     const [first] = await chats(geminiHome, workspace);
     const id = await sessionIdOf(first!);
@@ -147,14 +112,8 @@ describe.skipIf(problem !== undefined)('session lifecycle on the real Gemini CLI
     const shared = [path.join(geminiHome, 'projects.json'), path.join(path.dirname(path.dirname(first!)), 'logs.json'), path.join(geminiHome, 'settings.json')];
     for (const file of shared) expect((await stat(file)).isFile(), file).toBe(true);
 
-    const refused = await run('stop', '--session', name, '--purge-conversation');
-    expect(refused.code).toBe(64);
-    expect(await chats(geminiHome, workspace)).toEqual([...own, bystander].sort());
-
-    const purged = await run('stop', '--session', name, '--purge-conversation', '--yes');
-    expect(purged.code, purged.stderr).toBe(0);
-    expect(await chats(geminiHome, workspace)).toEqual([bystander]);
+    await steps.purges(() => chats(geminiHome, workspace), [...own, bystander].sort(), [bystander]);
     for (const file of shared) expect((await stat(file)).isFile(), file).toBe(true);
-    expect(await entry(name)).toMatchObject({ status: 'terminated', termination_mode: 'purge', resumable: false });
+    await steps.purged();
   });
 });

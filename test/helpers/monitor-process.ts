@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { MAM } from './sandbox.js';
+import { afterEach, beforeEach } from 'vitest';
+import { MAM, Sandbox } from './sandbox.js';
 
 /** A running `mam monitor` a test started, everything it printed (stdout and stderr in order of arrival) so far. */
 export interface MonitorProcess {
@@ -19,4 +20,44 @@ export function startMonitor(args: readonly string[], env: NodeJS.ProcessEnv): M
   spawned.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   spawned.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   return { process: spawned, output: () => output, exited: new Promise((resolve) => spawned.once('exit', (code) => resolve(code))) };
+}
+
+/** A sandbox for the running test, and `mam monitor` started in it. */
+export interface MonitorWorld {
+  /** The running test's sandbox. */
+  readonly box: Sandbox;
+  /** `startMonitor(args)` with the sandbox's environment and `env`; the monitor is killed if it outlives the test. */
+  start(args: readonly string[], env?: NodeJS.ProcessEnv): MonitorProcess;
+}
+
+/**
+ * The set-up of the monitor e2e files: a new sandbox before each test; after it, the last monitor the test started
+ * SIGKILLed if it is still running, then the sandbox disposed of.
+ */
+export function monitorEachTest(): MonitorWorld {
+  let box: Sandbox | undefined;
+  let child: ChildProcessWithoutNullStreams | undefined;
+  beforeEach(async () => {
+    box = await Sandbox.create();
+  });
+  afterEach(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    child = undefined;
+    await box?.dispose();
+    box = undefined;
+  });
+  const current = (): Sandbox => {
+    if (!box) throw new Error('the monitor sandbox exists only while a test runs');
+    return box;
+  };
+  return {
+    get box() {
+      return current();
+    },
+    start(args, env = {}) {
+      const monitor = startMonitor(args, current().env(env));
+      child = monitor.process;
+      return monitor;
+    },
+  };
 }

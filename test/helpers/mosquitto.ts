@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import path from 'node:path';
+import { freePort } from './free-port.js';
 import { until } from './until.js';
 
 /** Debian puts mosquitto in /usr/sbin, which a non-root PATH may lack. */
@@ -16,12 +17,7 @@ export async function startMosquitto(dir: string, port?: number): Promise<{ url:
   if (!MOSQUITTO) throw new Error(MOSQUITTO_MISSING);
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
-  port ??= await new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = server.address() as { port: number };
-      server.close(() => resolve(free));
-    });
-  });
+  port ??= await freePort();
   const config = path.join(dir, 'mosquitto.conf');
   await writeFile(config, `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
   const child: ChildProcess = spawn(MOSQUITTO, ['-c', config], { stdio: 'ignore' });

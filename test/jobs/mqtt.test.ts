@@ -12,6 +12,7 @@ import { connectTransport, type MqttJobTransport, type TransportOptions } from '
 import { JobStateMessage, type JobEvent, type JobFile } from '../../src/jobs/schema.js';
 import { stateOf } from '../../src/jobs/service.js';
 import { stateTopic, type EventMessage } from '../../src/jobs/transport.js';
+import { freePort } from '../helpers/free-port.js';
 import { MAM } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
 
@@ -72,14 +73,6 @@ function collect(subscriber: MqttJobTransport): EventMessage[] {
 }
 const seqsOf = (received: readonly EventMessage[], id: string): number[] => received.filter((message) => message.jobId === id).map((message) => message.event.seq);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, index) => from + index);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface TestBroker {
   readonly url: string;

@@ -1,5 +1,4 @@
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -20,6 +19,7 @@ import {
   type AgentStatusMessage,
   type ReceivedStatus,
 } from '../../src/mqtt/status-message.js';
+import { freePort } from '../helpers/free-port.js';
 import { MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.js';
 import { mam } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
@@ -84,14 +84,6 @@ async function raw(url: string): Promise<MqttClient> {
   const client = await mqtt.connectAsync(url, { clientId: `mam-test-raw-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, protocolVersion: 4, reconnectPeriod: 0 });
   clients.push(client);
   return client;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const find = (report: AllHostsReport, host: string, sessionName: string): AgentStatusMessage | undefined =>

@@ -116,17 +116,19 @@ afterEach(async () => {
   await sandbox.dispose();
 });
 
+/** bash holding the registry's lock (`flock <reg>.lock -c …`) while it runs `body`; resolves once it holds it. */
+async function bashHoldingLock(body: string, env: NodeJS.ProcessEnv): Promise<Proc> {
+  const marker = path.join(sandbox.root, 'holding');
+  const holder = bash(`flock "$LOCK" -c 'touch "$MARKER"; ${body}'`, { LOCK: lock, MARKER: marker, ...env });
+  await until(() => exists(marker), 'bash to hold the lock', 120_000);
+  return holder;
+}
+
 describe('registry lock interoperates with bash flock(1)', () => {
   it('updateRegistry waits until a bash `flock <reg>.lock -c …` holder lets go', async () => {
     await sandbox.writeRegistry('tmux_sessions:\n');
-    const marker = path.join(sandbox.root, 'holding');
     const released = path.join(sandbox.root, 'released');
-    const holder = bash(`flock "$LOCK" -c 'touch "$MARKER"; sleep 2; date +%s%N > "$RELEASED"'`, {
-      LOCK: lock,
-      MARKER: marker,
-      RELEASED: released,
-    });
-    await until(() => exists(marker), 'bash to hold the lock', 120_000);
+    const holder = await bashHoldingLock('sleep 2; date +%s%N > "$RELEASED"', { RELEASED: released });
 
     await updateRegistry(registry, append('after-bash', registry));
     const doneAt = Date.now();
@@ -140,14 +142,8 @@ describe('registry lock interoperates with bash flock(1)', () => {
   it('gives up with LockTimeoutError after timeoutMs while bash holds the lock, writing nothing', async () => {
     await sandbox.writeRegistry('tmux_sessions:\n');
     const before = await readFile(registry);
-    const marker = path.join(sandbox.root, 'holding');
     const release = path.join(sandbox.root, 'release');
-    const holder = bash(`flock "$LOCK" -c 'touch "$MARKER"; while [ ! -e "$RELEASE" ]; do sleep 0.02; done'`, {
-      LOCK: lock,
-      MARKER: marker,
-      RELEASE: release,
-    });
-    await until(() => exists(marker), 'bash to hold the lock', 120_000);
+    const holder = await bashHoldingLock('while [ ! -e "$RELEASE" ]; do sleep 0.02; done', { RELEASE: release });
 
     const probe = untouchable();
     const startedAt = Date.now();
