@@ -1,5 +1,5 @@
 /**
- * ccmanager 4.2.3 (npm `ccmanager`, a dev dependency) driven side by side with mam for bench/approval.bench.ts: its
+ * ccmanager 4.2.3 (npm `ccmanager`, installed by the bench itself: see PEERS) driven side by side with mam for bench/approval.bench.ts: its
  * ink TUI runs in a pane of the bench's private tmux server, in a git repository of the sandbox, with a throw-away
  * `~/.config/ccmanager/config.json` (where its global config manager reads it on Linux) holding
  *
@@ -20,7 +20,11 @@
  * The npm package's `bin/cli.js` only launches a prebuilt binary from a per-platform package, and the registry has
  * none for 4.2.3 (only `@kodaikabasawa/ccmanager-linux-x64@4.4.3`). The binary is the package's own `dist/` compiled
  * by Bun, which it needs at run time (its PTYs are Bun's built-in `Bun.Terminal`, no node-pty); so the
- * bench runs `dist/cli.js` with Bun from npm (`bun`, a dev dependency), as the package's own `start` script does.
+ * bench runs `dist/cli.js` with Bun from npm (`bun`), as the package's own `start` script does.
+ *
+ * Neither is a dev dependency: ccmanager 4.2.3 names optional platform packages the registry does not have, so a
+ * lock file that holds it fails `npm ci` ("Missing: @kodaikabasawa/ccmanager-linux-x64@ from lock file"). The bench
+ * installs both, pinned, into a folder of its own under node_modules/.cache the first time it runs.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,7 +36,10 @@ import { isNativeExecutable } from '../test/helpers/real-agent.js';
 import { REPO, type Sandbox } from '../test/helpers/sandbox.js';
 
 const run = promisify(execFile);
-const CLI = path.join(REPO, 'node_modules', 'ccmanager', 'dist', 'cli.js');
+/** Where the bench installs its peers, and which versions. */
+const PEERS = path.join(REPO, 'node_modules', '.cache', 'mam-bench-peers');
+const PEER_PACKAGES = ['ccmanager@4.2.3', 'bun@1.3.14'];
+const CLI = path.join(PEERS, 'node_modules', 'ccmanager', 'dist', 'cli.js');
 
 /**
  * Bun's native executable. `bun`'s postinstall (denied in package.json's allowScripts, like the other packages')
@@ -42,9 +49,9 @@ const CLI = path.join(REPO, 'node_modules', 'ccmanager', 'dist', 'cli.js');
 function bunBin(): string | undefined {
   const platform = `${process.platform}-${process.arch === 'arm64' ? 'aarch64' : process.arch}`;
   const candidates = [
-    path.join(REPO, 'node_modules', 'bun', 'bin', 'bun.exe'),
-    path.join(REPO, 'node_modules', '@oven', `bun-${platform}`, 'bin', 'bun'),
-    path.join(REPO, 'node_modules', '@oven', `bun-${platform}-baseline`, 'bin', 'bun'),
+    path.join(PEERS, 'node_modules', 'bun', 'bin', 'bun.exe'),
+    path.join(PEERS, 'node_modules', '@oven', `bun-${platform}`, 'bin', 'bun'),
+    path.join(PEERS, 'node_modules', '@oven', `bun-${platform}-baseline`, 'bin', 'bun'),
   ];
   return candidates.find(isNativeExecutable);
 }
@@ -52,11 +59,25 @@ function bunBin(): string | undefined {
 /** ccmanager's states, by the names its status hooks use. */
 export type CcmState = 'busy' | 'waiting_input' | 'idle';
 
-/** Why ccmanager cannot run here, or undefined when it can. */
+/** Installs the peers into PEERS unless they are there; what npm said when that failed. */
+async function installPeers(): Promise<string | undefined> {
+  if (existsSync(CLI) && bunBin() !== undefined) return undefined;
+  await mkdir(PEERS, { recursive: true });
+  // Scripts stay off, as for the project's own packages (package.json allowScripts): nothing here needs one.
+  const args = ['install', '--prefix', PEERS, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', ...PEER_PACKAGES];
+  return run('npm', args, { timeout: 600_000 }).then(
+    () => undefined,
+    (error: Error & { stderr?: string }) => `npm ${args.join(' ')} failed: ${(error.stderr || error.message).trim().split('\n').slice(-3).join(' ')}`,
+  );
+}
+
+/** Why ccmanager cannot run here, or undefined when it can (installing it first when it is not there yet). */
 export async function ccmanagerUnavailable(): Promise<string | undefined> {
-  if (!existsSync(CLI)) return `ccmanager is not installed (no ${path.relative(REPO, CLI)}): run npm install`;
+  const failed = await installPeers();
+  if (failed) return `ccmanager could not be installed: ${failed}`;
+  if (!existsSync(CLI)) return `ccmanager is not installed (no ${path.relative(REPO, CLI)})`;
   const bun = bunBin();
-  if (bun === undefined) return 'Bun, which ccmanager needs for its PTYs, is not installed (npm package `bun`): run npm install';
+  if (bun === undefined) return `Bun, which ccmanager needs for its PTYs, is not installed under ${path.relative(REPO, PEERS)}`;
   const version = await run(bun, ['--version']).then(
     ({ stdout }) => stdout.trim(),
     (error: Error) => `(${error.message.split('\n')[0]})`,
