@@ -35,7 +35,7 @@ export interface Observation {
   readonly live?: LiveState | undefined;
   /**
    * Whether the agent's pane still showed its approval dialog when a transcript line naming a tool that waits for
-   * approval arrived; undefined when the watcher did not look (no such line, or no pane to read).
+   * approval arrived (false when it has no pane to read); undefined when no such line arrived.
    */
   readonly dialogOpen?: boolean | undefined;
   /**
@@ -187,7 +187,7 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
   }
 
   // The record does not say which dialog was answered: with more than one approval waiting, the other signals decide.
-  const waitingTools = Object.entries(agents).flatMap(([key, fact]) => Object.entries(fact.tools).flatMap(([id, tool]) => (tool.status === 'needs_approval' ? [{ key, id }] : [])));
+  const waitingTools = waitingApprovals(agents);
   const answered = observation.dialogAnswered === true && waitingTools.length === 1 ? waitingTools[0] : undefined;
   for (const [key, fact] of Object.entries(agents)) {
     const approved = Object.entries(fact.tools).filter(([id, tool]) => tool.status === 'needs_approval' && (observation.running.has(id) || (answered?.key === key && answered.id === id)));
@@ -195,6 +195,11 @@ export function resolveFacts(facts: Facts, observation: Observation, now: number
     set(key, { ...fact.tools, ...Object.fromEntries(approved.map(([id, tool]) => [id, { ...tool, status: 'working' as const }])) }, fact.status);
   }
   return { facts: { session: facts.session, agents }, ended: false };
+}
+
+/** Every tool waiting for approval, with the key of its agent (`main`, or a subagent's id). */
+export function waitingApprovals(agents: Facts['agents']): { readonly key: string; readonly id: string }[] {
+  return Object.entries(agents).flatMap(([key, fact]) => Object.entries(fact.tools).flatMap(([id, tool]) => (tool.status === 'needs_approval' ? [{ key, id }] : [])));
 }
 
 /**

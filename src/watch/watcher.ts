@@ -11,7 +11,7 @@ import { capturePaneAt } from '../tmux/pane-address.js';
 import { sessionStatus, type Facts } from '../facts/derive.js';
 import type { AgentStatus } from '../facts/schema.js';
 import { classifyPane } from './pane.js';
-import { approvalLineArrived, backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from './resolve.js';
+import { approvalLineArrived, waitingApprovals, backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from '../facts/store.js';
 import { consumeSpool, conversationWriter, pendingSpool, spoolDir, sweepSpoolTemps } from '../facts/spool.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
@@ -214,7 +214,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     // approval.
     const main = facts.agents['main'];
     const kind = agentKind(session.agent);
-    const waitingIds = Object.values(facts.agents).flatMap((fact) => Object.entries(fact.tools).flatMap(([id, tool]) => (tool.status === 'needs_approval' ? [id] : [])));
+    const waitingIds = waitingApprovals(facts.agents).map(({ id }) => id);
     const approvalWait = waitingIds.length > 0;
     const wantsLive = alive === true && main !== undefined && (approvalWait || (Object.keys(main.tools).length === 0 && (main.status === 'working' ? main.background.length > 0 : main.status === 'waiting')));
     const liveFile = wantsLive && session.pid !== null && kind?.liveState ? kind.liveState.file(session.pid, roots) : undefined;
@@ -281,7 +281,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const backgroundRunning = commands.length > 0 ? commands.some((command) => commandRunning(command, tree)) : undefined;
     entry.pollBackground = backgroundRunning === true;
     const screen = alive === true && Object.keys(transcript).length === 0 ? await readScreen(entry, facts) : undefined;
-    const dialogOpen = alive === true && approvalLineArrived(facts, transcript) ? await dialogOnScreen(facts) : undefined;
+    const dialogOpen = alive === true && approvalLineArrived(facts, transcript) ? (await paneStatus(facts)) === 'needs_approval' : undefined;
     if (dialogOpen) {
       entry.tracksDialog = true;
       log.info({ session: sessionId }, "a tool's transcript line came while its approval dialog is still on screen: still needs approval");
@@ -297,7 +297,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     if (screen !== undefined) log.info({ session: sessionId, screen }, 'no hook said so: the screen shows the agent idle (Esc?) or busy (allowed) again');
     if (running.size > 0) log.info({ session: sessionId, tools: [...running] }, 'an approved command runs under the agent: working');
     if (dialogAnswered) log.info({ session: sessionId }, "the agent's live record says its dialog closed and it is busy: approved, working");
-    if (!Object.values(current.agents).some((fact) => fact.status === 'needs_approval')) entry.tracksDialog = false;
+    if (waitingApprovals(current.agents).length === 0) entry.tracksDialog = false;
     const background = backgroundChange(facts, observation);
     if (background) log.info({ session: sessionId, live, backgroundRunning }, background === 'ended' ? 'the background work ended: the agent waits' : 'the agent runs a background shell: working');
 
@@ -370,14 +370,15 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
   const quietSince = (entry: Tracked, facts: Facts): number => Math.max(entry.grewAt, ...Object.values(facts.agents).map((fact) => Date.parse(fact.updated_at) || 0));
   const closesUnseen = (entry: Tracked, facts: Facts): boolean => entry.tracksDialog || (facts.session ? agentKind(facts.session.agent)?.panePatterns.approvalClosesUnseen === true : false);
 
-  /** Whether the session's pane shows an approval dialog now; undefined when there is no pane to read. */
-  const dialogOnScreen = async (facts: Facts): Promise<boolean | undefined> => {
+  /** What the session's pane shows now, by its agent's patterns; undefined when there is no pane (or agent) to read. */
+  const paneStatus = async (facts: Facts): Promise<AgentStatus | undefined> => {
     const kind = facts.session ? agentKind(facts.session.agent) : undefined;
     const pane = facts.session?.pane;
     if (!kind || !pane) return undefined;
     const text = await capturePaneAt(pane, options.tmuxBin === undefined ? {} : { bin: options.tmuxBin });
-    return text === undefined ? undefined : classifyPane(kind.panePatterns, text) === 'needs_approval';
+    return text === undefined ? undefined : classifyPane(kind.panePatterns, text);
   };
+
 
   /**
    * The session's screen when it has been silent long enough in a state only the screen can end (two agreeing
@@ -393,8 +394,7 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     if (!kind || !pane || !wait || !screenCheckWanted(facts, quiet, now, closesUnseen(entry, facts))) return undefined;
     const check = entry.screen?.quietSince === quiet ? entry.screen : { dueAt: 0, gapMs: SCREEN_GAP_MS, last: undefined, quietSince: quiet };
     if (now < check.dueAt) return undefined;
-    const text = await capturePaneAt(pane, options.tmuxBin === undefined ? {} : { bin: options.tmuxBin });
-    const seen = text === undefined ? undefined : classifyPane(kind.panePatterns, text);
+    const seen = await paneStatus(facts);
     const unchanged = seen === (wait === 'approval' ? 'needs_approval' : 'working');
     const ends = screenEnds(wait, seen);
     entry.screen = { dueAt: now + (ends ? SCREEN_CONFIRM_MS : check.gapMs), gapMs: unchanged ? Math.min(check.gapMs * 2, SCREEN_MAX_GAP_MS) : check.gapMs, last: seen, quietSince: quiet };
