@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { expect } from 'vitest';
+import { eachTest } from './each-test.js';
 import { HERMES, hermesCli, hermesSetup, killPids, showCard, type HermesCall, type ShownCard } from './hermes-cli.js';
 import { mam, REPO, Sandbox } from './sandbox.js';
 import { until } from './until.js';
@@ -146,18 +147,7 @@ export const hasComment = (card: ShownCard, pattern: RegExp): boolean => card.co
  * bound to whichever one is current, for the files that drive one card at a time.
  */
 export function laneEachTest(prefix = 'mam-lane-') {
-  let current: LaneFixture | undefined;
-  beforeEach(async () => {
-    current = await LaneFixture.create(prefix);
-  });
-  afterEach(async () => {
-    await current?.dispose();
-    current = undefined;
-  });
-  const lane = (): LaneFixture => {
-    if (!current) throw new Error('the lane fixture exists only while a test runs');
-    return current;
-  };
+  const lane = eachTest('the lane fixture', () => LaneFixture.create(prefix), (fixture) => fixture.dispose());
   return {
     lane,
     hermes: (args: string[], as: NodeJS.ProcessEnv = {}) => lane().hermes(args, as),

@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { expect } from 'vitest';
 import type { RegistryEntry } from '../../src/registry/schema.js';
+import { eachTest } from './each-test.js';
 import { FakeAgents } from './fake-agents.js';
 import { emitted, mam, type MamResult, type Sandbox } from './sandbox.js';
 import { until, untilValue } from './until.js';
@@ -221,18 +222,7 @@ export class LifecycleWorld {
  * world's helpers bound to whichever test is running, so a test reads as `await create('codex')`.
  */
 export function lifecycleEachTest() {
-  let current: LifecycleWorld | undefined;
-  beforeEach(async () => {
-    current = await LifecycleWorld.create();
-  });
-  afterEach(async () => {
-    await current?.dispose();
-    current = undefined;
-  });
-  const world = (): LifecycleWorld => {
-    if (!current) throw new Error('the lifecycle world exists only while a test runs');
-    return current;
-  };
+  const world = eachTest('the lifecycle world', () => LifecycleWorld.create(), (current) => current.dispose());
   return {
     world,
     box: (): Sandbox => world().box,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { afterEach, beforeEach } from 'vitest';
+import { eachTest } from './each-test.js';
 import { MAM, Sandbox } from './sandbox.js';
 
 /** A running `mam monitor` a test started, everything it printed (stdout and stderr in order of arrival) so far. */
@@ -35,28 +35,22 @@ export interface MonitorWorld {
  * SIGKILLed if it is still running, then the sandbox disposed of.
  */
 export function monitorEachTest(): MonitorWorld {
-  let box: Sandbox | undefined;
-  let child: ChildProcessWithoutNullStreams | undefined;
-  beforeEach(async () => {
-    box = await Sandbox.create();
-  });
-  afterEach(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    child = undefined;
-    await box?.dispose();
-    box = undefined;
-  });
-  const current = (): Sandbox => {
-    if (!box) throw new Error('the monitor sandbox exists only while a test runs');
-    return box;
-  };
+  const current = eachTest(
+    'the monitor sandbox',
+    async (): Promise<{ box: Sandbox; child?: ChildProcessWithoutNullStreams }> => ({ box: await Sandbox.create() }),
+    async ({ box, child }) => {
+      if (child && child.exitCode === null) child.kill('SIGKILL');
+      await box.dispose();
+    },
+  );
   return {
     get box() {
-      return current();
+      return current().box;
     },
     start(args, env = {}) {
-      const monitor = startMonitor(args, current().env(env));
-      child = monitor.process;
+      const world = current();
+      const monitor = startMonitor(args, world.box.env(env));
+      world.child = monitor.process;
       return monitor;
     },
   };
