@@ -27,10 +27,12 @@
  * installs both, pinned, into a folder of its own under node_modules/.cache the first time it runs.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { isAlive, processTree, signalAll } from '../src/proc/tree.js';
+import { waitFor } from '../src/util/wait.js';
 import { capture } from '../test/claude/tmux-screen.js';
 import { isNativeExecutable } from '../test/helpers/real-agent.js';
 import { REPO, type Sandbox } from '../test/helpers/sandbox.js';
@@ -172,29 +174,15 @@ export class Ccmanager {
     }
   }
 
-  /** Ends ccmanager (SIGTERM: it ends its sessions) and waits for it and its Claude to exit, SIGKILLing stragglers. */
+  /**
+   * Ends ccmanager (SIGTERM: it ends its sessions) and waits for it and everything under it (its Claude) to exit,
+   * SIGKILLing stragglers; each by pid and start time, so a reused pid is never hit.
+   */
   async stop(): Promise<void> {
-    const children = (await run('ps', ['-o', 'pid=', '--ppid', String(this.pid)]).catch(() => ({ stdout: '' }))).stdout.split('\n').map(Number).filter((pid) => pid > 0);
-    signal(this.pid, 'SIGTERM');
-    for (let waited = 0; waited < 30_000 && [this.pid, ...children].some(alive); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
-    for (const pid of [this.pid, ...children].filter(alive)) signal(pid, 'SIGKILL');
+    const tree = processTree(this.pid);
+    signalAll(tree.slice(0, 1), 'SIGTERM');
+    await waitFor(() => !tree.some(isAlive), 30_000, 100);
+    signalAll(tree, 'SIGKILL');
     await this.box.tmux(this.server, 'kill-session', '-t', '=ccmanager').catch(() => undefined);
-  }
-}
-
-/** Whether `pid` runs (a zombie, which the tmux server reaps when the session goes, counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // already gone
   }
 }
