@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { buildPassOptions } from '../../src/reconcile/pass-options.js';
 import { parseRegistry } from '../../src/registry/document.js';
 import { writeClaudeTranscript } from '../helpers/claude-fixtures.js';
 import { emitted, mam, MAM, Sandbox } from '../helpers/sandbox.js';
+import { holdLock, releaseLock } from '../helpers/lock-holder.js';
 import { until } from '../helpers/until.js';
 
 const LONG_AGO = '2026-01-01T00:00:00Z';
@@ -300,24 +301,13 @@ describe('mam reconcile with bad input', () => {
 describe('mam reconcile and the registry lock', () => {
   const holders: ChildProcess[] = [];
   afterEach(() => {
-    for (const holder of holders.splice(0)) if (holder.pid !== undefined && holder.exitCode === null) process.kill(-holder.pid, 'SIGKILL');
+    for (const holder of holders.splice(0)) releaseLock(holder);
   });
 
-  /** A real `flock <registry>.lock` holder, as a bash script would take it; resolves once it holds the lock. */
-  async function holdLock(): Promise<string> {
+  /** A real `flock <registry>.lock` holder, as a bash script would take it, until the test ends. */
+  async function holdRegistryLock(): Promise<string> {
     const lockFile = `${box.registry}.lock`;
-    await mkdir(path.dirname(lockFile), { recursive: true });
-    // Held until the test ends (a fixed hold races a slow command); its own process group, so the kill above takes
-    // flock and its sleep together.
-    holders.push(spawn('flock', [lockFile, '-c', 'sleep 100000'], { detached: true, stdio: 'ignore', env: box.env() }));
-    await until(() => {
-      try {
-        execFileSync('flock', ['--nonblock', lockFile, 'true'], { stdio: 'ignore' });
-        return false;
-      } catch {
-        return true; // exit 1: the holder has it
-      }
-    }, 'the holder to take the lock', 60_000);
+    holders.push(await holdLock(lockFile, box.env()));
     return lockFile;
   }
 
@@ -326,7 +316,7 @@ describe('mam reconcile and the registry lock', () => {
     // A running entry on a server that does not exist: drift A, so the pass needs the lock to write.
     await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'locked-creator-claude', agent: 'claude', workspace: box.root, status: 'running', tmux_server: missing, created_at: LONG_AGO })}`);
     const before = await readFile(box.registry);
-    const lockFile = await holdLock();
+    const lockFile = await holdRegistryLock();
 
     const started = Date.now();
     const result = await mam(['reconcile', '--once', '--registry', box.registry, '--tmux-server', missing], box.env({ MAM_LOCK_TIMEOUT: '2' }));

@@ -1,12 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import { eachTest } from './each-test.js';
 import { FakeAgents } from './fake-agents.js';
+import { holdLock, releaseLock } from './lock-holder.js';
 import { emitted, mam, type MamResult, type Sandbox } from './sandbox.js';
 import { until, untilValue } from './until.js';
 
@@ -85,16 +85,7 @@ export class LifecycleWorld {
   }
 
   async dispose(): Promise<void> {
-    for (const holder of this.holders.splice(0)) {
-      // The lock holders were started in their own process group (flock and its `sleep`): end that group.
-      if (holder.pid !== undefined && holder.exitCode === null) {
-        try {
-          process.kill(-holder.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
+    for (const holder of this.holders.splice(0)) releaseLock(holder);
     // kill-server hangs each pane up; the agents' exits reach the log before the sandbox is removed.
     await this.agents.dispose(5_000);
   }
@@ -202,17 +193,7 @@ export class LifecycleWorld {
    */
   async holdRegistryLock(): Promise<string> {
     const lockFile = `${this.box.registry}.lock`;
-    await mkdir(path.dirname(lockFile), { recursive: true });
-    const holder = spawn('flock', [lockFile, '-c', 'sleep 100000'], { detached: true, stdio: 'ignore', env: this.env() });
-    this.holders.push(holder);
-    await until(() => {
-      try {
-        execFileSync('flock', ['--nonblock', lockFile, 'true'], { stdio: 'ignore' });
-        return false;
-      } catch {
-        return true; // exit 1: someone else holds it
-      }
-    }, 'the lock holder to take the lock', 60_000);
+    this.holders.push(await holdLock(lockFile, this.env()));
     return lockFile;
   }
 }
