@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_GRACE_MS } from '../../src/reconcile/reconcile.js';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import type { RestoreReport } from '../../src/lifecycle/restore.js';
-import { alive, FakeAgents } from '../helpers/fake-agents.js';
+import { alive, FakeAgents, type FakeAgentEvent } from '../helpers/fake-agents.js';
 import { emitted, mam, REPO, Sandbox, type MamResult } from '../helpers/sandbox.js';
 import { until, untilValue } from '../helpers/until.js';
 
@@ -18,18 +18,6 @@ import { until, untilValue } from '../helpers/until.js';
  */
 
 const PROMPT_MARK = 'Type your message';
-
-interface AgentEvent {
-  readonly at: string;
-  readonly pid: number;
-  readonly event: string;
-  readonly args?: string[];
-  readonly cwd?: string;
-  readonly resume?: string | null;
-  readonly id?: string;
-  readonly file?: string;
-  readonly text?: string;
-}
 
 let agents: FakeAgents;
 let box: Sandbox;
@@ -64,7 +52,7 @@ function restoreEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 const registryText = (): string => agents.registryText();
 const entries = (): readonly RegistryEntry[] => agents.entries();
 const entryOf = (name: string): RegistryEntry => agents.entryOf(name);
-const events = (): AgentEvent[] => agents.events<AgentEvent>();
+const events = (): FakeAgentEvent[] => agents.events();
 
 async function serverUp(): Promise<boolean> {
   return box.tmux(server, 'list-sessions').then(() => true, () => false);

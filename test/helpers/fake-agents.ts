@@ -14,6 +14,26 @@ import { until } from './until.js';
 
 export const FAKE_AGENT = path.join(REPO, 'test/fixtures/fake-agent.mjs');
 
+/** One line of the fake agents' event log, as test/fixtures/fake-agent.mjs writes it (`log(event, fields)`). */
+export interface FakeAgentEvent {
+  readonly at: string;
+  /** The name it was started as: codex, gemini or agy. */
+  readonly kind: string;
+  readonly pid: number;
+  readonly event: 'start' | 'not-found' | 'resumed' | 'ready' | 'line' | 'approval' | 'approval-asked' | 'artifact' | 'appended' | 'exit';
+  readonly argv?: string[];
+  readonly args?: string[];
+  readonly cwd?: string;
+  readonly resume?: string | null;
+  readonly text?: string;
+  readonly id?: string;
+  readonly file?: string;
+  readonly command?: string;
+  readonly approved?: boolean;
+  readonly via?: string;
+  readonly code?: number;
+}
+
 export class FakeAgents {
   private constructor(
     readonly box: Sandbox,
@@ -46,12 +66,12 @@ export class FakeAgents {
   }
 
   /** Every event the fake agents logged so far, in order. */
-  events<T>(): T[] {
+  events(): FakeAgentEvent[] {
     if (!existsSync(this.log)) return [];
     return readFileSync(this.log, 'utf8')
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as T);
+      .map((line) => JSON.parse(line) as FakeAgentEvent);
   }
 
   registryText(): string {
@@ -80,7 +100,7 @@ export class FakeAgents {
    */
   async dispose(waitMs: number): Promise<void> {
     await this.box.tmux(this.server, 'kill-server').catch(() => undefined);
-    const started = this.events<{ event: string; pid: number }>()
+    const started = this.events()
       .filter((event) => event.event === 'start')
       .map((event) => event.pid);
     await until(() => started.every((pid) => !alive(pid)), 'every fake agent to exit', waitMs).catch(() => undefined);

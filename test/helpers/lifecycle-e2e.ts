@@ -5,7 +5,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import type { RegistryEntry } from '../../src/registry/schema.js';
 import { eachTest } from './each-test.js';
-import { FakeAgents } from './fake-agents.js';
+import { FakeAgents, type FakeAgentEvent } from './fake-agents.js';
 import { holdLock, releaseLock } from './lock-holder.js';
 import { emitted, mam, type MamResult, type Sandbox } from './sandbox.js';
 import { until, untilValue } from './until.js';
@@ -27,20 +27,6 @@ export const LAUNCH_ARGS: Record<Kind, string[]> = { codex: ['--no-daemon'], gem
 export const EXIT_VIA = { codex: 'ctrl-c-twice', gemini: 'ctrl-c-twice', agy: 'eof' } as const;
 /** Text on each fake agent's screen once it waits for input. */
 export const PROMPT_MARK = { codex: '›', gemini: 'Type your message', agy: '>' } as const;
-
-export interface AgentEvent {
-  readonly kind: Kind;
-  readonly pid: number;
-  readonly event: 'start' | 'line' | 'artifact' | 'appended' | 'resumed' | 'not-found' | 'exit';
-  readonly args?: string[];
-  readonly cwd?: string;
-  readonly resume?: string | null;
-  readonly text?: string;
-  readonly id?: string;
-  readonly file?: string;
-  readonly via?: string;
-  readonly code?: number;
-}
 
 export interface Created {
   readonly name: string;
@@ -105,11 +91,11 @@ export class LifecycleWorld {
     return mam(args, this.env(extra));
   }
 
-  events(): AgentEvent[] {
-    return this.agents.events<AgentEvent>();
+  events(): FakeAgentEvent[] {
+    return this.agents.events();
   }
 
-  eventsOf(pid: number): AgentEvent[] {
+  eventsOf(pid: number): FakeAgentEvent[] {
     return this.events().filter((event) => event.pid === pid);
   }
 
