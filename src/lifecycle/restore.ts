@@ -176,8 +176,9 @@ export async function inSlots<T, R>(items: readonly T[], limits: { readonly para
   for (const [index, item] of items.entries()) {
     while (running.size >= limits.parallel) await Promise.race(running);
     if (lastStart !== undefined) {
-      const wait = lastStart + limits.staggerMs - Date.now();
-      if (wait > 0) await sleep(wait);
+      const due = lastStart + limits.staggerMs;
+      // A timer may fire a millisecond before the wall clock says it is due: wait again until it is.
+      while (Date.now() < due) await sleep(due - Date.now());
     }
     lastStart = Date.now();
     const task: Promise<void> = start(item, lastStart)
