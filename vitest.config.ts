@@ -2,6 +2,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Once per run, before any test: the `hermes` stand-in as one file, a third of its start-up CPU under tsx.
+    globalSetup: ['test/setup/hermes-bundle.ts'],
     pool: 'forks',
     // Tests drive real tmux servers and subprocesses and mostly wait on them (a quiet run kept about one core of two
     // busy), so four unit files run side by side (every test waits for its condition with a generous bound).

@@ -3,9 +3,11 @@
  * process.argv/process.env, streams its output and exits with its code. With SUPERVISE_FLAG it is instead
  * the per-worker supervisor the dispatcher starts (spawn spec on stdin, one JSON report line on stdout).
  */
-import { runHermes, superviseWorker, SUPERVISE_FLAG } from './standin.js';
+import { runHermes, runSupervisorAs, superviseWorker, SUPERVISE_FLAG } from './standin.js';
 
 const argv = process.argv.slice(2);
+// Workers' supervisors start the way this process did: from the bundle (bundle.ts) when the wrapper chose it.
+runSupervisorAs([...process.execArgv, process.argv[1]!]);
 
 if (argv[0] === SUPERVISE_FLAG) {
   const chunks: Buffer[] = [];

@@ -17,4 +17,4 @@
 export { HERMES_STANDIN_BIN, HERMES_STANDIN_VERSION, SUPERVISE_FLAG, type HermesEnv, type HermesOptions, type HermesResult } from './standin/api.js';
 export { boardFileFor, runHermes } from './standin/main.js';
 export { kanbanRoot } from './standin/paths.js';
-export { superviseWorker } from './standin/processes.js';
+export { runSupervisorAs, superviseWorker } from './standin/processes.js';

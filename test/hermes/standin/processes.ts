@@ -97,10 +97,18 @@ export interface SpawnSpec {
 
 type StartResult = { pid: number; supervisorPid: number } | { error: string };
 
-let tsxLoader: string | undefined;
-function tsxLoaderUrl(): string {
-  tsxLoader ??= pathToFileURL(require_.resolve('tsx')).href;
-  return tsxLoader;
+let supervisorArgs: readonly string[] | undefined;
+/**
+ * How node runs the supervisor: the arguments before SUPERVISE_FLAG. cli.ts passes how it was itself started (the
+ * bundle, or tsx and cli.ts); imported in-process, it is cli.ts under tsx.
+ */
+export function runSupervisorAs(args: readonly string[]): void {
+  supervisorArgs = args;
+}
+
+function supervisorCommand(): readonly string[] {
+  supervisorArgs ??= ['--import', pathToFileURL(require_.resolve('tsx')).href, CLI_PATH];
+  return supervisorArgs;
 }
 
 /**
@@ -111,7 +119,7 @@ export function startWorker(spec: SpawnSpec): Promise<StartResult> {
   let child: ChildProcess;
   const logFd = openSync(spec.log, 'a');
   try {
-    child = spawn(process.execPath, ['--import', tsxLoaderUrl(), CLI_PATH, SUPERVISE_FLAG], {
+    child = spawn(process.execPath, [...supervisorCommand(), SUPERVISE_FLAG], {
       cwd: spec.cwd,
       env: spec.env,
       detached: true,
