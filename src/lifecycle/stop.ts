@@ -92,7 +92,7 @@ export async function stopSession(context: LifecycleContext, request: StopReques
       if (dead) lastVisible = nonEmptyLines(dead.screen, SNAPSHOT_LINES);
       context.say(`${entry.name}: its agent had already exited${exitStatus === null ? '' : ` with status ${exitStatus}`}; closing its dead pane`);
       await killSession(server, entry.name, context.tmux);
-    } else if (entry.status === 'running') rung = await ladder(context, server, entry.name, launcherFor(entry.agent).exitKeys, pane.pid);
+    } else if (entry.status === 'running') rung = await ladder(context, server, entry.name, launcherFor(entry.agent).exitKeys, pane.pid, entry.agent);
     else await killSession(server, entry.name, context.tmux);
   } else {
     context.say(`${entry.name}: its tmux session is already gone; updating the registry only`);
@@ -187,7 +187,7 @@ export function terminationMode(rung: Rung): 'graceful' | 'forced' | 'auto-detec
  * found and still killed (issue 13.1).
  * Every process is identified with its start time, so a pid reused meanwhile by someone else is never signalled.
  */
-async function ladder(context: LifecycleContext, server: TmuxServer, name: string, exitKeys: Parameters<typeof sendKeys>[2], panePid?: number): Promise<Rung> {
+async function ladder(context: LifecycleContext, server: TmuxServer, name: string, exitKeys: Parameters<typeof sendKeys>[2], panePid?: number, agent?: string): Promise<Rung> {
   const pid = panePid ?? (await sessionPane(server, name, context.tmux))?.pid;
   const leader = pid === undefined ? undefined : processId(pid);
   if (pid === undefined || leader === undefined) {
@@ -201,8 +201,10 @@ async function ladder(context: LifecycleContext, server: TmuxServer, name: strin
     for (const id of found) seen.set(`${id.pid}:${id.start}`, id);
     return [...seen.values()].filter(isAlive);
   };
-  // A shell at the root of the pane outlives the agent it ran: the agent is what must be gone.
-  const shellRoot = look().length > 1 && SHELLS.has(commandOf(pid));
+  // A shell at the root of the pane outlives the agent it ran: the agent is what must be gone. Unless the agent is
+  // itself that shell (`--agent bash`): then the shell must be gone, also while it runs no child (between two
+  // commands, or a shutdown trap in a builtin), which would otherwise look like an agent that left.
+  const shellRoot = !(agent !== undefined && SHELLS.has(agent)) && look().length > 1 && SHELLS.has(commandOf(pid));
   const agentLeft = (): ProcessId[] => look().filter((id) => !(shellRoot && id.pid === leader.pid && id.start === leader.start));
 
   try {

@@ -92,7 +92,9 @@ describe('mam stop ends the whole pane session (issue 13.1)', () => {
     const ws = path.join(box.home, 'w3');
     await mkdir(ws, { recursive: true });
     // Ctrl-C starts a 4 s shutdown (an agent saving its conversation): always past the default 3 s, on any machine.
-    const slowExit = ['--', '-c', "trap 'sleep 4; exit 0' INT; while :; do sleep 1; done"];
+    // The agent is the shell itself, and it shuts down in a builtin (`read -t` on a fifo nobody writes), running no
+    // child: it is still there all the same.
+    const slowExit = ['--', '-c', 'f=$(mktemp -u); mkfifo "$f"; exec 9<>"$f"; rm "$f"; trap \'read -t 4 -u 9; exit 0\' INT; while :; do sleep 1; done'];
     for (const name of ['slow1', 'slow2']) {
       const created = await run(['create', '--agent', 'bash', '--workspace', ws, '--name', name, '--tmux-server', server, '--registry', box.registry, ...slowExit]);
       expect(created.code, created.stderr).toBe(0);
