@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runningWatcher } from '../../src/facts/watcher-pid.js';
+import { isAlive, processId, signalAll, type ProcessId } from '../../src/proc/tree.js';
 
 const run = promisify(execFile);
 
@@ -18,6 +19,36 @@ function running(pid: number): boolean {
     return false;
   }
 }
+/** The live processes whose environment has HOME=`home`: whatever a test started with its sandbox's env. */
+function processesOf(home: string): ProcessId[] {
+  const marker = `HOME=${home}\0`;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid);
+  } catch {
+    return [];
+  }
+  return pids.flatMap((pid) => {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      const id = environ.startsWith(marker) || environ.includes(`\0${marker}`) ? processId(Number(pid)) : undefined;
+      return id && isAlive(id) ? [id] : [];
+    } catch {
+      return []; // gone, or not ours to read
+    }
+  });
+}
+
+/** Ends every process of the sandbox: SIGTERM, SIGKILL after 5 s; by pid and start time, so never a reused pid. */
+async function endProcessesOf(home: string): Promise<void> {
+  for (let waited = 0; waited <= 15_000; waited += 100) {
+    const left = processesOf(home);
+    if (left.length === 0) return;
+    signalAll(left, waited < 5_000 ? 'SIGTERM' : 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MAM = path.join(REPO, 'dist/cli/main.js');
 
@@ -180,6 +211,10 @@ export class Sandbox {
       }
     }
     await Promise.all([...this.servers].map((server) => this.killServer(server)));
+    // Then anything else still running with this sandbox's HOME. A watcher that a hook launched just before its agent
+    // was killed claims the status folder only once the one above is gone, and a worker's supervisor may still write
+    // the Hermes board: either re-created the removed folder (/tmp kept mam-limit-watch-* and mam-lane-faults-*).
+    await endProcessesOf(this.home);
     // A process that was just stopped may still be writing its last files: retry instead of failing on ENOTEMPTY.
     await rm(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
