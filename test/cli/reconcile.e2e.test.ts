@@ -104,7 +104,11 @@ describe('mam reconcile on real tmux', () => {
     await box.writeRegistry(`tmux_sessions:\n${entryYaml({ name: 'just-made-creator-claude', agent: 'claude', workspace: box.root, status: 'running', tmux_server: server, created_at: createdAt })}`);
     const args = ['reconcile', '--once', '--emit-diff', '--registry', box.registry, '--tmux-server', server];
 
-    expect(emitted(await mam(args, box.env())).drifts).toEqual([]);
+    const first = await mam(args, box.env());
+    // A pass that ended inside the 5 s window judged the entry inside it: it must leave it alone. On a machine so
+    // loaded that node took longer than that to start and look, the flip is right, and only the second half is checked.
+    if (Date.now() < Date.parse(createdAt) + 5_000) expect(emitted(first).drifts).toEqual([]);
+    else console.warn('reconcile grace: the first pass ended after the window, so only the flip after it was checked');
     let flippedAt = 0;
     // Bounded by time, not by a count of passes: on a loaded machine each pass alone can take seconds.
     await until(async () => {

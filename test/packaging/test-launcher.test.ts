@@ -11,11 +11,13 @@ import { until } from '../helpers/until.js';
  */
 const LAUNCHER = path.resolve('scripts/test.mjs');
 const STAND_IN = `
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 const dir = process.env.STAND_IN_DIR;
 const args = process.argv.slice(2);
-writeFileSync(path.join(dir, process.pid + '.json'), JSON.stringify(args));
+// Written whole, then renamed: a reader must never see the file empty.
+writeFileSync(path.join(dir, process.pid + '.tmp'), JSON.stringify(args));
+renameSync(path.join(dir, process.pid + '.tmp'), path.join(dir, process.pid + '.json'));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { writeFileSync(path.join(dir, process.pid + '.end'), signal); process.exit(130); });
 console.log('line one of ' + args.join(' '));
 const code = Number(process.env[args.includes('unit') ? 'STAND_IN_UNIT_EXIT' : 'STAND_IN_AGENTS_EXIT'] ?? 0);
