@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,8 +35,27 @@ beforeEach(async () => {
   await writeFile(path.join(dir, 'vitest.mjs'), STAND_IN);
 });
 afterEach(async () => {
+  // A test that failed midway leaves its stand-ins running (one waits ten minutes): end those still running from
+  // this folder, by the pids they wrote.
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(name.split('.')[0]);
+    if (!/^\d+\.(json|tmp|end)$/.test(name) || !readFileSyncOr(`/proc/${pid}/cmdline`).includes(dir)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
   await rm(dir, { recursive: true, force: true });
 });
+
+function readFileSyncOr(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 function launch(args: string[], env: Record<string, string> = {}): { exited: Promise<number | null>; output: () => string; pid: number } {
   const child = spawn(process.execPath, [LAUNCHER, ...args], { env: { ...process.env, MAM_TEST_VITEST: path.join(dir, 'vitest.mjs'), STAND_IN_DIR: dir, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
