@@ -19,6 +19,7 @@ function running(pid: number): boolean {
     return false;
   }
 }
+
 /** The live processes whose environment has HOME=`home`: whatever a test started with its sandbox's env. */
 function processesOf(home: string): ProcessId[] {
   const marker = `HOME=${home}\0`;
@@ -55,7 +56,8 @@ export const MAM = path.join(REPO, 'dist/cli/main.js');
 /**
  * A throwaway world for one test: temp HOME (so ~/.claude is ours), a private tmux socket directory
  * (TMUX_TMPDIR, so even "the default server" is private) and uniquely named servers. Nothing here can
- * reach the user's own tmux, registry or agent files. `dispose()` kills only the servers it started.
+ * reach the user's own tmux, registry or agent files. `dispose()` ends only what it started: its servers, and the
+ * processes running with its HOME.
  */
 export class Sandbox {
   private readonly servers = new Set<string>();
