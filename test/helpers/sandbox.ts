@@ -7,18 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runningWatcher } from '../../src/facts/watcher-pid.js';
 import { isAlive, processId, signalAll, type ProcessId } from '../../src/proc/tree.js';
+import { waitFor } from '../../src/util/wait.js';
 
 const run = promisify(execFile);
-
-/** Alive and not a zombie: this machine's init reaps the exited tmux server slowly, and a zombie is gone for us. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** The live processes whose environment has HOME=`home`: whatever a test started with its sandbox's env. */
 function processesOf(home: string): ProcessId[] {
@@ -42,12 +33,19 @@ function processesOf(home: string): ProcessId[] {
 
 /** Ends every process of the sandbox: SIGTERM, SIGKILL after 5 s; by pid and start time, so never a reused pid. */
 async function endProcessesOf(home: string): Promise<void> {
-  for (let waited = 0; waited <= 15_000; waited += 100) {
+  const started = Date.now();
+  await waitFor(() => {
     const left = processesOf(home);
-    if (left.length === 0) return;
-    signalAll(left, waited < 5_000 ? 'SIGTERM' : 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    signalAll(left, Date.now() - started < 5_000 ? 'SIGTERM' : 'SIGKILL');
+    return left.length === 0;
+  }, 15_000, 100);
+}
+
+/** Sends `signal` to a process and waits up to `waitMs` for it to be gone (a zombie counts as gone). */
+async function signalAndWait(id: ProcessId | undefined, signal: NodeJS.Signals, waitMs: number): Promise<void> {
+  if (!id) return;
+  signalAll([id], signal);
+  await waitFor(() => !isAlive(id), waitMs);
 }
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -161,16 +159,9 @@ export class Sandbox {
     const env = this.env();
     const pid = Number((await run('tmux', ['-L', server, 'display-message', '-p', '#{pid}'], { env }).catch(() => ({ stdout: '' }))).stdout.trim());
     await run('tmux', ['-L', server, 'kill-server'], { env }).catch(() => undefined);
-    if (!Number.isInteger(pid) || pid <= 0) return;
-    for (let waited = 0; waited < 5_000; waited += 50) {
-      if (!running(pid)) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone meanwhile
-    }
+    // A zombie counts as gone (isAlive): this machine's init reaps an exited tmux server slowly.
+    const id = Number.isInteger(pid) && pid > 0 ? processId(pid) : undefined;
+    if (id && !(await waitFor(() => !isAlive(id), 5_000))) signalAll([id], 'SIGKILL');
   }
 
   async dispose(): Promise<void> {
@@ -182,36 +173,17 @@ export class Sandbox {
     const pidFiles = (await Promise.all(daemonDirs.map(async (dir) => (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.pid')).map((name) => path.join(dir, name))))).flat();
     for (const file of pidFiles) {
       const pid = (JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as { pid?: number }).pid;
-      if (pid === undefined) continue;
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      for (let waited = 0; waited < 10_000 && running(pid); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (pid !== undefined) await signalAndWait(processId(pid), 'SIGTERM', 10_000);
     }
     // The status watcher a test's hooks started on demand (`mam watch`), by the pid it recorded.
-    const watcher = runningWatcher(path.join(this.root, 'cache', 'mam', 'status'));
-    if (watcher) {
-      try {
-        process.kill(watcher.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      // Its last writes (the MQTT publisher's record) come on the way out: removing the folder before it is gone
-      // let them re-create the path, and /tmp kept mam-watch-* folders.
-      for (let waited = 0; waited < 10_000 && running(watcher.pid); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // Its last writes (the MQTT publisher's record) come on the way out: removing the folder before it is gone let
+    // them re-create the path, and /tmp kept mam-watch-* folders.
+    await signalAndWait(runningWatcher(path.join(this.root, 'cache', 'mam', 'status')), 'SIGTERM', 10_000);
     // An embedded MQTT broker a test's `mam job …` started on demand would otherwise idle on for minutes. Looked for
     // last: a job daemon or watcher that publishes on its way out starts one, which then re-created the removed folder.
     const broker = await readFile(path.join(this.root, 'broker', 'broker.json'), 'utf8').catch(() => undefined);
-    if (broker) {
-      try {
-        process.kill((JSON.parse(broker) as { pid: number }).pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+    const brokerId = broker ? processId((JSON.parse(broker) as { pid: number }).pid) : undefined;
+    if (brokerId) signalAll([brokerId], 'SIGTERM');
     await Promise.all([...this.servers].map((server) => this.killServer(server)));
     // Then anything else still running with this sandbox's HOME. A watcher that a hook launched just before its agent
     // was killed claims the status folder only once the one above is gone, and a worker's supervisor may still write

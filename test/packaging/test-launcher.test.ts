@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { processId, signalAll } from '../../src/proc/tree.js';
+import { readTextOrUndefined } from '../../src/util/files.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -39,23 +40,11 @@ afterEach(async () => {
   // this folder, by the pids they wrote.
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(name.split('.')[0]);
-    if (!/^\d+\.(json|tmp|end)$/.test(name) || !readFileSyncOr(`/proc/${pid}/cmdline`).includes(dir)) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone meanwhile
-    }
+    const id = /^\d+\.(json|tmp|end)$/.test(name) ? processId(pid) : undefined;
+    if (id && (readTextOrUndefined(`/proc/${pid}/cmdline`) ?? '').includes(dir)) signalAll([id], 'SIGKILL');
   }
   await rm(dir, { recursive: true, force: true });
 });
-
-function readFileSyncOr(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 function launch(args: string[], env: Record<string, string> = {}): { exited: Promise<number | null>; output: () => string; pid: number } {
   const child = spawn(process.execPath, [LAUNCHER, ...args], { env: { ...process.env, MAM_TEST_VITEST: path.join(dir, 'vitest.mjs'), STAND_IN_DIR: dir, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
