@@ -11,7 +11,7 @@ import { capturePaneAt } from '../tmux/pane-address.js';
 import { sessionStatus, type Facts } from '../facts/derive.js';
 import type { AgentStatus } from '../facts/schema.js';
 import { classifyPane } from './pane.js';
-import { approvalLineArrived, waitingApprovals, backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, type Observation } from './resolve.js';
+import { approvalLineArrived, backgroundChange, backgroundCommands, commandRunning, pendingCommands, resolveFacts, SCREEN_CHECK_QUIET_MS, screenCheckWanted, screenEnds, screenWait, waitingApprovals, type Observation } from './resolve.js';
 import { listStatusDir, readFacts, updateFacts } from '../facts/store.js';
 import { consumeSpool, conversationWriter, pendingSpool, spoolDir, sweepSpoolTemps } from '../facts/spool.js';
 import { parseTranscriptChunk, type TranscriptEvent } from './transcript.js';
@@ -378,7 +378,6 @@ export async function runWatcher(options: WatchOptions): Promise<'idle' | 'stopp
     const text = await capturePaneAt(pane, options.tmuxBin === undefined ? {} : { bin: options.tmuxBin });
     return text === undefined ? undefined : classifyPane(kind.panePatterns, text);
   };
-
 
   /**
    * The session's screen when it has been silent long enough in a state only the screen can end (two agreeing
