@@ -83,6 +83,9 @@ export class LifecycleWorld {
       CODEX_HOME: this.codexHome,
       MAM_TMUX_SERVER: this.server,
       MAM_REGISTRY: this.box.registry,
+      // The fake agents leave at once on their exit keys, but on a loaded machine two Ctrl-Cs can take longer than the
+      // default 3 s to reach one and be acted on; a stop that then closed the session would be recorded as forced.
+      MAM_STOP_GRACE: '60',
       ...extra,
     });
   }
