@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Per-agent fact files (docs/status.md, 'Fact files'): one file per agent of a session —

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DaemonRequest as Request } from './daemon-client.js';
 import { EVENT_KEY_PATTERN, JOB_EVENTS, JOB_ID_PATTERN } from './names.js';
 

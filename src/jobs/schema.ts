@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EVENT_KEY_PATTERN, JOB_EVENTS, JOB_ID_PATTERN } from './names.js';
 
 export { EVENT_KEY_PATTERN, JOB_EVENTS, JOB_ID_PATTERN } from './names.js';

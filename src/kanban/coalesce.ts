@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PassReport } from '../reconcile/pass.js';
 import { isoSeconds } from '../registry/schema.js';
 import type { ApprovalWait, LimitedSession } from '../watch/approvals.js';

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import pRetry, { AbortError } from 'p-retry';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseJsonOrUndefined } from '../util/json.js';
 import { BoardError, type Board, type BlockKind, type CardSnapshot } from './types.js';
 

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeFileAtomic } from '../registry/atomic.js';
 import { parseJsonOrUndefined } from '../util/json.js';
 import type { CardSnapshot } from './types.js';

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TOPIC_PREFIX } from './options.js';
 import type { Facts } from '../facts/derive.js';
 import { sessionStatus } from '../facts/derive.js';

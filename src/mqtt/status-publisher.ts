@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { z } from 'zod';
+import * as z from 'zod';
 import { connectClient, type ManagedClient } from './connection.js';
 import { brokerOptionsFromEnv, type BrokerOptions } from './options.js';
 import { writeFileAtomic } from '../registry/atomic.js';
