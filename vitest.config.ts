@@ -8,8 +8,8 @@ export default defineConfig({
     // Tests drive real tmux servers and subprocesses and wait on them, so four unit files run side by side (every test
     // waits for its condition with a generous bound); together they keep both cores busy (docs/development.md).
     // The real-agent projects have maxWorkers 1, and one vitest process runs such projects after all the others, one
-    // file at a time (~320 s of a quiet run's 1000 s). So `npm test` (scripts/test.mjs) runs them as a second vitest
-    // process beside the unit one. Giving every project the same maxWorkers puts them all in one pool instead; tried
+    // file at a time (~320 s of a quiet run's 1000 s), and the two of them one after the other. So `npm test`
+    // (scripts/test.mjs) runs each as a vitest process of its own beside the unit one. Giving every project the same maxWorkers puts them all in one pool instead; tried
     // with six workers, several real CLIs at once beside four unit files made the whole run slower, not faster.
     maxWorkers: 6,
     projects: [

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// `npm test`: the whole suite as two vitest processes side by side — the `unit` project on this terminal, the
-// real-agent projects (`claude`, `codex-gemini`: one file at a time, each mostly waiting on a real CLI) beside it,
-// their lines prefixed `[agents]`. One vitest process would run them only after every unit file: it puts projects
-// with `maxWorkers: 1` in a group of their own that starts when the others are done (docs/development.md).
+// `npm test`: the whole suite as three vitest processes side by side — the `unit` project on this terminal, and each
+// real-agent project (`claude`, `codex-gemini`: one file at a time, each mostly waiting on a real CLI) beside it, its
+// lines prefixed with its name. One vitest process would run them only after every unit file: it puts projects with
+// `maxWorkers: 1` in a group of their own that starts when the others are done; and one process for both real-agent
+// projects runs them one after the other, which made them the longest part of the run (docs/development.md).
 // Arguments (file filters, -t, --project …) mean a run the person chose: one `vitest run` with them, as before.
-// Exits with the first failure's code; Ctrl-C or SIGTERM reaches both processes, and neither outlives this one.
+// Exits with the first failure's code; Ctrl-C or SIGTERM reaches every process, and none outlives this one.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ if (!existsSync(vitest)) {
 }
 const args = process.argv.slice(2);
 const AGENT_PROJECTS = ['claude', 'codex-gemini'];
+const PROJECTS = ['unit', ...AGENT_PROJECTS];
 
 /** Starts one vitest; `prefix` sends its output through this process, one prefixed line at a time. */
 function run(vitestArgs, prefix) {
@@ -40,12 +42,12 @@ function run(vitestArgs, prefix) {
   return { child, exited };
 }
 
-const runs = args.length > 0 ? [run(args)] : [run(['--project', 'unit']), run(AGENT_PROJECTS.flatMap((name) => ['--project', name]), '[agents]')];
+const runs = args.length > 0 ? [run(args)] : PROJECTS.map((name) => run(['--project', name], name === 'unit' ? undefined : `[${name}]`));
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     for (const { child } of runs) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   });
 }
 const codes = await Promise.all(runs.map((one) => one.exited));
-if (runs.length > 1) process.stdout.write(`\nnpm test: unit ${codes[0] === 0 ? 'passed' : `failed (exit ${codes[0]})`}; real agents ${codes[1] === 0 ? 'passed' : `failed (exit ${codes[1]})`}\n`);
+if (runs.length > 1) process.stdout.write(`\nnpm test: ${PROJECTS.map((name, index) => `${name} ${codes[index] === 0 ? 'passed' : `failed (exit ${codes[index]})`}`).join('; ')}\n`);
 process.exitCode = codes.find((code) => code !== 0) ?? 0;

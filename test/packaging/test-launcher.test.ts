@@ -9,7 +9,8 @@ import { until } from '../helpers/until.js';
 
 /**
  * `npm test` (scripts/test.mjs) with a stand-in vitest (MAM_TEST_VITEST): it writes `<pid>.json` with its arguments
- * when it starts, `<pid>.end` with the signal when one ends it, and exits with the code its project is told to.
+ * when it starts, `<pid>.end` with the signal when one ends it, and exits with the code its project is told to
+ * (STAND_IN_EXIT_<project>, `-` as `_`).
  */
 const LAUNCHER = path.resolve('scripts/test.mjs');
 const STAND_IN = `
@@ -22,11 +23,12 @@ writeFileSync(path.join(dir, process.pid + '.tmp'), JSON.stringify(args));
 renameSync(path.join(dir, process.pid + '.tmp'), path.join(dir, process.pid + '.json'));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { writeFileSync(path.join(dir, process.pid + '.end'), signal); process.exit(130); });
 console.log('line one of ' + args.join(' '));
-const code = Number(process.env[args.includes('unit') ? 'STAND_IN_UNIT_EXIT' : 'STAND_IN_AGENTS_EXIT'] ?? 0);
-// STAND_IN_TOGETHER: exit 9 unless the other one is seen running within a minute.
+const project = args.includes('--project') ? args[args.indexOf('--project') + 1] : 'none';
+const code = Number(process.env['STAND_IN_EXIT_' + project.replace('-', '_')] ?? 0);
+// STAND_IN_TOGETHER=n: exit 9 unless n stand-ins (itself included) are seen running within a minute.
 const deadline = Date.now() + 60_000;
-const both = () => readdirSync(dir).filter((name) => name.endsWith('.json')).length >= 2;
-const wait = () => (!process.env.STAND_IN_TOGETHER || both() ? setTimeout(() => process.exit(code), Number(process.env.STAND_IN_MS ?? 0)) : Date.now() > deadline ? process.exit(9) : setTimeout(wait, 20));
+const together = () => readdirSync(dir).filter((name) => name.endsWith('.json')).length >= Number(process.env.STAND_IN_TOGETHER);
+const wait = () => (!process.env.STAND_IN_TOGETHER || together() ? setTimeout(() => process.exit(code), Number(process.env.STAND_IN_MS ?? 0)) : Date.now() > deadline ? process.exit(9) : setTimeout(wait, 20));
 wait();
 `;
 
@@ -61,23 +63,24 @@ const started = async (): Promise<string[][]> => {
 };
 
 describe('npm test (scripts/test.mjs)', () => {
-  it('runs the unit project and the real-agent projects as two vitest processes at once, the second one prefixed', async () => {
-    // Each stand-in fails unless it sees the other one running: only a launcher that starts them side by side passes.
-    const run = launch([], { STAND_IN_TOGETHER: '1' });
+  it('runs the unit project and each real-agent project as three vitest processes at once, the real-agent ones prefixed', async () => {
+    // Each stand-in fails unless it sees the other two running: only a launcher that starts them side by side passes.
+    const run = launch([], { STAND_IN_TOGETHER: '3' });
     expect(await run.exited).toBe(0);
-    expect((await started()).map((args) => args.join(' ')).sort()).toEqual(['run --project claude --project codex-gemini', 'run --project unit']);
-    expect(run.output()).toContain('[agents] line one of run --project claude --project codex-gemini');
+    expect((await started()).map((args) => args.join(' ')).sort()).toEqual(['run --project claude', 'run --project codex-gemini', 'run --project unit']);
+    expect(run.output()).toContain('[claude] line one of run --project claude');
+    expect(run.output()).toContain('[codex-gemini] line one of run --project codex-gemini');
     expect(run.output()).toMatch(/^line one of run --project unit$/m);
-    expect(run.output()).toContain('unit passed; real agents passed');
+    expect(run.output()).toContain('npm test: unit passed; claude passed; codex-gemini passed');
   });
 
-  it('fails when either fails, with that one named', async () => {
-    const agents = launch([], { STAND_IN_AGENTS_EXIT: '3' });
+  it('fails when any fails, with that one named', async () => {
+    const agents = launch([], { STAND_IN_EXIT_codex_gemini: '3' });
     expect(await agents.exited).toBe(3);
-    expect(agents.output()).toContain('unit passed; real agents failed (exit 3)');
-    const unit = launch([], { STAND_IN_UNIT_EXIT: '1' });
+    expect(agents.output()).toContain('npm test: unit passed; claude passed; codex-gemini failed (exit 3)');
+    const unit = launch([], { STAND_IN_EXIT_unit: '1' });
     expect(await unit.exited).toBe(1);
-    expect(unit.output()).toContain('unit failed (exit 1); real agents passed');
+    expect(unit.output()).toContain('npm test: unit failed (exit 1); claude passed; codex-gemini passed');
   });
 
   it('with arguments, one vitest run with exactly them', async () => {
@@ -86,9 +89,9 @@ describe('npm test (scripts/test.mjs)', () => {
     expect(await started()).toEqual([['run', 'test/facts', '-t', 'spool']]);
   });
 
-  it('SIGTERM reaches both vitest processes and neither outlives the launcher', async () => {
-    const run = launch([], { STAND_IN_MS: '600000', STAND_IN_TOGETHER: '1' });
-    await until(async () => (await started()).length === 2, 'both vitest processes started', 30_000);
+  it('SIGTERM reaches every vitest process and none outlives the launcher', async () => {
+    const run = launch([], { STAND_IN_MS: '600000', STAND_IN_TOGETHER: '3' });
+    await until(async () => (await started()).length === 3, 'all three vitest processes started', 30_000);
     process.kill(run.pid, 'SIGTERM');
     expect(await run.exited).not.toBe(0);
     const pids = (await readdir(dir)).filter((name) => name.endsWith('.json')).map((name) => Number(name.slice(0, -'.json'.length)));
