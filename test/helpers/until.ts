@@ -3,9 +3,15 @@ import { waitFor } from '../../src/util/wait.js';
 export interface UntilOptions {
   /** Appended to the failure message, e.g. the output so far or the last screen: usually all it takes to see why. */
   readonly detail?: () => string | Promise<string>;
-  /** How often to look (default 50 ms, as src/util/wait.ts). */
+  /**
+   * How often to look. By default every 50 ms for the first 2 s (as src/util/wait.ts), then every 250 ms: a look often
+   * starts a process (`tmux capture-pane`, `mam status`), and a long wait on a loaded machine looking 20 times a second
+   * took CPU from the very thing it waited for. A test that must catch a short-lived state says how often to look.
+   */
   readonly intervalMs?: number;
 }
+
+const BACKING_OFF = (elapsedMs: number): number => (elapsedMs < 2_000 ? 50 : 250);
 
 /**
  * Waits until `condition` holds and resolves how many ms that took; after `timeoutMs` fails the test with an Error
@@ -15,7 +21,7 @@ export interface UntilOptions {
  */
 export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs: number, options: UntilOptions = {}): Promise<number> {
   const started = Date.now();
-  if (await waitFor(condition, timeoutMs, options.intervalMs)) return Date.now() - started;
+  if (await waitFor(condition, timeoutMs, options.intervalMs ?? BACKING_OFF)) return Date.now() - started;
   const detail = options.detail === undefined ? '' : await options.detail();
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail === '' ? '' : `\n${detail}`}`);
 }
