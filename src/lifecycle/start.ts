@@ -1,5 +1,5 @@
 import type { AgentLauncher } from '../agents/types.js';
-import { capturePane, newSession, sessionPane, type PaneFacts } from '../tmux/session.js';
+import { newSession, sessionPaneAndScreen, type PaneFacts } from '../tmux/session.js';
 import { waitFor } from '../util/wait.js';
 import type { LifecycleContext } from './context.js';
 
@@ -50,12 +50,13 @@ export async function watchStart(context: LifecycleContext, spec: Omit<StartSpec
   context.progress(`${spec.name}: waiting for ${spec.launcher.command} to show its prompt (up to ${Math.round(timeoutMs / 1000)} s)`);
   await waitFor(async () => {
     if (spec.interrupt?.aborted) return true;
-    pane = await sessionPane(spec.server, spec.name, context.tmux);
-    if (!pane || pane.dead) {
+    const seen = await sessionPaneAndScreen(spec.server, spec.name, context.tmux);
+    pane = seen?.pane;
+    if (!seen || seen.pane.dead) {
       outcome = 'exited';
       return true;
     }
-    const next = (await capturePane(spec.server, spec.name, 0, context.tmux)) ?? '';
+    const next = seen.screen;
     if (next !== screen) stableSince = Date.now();
     screen = next;
     outcome = startOutcome(spec.launcher, screen, Date.now() - stableSince);

@@ -79,11 +79,30 @@ export type PaneFacts = Pick<TmuxPane, 'pid' | 'command' | 'cwd' | 'dead' | 'dea
   readonly server?: ServerProcess | undefined;
 };
 
+const PANE_FACTS = '#{pane_pid}\t#{pane_current_command}\t#{pane_current_path}\t#{pane_dead}\t#{pane_dead_status}\t#{pid}\t#{start_time}';
+
 /** The session's first pane, or undefined when the session does not exist. */
 export async function sessionPane(server: TmuxServer, name: string, options: TmuxOptions = {}): Promise<PaneFacts | undefined> {
-  const result = await runTmux(server, ['display-message', '-p', '-t', sessionTarget(name), '#{pane_pid}\t#{pane_current_command}\t#{pane_current_path}\t#{pane_dead}\t#{pane_dead_status}\t#{pid}\t#{start_time}'], options);
+  const result = await runTmux(server, ['display-message', '-p', '-t', sessionTarget(name), PANE_FACTS], options);
+  return result.exitCode === 0 ? paneFacts(result.stdout.replace(/\n$/, '')) : undefined;
+}
+
+/**
+ * The session's first pane and its visible screen (as {@link capturePane}), read in one tmux call: a start watched
+ * ten times a second then starts one client per look instead of two. Undefined when the session does not exist.
+ */
+export async function sessionPaneAndScreen(server: TmuxServer, name: string, options: TmuxOptions = {}): Promise<{ pane: PaneFacts; screen: string } | undefined> {
+  const target = sessionTarget(name);
+  const result = await runTmux(server, ['display-message', '-p', '-t', target, PANE_FACTS, ';', 'capture-pane', '-p', '-J', '-t', target], options);
   if (result.exitCode !== 0) return undefined;
-  const [pid, command, cwd, dead, deadStatus, serverPid, serverStart] = result.stdout.replace(/\n$/, '').split('\t');
+  const newline = result.stdout.indexOf('\n');
+  const pane = newline < 0 ? undefined : paneFacts(result.stdout.slice(0, newline));
+  return pane && { pane, screen: result.stdout.slice(newline + 1) };
+}
+
+/** One line of {@link PANE_FACTS}, as display-message prints it. */
+function paneFacts(line: string): PaneFacts | undefined {
+  const [pid, command, cwd, dead, deadStatus, serverPid, serverStart] = line.split('\t');
   // An empty reply (a target that resolved to nothing) must never become pid 0: kill(0) is our group.
   if (!pid || !/^\d+$/.test(pid) || Number(pid) <= 1) return undefined;
   return {
