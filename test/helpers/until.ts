@@ -16,8 +16,7 @@ const BACKING_OFF = (elapsedMs: number): number => (elapsedMs < 2_000 ? 50 : 250
 /**
  * Waits until `condition` holds and resolves how many ms that took; after `timeoutMs` fails the test with an Error
  * naming `what`. The bound is an upper limit for a hang, never an expectation of speed: a loaded machine may take
- * many times longer than a quiet one, and a condition that holds at once costs nothing. Built on src/util/wait.ts,
- * so the tests poll exactly as `mam` itself does.
+ * many times longer than a quiet one, and a condition that holds at once costs nothing. Built on src/util/wait.ts.
  */
 export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs: number, options: UntilOptions = {}): Promise<number> {
   const started = Date.now();
