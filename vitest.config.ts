@@ -9,8 +9,9 @@ export default defineConfig({
     // waits for its condition with a generous bound); together they keep both cores busy (docs/development.md).
     // The real-agent projects have maxWorkers 1, and one vitest process runs such projects after all the others, one
     // file at a time (~320 s of a quiet run's 1000 s), and the two of them one after the other. So `npm test`
-    // (scripts/test.mjs) runs each as a vitest process of its own beside the unit one. Giving every project the same maxWorkers puts them all in one pool instead; tried
-    // with six workers, several real CLIs at once beside four unit files made the whole run slower, not faster.
+    // (scripts/test.mjs) runs each as a vitest process of its own beside the unit one. Giving every project the same
+    // maxWorkers puts them all in one pool instead; tried with six workers, several real CLIs at once beside four unit
+    // files made the whole run slower, not faster.
     maxWorkers: 6,
     projects: [
       {
