@@ -18,7 +18,8 @@ describe('sessionPaneAndScreen: the pane and its screen in one tmux call', () =>
     const cwd = path.join(box.root, 'work');
     const pid = await box.startSession(server, 'one', cwd, `printf 'first\\tcolumn\\n\\nthird line\\n'; exec sleep 100000`);
     const options = { env: box.env() };
-    await until(async () => ((await capturePane(server, 'one', 0, options)) ?? '').includes('third line'), 'the screen', 30_000);
+    // Settled: the words on the screen and the shell replaced by sleep, so the two reads below see the same pane.
+    await until(async () => ((await capturePane(server, 'one', 0, options)) ?? '').includes('third line') && (await sessionPane(server, 'one', options))?.command === 'sleep', 'the screen', 30_000);
 
     const both = await sessionPaneAndScreen(server, 'one', options);
     expect(both?.pane).toEqual(await sessionPane(server, 'one', options));
