@@ -47,15 +47,22 @@ export function isNativeExecutable(file: string): boolean {
   }
 }
 
+/** The bound on an agent's `--version`: only a hang reaches it (Gemini's took over 60 s beside `npm run test:busy`). */
+const VERSION_TIMEOUT_MS = 300_000;
+
 /**
  * Why `argv` (an agent's `--version`) cannot run on this machine, or undefined when it prints `expected`: the reason a
  * real-CLI test skips with. A missing package, a platform without a build, or a binary the C library here cannot load
- * all end up here; on the CI machine (Debian, npm registry reachable) none of them should.
+ * all end up here; on the CI machine (Debian, npm registry reachable) none of them should. A CLI that is only slow
+ * to answer is no reason to skip: a timeout throws, and the test file fails saying so.
  */
-export function cannotRun(argv: readonly string[], expected: RegExp): string | undefined {
+export function cannotRun(argv: readonly string[], expected: RegExp, timeoutMs = VERSION_TIMEOUT_MS): string | undefined {
   const [command, ...args] = argv;
   if (command === undefined) return 'no command';
-  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs });
+  if (result.error && (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+    throw new Error(`${command} ${args.join(' ')} did not answer within ${timeoutMs / 1000} s: it hangs, or the machine is overloaded`);
+  }
   if (result.error) return `${command} ${args.join(' ')}: ${result.error.message}`;
   const output = `${result.stdout}${result.stderr}`.trim();
   if (result.status !== 0 || !expected.test(output)) return `${command} ${args.join(' ')} exited ${result.status ?? result.signal}: ${output.slice(0, 300)}`;
