@@ -11,7 +11,7 @@ import { observe } from '../reconcile/observe.js';
 import { lastLines as nonEmptyLines, reconcile } from '../reconcile/reconcile.js';
 import { isAlive, processId, processTree, sessionMembers, signalAll, type ProcessId } from '../proc/tree.js';
 import { sessionTarget, type TmuxServer } from '../tmux/client.js';
-import { capturePane, deadPane, killSession, sendKeys, sessionExists, sessionPane } from '../tmux/session.js';
+import { deadPane, killSession, sendKeys, sessionExists, sessionPane, sessionPaneAndScreen } from '../tmux/session.js';
 import { waitFor } from '../util/wait.js';
 import type { LifecycleContext } from './context.js';
 import { refuseOwnedElsewhere, refuseStarting } from './ownership.js';
@@ -74,15 +74,16 @@ export async function stopSession(context: LifecycleContext, request: StopReques
 
   const server = entry.tmux_server ?? null;
   const kind = agentKind(entry.agent);
-  const pane = await sessionPane(server, entry.name, context.tmux);
+  // The pane and, read in the same tmux call before anything is killed, what its screen said.
+  const seen = await sessionPaneAndScreen(server, entry.name, context.tmux);
   let lastVisible = entry.last_visible_status ?? null;
   let conversationId = kind ? (entry[kind.conversationIdField] ?? entry.agent_identities?.[kind.id]?.session_id ?? null) : null;
   let rung: Rung = 'already-gone';
   let exitStatus: number | null | undefined;
-  if (pane) {
-    // Before anything is killed: what the screen said, and which conversation this was.
-    const screen = await capturePane(server, entry.name, 0, context.tmux);
-    if (screen !== undefined) lastVisible = lastLines(screen, SNAPSHOT_LINES);
+  if (seen) {
+    const { pane } = seen;
+    lastVisible = lastLines(seen.screen, SNAPSHOT_LINES);
+    // Before anything is killed: which conversation this was.
     conversationId ??= await conversationOf(context, registry, entry);
     const dead = pane.dead ? await deadPane(server, sessionTarget(entry.name), context.tmux) : undefined;
     if (pane.dead) {
