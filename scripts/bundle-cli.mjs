@@ -4,8 +4,11 @@
 // Code splitting keeps each command's modules in chunks loaded only when that command runs, and one copy of each
 // module across them (so `instanceof MamError` still holds). Bundled from tsc's output, so there is one compiler.
 //
-// Left as they are: the packages that start workers or load files by name at run time (pino and its transports),
-// the MQTT ones (loaded only by commands that talk to a broker), and `mam ui`'s own bundle of React and ink
+// Bundled too: pino and pino-pretty (src/util/log.ts hands pino streams, never a transport, so pino never looks for
+// its worker files on disk) and the MQTT packages (mqtt, aedes): loaded from node_modules, a package of a few hundred
+// CommonJS files cost each command that talks to a broker ~0.15 CPU s more than the same code bundled, and
+// `mam job event`'s first call in a sandbox (record, publish, start the daemon) was 0.9 CPU s. They stay in chunks of
+// their own, loaded only by the commands that import them. Left as it is: `mam ui`'s own bundle of React and ink
 // (scripts/bundle-ui.mjs). dist/bundle/ sits one folder below dist/, as cli/ does, so the paths the code finds by
 // import.meta.url (../cli/main.js, ../../prompts/, ../cli/hook.cjs) hold from either place.
 //
@@ -18,7 +21,7 @@ import { build } from 'esbuild';
 export const CLI_BUNDLE_DIR = 'dist/bundle';
 export const CLI_BUNDLE = `${CLI_BUNDLE_DIR}/mam.js`;
 const BANNER = "import { createRequire as __mamRequire } from 'node:module'; const require = __mamRequire(import.meta.url);";
-const EXTERNAL = ['pino', 'pino-pretty', 'thread-stream', 'aedes', 'aedes-persistence', 'mqtt', 'ink', 'react', 'react-devtools-core'];
+const EXTERNAL = ['ink', 'react', 'react-devtools-core'];
 
 /** Writes `root`/dist/bundle/ afresh; resolves the files esbuild read, relative to `root`. */
 export async function bundleCli(root) {
@@ -42,7 +45,7 @@ export async function bundleCli(root) {
         },
       },
     ],
-    // The bundled packages' CommonJS parts (yaml's) require Node's built-ins.
+    // The bundled packages' CommonJS parts (yaml's, pino's, mqtt's) require Node's built-ins.
     banner: { js: BANNER },
     metafile: true,
     logLevel: 'warning',

@@ -44,6 +44,15 @@ async function bundling(loaded: readonly string[], pkg: string): Promise<string[
   return found.filter((file) => file !== undefined);
 }
 
+/** The packages the bundle holds that only other commands use: MQTT and logging. */
+const OTHER_PACKAGES = ['mqtt', 'aedes', 'aedes-persistence', 'pino', 'pino-pretty'];
+
+/** Those of OTHER_PACKAGES that some file among `loaded` bundles, each with the files. */
+async function otherPackages(loaded: readonly string[]): Promise<Record<string, string[]>> {
+  const found = await Promise.all(OTHER_PACKAGES.map(async (pkg) => [pkg, await bundling(loaded, pkg)] as const));
+  return Object.fromEntries(found.filter(([, files]) => files.length > 0));
+}
+
 /** Packages and command modules only other commands load: MQTT, logging, `mam ui`, the monitor, the broker, the watcher. */
 const OTHER_COMMANDS = /\/node_modules\/(?:mqtt|aedes|aedes-persistence|pino|pino-pretty|react|ink)\/|\/dist\/ui\/|\/dist\/bundle\/(?:ui|app|monitor|broker|watch|mqtt|connection|subscribe|log)-[A-Z0-9]{8}\.js$/;
 
@@ -65,6 +74,7 @@ describe('one-shot commands load only what they use', () => {
     // Only the bundle's files besides the entry point: no module of dist/ loaded file by file, no package from node_modules.
     expect(loaded.filter((url) => url.startsWith('file:') && !url.includes('/dist/bundle/') && !url.endsWith('/dist/cli/main.js') && url !== `file://${hook}`)).toEqual([]);
     expect(loaded.filter((url) => OTHER_COMMANDS.test(url))).toEqual([]);
+    expect(await otherPackages(loaded)).toEqual({});
     // The first call parsed the registry (YAML and zod) and cached the parse; from the next call on, while the file is
     // unchanged and no session has a job, neither parser nor validator is loaded.
     const again = await loadedBy(['status', '--json']);
@@ -99,15 +109,19 @@ describe('one-shot commands load only what they use', () => {
       { agent: 'claude', prompt: 'p', workdir: box.root, agentSession: null, timeoutS: 3600, idleTimeoutS: 120, validate: null },
     );
     const daemon = { MAM_JOB_DAEMON: '1', MAM_JOB_DAEMON_TIMEOUT: '120' };
-    // The first call finds no daemon: it records its event itself and starts one, which answers the next.
+    // The first call finds no daemon: it records its event itself and starts one, which answers the next. It
+    // publishes through MQTT, bundled: no package file of its own is loaded from node_modules.
     const first = await loadedBy(['job', 'event', job.job_id, '--event', 'started', '--json', '--registry-dir', jobsDir], daemon);
     expect(JSON.parse(first.stdout)).toMatchObject({ seq: 2, published: true });
+    expect(first.loaded.filter((url) => url.includes('/node_modules/'))).toEqual([]);
+    expect(Object.keys(await otherPackages(first.loaded))).toContain('mqtt');
     const socket = await untilValue(async () => (await readdir(path.join(box.root, 'cache', 'mam', 'jobd')).catch(() => [] as string[])).find((name) => name.endsWith('.sock')), 'the job daemon to listen', 60_000);
     expect(socket).toMatch(/^jobd-[0-9a-f]{12}\.sock$/);
     const { stdout, loaded } = await loadedBy(['job', 'event', job.job_id, '--event', 'progress', '--json', '--registry-dir', jobsDir], daemon);
     expect(JSON.parse(stdout)).toMatchObject({ seq: 3, published: true });
     expect(await bundling(loaded, 'zod')).toEqual([]);
     expect(loaded.filter((url) => /\/node_modules\/(?:mqtt|aedes|pino)\//.test(url) || /\/dist\/bundle\/(?:job-commands|service|store|mqtt)-[A-Z0-9]{8}\.js$/.test(url))).toEqual([]);
+    expect(await otherPackages(loaded)).toEqual({});
   });
 
   it('mam status (the table) loads none of them either', async () => {
@@ -116,6 +130,7 @@ describe('one-shot commands load only what they use', () => {
     const { stdout, loaded } = await loadedBy(['status']);
     expect(stdout).toMatch(/^registry: /);
     expect(loaded.filter((url) => OTHER_COMMANDS.test(url))).toEqual([]);
+    expect(await otherPackages(loaded)).toEqual({});
     expect(await bundling(loaded, 'zod')).toEqual([]);
   });
 });
