@@ -19,7 +19,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/claude/**', 'test/codex/**', 'test/gemini/**'],
+          exclude: [...configDefaults.exclude, 'test/claude/**', 'test/codex/**', 'test/gemini/**', 'test/packaging/**'],
           // Bounds, not expectations: a test waits for its conditions, and only a hang should ever reach these
           // (the suite beside `npm run test:busy`'s burner runs several times slower than on a quiet machine).
           testTimeout: 300_000,
@@ -54,6 +54,21 @@ export default defineConfig({
         test: {
           name: 'codex-gemini',
           include: ['test/codex/**/*.test.ts', 'test/gemini/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          maxWorkers: 1,
+          isolate: false,
+        },
+      },
+      {
+        // The build, `npm pack` and `npm test` themselves (test/packaging/): mostly tsc, over a minute of CPU. `npm test`
+        // runs them after codex-gemini in that project's vitest process, which is otherwise done long before the unit
+        // files are, so they no longer lengthen the unit project (docs/development.md).
+        extends: true,
+        test: {
+          name: 'packaging',
+          include: ['test/packaging/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 120_000,
           pool: 'forks',

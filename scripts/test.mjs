@@ -4,6 +4,7 @@
 // lines prefixed with its name. One vitest process would run them only after every unit file: it puts projects with
 // `maxWorkers: 1` in a group of their own that starts when the others are done; and one process for both real-agent
 // projects runs them one after the other, which made them the longest part of the run (docs/development.md).
+// `packaging` (the build, `npm pack`, this script) runs after `codex-gemini` in its process, the one done first.
 // Arguments (file filters, -t, --project …) mean a run the person chose: one `vitest run` with them, as before.
 // Exits with the first failure's code; Ctrl-C or SIGTERM reaches every process, and none outlives this one.
 import { spawn } from 'node:child_process';
@@ -19,8 +20,12 @@ if (!existsSync(vitest)) {
   process.exit(1);
 }
 const args = process.argv.slice(2);
-const AGENT_PROJECTS = ['claude', 'codex-gemini'];
-const PROJECTS = ['unit', ...AGENT_PROJECTS];
+/** Each vitest process: its name (the prefix of its lines; none for `unit`) and the projects it runs, in order. */
+const PROCESSES = [
+  { name: 'unit', projects: ['unit'] },
+  { name: 'claude', projects: ['claude'] },
+  { name: 'codex-gemini+packaging', projects: ['codex-gemini', 'packaging'] },
+];
 
 /** Starts one vitest; `prefix` sends its output through this process, one prefixed line at a time. */
 function run(vitestArgs, prefix) {
@@ -42,12 +47,15 @@ function run(vitestArgs, prefix) {
   return { child, exited };
 }
 
-const runs = args.length > 0 ? [run(args)] : PROJECTS.map((name) => run(['--project', name], name === 'unit' ? undefined : `[${name}]`));
+const runs =
+  args.length > 0
+    ? [run(args)]
+    : PROCESSES.map(({ name, projects }) => run(projects.flatMap((project) => ['--project', project]), name === 'unit' ? undefined : `[${name}]`));
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     for (const { child } of runs) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   });
 }
 const codes = await Promise.all(runs.map((one) => one.exited));
-if (runs.length > 1) process.stdout.write(`\nnpm test: ${PROJECTS.map((name, index) => `${name} ${codes[index] === 0 ? 'passed' : `failed (exit ${codes[index]})`}`).join('; ')}\n`);
+if (runs.length > 1) process.stdout.write(`\nnpm test: ${PROCESSES.map(({ name }, index) => `${name} ${codes[index] === 0 ? 'passed' : `failed (exit ${codes[index]})`}`).join('; ')}\n`);
 process.exitCode = codes.find((code) => code !== 0) ?? 0;

@@ -63,24 +63,24 @@ const started = async (): Promise<string[][]> => {
 };
 
 describe('npm test (scripts/test.mjs)', () => {
-  it('runs the unit project and each real-agent project as three vitest processes at once, the real-agent ones prefixed', async () => {
+  it('runs the unit project and each real-agent project as three vitest processes at once, the real-agent ones prefixed; packaging after codex-gemini', async () => {
     // Each stand-in fails unless it sees the other two running: only a launcher that starts them side by side passes.
     const run = launch([], { STAND_IN_TOGETHER: '3' });
     expect(await run.exited).toBe(0);
-    expect((await started()).map((args) => args.join(' ')).sort()).toEqual(['run --project claude', 'run --project codex-gemini', 'run --project unit']);
+    expect((await started()).map((args) => args.join(' ')).sort()).toEqual(['run --project claude', 'run --project codex-gemini --project packaging', 'run --project unit']);
     expect(run.output()).toContain('[claude] line one of run --project claude');
-    expect(run.output()).toContain('[codex-gemini] line one of run --project codex-gemini');
+    expect(run.output()).toContain('[codex-gemini+packaging] line one of run --project codex-gemini --project packaging');
     expect(run.output()).toMatch(/^line one of run --project unit$/m);
-    expect(run.output()).toContain('npm test: unit passed; claude passed; codex-gemini passed');
+    expect(run.output()).toContain('npm test: unit passed; claude passed; codex-gemini+packaging passed');
   });
 
   it('fails when any fails, with that one named', async () => {
     const agents = launch([], { STAND_IN_EXIT_codex_gemini: '3' });
     expect(await agents.exited).toBe(3);
-    expect(agents.output()).toContain('npm test: unit passed; claude passed; codex-gemini failed (exit 3)');
+    expect(agents.output()).toContain('npm test: unit passed; claude passed; codex-gemini+packaging failed (exit 3)');
     const unit = launch([], { STAND_IN_EXIT_unit: '1' });
     expect(await unit.exited).toBe(1);
-    expect(unit.output()).toContain('npm test: unit failed (exit 1); claude passed; codex-gemini passed');
+    expect(unit.output()).toContain('npm test: unit failed (exit 1); claude passed; codex-gemini+packaging passed');
   });
 
   it('with arguments, one vitest run with exactly them', async () => {
