@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundleScript, SCRIPT_CACHE } from '../helpers/bundled-script.js';
 
 /**
  * The stand-in as one JavaScript file, so the `hermes` wrapper need not start tsx: under tsx every invocation
@@ -13,27 +11,10 @@ import { build } from 'esbuild';
  */
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** Inside node_modules so the packages the bundle leaves external resolve as they do for the sources. */
-export const STANDIN_BUNDLE = path.resolve(HERE, '..', '..', 'node_modules', '.cache', 'mam-test', 'hermes-standin.mjs');
+/** Where the `hermes` wrapper looks for it (SCRIPT_CACHE is inside node_modules, where its packages resolve). */
+export const STANDIN_BUNDLE = path.join(SCRIPT_CACHE, 'hermes-standin.mjs');
 
 /** Writes the bundle afresh. Two vitest processes may build at once: each renames its own complete file. */
-export async function bundleStandin(): Promise<string> {
-  mkdirSync(path.dirname(STANDIN_BUNDLE), { recursive: true });
-  const temp = `${STANDIN_BUNDLE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await build({
-      entryPoints: [path.join(HERE, 'cli.ts')],
-      outfile: temp,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'warning',
-    });
-    renameSync(temp, STANDIN_BUNDLE);
-  } finally {
-    rmSync(temp, { force: true });
-  }
-  return STANDIN_BUNDLE;
+export function bundleStandin(): Promise<string> {
+  return bundleScript(path.join(HERE, 'cli.ts'), STANDIN_BUNDLE);
 }

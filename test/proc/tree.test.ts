@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { bundledScript } from '../helpers/bundled-script.js';
 import { REPO } from '../helpers/sandbox.js';
 
 /**
@@ -13,7 +14,7 @@ const run = promisify(execFile);
 const FIXTURE = path.join(REPO, 'test/fixtures/process-table.mts');
 
 async function facts(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', FIXTURE], { cwd: REPO, env: { ...process.env, ...env } });
+  const { stdout } = await run(process.execPath, [await bundledScript(FIXTURE)], { cwd: REPO, env: { ...process.env, ...env } });
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockKeeper, type LockKeeper } from '../../src/registry/lock-keeper.js';
 import { LockTimeoutError } from '../../src/util/errors.js';
+import { bundledScript } from '../helpers/bundled-script.js';
 import { REPO, Sandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
 
@@ -101,7 +102,7 @@ describe('lockKeeper, one process', () => {
   });
 
   it('a holder killed with SIGKILL leaves the lock free: its helper goes with it', async () => {
-    const holder = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/helpers/lock-keeper-holder.ts'), lock], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const holder = spawn(process.execPath, [await bundledScript(path.join(REPO, 'test/helpers/lock-keeper-holder.ts')), lock], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(holder);
     let output = '';
     holder.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

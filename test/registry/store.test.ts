@@ -2,13 +2,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LockTimeoutError, RegistryError } from '../../src/util/errors.js';
 import { writeFileAtomic } from '../../src/registry/atomic.js';
 import { appendEntry, parseRegistry, type ParsedRegistry } from '../../src/registry/document.js';
 import { acquireLock } from '../../src/registry/lock.js';
 import { lockFileOf, readRegistry, updateRegistry } from '../../src/registry/store.js';
 import { bigPadding, writerWorkspace } from '../helpers/registry-writer.js';
+import { bundledScript } from '../helpers/bundled-script.js';
 import { REPO, Sandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/until.js';
 
@@ -18,6 +19,11 @@ import { until } from '../helpers/until.js';
  */
 
 const WRITER = path.join(REPO, 'test/helpers/registry-writer.ts');
+/** WRITER as one file: each writer process starts without tsx (test/helpers/bundled-script.ts). */
+let writerScript: string;
+beforeAll(async () => {
+  writerScript = await bundledScript(WRITER);
+});
 const STORE_TS = path.join(REPO, 'src/registry/store.ts');
 const NOBODY = 65534;
 
@@ -59,7 +65,7 @@ function bash(script: string, env: NodeJS.ProcessEnv = {}): Proc {
 }
 
 function writer(registry: string, prefix: string, count: number, big?: number): Proc {
-  const args = ['--import', 'tsx', WRITER, registry, prefix, String(count)];
+  const args = [writerScript, registry, prefix, String(count)];
   if (big !== undefined) args.push('--big', String(big));
   return start(process.execPath, args);
 }
