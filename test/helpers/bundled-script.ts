@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { REPO } from './sandbox.js';
 
 /**
  * A TypeScript script that tests run as a child process (a registry writer, a lock holder, the `hermes` stand-in), as
@@ -10,9 +10,8 @@ import { build } from 'esbuild';
  * about 0.6 CPU s more per start than the bundle (docs/development.md, 'How the suite is kept fast').
  */
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Inside node_modules, so the packages a bundle leaves external resolve as they do for the sources. */
-export const SCRIPT_CACHE = path.resolve(HERE, '..', '..', 'node_modules', '.cache', 'mam-test');
+export const SCRIPT_CACHE = path.join(REPO, 'node_modules', '.cache', 'mam-test');
 
 /** Bundles `entry` into `outfile` afresh. Processes bundling at once each rename their own complete file. */
 export async function bundleScript(entry: string, outfile: string): Promise<string> {
@@ -34,7 +33,7 @@ const bundled = new Map<string, Promise<string>>();
  * stale. The file is named after the entry's path in the repository.
  */
 export function bundledScript(entry: string): Promise<string> {
-  const relative = path.relative(path.resolve(HERE, '..', '..'), path.resolve(entry));
+  const relative = path.relative(REPO, path.resolve(entry));
   const outfile = path.join(SCRIPT_CACHE, 'scripts', `${relative.replace(/\.[cm]?ts$/, '').replaceAll(path.sep, '__')}.mjs`);
   let made = bundled.get(outfile);
   if (!made) {
